@@ -1,0 +1,338 @@
+"""The one seam between modelgate and a registry.
+
+Every registry kind implements ``RegistryAdapter``; the catalogue, lineage and
+governance layers only talk to this protocol, and a fake registry plugs in here.
+Adapters are discovered through the ``modelgate.adapters`` entry-point group, so
+a new registry kind needs no change to the core: publish a package whose entry
+point names an ``AdapterFactory``.
+
+Shared helpers every adapter uses live here once: time normalisation, paging,
+retrying idempotent reads, and a JSON-over-HTTP client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
+
+import httpx
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_random_exponential,
+)
+
+from gateway.config import ConfigError, RegistrySettings
+from gateway.domain import LineageEdge, Model, ModelVersion, Stage
+from gateway.errors import RegistryError, RegistryUnavailable
+
+if TYPE_CHECKING:
+    from gateway.store.database import Database
+
+T = TypeVar("T")
+ENTRY_POINT_GROUP = "modelgate.adapters"
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_token: str | None = None
+
+
+@dataclass(frozen=True)
+class ChangeSet:
+    """What changed in a registry since a cursor.
+
+    ``changed`` lists model names to re-read; ``None`` means the registry cannot
+    say, and the caller must compare a full listing. ``cursor`` is opaque and is
+    handed back on the next call.
+    """
+
+    cursor: str | None
+    changed: list[str] | None
+    deleted: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Health:
+    ok: bool
+    detail: str | None = None
+
+
+@runtime_checkable
+class RegistryAdapter(Protocol):
+    registry_id: str
+    kind: str
+
+    async def list_models(self, page_token: str | None = None) -> Page[Model]:
+        """One page of models, in a stable order."""
+
+    async def list_versions(self, model_name: str, page_token: str | None = None) -> Page[ModelVersion]:
+        """One page of a model's versions, oldest first."""
+
+    async def get_model(self, name: str) -> Model | None:
+        """The model, or None if the registry does not have it."""
+
+    async def get_version(self, name: str, version: str) -> ModelVersion | None:
+        """Every detail of one version, or None if it does not exist."""
+
+    async def changes_since(self, cursor: str | None) -> ChangeSet:
+        """Models changed since ``cursor`` (None: since the beginning)."""
+
+    async def lineage(self, version: ModelVersion) -> list[LineageEdge]:
+        """Edges the registry itself knows about this version."""
+
+    async def set_stage(self, version: ModelVersion, stage: Stage, *, actor: str) -> ModelVersion:
+        """Write an approved stage to the registry in its own vocabulary; return the
+        version as the registry now reports it. Never retried blindly."""
+
+    async def health(self) -> Health: ...
+
+    async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class RegistrationRequest:
+    model_name: str
+    version: ModelVersion  # registry_id/model_name/version are filled in by the registry
+    actor: str
+    model_description: str | None = None  # used when the model is new
+
+
+@runtime_checkable
+class VersionRegistrar(Protocol):
+    """Registries that accept new versions through modelgate (the native one)."""
+
+    async def register_version(self, request: RegistrationRequest) -> ModelVersion: ...
+
+
+@dataclass(frozen=True)
+class AdapterContext:
+    """What the gateway lends an adapter when it builds one."""
+
+    database: Database
+    artifacts_dir: Path
+    environ: Mapping[str, str] = field(default_factory=dict)
+
+
+class AdapterFactory(Protocol):
+    kind: str
+
+    def validate(self, registry: RegistrySettings) -> None:
+        """Check the registry's adapter options; raise ``ConfigError`` naming the key."""
+
+    def create(self, registry: RegistrySettings, context: AdapterContext) -> RegistryAdapter: ...
+
+
+def load_factories() -> dict[str, AdapterFactory]:
+    """Every adapter kind installed, by name, from the ``modelgate.adapters`` group.
+
+    A kind whose module fails to import (e.g. its optional extra is not
+    installed) is reported only when a registry of that kind is configured.
+    """
+    return {ep.name: _LazyFactory(ep.name, ep.load) for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+class _LazyFactory:
+    def __init__(self, kind: str, load: Callable[[], Any]):
+        self.kind = kind
+        self._load = load
+        self._factory: AdapterFactory | None = None
+
+    def _resolve(self, registry: RegistrySettings) -> AdapterFactory:
+        if self._factory is None:
+            try:
+                self._factory = self._load()
+            except ImportError as exc:
+                raise ConfigError(
+                    f"{registry.key}.kind",
+                    f"the {self.kind!r} adapter cannot load ({exc}); "
+                    f"install its extra: pip install 'modelgate[{self.kind}]'",
+                ) from None
+        assert self._factory is not None
+        return self._factory
+
+    def validate(self, registry: RegistrySettings) -> None:
+        self._resolve(registry).validate(registry)
+
+    def create(self, registry: RegistrySettings, context: AdapterContext) -> RegistryAdapter:
+        return self._resolve(registry).create(registry, context)
+
+
+def factory_for(registry: RegistrySettings, factories: Mapping[str, AdapterFactory]) -> AdapterFactory:
+    factory = factories.get(registry.kind)
+    if factory is None:
+        known = ", ".join(sorted(factories)) or "none installed"
+        raise ConfigError(f"{registry.key}.kind", f"unknown registry kind {registry.kind!r} (known: {known})")
+    return factory
+
+
+# --- time ------------------------------------------------------------------
+
+
+def to_utc(value: datetime | str | int | float | None, *, epoch_unit: str = "ms") -> datetime | None:
+    """Normalise a registry timestamp to an aware UTC datetime.
+
+    Registries disagree: MLflow sends epoch milliseconds, Vertex RFC 3339 text
+    (with ``Z`` and up to nanosecond fractions), boto3 aware datetimes.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if isinstance(value, int | float) or (isinstance(value, str) and value.isdigit()):
+        seconds = float(value) / (1000.0 if epoch_unit == "ms" else 1.0)
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
+    if "." in text:  # Python parses at most microseconds; RFC 3339 allows nanoseconds
+        head, _, rest = text.partition(".")
+        digits = "".join(c for c in rest if c.isdigit())
+        zone = rest[len(digits) :]
+        text = f"{head}.{digits[:6].ljust(6, '0')}{zone}"
+    parsed = datetime.fromisoformat(text)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+# --- paging ----------------------------------------------------------------
+
+
+async def iterate_pages(fetch: Callable[[str | None], Awaitable[Page[T]]]) -> AsyncIterator[T]:
+    """Every item of a paged listing, following next tokens until the end."""
+    token: str | None = None
+    seen_tokens: set[str] = set()
+    while True:
+        page = await fetch(token)
+        for item in page.items:
+            yield item
+        if not page.next_token:
+            return
+        if page.next_token in seen_tokens:  # a registry that loops would hang a sync forever
+            raise RegistryError("?", f"paging token repeated: {page.next_token!r}")
+        seen_tokens.add(page.next_token)
+        token = page.next_token
+
+
+def encode_token(state: Mapping[str, Any]) -> str:
+    """An opaque page token carrying adapter state (e.g. an offset)."""
+    return base64.urlsafe_b64encode(json.dumps(state, separators=(",", ":")).encode()).decode()
+
+
+def decode_token(token: str) -> dict[str, Any]:
+    try:
+        value = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (ValueError, TypeError):
+        raise ValueError(f"invalid page token {token!r}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"invalid page token {token!r}")
+    return value
+
+
+# --- retries ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Jittered exponential backoff inside an overall deadline, for idempotent reads."""
+
+    attempts: int = 4
+    deadline_seconds: float = 10.0
+    initial_wait: float = 0.1
+    max_wait: float = 2.0
+
+
+def is_retryable(exc: BaseException) -> bool:
+    if isinstance(exc, RegistryError):
+        return exc.retryable
+    return isinstance(exc, httpx.TransportError)
+
+
+async def retry_read(call: Callable[[], Awaitable[T]], policy: RetryPolicy) -> T:
+    """Run an idempotent read, retrying transient failures. Writes must not use this."""
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception(is_retryable),
+        wait=wait_random_exponential(multiplier=policy.initial_wait, max=policy.max_wait),
+        stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.deadline_seconds),
+        reraise=True,
+    ):
+        with attempt:
+            return await call()
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+# --- JSON over HTTP ----------------------------------------------------------
+
+ErrorTranslator = Callable[[httpx.Response], RegistryError]
+
+
+class JsonHttpClient:
+    """httpx with the habits every HTTP registry needs: timeouts, retried GETs,
+    never-retried writes, and the registry's error bodies turned into
+    ``RegistryError`` values that name the registry."""
+
+    def __init__(
+        self,
+        registry_id: str,
+        base_url: str,
+        translate_error: ErrorTranslator,
+        *,
+        auth: httpx.Auth | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 10.0,
+        retry: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ):
+        self.registry_id = registry_id
+        self._translate = translate_error
+        self._retry = retry or RetryPolicy(deadline_seconds=timeout * 2)
+        self._client = httpx.AsyncClient(
+            base_url=base_url,
+            auth=auth,
+            headers=dict(headers or {}),
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+            transport=transport,
+        )
+
+    async def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        return await retry_read(lambda: self._send("GET", path, params=params), self._retry)
+
+    async def send(self, method: str, path: str, *, json_body: Any = None, params: Any = None) -> Any:
+        """A write: sent once. A transport failure is reported, not retried, because
+        the registry may have applied it."""
+        return await self._send(method, path, params=params, json_body=json_body)
+
+    async def _send(self, method: str, path: str, *, params: Any = None, json_body: Any = None) -> Any:
+        try:
+            response = await self._client.request(method, path, params=params, json=json_body)
+        except httpx.TimeoutException as exc:
+            raise RegistryUnavailable(self.registry_id, f"timed out ({type(exc).__name__})") from exc
+        except httpx.TransportError as exc:
+            raise RegistryUnavailable(self.registry_id, f"unreachable ({exc})") from exc
+        if response.status_code >= 400:
+            raise self._translate(response)
+        if not response.content:
+            return {}
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise RegistryUnavailable(
+                self.registry_id,
+                f"answered {method} {path} with a body that is not JSON",
+                status=response.status_code,
+            ) from exc
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+async def run_blocking(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a blocking client call (e.g. boto3) off the event loop."""
+    return await asyncio.to_thread(fn, *args, **kwargs)

@@ -1,0 +1,281 @@
+"""The GraphQL schema: queries and mutations. Resolvers stay thin and call the
+catalogue, lineage and native registry code in ``gateway``."""
+
+import dataclasses
+
+import strawberry
+from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.types import Info
+
+from adapters.base import RegistrationRequest
+from gateway.api.context import Context
+from gateway.api.types import (
+    LineageDirection,
+    LineageGraph,
+    ModelConnection,
+    ModelType,
+    ModelVersionConnection,
+    ModelVersionType,
+    Node,
+    Registry,
+    StageEnum,
+    check_page_size,
+    from_global_id,
+    lineage_of,
+    registry_view,
+)
+from gateway.catalogue.index import SearchFilter as IndexFilter
+from gateway.domain import (
+    CodeRef,
+    DatasetRef,
+    ModelCard,
+    ModelVersion,
+    Stage,
+    parse_uri,
+)
+from gateway.errors import BadInput, NotFound
+
+# --- inputs -------------------------------------------------------------------------
+
+
+@strawberry.input
+class TagInput:
+    key: str
+    value: str
+
+
+@strawberry.input
+class SearchFilter:
+    registries: list[str] | None = None
+    teams: list[str] | None = None
+    stages: list[StageEnum] | None = None  # type: ignore[valid-type]
+    tags: list[TagInput] | None = None
+    compliant: bool | None = None
+
+    def to_index(self) -> IndexFilter:
+        return IndexFilter(
+            registries=tuple(self.registries or ()),
+            teams=tuple(self.teams or ()),
+            stages=tuple(Stage(s) for s in self.stages or ()),
+            tags=tuple((t.key, t.value) for t in self.tags or ()),
+            compliant=self.compliant,
+        )
+
+
+@strawberry.input
+class DatasetRefInput:
+    uri: str
+    name: str | None = None
+    digest: str | None = None
+    role: str | None = None
+
+
+@strawberry.input
+class ParamInput:
+    key: str
+    value: str
+
+
+@strawberry.input
+class MetricInput:
+    key: str
+    value: float
+
+
+@strawberry.input
+class ModelCardInput:
+    summary: str | None = None
+    intended_use: str | None = None
+    limitations: str | None = None
+    training_data_summary: str | None = None
+    evaluation: str | None = None
+    bias_assessment: str | None = None
+    warnings: str | None = None
+
+
+@strawberry.input
+class CodeRefInput:
+    repository: str | None = None
+    commit: str | None = None
+
+
+@strawberry.input
+class DeploymentInput:
+    endpoint: str
+    traffic_percent: float | None = None
+
+
+@strawberry.input
+class RegisterVersionInput:
+    registry: str
+    model: str
+    artifact_uri: str
+    description: str | None = None
+    semver: str | None = None
+    parent: str | None = strawberry.field(
+        default=None, description="URI of the version this one was fine-tuned from."
+    )
+    training_data: list[DatasetRefInput] | None = None
+    hyperparameters: list[ParamInput] | None = None
+    metrics: list[MetricInput] | None = None
+    tags: list[TagInput] | None = None
+    model_card: ModelCardInput | None = None
+    training_code: CodeRefInput | None = None
+    environment: str | None = None
+    preprocessing: str | None = None
+    artifact_digest: str | None = None
+    deployments: list[DeploymentInput] | None = None
+    model_description: str | None = strawberry.field(
+        default=None, description="Description of the model, used when this registers its first version."
+    )
+
+    def to_request(self, actor: str) -> RegistrationRequest:
+        def unique(pairs: list[tuple[str, object]], what: str) -> dict[str, object]:
+            keys = [k for k, _ in pairs]
+            dupes = sorted({k for k in keys if keys.count(k) > 1})
+            if dupes:
+                raise BadInput(f"duplicate {what} key(s): {', '.join(dupes)}", field=what)
+            return dict(pairs)
+
+        from gateway.domain import Deployment
+
+        version = ModelVersion(
+            registry_id=self.registry,
+            model_name=self.model,
+            version="0",
+            semver=self.semver,
+            description=self.description,
+            artifact_uri=self.artifact_uri,
+            artifact_digest=self.artifact_digest,
+            parent=self.parent,
+            training_data=tuple(
+                DatasetRef(uri=d.uri, name=d.name, digest=d.digest, role=d.role or "training")
+                for d in self.training_data or ()
+            ),
+            hyperparameters=unique([(p.key, p.value) for p in self.hyperparameters or ()], "hyperparameters"),  # type: ignore[arg-type]
+            metrics=unique([(m.key, m.value) for m in self.metrics or ()], "metrics"),  # type: ignore[arg-type]
+            tags=unique([(t.key, t.value) for t in self.tags or ()], "tags"),  # type: ignore[arg-type]
+            model_card=ModelCard(**dataclasses.asdict(self.model_card)) if self.model_card else ModelCard(),
+            training_code=(
+                CodeRef(self.training_code.repository, self.training_code.commit)
+                if self.training_code
+                else None
+            ),
+            environment=self.environment,
+            preprocessing=self.preprocessing,
+            deployments=tuple(Deployment(d.endpoint, d.traffic_percent) for d in self.deployments or ()),
+        )
+        if self.parent:
+            _parse_uri_or_bad_input(self.parent, "parent")
+        return RegistrationRequest(
+            model_name=self.model, version=version, actor=actor, model_description=self.model_description
+        )
+
+
+def _parse_uri_or_bad_input(uri: str, field: str):  # type: ignore[no-untyped-def]
+    try:
+        return parse_uri(uri)
+    except ValueError as exc:
+        raise BadInput(str(exc), field=field) from None
+
+
+# --- queries ------------------------------------------------------------------------
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Fetch any object by its global ID.")
+    async def node(self, info: Info[Context, None], id: strawberry.ID) -> Node | None:
+        type_name, uri = from_global_id(id)
+        if type_name == "Model":
+            m = await info.context.models.load(uri)
+            return ModelType.from_domain(m) if m else None
+        if type_name == "ModelVersion":
+            v = await info.context.versions.load(uri)
+            return ModelVersionType.from_domain(v) if v else None
+        raise BadInput(f"unknown node type {type_name!r}", field="id")
+
+    @strawberry.field(description="Every configured registry with its health and freshness.")
+    async def registries(self, info: Info[Context, None]) -> list[Registry]:
+        return [await registry_view(info, r) for r in info.context.gateway.settings.registries]
+
+    @strawberry.field(description="Search models across every registry.")
+    async def models(
+        self,
+        info: Info[Context, None],
+        query: str | None = None,
+        filter: SearchFilter | None = None,
+        first: int | None = 20,
+        after: str | None = None,
+    ) -> ModelConnection:
+        page = await info.context.gateway.index.search_models(
+            query, (filter or SearchFilter()).to_index(), check_page_size(first), after
+        )
+        return ModelConnection.from_page(page, after)
+
+    @strawberry.field(description="Search model versions across every registry.")
+    async def versions(
+        self,
+        info: Info[Context, None],
+        query: str | None = None,
+        filter: SearchFilter | None = None,
+        first: int | None = 20,
+        after: str | None = None,
+    ) -> ModelVersionConnection:
+        page = await info.context.gateway.index.search_versions(
+            query, (filter or SearchFilter()).to_index(), check_page_size(first), after
+        )
+        return ModelVersionConnection.from_page(page, after)
+
+    @strawberry.field(description="A model by its URI, mg://<registry>/<model>.")
+    async def model(self, info: Info[Context, None], uri: str) -> ModelType | None:
+        parsed = _parse_uri_or_bad_input(uri, "uri")
+        if parsed.version is not None:
+            raise BadInput(f"{uri} names a version: use modelVersion", field="uri")
+        m = await info.context.models.load(uri)
+        return ModelType.from_domain(m) if m else None
+
+    @strawberry.field(description="A version by its URI, mg://<registry>/<model>/<version>.")
+    async def model_version(self, info: Info[Context, None], uri: str) -> ModelVersionType | None:
+        parsed = _parse_uri_or_bad_input(uri, "uri")
+        if parsed.version is None:
+            raise BadInput(f"{uri} names a model, not a version: use model", field="uri")
+        v = await info.context.versions.load(uri)
+        return ModelVersionType.from_domain(v) if v else None
+
+    @strawberry.field(description="The lineage graph around a model version.")
+    async def lineage(
+        self,
+        info: Info[Context, None],
+        uri: str,
+        direction: LineageDirection | None = LineageDirection.BOTH,
+        depth: int | None = 3,
+    ) -> LineageGraph:
+        _parse_uri_or_bad_input(uri, "uri")
+        v = await info.context.versions.load(uri)
+        if v is None:
+            raise NotFound(f"no version {uri} in the catalogue", field="uri")
+        return await lineage_of(info, v, depth)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Register a new version in a native registry.")
+    async def register_model_version(
+        self, info: Info[Context, None], input: RegisterVersionInput
+    ) -> ModelVersionType:
+        request = input.to_request(info.context.principal)
+        version = await info.context.gateway.register_version(input.registry, request)
+        return ModelVersionType.from_domain(version)
+
+
+def build_schema() -> strawberry.Schema:
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        types=[ModelType, ModelVersionType],
+        extensions=[lambda: ParserCache(maxsize=256), lambda: ValidationCache(maxsize=256)],
+    )
+
+
+schema = build_schema()

@@ -1,0 +1,158 @@
+"""The ``modelgate`` command line.
+
+Exit codes scripts can rely on: 0 success, 1 a check failed or a registry
+failed, 2 bad usage or bad configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import logging
+import sys
+from collections.abc import Sequence
+
+from gateway import __version__
+from gateway.config import ConfigError, Settings, load_settings
+
+DEFAULT_CONFIG = "config/modelgate.toml"
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_exposure(settings: Settings, host: str) -> None:
+    """No auth is for local use: refuse to listen beyond loopback without it."""
+    if (
+        settings.auth.mode == "none"
+        and not _is_loopback(host)
+        and not settings.server.allow_unauthenticated_remote
+    ):
+        raise ConfigError(
+            "server.host",
+            f"auth.mode is 'none' but the server would listen on {host}; configure [auth] "
+            "or set server.allow_unauthenticated_remote = true to accept the risk",
+            settings.source,
+        )
+
+
+def _load(path: str) -> Settings:
+    from gateway.runtime import validate_settings
+
+    settings = load_settings(path)
+    try:
+        validate_settings(settings)
+    except ConfigError as exc:
+        raise exc.in_file(path) from None
+    return settings
+
+
+def _serve(settings: Settings, host: str | None, port: int | None, seed: bool = False) -> None:
+    import uvicorn
+
+    from gateway.server import create_app
+
+    host = host or settings.server.host
+    port = port or settings.server.port
+    check_exposure(settings, host)
+    app = create_app(settings, seed_demo=seed)
+    print(f"modelgate {__version__}: GraphQL (GraphiQL in a browser) at http://{host}:{port}/graphql")
+    uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=10)
+
+
+async def _sync(settings: Settings, full: bool) -> int:
+    from gateway.runtime import Gateway
+
+    gateway = await Gateway.open(settings)
+    try:
+        results = await gateway.sync.sync_all(full=full)
+    finally:
+        await gateway.aclose()
+    failed = 0
+    for r in results:
+        if r.error:
+            failed += 1
+            print(f"{r.registry_id}: FAILED: {r.error}", file=sys.stderr)
+        else:
+            kind = "full" if r.full else "incremental"
+            print(
+                f"{r.registry_id}: {kind} sync of {r.models} models in {r.seconds:.2f}s ({r.removed} removed)"
+            )
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+async def _db_upgrade(settings: Settings) -> None:
+    from gateway.store.database import Database
+
+    db = Database(settings.storage.url)
+    try:
+        await db.migrate()
+    finally:
+        await db.aclose()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="modelgate", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"modelgate {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--config", default=DEFAULT_CONFIG, help=f"config file (default {DEFAULT_CONFIG})")
+        return p
+
+    serve = with_config(sub.add_parser("serve", help="run the gateway"))
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+
+    demo = with_config(
+        sub.add_parser("demo", help="fill the shipped native registries with sample models and serve")
+    )
+    demo.add_argument("--host")
+    demo.add_argument("--port", type=int)
+
+    sync = with_config(sub.add_parser("sync", help="sync every registry into the index once"))
+    sync.add_argument("--full", action="store_true", help="re-list everything instead of an incremental pass")
+
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    with_config(db_sub.add_parser("upgrade", help="apply schema migrations"))
+
+    sub.add_parser("schema", help="print the GraphQL schema (SDL)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "schema":
+            from gateway.api.schema import schema
+
+            print(schema.as_str())
+            return EXIT_OK
+        settings = _load(args.config)
+        if args.command == "serve":
+            _serve(settings, args.host, args.port)
+        elif args.command == "demo":
+            _serve(settings, args.host, args.port, seed=True)
+        elif args.command == "sync":
+            return asyncio.run(_sync(settings, args.full))
+        elif args.command == "db":
+            asyncio.run(_db_upgrade(settings))
+            print(f"database at {settings.storage.url} is at the newest schema")
+    except ConfigError as exc:
+        print(f"modelgate: configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,231 @@
+"""The shared vocabulary of modelgate: registry-neutral models and versions.
+
+Adapters translate each registry's wire format into these types and back; the
+catalogue, lineage, governance and GraphQL layers only ever see these. Every
+value a registry reports that has no unified field survives in ``native`` so
+nothing is lost in translation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+URI_SCHEME = "mg://"
+
+
+class Stage(enum.StrEnum):
+    """The one lifecycle every registry's own vocabulary is mapped onto."""
+
+    DRAFT = "DRAFT"
+    STAGING = "STAGING"
+    PRODUCTION = "PRODUCTION"
+    ARCHIVED = "ARCHIVED"
+
+
+class RegistryKind(enum.StrEnum):
+    MLFLOW = "mlflow"
+    SAGEMAKER = "sagemaker"
+    VERTEX = "vertex"
+    NATIVE = "native"
+
+
+def model_uri(registry_id: str, model_name: str) -> str:
+    return f"{URI_SCHEME}{registry_id}/{model_name}"
+
+
+def version_uri(registry_id: str, model_name: str, version: str) -> str:
+    return f"{URI_SCHEME}{registry_id}/{model_name}/{version}"
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedUri:
+    registry_id: str
+    model_name: str
+    version: str | None = None
+
+    @property
+    def model_uri(self) -> str:
+        return model_uri(self.registry_id, self.model_name)
+
+
+def parse_uri(uri: str) -> ParsedUri:
+    """Split ``mg://registry/model[/version]``; raises ValueError on anything else.
+
+    Model names may not contain ``/`` in any supported registry, so the split is
+    unambiguous.
+    """
+    if not uri.startswith(URI_SCHEME):
+        raise ValueError(
+            f"not a modelgate URI (expected {URI_SCHEME}<registry>/<model>[/<version>]): {uri!r}"
+        )
+    parts = uri[len(URI_SCHEME) :].split("/")
+    if len(parts) not in (2, 3) or not all(parts):
+        raise ValueError(f"malformed modelgate URI: {uri!r}")
+    return ParsedUri(parts[0], parts[1], parts[2] if len(parts) == 3 else None)
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetRef:
+    """A dataset a version was trained, validated or evaluated on."""
+
+    uri: str
+    name: str | None = None
+    digest: str | None = None
+    role: str | None = None  # training | validation | evaluation | ...
+
+
+@dataclass(frozen=True, slots=True)
+class CodeRef:
+    """Where the training code lives: a repository and a commit (either may be missing)."""
+
+    repository: str | None = None
+    commit: str | None = None
+
+    def __str__(self) -> str:
+        if self.repository and self.commit:
+            return f"{self.repository}@{self.commit}"
+        return self.repository or self.commit or ""
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    endpoint: str
+    traffic_percent: float | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelCard:
+    summary: str | None = None
+    intended_use: str | None = None
+    limitations: str | None = None
+    training_data_summary: str | None = None
+    evaluation: str | None = None
+    bias_assessment: str | None = None
+    warnings: str | None = None
+
+    def is_empty(self) -> bool:
+        return not any(getattr(self, f.name) for f in dataclasses.fields(self))
+
+    def text(self) -> str:
+        """All card text joined, for free-text search."""
+        return " ".join(v for f in dataclasses.fields(self) if (v := getattr(self, f.name)))
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    principal: str
+    role: str
+    at: datetime
+    comment: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    principal: str
+    comment: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    """A registered model: an MLflow registered model, a SageMaker model package
+    group, a Vertex model (all its versions), or a native model."""
+
+    registry_id: str
+    name: str
+    description: str | None = None
+    team: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    native: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def uri(self) -> str:
+        return model_uri(self.registry_id, self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelVersion:
+    """One version of a model, carrying every field of the version record."""
+
+    registry_id: str
+    model_name: str
+    version: str  # the registry's own version id, always a string
+    stage: Stage = Stage.DRAFT
+    native_stage: str | None = None  # the registry's own word for the stage, verbatim
+    aliases: tuple[str, ...] = ()
+    semver: str | None = None
+    description: str | None = None
+    artifact_uri: str | None = None
+    artifact_digest: str | None = None
+    training_code: CodeRef | None = None
+    environment: str | None = None  # container image or requirements reference
+    training_data: tuple[DatasetRef, ...] = ()  # every dataset, each with its role
+    hyperparameters: Mapping[str, str] = field(default_factory=dict)
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    parent: str | None = None  # URI or registry reference of the version it derives from
+    preprocessing: str | None = None
+    approvals: tuple[Approval, ...] = ()
+    reviews: tuple[Review, ...] = ()
+    deployments: tuple[Deployment, ...] = ()
+    model_card: ModelCard = field(default_factory=ModelCard)
+    tags: Mapping[str, str] = field(default_factory=dict)
+    team: str | None = None
+    created_by: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    native: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def uri(self) -> str:
+        return version_uri(self.registry_id, self.model_name, self.version)
+
+    @property
+    def model_uri(self) -> str:
+        return model_uri(self.registry_id, self.model_name)
+
+    def datasets(self, role: str) -> list[DatasetRef]:
+        return [d for d in self.training_data if d.role == role]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def version_sort_key(version: str) -> tuple[int, str]:
+    """Numeric versions order numerically, anything else after them by text."""
+    return (int(version), "") if version.isdigit() else (2**62, version)
+
+
+class Relation(enum.StrEnum):
+    TRAINED_ON = "TRAINED_ON"
+    VALIDATED_ON = "VALIDATED_ON"
+    PRODUCED_BY = "PRODUCED_BY"
+    DERIVED_FROM = "DERIVED_FROM"
+    DEPLOYED_TO = "DEPLOYED_TO"
+    SAME_AS = "SAME_AS"
+
+
+@dataclass(frozen=True, slots=True)
+class LineageNode:
+    """A node of the lineage graph, identified by URI (``mg://`` for versions,
+    the dataset/run/commit/endpoint's own URI otherwise)."""
+
+    uri: str
+    kind: str  # model_version | model | dataset | run | code | deployment
+    label: str | None = None
+    registry: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LineageEdge:
+    source: LineageNode
+    target: LineageNode
+    relation: Relation

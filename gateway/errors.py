@@ -1,0 +1,75 @@
+"""Errors users can act on. Each carries a stable ``code`` that reaches GraphQL
+clients as ``extensions.code``; anything that is not a ``GatewayError`` is an
+internal fault and is masked before it leaves the server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class GatewayError(Exception):
+    code = "INTERNAL_SERVER_ERROR"
+
+    def __init__(self, message: str, **extensions: Any):
+        super().__init__(message)
+        self.message = message
+        self.extensions = extensions
+
+    def as_extensions(self) -> dict[str, Any]:
+        return {"code": self.code, **self.extensions}
+
+
+class BadInput(GatewayError):
+    code = "BAD_USER_INPUT"
+
+
+class NotFound(GatewayError):
+    code = "NOT_FOUND"
+
+
+class Forbidden(GatewayError):
+    code = "FORBIDDEN"
+
+
+class Conflict(GatewayError):
+    code = "CONFLICT"
+
+
+class RegistryError(GatewayError):
+    """A registry answered with an error (or not at all). Names the registry."""
+
+    code = "REGISTRY_ERROR"
+    retryable = False
+
+    def __init__(self, registry_id: str, message: str, *, status: int | None = None, **extensions: Any):
+        super().__init__(f"registry {registry_id}: {message}", registry=registry_id, **extensions)
+        self.registry_id = registry_id
+        self.status = status
+
+
+class RegistryUnavailable(RegistryError):
+    """Unreachable, timing out, throttling or failing with 5xx: worth retrying a read."""
+
+    code = "REGISTRY_UNAVAILABLE"
+    retryable = True
+
+
+class RegistryAuthError(RegistryError):
+    """modelgate's own credentials for the registry are missing, expired or refused."""
+
+    code = "REGISTRY_AUTH_FAILED"
+
+    def __init__(self, registry_id: str, message: str, **extensions: Any):
+        super().__init__(registry_id, f"cannot authenticate: {message}", **extensions)
+
+
+class RegistryForbidden(RegistryError):
+    """The registry denies modelgate's principal the operation."""
+
+    code = "REGISTRY_FORBIDDEN"
+
+
+class RegistryRejected(RegistryError):
+    """The registry refused a request as invalid (its 4xx); retrying will not help."""
+
+    code = "REGISTRY_REJECTED"

@@ -1,0 +1,109 @@
+"""The running gateway: settings, store, adapters, index and sync engine, wired
+once and shared by the HTTP server, the CLI and the tests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from adapters.base import (
+    AdapterContext,
+    AdapterFactory,
+    RegistrationRequest,
+    RegistryAdapter,
+    VersionRegistrar,
+    factory_for,
+    load_factories,
+)
+from adapters.native.artifacts import LocalArtifactStore
+from gateway.catalogue.index import CatalogueIndex
+from gateway.catalogue.sync import SyncEngine
+from gateway.config import Settings
+from gateway.domain import ModelVersion
+from gateway.errors import BadInput, NotFound
+from gateway.store.database import Database
+
+log = logging.getLogger(__name__)
+
+
+def validate_settings(settings: Settings, factories: dict[str, AdapterFactory] | None = None) -> None:
+    """Everything a config can get wrong, checked before anything starts."""
+    factories = factories if factories is not None else load_factories()
+    for registry in settings.registries:
+        factory_for(registry, factories).validate(registry)
+
+
+@dataclass
+class Gateway:
+    settings: Settings
+    database: Database
+    index: CatalogueIndex
+    adapters: dict[str, RegistryAdapter]
+    sync: SyncEngine
+    artifacts: LocalArtifactStore
+    _background: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @classmethod
+    async def open(cls, settings: Settings, *, migrate: bool = True) -> Gateway:
+        factories = load_factories()
+        validate_settings(settings, factories)
+        database = Database(settings.storage.url)
+        try:
+            if migrate:
+                await database.migrate()
+            artifacts_dir = Path(settings.storage.artifacts_dir)
+            context = AdapterContext(database=database, artifacts_dir=artifacts_dir, environ=dict(os.environ))
+            adapters = {r.id: factory_for(r, factories).create(r, context) for r in settings.registries}
+        except BaseException:
+            await database.aclose()
+            raise
+        index = CatalogueIndex(database)
+        registries = {r.id: r for r in settings.registries}
+        return cls(
+            settings=settings,
+            database=database,
+            index=index,
+            adapters=adapters,
+            sync=SyncEngine(index, adapters, registries),
+            artifacts=LocalArtifactStore(artifacts_dir),
+        )
+
+    def start_background_sync(self) -> None:
+        self._background.append(asyncio.create_task(self.sync.run_forever(), name="modelgate-sync"))
+
+    def adapter(self, registry_id: str) -> RegistryAdapter:
+        try:
+            return self.adapters[registry_id]
+        except KeyError:
+            known = ", ".join(sorted(self.adapters)) or "none"
+            raise NotFound(f"no registry {registry_id!r} (configured: {known})", field="registry") from None
+
+    async def register_version(self, registry_id: str, request: RegistrationRequest) -> ModelVersion:
+        adapter = self.adapter(registry_id)
+        if not isinstance(adapter, VersionRegistrar):
+            raise BadInput(
+                f"registry {registry_id!r} is a {adapter.kind} registry: register versions there "
+                "with its own tools; modelgate registers into native registries only",
+                field="registry",
+            )
+        version = await adapter.register_version(request)
+        # The index is the read path: make the new version visible at once.
+        await self.sync.refresh_model(registry_id, request.model_name)
+        return version
+
+    async def aclose(self) -> None:
+        for task in self._background:
+            task.cancel()
+        for task in self._background:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for adapter in self.adapters.values():
+            try:
+                await adapter.aclose()
+            except Exception:  # closing one adapter must not leak the others
+                log.exception("closing adapter %s failed", adapter.registry_id)
+        await self.database.aclose()

@@ -1,0 +1,114 @@
+"""The gateway's database: SQLite by default, PostgreSQL at scale.
+
+``Database.read()`` and ``Database.write()`` hand out connections in a
+transaction. On SQLite, writes take the write lock up front (``BEGIN
+IMMEDIATE``) so two writers queue on the busy timeout instead of failing on a
+lock upgrade, and readers never block writers (WAL). On PostgreSQL both are
+ordinary transactions; row locks and ``UPDATE ... RETURNING`` do the ordering.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from gateway.config import ConfigError
+
+SQLITE_BUSY_TIMEOUT_S = 30
+
+
+def async_url(url: str) -> str:
+    """Map the config's plain URLs to their async drivers."""
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    raise ConfigError("storage.url", f"unsupported database URL {url!r}")
+
+
+def _sqlite_pragmas(immediate: bool):  # type: ignore[no-untyped-def]
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+        cursor.close()
+
+    def on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return on_connect, on_begin
+
+
+class Database:
+    def __init__(self, url: str, *, echo: bool = False):
+        self.url = url
+        self.dialect = "sqlite" if url.startswith("sqlite") else "postgresql"
+        driver_url = async_url(url)
+        if self.dialect == "sqlite":
+            path = make_url(driver_url).database
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_S}
+            self._reader = create_async_engine(driver_url, echo=echo, connect_args=connect_args)
+            # One writer connection per process: in-process writers queue on the pool.
+            self._writer = create_async_engine(
+                driver_url,
+                echo=echo,
+                connect_args=connect_args,
+                pool_size=1,
+                max_overflow=0,
+                pool_timeout=SQLITE_BUSY_TIMEOUT_S * 2,
+            )
+            for engine, immediate in ((self._reader, False), (self._writer, True)):
+                on_connect, on_begin = _sqlite_pragmas(immediate)
+                event.listen(engine.sync_engine, "connect", on_connect)
+                event.listen(engine.sync_engine, "begin", on_begin)
+        else:
+            self._reader = create_async_engine(
+                driver_url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True
+            )
+            self._writer = self._reader
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._writer
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        async with self._reader.connect() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction that commits on success and rolls back on any error."""
+        async with self._writer.begin() as conn:
+            yield conn
+
+    async def migrate(self) -> None:
+        """Bring the schema to the newest migration (Alembic)."""
+        from gateway.store.migrate import upgrade
+
+        async with self._writer.begin() as conn:
+            await conn.run_sync(upgrade)
+
+    async def ping(self) -> None:
+        from sqlalchemy import text
+
+        async with self._reader.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def aclose(self) -> None:
+        await self._reader.dispose()
+        if self._writer is not self._reader:
+            await self._writer.dispose()

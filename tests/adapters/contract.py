@@ -1,0 +1,198 @@
+"""The adapter contract: what every registry adapter must do, tested the same way.
+
+To put an adapter through it, subclass ``AdapterContract`` in a test module and
+provide a ``subject`` fixture returning an ``AdapterSubject``: the adapter under
+test plus a way to populate the *real* registry (or its faithful fake) behind it
+with that registry's own client, as a team would. Registries differ in what a
+version can carry; a subject lists what it supports in ``capabilities`` and the
+contract checks exactly those.
+
+Model names are unique per test (``unique_name``), so a registry server can be
+shared by the whole test session.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC
+from typing import Protocol
+
+import pytest
+
+from adapters.base import ChangeSet, Health, RegistryAdapter, iterate_pages
+from gateway.domain import LineageEdge, Model, ModelVersion, Stage
+
+# Capabilities a subject may declare.
+VERSION_DESCRIPTION = "version_description"
+VERSION_TAGS = "version_tags"
+METRICS = "metrics"
+HYPERPARAMETERS = "hyperparameters"
+MODEL_TAGS = "model_tags"
+MODEL_DESCRIPTION = "model_description"
+
+
+@dataclass
+class SeedVersion:
+    artifact_uri: str
+    description: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class SeedModel:
+    name: str
+    description: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    versions: list[SeedVersion] = field(default_factory=list)
+
+
+class AdapterSubject(Protocol):
+    adapter: RegistryAdapter
+    capabilities: set[str]
+    writable_stages: set[Stage]  # stages ``set_stage`` can write to this registry
+
+    async def seed(self, models: list[SeedModel]) -> None:
+        """Create these models and versions in the registry, with its own client."""
+
+    async def touch(self, model_name: str) -> None:
+        """Change the model in the registry (e.g. add a version or a tag)."""
+
+
+def unique_name(stem: str = "model") -> str:
+    return f"ct-{stem}-{uuid.uuid4().hex[:8]}"
+
+
+def _seed(stem: str, versions: int = 2) -> SeedModel:
+    name = unique_name(stem)
+    return SeedModel(
+        name=name,
+        description=f"{stem} model for the contract suite",
+        tags={"team": "contract", "purpose": stem},
+        versions=[
+            SeedVersion(
+                artifact_uri=f"s3://contract-bucket/{name}/v{i + 1}/model.tar.gz",
+                description=f"version {i + 1} of {name}",
+                tags={"build": str(i + 1)},
+                metrics={"auc": 0.8 + i / 100},
+                params={"max_depth": str(4 + i)},
+            )
+            for i in range(versions)
+        ],
+    )
+
+
+async def _all_versions(adapter: RegistryAdapter, name: str) -> list[ModelVersion]:
+    return [v async for v in iterate_pages(lambda t: adapter.list_versions(name, t))]
+
+
+class AdapterContract:
+    """Subclass and provide an async ``subject`` fixture."""
+
+    @pytest.fixture
+    def subject(self) -> AdapterSubject:  # pragma: no cover - overridden
+        raise NotImplementedError("provide a subject fixture")
+
+    async def test_lists_every_seeded_model_once(self, subject: AdapterSubject) -> None:
+        seeds = [_seed("list", versions=1) for _ in range(3)]
+        await subject.seed(seeds)
+        names = [m.name async for m in iterate_pages(subject.adapter.list_models)]
+        assert len(names) == len(set(names)), "a model appeared on two pages"
+        assert {s.name for s in seeds} <= set(names)
+
+    async def test_get_model_carries_registry_fields(self, subject: AdapterSubject) -> None:
+        seed = _seed("get")
+        await subject.seed([seed])
+        model = await subject.adapter.get_model(seed.name)
+        assert isinstance(model, Model)
+        assert model.name == seed.name
+        assert model.registry_id == subject.adapter.registry_id
+        assert model.uri == f"mg://{subject.adapter.registry_id}/{seed.name}"
+        if MODEL_DESCRIPTION in subject.capabilities:
+            assert model.description == seed.description
+        if MODEL_TAGS in subject.capabilities:
+            for key, value in seed.tags.items():
+                assert model.tags.get(key) == value
+        assert model.created_at is not None and model.created_at.tzinfo is UTC
+
+    async def test_get_model_missing_is_none(self, subject: AdapterSubject) -> None:
+        assert await subject.adapter.get_model(unique_name("missing")) is None
+
+    async def test_lists_every_version(self, subject: AdapterSubject) -> None:
+        seed = _seed("versions", versions=3)
+        await subject.seed([seed])
+        versions = await _all_versions(subject.adapter, seed.name)
+        assert len(versions) == 3
+        assert len({v.version for v in versions}) == 3
+        assert all(v.model_name == seed.name for v in versions)
+        assert {v.artifact_uri for v in versions} == {s.artifact_uri for s in seed.versions}
+
+    async def test_get_version_details(self, subject: AdapterSubject) -> None:
+        seed = _seed("detail", versions=2)
+        await subject.seed([seed])
+        listed = await _all_versions(subject.adapter, seed.name)
+        by_artifact = {v.artifact_uri: v for v in listed}
+        for expected in seed.versions:
+            summary = by_artifact[expected.artifact_uri]
+            version = await subject.adapter.get_version(seed.name, summary.version)
+            assert version is not None
+            assert version.uri == f"mg://{subject.adapter.registry_id}/{seed.name}/{summary.version}"
+            assert version.artifact_uri == expected.artifact_uri
+            assert isinstance(version.stage, Stage)
+            assert version.created_at is not None and version.created_at.tzinfo is UTC
+            if VERSION_DESCRIPTION in subject.capabilities:
+                assert version.description == expected.description
+            if VERSION_TAGS in subject.capabilities:
+                for key, value in expected.tags.items():
+                    assert version.tags.get(key) == value
+            if METRICS in subject.capabilities:
+                assert dict(version.metrics) == pytest.approx(expected.metrics)
+            if HYPERPARAMETERS in subject.capabilities:
+                for key, value in expected.params.items():
+                    assert version.hyperparameters.get(key) == value
+
+    async def test_get_version_missing_is_none(self, subject: AdapterSubject) -> None:
+        seed = _seed("noversion", versions=1)
+        await subject.seed([seed])
+        assert await subject.adapter.get_version(seed.name, "9999") is None
+        assert await subject.adapter.get_version(unique_name("missing"), "1") is None
+
+    async def test_set_stage_is_written_to_the_registry(self, subject: AdapterSubject) -> None:
+        seed = _seed("stage", versions=2)
+        await subject.seed([seed])
+        first, second = sorted(await _all_versions(subject.adapter, seed.name), key=lambda v: v.created_at)
+        for stage in (Stage.STAGING, Stage.PRODUCTION):
+            if stage not in subject.writable_stages:
+                continue
+            returned = await subject.adapter.set_stage(second, stage, actor="contract-suite")
+            assert returned.stage is stage
+            assert returned.native_stage  # the registry's own word survives
+            reread = await subject.adapter.get_version(seed.name, second.version)
+            assert reread is not None and reread.stage is stage
+        untouched = await subject.adapter.get_version(seed.name, first.version)
+        assert untouched is not None and untouched.stage is Stage.DRAFT
+
+    async def test_changes_since_sees_a_touched_model(self, subject: AdapterSubject) -> None:
+        seed = _seed("changes", versions=1)
+        await subject.seed([seed])
+        start = await subject.adapter.changes_since(None)
+        assert isinstance(start, ChangeSet)
+        await subject.touch(seed.name)
+        later = await subject.adapter.changes_since(start.cursor)
+        if later.changed is not None:  # None means "list everything": always correct
+            assert seed.name in later.changed
+
+    async def test_lineage_returns_edges_from_this_version(self, subject: AdapterSubject) -> None:
+        seed = _seed("lineage", versions=1)
+        await subject.seed([seed])
+        (version,) = await _all_versions(subject.adapter, seed.name)
+        edges = await subject.adapter.lineage(version)
+        assert all(isinstance(e, LineageEdge) for e in edges)
+        assert all(version.uri in (e.source.uri, e.target.uri) for e in edges)
+
+    async def test_health_is_ok(self, subject: AdapterSubject) -> None:
+        health = await subject.adapter.health()
+        assert isinstance(health, Health)
+        assert health.ok, health.detail

@@ -1,0 +1,36 @@
+"""Helpers the tests share (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from gateway.config import Settings, settings_from_mapping
+
+
+def make_settings(database_url: str, tmp_path: Path, **sections: Any) -> Settings:
+    raw: dict[str, Any] = {
+        "storage": {"url": database_url, "artifacts_dir": str(tmp_path / "artifacts")},
+        "registries": [
+            {"id": "platform", "kind": "native", "team": "platform"},
+            {"id": "research", "kind": "native", "team": "research"},
+        ],
+    }
+    raw.update(sections)
+    return settings_from_mapping(raw, environ={})
+
+
+async def gql(
+    client: httpx.AsyncClient, query: str, variables: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """POST a GraphQL operation; returns the whole response body."""
+    response = await client.post("/graphql", json={"query": query, "variables": variables or {}})
+    assert response.headers["content-type"].startswith("application/json"), response.text
+    return response.json()
+
+
+def data_of(body: dict[str, Any]) -> dict[str, Any]:
+    assert not body.get("errors"), body.get("errors")
+    return body["data"]
