@@ -115,6 +115,19 @@ class VersionRegistrar(Protocol):
     async def register_version(self, request: RegistrationRequest) -> ModelVersion: ...
 
 
+class WebhookRejected(Exception):
+    """A webhook delivery that fails verification (answered with HTTP 401)."""
+
+
+@runtime_checkable
+class WebhookReceiver(Protocol):
+    """Registries that push change notifications to ``POST /hooks/<kind>/<registry-id>``."""
+
+    async def handle_webhook(self, headers: Mapping[str, str], body: bytes) -> list[str]:
+        """Verify a delivery (raise ``WebhookRejected`` if it fails) and return the
+        names of the models to refresh now. Must not change anything itself."""
+
+
 @dataclass(frozen=True)
 class AdapterContext:
     """What the gateway lends an adapter when it builds one."""

@@ -19,7 +19,7 @@ from strawberry.exceptions import StrawberryGraphQLError
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
-from adapters.base import VersionRegistrar
+from adapters.base import VersionRegistrar, WebhookReceiver, WebhookRejected
 from gateway.api.context import Context
 from gateway.api.errors import format_error
 from gateway.api.schema import schema
@@ -155,12 +155,41 @@ def create_app(
             {"uri": stored.uri, "digest": stored.digest, "size": stored.size}, status_code=201
         )
 
+    async def webhook(request: Request) -> Response:
+        """Registry push notifications: verify, then refresh the named models at once."""
+        request_id = _request_id(request)
+        gw = ref["gateway"]
+        registry_id = request.path_params["registry"]
+        adapter = gw.adapters.get(registry_id)
+        if adapter is None or adapter.kind != request.path_params["kind"]:
+            return error_response(
+                404, "NOT_FOUND", f"no {request.path_params['kind']} registry {registry_id!r}", request_id
+            )
+        if not isinstance(adapter, WebhookReceiver):
+            return error_response(404, "NOT_FOUND", f"registry {registry_id!r} takes no webhooks", request_id)
+        body = await request.body()
+        try:
+            names = await adapter.handle_webhook(request.headers, body)
+        except WebhookRejected as exc:
+            log.warning("webhook for %s rejected: %s (request %s)", registry_id, exc, request_id)
+            return error_response(401, "UNAUTHENTICATED", str(exc), request_id)
+        refreshed = []
+        for name in names:
+            try:
+                await gw.sync.refresh_model(registry_id, name)
+                refreshed.append(name)
+            except GatewayError as exc:
+                # Accepted but not applied now: the next sync pass picks it up.
+                log.warning("webhook refresh of %s/%s failed: %s", registry_id, name, exc.message)
+        return JSONResponse({"refreshed": refreshed}, status_code=200)
+
     return Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/artifacts/{registry}/{model}/{filename}", upload_artifact, methods=["PUT"]),
+            Route("/hooks/{kind}/{registry}", webhook, methods=["POST"]),
         ],
         lifespan=lifespan,
     )

@@ -5,6 +5,7 @@ import dataclasses
 
 import strawberry
 from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.tools import merge_types
 from strawberry.types import Info
 
 from adapters.base import RegistrationRequest
@@ -183,7 +184,7 @@ def _parse_uri_or_bad_input(uri: str, field: str):  # type: ignore[no-untyped-de
 
 
 @strawberry.type
-class Query:
+class CatalogueQuery:
     @strawberry.field(description="Fetch any object by its global ID.")
     async def node(self, info: Info[Context, None], id: strawberry.ID) -> Node | None:
         type_name, uri = from_global_id(id)
@@ -259,7 +260,7 @@ class Query:
 
 
 @strawberry.type
-class Mutation:
+class RegistryMutation:
     @strawberry.mutation(description="Register a new version in a native registry.")
     async def register_model_version(
         self, info: Info[Context, None], input: RegisterVersionInput
@@ -269,10 +270,15 @@ class Mutation:
         return ModelVersionType.from_domain(version)
 
 
+# Each feature contributes its own query and mutation fields; they merge here.
+QUERY_PARTS: tuple[type, ...] = (CatalogueQuery,)
+MUTATION_PARTS: tuple[type, ...] = (RegistryMutation,)
+
+
 def build_schema() -> strawberry.Schema:
     return strawberry.Schema(
-        query=Query,
-        mutation=Mutation,
+        query=merge_types("Query", QUERY_PARTS),
+        mutation=merge_types("Mutation", MUTATION_PARTS),
         types=[ModelType, ModelVersionType],
         extensions=[lambda: ParserCache(maxsize=256), lambda: ValidationCache(maxsize=256)],
     )

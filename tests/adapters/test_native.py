@@ -128,7 +128,9 @@ async def test_registration_rejects_bad_model_names(native: NativeRegistry, name
 async def test_full_record_round_trips(native: NativeRegistry) -> None:
     card = ModelCard(summary="s", intended_use="u", limitations="l", bias_assessment="b")
     registered = await native.register_version(
-        _request("card-model", artifact_uri="s3://b/m", semver="2.0.0-rc.1", model_card=card, parent="mg://x/y/1")
+        _request(
+            "card-model", artifact_uri="s3://b/m", semver="2.0.0-rc.1", model_card=card, parent="mg://x/y/1"
+        )
     )
     read = await native.get_version("card-model", registered.version)
     assert read == registered

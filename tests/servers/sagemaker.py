@@ -1,0 +1,1 @@
+"""Session fixtures for the sagemaker registry tests (filled in with the sagemaker adapter)."""

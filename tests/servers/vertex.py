@@ -1,0 +1,1 @@
+"""Session fixtures for the vertex registry tests (filled in with the vertex adapter)."""
