@@ -36,6 +36,8 @@ from gateway.domain import LineageEdge, Model, ModelVersion, Stage
 from gateway.errors import RegistryError, RegistryUnavailable
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
+
     from gateway.store.database import Database
 
 T = TypeVar("T")
@@ -108,11 +110,24 @@ class RegistrationRequest:
     model_description: str | None = None  # used when the model is new
 
 
+# Work the gateway must commit atomically with a registry write (e.g. its audit
+# event), possible only for registries that live in the gateway's own database.
+TransactionHook = Callable[["AsyncConnection", ModelVersion], Awaitable[None]]
+
+
 @runtime_checkable
 class VersionRegistrar(Protocol):
-    """Registries that accept new versions through modelgate (the native one)."""
+    """Registries that accept new versions through modelgate and live in the
+    gateway's database (the native one): their writes can carry a hook that runs
+    in the same transaction."""
 
-    async def register_version(self, request: RegistrationRequest) -> ModelVersion: ...
+    async def register_version(
+        self, request: RegistrationRequest, *, within: TransactionHook | None = None
+    ) -> ModelVersion: ...
+
+    async def set_stage(
+        self, version: ModelVersion, stage: Stage, *, actor: str, within: TransactionHook | None = None
+    ) -> ModelVersion: ...
 
 
 class WebhookRejected(Exception):

@@ -21,6 +21,7 @@ from adapters.base import (
     Health,
     Page,
     RegistrationRequest,
+    TransactionHook,
     decode_token,
     encode_token,
 )
@@ -183,7 +184,9 @@ class NativeRegistry:
             )
         ).scalar_one()
 
-    async def register_version(self, request: RegistrationRequest) -> ModelVersion:
+    async def register_version(
+        self, request: RegistrationRequest, *, within: TransactionHook | None = None
+    ) -> ModelVersion:
         validate_registration(request)
         now = utcnow()
         async with self._db.write() as conn:
@@ -240,9 +243,13 @@ class NativeRegistry:
                     updated_at=now,
                 )
             )
+            if within is not None:
+                await within(conn, version)
         return version
 
-    async def set_stage(self, version: ModelVersion, stage: Stage, *, actor: str) -> ModelVersion:
+    async def set_stage(
+        self, version: ModelVersion, stage: Stage, *, actor: str, within: TransactionHook | None = None
+    ) -> ModelVersion:
         now = utcnow()
         async with self._db.write() as conn:
             record = await self._version_record(conn, version.model_name, int(version.version))
@@ -269,6 +276,8 @@ class NativeRegistry:
                 )
                 .values(change_seq=seq, updated_at=now)
             )
+            if within is not None:
+                await within(conn, updated)
         return updated
 
     async def count_versions(self, model_name: str) -> int:

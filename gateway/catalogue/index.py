@@ -7,10 +7,10 @@ boundary stays put while the index changes underneath a client.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, and_, delete, distinct, exists, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -103,9 +103,25 @@ def _version_order(version: str) -> int:
     return number
 
 
+class IndexListener(Protocol):
+    """Told about every index change, inside the indexing transaction: whatever a
+    listener writes (compliance, audit events) commits or rolls back with it."""
+
+    async def model_indexed(
+        self,
+        conn: AsyncConnection,
+        model: Model,
+        before: Mapping[str, ModelVersion],
+        after: Sequence[ModelVersion],
+    ) -> None: ...
+
+    async def models_removed(self, conn: AsyncConnection, model_uris: Sequence[str]) -> None: ...
+
+
 class CatalogueIndex:
     def __init__(self, database: Database):
         self.db = database
+        self.listeners: list[IndexListener] = []
 
     # --- writes ------------------------------------------------------------
 
@@ -118,6 +134,10 @@ class CatalogueIndex:
         self, conn: AsyncConnection, model: Model, versions: Sequence[ModelVersion]
     ) -> None:
         now = utcnow()
+        before: dict[str, ModelVersion] = {}
+        if self.listeners:
+            rows = await conn.execute(select(cv.c.uri, cv.c.record).where(cv.c.model_uri == model.uri))
+            before = {r.uri: version_from_dict(r.record) for r in rows}
         ordered = sorted(versions, key=lambda v: version_sort_key(v.version))
         latest = ordered[-1].version if ordered else None
         await upsert(
@@ -181,6 +201,8 @@ class CatalogueIndex:
         ]
         if tag_rows:
             await conn.execute(ct.insert(), tag_rows)
+        for listener in self.listeners:
+            await listener.model_indexed(conn, model, before, ordered)
 
     async def remove_models(self, registry_id: str, names: Iterable[str]) -> int:
         uris = [f"mg://{registry_id}/{n}" for n in names]
@@ -197,6 +219,10 @@ class CatalogueIndex:
         return await self.remove_models(registry_id, gone)
 
     async def _remove(self, conn: AsyncConnection, which: ColumnElement[bool]) -> int:
+        if self.listeners:
+            removed = list((await conn.execute(select(cm.c.uri).where(which))).scalars())
+            for listener in self.listeners:
+                await listener.models_removed(conn, removed)
         uris = select(cm.c.uri).where(which)
         version_uris = select(cv.c.uri).where(cv.c.model_uri.in_(uris))
         await conn.execute(
