@@ -8,6 +8,7 @@ from typing import Any
 
 from strawberry.dataloader import DataLoader
 
+from gateway.auth.principal import LOCAL_OPERATOR, Principal
 from gateway.domain import Model, ModelVersion
 from gateway.runtime import Gateway
 
@@ -24,7 +25,7 @@ def _loader(fetch: Any) -> DataLoader[str, Any]:
 class Context:
     gateway: Gateway
     request_id: str
-    principal: str = "anonymous"
+    principal: Principal = LOCAL_OPERATOR
     models: DataLoader[str, Model | None] = field(init=False)
     versions: DataLoader[str, ModelVersion | None] = field(init=False)
     latest_versions: DataLoader[str, ModelVersion | None] = field(init=False)

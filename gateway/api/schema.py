@@ -265,7 +265,7 @@ class RegistryMutation:
     async def register_model_version(
         self, info: Info[Context, None], input: RegisterVersionInput
     ) -> ModelVersionType:
-        request = input.to_request(info.context.principal)
+        request = input.to_request(info.context.principal.name)
         version = await info.context.gateway.register_version(input.registry, request)
         return ModelVersionType.from_domain(version)
 
