@@ -37,7 +37,8 @@ def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
     if isinstance(original, GatewayError):
         formatted["message"] = original.message
         extensions = original.as_extensions()
-    elif original is None:
+    elif original is None or isinstance(original, GraphQLError):
+        # graphql-core's own errors (parse, validation, value coercion) are the client's.
         extensions = dict(error.extensions or {})
         extensions.setdefault("code", _code_for_graphql_error(error))
     else:

@@ -26,6 +26,10 @@ from gateway.store.tables import catalogue_tags as ct
 from gateway.store.tables import catalogue_versions as cv
 from gateway.store.tables import registry_state
 
+# Versions as seen from inside a model-level subquery; a separate alias so the
+# subquery never correlates with a versions table in the outer query.
+cv_sub = cv.alias("cv_sub")
+
 # Stages ranked for "the most advanced stage a model has reached".
 STAGE_RANK = {Stage.DRAFT: 0, Stage.STAGING: 1, Stage.PRODUCTION: 2, Stage.ARCHIVED: -1}
 
@@ -313,6 +317,20 @@ class CatalogueIndex:
             for k, v in f.tags
         ]
 
+    def _model_tag_conditions(self, f: SearchFilter) -> list[ColumnElement[bool]]:
+        """A model matches a tag if it, or any of its versions, carries it."""
+        return [
+            or_(
+                exists(select(1).where(ct.c.subject_uri == cm.c.uri, ct.c.key == k, ct.c.value == v)),
+                exists(
+                    select(1)
+                    .select_from(ct.join(cv_sub, cv_sub.c.uri == ct.c.subject_uri))
+                    .where(cv_sub.c.model_uri == cm.c.uri, ct.c.key == k, ct.c.value == v)
+                ),
+            )
+            for k, v in f.tags
+        ]
+
     def _model_conditions(self, query: str | None, f: SearchFilter) -> list[ColumnElement[bool]]:
         conds: list[ColumnElement[bool]] = []
         if f.registries:
@@ -320,14 +338,11 @@ class CatalogueIndex:
         if f.teams:
             conds.append(cm.c.team.in_(f.teams))
         if f.stages:
-            conds.append(
-                exists(
-                    select(1).where(cv.c.model_uri == cm.c.uri, cv.c.stage.in_([s.value for s in f.stages]))
-                )
-            )
-        conds += self._tag_conditions(cm.c.uri, f)
+            stages = [s.value for s in f.stages]
+            conds.append(exists(select(1).where(cv_sub.c.model_uri == cm.c.uri, cv_sub.c.stage.in_(stages))))
+        conds += self._model_tag_conditions(f)
         if f.compliant is not None:
-            violating = exists(select(1).where(cv.c.model_uri == cm.c.uri, cv.c.compliant == false()))
+            violating = exists(select(1).where(cv_sub.c.model_uri == cm.c.uri, cv_sub.c.compliant == false()))
             conds.append(~violating if f.compliant else violating)
         conds += [cm.c.search_text.like(f"%{escape_like(t)}%", escape="\\") for t in search_terms(query)]
         return conds

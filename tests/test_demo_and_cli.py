@@ -1,0 +1,102 @@
+"""The newcomer's path: `modelgate demo` serves a living catalogue; the CLI behaves."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from gateway import __version__
+from gateway.catalogue.index import SearchFilter
+from gateway.demo import seed_demo
+from gateway.domain import Stage
+from gateway.runtime import Gateway
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gateway.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+
+
+async def test_demo_data_is_realistic_and_idempotent(gateway: Gateway) -> None:
+    added = await seed_demo(gateway)
+    assert added >= 30
+    page = await gateway.index.search_versions(None, SearchFilter(), 100, None)
+    versions = page.items
+    assert page.total == added
+    assert {v.stage for v in versions} == set(Stage)
+    assert {v.team for v in versions} == {"platform", "research"}
+    assert any(v.parent for v in versions)
+    assert all(v.metrics and v.training_data and not v.model_card.is_empty() for v in versions)
+    assert await seed_demo(gateway) == 0
+
+
+def test_version_flag(tmp_path: Path) -> None:
+    result = run_cli("--version", cwd=tmp_path)
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"modelgate {__version__}"
+
+
+def test_sync_command(tmp_path: Path) -> None:
+    shutil.copy(REPO / "config" / "modelgate.toml", tmp_path / "modelgate.toml")
+    result = run_cli("sync", "--config", "modelgate.toml", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "platform: full sync of 0 models" in result.stdout
+    assert (tmp_path / "data" / "modelgate.db").exists()
+
+
+def test_demo_serves_the_catalogue_and_stops_gracefully(tmp_path: Path) -> None:
+    shutil.copytree(REPO / "config", tmp_path / "config")
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "demo", "--port", str(port)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            assert time.monotonic() < deadline, "demo did not become ready"
+            time.sleep(0.3)
+        response = httpx.post(
+            f"http://127.0.0.1:{port}/graphql",
+            json={
+                "query": "{ models(first: 20) { totalCount edges { node { name latestVersion { stage } } } } }"
+            },
+            timeout=10,
+        )
+        body = response.json()
+        assert "errors" not in body
+        assert body["data"]["models"]["totalCount"] == 8
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=30)
+    # uvicorn finishes in-flight work, then re-raises SIGTERM so supervisors see it.
+    assert proc.returncode in (0, -signal.SIGTERM), output
+    assert "Application shutdown complete" in output
+    assert "Traceback" not in output

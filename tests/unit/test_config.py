@@ -1,0 +1,146 @@
+"""Configuration: the shipped file loads; every mistake names the file and the key."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gateway.config import ConfigError, load_settings, resolve_secret, settings_from_mapping
+from gateway.runtime import validate_settings
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "modelgate.toml"
+    path.write_text(text)
+    return path
+
+
+def test_shipped_config_is_valid() -> None:
+    settings = load_settings(REPO / "config" / "modelgate.toml", environ={})
+    validate_settings(settings)
+    assert settings.storage.url.startswith("sqlite:///")
+    assert settings.cache.url == "memory://"
+    assert [r.kind for r in settings.registries] == ["native", "native"]
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "problem"),
+    [
+        ("[server]\nprot = 8080\n", "server.prot", "unknown key"),
+        ('[server]\nport = "8080"\n', "server.port", "expected an integer"),
+        ("[serevr]\nport = 1\n", "serevr", "unknown section"),
+        ('[auth]\nmode = "ldap"\n', "auth.mode", "must be one of"),
+        ('[cache]\nurl = "memcached://x"\n', "cache.url", "memory:// or redis://"),
+        ('[storage]\nurl = "mysql://x/y"\n', "storage.url", "sqlite:/// or postgresql://"),
+        ('[[registries]]\nkind = "native"\n', "registries[0].id", "is required"),
+        ('[[registries]]\nid = "Bad_Id"\nkind = "native"\n', "registries[0].id", "[a-z0-9-]+"),
+        (
+            '[[registries]]\nid = "a"\nkind = "native"\n[[registries]]\nid = "a"\nkind = "native"\n',
+            "registries[1].id",
+            "duplicate",
+        ),
+        (
+            '[[registries]]\nid = "a"\nkind = "native"\nsync_interval_seconds = 0\n',
+            "registries[0].sync_interval_seconds",
+            "greater than 0",
+        ),
+    ],
+)
+def test_errors_name_file_and_key(tmp_path: Path, text: str, key: str, problem: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, environ={})
+    assert caught.value.key == key
+    assert problem in caught.value.problem
+    assert str(path) in str(caught.value)
+
+
+def test_unknown_registry_kind_is_named(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, '[[registries]]\nid = "x"\nkind = "mlfow"\n'), environ={})
+    with pytest.raises(ConfigError, match=r"registries\[0\]\.kind: unknown registry kind 'mlfow'"):
+        validate_settings(settings)
+
+
+def test_adapter_options_are_checked(tmp_path: Path) -> None:
+    settings = load_settings(
+        write(tmp_path, '[[registries]]\nid = "x"\nkind = "native"\nflavour = "vanilla"\n'), environ={}
+    )
+    with pytest.raises(ConfigError, match=r"registries\[0\]\.flavour: unknown key"):
+        validate_settings(settings)
+
+
+def test_syntax_error_names_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "[server\nport = 1\n")
+    with pytest.raises(ConfigError, match="invalid TOML") as caught:
+        load_settings(path)
+    assert caught.value.file == str(path)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such file"):
+        load_settings(tmp_path / "nope.toml")
+
+
+def test_environment_overrides(tmp_path: Path) -> None:
+    settings = load_settings(
+        write(tmp_path, "[server]\nport = 1\n"),
+        environ={"MODELGATE_SERVER_PORT": "9999", "MODELGATE_STORAGE_URL": "postgresql://db/x"},
+    )
+    assert settings.server.port == 9999
+    assert settings.storage.url == "postgresql://db/x"
+
+
+def test_environment_override_with_bad_value_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="MODELGATE_SERVER_PORT: expected an integer"):
+        load_settings(write(tmp_path, ""), environ={"MODELGATE_SERVER_PORT": "eighty"})
+
+
+def test_defaults_are_the_embedded_setup() -> None:
+    settings = settings_from_mapping({}, environ={})
+    assert settings.storage.url == "sqlite:///./data/modelgate.db"
+    assert settings.cache.url == "memory://"
+    assert settings.auth.mode == "none"
+
+
+def test_secrets_come_from_env_or_file(tmp_path: Path) -> None:
+    secret_file = tmp_path / "token"
+    secret_file.write_text("from-file\n")
+    assert resolve_secret({"token_env": "TOK"}, "token", "registries[0]", {"TOK": "from-env"}) == "from-env"
+    assert resolve_secret({"token_file": str(secret_file)}, "token", "registries[0]", {}) == "from-file"
+    assert resolve_secret({}, "token", "registries[0]", {}) is None
+    with pytest.raises(ConfigError, match=r"registries\[0\]\.token: secrets are never inline"):
+        resolve_secret({"token": "hunter2"}, "token", "registries[0]", {})
+    with pytest.raises(ConfigError, match="TOK is not set"):
+        resolve_secret({"token_env": "TOK"}, "token", "registries[0]", {})
+    with pytest.raises(ConfigError, match="cannot read"):
+        resolve_secret({"token_file": str(tmp_path / "missing")}, "token", "registries[0]", {})
+
+
+def test_serve_with_bad_config_exits_2_without_traceback(tmp_path: Path) -> None:
+    path = write(tmp_path, '[server]\nport = "eighty"\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "serve", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert f"{path}: server.port: expected an integer" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_refuses_unauthenticated_remote_listening(tmp_path: Path) -> None:
+    path = write(tmp_path, '[server]\nhost = "0.0.0.0"\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "serve", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "server.host" in result.stderr and "allow_unauthenticated_remote" in result.stderr
