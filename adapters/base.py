@@ -102,6 +102,14 @@ class RegistryAdapter(Protocol):
     async def aclose(self) -> None: ...
 
 
+@runtime_checkable
+class BulkVersionLister(Protocol):
+    """Registries that can list every version of every model in one paged listing
+    (far fewer round trips for a full sync than one listing per model)."""
+
+    async def list_all_versions(self, page_token: str | None = None) -> Page[ModelVersion]: ...
+
+
 @dataclass(frozen=True)
 class RegistrationRequest:
     model_name: str

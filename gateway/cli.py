@@ -15,6 +15,8 @@ from collections.abc import Sequence
 
 from gateway import __version__
 from gateway.config import ConfigError, Settings, load_settings
+from gateway.governance import commands as governance_commands
+from gateway.lineage import commands as lineage_commands
 
 DEFAULT_CONFIG = "config/modelgate.toml"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -31,17 +33,21 @@ def _is_loopback(host: str) -> bool:
 
 def check_exposure(settings: Settings, host: str) -> None:
     """No auth is for local use: refuse to listen beyond loopback without it."""
-    if (
-        settings.auth.mode == "none"
-        and not _is_loopback(host)
-        and not settings.server.allow_unauthenticated_remote
-    ):
+    if settings.auth.mode != "none" or _is_loopback(host):
+        return
+    if not settings.server.allow_unauthenticated_remote:
         raise ConfigError(
             "server.host",
             f"auth.mode is 'none' but the server would listen on {host}; configure [auth] "
             "or set server.allow_unauthenticated_remote = true to accept the risk",
             settings.source,
         )
+    # Opted in: say so loudly, every start, so it is not forgotten.
+    logging.getLogger("modelgate.cli").warning(
+        "listening on %s WITHOUT authentication: every caller is admin "
+        "(server.allow_unauthenticated_remote = true)",
+        host,
+    )
 
 
 def _load(path: str) -> Settings:
@@ -99,6 +105,24 @@ async def _db_upgrade(settings: Settings) -> None:
         await db.aclose()
 
 
+def _apikey(command: str) -> int:
+    """``apikey hash``: the key comes on stdin, never as an argument (shell history, ps)."""
+    from gateway.auth.apikeys import hash_key, new_key
+
+    if command == "new":
+        key = new_key()
+        print(f"key (give it to the client, store it nowhere else): {key}")
+        print('\n[[auth.api_keys]]\nname = "CHANGE-ME"')
+        print(f'sha256 = "{hash_key(key)}"\nroles = []\nteams = []')
+        return EXIT_OK
+    key = sys.stdin.read().strip()
+    if not key:
+        print("modelgate: apikey hash reads the key from stdin; got nothing", file=sys.stderr)
+        return EXIT_USAGE
+    print(hash_key(key))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="modelgate", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"modelgate {__version__}")
@@ -126,6 +150,13 @@ def build_parser() -> argparse.ArgumentParser:
     with_config(db_sub.add_parser("upgrade", help="apply schema migrations"))
 
     sub.add_parser("schema", help="print the GraphQL schema (SDL)")
+
+    apikey = sub.add_parser("apikey", help='API keys for [auth] mode = "apikey"')
+    apikey_sub = apikey.add_subparsers(dest="apikey_command", required=True)
+    apikey_sub.add_parser("hash", help="print the sha256 of a key read from stdin, for [[auth.api_keys]]")
+    apikey_sub.add_parser("new", help="print a new random key and the config entry holding its sha256")
+    governance_commands.add_commands(sub, with_config)
+    lineage_commands.add_command(sub, with_config)
     return parser
 
 
@@ -138,6 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             print(schema.as_str())
             return EXIT_OK
+        if args.command == "apikey":
+            return _apikey(args.apikey_command)
         settings = _load(args.config)
         if args.command == "serve":
             _serve(settings, args.host, args.port)
@@ -145,6 +178,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             _serve(settings, args.host, args.port, seed=True)
         elif args.command == "sync":
             return asyncio.run(_sync(settings, args.full))
+        elif args.command in governance_commands.COMMANDS:
+            return governance_commands.run(args, settings)
+        elif args.command == lineage_commands.COMMAND:
+            return lineage_commands.run(args, settings)
         elif args.command == "db":
             asyncio.run(_db_upgrade(settings))
             print(f"database at {settings.storage.url} is at the newest schema")

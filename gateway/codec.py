@@ -111,6 +111,7 @@ def version_to_dict(v: ModelVersion) -> dict[str, Any]:
             "created_at": _dt(v.created_at),
             "updated_at": _dt(v.updated_at),
             "native": dict(v.native),
+            "partial": v.partial or None,
         }
     )
 
@@ -158,4 +159,5 @@ def version_from_dict(d: dict[str, Any]) -> ModelVersion:
         created_at=_parse_dt(d.get("created_at")),
         updated_at=_parse_dt(d.get("updated_at")),
         native=d.get("native", {}),
+        partial=d.get("partial", False),
     )

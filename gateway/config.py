@@ -8,6 +8,29 @@ Environment overrides: ``MODELGATE_<SECTION>_<KEY>`` for the scalar keys of the
 fixed sections, e.g. ``MODELGATE_STORAGE_URL=postgresql://db/modelgate``.
 Secrets never sit in the file: keys ending in ``_env`` name an environment
 variable and keys ending in ``_file`` name a file that holds the secret.
+
+``[auth]`` (see ``gateway.auth``): ``mode`` none | oidc | apikey. For ``oidc``:
+``issuer``, ``audience``, optional ``jwks_url`` (else OIDC discovery from the
+issuer), ``roles_claim``, ``teams_claim``, ``name_claim``, ``algorithms`` (an
+allow-list of asymmetric JWS algorithms), ``leeway_seconds`` for exp/nbf/iat,
+``jwks_cache_seconds`` (how long fetched keys are trusted) and
+``jwks_min_refetch_seconds`` (the least time between refetches triggered by an
+unknown ``kid``). For ``apikey``: ``[[auth.api_keys]]`` entries ``{ name,
+sha256, roles, teams }``; only the SHA-256 of each key is stored
+(``modelgate apikey new`` makes one).
+
+``[graphql]`` (see ``gateway.api.limits``): ``max_depth`` (nesting of
+selections, 12), ``max_aliases`` (30), ``max_tokens`` (lexical tokens in a
+document, 5000), ``max_cost`` (estimated fields resolved, each list field
+multiplied by its ``first``; 50000), ``max_page_size`` (largest ``first`` of a
+catalogue connection, 100), ``timeout_seconds`` (execution deadline of a query,
+10), ``introspection`` (true; false also hides "Did you mean" suggestions),
+``max_body_bytes`` (request body limit, 1 MiB).
+
+Per registry, beside its adapter's keys: ``call_timeout_seconds`` (30; every
+adapter call), ``breaker_failures`` (5 consecutive unavailability failures open
+the circuit) and ``breaker_reset_seconds`` (30; how long it stays open before
+one trial call).
 """
 
 from __future__ import annotations
@@ -67,6 +90,26 @@ class CacheSettings:
     max_entries: int = 10_000
 
 
+# Asymmetric JWS algorithms only: a shared-secret (HS*) algorithm would let anyone
+# holding the public JWKS forge tokens, and "none" is no signature at all.
+ASYMMETRIC_ALGORITHMS = (
+    *("RS256", "RS384", "RS512", "PS256", "PS384", "PS512"),
+    *("ES256", "ES384", "ES512", "EdDSA", "Ed25519"),
+)
+DEFAULT_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA", "Ed25519")
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class ApiKeySettings:
+    """One ``[[auth.api_keys]]`` entry: the key itself is never in the config."""
+
+    name: str
+    sha256: str
+    roles: list[str] = field(default_factory=list)
+    teams: list[str] = field(default_factory=list)
+
+
 @dataclass(frozen=True)
 class AuthSettings:
     mode: str = "none"
@@ -75,6 +118,26 @@ class AuthSettings:
     jwks_url: str | None = None
     roles_claim: str = "roles"
     teams_claim: str = "groups"
+    name_claim: str = "sub"
+    algorithms: list[str] = field(default_factory=lambda: list(DEFAULT_ALGORITHMS))
+    leeway_seconds: int = 30
+    jwks_cache_seconds: float = 3600.0
+    jwks_min_refetch_seconds: float = 30.0
+    api_keys: list[ApiKeySettings] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class GraphQLSettings:
+    """Limits on what one GraphQL request may ask for (``gateway.api.limits``)."""
+
+    max_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 5000
+    max_cost: int = 50_000
+    max_page_size: int = 100
+    timeout_seconds: float = 10.0
+    introspection: bool = True
+    max_body_bytes: int = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -89,6 +152,10 @@ class RegistrySettings:
     team: str | None = None
     sync_interval_seconds: float = 60.0
     restricted: bool = False
+    # Resilience around every adapter call (adapters.resilience).
+    call_timeout_seconds: float = 30.0
+    breaker_failures: int = 5
+    breaker_reset_seconds: float = 30.0
     # Every other key belongs to the adapter, which validates it (``parse_section``).
     options: Mapping[str, Any] = field(default_factory=dict)
     key: str = "registries[0]"  # where it stood in the file, for error messages
@@ -101,6 +168,7 @@ class Settings:
     cache: CacheSettings = field(default_factory=CacheSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
     governance: GovernanceSettings = field(default_factory=GovernanceSettings)
+    graphql: GraphQLSettings = field(default_factory=GraphQLSettings)
     registries: tuple[RegistrySettings, ...] = ()
     source: str | None = None
 
@@ -114,6 +182,7 @@ _SECTIONS: dict[str, type] = {
     "cache": CacheSettings,
     "auth": AuthSettings,
     "governance": GovernanceSettings,
+    "graphql": GraphQLSettings,
 }
 _AUTH_MODES = ("none", "oidc", "apikey")
 
@@ -184,6 +253,8 @@ def _env_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
                 continue
             text = environ[env_name]
             tp = typing.get_type_hints(cls)[f.name]
+            if typing.get_origin(tp) in (list, tuple):  # lists and tables belong in the file
+                raise ConfigError(env_name, f"{section}.{f.name} can only be set in the config file")
             value: Any = text
             if tp is int or tp is float:
                 try:
@@ -212,8 +283,11 @@ def _parse_registries(raw: Any) -> tuple[RegistrySettings, ...]:
             raise ConfigError(f"{key}.id", f"must match [a-z0-9-]+, got {base.id!r}")
         if base.id in seen:
             raise ConfigError(f"{key}.id", f"duplicate registry id {base.id!r}")
-        if base.sync_interval_seconds <= 0:
-            raise ConfigError(f"{key}.sync_interval_seconds", "must be greater than 0")
+        for name in ("sync_interval_seconds", "call_timeout_seconds", "breaker_reset_seconds"):
+            if getattr(base, name) <= 0:
+                raise ConfigError(f"{key}.{name}", "must be greater than 0")
+        if base.breaker_failures < 1:
+            raise ConfigError(f"{key}.breaker_failures", "must be at least 1")
         seen.add(base.id)
         options = {k: v for k, v in entry.items() if k not in common}
         result.append(dataclasses.replace(base, options=options, key=key))
@@ -227,12 +301,11 @@ def settings_from_mapping(raw: Mapping[str, Any], environ: Mapping[str, str] | N
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(unknown[0], f"unknown section (known: {', '.join(sorted(known))})")
-    sections = {name: parse_section(cls, data.get(name, {}), name) for name, cls in _SECTIONS.items()}
-    auth: AuthSettings = sections["auth"]
-    if auth.mode not in _AUTH_MODES:
-        raise ConfigError("auth.mode", f"must be one of {', '.join(_AUTH_MODES)}, got {auth.mode!r}")
-    if auth.mode == "oidc" and not (auth.issuer and auth.audience):
-        raise ConfigError("auth", "mode 'oidc' needs both issuer and audience")
+    sections: dict[str, Any] = {
+        name: parse_section(cls, data.get(name, {}), name) for name, cls in _SECTIONS.items()
+    }
+    sections["auth"] = _check_auth(sections["auth"])
+    _check_graphql(sections["graphql"])
     cache: CacheSettings = sections["cache"]
     if not cache.url.startswith(("memory://", "redis://", "rediss://")):
         raise ConfigError("cache.url", f"must start with memory:// or redis://, got {cache.url!r}")
@@ -240,6 +313,68 @@ def settings_from_mapping(raw: Mapping[str, Any], environ: Mapping[str, str] | N
     if not storage.url.startswith(("sqlite://", "postgresql://", "postgres://")):
         raise ConfigError("storage.url", f"must be a sqlite:/// or postgresql:// URL, got {storage.url!r}")
     return Settings(**sections, registries=_parse_registries(data.get("registries")))
+
+
+def _is_local_http(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.scheme == "http" and parts.hostname in ("localhost", "127.0.0.1", "::1")
+
+
+def _check_auth(auth: AuthSettings) -> AuthSettings:
+    """Cross-key rules of ``[auth]``; returns it with ``api_keys`` parsed."""
+    if auth.mode not in _AUTH_MODES:
+        raise ConfigError("auth.mode", f"must be one of {', '.join(_AUTH_MODES)}, got {auth.mode!r}")
+    if auth.mode == "oidc" and not (auth.issuer and auth.audience):
+        raise ConfigError("auth", "mode 'oidc' needs both issuer and audience")
+    for name in ("issuer", "jwks_url"):
+        url = getattr(auth, name)
+        # Keys fetched over plain HTTP could be swapped by anyone on the path.
+        if url and not (url.startswith("https://") or _is_local_http(url)):
+            raise ConfigError(f"auth.{name}", f"must be an https:// URL (http only on loopback), got {url!r}")
+    if not auth.algorithms:
+        raise ConfigError("auth.algorithms", "must name at least one algorithm")
+    for i, alg in enumerate(auth.algorithms):
+        if alg not in ASYMMETRIC_ALGORITHMS:
+            raise ConfigError(
+                f"auth.algorithms[{i}]",
+                f"{alg!r} is not allowed (asymmetric algorithms only: {', '.join(ASYMMETRIC_ALGORITHMS)})",
+            )
+    if auth.leeway_seconds < 0 or auth.leeway_seconds > 300:
+        raise ConfigError("auth.leeway_seconds", "must be between 0 and 300")
+    for name in ("jwks_cache_seconds", "jwks_min_refetch_seconds"):
+        if getattr(auth, name) <= 0:
+            raise ConfigError(f"auth.{name}", "must be greater than 0")
+    keys: list[ApiKeySettings] = []
+    names: set[str] = set()
+    hashes: set[str] = set()
+    for i, raw in enumerate(auth.api_keys):
+        key = f"auth.api_keys[{i}]"
+        entry = parse_section(ApiKeySettings, raw, key)  # type: ignore[arg-type]
+        if not entry.name:
+            raise ConfigError(f"{key}.name", "must not be empty")
+        if entry.name in names:
+            raise ConfigError(f"{key}.name", f"duplicate api key name {entry.name!r}")
+        if not _SHA256_HEX.match(entry.sha256):
+            raise ConfigError(
+                f"{key}.sha256", "must be 64 lowercase hex digits (print one with: modelgate apikey hash)"
+            )
+        if entry.sha256 in hashes:
+            raise ConfigError(f"{key}.sha256", "the same key is configured twice")
+        names.add(entry.name)
+        hashes.add(entry.sha256)
+        keys.append(entry)
+    if auth.mode == "apikey" and not keys:
+        raise ConfigError("auth.api_keys", "mode 'apikey' needs at least one [[auth.api_keys]] entry")
+    return dataclasses.replace(auth, api_keys=keys)
+
+
+def _check_graphql(graphql: GraphQLSettings) -> None:
+    for f in dataclasses.fields(GraphQLSettings):
+        value = getattr(graphql, f.name)
+        if not isinstance(value, bool) and value <= 0:
+            raise ConfigError(f"graphql.{f.name}", "must be greater than 0")
 
 
 def load_settings(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Settings:

@@ -182,6 +182,9 @@ class ModelVersion:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     native: Mapping[str, Any] = field(default_factory=dict)
+    # True when the registry's listing omits details that ``get_version`` reads
+    # (the gateway then reads them live, through the cache, when asked).
+    partial: bool = False
 
     @property
     def uri(self) -> str:

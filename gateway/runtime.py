@@ -20,21 +20,29 @@ from adapters.base import (
     load_factories,
 )
 from adapters.native.artifacts import LocalArtifactStore
+from adapters.resilience import guard
+from gateway.catalogue.cache import AsyncCache, cache_from_url
 from gateway.catalogue.index import CatalogueIndex
+from gateway.catalogue.live import LiveReader
 from gateway.catalogue.sync import SyncEngine
 from gateway.config import Settings
 from gateway.domain import ModelVersion
 from gateway.errors import BadInput, NotFound
+from gateway.governance.policies import PolicySet, policies_for
+from gateway.governance.service import Governance
+from gateway.lineage.service import LineageService
 from gateway.store.database import Database
 
 log = logging.getLogger(__name__)
 
 
-def validate_settings(settings: Settings, factories: dict[str, AdapterFactory] | None = None) -> None:
-    """Everything a config can get wrong, checked before anything starts."""
+def validate_settings(settings: Settings, factories: dict[str, AdapterFactory] | None = None) -> PolicySet:
+    """Everything a config can get wrong, checked before anything starts; returns
+    the compiled policy file (a bad rule names the policy and the CEL error)."""
     factories = factories if factories is not None else load_factories()
     for registry in settings.registries:
         factory_for(registry, factories).validate(registry)
+    return policies_for(settings)
 
 
 @dataclass
@@ -45,32 +53,63 @@ class Gateway:
     adapters: dict[str, RegistryAdapter]
     sync: SyncEngine
     artifacts: LocalArtifactStore
+    cache: AsyncCache
+    live: LiveReader
+    governance: Governance
+    lineage: LineageService
     _background: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
-    async def open(cls, settings: Settings, *, migrate: bool = True) -> Gateway:
-        factories = load_factories()
-        validate_settings(settings, factories)
+    async def open(
+        cls,
+        settings: Settings,
+        *,
+        migrate: bool = True,
+        factories: dict[str, AdapterFactory] | None = None,
+    ) -> Gateway:
+        """Build the gateway; ``factories`` replaces entry-point discovery (tests)."""
+        factories = factories if factories is not None else load_factories()
+        policies = validate_settings(settings, factories)
         database = Database(settings.storage.url)
         try:
             if migrate:
                 await database.migrate()
             artifacts_dir = Path(settings.storage.artifacts_dir)
             context = AdapterContext(database=database, artifacts_dir=artifacts_dir, environ=dict(os.environ))
-            adapters = {r.id: factory_for(r, factories).create(r, context) for r in settings.registries}
+            # Every registry call gets a deadline and a circuit breaker (adapters.resilience).
+            adapters: dict[str, RegistryAdapter] = {
+                r.id: guard(factory_for(r, factories).create(r, context), r) for r in settings.registries
+            }
         except BaseException:
             await database.aclose()
             raise
         index = CatalogueIndex(database)
         registries = {r.id: r for r in settings.registries}
-        return cls(
+        sync = SyncEngine(index, adapters, registries)
+        cache = cache_from_url(settings.cache.url, settings.cache.ttl_seconds, settings.cache.max_entries)
+        governance = Governance(database, index, adapters, sync, registries, policies)
+        governance.attach()
+        lineage = LineageService(database, index, adapters, cache, settings)
+        lineage.attach()  # harvests inside the same indexing transactions
+        gateway = cls(
             settings=settings,
             database=database,
             index=index,
             adapters=adapters,
-            sync=SyncEngine(index, adapters, registries),
+            sync=sync,
             artifacts=LocalArtifactStore(artifacts_dir),
+            cache=cache,
+            live=LiveReader(adapters, cache),
+            governance=governance,
+            lineage=lineage,
         )
+        try:
+            await governance.start()  # records a policy change and re-evaluates if needed
+            await lineage.start()  # re-harvests if the registries references resolve against changed
+        except BaseException:
+            await gateway.aclose()
+            raise
+        return gateway
 
     def start_background_sync(self) -> None:
         self._background.append(asyncio.create_task(self.sync.run_forever(), name="modelgate-sync"))
@@ -90,7 +129,8 @@ class Gateway:
                 "with its own tools; modelgate registers into native registries only",
                 field="registry",
             )
-        version = await adapter.register_version(request)
+        # The registration and its audit event commit in one transaction.
+        version = await adapter.register_version(request, within=self.governance.audit_registration)
         # The index is the read path: make the new version visible at once.
         await self.sync.refresh_model(registry_id, request.model_name)
         return version
@@ -106,4 +146,6 @@ class Gateway:
                 await adapter.aclose()
             except Exception:  # closing one adapter must not leak the others
                 log.exception("closing adapter %s failed", adapter.registry_id)
+        await self.lineage.aclose()
+        await self.cache.aclose()
         await self.database.aclose()

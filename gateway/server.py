@@ -1,4 +1,10 @@
-"""The HTTP face of the gateway (Starlette): /graphql, health, artifacts."""
+"""The HTTP face of the gateway (Starlette): /graphql, health, artifacts.
+
+Every route but the probes, webhooks and static pages is authenticated first
+(``gateway.auth.middleware``); GraphQL requests are bounded by ``[graphql]``
+(``gateway.api.limits``): body size here, document limits and the deadline in
+the schema's extension and ``GraphQLView.execute_single``.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from cross_web import HTTPException as StrawberryHTTPException
+from graphql import GraphQLError
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -20,12 +28,22 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from adapters.base import VersionRegistrar, WebhookReceiver, WebhookRejected
+from adapters.resilience import breaker_states
 from gateway.api.context import Context
 from gateway.api.errors import format_error
-from gateway.api.schema import schema
-from gateway.config import Settings
+from gateway.api.limits import QueryTimeout, deadline
+from gateway.api.schema import build_schema
+from gateway.auth.errors import AuthUnavailable, Unauthenticated
+from gateway.auth.middleware import AuthMiddleware, authenticator_for, current_principal, www_authenticate
+from gateway.auth.permissions import require_registry_team
+from gateway.auth.principal import LOCAL_OPERATOR, Principal
+from gateway.config import GraphQLSettings, Settings
 from gateway.errors import GatewayError
+from gateway.governance.http import PrincipalResolver
+from gateway.governance.http import routes as governance_routes
+from gateway.lineage.http import routes as lineage_routes
 from gateway.runtime import Gateway
+from gateway.ui import routes as ui_routes
 
 log = logging.getLogger("modelgate.server")
 
@@ -46,18 +64,79 @@ def error_response(status: int, code: str, message: str, request_id: str) -> JSO
     return JSONResponse(body, status_code=status, headers={REQUEST_ID_HEADER: request_id})
 
 
+async def local_operator(_request: Request) -> Principal:
+    """Who asks when no authentication is configured (``[auth] mode = "none"``)."""
+    return LOCAL_OPERATOR
+
+
+def reject_unauthenticated(request: Request, exc: Unauthenticated | AuthUnavailable) -> Response:
+    """401 with the RFC 6750 challenge (or 503 when the IdP's keys are out of reach)."""
+    request_id = _request_id(request)
+    if isinstance(exc, AuthUnavailable):
+        log.error("authentication unavailable (request %s): %s", request_id, exc.message)
+        return error_response(503, exc.code, exc.message, request_id)
+    log.info("unauthenticated request %s to %s: %s", request_id, request.url.path, exc.message)
+    response = error_response(401, exc.code, exc.message, request_id)
+    response.headers["www-authenticate"] = www_authenticate(exc)
+    return response
+
+
 class GraphQLView(GraphQL[Context, None]):
-    def __init__(self, gateway_ref: dict[str, Gateway]):
-        super().__init__(schema, graphql_ide="graphiql")
+    def __init__(
+        self,
+        gateway_ref: dict[str, Gateway],
+        principal_for: PrincipalResolver = local_operator,
+        limits: GraphQLSettings | None = None,
+    ):
+        limits = limits or GraphQLSettings()
+        # GraphiQL needs introspection; without it the page would be an empty shell.
+        super().__init__(build_schema(limits), graphql_ide="graphiql" if limits.introspection else None)
         self._gateway_ref = gateway_ref
+        self._principal_for = principal_for
+        self._timeout = limits.timeout_seconds
+
+    def decode_json(self, data: str | bytes) -> object:
+        try:
+            value = super().decode_json(data)
+        except UnicodeDecodeError as exc:
+            raise StrawberryHTTPException(400, "Unable to parse request body as JSON") from exc
+        # A list is a batch (refused below by strawberry: batching is off); anything
+        # but an object is not a GraphQL request and must not reach the view.
+        if not isinstance(value, dict | list):
+            raise StrawberryHTTPException(400, "The request body must be a JSON object")
+        return value
+
+    async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        try:
+            async with deadline(self._timeout):
+                return await super().execute_single(*args, **kwargs)
+        except QueryTimeout as exc:
+            log.warning("GraphQL query timed out after %.1fs", self._timeout)
+            return ExecutionResult(data=None, errors=[GraphQLError(exc.message, original_error=exc)])
 
     async def get_context(self, request: Any, response: Any = None) -> Context:
-        return Context(gateway=self._gateway_ref["gateway"], request_id=request.state.request_id)
+        context = Context(
+            gateway=self._gateway_ref["gateway"],
+            request_id=request.state.request_id,
+            principal=await self._principal_for(request),
+        )
+        request.state.context = context  # process_result adds its registry errors
+        return context
 
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
         data: GraphQLHTTPResponse = {"data": result.data}
-        if result.errors:
-            data["errors"] = [format_error(e, request.state.request_id) for e in result.errors]
+        errors = [format_error(e, request.state.request_id) for e in result.errors or ()]
+        context = getattr(request.state, "context", None)
+        if context is not None:  # registries that failed while the answer came from the index
+            errors += [
+                {
+                    "message": e.message,
+                    "extensions": {**e.as_extensions(), "requestId": request.state.request_id},
+                }
+                for e in context.registry_errors.values()
+            ]
+        if errors:
+            data["errors"] = errors
         if result.extensions:
             data["extensions"] = result.extensions
         return data
@@ -69,10 +148,19 @@ def create_app(
     gateway: Gateway | None = None,
     background_sync: bool = True,
     seed_demo: bool = False,
+    principal_for_request: PrincipalResolver | None = None,
 ) -> Starlette:
-    """The ASGI app. Pass ``gateway`` to serve one the caller owns (tests)."""
+    """The ASGI app. Pass ``gateway`` to serve one the caller owns (tests), and
+    ``principal_for_request`` to say who each request comes from (the seam where
+    authentication plugs in; tests pass fixed principals). Without it, the
+    ``[auth]`` section decides (``gateway.auth.middleware.authenticator_for``);
+    a resolver raising ``Unauthenticated`` makes the request a 401."""
     ref: dict[str, Gateway] = {}
-    view = GraphQLView(ref)
+    authenticator = authenticator_for(settings.auth) if principal_for_request is None else None
+    authenticate = principal_for_request or authenticator
+    assert authenticate is not None
+    view = GraphQLView(ref, current_principal, settings.graphql)
+    max_body = settings.graphql.max_body_bytes
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -89,12 +177,16 @@ def create_app(
         try:
             yield
         finally:
+            if authenticator is not None:
+                await authenticator.aclose()
             if owned:
                 await gw.aclose()
 
     async def graphql(request: Request) -> Response:
         request_id = _request_id(request)
         request.state.request_id = request_id
+        if (refused := await _read_body(request, max_body, request_id)) is not None:
+            return refused
         try:
             response = await view.run(request)
         except StrawberryHTTPException as exc:
@@ -117,7 +209,7 @@ def create_app(
         except Exception:  # report, do not raise: this is a probe
             store_ok = False
         stats = await gw.index.registry_stats() if store_ok else {}
-        registries = {
+        registries: dict[str, dict[str, Any]] = {
             r.id: {
                 "healthy": stats[r.id].healthy if r.id in stats else None,
                 "syncedAt": stats[r.id].synced_at.isoformat()
@@ -127,8 +219,17 @@ def create_app(
             }
             for r in gw.settings.registries
         }
-        # Ready when the store answers; a down registry is served from the index.
-        body = {"status": "ready" if store_ok else "unavailable", "store": store_ok, "registries": registries}
+        for rid, breaker in breaker_states(gw.adapters).items():
+            if rid in registries:
+                registries[rid]["breaker"] = breaker
+        # Ready when the store answers; a down registry is served from the index
+        # (reported as degraded, still 200: taking the replica out would not help).
+        degraded = any(
+            r.get("healthy") is False or r.get("breaker", {}).get("state") == "open"
+            for r in registries.values()
+        )
+        status = ("degraded" if degraded else "ready") if store_ok else "unavailable"
+        body = {"status": status, "store": store_ok, "registries": registries}
         return JSONResponse(body, status_code=200 if store_ok else 503)
 
     async def upload_artifact(request: Request) -> Response:
@@ -137,6 +238,9 @@ def create_app(
         registry_id = request.path_params["registry"]
         try:
             adapter = gw.adapter(registry_id)
+            registry = gw.settings.registry(registry_id)
+            if registry is not None:  # uploads are writes: the registry's team (or admin) only
+                require_registry_team(await current_principal(request), registry)
             if not isinstance(adapter, VersionRegistrar):
                 return error_response(
                     400, "BAD_USER_INPUT", f"registry {registry_id!r} does not store artifacts", request_id
@@ -149,7 +253,7 @@ def create_app(
                 max_bytes=MAX_ARTIFACT_BYTES,
             )
         except GatewayError as exc:
-            status = 404 if exc.code == "NOT_FOUND" else 400
+            status = {"NOT_FOUND": 404, "FORBIDDEN": 403}.get(exc.code, 400)
             return error_response(status, exc.code, exc.message, request_id)
         return JSONResponse(
             {"uri": stored.uri, "digest": stored.digest, "size": stored.size}, status_code=201
@@ -190,6 +294,26 @@ def create_app(
             Route("/readyz", readyz),
             Route("/artifacts/{registry}/{model}/{filename}", upload_artifact, methods=["PUT"]),
             Route("/hooks/{kind}/{registry}", webhook, methods=["POST"]),
+            *governance_routes(lambda: ref["gateway"], current_principal),
+            *lineage_routes(lambda: ref["gateway"], current_principal),
+            *ui_routes(),
         ],
         lifespan=lifespan,
+        middleware=[Middleware(AuthMiddleware, authenticate=authenticate, reject=reject_unauthenticated)],
     )
+
+
+async def _read_body(request: Request, limit: int, request_id: str) -> Response | None:
+    """Read the body up to ``limit`` bytes (413 beyond), before anything parses it."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        return error_response(413, "PAYLOAD_TOO_LARGE", f"request body exceeds {limit} bytes", request_id)
+    if request.method != "POST":
+        return None
+    body = bytearray()
+    async for chunk in request.stream():  # a chunked body declares no length: count it
+        body += chunk
+        if len(body) > limit:
+            return error_response(413, "PAYLOAD_TOO_LARGE", f"request body exceeds {limit} bytes", request_id)
+    request._body = bytes(body)  # what strawberry's request.body() returns
+    return None

@@ -54,8 +54,8 @@ def test_version_flag(tmp_path: Path) -> None:
 
 
 def test_sync_command(tmp_path: Path) -> None:
-    shutil.copy(REPO / "config" / "modelgate.toml", tmp_path / "modelgate.toml")
-    result = run_cli("sync", "--config", "modelgate.toml", cwd=tmp_path)
+    shutil.copytree(REPO / "config", tmp_path / "config")
+    result = run_cli("sync", "--config", "config/modelgate.toml", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "platform: full sync of 0 models" in result.stdout
     assert (tmp_path / "data" / "modelgate.db").exists()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import semver
@@ -126,6 +127,25 @@ class NativeRegistry:
         async with self._db.read() as conn:
             record = await self._version_record(conn, name, int(version))
         return version_from_dict(record) if record else None
+
+    async def get_versions(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], ModelVersion]:
+        """Many versions in one query (the live reader batches a page this way)."""
+        wanted = {(name, int(v)) for name, v in keys if v.isdigit()}
+        if not wanted:
+            return {}
+        query = select(native_versions.c.record).where(
+            native_versions.c.registry_id == self.registry_id,
+            native_versions.c.model_name.in_({name for name, _ in wanted}),
+            native_versions.c.version.in_({v for _, v in wanted}),
+        )
+        async with self._db.read() as conn:
+            records = (await conn.execute(query)).scalars().all()
+        found = {}
+        for record in records:
+            version = version_from_dict(record)
+            if (version.model_name, int(version.version)) in wanted:
+                found[(version.model_name, version.version)] = version
+        return found
 
     async def _version_record(self, conn: AsyncConnection, name: str, version: int) -> dict[str, Any] | None:
         return (

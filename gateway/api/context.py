@@ -3,13 +3,20 @@ that batch index reads so a page of N versions costs one query, not N."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from strawberry.dataloader import DataLoader
 
+from gateway.auth.permissions import visibility_for
 from gateway.auth.principal import LOCAL_OPERATOR, Principal
-from gateway.domain import Model, ModelVersion
+from gateway.catalogue.index import RegistryStats, Visibility
+from gateway.catalogue.live import LiveVersion
+from gateway.domain import Approval, Model, ModelVersion
+from gateway.errors import RegistryError, RegistryUnavailable
+from gateway.governance.service import StoredCompliance
 from gateway.runtime import Gateway
 
 
@@ -26,12 +33,76 @@ class Context:
     gateway: Gateway
     request_id: str
     principal: Principal = LOCAL_OPERATOR
+    # What of the catalogue the principal may see (None: everything). Every index
+    # read of this request goes through it, so a restricted model is simply absent.
+    visibility: Visibility | None = field(init=False)
     models: DataLoader[str, Model | None] = field(init=False)
     versions: DataLoader[str, ModelVersion | None] = field(init=False)
     latest_versions: DataLoader[str, ModelVersion | None] = field(init=False)
+    # The stored policy evaluation of indexed versions (None: not indexed).
+    compliance: DataLoader[str, StoredCompliance | None] = field(init=False)
+    # Approvals recorded by modelgate's applied promotions, per version.
+    promotion_approvals: DataLoader[str, list[Approval]] = field(init=False)
+    # Live reads through the adapters (cached, batched per registry).
+    live: DataLoader[str, LiveVersion] = field(init=False)
+    # Registries whose part of this answer came from the index because they failed:
+    # reported in ``errors[]`` (REGISTRY_UNAVAILABLE) next to the data, one per registry.
+    registry_errors: dict[str, RegistryError] = field(default_factory=dict)
+    _stats: dict[str, RegistryStats] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         index = self.gateway.index
-        self.models = _loader(index.get_models)
-        self.versions = _loader(index.get_versions)
-        self.latest_versions = _loader(index.latest_versions)
+        self.visibility = visibility_for(self.principal, self.gateway.settings)
+        self.models = _loader(partial(index.get_models, visibility=self.visibility))
+        self.versions = _loader(partial(index.get_versions, visibility=self.visibility))
+        self.latest_versions = _loader(partial(index.latest_versions, visibility=self.visibility))
+        self.compliance = _loader(self.gateway.governance.stored_compliance)
+        self.promotion_approvals = _loader(self.gateway.governance.promotions.applied_approvals)
+        self.live = _loader(self.gateway.live.versions)
+
+    async def registry_stats(self) -> dict[str, RegistryStats]:
+        """Health and freshness of every registry, read once per request."""
+        if self._stats is None:
+            self._stats = await self.gateway.index.registry_stats(self.visibility)
+        return self._stats
+
+    def report(self, error: RegistryError) -> None:
+        self.registry_errors.setdefault(error.registry_id, error)
+
+    async def note_index_answer(self, registry_ids: Iterable[str]) -> None:
+        """Items from these registries were served from the index: if a registry is
+        failing, say so (its part may be stale)."""
+        stats = await self.registry_stats()
+        for rid in set(registry_ids):
+            state = stats.get(rid)
+            if state is not None and not state.healthy and rid not in self.registry_errors:
+                synced = state.synced_at.isoformat() if state.synced_at else "never"
+                self.report(
+                    RegistryUnavailable(
+                        rid,
+                        f"{(state.last_error or 'failing').removeprefix(f'registry {rid}: ')}; "
+                        f"its results come from the index (synced {synced})",
+                    )
+                )
+
+    async def complete(self, versions: list[ModelVersion], *, live: bool = False) -> list[ModelVersion]:
+        """Versions with every detail: index records that lack some (``partial``), or
+        all of them when ``live``, are read through the adapters. A registry that
+        fails leaves the index's copy in place and is reported."""
+        wanted = [v.uri for v in versions if live or v.partial]
+        if not wanted:
+            await self.note_index_answer(v.registry_id for v in versions)
+            return versions
+        fetched = dict(zip(wanted, await self.live.load_many(wanted), strict=True))
+        out = []
+        for v in versions:
+            result = fetched.get(v.uri)
+            if result is None:
+                out.append(v)
+            elif result.error is not None:
+                self.report(result.error)
+                out.append(v)
+            else:
+                out.append(result.version or v)
+        await self.note_index_answer(v.registry_id for v in versions if v.uri not in fetched)
+        return out

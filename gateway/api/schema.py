@@ -2,30 +2,36 @@
 catalogue, lineage and native registry code in ``gateway``."""
 
 import dataclasses
+import functools
 
 import strawberry
-from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.tools import merge_types
 from strawberry.types import Info
 
 from adapters.base import RegistrationRequest
 from gateway.api.context import Context
+from gateway.api.governance import GovernanceMutation, GovernanceQuery
+from gateway.api.limits import GraphQLLimits, RequestLimits
+from gateway.api.lineage import LineageQuery
 from gateway.api.types import (
-    LineageDirection,
-    LineageGraph,
     ModelConnection,
     ModelType,
     ModelVersionConnection,
     ModelVersionType,
     Node,
     Registry,
+    SortOrderEnum,
     StageEnum,
     check_page_size,
     from_global_id,
-    lineage_of,
     registry_view,
+    wanted_facets,
+    wants,
 )
+from gateway.auth.permissions import require_registry_team
 from gateway.catalogue.index import SearchFilter as IndexFilter
+from gateway.catalogue.index import is_restricted
+from gateway.config import GraphQLSettings
 from gateway.domain import (
     CodeRef,
     DatasetRef,
@@ -34,7 +40,7 @@ from gateway.domain import (
     Stage,
     parse_uri,
 )
-from gateway.errors import BadInput, NotFound
+from gateway.errors import BadInput
 
 # --- inputs -------------------------------------------------------------------------
 
@@ -52,6 +58,7 @@ class SearchFilter:
     stages: list[StageEnum] | None = None  # type: ignore[valid-type]
     tags: list[TagInput] | None = None
     compliant: bool | None = None
+    frameworks: list[str] | None = None
 
     def to_index(self) -> IndexFilter:
         return IndexFilter(
@@ -59,6 +66,7 @@ class SearchFilter:
             teams=tuple(self.teams or ()),
             stages=tuple(Stage(s) for s in self.stages or ()),
             tags=tuple((t.key, t.value) for t in self.tags or ()),
+            frameworks=tuple(f.lower() for f in self.frameworks or ()),
             compliant=self.compliant,
         )
 
@@ -114,7 +122,11 @@ class RegisterVersionInput:
     description: str | None = None
     semver: str | None = None
     parent: str | None = strawberry.field(
-        default=None, description="URI of the version this one was fine-tuned from."
+        default=None,
+        description="The version this one was fine-tuned from: an mg:// URI or a registry's own "
+        "reference (models:/<name>/<version>, a SageMaker model-package ARN, a Vertex resource name "
+        "projects/.../models/<id>@<version>), resolved to the registry that owns it when one is "
+        "configured, else kept as given.",
     )
     training_data: list[DatasetRefInput] | None = None
     hyperparameters: list[ParamInput] | None = None
@@ -130,7 +142,10 @@ class RegisterVersionInput:
         default=None, description="Description of the model, used when this registers its first version."
     )
 
-    def to_request(self, actor: str) -> RegistrationRequest:
+    def to_request(self, actor: str, *, parent: str | None = None) -> RegistrationRequest:
+        """The registration; ``parent`` is the resolved parent reference
+        (``LineageService.parent_reference``), recorded instead of the input's."""
+
         def unique(pairs: list[tuple[str, object]], what: str) -> dict[str, object]:
             keys = [k for k, _ in pairs]
             dupes = sorted({k for k in keys if keys.count(k) > 1})
@@ -148,7 +163,7 @@ class RegisterVersionInput:
             description=self.description,
             artifact_uri=self.artifact_uri,
             artifact_digest=self.artifact_digest,
-            parent=self.parent,
+            parent=parent if parent is not None else self.parent,
             training_data=tuple(
                 DatasetRef(uri=d.uri, name=d.name, digest=d.digest, role=d.role or "training")
                 for d in self.training_data or ()
@@ -166,8 +181,6 @@ class RegisterVersionInput:
             preprocessing=self.preprocessing,
             deployments=tuple(Deployment(d.endpoint, d.traffic_percent) for d in self.deployments or ()),
         )
-        if self.parent:
-            _parse_uri_or_bad_input(self.parent, "parent")
         return RegistrationRequest(
             model_name=self.model, version=version, actor=actor, model_description=self.model_description
         )
@@ -193,7 +206,7 @@ class CatalogueQuery:
             return ModelType.from_domain(m) if m else None
         if type_name == "ModelVersion":
             v = await info.context.versions.load(uri)
-            return ModelVersionType.from_domain(v) if v else None
+            return ModelVersionType.from_domain((await info.context.complete([v]))[0]) if v else None
         raise BadInput(f"unknown node type {type_name!r}", field="id")
 
     @strawberry.field(description="Every configured registry with its health and freshness.")
@@ -208,10 +221,19 @@ class CatalogueQuery:
         filter: SearchFilter | None = None,
         first: int | None = 20,
         after: str | None = None,
+        sort: SortOrderEnum | None = None,  # type: ignore[valid-type]
     ) -> ModelConnection:
         page = await info.context.gateway.index.search_models(
-            query, (filter or SearchFilter()).to_index(), check_page_size(first), after
+            query,
+            (filter or SearchFilter()).to_index(),
+            check_page_size(first),
+            after,
+            sort=sort,
+            facets=wanted_facets(info),
+            want_total=wants(info, "totalCount"),
+            visibility=info.context.visibility,
         )
+        await info.context.note_index_answer(m.registry_id for m in page.items)
         return ModelConnection.from_page(page, after)
 
     @strawberry.field(description="Search model versions across every registry.")
@@ -222,10 +244,19 @@ class CatalogueQuery:
         filter: SearchFilter | None = None,
         first: int | None = 20,
         after: str | None = None,
+        sort: SortOrderEnum | None = None,  # type: ignore[valid-type]
     ) -> ModelVersionConnection:
         page = await info.context.gateway.index.search_versions(
-            query, (filter or SearchFilter()).to_index(), check_page_size(first), after
+            query,
+            (filter or SearchFilter()).to_index(),
+            check_page_size(first),
+            after,
+            sort=sort,
+            facets=wanted_facets(info),
+            want_total=wants(info, "totalCount"),
+            visibility=info.context.visibility,
         )
+        page.items = await info.context.complete(page.items)
         return ModelVersionConnection.from_page(page, after)
 
     @strawberry.field(description="A model by its URI, mg://<registry>/<model>.")
@@ -234,54 +265,90 @@ class CatalogueQuery:
         if parsed.version is not None:
             raise BadInput(f"{uri} names a version: use modelVersion", field="uri")
         m = await info.context.models.load(uri)
+        if m is not None:
+            await info.context.note_index_answer([m.registry_id])
         return ModelType.from_domain(m) if m else None
 
-    @strawberry.field(description="A version by its URI, mg://<registry>/<model>/<version>.")
-    async def model_version(self, info: Info[Context, None], uri: str) -> ModelVersionType | None:
+    @strawberry.field(
+        description="A version by its URI, mg://<registry>/<model>/<version>. With live: true it is "
+        "read from its registry now (through the cache) instead of the index; if the registry "
+        "fails, the index's copy is returned with a REGISTRY_UNAVAILABLE error."
+    )
+    async def model_version(
+        self, info: Info[Context, None], uri: str, live: bool | None = False
+    ) -> ModelVersionType | None:
         parsed = _parse_uri_or_bad_input(uri, "uri")
         if parsed.version is None:
             raise BadInput(f"{uri} names a model, not a version: use model", field="uri")
         v = await info.context.versions.load(uri)
-        return ModelVersionType.from_domain(v) if v else None
-
-    @strawberry.field(description="The lineage graph around a model version.")
-    async def lineage(
-        self,
-        info: Info[Context, None],
-        uri: str,
-        direction: LineageDirection | None = LineageDirection.BOTH,
-        depth: int | None = 3,
-    ) -> LineageGraph:
-        _parse_uri_or_bad_input(uri, "uri")
-        v = await info.context.versions.load(uri)
+        if v is None and live and _may_read_live(info, parsed.registry_id):
+            result = await info.context.live.load(uri)  # not indexed yet: the registry may have it
+            if result.error is not None:
+                info.context.report(result.error)
+            v = result.version if result.version and _may_see(info, result.version) else None
         if v is None:
-            raise NotFound(f"no version {uri} in the catalogue", field="uri")
-        return await lineage_of(info, v, depth)
+            return None
+        (v,) = await info.context.complete([v], live=bool(live))
+        return ModelVersionType.from_domain(v)
 
 
 @strawberry.type
 class RegistryMutation:
-    @strawberry.mutation(description="Register a new version in a native registry.")
+    @strawberry.mutation(
+        description="Register a new version in a native registry (needs the registry's team)."
+    )
     async def register_model_version(
         self, info: Info[Context, None], input: RegisterVersionInput
     ) -> ModelVersionType:
-        request = input.to_request(info.context.principal.name)
+        gateway = info.context.gateway
+        gateway.adapter(input.registry)  # NOT_FOUND for an unknown registry, before permissions
+        registry = gateway.settings.registry(input.registry)
+        if registry is not None:
+            require_registry_team(info.context.principal, registry)
+        parent = (
+            await gateway.lineage.parent_reference(input.parent, input.registry) if input.parent else None
+        )
+        request = input.to_request(info.context.principal.name, parent=parent)
         version = await info.context.gateway.register_version(input.registry, request)
         return ModelVersionType.from_domain(version)
 
 
 # Each feature contributes its own query and mutation fields; they merge here.
-QUERY_PARTS: tuple[type, ...] = (CatalogueQuery,)
-MUTATION_PARTS: tuple[type, ...] = (RegistryMutation,)
+QUERY_PARTS: tuple[type, ...] = (CatalogueQuery, LineageQuery, GovernanceQuery)
+MUTATION_PARTS: tuple[type, ...] = (RegistryMutation, GovernanceMutation)
 
 
-def build_schema() -> strawberry.Schema:
+@functools.cache
+def build_schema(settings: GraphQLSettings = GraphQLSettings()) -> strawberry.Schema:  # noqa: B008
+    """The schema with the request limits of ``settings`` (one schema per distinct settings)."""
+    limits = GraphQLLimits(settings)
     return strawberry.Schema(
         query=merge_types("Query", QUERY_PARTS),
         mutation=merge_types("Mutation", MUTATION_PARTS),
         types=[ModelType, ModelVersionType],
-        extensions=[lambda: ParserCache(maxsize=256), lambda: ValidationCache(maxsize=256)],
+        extensions=[lambda: RequestLimits(limits)],
     )
+
+
+def _may_see(info: Info[Context, None], version: ModelVersion) -> bool:
+    """The index's visibility rule, for a version read live before it was indexed."""
+    visibility = info.context.visibility
+    if visibility is None or not is_restricted(version.tags):
+        return True
+    registry = info.context.gateway.settings.registry(version.registry_id)
+    return (version.team or (registry.team if registry else None)) in visibility.teams
+
+
+def _may_read_live(info: Info[Context, None], registry_id: str) -> bool:
+    """A version not in the index may be read live only from a registry whose
+    contents the caller could see (a restricted registry is its team's only)."""
+    if registry_id not in info.context.gateway.adapters:
+        return False
+    visibility = info.context.visibility
+    if visibility is None or registry_id not in visibility.restricted_registries:
+        return True
+    registry = info.context.gateway.settings.registry(registry_id)
+    return registry is not None and registry.team in visibility.teams
 
 
 schema = build_schema()

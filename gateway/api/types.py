@@ -7,6 +7,7 @@ dataloaders.
 
 import base64
 import binascii
+import dataclasses
 import enum
 from datetime import datetime
 from typing import Any
@@ -15,16 +16,19 @@ import strawberry
 from strawberry.types import Info
 
 from gateway.api.context import Context
-from gateway.catalogue.index import FacetCount, SearchFilter, SearchPage
+from gateway.api.limits import max_page_size
+from gateway.auth.permissions import redacted_uri
+from gateway.catalogue.index import FacetCount, SearchFilter, SearchPage, SortOrder
 from gateway.config import RegistrySettings
-from gateway.domain import LineageEdge, Model, ModelVersion, RegistryKind, Stage
+from gateway.domain import Model, ModelVersion, RegistryKind, Stage, parse_uri
 from gateway.errors import BadInput
-from gateway.lineage.graph import Graph, walk_upstream
+from gateway.lineage.graph import Edge, Graph
+from gateway.lineage.walk import Direction
 
 StageEnum = strawberry.enum(Stage, name="Stage", description="The unified lifecycle stage.")
 RegistryKindEnum = strawberry.enum(RegistryKind, name="RegistryKind")
 
-MAX_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 100  # the default of ``[graphql] max_page_size``
 
 
 @strawberry.enum(description="Which way to follow lineage edges from a node.")
@@ -38,10 +42,12 @@ DEFAULT_PAGE_SIZE = 20
 
 
 def check_page_size(first: int | None) -> int:
+    """``first`` of a catalogue connection, within ``[graphql] max_page_size``."""
     if first is None:
         return DEFAULT_PAGE_SIZE
-    if first < 0 or first > MAX_PAGE_SIZE:
-        raise BadInput(f"first must be between 0 and {MAX_PAGE_SIZE}, got {first}", field="first")
+    maximum = max_page_size.get()
+    if first < 0 or first > maximum:
+        raise BadInput(f"first must be between 0 and {maximum}, got {first}", field="first")
     return first
 
 
@@ -167,6 +173,9 @@ class Facets:
     registry: list[Facet]
     team: list[Facet]
     stage: list[Facet]
+    framework: list[Facet]
+    compliance: list[Facet] = strawberry.field(description="Values: compliant, noncompliant.")
+    tag: list[Facet] = strawberry.field(description="The most frequent tags, as key=value.")
 
 
 def _tags(tags: Any) -> list[Tag]:
@@ -177,7 +186,40 @@ def _facets(facets: dict[str, list[FacetCount]]) -> Facets:
     def conv(name: str) -> list[Facet]:
         return [Facet(value=f.value, count=f.count) for f in facets.get(name, [])]
 
-    return Facets(registry=conv("registry"), team=conv("team"), stage=conv("stage"))
+    return Facets(
+        registry=conv("registry"),
+        team=conv("team"),
+        stage=conv("stage"),
+        framework=conv("framework"),
+        compliance=conv("compliance"),
+        tag=conv("tag"),
+    )
+
+
+def _selections(info: Info[Context, None]) -> list[Any]:
+    return [sel for field in info.selected_fields for sel in field.selections]
+
+
+def wants(info: Info[Context, None], name: str) -> bool:
+    """Whether the client selected this field of the current field's result
+    (totals and facets cost queries: skip them when nobody asked)."""
+    return any(getattr(sel, "name", None) == name for sel in _selections(info))
+
+
+def wanted_facets(info: Info[Context, None]) -> frozenset[str]:
+    """The facet lists the client selected under ``facets``."""
+    return frozenset(
+        sub.name
+        for sel in _selections(info)
+        if getattr(sel, "name", None) == "facets"
+        for sub in getattr(sel, "selections", ())
+        if getattr(sub, "name", None)
+    )
+
+
+SortOrderEnum = strawberry.enum(
+    SortOrder, name="SortOrder", description="RELEVANCE applies when a query is given."
+)
 
 
 def _page_info(page: SearchPage[Any], after: str | None) -> PageInfo:
@@ -205,6 +247,11 @@ class LineageEdgeType:
     source: str
     target: str
     relation: str
+    evidence: str | None = strawberry.field(
+        default=None,
+        description="How the edge is known: record (the version's own fields), tag:<key> (a declared "
+        "reference), registry (the registry's lineage API) or artifact (same artifact URI or digest).",
+    )
 
 
 @strawberry.type
@@ -222,21 +269,91 @@ class LineageGraph:
                 LineageNode(uri=n.uri, kind=n.kind, label=n.label, registry=n.registry)
                 for n in graph.nodes.values()
             ],
-            edges=[_edge(e) for e in graph.edges],
+            edges=[_edge(e) for e in graph.edges.values()],
             truncated=graph.truncated,
         )
 
 
-def _edge(e: LineageEdge) -> LineageEdgeType:
-    return LineageEdgeType(source=e.source.uri, target=e.target.uri, relation=e.relation.value)
+def _edge(e: Edge) -> LineageEdgeType:
+    return LineageEdgeType(
+        source=e.source.uri, target=e.target.uri, relation=e.relation.value, evidence=e.evidence
+    )
 
 
-async def lineage_of(info: Info[Context, None], version: ModelVersion, depth: int | None) -> LineageGraph:
-    depth = 3 if depth is None else depth
-    if depth < 0 or depth > 10:
-        raise BadInput(f"depth must be between 0 and 10, got {depth}", field="depth")
-    graph = await walk_upstream(version, depth, info.context.versions.load)
-    return LineageGraph.from_graph(graph)
+async def lineage_of(
+    info: Info[Context, None],
+    root: ModelVersion | str,
+    direction: "LineageDirection | None",
+    depth: int | None,
+    *,
+    max_nodes: int | None = None,
+    registry_lineage: bool | None = True,
+) -> LineageGraph:
+    """The lineage graph around a version (its record) or any node URI, redacted
+    for the caller; registry failures are reported next to the data."""
+    version = root if isinstance(root, ModelVersion) else None
+    graph = await info.context.gateway.lineage.graph(
+        version.uri if version else str(root),
+        Direction((direction or LineageDirection.BOTH).value),
+        3 if depth is None else depth,
+        max_nodes=500 if max_nodes is None else max_nodes,
+        version=version,
+        registry_lineage=registry_lineage is not False,
+        report=info.context.report,
+    )
+    return await redact_lineage(info, LineageGraph.from_graph(graph))
+
+
+async def redact_lineage(info: Info[Context, None], graph: LineageGraph) -> LineageGraph:
+    """Models and versions the caller may not see become placeholders
+    (``redacted:<hash>``, kind kept, label and registry null): the edges stay, so
+    the graph's shape is honest, but nothing about a hidden node leaks, not even
+    its URI. Every lineage answer must pass through here."""
+    visibility = info.context.visibility
+    if visibility is None:
+        return graph
+    versions: list[str] = []
+    models: list[str] = []
+    for n in graph.nodes:
+        try:
+            parsed = parse_uri(n.uri)
+        except ValueError:
+            continue  # datasets, code, endpoints: not catalogue entries
+        (versions if parsed.version is not None else models).append(n.uri)
+    seen_versions = await info.context.versions.load_many(versions)
+    seen_models = await info.context.models.load_many(models)
+    unseen_versions = [u for u, v in zip(versions, seen_versions, strict=True) if v is None]
+    unseen_models = [u for u, m in zip(models, seen_models, strict=True) if m is None]
+    if not unseen_versions and not unseen_models:
+        return graph
+    index = info.context.gateway.index  # unfiltered: is it hidden, or just not indexed?
+    indexed = {*await index.get_versions(unseen_versions), *await index.get_models(unseen_models)}
+    hidden = set()
+    for uri in (*unseen_versions, *unseen_models):
+        registry_id = parse_uri(uri).registry_id
+        settings = info.context.gateway.settings.registry(registry_id)
+        restricted_elsewhere = registry_id in visibility.restricted_registries and (
+            settings is None or settings.team not in visibility.teams
+        )
+        if uri in indexed or restricted_elsewhere:
+            hidden.add(uri)
+    if not hidden:
+        return graph
+
+    def uri_of(uri: str) -> str:
+        return redacted_uri(uri) if uri in hidden else uri
+
+    nodes = {
+        uri_of(n.uri): LineageNode(uri=uri_of(n.uri), kind=n.kind, label=None, registry=None)
+        if n.uri in hidden
+        else n
+        for n in graph.nodes
+    }
+    return dataclasses.replace(
+        graph,
+        nodes=list(nodes.values()),
+        edges=[dataclasses.replace(e, source=uri_of(e.source), target=uri_of(e.target)) for e in graph.edges],
+    )
 
 
 # --- registries, models, versions --------------------------------------------------------
@@ -252,10 +369,16 @@ class Registry:
     last_error: str | None
     model_count: int
     version_count: int
+    breaker_state: str | None = strawberry.field(
+        default=None,
+        description="The registry's circuit breaker: closed (calls flow), open (calls fail fast "
+        "while it recovers) or half_open (one trial call).",
+    )
 
 
 async def registry_view(info: Info[Context, None], settings: RegistrySettings) -> Registry:
-    stats = (await info.context.gateway.index.registry_stats()).get(settings.id)
+    stats = (await info.context.registry_stats()).get(settings.id)
+    breaker = getattr(info.context.gateway.adapters.get(settings.id), "breaker", None)
     return Registry(
         id=settings.id,
         kind=RegistryKind(settings.kind)
@@ -267,6 +390,7 @@ async def registry_view(info: Info[Context, None], settings: RegistrySettings) -
         last_error=stats.last_error if stats else None,
         model_count=stats.models if stats else 0,
         version_count=stats.versions if stats else 0,
+        breaker_state=breaker.state.value if breaker is not None else None,
     )
 
 
@@ -305,7 +429,10 @@ class ModelType(Node):
     @strawberry.field
     async def latest_version(self, info: Info[Context, None]) -> "ModelVersionType | None":
         v = await info.context.latest_versions.load(self.uri)
-        return ModelVersionType.from_domain(v) if v else None
+        if v is None:
+            return None
+        (v,) = await info.context.complete([v])
+        return ModelVersionType.from_domain(v)
 
     @strawberry.field
     async def versions(
@@ -317,8 +444,16 @@ class ModelType(Node):
     ) -> "ModelVersionConnection":
         f = SearchFilter(stages=(Stage(stage),) if stage else ())
         page = await info.context.gateway.index.search_versions(
-            None, f, check_page_size(first), after, model_uri=self.uri, facets=True
+            None,
+            f,
+            check_page_size(first),
+            after,
+            model_uri=self.uri,
+            facets=wanted_facets(info),
+            want_total=wants(info, "totalCount"),
+            visibility=info.context.visibility,
         )
+        page.items = await info.context.complete(page.items)
         return ModelVersionConnection.from_page(page, after)
 
 
@@ -347,7 +482,6 @@ class ModelVersionType(Node):
     created_at: datetime | None
     updated_at: datetime | None
     model_card: ModelCard | None
-    approvals: list[Approval]
     reviews: list[Review]
     _version: strawberry.Private[ModelVersion]
 
@@ -390,9 +524,6 @@ class ModelVersionType(Node):
             model_card=None
             if card.is_empty()
             else ModelCard(**{f: getattr(card, f) for f in card.__dataclass_fields__}),
-            approvals=[
-                Approval(principal=a.principal, role=a.role, comment=a.comment, at=a.at) for a in v.approvals
-            ],
             reviews=[Review(principal=r.principal, comment=r.comment, at=r.at) for r in v.reviews],
             _version=v,
         )
@@ -408,12 +539,39 @@ class ModelVersionType(Node):
     async def parent(self, info: Info[Context, None]) -> "ModelVersionType | None":
         if not self._version.parent:
             return None
-        p = await info.context.versions.load(self._version.parent)
+        # The record may hold a registry's own reference (a SageMaker ARN, models:/...).
+        uri = await info.context.gateway.lineage.resolve(
+            self._version.parent, context_registry=self._version.registry_id
+        )
+        p = await info.context.versions.load(uri) if uri else None
         return ModelVersionType.from_domain(p) if p else None
 
-    @strawberry.field(description="Policy evaluation of this version (compliant when no policy applies).")
-    def compliance(self) -> Compliance:
-        return Compliance(compliant=True, violations=[])
+    @strawberry.field(
+        description="The registry's approval records, then those of modelgate promotions applied to it."
+    )
+    async def approvals(self, info: Info[Context, None]) -> list[Approval]:
+        recorded = await info.context.promotion_approvals.load(self.uri) or []
+        return [
+            Approval(principal=a.principal, role=a.role, comment=a.comment, at=a.at)
+            for a in (*self._version.approvals, *recorded)
+        ]
+
+    @strawberry.field(
+        description="Policy evaluation of this version (compliant when no error-severity policy is violated)."
+    )
+    async def compliance(self, info: Info[Context, None]) -> Compliance:
+        stored = await info.context.compliance.load(self.uri)
+        if stored is not None:
+            compliant, violations = stored.compliant, stored.violations
+        else:  # read live and not indexed yet: judge it now
+            evaluation = await info.context.gateway.governance.evaluate(self._version)
+            compliant, violations = evaluation.compliant, evaluation.violations
+        return Compliance(
+            compliant=compliant,
+            violations=[
+                PolicyViolation(policy=v.policy, severity=v.severity, message=v.message) for v in violations
+            ],
+        )
 
     @strawberry.field
     async def lineage(
@@ -422,7 +580,7 @@ class ModelVersionType(Node):
         direction: LineageDirection | None = LineageDirection.BOTH,
         depth: int | None = 3,
     ) -> LineageGraph:
-        return await lineage_of(info, self._version, depth)
+        return await lineage_of(info, self._version, direction, depth)
 
 
 # --- connections ---------------------------------------------------------------------

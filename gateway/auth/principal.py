@@ -25,6 +25,6 @@ class Principal:
         return self.is_admin or (team is not None and team in self.teams)
 
 
-# With ``[auth] mode = "none"`` (loopback only) every caller is this local
-# operator, unless a development header names someone else (see gateway.auth).
+# With ``[auth] mode = "none"`` (loopback only, see ``gateway.cli.check_exposure``)
+# every caller is this local operator.
 LOCAL_OPERATOR = Principal("local", frozenset({ADMIN}))

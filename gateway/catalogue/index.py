@@ -1,64 +1,58 @@
 """The catalogue index: every registry's models and versions in the gateway's
 database, so search, facets and counts never fan out to the registries.
 
-Paging is keyset-based (the cursor holds the last row's sort key), so a page
-boundary stays put while the index changes underneath a client.
+Writes are batched and change-detecting: a model whose record and versions are
+unchanged costs one read and no write, so a sync that finds nothing new is
+cheap, and listeners (compliance, audit) only hear about real changes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, and_, delete, distinct, exists, false, func, or_, select, true
+from sqlalchemy import ColumnElement, and_, delete, exists, false, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.base import decode_token, encode_token
+from gateway.catalogue.search import (
+    ALL_FACETS,
+    FacetCount,
+    SearchFilter,
+    SearchPage,
+    SortOrder,
+    Visibility,
+    search_models,
+    search_versions,
+    stage_mask,
+    visible,
+)
 from gateway.codec import model_from_dict, model_to_dict, version_from_dict, version_to_dict
 from gateway.domain import Model, ModelVersion, Stage, utcnow, version_sort_key
-from gateway.errors import BadInput
 from gateway.store.database import Database
-from gateway.store.sql import escape_like, upsert
+from gateway.store.sql import upsert
 from gateway.store.tables import catalogue_models as cm
 from gateway.store.tables import catalogue_tags as ct
 from gateway.store.tables import catalogue_versions as cv
 from gateway.store.tables import registry_state
 
-# Versions as seen from inside a model-level subquery; a separate alias so the
-# subquery never correlates with a versions table in the outer query.
-cv_sub = cv.alias("cv_sub")
+__all__ = [
+    "CatalogueIndex",
+    "FacetCount",
+    "IndexListener",
+    "RegistryStats",
+    "SearchFilter",
+    "SearchPage",
+    "SortOrder",
+    "Visibility",
+]
 
 # Stages ranked for "the most advanced stage a model has reached".
 STAGE_RANK = {Stage.DRAFT: 0, Stage.STAGING: 1, Stage.PRODUCTION: 2, Stage.ARCHIVED: -1}
-
-
-@dataclass(frozen=True)
-class SearchFilter:
-    registries: tuple[str, ...] = ()
-    teams: tuple[str, ...] = ()
-    stages: tuple[Stage, ...] = ()
-    tags: tuple[tuple[str, str], ...] = ()
-    compliant: bool | None = None
-
-
-@dataclass(frozen=True)
-class FacetCount:
-    value: str
-    count: int
-
-
+# Keeps every IN (...) list well under SQLite's bound-parameter limit.
+CHUNK = 2000
 T = TypeVar("T")
-
-
-@dataclass
-class SearchPage(Generic[T]):
-    items: list[T]
-    cursors: list[str]
-    total: int
-    has_next: bool
-    facets: dict[str, list[FacetCount]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -72,14 +66,32 @@ class RegistryStats:
     cursor: str | None
 
 
-def search_terms(query: str | None) -> list[str]:
-    return [t for t in (query or "").lower().split() if t]
+class IndexListener(Protocol):
+    """Told about every model that changed, inside the indexing transaction:
+    whatever a listener writes (compliance, audit events) commits or rolls back
+    with the index change."""
+
+    async def model_indexed(
+        self,
+        conn: AsyncConnection,
+        model: Model,
+        before: Mapping[str, ModelVersion],
+        after: Sequence[ModelVersion],
+    ) -> None: ...
+
+    async def models_removed(self, conn: AsyncConnection, model_uris: Sequence[str]) -> None: ...
+
+
+def framework_of(version: ModelVersion) -> str | None:
+    """The ML framework, from a ``framework`` tag or what the adapter recorded."""
+    value = version.tags.get("framework") or version.native.get("framework")
+    return str(value).lower() if value else None
 
 
 def _model_text(model: Model, versions: Sequence[ModelVersion]) -> str:
     parts = [model.name, model.description or "", *(f"{k} {v}" for k, v in model.tags.items())]
-    for v in versions[-1:]:  # the newest version's card describes the model today
-        parts.append(v.model_card.text())
+    for v in versions[-1:]:  # the newest version describes the model today
+        parts += [v.description or "", v.model_card.text(), *(f"{k} {val}" for k, val in v.tags.items())]
     return " ".join(p for p in parts if p).lower()
 
 
@@ -96,30 +108,73 @@ def _version_text(v: ModelVersion) -> str:
     return " ".join(p for p in parts if p).lower()
 
 
-def _top_stage(versions: Sequence[ModelVersion]) -> str | None:
-    if not versions:
-        return None
-    return max((v.stage for v in versions), key=lambda s: STAGE_RANK[s]).value
+def is_restricted(tags: Mapping[str, Any]) -> bool:
+    """A ``restricted=true`` tag (any case) limits who sees a model to its team."""
+    return str(tags.get("restricted", "")).strip().lower() == "true"
 
 
-def _version_order(version: str) -> int:
-    number, _ = version_sort_key(version)
-    return number
+def _model_restricted(model: Model, versions: Sequence[ModelVersion]) -> bool:
+    # One flag per model, shared by its versions: the model row summarises its
+    # versions (search text, framework), so a restricted version hides it all.
+    return is_restricted(model.tags) or any(is_restricted(v.tags) for v in versions)
 
 
-class IndexListener(Protocol):
-    """Told about every index change, inside the indexing transaction: whatever a
-    listener writes (compliance, audit events) commits or rolls back with it."""
+def _epoch_us(*candidates: datetime | None) -> int:
+    for value in candidates:
+        if value is not None:
+            return int(value.timestamp() * 1_000_000)
+    return 0
 
-    async def model_indexed(
-        self,
-        conn: AsyncConnection,
-        model: Model,
-        before: Mapping[str, ModelVersion],
-        after: Sequence[ModelVersion],
-    ) -> None: ...
 
-    async def models_removed(self, conn: AsyncConnection, model_uris: Sequence[str]) -> None: ...
+def _chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _model_row(model: Model, ordered: Sequence[ModelVersion], now: datetime) -> dict[str, Any]:
+    latest = ordered[-1] if ordered else None
+    return {
+        "uri": model.uri,
+        "registry_id": model.registry_id,
+        "name": model.name,
+        "team": model.team,
+        "description": model.description,
+        "search_text": _model_text(model, ordered),
+        "latest_version": latest.version if latest else None,
+        "version_count": len(ordered),
+        "top_stage": max((v.stage for v in ordered), key=STAGE_RANK.__getitem__).value if ordered else None,
+        "stage_mask": stage_mask(v.stage for v in ordered),
+        "framework": framework_of(latest) if latest else None,
+        "restricted": _model_restricted(model, ordered),
+        "updated_order": _epoch_us(model.updated_at, model.created_at),
+        "created_at": model.created_at,
+        "updated_at": model.updated_at,
+        "record": model_to_dict(model),
+        "indexed_at": now,
+    }
+
+
+def _version_row(
+    model: Model, v: ModelVersion, record: dict[str, Any], now: datetime, restricted: bool
+) -> dict[str, Any]:
+    return {
+        "uri": v.uri,
+        "model_uri": model.uri,
+        "registry_id": v.registry_id,
+        "model_name": v.model_name,
+        "version": v.version,
+        "version_order": version_sort_key(v.version)[0],
+        "stage": v.stage.value,
+        "team": v.team or model.team,
+        "framework": framework_of(v),
+        "restricted": restricted,
+        "updated_order": _epoch_us(v.updated_at, v.created_at),
+        "search_text": _version_text(v),
+        "created_at": v.created_at,
+        "updated_at": v.updated_at,
+        "record": record,
+        "indexed_at": now,
+    }
 
 
 class CatalogueIndex:
@@ -129,91 +184,104 @@ class CatalogueIndex:
 
     # --- writes ------------------------------------------------------------
 
-    async def replace_model(self, model: Model, versions: Sequence[ModelVersion]) -> None:
-        """Make the index hold exactly this model and these versions."""
-        async with self.db.write() as conn:
-            await self._replace_model(conn, model, versions)
+    async def replace_model(self, model: Model, versions: Sequence[ModelVersion]) -> bool:
+        """Make the index hold exactly this model and these versions. True if anything changed."""
+        return bool(await self.replace_models([(model, versions)]))
 
-    async def _replace_model(
-        self, conn: AsyncConnection, model: Model, versions: Sequence[ModelVersion]
-    ) -> None:
+    async def replace_models(self, batch: Sequence[tuple[Model, Sequence[ModelVersion]]]) -> int:
+        """Replace many models in one transaction; returns how many changed."""
+        if not batch:
+            return 0
+        async with self.db.write() as conn:
+            return await self._replace_models(conn, batch)
+
+    async def _replace_models(
+        self, conn: AsyncConnection, batch: Sequence[tuple[Model, Sequence[ModelVersion]]]
+    ) -> int:
         now = utcnow()
-        before: dict[str, ModelVersion] = {}
-        if self.listeners:
-            rows = await conn.execute(select(cv.c.uri, cv.c.record).where(cv.c.model_uri == model.uri))
-            before = {r.uri: version_from_dict(r.record) for r in rows}
-        ordered = sorted(versions, key=lambda v: version_sort_key(v.version))
-        latest = ordered[-1].version if ordered else None
-        await upsert(
-            conn,
-            cm,
-            [
-                {
-                    "uri": model.uri,
-                    "registry_id": model.registry_id,
-                    "name": model.name,
-                    "team": model.team,
-                    "description": model.description,
-                    "search_text": _model_text(model, ordered),
-                    "latest_version": latest,
-                    "version_count": len(ordered),
-                    "top_stage": _top_stage(ordered),
-                    "created_at": model.created_at,
-                    "updated_at": model.updated_at,
-                    "record": model_to_dict(model),
-                    "indexed_at": now,
-                }
-            ],
-            key=["uri"],
-        )
-        version_uris = [v.uri for v in ordered]
-        await conn.execute(
-            delete(ct).where(
-                or_(
-                    ct.c.subject_uri == model.uri,
-                    ct.c.subject_uri.in_(select(cv.c.uri).where(cv.c.model_uri == model.uri)),
+        uris = [m.uri for m, _ in batch]
+        old_models: dict[str, Any] = {}
+        old_versions: dict[str, dict[str, Any]] = {}
+        for chunk in _chunks(uris):
+            for row in await conn.execute(select(cm.c.uri, cm.c.record).where(cm.c.uri.in_(chunk))):
+                old_models[row.uri] = row.record
+            query = select(cv.c.uri, cv.c.model_uri, cv.c.record).where(cv.c.model_uri.in_(chunk))
+            for row in await conn.execute(query):
+                old_versions.setdefault(row.model_uri, {})[row.uri] = row.record
+
+        model_rows: list[dict[str, Any]] = []
+        version_rows: list[dict[str, Any]] = []
+        gone: list[str] = []
+        retag: list[str] = []
+        tag_rows: list[dict[str, Any]] = []
+        changed: list[tuple[Model, dict[str, Any], list[ModelVersion]]] = []
+        restricted_models: list[str] = []
+        open_models: list[str] = []
+        for model, versions in batch:
+            ordered = sorted(versions, key=lambda v: version_sort_key(v.version))
+            previous = old_versions.get(model.uri, {})
+            records = {v.uri: version_to_dict(v) for v in ordered}
+            dirty = [v for v in ordered if previous.get(v.uri) != records[v.uri]]
+            removed = [uri for uri in previous if uri not in records]
+            model_row = _model_row(model, ordered, now)
+            if not dirty and not removed and old_models.get(model.uri) == model_row["record"]:
+                continue
+            changed.append((model, previous, ordered))
+            model_rows.append(model_row)
+            restricted = model_row["restricted"]
+            (restricted_models if restricted else open_models).append(model.uri)
+            version_rows += [_version_row(model, v, records[v.uri], now, restricted) for v in dirty]
+            gone += removed
+            retag += [model.uri, *removed, *(v.uri for v in dirty)]
+            tag_rows += [{"subject_uri": model.uri, "key": k, "value": val} for k, val in model.tags.items()]
+            tag_rows += [
+                {"subject_uri": v.uri, "key": k, "value": val} for v in dirty for k, val in v.tags.items()
+            ]
+
+        if not changed:
+            return 0
+        await upsert(conn, cm, model_rows, key=["uri"])
+        for chunk in _chunks(gone):
+            await conn.execute(delete(cv).where(cv.c.uri.in_(chunk)))
+        for chunk in _chunks(version_rows, 500):
+            await upsert(conn, cv, chunk, key=["uri"])
+        # Unchanged versions of a model whose restriction changed follow its flag.
+        for uris, flag in ((restricted_models, True), (open_models, False)):
+            for part in _chunks(uris):
+                await conn.execute(
+                    update(cv)
+                    .where(cv.c.model_uri.in_(part), cv.c.restricted != flag)
+                    .values(restricted=flag)
                 )
-            )
-        )
-        await conn.execute(delete(cv).where(cv.c.model_uri == model.uri, cv.c.uri.not_in(version_uris)))
-        await upsert(
-            conn,
-            cv,
-            [
-                {
-                    "uri": v.uri,
-                    "model_uri": model.uri,
-                    "registry_id": v.registry_id,
-                    "model_name": v.model_name,
-                    "version": v.version,
-                    "version_order": _version_order(v.version),
-                    "stage": v.stage.value,
-                    "team": v.team or model.team,
-                    "search_text": _version_text(v),
-                    "created_at": v.created_at,
-                    "updated_at": v.updated_at,
-                    "record": version_to_dict(v),
-                    "indexed_at": now,
-                }
-                for v in ordered
-            ],
-            key=["uri"],
-        )
-        tag_rows = [{"subject_uri": model.uri, "key": k, "value": val} for k, val in model.tags.items()]
-        tag_rows += [
-            {"subject_uri": v.uri, "key": k, "value": val} for v in ordered for k, val in v.tags.items()
-        ]
+        for chunk in _chunks(retag):
+            await conn.execute(delete(ct).where(ct.c.subject_uri.in_(chunk)))
         if tag_rows:
             await conn.execute(ct.insert(), tag_rows)
         for listener in self.listeners:
-            await listener.model_indexed(conn, model, before, ordered)
+            for model, previous, ordered in changed:
+                before = {uri: version_from_dict(rec) for uri, rec in previous.items()}
+                await listener.model_indexed(conn, model, before, ordered)
+        await self.refresh_model_compliance(conn, [m.uri for m, _, _ in changed])
+        return len(changed)
+
+    async def refresh_model_compliance(self, conn: AsyncConnection, model_uris: Sequence[str] | None) -> None:
+        """Recompute each model's ``compliant`` flag from its versions (None: every model).
+        Call it in the transaction that changed versions' compliance."""
+        violating = exists(select(1).where(cv.c.model_uri == cm.c.uri, cv.c.compliant == false()))
+        statement = update(cm).values(compliant=~violating)
+        if model_uris is None:
+            await conn.execute(statement)
+            return
+        for chunk in _chunks(list(model_uris)):
+            await conn.execute(statement.where(cm.c.uri.in_(chunk)))
 
     async def remove_models(self, registry_id: str, names: Iterable[str]) -> int:
         uris = [f"mg://{registry_id}/{n}" for n in names]
-        if not uris:
-            return 0
-        async with self.db.write() as conn:
-            return await self._remove(conn, cm.c.uri.in_(uris))
+        removed = 0
+        for chunk in _chunks(uris):
+            async with self.db.write() as conn:
+                removed += await self._remove(conn, cm.c.uri.in_(chunk))
+        return removed
 
     async def remove_models_except(self, registry_id: str, keep: set[str]) -> int:
         """Drop every model of the registry not in ``keep`` (deleted upstream)."""
@@ -254,157 +322,95 @@ class CatalogueIndex:
     # --- reads -------------------------------------------------------------
 
     async def get_model(self, uri: str) -> Model | None:
-        async with self.db.read() as conn:
-            record = (await conn.execute(select(cm.c.record).where(cm.c.uri == uri))).scalar()
-        return model_from_dict(record) if record else None
+        return (await self.get_models([uri])).get(uri)
 
-    async def get_models(self, uris: Sequence[str]) -> dict[str, Model]:
+    async def get_models(self, uris: Sequence[str], visibility: Visibility | None = None) -> dict[str, Model]:
+        """Models by URI; those ``visibility`` hides are left out, as if absent."""
+        query = select(cm.c.uri, cm.c.record).where(cm.c.uri.in_(uris))
+        if (allowed := visible(cm, visibility)) is not None:
+            query = query.where(allowed)
         async with self.db.read() as conn:
-            rows = (await conn.execute(select(cm.c.uri, cm.c.record).where(cm.c.uri.in_(uris)))).all()
+            rows = (await conn.execute(query)).all()
         return {r.uri: model_from_dict(r.record) for r in rows}
 
     async def get_version(self, uri: str) -> ModelVersion | None:
         return (await self.get_versions([uri])).get(uri)
 
-    async def get_versions(self, uris: Sequence[str]) -> dict[str, ModelVersion]:
+    async def get_versions(
+        self, uris: Sequence[str], visibility: Visibility | None = None
+    ) -> dict[str, ModelVersion]:
+        """Versions by URI; those ``visibility`` hides are left out, as if absent."""
+        query = select(cv.c.uri, cv.c.record).where(cv.c.uri.in_(uris))
+        if (allowed := visible(cv, visibility)) is not None:
+            query = query.where(allowed)
         async with self.db.read() as conn:
-            rows = (await conn.execute(select(cv.c.uri, cv.c.record).where(cv.c.uri.in_(uris)))).all()
+            rows = (await conn.execute(query)).all()
         return {r.uri: version_from_dict(r.record) for r in rows}
 
-    async def latest_versions(self, model_uris: Sequence[str]) -> dict[str, ModelVersion]:
+    async def latest_versions(
+        self, model_uris: Sequence[str], visibility: Visibility | None = None
+    ) -> dict[str, ModelVersion]:
         """The newest version of each model, for many models in one query."""
-        latest = (
-            select(cv.c.model_uri, func.max(cv.c.version_order).label("top"))
+        query = (
+            select(cv.c.model_uri, cv.c.record)
+            .join(cm, and_(cm.c.uri == cv.c.model_uri, cm.c.latest_version == cv.c.version))
             .where(cv.c.model_uri.in_(model_uris))
-            .group_by(cv.c.model_uri)
-            .subquery()
         )
-        query = select(cv.c.model_uri, cv.c.record).join(
-            latest, and_(cv.c.model_uri == latest.c.model_uri, cv.c.version_order == latest.c.top)
-        )
+        if (allowed := visible(cv, visibility)) is not None:
+            query = query.where(allowed)
         async with self.db.read() as conn:
             rows = (await conn.execute(query)).all()
         return {r.model_uri: version_from_dict(r.record) for r in rows}
 
-    async def registry_stats(self) -> dict[str, RegistryStats]:
+    async def registry_stats(self, visibility: Visibility | None = None) -> dict[str, RegistryStats]:
+        """Health and freshness per registry; counts only what ``visibility`` shows."""
         async with self.db.read() as conn:
-            models = dict(
-                (await conn.execute(select(cm.c.registry_id, func.count()).group_by(cm.c.registry_id))).all()
-            )
-            versions = dict(
-                (await conn.execute(select(cv.c.registry_id, func.count()).group_by(cv.c.registry_id))).all()
-            )
+            counts = select(cm.c.registry_id, func.count(), func.coalesce(func.sum(cm.c.version_count), 0))
+            if (allowed := visible(cm, visibility)) is not None:
+                counts = counts.where(allowed)
+            rows = (await conn.execute(counts.group_by(cm.c.registry_id))).all()
             states = {r.registry_id: r for r in (await conn.execute(select(registry_state))).all()}
-        ids = set(models) | set(versions) | set(states)
+        totals = {rid: (int(models), int(versions)) for rid, models, versions in rows}
         return {
             rid: RegistryStats(
                 registry_id=rid,
-                models=models.get(rid, 0),
-                versions=versions.get(rid, 0),
+                models=totals.get(rid, (0, 0))[0],
+                versions=totals.get(rid, (0, 0))[1],
                 healthy=states[rid].healthy if rid in states else True,
                 synced_at=states[rid].synced_at if rid in states else None,
                 last_error=states[rid].last_error if rid in states else None,
                 cursor=states[rid].cursor if rid in states else None,
             )
-            for rid in ids
+            for rid in set(totals) | set(states)
         }
 
     # --- search ------------------------------------------------------------
 
-    def _tag_conditions(self, subject: Any, f: SearchFilter) -> list[ColumnElement[bool]]:
-        return [
-            exists(select(1).where(ct.c.subject_uri == subject, ct.c.key == k, ct.c.value == v))
-            for k, v in f.tags
-        ]
-
-    def _model_tag_conditions(self, f: SearchFilter) -> list[ColumnElement[bool]]:
-        """A model matches a tag if it, or any of its versions, carries it."""
-        return [
-            or_(
-                exists(select(1).where(ct.c.subject_uri == cm.c.uri, ct.c.key == k, ct.c.value == v)),
-                exists(
-                    select(1)
-                    .select_from(ct.join(cv_sub, cv_sub.c.uri == ct.c.subject_uri))
-                    .where(cv_sub.c.model_uri == cm.c.uri, ct.c.key == k, ct.c.value == v)
-                ),
-            )
-            for k, v in f.tags
-        ]
-
-    def _model_conditions(self, query: str | None, f: SearchFilter) -> list[ColumnElement[bool]]:
-        conds: list[ColumnElement[bool]] = []
-        if f.registries:
-            conds.append(cm.c.registry_id.in_(f.registries))
-        if f.teams:
-            conds.append(cm.c.team.in_(f.teams))
-        if f.stages:
-            stages = [s.value for s in f.stages]
-            conds.append(exists(select(1).where(cv_sub.c.model_uri == cm.c.uri, cv_sub.c.stage.in_(stages))))
-        conds += self._model_tag_conditions(f)
-        if f.compliant is not None:
-            violating = exists(select(1).where(cv_sub.c.model_uri == cm.c.uri, cv_sub.c.compliant == false()))
-            conds.append(~violating if f.compliant else violating)
-        conds += [cm.c.search_text.like(f"%{escape_like(t)}%", escape="\\") for t in search_terms(query)]
-        return conds
-
-    def _version_conditions(self, query: str | None, f: SearchFilter) -> list[ColumnElement[bool]]:
-        conds: list[ColumnElement[bool]] = []
-        if f.registries:
-            conds.append(cv.c.registry_id.in_(f.registries))
-        if f.teams:
-            conds.append(cv.c.team.in_(f.teams))
-        if f.stages:
-            conds.append(cv.c.stage.in_([s.value for s in f.stages]))
-        conds += self._tag_conditions(cv.c.uri, f)
-        if f.compliant is not None:
-            conds.append(
-                or_(cv.c.compliant.is_(None), cv.c.compliant == true())
-                if f.compliant
-                else cv.c.compliant == false()
-            )
-        conds += [cv.c.search_text.like(f"%{escape_like(t)}%", escape="\\") for t in search_terms(query)]
-        return conds
-
     async def search_models(
-        self, query: str | None, f: SearchFilter, first: int, after: str | None, *, facets: bool = True
+        self,
+        query: str | None,
+        f: SearchFilter,
+        first: int,
+        after: str | None,
+        *,
+        sort: SortOrder | None = None,
+        facets: Iterable[str] = ALL_FACETS,
+        want_total: bool = True,
+        visibility: Visibility | None = None,
     ) -> SearchPage[Model]:
-        conds = self._model_conditions(query, f)
-        where = and_(true(), *conds)
-        page_query = select(cm.c.name, cm.c.uri, cm.c.record).where(where)
-        if after:
-            name, uri = _decode_cursor(after, "name", "uri")
-            page_query = page_query.where(or_(cm.c.name > name, and_(cm.c.name == name, cm.c.uri > uri)))
-        page_query = page_query.order_by(cm.c.name, cm.c.uri).limit(first + 1)
+        """Facets and the total cost queries: name only the facets the caller shows."""
         async with self.db.read() as conn:
-            rows = (await conn.execute(page_query)).all()
-            total = (await conn.execute(select(func.count()).select_from(cm).where(where))).scalar_one()
-            facet_counts = await self._model_facets(conn, where) if facets else {}
-        page = rows[:first]
-        return SearchPage(
-            items=[model_from_dict(r.record) for r in page],
-            cursors=[encode_token({"name": r.name, "uri": r.uri}) for r in page],
-            total=total,
-            has_next=len(rows) > first,
-            facets=facet_counts,
-        )
-
-    async def _model_facets(
-        self, conn: AsyncConnection, where: ColumnElement[bool]
-    ) -> dict[str, list[FacetCount]]:
-        result = {}
-        for name, column in (("registry", cm.c.registry_id), ("team", cm.c.team)):
-            rows = await conn.execute(
-                select(column, func.count()).where(where, column.is_not(None)).group_by(column)
+            return await search_models(
+                conn,
+                query,
+                f,
+                first,
+                after,
+                sort=sort,
+                facets=facets,
+                want_total=want_total,
+                visibility=visibility,
             )
-            result[name] = _facets(rows)
-        stage_rows = await conn.execute(
-            select(cv.c.stage, func.count(distinct(cm.c.uri)))
-            .select_from(cm.join(cv, cv.c.model_uri == cm.c.uri))
-            .where(where)
-            .group_by(cv.c.stage)
-        )
-        result["stage"] = _facets(stage_rows)
-        return result
 
     async def search_versions(
         self,
@@ -414,63 +420,21 @@ class CatalogueIndex:
         after: str | None,
         *,
         model_uri: str | None = None,
-        facets: bool = True,
+        sort: SortOrder | None = None,
+        facets: Iterable[str] = ALL_FACETS,
+        want_total: bool = True,
+        visibility: Visibility | None = None,
     ) -> SearchPage[ModelVersion]:
-        """Versions matching the filter, ordered by model name, then newest first."""
-        conds = self._version_conditions(query, f)
-        if model_uri is not None:
-            conds.append(cv.c.model_uri == model_uri)
-        where = and_(true(), *conds)
-        page_query = select(cv.c.model_name, cv.c.version_order, cv.c.uri, cv.c.record).where(where)
-        if after:
-            name, order, uri = _decode_cursor(after, "name", "order", "uri")
-            page_query = page_query.where(
-                or_(
-                    cv.c.model_name > name,
-                    and_(cv.c.model_name == name, cv.c.version_order < order),
-                    and_(cv.c.model_name == name, cv.c.version_order == order, cv.c.uri > uri),
-                )
-            )
-        page_query = page_query.order_by(cv.c.model_name, cv.c.version_order.desc(), cv.c.uri).limit(
-            first + 1
-        )
         async with self.db.read() as conn:
-            rows = (await conn.execute(page_query)).all()
-            total = (await conn.execute(select(func.count()).select_from(cv).where(where))).scalar_one()
-            facet_counts = {}
-            if facets:
-                for name, column in (
-                    ("registry", cv.c.registry_id),
-                    ("team", cv.c.team),
-                    ("stage", cv.c.stage),
-                ):
-                    facet_counts[name] = _facets(
-                        await conn.execute(
-                            select(column, func.count()).where(where, column.is_not(None)).group_by(column)
-                        )
-                    )
-        page = rows[:first]
-        return SearchPage(
-            items=[version_from_dict(r.record) for r in page],
-            cursors=[
-                encode_token({"name": r.model_name, "order": r.version_order, "uri": r.uri}) for r in page
-            ],
-            total=total,
-            has_next=len(rows) > first,
-            facets=facet_counts,
-        )
-
-
-def _facets(rows: Iterable[Any]) -> list[FacetCount]:
-    counts = [FacetCount(str(value), int(count)) for value, count in rows]
-    return sorted(counts, key=lambda c: (-c.count, c.value))
-
-
-def _decode_cursor(cursor: str, *keys: str) -> tuple[Any, ...]:
-    try:
-        state = decode_token(cursor)
-        return tuple(state[k] for k in keys)
-    except (ValueError, KeyError):
-        raise BadInput(
-            f"invalid cursor {cursor!r}: pass an endCursor from an earlier page", field="after"
-        ) from None
+            return await search_versions(
+                conn,
+                query,
+                f,
+                first,
+                after,
+                model_uri=model_uri,
+                sort=sort,
+                facets=facets,
+                want_total=want_total,
+                visibility=visibility,
+            )

@@ -1,14 +1,23 @@
-"""Lineage edges a version's own record implies (datasets, parent, code,
-deployments), and bounded graph walks over them."""
+"""The lineage graph's vocabulary: the edges a version record implies (used by
+adapters for their own ``lineage()``), stored edges with their evidence, and the
+``Graph`` a walk returns."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from gateway.domain import LineageEdge, LineageNode, ModelVersion, Relation
+from gateway.domain import URI_SCHEME, LineageEdge, LineageNode, ModelVersion, Relation
 
 MAX_NODES = 500
+
+# Relations whose target is an input of the source (the source was made from it):
+# following them forward walks upstream. DEPLOYED_TO points the other way (the
+# endpoint uses the version), and SAME_AS is symmetric.
+INPUT_RELATIONS = frozenset(
+    {Relation.TRAINED_ON, Relation.VALIDATED_ON, Relation.PRODUCED_BY, Relation.DERIVED_FROM}
+)
+OUTPUT_RELATIONS = frozenset({Relation.DEPLOYED_TO})
 
 
 def version_node(version: ModelVersion) -> LineageNode:
@@ -18,7 +27,8 @@ def version_node(version: ModelVersion) -> LineageNode:
 
 
 def record_edges(version: ModelVersion) -> list[LineageEdge]:
-    """Edges that follow from the version record alone."""
+    """Edges that follow from the version record alone, verbatim (adapters use this
+    for ``lineage()``; the gateway's harvest normalises and resolves them)."""
     me = version_node(version)
     edges = []
     for ds in version.training_data:
@@ -34,51 +44,68 @@ def record_edges(version: ModelVersion) -> list[LineageEdge]:
     return edges
 
 
+def node_for_uri(uri: str, registry: str | None = None) -> LineageNode:
+    """A node known only by its URI: ``mg://`` URIs describe themselves."""
+    if uri.startswith(URI_SCHEME):
+        parts = uri[len(URI_SCHEME) :].split("/")
+        if len(parts) == 3:
+            return LineageNode(uri, "model_version", f"{parts[1]} v{parts[2]}", parts[0])
+        if len(parts) == 2:
+            return LineageNode(uri, "model", parts[1], parts[0])
+    return LineageNode(uri, "unknown", None, registry)
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """A lineage edge as stored: the edge, how it is known, and which version's
+    record (or registry lineage) it came from."""
+
+    source: LineageNode
+    target: LineageNode
+    relation: Relation
+    evidence: str = "record"  # record | tag:<key> | registry | artifact
+    origin: str | None = None
+    # URIs of this edge's nodes resolved from case-folded references (SageMaker ARNs):
+    # their model names still need the catalogue's spelling. Not stored.
+    folded: frozenset[str] = frozenset()
+
+    @property
+    def key(self) -> tuple[str, str, Relation]:
+        return (self.source.uri, self.target.uri, self.relation)
+
+
+def _better(known: LineageNode, new: LineageNode) -> LineageNode:
+    """Keep the most informative description of a node seen twice."""
+    if known.kind == "unknown" and new.kind != "unknown":
+        return new
+    if (known.label is None and new.label is not None) or (known.registry is None and new.registry):
+        return LineageNode(
+            known.uri,
+            known.kind if known.kind != "unknown" else new.kind,
+            known.label or new.label,
+            known.registry or new.registry,
+        )
+    return known
+
+
 @dataclass
 class Graph:
+    """Nodes by URI and edges by (source, target, relation); ``truncated`` when a
+    node limit cut the walk short."""
+
     nodes: dict[str, LineageNode] = field(default_factory=dict)
-    edges: list[LineageEdge] = field(default_factory=list)
+    edges: dict[tuple[str, str, Relation], Edge] = field(default_factory=dict)
     truncated: bool = False
 
-    def add(self, edges: Iterable[LineageEdge]) -> None:
-        seen = {(e.source.uri, e.target.uri, e.relation) for e in self.edges}
+    def add_node(self, node: LineageNode) -> None:
+        known = self.nodes.get(node.uri)
+        self.nodes[node.uri] = node if known is None else _better(known, node)
+
+    def add_edge(self, edge: Edge) -> None:
+        self.add_node(edge.source)
+        self.add_node(edge.target)
+        self.edges.setdefault(edge.key, edge)
+
+    def add(self, edges: Iterable[Edge]) -> None:
         for e in edges:
-            for node in (e.source, e.target):
-                known = self.nodes.get(node.uri)
-                # Keep the most informative description of a node seen twice.
-                if known is None or (known.label is None and node.label is not None):
-                    self.nodes[node.uri] = node
-            if (e.source.uri, e.target.uri, e.relation) not in seen:
-                seen.add((e.source.uri, e.target.uri, e.relation))
-                self.edges.append(e)
-
-
-async def walk_upstream(
-    start: ModelVersion,
-    depth: int,
-    load_version: Callable[[str], Awaitable[ModelVersion | None]],
-    *,
-    max_nodes: int = MAX_NODES,
-) -> Graph:
-    """Follow record edges upstream from ``start`` through parents, cycle-safe and bounded."""
-    graph = Graph()
-    graph.nodes[start.uri] = version_node(start)
-    frontier = [start]
-    visited = {start.uri}
-    for _ in range(max(depth, 0)):
-        next_frontier = []
-        for version in frontier:
-            edges = record_edges(version)
-            graph.add(edges)
-            for e in edges:
-                if e.relation is Relation.DERIVED_FROM and e.target.uri not in visited:
-                    visited.add(e.target.uri)
-                    parent = await load_version(e.target.uri)
-                    if parent is not None:
-                        graph.nodes[parent.uri] = version_node(parent)
-                        next_frontier.append(parent)
-            if len(graph.nodes) >= max_nodes:
-                graph.truncated = True
-                return graph
-        frontier = next_frontier
-    return graph
+            self.add_edge(e)

@@ -17,6 +17,12 @@ from sqlalchemy.engine import Connection
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+def is_managed(name: str | None, type_: str, *_: object) -> bool:
+    """Objects the table metadata describes; full-text search objects (FTS5 tables
+    and their shadow tables, GIN expression indexes) are created by hand."""
+    return not (name and "_fts" in name)
+
+
 def alembic_config(connection: Connection | None = None) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))

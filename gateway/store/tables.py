@@ -87,10 +87,13 @@ native_changes = Table(
 
 # --- catalogue index: every registry's models and versions --------------------
 
+# Integer ids give full-text indexes a stable rowid to point at (SQLite's VACUUM
+# may renumber implicit rowids); the URI is the key everything else uses.
 catalogue_models = Table(
     "catalogue_models",
     metadata,
-    Column("uri", String(600), primary_key=True),
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("uri", String(600), nullable=False, unique=True),
     Column("registry_id", String(64), nullable=False),
     Column("name", String(256), nullable=False),
     Column("team", String(128)),
@@ -99,18 +102,26 @@ catalogue_models = Table(
     Column("latest_version", String(64)),
     Column("version_count", Integer, nullable=False, default=0),
     Column("top_stage", String(16)),
+    Column("stage_mask", Integer, nullable=False, default=0),  # one bit per stage any version has
+    Column("framework", String(128)),  # the latest version's
+    Column("compliant", Boolean),  # False when any version is not; kept by CatalogueIndex
+    # A restricted=true tag on the model or any of its versions: only its team sees it.
+    Column("restricted", Boolean, nullable=False, default=False),
+    Column("updated_order", BigInteger, nullable=False),  # epoch microseconds, for keyset paging
     Column("created_at", UtcDateTime()),
     Column("updated_at", UtcDateTime()),
     Column("record", JSON, nullable=False),
     Column("indexed_at", UtcDateTime(), nullable=False),
     Index("ix_catalogue_models_registry", "registry_id", "name"),
     Index("ix_catalogue_models_name", "name", "uri"),
+    Index("ix_catalogue_models_updated", "updated_order", "uri"),
 )
 
 catalogue_versions = Table(
     "catalogue_versions",
     metadata,
-    Column("uri", String(700), primary_key=True),
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("uri", String(700), nullable=False, unique=True),
     Column("model_uri", String(600), nullable=False),
     Column("registry_id", String(64), nullable=False),
     Column("model_name", String(256), nullable=False),
@@ -119,6 +130,9 @@ catalogue_versions = Table(
     Column("stage", String(16), nullable=False),
     Column("team", String(128)),
     Column("compliant", Boolean),  # NULL until policies are evaluated: counts as compliant
+    Column("restricted", Boolean, nullable=False, default=False),  # its model's flag
+    Column("framework", String(128)),
+    Column("updated_order", BigInteger, nullable=False),
     Column("search_text", Text, nullable=False),
     Column("created_at", UtcDateTime()),
     Column("updated_at", UtcDateTime()),
@@ -126,6 +140,8 @@ catalogue_versions = Table(
     Column("indexed_at", UtcDateTime(), nullable=False),
     Index("ix_catalogue_versions_model", "model_uri", "version_order"),
     Index("ix_catalogue_versions_registry", "registry_id", "stage"),
+    Index("ix_catalogue_versions_name", "model_name", "version_order", "uri"),
+    Index("ix_catalogue_versions_updated", "updated_order", "uri"),
 )
 
 # Tags of indexed models and versions, one row each, for tag filters and facets.
@@ -148,4 +164,155 @@ registry_state = Table(
     Column("last_error", Text),
     Column("cursor", Text),
     Column("sync_seconds", Float),
+)
+
+# --- governance ---------------------------------------------------------------
+
+# The stored policy evaluation of each indexed version: one row per violated policy
+# (``catalogue_versions.compliant`` holds the verdict). Kept current by the
+# compliance listener inside the indexing transaction.
+governance_violations = Table(
+    "governance_violations",
+    metadata,
+    Column("version_uri", String(700), primary_key=True),
+    Column("policy_id", String(128), primary_key=True),
+    Column("model_uri", String(600), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("message", Text, nullable=False),
+    Index("ix_governance_violations_model", "model_uri"),
+    Index("ix_governance_violations_policy", "policy_id"),
+)
+
+# Small named values governance keeps between starts (e.g. the policy file digest).
+governance_state = Table(
+    "governance_state",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+promotion_requests = Table(
+    "promotion_requests",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("version_uri", String(700), nullable=False),
+    Column("registry_id", String(64), nullable=False),
+    Column("from_stage", String(16), nullable=False),
+    Column("target_stage", String(16), nullable=False),
+    Column("reason", Text),
+    Column("status", String(16), nullable=False),  # PENDING | BLOCKED | REJECTED | APPLIED | FAILED
+    Column("requested_by", String(256), nullable=False),
+    Column("required_roles", JSON, nullable=False),
+    Column("violations", JSON, nullable=False),
+    Column("error", Text),
+    Column("attempts", Integer, nullable=False, default=0),
+    # "<version uri> <target stage>" while PENDING, else NULL: a unique key that
+    # allows one open request per version and target on both databases.
+    Column("pending_key", String(720)),
+    # Set by the one approver whose conditional UPDATE wins the write-through.
+    Column("claimed_by", String(256)),
+    Column("claimed_at", UtcDateTime()),
+    Column("rejected_by", String(256)),
+    Column("rejected_role", String(64)),
+    Column("rejection_comment", Text),
+    Column("rejected_at", UtcDateTime()),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("pending_key", name="uq_promotion_requests_pending"),
+    Index("ix_promotion_requests_version", "version_uri"),
+    Index("ix_promotion_requests_status", "status", "created_at"),
+)
+
+# One row per approval; the unique keys are what make a repeated or concurrent
+# approval for the same role, or by the same principal, impossible.
+promotion_approvals = Table(
+    "promotion_approvals",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("request_id", String(36), nullable=False),
+    Column("role", String(64), nullable=False),
+    Column("principal", String(256), nullable=False),
+    Column("comment", Text),
+    Column("at", UtcDateTime(), nullable=False),
+    UniqueConstraint("request_id", "role", name="uq_promotion_approvals_role"),
+    UniqueConstraint("request_id", "principal", name="uq_promotion_approvals_principal"),
+)
+
+# The append-only, hash-chained audit log. ``seq`` is assigned by the appender
+# (1, 2, 3 ... without gaps) while it holds the chain head.
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("principal", String(256), nullable=False),
+    Column("subject", String(700)),
+    Column("details", JSON, nullable=False),
+    Column("prev_hash", String(64)),
+    Column("hash", String(64), nullable=False),
+    Index("ix_audit_events_subject", "subject", "seq"),
+    Index("ix_audit_events_principal", "principal", "seq"),
+    Index("ix_audit_events_action", "action", "seq"),
+    Index("ix_audit_events_at", "at"),
+)
+
+# One row (id = 1): the newest event's sequence number and hash. Appenders lock it
+# (FOR UPDATE on PostgreSQL) so events chain in commit order; verification
+# compares it with the last event, which catches events cut off the end.
+audit_chain_head = Table(
+    "audit_chain_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64)),
+)
+
+# --- lineage ------------------------------------------------------------------
+
+# One row per edge of the lineage graph. ``origin_version_uri`` is the version
+# whose record, tags or registry lineage produced the edge: re-harvesting a
+# version replaces exactly its rows. ``evidence`` says how the edge is known
+# (``record``, ``tag:lineage.parent``, ``registry``). Node descriptions ride on
+# the edge so a walk needs no second lookup.
+lineage_edges = Table(
+    "lineage_edges",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source_uri", String(1024), nullable=False),
+    Column("source_kind", String(32), nullable=False),
+    Column("source_label", String(512)),
+    Column("source_registry", String(64)),
+    Column("target_uri", String(1024), nullable=False),
+    Column("target_kind", String(32), nullable=False),
+    Column("target_label", String(512)),
+    Column("target_registry", String(64)),
+    Column("relation", String(16), nullable=False),
+    Column("origin_version_uri", String(700), nullable=False),
+    Column("evidence", String(64), nullable=False),
+    Index("ix_lineage_edges_source", "source_uri", "relation"),
+    Index("ix_lineage_edges_target", "target_uri", "relation"),
+    Index("ix_lineage_edges_origin", "origin_version_uri"),
+)
+
+# What makes two versions the same model (SAME_AS at query time): the normalised
+# artifact URI (``uri:s3://...``) and the content digest (``digest:sha256:...``).
+lineage_artifacts = Table(
+    "lineage_artifacts",
+    metadata,
+    Column("version_uri", String(700), primary_key=True),
+    Column("key", String(1024), primary_key=True),
+    Column("registry_id", String(64), nullable=False),
+    Index("ix_lineage_artifacts_key", "key", "registry_id"),
+)
+
+# Small named values lineage keeps between starts (the resolution fingerprint:
+# when the configured registries change, stored references are resolved again).
+lineage_state = Table(
+    "lineage_state",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )

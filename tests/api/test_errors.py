@@ -51,7 +51,7 @@ async def test_bad_variables_are_bad_user_input(client: httpx.AsyncClient) -> No
         ({"registry": "nowhere"}, "NOT_FOUND", "no registry 'nowhere'"),
         ({"semver": "one"}, "BAD_USER_INPUT", "not a semantic version"),
         ({"model": "bad/name"}, "BAD_USER_INPUT", "model name"),
-        ({"parent": "models:/x/1"}, "BAD_USER_INPUT", "not a modelgate URI"),
+        ({"parent": "the-base-model"}, "BAD_USER_INPUT", "not a modelgate URI"),
         (
             {"metrics": [{"key": "auc", "value": 1}, {"key": "auc", "value": 2}]},
             "BAD_USER_INPUT",

@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from gateway.store.database import Database
-from gateway.store.migrate import current_revision, head_revision
+from gateway.store.migrate import current_revision, head_revision, is_managed
 from gateway.store.tables import metadata
 
 
@@ -17,7 +17,9 @@ async def test_migrated_schema_matches_tables(database_url: str) -> None:
         await db.migrate()  # idempotent: a second start changes nothing
 
         def diff(sync_conn):  # type: ignore[no-untyped-def]
-            context = MigrationContext.configure(sync_conn, opts={"compare_type": True})
+            context = MigrationContext.configure(
+                sync_conn, opts={"compare_type": True, "include_name": is_managed}
+            )
             return compare_metadata(context, metadata), current_revision(sync_conn)
 
         async with db.engine.connect() as conn:

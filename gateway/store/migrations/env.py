@@ -2,6 +2,7 @@
 
 from alembic import context
 
+from gateway.store.migrate import is_managed
 from gateway.store.tables import metadata
 
 connection = context.config.attributes["connection"]
@@ -9,6 +10,7 @@ context.configure(
     connection=connection,
     target_metadata=metadata,
     render_as_batch=connection.dialect.name == "sqlite",
+    include_name=is_managed,
 )
 with context.begin_transaction():
     context.run_migrations()

@@ -1,0 +1,33 @@
+"""The MLflow Model Registry adapter (entry point ``mlflow = "adapters.mlflow:factory"``).
+
+Talks to an MLflow 3.x tracking server's REST API with httpx; the ``mlflow``
+package itself is only a test dependency. Options: ``options.MlflowOptions``;
+stage mapping and write-through: ``adapter``; run details (params, metrics,
+datasets): ``runs``; incremental sync: ``changes``; wire-format surprises:
+``wire``; webhook signatures: ``webhooks``.
+"""
+
+from __future__ import annotations
+
+from adapters.base import AdapterContext
+from adapters.mlflow.adapter import MlflowAdapter
+from adapters.mlflow.options import MlflowOptions, parse_options, resolve_credentials
+from gateway.config import RegistrySettings
+
+
+class MlflowFactory:
+    kind = "mlflow"
+
+    def validate(self, registry: RegistrySettings) -> None:
+        """Check the options offline; secrets are read only by ``create``."""
+        parse_options(registry)
+
+    def create(self, registry: RegistrySettings, context: AdapterContext) -> MlflowAdapter:
+        options = parse_options(registry)
+        credentials = resolve_credentials(registry, context.environ)
+        return MlflowAdapter(registry.id, options, credentials)
+
+
+factory = MlflowFactory()
+
+__all__ = ["MlflowAdapter", "MlflowFactory", "MlflowOptions", "factory"]

@@ -1,0 +1,421 @@
+"""The MLflow Model Registry adapter, over MLflow's REST API (``/api/2.0/mlflow``).
+
+Every call goes through ``JsonHttpClient``: GETs (and the read-only POST
+``runs/search``) are retried with jittered backoff inside a deadline, writes are
+sent once. See ``wire.py`` for the wire-format surprises and ``webhooks.py``
+for push notifications.
+
+Stage mapping (``stage_mapping = "aliases"``, the default):
+
+==========  ==========================================================
+PRODUCTION  the version holds an alias in ``production_aliases``
+            (default ``production``, ``champion``)
+STAGING     an alias in ``staging_aliases`` (``staging``, ``challenger``)
+ARCHIVED    version tag ``archived_tag`` (``modelgate.stage=archived``) or
+            the legacy stage ``Archived`` — MLflow has no archive alias, and
+            an alias meaning "archived" would move off the old version the
+            moment a second one was archived
+DRAFT       none of these
+==========  ==========================================================
+
+``set_stage`` writes the *first* alias of the target stage (MLflow moves it
+off the previous holder), removes the version's other mapped aliases, and
+sets or removes the archive tag. With ``stage_mapping = "stages"`` the legacy
+``current_stage`` is read and ``transition-stage`` written.
+
+Run details (params, metrics, datasets): ``runs.py``. Incremental sync, and
+why MLflow's timestamps alone cannot drive it: ``changes.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Iterable, Mapping
+from typing import Any
+
+import httpx
+
+from adapters.base import (
+    ChangeSet,
+    Health,
+    JsonHttpClient,
+    Page,
+    RetryPolicy,
+)
+from adapters.mlflow import webhooks
+from adapters.mlflow.changes import ChangeTracker
+from adapters.mlflow.options import Credentials, MlflowOptions
+from adapters.mlflow.runs import RunReader
+from adapters.mlflow.wire import (
+    STAGE_TO_LEGACY,
+    RunDetails,
+    alias_map,
+    is_not_found,
+    is_validation,
+    model_from_wire,
+    path_segment,
+    quote_filter_value,
+    translate_error,
+    version_from_wire,
+)
+from gateway.domain import LineageEdge, LineageNode, Model, ModelVersion, Relation, Stage
+from gateway.errors import NotFound, RegistryError
+from gateway.lineage.graph import version_node
+
+log = logging.getLogger(__name__)
+
+ALIAS_MAX_AGE = 60.0  # seconds a registered model's aliases are reused from a listing
+PROMPT_TAG = "mlflow.prompt.is_prompt"
+
+
+class MlflowAdapter:
+    """``RegistryAdapter`` + ``WebhookReceiver`` for one MLflow tracking server."""
+
+    kind = "mlflow"
+
+    def __init__(
+        self,
+        registry_id: str,
+        options: MlflowOptions,
+        credentials: Credentials | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+    ):
+        credentials = credentials or Credentials()
+        self.registry_id = registry_id
+        self.options = options
+        self._webhook_secret = credentials.webhook_secret
+        self._retry = retry or RetryPolicy(deadline_seconds=options.timeout_seconds * 2)
+        self._http = JsonHttpClient(
+            registry_id,
+            f"{options.url.rstrip('/')}/api/2.0/mlflow/",
+            translate_error(registry_id),
+            auth=credentials.auth,
+            headers=credentials.headers,
+            timeout=options.timeout_seconds,
+            retry=self._retry,
+            transport=transport,
+        )
+        self._aliases: dict[str, tuple[float, dict[str, tuple[str, ...]]]] = {}
+        self._runs = RunReader(registry_id, self._http, self._retry, options.run_concurrency)
+        self._changes = ChangeTracker(self._http, self._all_models, options.full_resync_seconds)
+
+    # --- models ------------------------------------------------------------
+
+    async def _search_models(self, page_token: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        query: dict[str, Any] = {"max_results": self.options.page_size, "order_by": ["name ASC"]}
+        if page_token:
+            query["page_token"] = page_token
+        body = await self._http.get("registered-models/search", query)
+        raws = body.get("registered_models") or []  # an empty result is {}, not []
+        now = time.monotonic()
+        for raw in raws:
+            self._aliases[raw["name"]] = (now, alias_map(raw))
+        return raws, body.get("next_page_token") or None
+
+    async def _all_models(self) -> AsyncIterator[dict[str, Any]]:
+        token: str | None = None
+        while True:
+            raws, token = await self._search_models(token)
+            for raw in raws:
+                yield raw
+            if not token:
+                return
+
+    async def list_models(self, page_token: str | None = None) -> Page[Model]:
+        """Registered models by name, ``page_size`` (≤ 1,000) per request. MLflow's page
+        token is an offset: in name order only creations and deletions shift it, while
+        timestamp order would reshuffle pages on every edit. MLflow hides prompts."""
+        raws, token = await self._search_models(page_token)
+        self._changes.observe_listing(raws, first_page=page_token is None, last_page=token is None)
+        return Page([model_from_wire(self.registry_id, r) for r in raws], token)
+
+    async def get_model(self, name: str) -> Model | None:
+        """The registered model, or None. ``registered-models/get`` also answers for
+        prompts (registered models tagged ``mlflow.prompt.is_prompt``), which every
+        search hides, so they are hidden here too."""
+        raw = await self._get_raw_model(name)
+        return model_from_wire(self.registry_id, raw) if raw else None
+
+    async def _get_raw_model(self, name: str) -> dict[str, Any] | None:
+        try:
+            body = await self._http.get("registered-models/get", {"name": name})
+        except RegistryError as exc:
+            if is_not_found(exc):
+                self._aliases.pop(name, None)
+                return None
+            raise
+        raw = body["registered_model"]
+        self._aliases[name] = (time.monotonic(), alias_map(raw))
+        if any(t.get("key") == PROMPT_TAG and t.get("value") == "true" for t in raw.get("tags") or ()):
+            return None
+        return raw
+
+    async def _aliases_for(self, names: Iterable[str]) -> dict[str, dict[str, tuple[str, ...]]]:
+        """Each model's version → aliases, reused from a listing of the last minute,
+        else read again (one ``get`` per model, or one listing if many are stale)."""
+        wanted = set(names)
+        cutoff = time.monotonic() - ALIAS_MAX_AGE
+        stale = [n for n in wanted if n not in self._aliases or self._aliases[n][0] < cutoff]
+        if len(stale) > 50:
+            async for _ in self._all_models():  # 1 request per 1,000 models beats 50 gets
+                pass
+            stale = [n for n in stale if n not in self._aliases or self._aliases[n][0] < cutoff]
+        if stale:
+            semaphore = asyncio.Semaphore(self.options.run_concurrency)
+
+            async def read(name: str) -> None:
+                async with semaphore:
+                    await self._get_raw_model(name)
+
+            await asyncio.gather(*(read(n) for n in stale))
+        return {n: self._aliases[n][1] if n in self._aliases else {} for n in wanted}
+
+    # --- versions ----------------------------------------------------------
+
+    async def _versions(self, raws: list[dict[str, Any]]) -> list[ModelVersion]:
+        aliases = await self._aliases_for(r["name"] for r in raws)
+        runs = await self._run_details(r.get("run_id") for r in raws)
+        return [
+            version_from_wire(
+                self.registry_id,
+                self.options,
+                raw,
+                aliases.get(raw["name"], {}).get(str(raw["version"]), ()),
+                runs.get(raw.get("run_id") or ""),
+            )
+            for raw in raws
+        ]
+
+    async def _run_details(self, run_ids: Iterable[str | None]) -> dict[str, RunDetails | None]:
+        if not self.options.fetch_run_details:
+            return {}
+        return await self._runs.details(run_ids)
+
+    async def list_versions(self, model_name: str, page_token: str | None = None) -> Page[ModelVersion]:
+        """A model's versions, oldest first. ``model-versions/search`` sorts by
+        ``last_updated_timestamp`` unless told otherwise, omits aliases (taken from the
+        registered model) and returns ``{}`` for a model that does not exist."""
+        try:
+            name_filter = f"name = {quote_filter_value(model_name)}"
+            exact = False
+        except ValueError:  # both quote characters: match loosely, keep exact matches below
+            pattern = "".join("_" if c in "'\"" else c for c in model_name)
+            name_filter, exact = f"name LIKE '{pattern}'", True
+        query: dict[str, Any] = {
+            "filter": name_filter,
+            "max_results": self.options.version_page_size,
+            "order_by": ["version_number ASC"],
+        }
+        if page_token:
+            query["page_token"] = page_token
+        body = await self._http.get("model-versions/search", query)
+        raws = body.get("model_versions") or []
+        if exact:
+            raws = [r for r in raws if r["name"] == model_name]
+        return Page(await self._versions(raws), body.get("next_page_token") or None)
+
+    async def list_all_versions(self, page_token: str | None = None) -> Page[ModelVersion]:
+        """Every version of every model by (name, version), ``version_page_size`` per
+        request (MLflow allows 200,000): the cheap way to sync a whole registry, with
+        aliases reused from the model listing that precedes it."""
+        query: dict[str, Any] = {
+            "max_results": self.options.version_page_size,
+            "order_by": ["name ASC", "version_number ASC"],
+        }
+        if page_token:
+            query["page_token"] = page_token
+        body = await self._http.get("model-versions/search", query)
+        raws = body.get("model_versions") or []
+        return Page(await self._versions(raws), body.get("next_page_token") or None)
+
+    async def get_version(self, name: str, version: str) -> ModelVersion | None:
+        """Every detail of one version. MLflow answers a non-numeric version with 400,
+        not 404, so that is None here too; aliases come from the registered model."""
+        if not version.isdigit():
+            return None
+        try:
+            body, raw_model = await asyncio.gather(
+                self._http.get("model-versions/get", {"name": name, "version": version}),
+                self._get_raw_model(name),
+            )
+        except RegistryError as exc:
+            if is_not_found(exc):
+                return None
+            raise
+        if raw_model is None:
+            return None
+        raw = body["model_version"]
+        runs = await self._run_details([raw.get("run_id")])
+        aliases = alias_map(raw_model).get(str(raw["version"]), ())
+        return version_from_wire(
+            self.registry_id, self.options, raw, aliases, runs.get(raw.get("run_id") or "")
+        )
+
+    # --- incremental sync --------------------------------------------------
+
+    async def changes_since(self, cursor: str | None) -> ChangeSet:
+        """Models changed since ``cursor``; ``changed=None`` (list everything) for the
+        first pass, a cursor from another process, or after ``full_resync_seconds``.
+        MLflow stamps no alias or tag change, so this compares fingerprints of a
+        full registered-model listing (see ``changes.py``)."""
+        changes = await self._changes.changes_since(cursor)
+        for name in changes.deleted:
+            self._aliases.pop(name, None)
+        return changes
+
+    # --- lineage -----------------------------------------------------------
+
+    async def lineage(self, version: ModelVersion) -> list[LineageEdge]:
+        """Edges MLflow knows: the run's dataset inputs (TRAINED_ON, or VALIDATED_ON by
+        their ``mlflow.data.context``), the run and its code (PRODUCED_BY), the
+        LoggedModel behind ``source: models:/<model_id>`` (SAME_AS), models the run
+        took as inputs and a copied version's source (DERIVED_FROM)."""
+        if "run_id" not in version.native:  # not read by this adapter: read it now
+            fresh = await self.get_version(version.model_name, version.version)
+            if fresh is None:
+                return []
+            version = fresh
+        me = version_node(version)
+        edges: list[LineageEdge] = []
+        run_id = version.native.get("run_id")
+        run = await self._runs.get(run_id) if run_id else None
+        if run is not None:
+            for ds in run.datasets:
+                relation = Relation.VALIDATED_ON if is_validation(ds.role) else Relation.TRAINED_ON
+                edges.append(LineageEdge(me, LineageNode(ds.uri, "dataset", ds.name), relation))
+            run_label = run.info.get("run_name") or run.run_id
+            run_node = LineageNode(
+                f"mlflow-run://{self.registry_id}/{run.run_id}", "run", run_label, self.registry_id
+            )
+            edges.append(LineageEdge(me, run_node, Relation.PRODUCED_BY))
+            if run.code and str(run.code):
+                edges.append(
+                    LineageEdge(me, LineageNode(str(run.code), "code", str(run.code)), Relation.PRODUCED_BY)
+                )
+            for model_id in run.model_inputs:
+                edges.append(LineageEdge(me, await self._logged_model_node(model_id), Relation.DERIVED_FROM))
+        if logged := version.native.get("logged_model_id"):
+            edges.append(LineageEdge(me, await self._logged_model_node(logged), Relation.SAME_AS))
+        if version.parent:
+            edges.append(LineageEdge(me, LineageNode(version.parent, "model_version"), Relation.DERIVED_FROM))
+        return edges
+
+    async def _logged_model_node(self, model_id: str) -> LineageNode:
+        uri = f"mlflow-logged-model://{self.registry_id}/{model_id}"
+        try:
+            body = await self._http.get(f"logged-models/{path_segment(model_id)}")
+            label = (body.get("model") or {}).get("info", {}).get("name") or model_id
+        except RegistryError as exc:
+            if not is_not_found(exc):
+                raise
+            label = model_id
+        return LineageNode(uri, "logged_model", label, self.registry_id)
+
+    # --- writes ------------------------------------------------------------
+
+    async def set_stage(self, version: ModelVersion, stage: Stage, *, actor: str) -> ModelVersion:
+        """Write an approved stage, each request sent once, and return the version as
+        MLflow reports it afterwards. MLflow's alias and stage APIs carry no author,
+        so ``actor`` lives only in modelgate's audit log.
+
+        Aliases mode may take several requests (set the alias, drop the version's
+        other mapped aliases, set or drop the archive tag); they are not atomic. If
+        one fails the error's ``extensions.applied`` lists what already took effect.
+        """
+        name, number = version.model_name, version.version
+        current = await self.get_version(name, number)
+        if current is None:
+            raise NotFound(f"{version.uri} does not exist in MLflow", registry=self.registry_id)
+        applied: list[str] = []
+        try:
+            if self.options.stage_mapping == "stages":
+                await self._transition(name, number, stage, applied)
+            else:
+                await self._write_aliases(current, stage, applied)
+        except RegistryError as exc:
+            exc.extensions["applied"] = applied
+            raise
+        finally:
+            self._aliases.pop(name, None)
+        log.info(
+            "%s: %s set to %s for %s (%s)", self.registry_id, version.uri, stage, actor, "; ".join(applied)
+        )
+        updated = await self.get_version(name, number)
+        if updated is None:
+            raise NotFound(
+                f"{version.uri} disappeared from MLflow during the write", registry=self.registry_id
+            )
+        return updated
+
+    async def _transition(self, name: str, number: str, stage: Stage, applied: list[str]) -> None:
+        archive = self.options.archive_existing_versions and stage in (Stage.STAGING, Stage.PRODUCTION)
+        body = {
+            "name": name,
+            "version": number,
+            "stage": STAGE_TO_LEGACY[stage],
+            "archive_existing_versions": archive,
+        }
+        await self._http.send("POST", "model-versions/transition-stage", json_body=body)
+        applied.append(f"stage {STAGE_TO_LEGACY[stage]}")
+
+    async def _write_aliases(self, current: ModelVersion, stage: Stage, applied: list[str]) -> None:
+        name, number = current.model_name, current.version
+        target = self.options.aliases_for(stage)[:1]
+        for alias in target:  # first: the promotion itself, should a cleanup step fail
+            await self._http.send(
+                "POST", "registered-models/alias", json_body={"name": name, "alias": alias, "version": number}
+            )
+            applied.append(f"alias {alias} -> {number}")
+        for alias in sorted((set(current.aliases) & self.options.mapped_aliases) - set(target)):
+            await self._http.send(
+                "DELETE", "registered-models/alias", json_body={"name": name, "alias": alias}
+            )
+            applied.append(f"alias {alias} removed")
+        tag_key, tag_value = self.options.archived_tag_pair
+        tagged = current.tags.get(tag_key) == tag_value
+        if stage is Stage.ARCHIVED and not tagged:
+            await self._http.send(
+                "POST",
+                "model-versions/set-tag",
+                json_body={"name": name, "version": number, "key": tag_key, "value": tag_value},
+            )
+            applied.append(f"tag {tag_key}={tag_value}")
+        elif stage is not Stage.ARCHIVED and tagged:
+            await self._http.send(
+                "DELETE",
+                "model-versions/delete-tag",
+                json_body={"name": name, "version": number, "key": tag_key},
+            )
+            applied.append(f"tag {tag_key} removed")
+        if stage is not Stage.ARCHIVED and current.native.get("current_stage") == "Archived":
+            # The legacy stage also means ARCHIVED here; leaving it would undo the write.
+            await self._transition(name, number, Stage.DRAFT, applied)
+
+    # --- webhooks, health ----------------------------------------------------
+
+    async def handle_webhook(self, headers: Mapping[str, str], body: bytes) -> list[str]:
+        """Verify an MLflow delivery (``X-MLflow-Signature`` HMAC with the configured
+        secret, timestamp within ``webhook_tolerance_seconds``) and return the model it
+        concerns. Raises ``WebhookRejected``; changes nothing itself."""
+        webhooks.verify_delivery(
+            headers, body, self._webhook_secret, tolerance_seconds=self.options.webhook_tolerance_seconds
+        )
+        names = webhooks.changed_models(body)
+        for name in names:  # the refresh that follows must not reuse a listing's aliases
+            self._aliases.pop(name, None)
+        return names
+
+    async def health(self) -> Health:
+        """One unretried search: a probe should answer fast, not wait out a backoff."""
+        try:
+            await self._http.send("GET", "registered-models/search", params={"max_results": 1})
+        except RegistryError as exc:
+            return Health(False, exc.message)
+        return Health(True)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()

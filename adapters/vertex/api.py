@@ -1,0 +1,166 @@
+"""The Vertex AI REST v1 calls modelgate makes, and Google's errors as ``RegistryError`` values.
+
+Resource names: a model is ``projects/P/locations/L/models/ID``; a version is
+addressed as ``…/models/ID@VERSION`` (or ``@ALIAS``); without ``@`` Vertex
+answers with the version holding the ``default`` alias. Every version is a full
+``Model`` resource of its own. Names in responses may carry the project
+*number* where the request used the project ID, so modelgate never compares
+project segments.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from adapters.base import ErrorTranslator, JsonHttpClient, RetryPolicy
+from adapters.vertex.auth import ServiceAccountAuth
+from adapters.vertex.options import VertexSettings
+from gateway.errors import (
+    RegistryAuthError,
+    RegistryError,
+    RegistryForbidden,
+    RegistryRejected,
+    RegistryUnavailable,
+)
+
+# Lineage needs the execution that output the model (one hop) and its inputs (two).
+LINEAGE_MAX_HOPS = 2
+
+
+def error_translator(registry_id: str) -> ErrorTranslator:
+    """Google's error body ``{"error": {"code", "message", "status"}}`` → a coded error."""
+
+    def translate(response: httpx.Response) -> RegistryError:
+        code = response.status_code
+        status, message = _google_error(response)
+        text = f"Vertex AI answered {code} {status}: {message}"
+        extensions = {"registry_status": status, "http_status": code}
+        if code == 401:
+            refused = f"Vertex AI refused the access token ({message})"
+            return RegistryAuthError(registry_id, refused, **extensions)
+        if code == 403:
+            return RegistryForbidden(registry_id, text, status=code, **extensions)
+        if code == 429 or code >= 500:
+            return RegistryUnavailable(registry_id, text, status=code, **extensions)
+        return RegistryRejected(registry_id, text, status=code, **extensions)
+
+    return translate
+
+
+def _google_error(response: httpx.Response) -> tuple[str, str]:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        status = error.get("status") or response.reason_phrase or "UNKNOWN"
+        return str(status), str(error.get("message") or "no message")
+    # Google's front end answers some failures (unknown URL, some 502s) with HTML.
+    return response.reason_phrase or "UNKNOWN", f"HTTP {response.status_code} without a Google error body"
+
+
+class VertexApi:
+    """Thin, typed-enough calls over ``JsonHttpClient``; answers are Vertex JSON."""
+
+    def __init__(
+        self,
+        registry_id: str,
+        settings: VertexSettings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+    ):
+        self.settings = settings
+        self.auth = ServiceAccountAuth(
+            registry_id,
+            settings.account,
+            settings.token_url,
+            audience=settings.token_audience,
+            timeout=settings.timeout_seconds,
+            transport=transport,
+        )
+        self._http = JsonHttpClient(
+            registry_id,
+            settings.api_base,
+            error_translator(registry_id),
+            auth=self.auth,
+            timeout=settings.timeout_seconds,
+            retry=retry,
+            transport=transport,
+        )
+
+    def model_path(self, model_id: str, version: str | None = None) -> str:
+        name = f"{self.settings.parent}/models/{model_id}"
+        return f"{name}@{version}" if version else name
+
+    async def list_models(
+        self,
+        page_token: str | None = None,
+        *,
+        order_by: str = "create_time",
+        page_size: int | None = None,
+        read_mask: str | None = None,
+    ) -> dict[str, Any]:
+        params: dict[str, Any] = {"pageSize": page_size or self.settings.page_size, "orderBy": order_by}
+        if self.settings.model_filter:
+            params["filter"] = self.settings.model_filter
+        if page_token:
+            params["pageToken"] = page_token
+        if read_mask:
+            params["readMask"] = read_mask
+        return await self._http.get(f"{self.settings.parent}/models", params)
+
+    async def get_model(self, model_id: str, version: str | None = None) -> dict[str, Any] | None:
+        """The version (or, without one, the ``default`` version); None on 404."""
+        try:
+            return await self._http.get(self.model_path(model_id, version))
+        except RegistryRejected as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    async def list_versions(self, model_id: str, page_token: str | None = None) -> dict[str, Any] | None:
+        params: dict[str, Any] = {"pageSize": self.settings.page_size, "orderBy": "create_time"}
+        if page_token:
+            params["pageToken"] = page_token
+        try:
+            return await self._http.get(f"{self.model_path(model_id)}:listVersions", params)
+        except RegistryRejected as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    async def merge_version_aliases(self, model_id: str, version: str, aliases: list[str]) -> dict[str, Any]:
+        """A write, sent once. ``-alias`` removes; an added alias leaves the version that held it."""
+        path = f"{self.model_path(model_id, version)}:mergeVersionAliases"
+        return await self._http.send("POST", path, json_body={"versionAliases": aliases})
+
+    async def patch_labels(
+        self, model_id: str, version: str, labels: dict[str, str], etag: str | None
+    ) -> dict[str, Any]:
+        """Replace one version's labels (``updateMask=labels`` replaces the whole map).
+        The etag makes Vertex refuse the write if the version changed since it was read."""
+        body: dict[str, Any] = {"labels": labels}
+        if etag:
+            body["etag"] = etag
+        return await self._http.send(
+            "PATCH", self.model_path(model_id, version), json_body=body, params={"updateMask": "labels"}
+        )
+
+    async def lineage_subgraph(self, artifact: str) -> dict[str, Any] | None:
+        """The ML Metadata lineage around an artifact; None if the artifact is gone."""
+        try:
+            return await self._http.get(
+                f"{artifact}:queryArtifactLineageSubgraph", {"maxHops": LINEAGE_MAX_HOPS}
+            )
+        except RegistryRejected as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+        await self.auth.aclose()

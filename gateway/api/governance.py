@@ -1,0 +1,427 @@
+"""GraphQL for governance: promotions, compliance reports and the audit log.
+Thin resolvers over ``gateway.governance``; permissions are checked here."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from gateway.api.context import Context
+from gateway.api.types import (
+    Approval,
+    ModelVersionType,
+    PageInfo,
+    PolicyViolation,
+    StageEnum,
+    check_page_size,
+)
+from gateway.auth.principal import AUDIT_ROLES, Principal
+from gateway.catalogue.index import SearchFilter as IndexFilter
+from gateway.domain import Approval as DomainApproval
+from gateway.domain import ModelVersion, Stage, parse_uri
+from gateway.errors import BadInput, Forbidden
+from gateway.governance import audit, reports
+from gateway.governance.promotions import PromotionRequest
+
+if TYPE_CHECKING:
+    from gateway.api.schema import SearchFilter
+
+# The catalogue's filter input, resolved lazily: gateway.api.schema imports this module.
+LazySearchFilter = Annotated["SearchFilter", strawberry.lazy("gateway.api.schema")]
+
+MAX_AUDIT_PAGE = 500
+MAX_VIOLATION_PAGE = 1000
+
+
+def require_audit_role(principal: Principal) -> None:
+    """Reports and the audit log are for auditors, compliance officers and admins."""
+    if not principal.roles & AUDIT_ROLES:
+        raise Forbidden(f"{principal.name} needs one of the roles {', '.join(sorted(AUDIT_ROLES))}")
+
+
+def _approval(a: DomainApproval) -> Approval:
+    return Approval(principal=a.principal, role=a.role, comment=a.comment, at=a.at)
+
+
+def _page_size(first: int | None, default: int, maximum: int) -> int:
+    if first is None:
+        return default
+    if first < 0 or first > maximum:
+        raise BadInput(f"first must be between 0 and {maximum}, got {first}", field="first")
+    return first
+
+
+# --- promotions --------------------------------------------------------------------------
+
+
+@strawberry.type(name="PromotionRequest")
+class PromotionRequestType:
+    id: strawberry.ID
+    target_stage: StageEnum  # type: ignore[valid-type]
+    from_stage: StageEnum  # type: ignore[valid-type]
+    reason: str | None
+    status: str = strawberry.field(description="PENDING | BLOCKED | REJECTED | APPLIED | FAILED")
+    requested_by: str
+    required_approvals: list[str] = strawberry.field(description="Roles still missing an approval.")
+    required_roles: list[str] = strawberry.field(description="Every role this promotion needs.")
+    approvals: list[Approval]
+    violations: list[PolicyViolation]
+    rejection: Approval | None
+    error: str | None = strawberry.field(description="The registry's error when the write-through FAILED.")
+    attempts: int
+    applying: bool = strawberry.field(description="A write-through is under way.")
+    version_uri: str
+    created_at: datetime
+    updated_at: datetime
+    _request: strawberry.Private[PromotionRequest]
+
+    @staticmethod
+    def from_domain(r: PromotionRequest) -> PromotionRequestType:
+        return PromotionRequestType(
+            id=strawberry.ID(r.id),
+            target_stage=r.target_stage,
+            from_stage=r.from_stage,
+            reason=r.reason,
+            status=r.status.value,
+            requested_by=r.requested_by,
+            required_approvals=list(r.missing_roles),
+            required_roles=list(r.required_roles),
+            approvals=[_approval(a) for a in r.approvals],
+            violations=[
+                PolicyViolation(policy=v.policy, severity=v.severity, message=v.message) for v in r.violations
+            ],
+            rejection=_approval(r.rejection) if r.rejection else None,
+            error=r.error,
+            attempts=r.attempts,
+            applying=r.applying,
+            version_uri=r.version_uri,
+            created_at=r.created_at,
+            updated_at=r.updated_at,
+            _request=r,
+        )
+
+    @strawberry.field
+    async def version(self, info: Info[Context, None]) -> ModelVersionType:
+        v = await info.context.versions.load(self.version_uri)
+        if v is None:  # the version left the catalogue since: show what the request knew
+            parsed = parse_uri(self.version_uri)
+            v = ModelVersion(
+                parsed.registry_id, parsed.model_name, parsed.version or "", stage=Stage(self.from_stage)
+            )
+        return ModelVersionType.from_domain(v)
+
+
+# --- compliance reports ------------------------------------------------------------------------
+
+
+@strawberry.type
+class ComplianceGroup:
+    key: str
+    versions: int
+    compliant: int
+
+
+@strawberry.type
+class ComplianceViolation:
+    version_uri: str
+    registry: str
+    team: str | None
+    model: str
+    version: str
+    stage: str
+    policy: str
+    severity: str
+    message: str
+
+
+@strawberry.type
+class ViolationEdge:
+    cursor: str
+    node: ComplianceViolation
+
+
+@strawberry.type
+class ViolationConnection:
+    edges: list[ViolationEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+def _groups(groups: list[reports.ComplianceGroup]) -> list[ComplianceGroup]:
+    return [ComplianceGroup(key=g.key, versions=g.versions, compliant=g.compliant) for g in groups]
+
+
+@strawberry.type
+class ComplianceReport:
+    generated_at: datetime
+    as_of: datetime | None = strawberry.field(
+        description="Set when the report was rebuilt from the audit log."
+    )
+    total_versions: int
+    compliant_versions: int
+    by_team: list[ComplianceGroup]
+    by_registry: list[ComplianceGroup]
+    by_policy: list[ComplianceGroup] = strawberry.field(
+        description="Per policy: versions in its scope, and how many satisfy it."
+    )
+    _report: strawberry.Private[reports.ComplianceReport]
+
+    @strawberry.field
+    async def violations(self, first: int | None = 100, after: str | None = None) -> ViolationConnection:
+        page = await self._report.violations(_page_size(first, 100, MAX_VIOLATION_PAGE), after)
+        return ViolationConnection(
+            edges=[
+                ViolationEdge(
+                    cursor=c,
+                    node=ComplianceViolation(
+                        version_uri=v.version_uri,
+                        registry=v.registry,
+                        team=v.team,
+                        model=v.model,
+                        version=v.version,
+                        stage=v.stage,
+                        policy=v.policy,
+                        severity=v.severity,
+                        message=v.message,
+                    ),
+                )
+                for v, c in zip(page.items, page.cursors, strict=True)
+            ],
+            page_info=PageInfo(
+                has_next_page=page.has_next,
+                has_previous_page=after is not None,
+                start_cursor=page.cursors[0] if page.cursors else None,
+                end_cursor=page.cursors[-1] if page.cursors else None,
+            ),
+            total_count=page.total,
+        )
+
+
+# --- audit log ------------------------------------------------------------------------------
+
+
+@strawberry.type
+class AuditEvent:
+    id: strawberry.ID
+    sequence: int
+    at: datetime
+    action: str
+    principal: str
+    subject: str | None
+    details: JSON
+    hash: str
+    prev_hash: str | None
+
+
+@strawberry.type
+class AuditEventEdge:
+    cursor: str
+    node: AuditEvent
+
+
+@strawberry.type
+class AuditEventConnection:
+    edges: list[AuditEventEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+@strawberry.type
+class AuditVerification:
+    ok: bool
+    events: int
+    head_hash: str | None
+    bad_event: int | None = strawberry.field(description="Sequence number of the first bad event.")
+    problem: str | None
+
+
+def _event(e: audit.AuditEvent) -> AuditEvent:
+    return AuditEvent(
+        id=strawberry.ID(str(e.seq)),
+        sequence=e.seq,
+        at=e.at,
+        action=e.action,
+        principal=e.principal,
+        subject=e.subject,
+        details=dict(e.details),  # type: ignore[arg-type]  # strawberry's JSON scalar is a dict
+        hash=e.hash,
+        prev_hash=e.prev_hash,
+    )
+
+
+# --- fields -------------------------------------------------------------------------------
+
+
+def _filter(f: Any) -> IndexFilter:
+    return f.to_index() if f is not None else IndexFilter()
+
+
+@strawberry.type
+class GovernanceQuery:
+    @strawberry.field(
+        description="Compliance by team, registry and policy (roles auditor, compliance, admin)."
+    )
+    async def compliance_report(
+        self,
+        info: Info[Context, None],
+        filter: LazySearchFilter | None = None,
+        as_of: Annotated[
+            datetime | None,
+            strawberry.argument(
+                description="Rebuild the report as it stood at this time, from the audit log."
+            ),
+        ] = None,
+    ) -> ComplianceReport:
+        require_audit_role(info.context.principal)
+        r = await info.context.gateway.governance.report(_filter(filter), as_of)
+        return ComplianceReport(
+            generated_at=r.generated_at,
+            as_of=r.as_of,
+            total_versions=r.total_versions,
+            compliant_versions=r.compliant_versions,
+            by_team=_groups(r.by_team),
+            by_registry=_groups(r.by_registry),
+            by_policy=_groups(r.by_policy),
+            _report=r,
+        )
+
+    @strawberry.field(description="The audit log, newest first (roles auditor, compliance, admin).")
+    async def audit_events(
+        self,
+        info: Info[Context, None],
+        first: int | None = 50,
+        after: str | None = None,
+        subject: Annotated[
+            str | None,
+            strawberry.argument(
+                description="A version URI, or a model URI for the model and all its versions."
+            ),
+        ] = None,
+        principal: str | None = None,
+        action: Annotated[
+            str | None,
+            strawberry.argument(description='An action, or a prefix ending in "*" (e.g. "promotion.*").'),
+        ] = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> AuditEventConnection:
+        require_audit_role(info.context.principal)
+        f = audit.AuditFilter(subject, principal, action, since, until)
+        page = await audit.query_events(
+            info.context.gateway.database, f, _page_size(first, 50, MAX_AUDIT_PAGE), after
+        )
+        return AuditEventConnection(
+            edges=[
+                AuditEventEdge(cursor=c, node=_event(e))
+                for e, c in zip(page.events, page.cursors, strict=True)
+            ],
+            page_info=PageInfo(
+                has_next_page=page.has_next,
+                has_previous_page=after is not None,
+                start_cursor=page.cursors[0] if page.cursors else None,
+                end_cursor=page.cursors[-1] if page.cursors else None,
+            ),
+            total_count=page.total,
+        )
+
+    @strawberry.field(description="Check the audit log's hash chain (roles auditor, compliance, admin).")
+    async def audit_verification(self, info: Info[Context, None]) -> AuditVerification:
+        require_audit_role(info.context.principal)
+        v = await info.context.gateway.governance.verify_audit()
+        return AuditVerification(
+            ok=v.ok, events=v.events, head_hash=v.head_hash, bad_event=v.bad_seq, problem=v.problem
+        )
+
+    @strawberry.field(description="Promotion requests, newest first.")
+    async def promotion_requests(
+        self,
+        info: Info[Context, None],
+        status: str | None = None,
+        uri: Annotated[str | None, strawberry.argument(description="Only requests for this version.")] = None,
+        first: int | None = 100,
+    ) -> list[PromotionRequestType]:
+        found = await info.context.gateway.governance.promotions.find(
+            status, uri, check_page_size(first) if first is not None else 100
+        )
+        return [PromotionRequestType.from_domain(r) for r in await _visible_requests(info, found)]
+
+
+async def _visible_requests(
+    info: Info[Context, None], found: list[PromotionRequest]
+) -> list[PromotionRequest]:
+    """Requests for versions the caller may see, plus those they take part in (as the
+    requester, or holding a role the request needs: approvers of a restricted
+    registry's promotion must find it). A version gone from the index is judged by
+    its registry's ``restricted`` setting."""
+    principal = info.context.principal
+    uris = [r.version_uri for r in found]
+    visible = dict(zip(uris, await info.context.versions.load_many(uris), strict=True))
+    indexed = await info.context.gateway.index.get_versions(uris)
+    settings = info.context.gateway.settings
+
+    def shown(r: PromotionRequest) -> bool:
+        if visible.get(r.version_uri) is not None or r.requested_by == principal.name:
+            return True
+        if principal.roles & set(r.required_roles):
+            return True
+        registry = settings.registry(r.registry_id)
+        open_registry = registry is None or not registry.restricted or principal.in_team(registry.team)
+        return r.version_uri not in indexed and open_registry
+
+    return [r for r in found if shown(r)]
+
+
+@strawberry.type
+class GovernanceMutation:
+    @strawberry.mutation(
+        description="Ask for a version to move to another stage (needs the registry's team)."
+    )
+    async def request_promotion(
+        self,
+        info: Info[Context, None],
+        uri: str,
+        target_stage: StageEnum,  # type: ignore[valid-type]
+        reason: str | None = None,
+    ) -> PromotionRequestType:
+        promotions = info.context.gateway.governance.promotions
+        request = await promotions.request(info.context.principal, uri, Stage(target_stage), reason)
+        return PromotionRequestType.from_domain(request)
+
+    @strawberry.mutation(description="Approve for one still-missing role you hold (never your own request).")
+    async def approve_promotion(
+        self,
+        info: Info[Context, None],
+        request_id: strawberry.ID,
+        comment: str | None = None,
+        role: Annotated[
+            str | None, strawberry.argument(description="Which of your roles to approve as.")
+        ] = None,
+    ) -> PromotionRequestType:
+        promotions = info.context.gateway.governance.promotions
+        request = await promotions.approve(info.context.principal, str(request_id), comment, role)
+        return PromotionRequestType.from_domain(request)
+
+    @strawberry.mutation(description="Reject a request; any principal holding one of its roles may.")
+    async def reject_promotion(
+        self,
+        info: Info[Context, None],
+        request_id: strawberry.ID,
+        comment: str,
+        role: str | None = None,
+    ) -> PromotionRequestType:
+        promotions = info.context.gateway.governance.promotions
+        request = await promotions.reject(info.context.principal, str(request_id), comment, role)
+        return PromotionRequestType.from_domain(request)
+
+    @strawberry.mutation(description="Write a FAILED promotion through again.")
+    async def retry_promotion(
+        self, info: Info[Context, None], request_id: strawberry.ID
+    ) -> PromotionRequestType:
+        request = await info.context.gateway.governance.promotions.retry(
+            info.context.principal, str(request_id)
+        )
+        return PromotionRequestType.from_domain(request)

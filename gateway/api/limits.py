@@ -1,0 +1,384 @@
+"""Limits on what one GraphQL request may ask for, enforced before any resolver runs.
+
+The knobs are the ``[graphql]`` section of the config (``GraphQLSettings``):
+
+``max_tokens`` (5000)
+    lexical tokens (and, separately, comments) in a document; enforced by
+    graphql-core's parser while it reads, so a huge document costs no more than
+    reading that many tokens.
+``max_depth`` (12)
+    nesting of field selections, fragments expanded. Introspection fields
+    (``__schema``, ``__type``) do not count: their depth is bounded by the
+    schema, and GraphiQL's own introspection query is deep.
+``max_aliases`` (30)
+    aliased fields in the document (alias floods repeat an expensive field).
+``max_cost`` (50000)
+    an estimate of the fields the query resolves: every field costs one per
+    time it resolves, and a field with a ``first`` argument multiplies what is
+    under it by the requested page size (or the argument's default). Fragments
+    are costed once and multiplied, so a "fragment bomb" is refused in linear time.
+``max_page_size`` (100)
+    the largest ``first`` of a catalogue connection (``check_page_size``).
+``timeout_seconds`` (10)
+    execution deadline of a query; past it the answer is a ``TIMEOUT`` error.
+    Mutations are exempt: cancelling one half-way would leave its caller not
+    knowing whether it applied (their writes are transactional, and registry
+    calls have their own timeouts).
+``introspection`` (true)
+    false refuses ``__schema``/``__type`` and drops the "Did you mean ...?"
+    suggestions from validation errors, which would leak the schema anyway.
+``max_body_bytes`` (1 MiB)
+    enforced by the server before the body is parsed (HTTP 413).
+
+A refused document gets ``extensions.code = "QUERY_TOO_COMPLEX"`` with
+``limit`` (which one), ``maximum`` and ``actual``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLField,
+    GraphQLInterfaceType,
+    GraphQLNamedType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    VariableNode,
+    get_named_type,
+    parse,
+    specified_rules,
+    validate,
+)
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.extensions import SchemaExtension
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
+
+from gateway.config import GraphQLSettings
+from gateway.errors import GatewayError
+
+LIMIT_CODE = "QUERY_TOO_COMPLEX"
+CACHE_SIZE = 256
+
+# The largest ``first`` a catalogue connection accepts in this request (``check_page_size``).
+max_page_size: ContextVar[int] = ContextVar("max_page_size", default=GraphQLSettings().max_page_size)
+# The running request's deadline; the extension lifts it for mutations.
+current_deadline: ContextVar[asyncio.Timeout | None] = ContextVar("current_deadline", default=None)
+
+
+class QueryTimeout(GatewayError):
+    """The query ran past ``[graphql] timeout_seconds``."""
+
+    code = "TIMEOUT"
+
+
+def limit_error(limit: str, maximum: int, actual: int, message: str) -> GraphQLError:
+    """A coded GraphQL error for a refused document."""
+    return GraphQLError(
+        message, extensions={"code": LIMIT_CODE, "limit": limit, "maximum": maximum, "actual": actual}
+    )
+
+
+# --- measuring a document -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Shape:
+    depth: int
+    aliases: int
+    cost: int
+
+
+class _Measure:
+    """Depth and cost of a document in one linear pass (fragments memoised)."""
+
+    def __init__(self, schema: GraphQLSchema, document: DocumentNode, variables: Mapping[str, Any]):
+        self.schema = schema
+        self.variables = variables
+        self.fragments = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+        self._fragment_memo: dict[str, tuple[int, int]] = {}
+        self._visiting: set[str] = set()
+
+    def operation(self, op: OperationDefinitionNode) -> tuple[int, int]:
+        root = {
+            OperationType.QUERY: self.schema.query_type,
+            OperationType.MUTATION: self.schema.mutation_type,
+            OperationType.SUBSCRIPTION: self.schema.subscription_type,
+        }[op.operation]
+        return self.selections(op.selection_set, root)
+
+    def selections(
+        self, selection_set: SelectionSetNode | None, parent: GraphQLNamedType | None
+    ) -> tuple[int, int]:
+        """(depth, unit cost) of a selection set under ``parent``."""
+        if selection_set is None:
+            return 0, 0
+        depth = cost = 0
+        for selection in selection_set.selections or ():
+            if isinstance(selection, FieldNode):
+                d, c = self.field(selection, parent)
+            elif isinstance(selection, InlineFragmentNode):
+                cond = selection.type_condition
+                d, c = self.selections(
+                    selection.selection_set, self.schema.get_type(cond.name.value) if cond else parent
+                )
+            elif isinstance(selection, FragmentSpreadNode):
+                d, c = self.fragment(selection.name.value)
+            else:  # pragma: no cover - graphql-core has no other selection kinds
+                continue
+            depth, cost = max(depth, d), cost + c
+        return depth, cost
+
+    def fragment(self, name: str) -> tuple[int, int]:
+        if name in self._fragment_memo:
+            return self._fragment_memo[name]
+        definition = self.fragments.get(name)
+        if definition is None or name in self._visiting:
+            return 0, 0  # unknown or cyclic: validation refuses it with a clear message
+        self._visiting.add(name)
+        result = self.selections(
+            definition.selection_set, self.schema.get_type(definition.type_condition.name.value)
+        )
+        self._visiting.discard(name)
+        self._fragment_memo[name] = result
+        return result
+
+    def field(self, node: FieldNode, parent: GraphQLNamedType | None) -> tuple[int, int]:
+        name = node.name.value
+        if name.startswith("__"):
+            # Introspection: bounded by the schema and switchable off; costs 1, no depth.
+            return 0, 1
+        definition = self._definition(parent, name)
+        child_type = get_named_type(definition.type) if definition else None
+        depth, cost = self.selections(node.selection_set, child_type)
+        page = self._page(node, definition)
+        return 1 + depth, 1 + page * cost
+
+    @staticmethod
+    def _definition(parent: GraphQLNamedType | None, name: str) -> GraphQLField | None:
+        if isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
+            return parent.fields.get(name)
+        return None
+
+    def _page(self, node: FieldNode, definition: GraphQLField | None) -> int:
+        """How many times what is under this field resolves: its ``first``, else 1."""
+        if definition is None or "first" not in definition.args:
+            return 1
+        value: Any = None
+        for arg in node.arguments or ():
+            if arg.name.value != "first":
+                continue
+            if isinstance(arg.value, IntValueNode):
+                value = int(arg.value.value)
+            elif isinstance(arg.value, VariableNode):
+                value = self.variables.get(arg.value.name.value)
+            break
+        else:
+            value = definition.args["first"].default_value
+        if isinstance(value, bool) or not isinstance(value, int):
+            return 1  # null, absent or ill-typed: the resolver's default or a validation error
+        return max(value, 0)
+
+
+def measure(schema: GraphQLSchema, document: DocumentNode, variables: Mapping[str, Any] | None) -> Shape:
+    """Depth, aliases and estimated cost of ``document`` (the largest of its operations)."""
+    m = _Measure(schema, document, variables or {})
+    depth = cost = 0
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode):
+            d, c = m.operation(definition)
+            depth, cost = max(depth, d), max(cost, c)
+    return Shape(depth, _count_aliases(document), cost)
+
+
+def _count_aliases(document: DocumentNode) -> int:
+    count = 0
+    stack: list[Any] = list(document.definitions)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, FieldNode) and node.alias is not None:
+            count += 1
+        selection_set = getattr(node, "selection_set", None)
+        if selection_set is not None:
+            stack.extend(selection_set.selections or ())
+    return count
+
+
+def check_shape(shape: Shape, settings: GraphQLSettings) -> GraphQLError | None:
+    """The first limit ``shape`` exceeds, as an error; None when it fits."""
+    if shape.depth > settings.max_depth:
+        return limit_error(
+            "depth",
+            settings.max_depth,
+            shape.depth,
+            f"query depth {shape.depth} exceeds {settings.max_depth}",
+        )
+    if shape.aliases > settings.max_aliases:
+        return limit_error(
+            "aliases",
+            settings.max_aliases,
+            shape.aliases,
+            f"query uses {shape.aliases} aliases, more than {settings.max_aliases}",
+        )
+    if shape.cost > settings.max_cost:
+        return limit_error(
+            "cost",
+            settings.max_cost,
+            shape.cost,
+            f"query cost {shape.cost} exceeds {settings.max_cost}: ask for smaller pages (first) "
+            "or fewer nested lists",
+        )
+    return None
+
+
+# --- the extension --------------------------------------------------------------------
+
+
+class _Lru(OrderedDict[str, Any]):
+    def __init__(self, maxsize: int):
+        super().__init__()
+        self.maxsize = maxsize
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        if key in self:
+            self.move_to_end(key)  # least recently used goes first
+            return self[key]
+        return default
+
+    def put(self, key: str, value: Any) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        if len(self) > self.maxsize:
+            self.popitem(last=False)
+
+
+class GraphQLLimits:
+    """Settings plus the parse and validation caches shared by every request
+    (one per schema). The caches are keyed by query text, bounded, and only hold
+    documents that parsed, so hostile text cannot grow them without limit."""
+
+    def __init__(self, settings: GraphQLSettings):
+        self.settings = settings
+        self._documents = _Lru(CACHE_SIZE)
+        self._validations = _Lru(CACHE_SIZE)
+        self._shapes = _Lru(CACHE_SIZE)
+        rules = [*specified_rules, MaybeNullValidationRule, OneOfInputValidationRule]
+        if not settings.introspection:
+            rules.append(NoSchemaIntrospectionCustomRule)
+        self.rules = tuple(rules)
+
+    def parse(self, query: str) -> DocumentNode:
+        document = self._documents.get(query)
+        if document is None:
+            try:
+                document = parse(
+                    query,
+                    max_lexical_tokens=self.settings.max_tokens,
+                    max_comments=self.settings.max_tokens,
+                )
+            except GraphQLError as exc:
+                if "Parsing aborted" in exc.message and "tokens" in exc.message:
+                    raise limit_error(
+                        "tokens",
+                        self.settings.max_tokens,
+                        self.settings.max_tokens + 1,
+                        f"query has more than {self.settings.max_tokens} tokens",
+                    ) from None
+                raise
+            self._documents.put(query, document)
+        return document
+
+    def shape(
+        self, schema: GraphQLSchema, query: str, document: DocumentNode, variables: Mapping[str, Any] | None
+    ) -> Shape:
+        """``measure``, cached by the query and the integer variables (the only ones
+        that can change the cost: page sizes)."""
+        numbers = sorted((k, v) for k, v in (variables or {}).items() if isinstance(v, int))
+        key = f"{query}\x00{numbers}"
+        shape = self._shapes.get(key)
+        if shape is None:
+            shape = measure(schema, document, variables)
+            self._shapes.put(key, shape)
+        return shape  # type: ignore[no-any-return]
+
+    def validate(self, schema: GraphQLSchema, query: str, document: DocumentNode) -> list[GraphQLError]:
+        errors = self._validations.get(query)
+        if errors is None:
+            errors = validate(schema, document, self.rules, hide_suggestions=not self.settings.introspection)
+            self._validations.put(query, errors)
+        return list(errors)
+
+
+class RequestLimits(SchemaExtension):
+    """Parses with the token limit, refuses deep, alias-heavy or costly documents
+    before validating them, validates (cached), and scopes the page-size limit
+    and the deadline to the request. Replaces strawberry's ParserCache and
+    ValidationCache, whose caches cannot apply these options."""
+
+    def __init__(self, limits: GraphQLLimits):
+        super().__init__()
+        self.limits = limits
+
+    def on_operation(self) -> Iterator[None]:
+        token = max_page_size.set(self.limits.settings.max_page_size)
+        try:
+            yield
+        finally:
+            max_page_size.reset(token)
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.query is not None and context.graphql_document is None:
+            context.graphql_document = self.limits.parse(context.query)
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        if document is not None and context.query is not None:
+            schema = context.schema._schema
+            shape = self.limits.shape(schema, context.query, document, context.variables)
+            refused = check_shape(shape, self.limits.settings)
+            context.pre_execution_errors = (
+                [refused] if refused else self.limits.validate(schema, context.query, document)
+            )
+        yield
+
+    def on_execute(self) -> Iterator[None]:
+        deadline = current_deadline.get()
+        if deadline is not None and self.execution_context.operation_type.value != "query":
+            deadline.reschedule(None)  # see the module docstring: mutations run to the end
+        yield
+
+
+@contextlib.asynccontextmanager
+async def deadline(seconds: float) -> Any:
+    """Bound the request's execution; ``QueryTimeout`` when it runs out."""
+    try:
+        async with asyncio.timeout(seconds) as timeout:
+            token = current_deadline.set(timeout)
+            try:
+                yield timeout
+            finally:
+                current_deadline.reset(token)
+    except TimeoutError:
+        raise QueryTimeout(f"the query did not finish within {seconds:g}s; ask for less") from None

@@ -1,0 +1,128 @@
+"""GraphQL for lineage: ``lineage``, ``impact`` (API.md) and ``impactAnalysis``
+(the same walk with each version's path). Thin: the logic is ``gateway.lineage``."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.types import Info
+
+from gateway.api.context import Context
+from gateway.api.types import LineageDirection, LineageGraph, ModelVersionType, lineage_of
+from gateway.auth.permissions import redacted_uri
+from gateway.domain import ModelVersion
+from gateway.lineage.service import MAX_IMPACT_LIMIT, check_range
+from gateway.lineage.visibility import hidden_uris
+from gateway.lineage.walk import MAX_DEPTH, ImpactResult
+
+# ``first`` (not ``limit``) so the request cost estimate (gateway.api.limits) counts the versions.
+DEFAULT_IMPACT_LIMIT = 1000
+
+
+@strawberry.type(description="A version downstream of the node impact was asked about, and how.")
+class ImpactPath:
+    uri: str
+    path: list[str] = strawberry.field(
+        description="URIs from the root to this version; a model root's paths start at its version."
+    )
+    relations: list[str] = strawberry.field(
+        description="The stored relation between each pair of neighbours on the path (e.g. a version "
+        "TRAINED_ON the dataset before it, DERIVED_FROM the version before it)."
+    )
+    depth: int
+    _version: strawberry.Private[ModelVersion | None]
+
+    @strawberry.field(description="The version, if the catalogue has it (null for external references).")
+    def version(self) -> ModelVersionType | None:
+        return ModelVersionType.from_domain(self._version) if self._version else None
+
+
+@strawberry.type(description="Everything downstream of a dataset, code, model or version.")
+class ImpactAnalysis:
+    root: str = strawberry.field(description="The node walked from, as the graph spells it (normalised).")
+    versions: list[ImpactPath]
+    truncated: bool = strawberry.field(description="True when depth or first cut the walk short.")
+    nodes_visited: int
+
+
+async def _impact(info: Info[Context, None], uri: str, depth: int | None, first: int | None) -> ImpactResult:
+    first = check_range(DEFAULT_IMPACT_LIMIT if first is None else first, 1, MAX_IMPACT_LIMIT, "first")
+    return await info.context.gateway.lineage.impact(
+        uri, depth=MAX_DEPTH if depth is None else depth, limit=first
+    )
+
+
+async def _versions(info: Info[Context, None], result: ImpactResult) -> dict[str, ModelVersion]:
+    """The hits the caller may see, read through the request's (visibility-aware) loader."""
+    uris = [h.node.uri for h in result.hits]
+    loaded = await info.context.versions.load_many(uris)
+    found = [v for v in loaded if v is not None]
+    found = await info.context.complete(found)
+    return {v.uri: v for v in found}
+
+
+@strawberry.type
+class LineageQuery:
+    @strawberry.field(
+        description="The lineage graph around any node: a version or model (mg:// URI or a registry's "
+        "own reference), a dataset (any spelling of its URI), code, a run or an endpoint. "
+        "registryLineage merges what the registries' lineage APIs know about the versions visited."
+    )
+    async def lineage(
+        self,
+        info: Info[Context, None],
+        uri: str,
+        direction: LineageDirection | None = LineageDirection.BOTH,
+        depth: int | None = 3,
+        max_nodes: int | None = 500,
+        registry_lineage: bool | None = True,
+    ) -> LineageGraph:
+        return await lineage_of(
+            info, uri, direction, depth, max_nodes=max_nodes, registry_lineage=registry_lineage
+        )
+
+    @strawberry.field(
+        description="Every version downstream of a dataset or a model (or version), transitively through "
+        "training, fine-tuning (DERIVED_FROM) and copies (SAME_AS); nearest first."
+    )
+    async def impact(
+        self,
+        info: Info[Context, None],
+        uri: str,
+        depth: int | None = MAX_DEPTH,
+        first: int | None = DEFAULT_IMPACT_LIMIT,
+    ) -> list[ModelVersionType]:
+        result = await _impact(info, uri, depth, first)
+        versions = await _versions(info, result)
+        return [
+            ModelVersionType.from_domain(versions[h.node.uri]) for h in result.hits if h.node.uri in versions
+        ]
+
+    @strawberry.field(
+        description="impact, with the path that reaches each version and whether it was cut short."
+    )
+    async def impact_analysis(
+        self,
+        info: Info[Context, None],
+        uri: str,
+        depth: int | None = MAX_DEPTH,
+        first: int | None = DEFAULT_IMPACT_LIMIT,
+    ) -> ImpactAnalysis:
+        result = await _impact(info, uri, depth, first)
+        versions = await _versions(info, result)
+        gateway = info.context.gateway
+        on_paths = {u for h in result.hits for u in h.path}
+        hidden = await hidden_uris(gateway.index, gateway.settings, info.context.visibility, on_paths)
+        paths = [
+            ImpactPath(
+                uri=h.node.uri,
+                path=[redacted_uri(u) if u in hidden else u for u in h.path],
+                relations=list(h.relations),
+                depth=h.depth,
+                _version=versions.get(h.node.uri),
+            )
+            for h in result.hits
+            if h.node.uri not in hidden  # hidden versions on the way become placeholders
+        ]
+        return ImpactAnalysis(
+            root=result.root, versions=paths, truncated=result.truncated, nodes_visited=result.nodes_visited
+        )

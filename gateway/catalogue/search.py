@@ -1,0 +1,436 @@
+"""Search over the index: full text, filters, facets, sorting, keyset paging.
+
+Full text is SQLite FTS5 (prefix queries, bm25 ranking) on the embedded store
+and PostgreSQL's text search (``to_tsvector('simple', …)`` with a GIN index,
+``ts_rank``) at scale. Every query term must match, as a word prefix, so
+``fraud det`` finds ``fraud-detector``.
+
+Paging is keyset-based: a cursor holds the sort key of the last row, so a page
+boundary stays put while the index changes underneath a client.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Float,
+    Integer,
+    Subquery,
+    and_,
+    distinct,
+    exists,
+    false,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    text,
+    true,
+    union_all,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from adapters.base import decode_token, encode_token
+from gateway.codec import model_from_dict, version_from_dict
+from gateway.domain import Model, ModelVersion, Stage
+from gateway.errors import BadInput
+from gateway.store.tables import catalogue_models as cm
+from gateway.store.tables import catalogue_tags as ct
+from gateway.store.tables import catalogue_versions as cv
+
+T = TypeVar("T")
+
+# Versions as seen from inside a model-level subquery: a separate alias, so the
+# subquery never correlates with a versions table in the outer query.
+cv_sub = cv.alias("cv_sub")
+# Tags joined in for the tag facet, apart from the tags a filter's subqueries read.
+tag = ct.alias("tag")
+
+STAGE_BITS = {Stage.DRAFT: 1, Stage.STAGING: 2, Stage.PRODUCTION: 4, Stage.ARCHIVED: 8}
+TAG_FACET_LIMIT = 20
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+class SortOrder(enum.Enum):
+    RELEVANCE = "RELEVANCE"
+    NAME = "NAME"
+    UPDATED = "UPDATED"
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    registries: tuple[str, ...] = ()
+    teams: tuple[str, ...] = ()
+    stages: tuple[Stage, ...] = ()
+    tags: tuple[tuple[str, str], ...] = ()
+    frameworks: tuple[str, ...] = ()
+    compliant: bool | None = None
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """What a caller who is not ``admin`` may see (``gateway.auth.permissions``):
+    every row that is not restricted, and restricted rows of their own teams. A
+    row is restricted by its ``restricted`` flag (a ``restricted=true`` tag) or
+    its registry being listed here (``restricted = true`` in the config)."""
+
+    teams: frozenset[str] = frozenset()
+    restricted_registries: frozenset[str] = frozenset()
+
+
+def visible(table: Any, visibility: Visibility | None) -> ColumnElement[bool] | None:
+    """The rows of ``table`` (models or versions) ``visibility`` allows; None: all of them."""
+    if visibility is None:
+        return None
+    hidden: ColumnElement[bool] = table.c.restricted == true()
+    if visibility.restricted_registries:
+        hidden = or_(hidden, table.c.registry_id.in_(sorted(visibility.restricted_registries)))
+    if visibility.teams:
+        return or_(~hidden, table.c.team.in_(sorted(visibility.teams)))
+    return ~hidden
+
+
+@dataclass(frozen=True)
+class FacetCount:
+    value: str
+    count: int
+
+
+@dataclass
+class SearchPage(Generic[T]):
+    items: list[T]
+    cursors: list[str]
+    total: int
+    has_next: bool
+    facets: dict[str, list[FacetCount]] = field(default_factory=dict)
+
+
+def search_terms(query: str | None) -> list[str]:
+    """The words of a query as the full-text index tokenises them."""
+    return _WORD.findall((query or "").lower())
+
+
+def stage_mask(stages: Iterable[Stage]) -> int:
+    mask = 0
+    for s in stages:
+        mask |= STAGE_BITS[s]
+    return mask
+
+
+# --- full text ------------------------------------------------------------------
+
+
+def _fulltext(dialect: str, table: Any, terms: list[str]) -> Subquery:
+    """(id, rank) of rows matching every term; lower rank is better in both dialects."""
+    if dialect == "sqlite":
+        fts = f"{table.name}_fts"
+        match = " ".join(f'"{t}"*' for t in terms)
+        return (
+            text(f"SELECT rowid AS id, bm25({fts}) AS rank FROM {fts} WHERE {fts} MATCH :match")
+            .bindparams(match=match)
+            .columns(Column("id", Integer), Column("rank", Float))
+            .subquery("fts")
+        )
+    # The same expression as the GIN index, so the planner uses it.
+    config = literal_column("'simple'")
+    vector = func.to_tsvector(config, table.c.search_text)  # type: ignore[attr-defined]
+    query = func.to_tsquery(config, " & ".join(f"{t}:*" for t in terms))
+    return (
+        select(table.c.id.label("id"), (-func.ts_rank(vector, query)).label("rank"))
+        .where(vector.op("@@")(query))
+        .subquery("fts")
+    )
+
+
+# --- filters ---------------------------------------------------------------------
+
+
+def _model_conditions(f: SearchFilter) -> list[ColumnElement[bool]]:
+    conds: list[ColumnElement[bool]] = []
+    if f.registries:
+        conds.append(cm.c.registry_id.in_(f.registries))
+    if f.teams:
+        conds.append(cm.c.team.in_(f.teams))
+    if f.stages:
+        conds.append(cm.c.stage_mask.op("&")(stage_mask(f.stages)) != 0)
+    if f.frameworks:
+        conds.append(cm.c.framework.in_(f.frameworks))
+    for k, v in f.tags:  # on the model, or on any of its versions
+        conds.append(
+            or_(
+                exists(select(1).where(ct.c.subject_uri == cm.c.uri, ct.c.key == k, ct.c.value == v)),
+                exists(
+                    select(1)
+                    .select_from(ct.join(cv_sub, cv_sub.c.uri == ct.c.subject_uri))
+                    .where(cv_sub.c.model_uri == cm.c.uri, ct.c.key == k, ct.c.value == v)
+                ),
+            )
+        )
+    if f.compliant is not None:
+        conds.append(~_model_violates() if f.compliant else _model_violates())
+    return conds
+
+
+def _model_violates() -> ColumnElement[bool]:
+    return exists(select(1).where(cv_sub.c.model_uri == cm.c.uri, cv_sub.c.compliant == false()))
+
+
+def _version_compliant() -> ColumnElement[bool]:
+    return or_(cv.c.compliant.is_(None), cv.c.compliant == true())
+
+
+def _version_conditions(f: SearchFilter) -> list[ColumnElement[bool]]:
+    conds: list[ColumnElement[bool]] = []
+    if f.registries:
+        conds.append(cv.c.registry_id.in_(f.registries))
+    if f.teams:
+        conds.append(cv.c.team.in_(f.teams))
+    if f.stages:
+        conds.append(cv.c.stage.in_([s.value for s in f.stages]))
+    if f.frameworks:
+        conds.append(cv.c.framework.in_(f.frameworks))
+    for k, v in f.tags:
+        conds.append(exists(select(1).where(ct.c.subject_uri == cv.c.uri, ct.c.key == k, ct.c.value == v)))
+    if f.compliant is not None:
+        conds.append(_version_compliant() if f.compliant else cv.c.compliant == false())
+    return conds
+
+
+# --- keyset paging ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Key:
+    name: str
+    column: Any
+    descending: bool = False
+
+
+def _after(keys: Sequence[_Key], values: dict[str, Any]) -> ColumnElement[bool]:
+    """Rows strictly after ``values`` in the order ``keys`` define (lexicographic)."""
+    alternatives = []
+    for i, key in enumerate(keys):
+        equal = [k.column == values[k.name] for k in keys[:i]]
+        step = key.column < values[key.name] if key.descending else key.column > values[key.name]
+        alternatives.append(and_(*equal, step))
+    return or_(*alternatives)
+
+
+def _order(keys: Sequence[_Key]) -> list[Any]:
+    return [k.column.desc() if k.descending else k.column.asc() for k in keys]
+
+
+def _decode_cursor(cursor: str, keys: Sequence[_Key]) -> dict[str, Any]:
+    try:
+        state = decode_token(cursor)
+        return {k.name: state[k.name] for k in keys}
+    except (ValueError, KeyError):
+        raise BadInput(
+            f"invalid cursor {cursor!r}: pass an endCursor from an earlier page of the same query",
+            field="after",
+        ) from None
+
+
+def _resolve_sort(sort: SortOrder | None, terms: list[str]) -> SortOrder:
+    if sort is None:
+        return SortOrder.RELEVANCE if terms else SortOrder.NAME
+    if sort is SortOrder.RELEVANCE and not terms:
+        return SortOrder.NAME  # nothing to rank by
+    return sort
+
+
+# --- facets ---------------------------------------------------------------------------
+
+# Facets computed from one grouped scan; the tag facet needs a join and runs only when asked.
+SUMMARY_FACETS = frozenset({"registry", "team", "stage", "framework", "compliance"})
+ALL_FACETS = SUMMARY_FACETS | {"tag"}
+
+
+def _sorted(counter: Counter[str]) -> list[FacetCount]:
+    return sorted((FacetCount(v, n) for v, n in counter.items() if n), key=lambda c: (-c.count, c.value))
+
+
+async def _summary(
+    conn: AsyncConnection, columns: Sequence[Any], base: Any, where: ColumnElement[bool], stage_bits: bool
+) -> tuple[int, dict[str, list[FacetCount]]]:
+    """Total and the low-cardinality facets in ONE scan: group by all of them at once
+    (a few thousand groups at most) and add the groups up per facet here."""
+    rows = await conn.execute(
+        select(*columns, func.count()).select_from(base).where(where).group_by(*columns)
+    )
+    counters: dict[str, Counter[str]] = {name: Counter() for name in SUMMARY_FACETS}
+    total = 0
+    for registry, team, framework, stage, compliant, n in rows:
+        total += n
+        counters["registry"][registry] += n
+        if team is not None:
+            counters["team"][team] += n
+        if framework is not None:
+            counters["framework"][framework] += n
+        if stage_bits:  # a model counts once under every stage one of its versions has
+            for value, bit in STAGE_BITS.items():
+                if stage & bit:
+                    counters["stage"][value.value] += n
+        else:
+            counters["stage"][stage] += n
+        counters["compliance"]["noncompliant" if compliant is False else "compliant"] += n
+    return total, {name: _sorted(c) for name, c in counters.items()}
+
+
+async def _tag_facet(
+    conn: AsyncConnection, key: Any, value: Any, count: Any, source: Any, where: Any = None
+) -> list[FacetCount]:
+    query = select(key, value, count).select_from(source)
+    if where is not None:
+        query = query.where(where)
+    query = query.group_by(key, value).order_by(count.desc(), key, value).limit(TAG_FACET_LIMIT)
+    return [FacetCount(f"{k}={v}", int(n)) for k, v, n in await conn.execute(query)]
+
+
+async def _model_tags(conn: AsyncConnection, base: Any, where: ColumnElement[bool]) -> list[FacetCount]:
+    model_tags = select(tag.c.key, tag.c.value, cm.c.uri.label("m")).select_from(
+        base.join(tag, tag.c.subject_uri == cm.c.uri)
+    )
+    version_tags = select(tag.c.key, tag.c.value, cm.c.uri.label("m")).select_from(
+        base.join(cv_sub, cv_sub.c.model_uri == cm.c.uri).join(tag, tag.c.subject_uri == cv_sub.c.uri)
+    )
+    tags = union_all(model_tags.where(where), version_tags.where(where)).subquery("tags")
+    return await _tag_facet(conn, tags.c.key, tags.c.value, func.count(distinct(tags.c.m)), tags)
+
+
+async def _version_tags(conn: AsyncConnection, base: Any, where: ColumnElement[bool]) -> list[FacetCount]:
+    tagged = base.join(tag, tag.c.subject_uri == cv.c.uri)
+    return await _tag_facet(conn, tag.c.key, tag.c.value, func.count(), tagged, where)
+
+
+async def _totals(
+    conn: AsyncConnection,
+    table: Any,
+    base: Any,
+    where: ColumnElement[bool],
+    want_total: bool,
+    facets: frozenset[str],
+) -> tuple[int, dict[str, list[FacetCount]]]:
+    total, result = 0, {}
+    if facets & SUMMARY_FACETS:
+        if table is cm:
+            columns = [cm.c.registry_id, cm.c.team, cm.c.framework, cm.c.stage_mask, cm.c.compliant]
+        else:
+            columns = [cv.c.registry_id, cv.c.team, cv.c.framework, cv.c.stage, cv.c.compliant]
+        total, result = await _summary(conn, columns, base, where, stage_bits=table is cm)
+    elif want_total:
+        total = (await conn.execute(select(func.count()).select_from(base).where(where))).scalar_one()
+    if "tag" in facets:
+        result["tag"] = await (_model_tags if table is cm else _version_tags)(conn, base, where)
+    return total, result
+
+
+# --- the two searches ----------------------------------------------------------------
+
+
+async def search_models(
+    conn: AsyncConnection,
+    query: str | None,
+    f: SearchFilter,
+    first: int,
+    after: str | None,
+    *,
+    sort: SortOrder | None = None,
+    facets: Iterable[str] = ALL_FACETS,
+    want_total: bool = True,
+    visibility: Visibility | None = None,
+) -> SearchPage[Model]:
+    terms = search_terms(query)
+    sort = _resolve_sort(sort, terms)
+    base: Any = cm
+    rank: Any = literal(0.0)
+    if terms:
+        fts = _fulltext(conn.dialect.name, cm, terms)
+        base = cm.join(fts, fts.c.id == cm.c.id)
+        rank = fts.c.rank
+    conds = _model_conditions(f)
+    if (allowed := visible(cm, visibility)) is not None:  # page, total and facets alike
+        conds.append(allowed)
+    if query and query.strip() and not terms:
+        conds.append(false())  # a query with no searchable words matches nothing
+    where = and_(true(), *conds)
+    keys = {
+        SortOrder.NAME: [_Key("name", cm.c.name), _Key("uri", cm.c.uri)],
+        SortOrder.UPDATED: [_Key("updated", cm.c.updated_order, descending=True), _Key("uri", cm.c.uri)],
+        SortOrder.RELEVANCE: [_Key("rank", rank), _Key("uri", cm.c.uri)],
+    }[sort]
+    page_query = select(cm.c.record, *(k.column.label(k.name) for k in keys)).select_from(base).where(where)
+    if after:
+        page_query = page_query.where(_after(keys, _decode_cursor(after, keys)))
+    rows = (await conn.execute(page_query.order_by(*_order(keys)).limit(first + 1))).all()
+    total, facet_counts = await _totals(conn, cm, base, where, want_total, frozenset(facets))
+    page = rows[:first]
+    return SearchPage(
+        items=[model_from_dict(r.record) for r in page],
+        cursors=[encode_token({k.name: getattr(r, k.name) for k in keys}) for r in page],
+        total=total,
+        has_next=len(rows) > first,
+        facets=facet_counts,
+    )
+
+
+async def search_versions(
+    conn: AsyncConnection,
+    query: str | None,
+    f: SearchFilter,
+    first: int,
+    after: str | None,
+    *,
+    model_uri: str | None = None,
+    sort: SortOrder | None = None,
+    facets: Iterable[str] = ALL_FACETS,
+    want_total: bool = True,
+    visibility: Visibility | None = None,
+) -> SearchPage[ModelVersion]:
+    terms = search_terms(query)
+    sort = _resolve_sort(sort, terms)
+    base: Any = cv
+    rank: Any = literal(0.0)
+    if terms:
+        fts = _fulltext(conn.dialect.name, cv, terms)
+        base = cv.join(fts, fts.c.id == cv.c.id)
+        rank = fts.c.rank
+    conds = _version_conditions(f)
+    if (allowed := visible(cv, visibility)) is not None:  # page, total and facets alike
+        conds.append(allowed)
+    if query and query.strip() and not terms:
+        conds.append(false())  # a query with no searchable words matches nothing
+    if model_uri is not None:
+        conds.append(cv.c.model_uri == model_uri)
+    where = and_(true(), *conds)
+    keys = {
+        SortOrder.NAME: [
+            _Key("name", cv.c.model_name),
+            _Key("order", cv.c.version_order, descending=True),
+            _Key("uri", cv.c.uri),
+        ],
+        SortOrder.UPDATED: [_Key("updated", cv.c.updated_order, descending=True), _Key("uri", cv.c.uri)],
+        SortOrder.RELEVANCE: [_Key("rank", rank), _Key("uri", cv.c.uri)],
+    }[sort]
+    page_query = select(cv.c.record, *(k.column.label(k.name) for k in keys)).select_from(base).where(where)
+    if after:
+        page_query = page_query.where(_after(keys, _decode_cursor(after, keys)))
+    rows = (await conn.execute(page_query.order_by(*_order(keys)).limit(first + 1))).all()
+    total, facet_counts = await _totals(conn, cv, base, where, want_total, frozenset(facets))
+    page = rows[:first]
+    return SearchPage(
+        items=[version_from_dict(r.record) for r in page],
+        cursors=[encode_token({k.name: getattr(r, k.name) for k in keys}) for r in page],
+        total=total,
+        has_next=len(rows) > first,
+        facets=facet_counts,
+    )

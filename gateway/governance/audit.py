@@ -1,0 +1,412 @@
+"""The audit log: append-only, hash-chained, verifiable.
+
+Each event carries a sequence number (1, 2, 3 ... without gaps), the previous
+event's hash, and its own hash: SHA-256 over a canonical JSON of the event
+(sequence, time, action, principal, subject, details and previous hash, keys
+sorted, no spaces). Editing, deleting or reordering any event breaks the chain
+at that event; cutting events off the end is caught by the chain head, a
+one-row table holding the newest sequence number and hash.
+
+Events are appended inside the caller's transaction, so an event commits with
+the change it records or not at all. Appenders serialise on the chain head:
+PostgreSQL locks its row (``FOR UPDATE``) until commit, SQLite writes are
+serialised already (``BEGIN IMMEDIATE``). Append last in a transaction, so the
+head is held for as short a time as possible and always after every other lock.
+
+Actions: ``version.registered``, ``version.removed``, ``stage.synced`` (a sync
+saw a stage change modelgate did not make), ``promotion.requested``,
+``promotion.approved``, ``promotion.rejected``, ``promotion.applied`` (the
+write-through), ``promotion.failed``, ``promotion.blocked``, ``policy.changed``
+and ``compliance.changed`` (a version's evaluated state changed; these are what
+"as of" compliance reports are rebuilt from).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, or_, select, true, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from adapters.base import decode_token, encode_token
+from gateway.domain import utcnow
+from gateway.errors import BadInput
+from gateway.store.database import Database
+from gateway.store.sql import escape_like, insert_ignore
+from gateway.store.tables import audit_chain_head as head_table
+from gateway.store.tables import audit_events as ae
+
+SYSTEM = "system"
+HEAD_ID = 1
+EXPORT_BATCH = 2000
+
+
+def jsonable(value: Any) -> Any:
+    """Details exactly as they will read back from the database, so the hash
+    computed now matches the one recomputed at verification."""
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)  # JSON has no NaN or infinity
+    if isinstance(value, datetime):
+        return _time(value)
+    return str(value)
+
+
+def _time(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    action: str
+    principal: str
+    subject: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    seq: int
+    at: datetime
+    action: str
+    principal: str
+    subject: str | None
+    details: Mapping[str, Any]
+    prev_hash: str | None
+    hash: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "at": _time(self.at),
+            "action": self.action,
+            "principal": self.principal,
+            "subject": self.subject,
+            "details": self.details,
+            "prevHash": self.prev_hash,
+            "hash": self.hash,
+        }
+
+
+def event_hash(
+    seq: int,
+    at: datetime,
+    action: str,
+    principal: str,
+    subject: str | None,
+    details: Mapping[str, Any],
+    prev_hash: str | None,
+) -> str:
+    canonical = json.dumps(
+        {
+            "seq": seq,
+            "at": _time(at),
+            "action": action,
+            "principal": principal,
+            "subject": subject,
+            "details": details,
+            "prev_hash": prev_hash,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+async def lock_chain(conn: AsyncConnection) -> tuple[int, str | None]:
+    """Hold the chain head until the transaction ends; returns (newest seq, its hash).
+    Taking it first also serialises a whole transaction with every other appender."""
+    await insert_ignore(conn, head_table, {"id": HEAD_ID, "seq": 0, "hash": None})
+    query = select(head_table.c.seq, head_table.c.hash).where(head_table.c.id == HEAD_ID)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = (await conn.execute(query)).one()
+    return int(row.seq), row.hash
+
+
+async def append_many(conn: AsyncConnection, events: Sequence[NewEvent]) -> list[AuditEvent]:
+    """Append events, in order, inside the caller's transaction."""
+    if not events:
+        return []
+    seq, prev = await lock_chain(conn)
+    now = utcnow()
+    written: list[AuditEvent] = []
+    for e in events:
+        seq += 1
+        details = jsonable(dict(e.details))
+        digest = event_hash(seq, now, e.action, e.principal, e.subject, details, prev)
+        written.append(AuditEvent(seq, now, e.action, e.principal, e.subject, details, prev, digest))
+        prev = digest
+    await conn.execute(
+        ae.insert(),
+        [
+            {
+                "seq": w.seq,
+                "at": w.at,
+                "action": w.action,
+                "principal": w.principal,
+                "subject": w.subject,
+                "details": w.details,
+                "prev_hash": w.prev_hash,
+                "hash": w.hash,
+            }
+            for w in written
+        ],
+    )
+    await conn.execute(update(head_table).where(head_table.c.id == HEAD_ID).values(seq=seq, hash=prev))
+    return written
+
+
+async def append(
+    conn: AsyncConnection,
+    action: str,
+    principal: str,
+    subject: str | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event inside the caller's transaction."""
+    return (await append_many(conn, [NewEvent(action, principal, subject, details or {})]))[0]
+
+
+def _event(row: Any) -> AuditEvent:
+    return AuditEvent(
+        seq=int(row.seq),
+        at=row.at,
+        action=row.action,
+        principal=row.principal,
+        subject=row.subject,
+        details=row.details if row.details is not None else {},
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )
+
+
+# --- verification -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Verification:
+    ok: bool
+    events: int
+    head_hash: str | None
+    bad_seq: int | None = None
+    problem: str | None = None
+
+    def __str__(self) -> str:
+        if self.ok:
+            return f"audit log intact: {self.events} events, head {self.head_hash or '(empty)'}"
+        return f"audit log BROKEN at event #{self.bad_seq}: {self.problem}"
+
+
+class ChainVerifier:
+    """Walks a chain in sequence order, one event at a time (so a long log streams)."""
+
+    def __init__(self) -> None:
+        self.expected_seq = 1
+        self.prev_hash: str | None = None
+        self.count = 0
+
+    def check(self, e: AuditEvent) -> Verification | None:
+        """None if ``e`` fits the chain so far, else the failure it shows."""
+        if e.seq != self.expected_seq:
+            problem = (
+                f"expected event #{self.expected_seq} but found #{e.seq}: event(s) deleted"
+                if e.seq > self.expected_seq
+                else f"event #{e.seq} appears out of order or twice"
+            )
+            return self._fail(self.expected_seq, problem)
+        recomputed = event_hash(e.seq, e.at, e.action, e.principal, e.subject, e.details, e.prev_hash)
+        if recomputed != e.hash:
+            return self._fail(e.seq, f"{e.action} at {_time(e.at)} was edited (its hash does not match)")
+        if e.prev_hash != self.prev_hash:
+            return self._fail(
+                e.seq,
+                f"{e.action} at {_time(e.at)} does not follow event #{e.seq - 1} "
+                "(events reordered, or the one before it deleted or replaced)",
+            )
+        self.prev_hash = e.hash
+        self.count += 1
+        self.expected_seq += 1
+        return None
+
+    def finish(self, head: tuple[int, str | None] | None) -> Verification:
+        """The verdict once every event passed; ``head`` is the stored chain head
+        (newest sequence and hash), or None to skip the end check (an export)."""
+        if head is not None and (head[0] != self.count or head[1] != self.prev_hash):
+            return self._fail(
+                self.count + 1,
+                f"the chain head records {head[0]} events ending in {head[1]}, "
+                f"the log holds {self.count}: events were removed from the end",
+            )
+        return Verification(True, self.count, self.prev_hash)
+
+    def _fail(self, seq: int, problem: str) -> Verification:
+        return Verification(False, self.count, self.prev_hash, seq, problem)
+
+
+def verify_events(events: Iterable[AuditEvent], head: tuple[int, str | None] | None) -> Verification:
+    """Check a chain (oldest first); report the first event that does not fit."""
+    verifier = ChainVerifier()
+    for e in events:
+        if (failure := verifier.check(e)) is not None:
+            return failure
+    return verifier.finish(head)
+
+
+async def verify(database: Database) -> Verification:
+    """Check the whole stored chain, streaming it."""
+    verifier = ChainVerifier()
+    async with database.read() as conn:
+        row = (
+            await conn.execute(select(head_table.c.seq, head_table.c.hash).where(head_table.c.id == HEAD_ID))
+        ).first()
+        head = (int(row.seq), row.hash) if row else (0, None)
+        # Up to the head read above: events appended meanwhile are not part of this check.
+        async for e in _stream(conn, select(ae).where(ae.c.seq <= head[0]).order_by(ae.c.seq)):
+            if (failure := verifier.check(e)) is not None:
+                return failure
+    return verifier.finish(head)
+
+
+async def _stream(conn: AsyncConnection, query: Any) -> AsyncIterator[AuditEvent]:
+    result = await conn.stream(query.execution_options(yield_per=EXPORT_BATCH))
+    async for row in result:
+        yield _event(row)
+
+
+# --- queries ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    subject: str | None = None  # a version, or a model and all its versions
+    principal: str | None = None
+    action: str | None = None  # exact, or a prefix ending in "*" ("promotion.*")
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        conds: list[ColumnElement[bool]] = []
+        if self.subject:
+            conds.append(
+                or_(
+                    ae.c.subject == self.subject,
+                    ae.c.subject.like(escape_like(self.subject) + "/%", escape="\\"),
+                )
+            )
+        if self.principal:
+            conds.append(ae.c.principal == self.principal)
+        if self.action:
+            if self.action.endswith("*"):
+                conds.append(ae.c.action.like(escape_like(self.action[:-1]) + "%", escape="\\"))
+            else:
+                conds.append(ae.c.action == self.action)
+        if self.since:
+            conds.append(ae.c.at >= self.since)
+        if self.until:
+            conds.append(ae.c.at <= self.until)
+        return conds
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    events: list[AuditEvent]
+    cursors: list[str]
+    total: int
+    has_next: bool
+
+
+async def query_events(database: Database, f: AuditFilter, first: int, after: str | None) -> AuditPage:
+    """Newest first, keyset-paged on the sequence number."""
+    where = and_(true(), *f.conditions())
+    query = select(ae).where(where)
+    if after:
+        try:
+            before_seq = int(decode_token(after)["seq"])
+        except (ValueError, KeyError, TypeError):
+            raise BadInput(
+                f"invalid cursor {after!r}: pass an endCursor from an earlier page", field="after"
+            ) from None
+        query = query.where(ae.c.seq < before_seq)
+    query = query.order_by(ae.c.seq.desc()).limit(first + 1)
+    async with database.read() as conn:
+        rows = (await conn.execute(query)).all()
+        total = (await conn.execute(select(func.count()).select_from(ae).where(where))).scalar_one()
+    events = [_event(r) for r in rows[:first]]
+    return AuditPage(events, [encode_token({"seq": e.seq}) for e in events], total, len(rows) > first)
+
+
+async def iter_events(database: Database, f: AuditFilter | None = None) -> AsyncIterator[AuditEvent]:
+    """Every matching event, oldest first (for exports)."""
+    where = and_(true(), *(f or AuditFilter()).conditions())
+    async with database.read() as conn:
+        async for e in _stream(conn, select(ae).where(where).order_by(ae.c.seq)):
+            yield e
+
+
+async def latest_event(
+    conn: AsyncConnection, actions: Sequence[str], subject: str | None = None
+) -> AuditEvent | None:
+    query = select(ae).where(ae.c.action.in_(actions))
+    if subject is not None:
+        query = query.where(ae.c.subject == subject)
+    row = (await conn.execute(query.order_by(ae.c.seq.desc()).limit(1))).first()
+    return _event(row) if row else None
+
+
+# --- export formats ---------------------------------------------------------------------
+
+CSV_COLUMNS = ("seq", "at", "action", "principal", "subject", "details", "prevHash", "hash")
+
+
+def to_jsonl(event: AuditEvent) -> str:
+    return json.dumps(event.as_dict(), ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def csv_header() -> str:
+    return _csv_line(CSV_COLUMNS)
+
+
+def to_csv(event: AuditEvent) -> str:
+    d = event.as_dict()
+    d["details"] = json.dumps(d["details"], ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return _csv_line([d[c] if d[c] is not None else "" for c in CSV_COLUMNS])
+
+
+def _csv_line(values: Iterable[Any]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(list(values))
+    return buffer.getvalue()
+
+
+def from_jsonl(lines: Iterable[str]) -> Iterable[AuditEvent]:
+    """Read back a JSON Lines export, so an export can be verified on its own."""
+    for line in lines:
+        if not line.strip():
+            continue
+        d = json.loads(line)
+        yield AuditEvent(
+            seq=int(d["seq"]),
+            at=datetime.fromisoformat(d["at"]),
+            action=d["action"],
+            principal=d["principal"],
+            subject=d.get("subject"),
+            details=d.get("details") or {},
+            prev_hash=d.get("prevHash"),
+            hash=d["hash"],
+        )

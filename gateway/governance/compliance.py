@@ -1,0 +1,290 @@
+"""Keeps every indexed version's compliance current.
+
+``ComplianceRecorder`` is an ``IndexListener``: whenever the catalogue index
+writes a model, it re-evaluates that model's versions inside the same
+transaction; for each version whose result changed it sets
+``catalogue_versions.compliant``, replaces its rows in ``governance_violations``
+and appends audit events:
+
+- ``compliance.changed`` when a version's evaluated state (stage, team,
+  compliant, violations) differs from the last one recorded. The first
+  evaluation of a version is a change too, so the audit log holds each
+  version's full compliance history and reports can be rebuilt "as of" a time;
+- ``stage.synced`` when a sync sees a stage change that modelgate did not make
+  itself (its own write-throughs are already recorded as ``promotion.applied``);
+- ``version.removed`` when a version leaves the index.
+
+``reevaluate_all`` does the same for the whole index, in batches of models,
+when the policy file changed (comparing with the stored verdicts only, since
+nothing but the policies moved). Writes are set-based (one UPDATE per verdict
+and chunk, DELETEs only where rows exist): row-by-row statements made the first
+evaluation of 100,000 versions on a freshly loaded PostgreSQL 6x slower.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.codec import version_to_dict
+from gateway.domain import Model, ModelVersion
+from gateway.governance import audit
+from gateway.governance.evaluation import Evaluation, Evaluator, Subject, subjects_of_model
+from gateway.store.database import Database
+from gateway.store.tables import audit_events as ae
+from gateway.store.tables import catalogue_models as cm
+from gateway.store.tables import catalogue_versions as cv
+from gateway.store.tables import governance_violations as gv
+
+SYNC_PRINCIPAL = "system:sync"
+SNAPSHOT_ACTIONS = ("compliance.changed", "version.removed")
+STAGE_ACTIONS = ("promotion.applied", "stage.synced")
+REEVALUATION_BATCH = 500  # models per transaction
+
+
+@dataclass(frozen=True)
+class Judged:
+    """One version's evaluation, with what its audit snapshot needs."""
+
+    uri: str
+    model_uri: str
+    subject: Subject
+    evaluation: Evaluation
+
+    def snapshot(self) -> dict[str, Any]:
+        r = self.subject.record
+        return {
+            "compliant": self.evaluation.compliant,
+            "violations": [[v.policy, v.severity, v.message] for v in self.evaluation.violations],
+            "stage": self.subject.effective_stage,
+            "team": self.subject.team,
+            "registry": r["registry_id"],
+            "model": r["model_name"],
+        }
+
+
+async def latest_snapshots(conn: AsyncConnection, uris: Sequence[str]) -> dict[str, dict[str, Any] | None]:
+    """The last recorded state of each version (None once it was removed)."""
+    result: dict[str, dict[str, Any] | None] = {}
+    for chunk in _chunks(list(uris), 500):
+        last = (
+            select(func.max(ae.c.seq))
+            .where(ae.c.subject.in_(chunk), ae.c.action.in_(SNAPSHOT_ACTIONS))
+            .group_by(ae.c.subject)
+        )
+        rows = await conn.execute(select(ae.c.subject, ae.c.action, ae.c.details).where(ae.c.seq.in_(last)))
+        for row in rows:
+            result[row.subject] = dict(row.details) if row.action == "compliance.changed" else None
+    return result
+
+
+def _chunks(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+@dataclass(frozen=True)
+class StoredVerdict:
+    """What the tables hold for a version: its verdict (None: never evaluated) and violations."""
+
+    compliant: bool | None
+    violations: frozenset[tuple[str, str, str]]
+
+    def matches(self, evaluation: Evaluation) -> bool:
+        return self.compliant is evaluation.compliant and self.violations == {
+            (v.policy, v.severity, v.message) for v in evaluation.violations
+        }
+
+
+async def stored_verdicts(conn: AsyncConnection, model_uris: Sequence[str]) -> dict[str, StoredVerdict]:
+    """The stored evaluation of every version of these models (plain columns: no JSON to decode)."""
+    flags: dict[str, bool | None] = {}
+    found: dict[str, set[tuple[str, str, str]]] = {}
+    for chunk in _chunks(list(model_uris), 500):
+        rows = await conn.execute(select(cv.c.uri, cv.c.compliant).where(cv.c.model_uri.in_(chunk)))
+        flags.update({row.uri: row.compliant for row in rows})
+        rows = await conn.execute(
+            select(gv.c.version_uri, gv.c.policy_id, gv.c.severity, gv.c.message).where(
+                gv.c.model_uri.in_(chunk)
+            )
+        )
+        for row in rows:
+            found.setdefault(row.version_uri, set()).add((row.policy_id, row.severity, row.message))
+    return {uri: StoredVerdict(flag, frozenset(found.get(uri, ()))) for uri, flag in flags.items()}
+
+
+def _event(j: Judged, principal: str) -> audit.NewEvent:
+    return audit.NewEvent("compliance.changed", principal, j.uri, j.snapshot())
+
+
+async def store_evaluations(
+    conn: AsyncConnection,
+    judged: Sequence[Judged],
+    stored: Mapping[str, StoredVerdict],
+    principal: str = SYNC_PRINCIPAL,
+) -> list[audit.NewEvent]:
+    """After an index change: store what changed against the last audited state
+    (which knows the version's previous stage and team too) and the stored
+    verdict; returns the ``compliance.changed`` events, which the caller appends
+    last (see ``gateway.governance.audit``)."""
+    previous = await latest_snapshots(conn, [j.uri for j in judged])
+    events: list[audit.NewEvent] = []
+    changed: list[Judged] = []
+    for j in judged:
+        if previous.get(j.uri) != j.snapshot():
+            events.append(_event(j, principal))
+            changed.append(j)
+        elif j.uri not in stored or not stored[j.uri].matches(j.evaluation):
+            changed.append(j)  # audited before, but the tables lost it
+    await write_verdicts(conn, changed, stored)
+    return events
+
+
+async def write_verdicts(
+    conn: AsyncConnection, changed: Sequence[Judged], stored: Mapping[str, StoredVerdict]
+) -> None:
+    """Replace the stored verdict and violations of these versions (``stored``: what
+    the tables hold now, so only violation rows that exist are deleted)."""
+    if not changed:
+        return
+    # Set-based statements, one per verdict and chunk: cheaper than row by row, and
+    # each DELETE only where rows exist (a first evaluation deletes nothing).
+    for verdict in (True, False):
+        uris = [j.uri for j in changed if j.evaluation.compliant is verdict]
+        for chunk in _chunks(uris, 1000):
+            await conn.execute(update(cv).where(cv.c.uri.in_(chunk)).values(compliant=verdict))
+    stale = [j.uri for j in changed if j.uri in stored and stored[j.uri].violations]
+    for chunk in _chunks(stale, 500):
+        await conn.execute(delete(gv).where(gv.c.version_uri.in_(chunk)))
+    rows = [
+        {
+            "version_uri": j.uri,
+            "policy_id": v.policy,
+            "model_uri": j.model_uri,
+            "severity": v.severity,
+            "message": v.message,
+        }
+        for j in changed
+        for v in j.evaluation.violations
+    ]
+    if rows:
+        await conn.execute(gv.insert(), rows)
+
+
+class ComplianceRecorder:
+    """The index listener that keeps compliance current (see the module docstring)."""
+
+    def __init__(self, evaluator: Evaluator):
+        self.evaluator = evaluator
+
+    def judge_model(
+        self, model_uri: str, team: str | None, records: Sequence[Mapping[str, Any]]
+    ) -> list[Judged]:
+        """Evaluate every version of one model (records in version order)."""
+        return [
+            Judged(
+                f"{model_uri}/{s.record['version']}",
+                model_uri,
+                s,
+                self.evaluator.evaluate(s),
+            )
+            for s in subjects_of_model(records, team)
+        ]
+
+    async def model_indexed(
+        self,
+        conn: AsyncConnection,
+        model: Model,
+        before: Mapping[str, ModelVersion],
+        after: Sequence[ModelVersion],
+    ) -> None:
+        judged = self.judge_model(model.uri, model.team, [version_to_dict(v) for v in after])
+        current = {v.uri for v in after}
+        gone = [uri for uri in before if uri not in current]
+        for chunk in _chunks(gone, 500):
+            await conn.execute(delete(gv).where(gv.c.version_uri.in_(chunk)))
+        events = await self._stage_changes(conn, before, after)
+        events += await store_evaluations(conn, judged, await stored_verdicts(conn, [model.uri]))
+        events += [audit.NewEvent("version.removed", SYNC_PRINCIPAL, uri) for uri in gone]
+        await audit.append_many(conn, events)
+
+    async def _stage_changes(
+        self, conn: AsyncConnection, before: Mapping[str, ModelVersion], after: Sequence[ModelVersion]
+    ) -> list[audit.NewEvent]:
+        events = []
+        for v in after:
+            old = before.get(v.uri)
+            if old is None or old.stage is v.stage:
+                continue
+            last = await audit.latest_event(conn, STAGE_ACTIONS, v.uri)
+            if last is not None and last.details.get("to") == v.stage.value:
+                continue  # modelgate's own write-through, recorded when it was made
+            events.append(
+                audit.NewEvent(
+                    "stage.synced",
+                    SYNC_PRINCIPAL,
+                    v.uri,
+                    {"from": old.stage.value, "to": v.stage.value, "nativeStage": v.native_stage},
+                )
+            )
+        return events
+
+    async def models_removed(self, conn: AsyncConnection, model_uris: Sequence[str]) -> None:
+        uris: list[str] = []
+        for chunk in _chunks(list(model_uris), 500):
+            uris += (await conn.execute(select(cv.c.uri).where(cv.c.model_uri.in_(chunk)))).scalars().all()
+            await conn.execute(delete(gv).where(gv.c.model_uri.in_(chunk)))
+        await audit.append_many(
+            conn, [audit.NewEvent("version.removed", SYNC_PRINCIPAL, uri) for uri in uris]
+        )
+
+    async def reevaluate_all(self, database: Database, principal: str = audit.SYSTEM) -> ReevaluationResult:
+        """Evaluate every indexed version again (after a policy change), in batches
+        of models, each batch one transaction."""
+        started = time.perf_counter()
+        after = ""
+        versions = changed = 0
+        while True:
+            async with database.write() as conn:
+                models = (
+                    await conn.execute(
+                        select(cm.c.uri, cm.c.team)
+                        .where(cm.c.uri > after)
+                        .order_by(cm.c.uri)
+                        .limit(REEVALUATION_BATCH)
+                    )
+                ).all()
+                if not models:
+                    break
+                after = models[-1].uri
+                records: dict[str, list[Mapping[str, Any]]] = {m.uri: [] for m in models}
+                rows = await conn.execute(
+                    select(cv.c.model_uri, cv.c.record)
+                    .where(cv.c.model_uri.in_(list(records)))
+                    .order_by(cv.c.model_uri, cv.c.version_order, cv.c.version)
+                )
+                for row in rows:
+                    records[row.model_uri].append(row.record)
+                judged = [j for m in models for j in self.judge_model(m.uri, m.team, records[m.uri])]
+                # Nothing but the policies changed: compare with the stored verdicts alone.
+                stored = await stored_verdicts(conn, list(records))
+                differing = [
+                    j for j in judged if j.uri not in stored or not stored[j.uri].matches(j.evaluation)
+                ]
+                await write_verdicts(conn, differing, stored)
+                events = [_event(j, principal) for j in differing]
+                await audit.append_many(conn, events)
+                changed += len(events)
+                versions += len(judged)
+        return ReevaluationResult(versions, changed, time.perf_counter() - started)
+
+
+@dataclass(frozen=True)
+class ReevaluationResult:
+    versions: int
+    changed: int
+    seconds: float

@@ -1,0 +1,141 @@
+"""Downloads over HTTP: compliance reports (CSV, JSON) and audit exports (JSON
+Lines, CSV). Each needs a role in ``AUDIT_ROLES``; responses stream, so a large
+catalogue or log is never held in memory whole (except the JSON report).
+
+    GET /reports/compliance.csv   ?registry=&team=&stage=&compliant=&asOf=&view=violations|summary
+    GET /reports/compliance.json  ?registry=&team=&stage=&compliant=&asOf=
+    GET /audit/export.jsonl       ?subject=&principal=&action=&since=&until=
+    GET /audit/export.csv         (same filters)
+
+Repeat ``registry``, ``team`` or ``stage`` to ask for several.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from gateway.auth.principal import AUDIT_ROLES, Principal
+from gateway.catalogue.index import SearchFilter
+from gateway.domain import Stage
+from gateway.errors import BadInput, Forbidden, GatewayError
+from gateway.governance import audit, reports
+
+if TYPE_CHECKING:
+    from gateway.runtime import Gateway
+
+PrincipalResolver = Callable[[Request], Awaitable[Principal]]
+STATUS = {"BAD_USER_INPUT": 400, "FORBIDDEN": 403, "NOT_FOUND": 404}
+
+
+def _time(request: Request, name: str) -> datetime | None:
+    text = request.query_params.get(name)
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadInput(f"{name} must be an ISO 8601 time, got {text!r}", field=name) from None
+    if value.tzinfo is None:
+        raise BadInput(f"{name} needs a time zone (e.g. 2026-01-31T00:00:00Z)", field=name)
+    return value
+
+
+def report_filter(request: Request) -> SearchFilter:
+    """The report filter from query parameters (the GraphQL SearchFilter's fields)."""
+    q = request.query_params
+    try:
+        stages = tuple(Stage(s) for s in q.getlist("stage"))
+    except ValueError:
+        raise BadInput(f"stage must be one of {', '.join(Stage.__members__)}", field="stage") from None
+    compliant = q.get("compliant")
+    if compliant not in (None, "true", "false"):
+        raise BadInput("compliant must be true or false", field="compliant")
+    return SearchFilter(
+        registries=tuple(q.getlist("registry")),
+        teams=tuple(q.getlist("team")),
+        stages=stages,
+        compliant=None if compliant is None else compliant == "true",
+    )
+
+
+def audit_filter(request: Request) -> audit.AuditFilter:
+    q = request.query_params
+    return audit.AuditFilter(
+        subject=q.get("subject"),
+        principal=q.get("principal"),
+        action=q.get("action"),
+        since=_time(request, "since"),
+        until=_time(request, "until"),
+    )
+
+
+def routes(gateway_of: Callable[[], Gateway], principal_of: PrincipalResolver) -> list[Route]:
+    """The download routes; ``principal_of`` says who is asking (the server's auth)."""
+
+    def guarded(
+        handler: Callable[[Request, Gateway], Awaitable[Response]],
+    ) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            request_id = uuid.uuid4().hex
+            try:
+                principal = await principal_of(request)
+                if not principal.roles & AUDIT_ROLES:
+                    raise Forbidden(
+                        f"{principal.name} needs one of the roles {', '.join(sorted(AUDIT_ROLES))}"
+                    )
+                return await handler(request, gateway_of())
+            except GatewayError as exc:
+                body = {
+                    "errors": [
+                        {
+                            "message": exc.message,
+                            "extensions": {**exc.as_extensions(), "requestId": request_id},
+                        }
+                    ]
+                }
+                return JSONResponse(body, status_code=STATUS.get(exc.code, 500))
+
+        return endpoint
+
+    async def report_csv(request: Request, gw: Gateway) -> Response:
+        report = await gw.governance.report(report_filter(request), _time(request, "asOf"))
+        view = request.query_params.get("view", "violations")
+        if view not in ("violations", "summary"):
+            raise BadInput(f"unknown report view {view!r} (violations or summary)", field="view")
+        return StreamingResponse(
+            reports.csv_lines(report, view),
+            media_type="text/csv; charset=utf-8",
+            headers={"content-disposition": f'attachment; filename="compliance-{view}.csv"'},
+        )
+
+    async def report_json(request: Request, gw: Gateway) -> Response:
+        report = await gw.governance.report(report_filter(request), _time(request, "asOf"))
+        return JSONResponse(await reports.json_document(report))
+
+    async def audit_export(request: Request, gw: Gateway) -> Response:
+        fmt = request.path_params["format"]
+        f = audit_filter(request)
+
+        async def lines() -> AsyncIterator[str]:
+            if fmt == "csv":
+                yield audit.csv_header()
+            async for event in audit.iter_events(gw.database, f):
+                yield audit.to_csv(event) if fmt == "csv" else audit.to_jsonl(event)
+
+        media = "text/csv; charset=utf-8" if fmt == "csv" else "application/x-ndjson"
+        return StreamingResponse(
+            lines(), media_type=media, headers={"content-disposition": f'attachment; filename="audit.{fmt}"'}
+        )
+
+    return [
+        Route("/reports/compliance.csv", guarded(report_csv)),
+        Route("/reports/compliance.json", guarded(report_json)),
+        Route("/audit/export.{format:str}", guarded(audit_export)),
+    ]

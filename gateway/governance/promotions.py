@@ -1,0 +1,583 @@
+"""Promotion requests: policy check, approvals by role, write-through.
+
+    requestPromotion ─▶ evaluate as if promoted ─▶ BLOCKED   (an error-severity violation)
+                                                └▶ PENDING ─▶ approvals, one per required role
+                                                     │          (never the requester)
+                                                     ├▶ REJECTED (any approver says no)
+                                                     └▶ last role satisfied: write-through
+                                                          ├▶ APPLIED
+                                                          └▶ FAILED (the registry's error) ─▶ retry
+
+Concurrency: every decision locks the request row first (``FOR UPDATE`` on
+PostgreSQL; SQLite serialises writers), so two approvals of one request queue
+and the second sees the first. The write-through is claimed with a conditional
+``UPDATE ... WHERE claimed_at IS NULL``; only the approver whose update wins
+applies it, so concurrent or repeated approvals never apply twice. Unique keys
+on (request, role) and (request, principal) back this up in the database.
+
+Crash safety: for native registries the stage write, the request's new status
+and the ``promotion.applied`` event commit in one transaction (the registry's
+``within=`` hook). A remote registry cannot share a transaction, so its outcome
+and event are recorded right after the call; a crash in between leaves the
+request PENDING with a stale claim, which ``retry`` takes over after
+``STALE_CLAIM`` (writing a stage again is harmless), and the next sync records
+the change it sees as ``stage.synced`` meanwhile.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Row, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from adapters.base import RegistryAdapter, VersionRegistrar
+from gateway.auth.principal import Principal
+from gateway.catalogue.index import CatalogueIndex
+from gateway.catalogue.sync import SyncEngine
+from gateway.config import RegistrySettings
+from gateway.domain import Approval, ModelVersion, Stage, parse_uri, utcnow
+from gateway.errors import BadInput, Conflict, Forbidden, GatewayError, NotFound
+from gateway.governance import audit
+from gateway.governance.evaluation import Evaluation, Violation
+from gateway.governance.policies import PolicySet
+from gateway.store.database import Database
+from gateway.store.tables import promotion_approvals as pa
+from gateway.store.tables import promotion_requests as pr
+
+log = logging.getLogger(__name__)
+
+STALE_CLAIM = timedelta(minutes=10)
+MAX_LIST = 500
+
+# Judges a version against the policies, optionally as if it had another stage.
+Judge = Callable[[ModelVersion, Stage | None], Awaitable[Evaluation]]
+
+
+class PromotionStatus(enum.StrEnum):
+    PENDING = "PENDING"
+    BLOCKED = "BLOCKED"
+    REJECTED = "REJECTED"
+    APPLIED = "APPLIED"
+    FAILED = "FAILED"
+
+
+@dataclass(frozen=True)
+class PromotionRequest:
+    id: str
+    version_uri: str
+    registry_id: str
+    from_stage: Stage
+    target_stage: Stage
+    reason: str | None
+    status: PromotionStatus
+    requested_by: str
+    required_roles: tuple[str, ...]
+    approvals: tuple[Approval, ...]
+    violations: tuple[Violation, ...]
+    error: str | None
+    attempts: int
+    applying: bool  # a write-through is claimed and under way
+    rejection: Approval | None
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def missing_roles(self) -> tuple[str, ...]:
+        """Roles still without an approval (none once applied)."""
+        if self.status is PromotionStatus.APPLIED:
+            return ()
+        done = {a.role for a in self.approvals}
+        return tuple(r for r in self.required_roles if r not in done)
+
+
+def _violations(raw: Any) -> tuple[Violation, ...]:
+    return tuple(Violation(v["policy"], v["severity"], v["message"]) for v in raw or ())
+
+
+def _request(row: Row[Any], approvals: Sequence[Approval]) -> PromotionRequest:
+    rejection = (
+        Approval(row.rejected_by, row.rejected_role or "", row.rejected_at, row.rejection_comment)
+        if row.rejected_by
+        else None
+    )
+    return PromotionRequest(
+        id=row.id,
+        version_uri=row.version_uri,
+        registry_id=row.registry_id,
+        from_stage=Stage(row.from_stage),
+        target_stage=Stage(row.target_stage),
+        reason=row.reason,
+        status=PromotionStatus(row.status),
+        requested_by=row.requested_by,
+        required_roles=tuple(row.required_roles or ()),
+        approvals=tuple(approvals),
+        violations=_violations(row.violations),
+        error=row.error,
+        attempts=row.attempts,
+        applying=row.claimed_at is not None,
+        rejection=rejection,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _approval(row: Any) -> Approval:
+    return Approval(principal=row.principal, role=row.role, at=row.at, comment=row.comment)
+
+
+def _pending_key(uri: str, stage: Stage) -> str:
+    return f"{uri} {stage.value}"
+
+
+class Promotions:
+    def __init__(
+        self,
+        database: Database,
+        index: CatalogueIndex,
+        adapters: Mapping[str, RegistryAdapter],
+        sync: SyncEngine,
+        registries: Mapping[str, RegistrySettings],
+        policies: PolicySet,
+        judge: Judge,
+    ):
+        self.db = database
+        self.index = index
+        self.adapters = adapters
+        self.sync = sync
+        self.registries = registries
+        self.policies = policies
+        self.judge = judge
+
+    # --- reads --------------------------------------------------------------------
+
+    async def _load(self, conn: AsyncConnection, request_id: str, *, lock: bool = False) -> Row[Any]:
+        query = select(pr).where(pr.c.id == request_id)
+        if lock and conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        row = (await conn.execute(query)).first()
+        if row is None:
+            raise NotFound(f"no promotion request {request_id!r}", field="requestId")
+        return row
+
+    async def _approvals(
+        self, conn: AsyncConnection, request_ids: Sequence[str]
+    ) -> dict[str, list[Approval]]:
+        found: dict[str, list[Approval]] = {rid: [] for rid in request_ids}
+        if request_ids:
+            rows = await conn.execute(select(pa).where(pa.c.request_id.in_(request_ids)).order_by(pa.c.id))
+            for row in rows:
+                found[row.request_id].append(_approval(row))
+        return found
+
+    async def get(self, request_id: str) -> PromotionRequest:
+        async with self.db.read() as conn:
+            row = await self._load(conn, request_id)
+            approvals = await self._approvals(conn, [row.id])
+        return _request(row, approvals[row.id])
+
+    async def find(
+        self, status: str | None = None, version_uri: str | None = None, limit: int = 100
+    ) -> list[PromotionRequest]:
+        """Newest first."""
+        query = select(pr)
+        if status is not None:
+            if status not in PromotionStatus.__members__:
+                raise BadInput(
+                    f"unknown status {status!r} (one of {', '.join(PromotionStatus.__members__)})",
+                    field="status",
+                )
+            query = query.where(pr.c.status == status)
+        if version_uri is not None:
+            query = query.where(pr.c.version_uri == version_uri)
+        query = query.order_by(pr.c.created_at.desc(), pr.c.id).limit(max(1, min(limit, MAX_LIST)))
+        async with self.db.read() as conn:
+            rows = (await conn.execute(query)).all()
+            approvals = await self._approvals(conn, [r.id for r in rows])
+        return [_request(r, approvals[r.id]) for r in rows]
+
+    async def applied_approvals(self, version_uris: Sequence[str]) -> dict[str, list[Approval]]:
+        """Approvals of each version's applied promotions (part of its approval record)."""
+        found: dict[str, list[Approval]] = {uri: [] for uri in version_uris}
+        if not version_uris:
+            return found
+        query = (
+            select(pr.c.version_uri, pa.c.principal, pa.c.role, pa.c.at, pa.c.comment)
+            .select_from(pa.join(pr, pr.c.id == pa.c.request_id))
+            .where(pr.c.version_uri.in_(list(version_uris)), pr.c.status == PromotionStatus.APPLIED.value)
+            .order_by(pa.c.at, pa.c.id)
+        )
+        async with self.db.read() as conn:
+            for row in await conn.execute(query):
+                found[row.version_uri].append(_approval(row))
+        return found
+
+    # --- decisions ----------------------------------------------------------------
+
+    async def _team(self, version: ModelVersion) -> str | None:
+        """The team owning a version: its registry's, else its own, else its model's."""
+        settings = self.registries.get(version.registry_id)
+        team = (settings.team if settings else None) or version.team
+        if team is None:
+            model = await self.index.get_model(version.model_uri)
+            team = model.team if model else None
+        return team
+
+    async def request(
+        self, principal: Principal, uri: str, target: Stage, reason: str | None = None
+    ) -> PromotionRequest:
+        """Open a request to move a version to ``target`` (see the module docstring)."""
+        try:
+            parsed = parse_uri(uri)
+        except ValueError as exc:
+            raise BadInput(str(exc), field="uri") from None
+        if parsed.version is None:
+            raise BadInput(f"{uri} names a model: promote one of its versions", field="uri")
+        version = await self.index.get_version(uri)
+        if version is None:
+            raise NotFound(f"no version {uri} in the catalogue", field="uri")
+        team = await self._team(version)
+        if not principal.in_team(team):
+            raise Forbidden(
+                f"{principal.name} is not a member of team {team or '(none)'}, which owns registry "
+                f"{version.registry_id!r}"
+            )
+        if version.stage is target:
+            raise BadInput(f"{uri} is already in {target.value}", field="targetStage")
+        evaluation = await self.judge(version, target)
+        roles = self.policies.required_approvals(target, team, version.registry_id)
+        status = PromotionStatus.BLOCKED if evaluation.errors else PromotionStatus.PENDING
+        now = utcnow()
+        request_id = uuid.uuid4().hex
+        claim = status is PromotionStatus.PENDING and not roles
+        try:
+            async with self.db.write() as conn:
+                await conn.execute(
+                    pr.insert().values(
+                        id=request_id,
+                        version_uri=uri,
+                        registry_id=version.registry_id,
+                        from_stage=version.stage.value,
+                        target_stage=target.value,
+                        reason=reason,
+                        status=status.value,
+                        requested_by=principal.name,
+                        required_roles=list(roles),
+                        violations=[v.as_dict() for v in evaluation.violations],
+                        attempts=0,
+                        pending_key=_pending_key(uri, target) if status is PromotionStatus.PENDING else None,
+                        claimed_by=principal.name if claim else None,
+                        claimed_at=now if claim else None,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+                await audit.append(
+                    conn,
+                    "promotion.requested",
+                    principal.name,
+                    uri,
+                    {
+                        "requestId": request_id,
+                        "from": version.stage.value,
+                        "to": target.value,
+                        "reason": reason,
+                        "status": status.value,
+                        "requiredApprovals": list(roles),
+                        "violations": [v.as_dict() for v in evaluation.violations],
+                    },
+                )
+        except IntegrityError:
+            existing = await self.find(PromotionStatus.PENDING.value, uri)
+            existing += await self.find(PromotionStatus.FAILED.value, uri)
+            ids = ", ".join(r.id for r in existing if r.target_stage is target) or "?"
+            raise Conflict(
+                f"{uri} already has an open request to {target.value} ({ids}): approve, reject or retry it",
+                field="uri",
+            ) from None
+        if claim:  # no approval needed for this stage: write through at once
+            await self._apply(request_id)
+        return await self.get(request_id)
+
+    async def approve(
+        self, principal: Principal, request_id: str, comment: str | None = None, role: str | None = None
+    ) -> PromotionRequest:
+        """Record ``principal``'s approval for one still-missing role they hold
+        (``role`` picks which); the approval that satisfies the last role applies it."""
+        claimed = False
+        try:
+            async with self.db.write() as conn:
+                row = await self._load(conn, request_id, lock=True)
+                self._check_open(row, principal, "approve", allow_failed=False)
+                approvals = (await self._approvals(conn, [row.id]))[row.id]
+                mine = next((a for a in approvals if a.principal == principal.name), None)
+                if mine is not None:
+                    raise Conflict(f"{principal.name} already approved this request as {mine.role}")
+                done = {a.role for a in approvals}
+                missing = [r for r in row.required_roles if r not in done]
+                chosen = self._choose_role(principal, row.required_roles, missing, role, "approve")
+                now = utcnow()
+                await conn.execute(
+                    pa.insert().values(
+                        request_id=row.id, role=chosen, principal=principal.name, comment=comment, at=now
+                    )
+                )
+                await conn.execute(update(pr).where(pr.c.id == row.id).values(updated_at=now))
+                events = [
+                    audit.NewEvent(
+                        "promotion.approved",
+                        principal.name,
+                        row.version_uri,
+                        {"requestId": row.id, "role": chosen, "comment": comment, "to": row.target_stage},
+                    )
+                ]
+                if set(missing) == {chosen}:
+                    claimed = await self._claim(conn, row.id, principal.name, PromotionStatus.PENDING)
+                await audit.append_many(conn, events)
+        except IntegrityError:
+            # Only reachable if two approvals slipped past the row lock; the unique keys hold.
+            raise Conflict(
+                f"role already approved on request {request_id}, or {principal.name} approved it"
+            ) from None
+        if claimed:
+            await self._apply(request_id)
+        return await self.get(request_id)
+
+    async def reject(
+        self, principal: Principal, request_id: str, comment: str, role: str | None = None
+    ) -> PromotionRequest:
+        """Any principal holding one of the request's roles can end it."""
+        if not comment or not comment.strip():
+            raise BadInput("a rejection needs a comment saying why", field="comment")
+        async with self.db.write() as conn:
+            row = await self._load(conn, request_id, lock=True)
+            self._check_open(row, principal, "reject", allow_failed=True)
+            chosen = self._choose_role(
+                principal, row.required_roles, list(row.required_roles), role, "reject"
+            )
+            now = utcnow()
+            await conn.execute(
+                update(pr)
+                .where(pr.c.id == row.id)
+                .values(
+                    status=PromotionStatus.REJECTED.value,
+                    pending_key=None,
+                    rejected_by=principal.name,
+                    rejected_role=chosen,
+                    rejection_comment=comment,
+                    rejected_at=now,
+                    updated_at=now,
+                )
+            )
+            await audit.append(
+                conn,
+                "promotion.rejected",
+                principal.name,
+                row.version_uri,
+                {"requestId": row.id, "role": chosen, "comment": comment, "to": row.target_stage},
+            )
+        return await self.get(request_id)
+
+    async def retry(self, principal: Principal, request_id: str) -> PromotionRequest:
+        """Write a FAILED request through again (or take over a claim left by a crash)."""
+        request = await self.get(request_id)
+        version = await self.index.get_version(request.version_uri)
+        team = await self._team(version) if version else None
+        if principal.name != request.requested_by and not principal.in_team(team):
+            raise Forbidden(f"{principal.name} may not retry a request of team {team or '(none)'}")
+        async with self.db.write() as conn:
+            row = await self._load(conn, request_id, lock=True)
+            stale = row.claimed_at is not None and row.claimed_at < utcnow() - STALE_CLAIM
+            if row.status == PromotionStatus.FAILED.value and row.claimed_at is None:
+                claimed = await self._claim(conn, row.id, principal.name, PromotionStatus.FAILED)
+            elif row.status == PromotionStatus.PENDING.value and stale:
+                claimed = await self._claim(conn, row.id, principal.name, PromotionStatus.PENDING, stale=True)
+            else:
+                raise Conflict(f"request {request_id} is {row.status}: only a FAILED request can be retried")
+        if claimed:
+            await self._apply(request_id)
+        return await self.get(request_id)
+
+    def _check_open(self, row: Row[Any], principal: Principal, verb: str, *, allow_failed: bool) -> None:
+        open_states = {PromotionStatus.PENDING.value} | (
+            {PromotionStatus.FAILED.value} if allow_failed else set()
+        )
+        if row.status not in open_states:
+            raise Conflict(f"request {row.id} is {row.status}: it can no longer be decided")
+        if row.claimed_at is not None:
+            raise Conflict(f"request {row.id} is being applied")
+        if principal.name == row.requested_by:
+            raise Forbidden(
+                f"{principal.name} requested this promotion and may not {verb} it (separation of duties)"
+            )
+
+    def _choose_role(
+        self,
+        principal: Principal,
+        required: Sequence[str],
+        candidates: Sequence[str],
+        role: str | None,
+        verb: str,
+    ) -> str:
+        if role is not None:
+            if role not in required:
+                raise BadInput(
+                    f"role {role!r} is not required by this request ({', '.join(required)})", field="role"
+                )
+            if role not in candidates:
+                raise Conflict(f"role {role} is already approved on this request")
+            if not principal.has_role(role):
+                raise Forbidden(f"{principal.name} does not hold role {role}")
+            return role
+        held = [r for r in candidates if principal.has_role(r)]
+        if not held:
+            raise Forbidden(
+                f"{principal.name} holds none of the roles that can {verb} this request "
+                f"({', '.join(candidates) or 'none left'})"
+            )
+        return held[0]
+
+    async def _claim(
+        self, conn: AsyncConnection, request_id: str, by: str, status: PromotionStatus, *, stale: bool = False
+    ) -> bool:
+        """Take the write-through; true for exactly one caller."""
+        now = utcnow()
+        condition = pr.c.claimed_at < now - STALE_CLAIM if stale else pr.c.claimed_at.is_(None)
+        result = await conn.execute(
+            update(pr)
+            .where(pr.c.id == request_id, pr.c.status == status.value, condition)
+            .values(claimed_by=by, claimed_at=now, updated_at=now)
+        )
+        return result.rowcount == 1
+
+    # --- write-through --------------------------------------------------------------
+
+    async def _apply(self, request_id: str) -> None:
+        """Write a claimed request's stage to its registry and record the outcome."""
+        request = await self.get(request_id)
+        version = await self.index.get_version(request.version_uri)
+        if version is None:
+            await self._record_failed(request, "the version is no longer in the catalogue")
+            return
+        evaluation = await self.judge(version, request.target_stage)
+        if evaluation.errors:  # the version changed since the request: check again before writing
+            await self._record_blocked(request, evaluation)
+            return
+        adapter = self.adapters.get(request.registry_id)
+        if adapter is None:
+            await self._record_failed(request, f"registry {request.registry_id!r} is no longer configured")
+            return
+        try:
+            if isinstance(adapter, VersionRegistrar):
+
+                async def within(conn: AsyncConnection, updated: ModelVersion) -> None:
+                    await self._record_applied(conn, request, updated)
+
+                await adapter.set_stage(
+                    version, request.target_stage, actor=request.requested_by, within=within
+                )
+            else:
+                updated = await adapter.set_stage(version, request.target_stage, actor=request.requested_by)
+                async with self.db.write() as conn:
+                    await self._record_applied(conn, request, updated)
+        except GatewayError as exc:
+            await self._record_failed(request, exc.message)
+            return
+        except Exception as exc:  # an adapter bug must not leave the request claimed forever
+            log.exception("write-through of promotion %s failed", request.id)
+            await self._record_failed(request, f"internal error: {type(exc).__name__}")
+            return
+        try:
+            await self.sync.refresh_model(version.registry_id, version.model_name)
+        except GatewayError as exc:  # applied all the same; the next sync catches up
+            log.warning("refresh after promotion %s failed: %s", request.id, exc.message)
+
+    async def _record_applied(
+        self, conn: AsyncConnection, request: PromotionRequest, updated: ModelVersion
+    ) -> None:
+        now = utcnow()
+        await conn.execute(
+            update(pr)
+            .where(pr.c.id == request.id)
+            .values(
+                status=PromotionStatus.APPLIED.value,
+                pending_key=None,
+                error=None,
+                attempts=request.attempts + 1,
+                claimed_by=None,
+                claimed_at=None,
+                updated_at=now,
+            )
+        )
+        await audit.append(
+            conn,
+            "promotion.applied",
+            request.requested_by,
+            request.version_uri,
+            {
+                "requestId": request.id,
+                "from": request.from_stage.value,
+                "to": request.target_stage.value,
+                "registry": request.registry_id,
+                "nativeStage": updated.native_stage,
+                "approvals": [{"principal": a.principal, "role": a.role} for a in request.approvals],
+                "attempt": request.attempts + 1,
+            },
+        )
+
+    async def _record_failed(self, request: PromotionRequest, error: str) -> None:
+        async with self.db.write() as conn:
+            await conn.execute(
+                update(pr)
+                .where(pr.c.id == request.id)
+                .values(
+                    status=PromotionStatus.FAILED.value,
+                    error=error,
+                    attempts=request.attempts + 1,
+                    claimed_by=None,
+                    claimed_at=None,
+                    updated_at=utcnow(),
+                )
+            )
+            await audit.append(
+                conn,
+                "promotion.failed",
+                request.requested_by,
+                request.version_uri,
+                {
+                    "requestId": request.id,
+                    "to": request.target_stage.value,
+                    "error": error,
+                    "attempt": request.attempts + 1,
+                },
+            )
+
+    async def _record_blocked(self, request: PromotionRequest, evaluation: Evaluation) -> None:
+        violations = [v.as_dict() for v in evaluation.violations]
+        async with self.db.write() as conn:
+            await conn.execute(
+                update(pr)
+                .where(pr.c.id == request.id)
+                .values(
+                    status=PromotionStatus.BLOCKED.value,
+                    violations=violations,
+                    pending_key=None,
+                    claimed_by=None,
+                    claimed_at=None,
+                    updated_at=utcnow(),
+                )
+            )
+            await audit.append(
+                conn,
+                "promotion.blocked",
+                audit.SYSTEM,
+                request.version_uri,
+                {"requestId": request.id, "to": request.target_stage.value, "violations": violations},
+            )

@@ -1,0 +1,192 @@
+"""Governance, wired: one object the runtime, the API, the HTTP downloads and the
+CLI share. It owns the compiled policy set and hands out the parts."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from adapters.base import RegistryAdapter
+from gateway.catalogue.index import CatalogueIndex, SearchFilter
+from gateway.catalogue.sync import SyncEngine
+from gateway.codec import version_to_dict
+from gateway.config import RegistrySettings
+from gateway.domain import ModelVersion, Stage, utcnow, version_sort_key
+from gateway.governance import audit, reports, retention
+from gateway.governance.compliance import ComplianceRecorder, ReevaluationResult
+from gateway.governance.evaluation import Evaluation, Evaluator, Subject, Violation
+from gateway.governance.policies import PolicySet
+from gateway.governance.promotions import Promotions
+from gateway.store.database import Database
+from gateway.store.sql import insert_ignore
+from gateway.store.tables import catalogue_versions as cv
+from gateway.store.tables import governance_state as gs
+from gateway.store.tables import governance_violations as gv
+
+log = logging.getLogger(__name__)
+
+POLICY_DIGEST = "policy_digest"  # the digest recorded by the last policy.changed event
+EVALUATED_DIGEST = "evaluated_digest"  # the digest the stored evaluation was made with
+
+
+@dataclass(frozen=True)
+class StoredCompliance:
+    compliant: bool
+    violations: tuple[Violation, ...]
+
+
+class Governance:
+    def __init__(
+        self,
+        database: Database,
+        index: CatalogueIndex,
+        adapters: Mapping[str, RegistryAdapter],
+        sync: SyncEngine,
+        registries: Mapping[str, RegistrySettings],
+        policies: PolicySet,
+    ):
+        self.db = database
+        self.index = index
+        self.policies = policies
+        self.evaluator = Evaluator(policies)
+        self.compliance = ComplianceRecorder(self.evaluator)
+        self.promotions = Promotions(database, index, adapters, sync, registries, policies, self.evaluate)
+
+    def attach(self) -> None:
+        """Keep compliance current as the index changes (inside its transactions)."""
+        if self.compliance not in self.index.listeners:
+            self.index.listeners.append(self.compliance)
+
+    # --- policy changes ------------------------------------------------------------
+
+    async def start(self) -> ReevaluationResult | None:
+        """At start: record a policy change (with the file digest) in the audit log,
+        and re-evaluate the whole index if the stored evaluation used other policies.
+
+        The event and the digest commit together; the re-evaluation is recorded as
+        done only after it finished, so a crash in the middle redoes it next start.
+        """
+        digest = self.policies.digest
+        async with self.db.write() as conn:
+            # Replicas starting together must record one change, not one each.
+            await audit.lock_chain(conn)
+            recorded = await _state(conn, POLICY_DIGEST)
+            if recorded != digest:
+                await _set_state(conn, POLICY_DIGEST, digest)
+                await audit.append(
+                    conn,
+                    "policy.changed",
+                    audit.SYSTEM,
+                    self.policies.source,
+                    {"previous": recorded, **self.policies.summary()},
+                )
+        async with self.db.read() as conn:
+            evaluated = await _state(conn, EVALUATED_DIGEST)
+        if evaluated == digest:
+            return None
+        result = await self.compliance.reevaluate_all(self.db)
+        async with self.db.write() as conn:
+            await _set_state(conn, EVALUATED_DIGEST, digest)
+        log.info(
+            "policies %s: re-evaluated %d versions in %.2fs (%d changed)",
+            digest[:12] or "(none)",
+            result.versions,
+            result.seconds,
+            result.changed,
+        )
+        return result
+
+    # --- evaluation ----------------------------------------------------------------
+
+    async def evaluate(self, version: ModelVersion, stage: Stage | None = None) -> Evaluation:
+        """Judge one version now (as if it had ``stage``), knowing its model's other versions."""
+        async with self.db.read() as conn:
+            rows = (
+                await conn.execute(
+                    select(cv.c.version, cv.c.record).where(cv.c.model_uri == version.model_uri)
+                )
+            ).all()
+        key = version_sort_key(version.version)
+        earlier = [r for r in rows if version_sort_key(r.version) < key]
+        previous = max(earlier, key=lambda r: version_sort_key(r.version)).record if earlier else None
+        team = version.team
+        if team is None:
+            model = await self.index.get_model(version.model_uri)
+            team = model.team if model else None
+        return self.evaluator.evaluate(Subject(version_to_dict(version), team, previous, stage))
+
+    async def stored_compliance(self, uris: Sequence[str]) -> dict[str, StoredCompliance]:
+        """The stored evaluation of indexed versions, in one query (absent: not indexed)."""
+        found: dict[str, StoredCompliance] = {}
+        if not uris:
+            return found
+        query = (
+            select(cv.c.uri, cv.c.compliant, gv.c.policy_id, gv.c.severity, gv.c.message)
+            .select_from(cv.outerjoin(gv, gv.c.version_uri == cv.c.uri))
+            .where(cv.c.uri.in_(list(uris)))
+            .order_by(cv.c.uri, gv.c.policy_id)
+        )
+        violations: dict[str, list[Violation]] = {}
+        compliant: dict[str, bool] = {}
+        async with self.db.read() as conn:
+            for row in await conn.execute(query):
+                compliant[row.uri] = row.compliant is not False
+                bucket = violations.setdefault(row.uri, [])
+                if row.policy_id is not None:
+                    bucket.append(Violation(row.policy_id, row.severity, row.message))
+        for uri, ok in compliant.items():
+            found[uri] = StoredCompliance(ok, tuple(violations.get(uri, ())))
+        return found
+
+    # --- audit ----------------------------------------------------------------------
+
+    async def audit_registration(self, conn: AsyncConnection, version: ModelVersion) -> None:
+        """The native registry's ``within=`` hook: a registration and its event commit together."""
+        await audit.append(
+            conn,
+            "version.registered",
+            version.created_by or audit.SYSTEM,
+            version.uri,
+            {
+                "stage": version.stage.value,
+                "semver": version.semver,
+                "artifactUri": version.artifact_uri,
+                "artifactDigest": version.artifact_digest,
+                "trainingData": [
+                    {"uri": d.uri, "role": d.role, "digest": d.digest} for d in version.training_data
+                ],
+                "metrics": dict(version.metrics),
+                "parent": version.parent,
+            },
+        )
+
+    async def verify_audit(self) -> audit.Verification:
+        return await audit.verify(self.db)
+
+    # --- reports and retention ------------------------------------------------------------
+
+    async def report(self, f: SearchFilter, as_of: datetime | None = None) -> reports.ComplianceReport:
+        if as_of is not None:
+            return await reports.report_as_of(self.db, f, as_of)
+        return await reports.current_report(self.db, self.policies, f)
+
+    async def retention_plan(self, now: datetime | None = None) -> list[retention.RetentionCandidate]:
+        return await retention.plan(self.db, self.policies, now or utcnow())
+
+    async def retention_apply(self, now: datetime | None = None) -> list[retention.RetentionOutcome]:
+        return await retention.apply(self.promotions, await self.retention_plan(now))
+
+
+async def _state(conn: AsyncConnection, key: str) -> str | None:
+    return (await conn.execute(select(gs.c.value).where(gs.c.key == key))).scalar()
+
+
+async def _set_state(conn: AsyncConnection, key: str, value: str) -> None:
+    now = utcnow()
+    await insert_ignore(conn, gs, {"key": key, "value": value, "updated_at": now})
+    await conn.execute(update(gs).where(gs.c.key == key).values(value=value, updated_at=now))

@@ -1,0 +1,97 @@
+"""Lineage over plain HTTP: the OpenLineage export, for Marquez or any consumer.
+
+    GET /lineage/openlineage?uri=<node>&depth=3&direction=BOTH&format=json|jsonl
+
+``uri`` is any lineage node (``mg://`` URI, registry reference, dataset URI in
+any spelling). ``format=json`` (default) answers ``{"events": [...], "errors":
+[...]}``; ``format=jsonl`` answers one RunEvent per line (``application/x-ndjson``),
+ready to POST one by one to ``/api/v1/lineage``. Registries whose lineage API
+failed are listed in ``errors`` (JSON) or the ``x-modelgate-registry-errors``
+header (JSON Lines); the events then come from the stored graph. Any
+authenticated principal may read it; restricted versions of other teams are
+redacted as in GraphQL.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from gateway.auth.permissions import visibility_for
+from gateway.auth.principal import Principal
+from gateway.errors import BadInput, GatewayError, RegistryError
+from gateway.lineage.walk import Direction
+
+if TYPE_CHECKING:
+    from gateway.runtime import Gateway
+
+PrincipalResolver = Callable[[Request], Awaitable[Principal]]
+STATUS = {"BAD_USER_INPUT": 400, "FORBIDDEN": 403, "NOT_FOUND": 404}
+
+
+def _int(request: Request, name: str, default: int) -> int:
+    text = request.query_params.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise BadInput(f"{name} must be an integer, got {text!r}", field=name) from None
+
+
+def _direction(request: Request) -> Direction:
+    text = request.query_params.get("direction", Direction.BOTH.value).upper()
+    try:
+        return Direction(text)
+    except ValueError:
+        raise BadInput(
+            f"direction must be one of {', '.join(d.value for d in Direction)}", field="direction"
+        ) from None
+
+
+def routes(gateway_of: Callable[[], Gateway], principal_of: PrincipalResolver) -> list[Route]:
+    """The lineage export routes; ``principal_of`` says who is asking (the server's auth)."""
+
+    async def openlineage_export(request: Request) -> Response:
+        request_id = uuid.uuid4().hex
+        try:
+            principal = await principal_of(request)
+            gateway = gateway_of()
+            uri = request.query_params.get("uri")
+            if not uri:
+                raise BadInput(
+                    "uri is required (a version, model, dataset or registry reference)", field="uri"
+                )
+            fmt = request.query_params.get("format", "json")
+            if fmt not in ("json", "jsonl"):
+                raise BadInput(f"format must be json or jsonl, got {fmt!r}", field="format")
+            errors: dict[str, RegistryError] = {}
+            events = await gateway.lineage.openlineage_events(
+                uri,
+                _direction(request),
+                _int(request, "depth", 3),
+                max_nodes=_int(request, "maxNodes", 500),
+                report=lambda e: errors.setdefault(e.registry_id, e),
+                visibility=visibility_for(principal, gateway.settings),
+            )
+        except GatewayError as exc:
+            body = {
+                "errors": [
+                    {"message": exc.message, "extensions": {**exc.as_extensions(), "requestId": request_id}}
+                ]
+            }
+            return JSONResponse(body, status_code=STATUS.get(exc.code, 500))
+        failures = [{"message": e.message, "extensions": e.as_extensions()} for e in errors.values()]
+        if fmt == "jsonl":
+            lines = "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in events)
+            headers = {"x-modelgate-registry-errors": ",".join(sorted(errors))} if errors else {}
+            return Response(lines, media_type="application/x-ndjson", headers=headers)
+        return JSONResponse({"events": events, "errors": failures})
+
+    return [Route("/lineage/openlineage", openlineage_export)]

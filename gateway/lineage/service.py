@@ -1,0 +1,236 @@
+"""The lineage feature as the rest of the gateway sees it: harvesting wired to
+the index, reference resolution, walks, impact analysis and OpenLineage export.
+GraphQL resolvers, the HTTP export and the CLI call this and nothing below it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from adapters.base import RegistryAdapter
+from gateway.catalogue.cache import AsyncCache
+from gateway.catalogue.index import CatalogueIndex
+from gateway.catalogue.search import Visibility
+from gateway.config import Settings
+from gateway.domain import URI_SCHEME, ModelVersion, parse_uri
+from gateway.errors import BadInput, NotFound
+from gateway.lineage import openlineage, store
+from gateway.lineage.graph import INPUT_RELATIONS, MAX_NODES, Graph, node_for_uri
+from gateway.lineage.harvest import LineageHarvester, harvest_edges
+from gateway.lineage.remote import RegistryLineage, Report
+from gateway.lineage.uris import ReferenceResolver, is_reference, normalize_dataset_uri
+from gateway.lineage.visibility import hidden_uris
+from gateway.lineage.walk import (
+    MAX_DEPTH,
+    MAX_IMPACT_DEPTH,
+    SAME,
+    Direction,
+    ExtraEdges,
+    ImpactResult,
+    impact,
+    is_version_uri,
+    walk,
+)
+from gateway.store.database import Database
+
+log = logging.getLogger(__name__)
+
+MAX_NODES_LIMIT = 5000
+MAX_IMPACT_LIMIT = 10_000
+IMPACT_MAX_NODES = 100_000
+
+
+def check_range(value: int, low: int, high: int, field: str) -> int:
+    if not low <= value <= high:
+        raise BadInput(f"{field} must be between {low} and {high}, got {value}", field=field)
+    return value
+
+
+class LineageService:
+    def __init__(
+        self,
+        database: Database,
+        index: CatalogueIndex,
+        adapters: Mapping[str, RegistryAdapter],
+        cache: AsyncCache,
+        settings: Settings,
+        *,
+        deadline_seconds: float = 3.0,
+        max_registry_versions: int = 25,
+    ):
+        self.db = database
+        self.index = index
+        self.settings = settings
+        self.resolver = ReferenceResolver(settings.registries)
+        self.harvester = LineageHarvester(self.resolver)
+        self.remote = RegistryLineage(
+            database,
+            index,
+            adapters,
+            cache,
+            self.resolver,
+            deadline_seconds=deadline_seconds,
+            max_versions=max_registry_versions,
+        )
+
+    def attach(self) -> None:
+        """Harvest inside every indexing transaction from now on."""
+        if self.harvester not in self.index.listeners:
+            self.index.listeners.append(self.harvester)
+
+    async def start(self) -> None:
+        """Re-harvest the index if the configured registries (which references
+        resolve against) changed since the stored edges were made."""
+        count = await self.harvester.ensure_current(self.db)
+        if count is not None:
+            log.info("lineage: stored edges rebuilt for %d versions", count)
+
+    async def aclose(self) -> None:
+        await self.remote.drain()
+
+    # --- naming ----------------------------------------------------------------
+
+    async def resolve(self, ref: str, *, context_registry: str | None = None) -> str | None:
+        """The ``mg://`` URI a model reference names (in the catalogue's spelling),
+        or None when no configured registry owns it."""
+        resolved = self.resolver.resolve(ref, context_registry=context_registry)
+        return await self._spelled(resolved.uri) if resolved else None
+
+    async def parent_reference(self, ref: str, registry_id: str) -> str:
+        """What a new version of ``registry_id`` records as its parent: the owning
+        registry's ``mg://`` URI when a configured registry owns the reference,
+        else the reference as given (an external parent). Text that is no model
+        reference at all is bad input."""
+        text = ref.strip()
+        if text.startswith(URI_SCHEME):
+            try:
+                parse_uri(text)
+            except ValueError as exc:
+                raise BadInput(str(exc), field="parent") from None
+        elif not is_reference(text):
+            raise BadInput(
+                f"parent {ref!r} is not a modelgate URI (mg://<registry>/<model>/<version>) nor a "
+                "registry reference (models:/<name>/<version>, a SageMaker model-package ARN, or a "
+                "Vertex resource name projects/<p>/locations/<l>/models/<id>@<version>)",
+                field="parent",
+            )
+        return await self.resolve(text, context_registry=registry_id) or text
+
+    async def _spelled(self, uri: str) -> str:
+        parsed = parse_uri(uri)
+        if self.resolver.kind_of(parsed.registry_id) != "sagemaker":
+            return uri
+        async with self.db.read() as conn:
+            names = await store.canonical_model_names(conn, {(parsed.registry_id, parsed.model_name.lower())})
+        real = names.get((parsed.registry_id, parsed.model_name.lower()))
+        if not real:
+            return uri
+        return f"{URI_SCHEME}{parsed.registry_id}/{real}" + (f"/{parsed.version}" if parsed.version else "")
+
+    async def canonical(self, uri: str) -> str:
+        """The graph's URI for what a caller names: an ``mg://`` URI as is, a
+        registry reference resolved, a dataset URI normalised (unless only its
+        given spelling is in the graph, e.g. an ``https`` URL stored verbatim)."""
+        text = uri.strip()
+        if not text:
+            raise BadInput("uri must not be empty", field="uri")
+        if text.startswith(URI_SCHEME):
+            try:
+                parse_uri(text)
+            except ValueError as exc:
+                raise BadInput(str(exc), field="uri") from None
+            return await self._spelled(text)
+        if is_reference(text) and (resolved := await self.resolve(text)):
+            return resolved
+        normalized = normalize_dataset_uri(text)
+        if normalized == text:
+            return text
+        async with self.db.read() as conn:
+            known = await store.known_uris(conn, [normalized, text])
+        return text if text in known and normalized not in known else normalized
+
+    # --- walks -----------------------------------------------------------------
+
+    async def graph(
+        self,
+        uri: str,
+        direction: Direction = Direction.BOTH,
+        depth: int = 3,
+        *,
+        max_nodes: int = MAX_NODES,
+        version: ModelVersion | None = None,
+        registry_lineage: bool = True,
+        report: Report | None = None,
+    ) -> Graph:
+        """The lineage graph around a node. ``version`` is the root's record when
+        the caller has it (its edges count even before it is indexed);
+        ``registry_lineage`` merges what the registries' lineage APIs know about the
+        versions visited (bounded; failures go to ``report``)."""
+        check_range(depth, 0, MAX_DEPTH, "depth")
+        check_range(max_nodes, 1, MAX_NODES_LIMIT, "maxNodes")
+        root = version.uri if version is not None else await self.canonical(uri)
+        root_node = node_for_uri(root)
+        if version is None:
+            async with self.db.read() as conn:
+                known = await store.known_uris(conn, [root])
+                if root in known:
+                    root_node = await store.describe(conn, root)
+            if root not in known:
+                if is_version_uri(root):
+                    raise NotFound(f"no version {root} in the catalogue", field="uri")
+                raise NotFound(f"no lineage node {root} (in any spelling)", field="uri")
+        seed = harvest_edges(version, self.resolver) if version is not None else []
+        extra: ExtraEdges | None = None
+        if registry_lineage:
+            budget = self.remote.budget()
+
+            async def extra_edges(uris: Sequence[str]) -> list[Any]:
+                return await self.remote.edges(uris, budget, report)
+
+            extra = extra_edges
+        return await walk(self.db, root_node, direction, depth, max_nodes=max_nodes, seed=seed, extra=extra)
+
+    async def impact(
+        self, uri: str, *, depth: int = MAX_DEPTH, limit: int = 1000, max_nodes: int = IMPACT_MAX_NODES
+    ) -> ImpactResult:
+        """Every version downstream of a dataset, code, a model or a version (any
+        spelling), transitively through fine-tuning and SAME_AS, with paths. Answered
+        from the store: registry lineage counts once a walk has fetched it."""
+        check_range(depth, 1, MAX_IMPACT_DEPTH, "depth")
+        check_range(limit, 1, MAX_IMPACT_LIMIT, "limit")
+        root = await self.canonical(uri)
+        starts: list[str] = []
+        if root.startswith(URI_SCHEME) and parse_uri(root).version is None:
+            async with self.db.read() as conn:
+                starts = await store.model_versions(conn, root)
+        return await impact(self.db, root, starts=starts, depth=depth, limit=limit, max_nodes=max_nodes)
+
+    # --- export ----------------------------------------------------------------
+
+    async def openlineage_events(
+        self,
+        uri: str,
+        direction: Direction = Direction.BOTH,
+        depth: int = 3,
+        *,
+        max_nodes: int = MAX_NODES,
+        registry_lineage: bool = True,
+        report: Report | None = None,
+        visibility: Visibility | None = None,
+    ) -> list[dict[str, Any]]:
+        """OpenLineage RunEvents for every version in the lineage graph around
+        ``uri``; each event carries all of its version's inputs, not only those
+        inside the walk's depth. Versions ``visibility`` hides get no event and
+        appear only as redacted placeholders."""
+        graph = await self.graph(
+            uri, direction, depth, max_nodes=max_nodes, registry_lineage=registry_lineage, report=report
+        )
+        versions = [u for u in graph.nodes if is_version_uri(u)]
+        records = await self.index.get_versions(versions) if versions else {}
+        async with self.db.read() as conn:
+            own = await store.hop(conn, versions, INPUT_RELATIONS | SAME, SAME)
+        edges = [*graph.edges.values(), *own]
+        mentioned = {u for e in edges for u in (e.source.uri, e.target.uri)}
+        hidden = await hidden_uris(self.index, self.settings, visibility, mentioned | set(versions))
+        return openlineage.events(versions, records, edges, hidden)

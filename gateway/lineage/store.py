@@ -1,0 +1,279 @@
+"""SQL over the lineage tables: replacing a version's edges, and one hop of a
+walk for a whole frontier in one statement (per chunk of URIs)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import String, and_, cast, delete, func, literal, null, select, union, union_all, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.domain import LineageNode, Relation
+from gateway.lineage.graph import Edge, node_for_uri
+from gateway.store.tables import catalogue_models as cm
+from gateway.store.tables import catalogue_versions as cv
+from gateway.store.tables import lineage_artifacts as la
+from gateway.store.tables import lineage_edges as le
+
+# URIs per IN list. A hop statement holds three lists, so this keeps it far
+# below SQLite's bound-parameter limit (32,766).
+CHUNK = 1000
+URI_LIMIT = 1024  # the column width; longer URIs keep a prefix and a hash
+LABEL_LIMIT = 512
+REGISTRY_EVIDENCE = "registry"
+T = TypeVar("T")
+
+
+def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def fit_uri(uri: str) -> str:
+    """URIs longer than the column keep a prefix plus a hash of the whole, so
+    equal URIs still meet and different ones stay apart."""
+    if len(uri) <= URI_LIMIT:
+        return uri
+    digest = hashlib.sha256(uri.encode()).hexdigest()[:24]
+    return f"{uri[: URI_LIMIT - 26]}#~{digest}"
+
+
+def _label(label: str | None) -> str | None:
+    return label[:LABEL_LIMIT] if label else None
+
+
+def edge_row(edge: Edge, origin: str) -> dict[str, Any]:
+    return {
+        "source_uri": fit_uri(edge.source.uri),
+        "source_kind": edge.source.kind[:32],
+        "source_label": _label(edge.source.label),
+        "source_registry": edge.source.registry,
+        "target_uri": fit_uri(edge.target.uri),
+        "target_kind": edge.target.kind[:32],
+        "target_label": _label(edge.target.label),
+        "target_registry": edge.target.registry,
+        "relation": edge.relation.value,
+        "origin_version_uri": origin,
+        "evidence": edge.evidence[:64],
+    }
+
+
+def _node(uri: str, kind: str, label: str | None, registry: str | None) -> LineageNode:
+    if label is None or kind == "unknown":
+        derived = node_for_uri(uri, registry)
+        return LineageNode(uri, derived.kind if kind == "unknown" else kind, label or derived.label, registry)
+    return LineageNode(uri, kind, label, registry)
+
+
+def row_edge(row: Any) -> Edge:
+    return Edge(
+        _node(row.source_uri, row.source_kind, row.source_label, row.source_registry),
+        _node(row.target_uri, row.target_kind, row.target_label, row.target_registry),
+        Relation(row.relation),
+        row.evidence,
+        row.origin_version_uri,
+    )
+
+
+# --- writes --------------------------------------------------------------------
+
+
+async def replace_versions(
+    conn: AsyncConnection,
+    origins: Sequence[str],
+    edges: Sequence[Edge],
+    artifacts: Sequence[tuple[str, str, str]],
+) -> None:
+    """Make the store hold exactly ``edges`` and ``artifacts`` (version URI, key,
+    registry) for the versions ``origins`` (edges of any evidence are dropped:
+    registry lineage is fetched again when next asked for)."""
+    for chunk in chunks(origins):
+        await conn.execute(delete(le).where(le.c.origin_version_uri.in_(chunk)))
+        await conn.execute(delete(la).where(la.c.version_uri.in_(chunk)))
+    rows = [edge_row(e, e.origin or "") for e in edges]
+    for chunk in chunks(rows, 2000):
+        await conn.execute(le.insert(), list(chunk))
+    unique = list({(v, k): r for v, k, r in artifacts}.items())
+    artifact_rows = [{"version_uri": v, "key": k[:URI_LIMIT], "registry_id": r} for (v, k), r in unique]
+    for chunk in chunks(artifact_rows, 2000):
+        await conn.execute(la.insert(), list(chunk))
+
+
+async def remove_models(conn: AsyncConnection, model_uris: Sequence[str]) -> None:
+    """Drop what the versions of these models contributed (before they leave the index)."""
+    for chunk in chunks(model_uris):
+        versions = select(cv.c.uri).where(cv.c.model_uri.in_(chunk))
+        await conn.execute(delete(le).where(le.c.origin_version_uri.in_(versions)))
+        await conn.execute(delete(la).where(la.c.version_uri.in_(versions)))
+
+
+async def replace_registry_edges(conn: AsyncConnection, origin: str, edges: Sequence[Edge]) -> None:
+    """Store what a registry's own lineage API said about one version."""
+    await conn.execute(
+        delete(le).where(le.c.origin_version_uri == origin, le.c.evidence == REGISTRY_EVIDENCE)
+    )
+    if edges:
+        await conn.execute(le.insert(), [edge_row(e, origin) for e in edges])
+
+
+async def canonical_model_names(
+    conn: AsyncConnection, wanted: set[tuple[str, str]]
+) -> dict[tuple[str, str], str]:
+    """The catalogue's spelling of models named case-insensitively: (registry,
+    lowercased name) -> name, for those the catalogue has."""
+    found: dict[tuple[str, str], str] = {}
+    by_registry: dict[str, list[str]] = {}
+    for registry, lowered in wanted:
+        by_registry.setdefault(registry, []).append(lowered)
+    for registry, names in by_registry.items():
+        for chunk in chunks(sorted(set(names))):
+            query = select(cm.c.name).where(cm.c.registry_id == registry, func.lower(cm.c.name).in_(chunk))
+            for name in (await conn.execute(query)).scalars():
+                found[(registry, name.lower())] = name
+    return found
+
+
+async def recase_targets(conn: AsyncConnection, registry_id: str, name: str, versions: Sequence[str]) -> None:
+    """Point edges that named this model in lowercase (a SageMaker ARN read before
+    the model was indexed) at its real spelling."""
+    lower_prefix = f"mg://{registry_id}/{name.lower()}"
+    real_prefix = f"mg://{registry_id}/{name}"
+    targets = [lower_prefix, *(f"{lower_prefix}/{v}" for v in versions)]
+    for chunk in chunks(targets):
+        await conn.execute(
+            update(le)
+            .where(le.c.target_uri.in_(chunk))
+            .values(
+                target_uri=literal(real_prefix) + func.substr(le.c.target_uri, len(lower_prefix) + 1),
+                target_label=None,
+            )
+        )
+
+
+# --- reads ---------------------------------------------------------------------
+
+
+def _hop_statement(chunk: Sequence[str], forward: frozenset[Relation], backward: frozenset[Relation]) -> Any:
+    columns = [
+        le.c.source_uri,
+        le.c.source_kind,
+        le.c.source_label,
+        le.c.source_registry,
+        le.c.target_uri,
+        le.c.target_kind,
+        le.c.target_label,
+        le.c.target_registry,
+        le.c.relation,
+        le.c.evidence,
+        le.c.origin_version_uri,
+    ]
+    parts = []
+    if forward:
+        parts.append(
+            select(*columns).where(le.c.source_uri.in_(chunk), le.c.relation.in_([r.value for r in forward]))
+        )
+    if backward:
+        parts.append(
+            select(*columns).where(le.c.target_uri.in_(chunk), le.c.relation.in_([r.value for r in backward]))
+        )
+    if Relation.SAME_AS in forward or Relation.SAME_AS in backward:
+        # Versions in other registries holding the same artifact (URI or digest). The
+        # frontier's keys are looked up first (MATERIALIZED): otherwise PostgreSQL hashes
+        # the whole artifact table for every hop instead of probing the key index.
+        mine = (
+            select(la.c.version_uri, la.c.key, la.c.registry_id)
+            .where(la.c.version_uri.in_(chunk))
+            .cte("frontier_artifacts")
+            .prefix_with("MATERIALIZED")
+        )
+        other = la.alias("other")
+        text = String()
+        parts.append(
+            select(
+                mine.c.version_uri,
+                cast(literal("model_version"), text),
+                cast(null(), text),
+                mine.c.registry_id,
+                other.c.version_uri,
+                cast(literal("model_version"), text),
+                cast(null(), text),
+                other.c.registry_id,
+                cast(literal(Relation.SAME_AS.value), text),
+                cast(literal("artifact"), text),
+                mine.c.version_uri,
+            ).select_from(
+                mine.join(other, and_(other.c.key == mine.c.key, other.c.registry_id != mine.c.registry_id))
+            )
+        )
+    return union_all(*parts)
+
+
+async def hop(
+    conn: AsyncConnection,
+    frontier: Sequence[str],
+    forward: frozenset[Relation],
+    backward: frozenset[Relation],
+) -> list[Edge]:
+    """Every stored edge leaving the frontier: those whose source is in it with a
+    ``forward`` relation, those whose target is in it with a ``backward`` one, and
+    artifact-derived SAME_AS links (when SAME_AS is followed)."""
+    edges: list[Edge] = []
+    for chunk in chunks(sorted(set(frontier))):
+        rows = (await conn.execute(_hop_statement(chunk, forward, backward))).all()
+        edges += [row_edge(r) for r in rows]
+    return edges
+
+
+async def known_uris(conn: AsyncConnection, uris: Sequence[str]) -> set[str]:
+    """Which of these URIs the graph has a node for."""
+    found: set[str] = set()
+    for chunk in chunks(list(dict.fromkeys(uris))):
+        query = union(
+            select(le.c.source_uri.label("uri")).where(le.c.source_uri.in_(chunk)),
+            select(le.c.target_uri.label("uri")).where(le.c.target_uri.in_(chunk)),
+            select(la.c.version_uri.label("uri")).where(la.c.version_uri.in_(chunk)),
+            select(cv.c.uri.label("uri")).where(cv.c.uri.in_(chunk)),
+            select(cm.c.uri.label("uri")).where(cm.c.uri.in_(chunk)),
+        )
+        found |= set((await conn.execute(query)).scalars())
+    return found
+
+
+async def describe(conn: AsyncConnection, uri: str) -> LineageNode:
+    """How the graph describes a node (kind, label, registry), from any edge naming it."""
+    if uri.startswith("mg://"):
+        return node_for_uri(uri)
+    as_target = select(le.c.target_kind, le.c.target_label, le.c.target_registry).where(
+        le.c.target_uri == uri
+    )
+    row = (await conn.execute(as_target.limit(1))).first()
+    if row is None:
+        as_source = select(le.c.source_kind, le.c.source_label, le.c.source_registry).where(
+            le.c.source_uri == uri
+        )
+        row = (await conn.execute(as_source.limit(1))).first()
+    return _node(uri, row[0], row[1], row[2]) if row else node_for_uri(uri)
+
+
+async def model_versions(conn: AsyncConnection, model_uri: str) -> list[str]:
+    """The indexed versions of a model (an ``impact`` of a model starts from them)."""
+    query = select(cv.c.uri).where(cv.c.model_uri == model_uri).order_by(cv.c.version_order)
+    return list((await conn.execute(query)).scalars())
+
+
+__all__ = [
+    "canonical_model_names",
+    "chunks",
+    "describe",
+    "edge_row",
+    "fit_uri",
+    "hop",
+    "known_uris",
+    "model_versions",
+    "recase_targets",
+    "remove_models",
+    "replace_registry_edges",
+    "replace_versions",
+]

@@ -1,0 +1,171 @@
+"""Metrics (Prometheus), structured logs with request ids, optional tracing.
+
+``/metrics`` serves the text format from a registry owned by the app (so two
+apps in one process never share counters). Gauges that describe state — sync
+lag, index size, registry health, cache hit ratio — are refreshed from the
+gateway when scraped; counters and histograms are updated as things happen.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from strawberry.extensions import SchemaExtension
+
+if TYPE_CHECKING:
+    from gateway.runtime import Gateway
+
+request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.graphql_seconds = Histogram(
+            "modelgate_graphql_request_seconds",
+            "GraphQL operation latency, by operation name",
+            ["operation", "outcome"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.http_requests = Counter(
+            "modelgate_http_requests", "HTTP requests, by route and status", ["route", "status"], registry=r
+        )
+        self.registry_call_seconds = Histogram(
+            "modelgate_registry_call_seconds",
+            "Latency of calls to registries, by registry and adapter method",
+            ["registry", "method"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.registry_call_errors = Counter(
+            "modelgate_registry_call_errors",
+            "Failed calls to registries, by error code",
+            ["registry", "method", "code"],
+            registry=r,
+        )
+        self.breaker_open = Gauge(
+            "modelgate_registry_breaker_open",
+            "1 while a registry's circuit breaker is open",
+            ["registry"],
+            registry=r,
+        )
+        self.registry_healthy = Gauge(
+            "modelgate_registry_healthy",
+            "1 if the last sync of a registry succeeded",
+            ["registry"],
+            registry=r,
+        )
+        self.sync_lag = Gauge(
+            "modelgate_registry_sync_lag_seconds",
+            "Seconds since a registry last synced",
+            ["registry"],
+            registry=r,
+        )
+        self.sync_duration = Gauge(
+            "modelgate_registry_last_sync_seconds",
+            "Duration of a registry's last sync",
+            ["registry"],
+            registry=r,
+        )
+        self.sync_models = Counter(
+            "modelgate_sync_models_read", "Models read by syncs (progress)", ["registry"], registry=r
+        )
+        self.index_models = Gauge("modelgate_index_models", "Models in the index", ["registry"], registry=r)
+        self.index_versions = Gauge(
+            "modelgate_index_versions", "Versions in the index", ["registry"], registry=r
+        )
+        self.cache_hit_ratio = Gauge("modelgate_cache_hit_ratio", "Live-read cache hit ratio", registry=r)
+        self.cache_requests = Gauge(
+            "modelgate_cache_lookups",
+            "Live-read cache lookups since start, by result",
+            ["result"],
+            registry=r,
+        )
+
+    async def render(self, gateway: Gateway) -> bytes:
+        """Refresh the state gauges from the gateway, then render every metric."""
+        now = datetime.now(UTC)
+        stats = await gateway.index.registry_stats()
+        for registry in gateway.settings.registries:
+            s = stats.get(registry.id)
+            self.index_models.labels(registry.id).set(s.models if s else 0)
+            self.index_versions.labels(registry.id).set(s.versions if s else 0)
+            self.registry_healthy.labels(registry.id).set(1 if (s is None or s.healthy) else 0)
+            if s is not None and s.synced_at is not None:
+                self.sync_lag.labels(registry.id).set((now - s.synced_at).total_seconds())
+            if s is not None and s.sync_seconds is not None:
+                self.sync_duration.labels(registry.id).set(s.sync_seconds)
+        cache = gateway.cache.stats
+        self.cache_hit_ratio.set(cache.hit_ratio)
+        for result, value in (("hit", cache.hits), ("stale", cache.stale_hits), ("miss", cache.misses)):
+            self.cache_requests.labels(result).set(value)
+        return generate_latest(self.registry)
+
+
+class GraphQLMetrics(SchemaExtension):
+    """Times every operation, labelled by its name (clients should name them)."""
+
+    def on_operation(self):  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        yield
+        context = self.execution_context.context
+        metrics: Metrics | None = getattr(getattr(context, "gateway", None), "metrics", None)
+        if metrics is None:
+            return
+        result = self.execution_context.result
+        outcome = "error" if result is not None and getattr(result, "errors", None) else "ok"
+        name = self.execution_context.operation_name or "anonymous"
+        metrics.graphql_seconds.labels(name[:64], outcome).observe(time.perf_counter() - started)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, with the request id of the request being served."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if (rid := request_id_var.get()) is not None:
+            entry["request_id"] = rid
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+class RequestIdFilter(logging.Filter):
+    """Puts ``request_id`` on every record, for text formats that show it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id_var.get() or "-"
+        return True
+
+
+def configure_logging(fmt: str = "text", level: str = "INFO") -> None:
+    handler = logging.StreamHandler()
+    handler.addFilter(RequestIdFilter())
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+        )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # uvicorn's loggers propagate to ours, so access logs share the format.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True

@@ -1,0 +1,42 @@
+"""The web dashboard: one static page (vanilla JS modules, no build step, no CDN)
+served at ``/``, which talks to the gateway only through its own GraphQL API and
+report downloads. Every asset ships in this package (``static/``)."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+# The page needs nothing from elsewhere; the policy has the browser enforce that
+# (and blunts any injected markup: no inline scripts or styles run).
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "img-src 'self' data:",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
+def routes() -> list[BaseRoute]:
+    """``/`` (the page) and ``/ui/*`` (its scripts and styles)."""
+    index = (resources.files(__package__) / "static" / "index.html").read_bytes()
+
+    async def dashboard(_request: Request) -> Response:
+        return Response(
+            index,
+            media_type="text/html; charset=utf-8",
+            headers={"content-security-policy": CONTENT_SECURITY_POLICY, "cache-control": "no-cache"},
+        )
+
+    return [
+        Route("/", dashboard),
+        Mount("/ui", app=StaticFiles(packages=[(__package__, "static")]), name="ui"),
+    ]

@@ -1,0 +1,71 @@
+// The dashboard's entry point: hash routing (#/, #/model/<uri>, #/governance) and the token.
+import { ApiError, banner, surface, token } from "./api.js";
+import { renderCatalogue } from "./catalogue.js";
+import { h } from "./dom.js";
+import { renderGovernance } from "./governance.js";
+import { renderModel } from "./model.js";
+
+// [name, pattern of the hash before "?", render(page, match, query parameters)]
+const ROUTES = [
+  ["model", /^#\/model\/([^?]+)$/, (page, [, uri], q) => renderModel(page, decodeURIComponent(uri), q.get("version"))],
+  ["governance", /^#\/governance$/, (page, _match, q) => renderGovernance(page, q)],
+  ["catalogue", /^(#\/?)?$/, (page, _match, q) => renderCatalogue(page, q)],
+];
+
+function route() {
+  const [path, query = ""] = (location.hash || "#/").split("?");
+  const params = new URLSearchParams(query);
+  const [name, pattern, render] = ROUTES.find(([, p]) => p.test(path)) ?? ROUTES.at(-1);
+  const view = document.getElementById("view");
+  // Each visit renders into a fresh element: a slow answer for a page left
+  // behind lands in a detached element and is never seen.
+  const page = h("div", { class: "page", "data-page": name });
+  view.replaceChildren(page);
+  banner.clear();
+  for (const link of document.querySelectorAll("[data-nav]")) {
+    if (link.dataset.nav === name) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  page.setAttribute("aria-busy", "true");
+  render(page, path.match(pattern), params)
+    .catch((error) => {
+      surface(error);
+      if (error instanceof ApiError) page.append(h("p", { class: "empty" }, "This page could not be loaded."));
+    })
+    .finally(() => page.removeAttribute("aria-busy"));
+}
+
+function setUpToken() {
+  const form = document.getElementById("token-form");
+  const toggle = document.getElementById("token-toggle");
+  const input = document.getElementById("token-input");
+  const show = (open) => {
+    form.hidden = !open;
+    toggle.setAttribute("aria-expanded", String(open));
+    if (open) input.focus();
+  };
+  const refresh = () => {
+    document.getElementById("token-state").textContent = token.get() ? "token set" : "no token";
+  };
+  toggle.addEventListener("click", () => show(form.hidden));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (input.value.trim()) token.set(input.value.trim());
+    input.value = "";
+    show(false);
+    refresh();
+    route();
+  });
+  document.getElementById("token-clear").addEventListener("click", () => {
+    token.clear();
+    show(false);
+    refresh();
+    route();
+  });
+  document.addEventListener("modelgate:unauthenticated", () => show(true));
+  refresh();
+}
+
+setUpToken();
+window.addEventListener("hashchange", route);
+route();

@@ -1,0 +1,72 @@
+// Small DOM helpers. Data always goes in as text, never as markup.
+
+const SVG_NS = "http://www.w3.org/2000/svg"; // a namespace name, never fetched
+
+function build(el, props, children) {
+  for (const [key, value] of Object.entries(props)) {
+    if (value == null || value === false) continue;
+    if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
+    else el.setAttribute(key, value === true ? "" : String(value));
+  }
+  el.append(...children.flat(Infinity).filter((c) => c != null && c !== false));
+  return el;
+}
+
+/** An HTML element: h("a", {href: "#/"}, "text", child, [more]). */
+export function h(tag, props = {}, ...children) {
+  return build(document.createElement(tag), props, children);
+}
+
+/** An SVG element, same shape as h(). */
+export function svg(tag, props = {}, ...children) {
+  return build(document.createElementNS(SVG_NS, tag), props, children);
+}
+
+export function stageBadge(stage) {
+  return h("span", { class: `badge stage-${stage.toLowerCase()}`, title: `stage ${stage}` }, stage);
+}
+
+export function ago(iso) {
+  if (!iso) return "never";
+  const seconds = Math.round((Date.now() - new Date(iso).getTime()) / 1000);
+  if (seconds < 45) return "just now";
+  const units = [["day", 86400], ["h", 3600], ["min", 60]];
+  const [unit, size] = units.find(([, s]) => seconds >= s) ?? ["min", 60];
+  const n = Math.round(seconds / size);
+  return unit === "day" ? `${n} day${n === 1 ? "" : "s"} ago` : `${n} ${unit} ago`;
+}
+
+/** A registry's name with how fresh the gateway's copy of it is. */
+export function registryChip(registry) {
+  const state = registry.healthy ? "healthy" : "stale";
+  const title = registry.healthy
+    ? `synced ${registry.syncedAt ?? "never"}`
+    : `unavailable: ${registry.lastError ?? "unknown error"}; served from the index`;
+  return h(
+    "span",
+    { class: `registry-chip ${state}`, title, "data-registry": registry.id },
+    h("span", { class: "dot", "aria-hidden": "true" }),
+    registry.id,
+    h("span", { class: "muted" }, ` · synced ${ago(registry.syncedAt)}`),
+  );
+}
+
+export function metricsText(metrics) {
+  return metrics.map((m) => `${m.key} ${Number(m.value.toPrecision(4))}`).join(" · ");
+}
+
+// mg://<registry>/<model>/<version>: the model is everything before the last "/".
+export const modelUriOf = (versionUri) => versionUri.slice(0, versionUri.lastIndexOf("/"));
+export const versionOf = (versionUri) => versionUri.slice(versionUri.lastIndexOf("/") + 1);
+
+export const links = {
+  model(modelUri, version) {
+    const query = version ? `?version=${encodeURIComponent(version)}` : "";
+    return `#/model/${encodeURIComponent(modelUri)}${query}`;
+  },
+  version: (versionUri) => links.model(modelUriOf(versionUri), versionOf(versionUri)),
+};
+
+export function section(title, ...children) {
+  return h("section", { class: "panel" }, h("h2", {}, title), ...children);
+}

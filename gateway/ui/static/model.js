@@ -1,0 +1,177 @@
+// A model's page: its versions, and one version in full with its lineage graph.
+import { gql } from "./api.js";
+import { ago, h, links, metricsText, registryChip, section, stageBadge } from "./dom.js";
+import { lineageGraph, nodeDetails } from "./lineage.js";
+
+const MODEL = `query Model($uri: String!) {
+  model(uri: $uri) {
+    uri name description team tags { key value } updatedAt
+    registry { id kind healthy syncedAt lastError }
+    versions(first: 100) {
+      totalCount
+      edges { node { uri version semver stage createdAt metrics { key value } compliance { compliant } } }
+    }
+  }
+}`;
+
+const VERSION = `query Version($uri: String!) {
+  modelVersion(uri: $uri) {
+    uri version semver stage nativeStage aliases description artifactUri createdAt createdBy
+    trainingData { uri name role }
+    hyperparameters { key value }
+    metrics { key value }
+    deployments { endpoint trafficPercent }
+    modelCard { summary intendedUse limitations trainingDataSummary evaluation biasAssessment warnings }
+    approvals { principal role comment at }
+    compliance { compliant violations { policy severity message } }
+    lineage(depth: 3) { truncated nodes { uri kind label registry } edges { source target relation } }
+  }
+}`;
+
+const CARD_FIELDS = [
+  ["summary", "Summary"],
+  ["intendedUse", "Intended use"],
+  ["limitations", "Limitations"],
+  ["trainingDataSummary", "Training data"],
+  ["evaluation", "Evaluation"],
+  ["biasAssessment", "Bias assessment"],
+  ["warnings", "Warnings"],
+];
+
+function header(model) {
+  return h(
+    "header",
+    { class: "page-head" },
+    h("p", { class: "crumbs" }, h("a", { href: "#/" }, "Catalogue"), " / ", model.registry.id),
+    h("h1", {}, model.name),
+    model.description ? h("p", { class: "lead" }, model.description) : null,
+    h(
+      "p",
+      { class: "meta" },
+      registryChip(model.registry),
+      model.team ? h("span", {}, `team ${model.team}`) : null,
+      model.tags.map((t) => h("span", { class: "tag" }, `${t.key}=${t.value}`)),
+    ),
+  );
+}
+
+const COLUMNS = ["Version", "Stage", "Metrics", "Compliance", "Created"];
+
+function versionsTable(model, selected) {
+  const current = (v) => (v.version === selected ? "true" : null);
+  const rows = model.versions.edges.map(({ node: v }) =>
+    h(
+      "tr",
+      { class: current(v) && "selected", "data-version": v.version },
+      h(
+        "td",
+        {},
+        h("a", { href: links.model(model.uri, v.version), "aria-current": current(v) }, `v${v.version}`),
+        v.semver ? h("span", { class: "muted" }, ` ${v.semver}`) : null,
+      ),
+      h("td", {}, stageBadge(v.stage)),
+      h("td", { class: "metrics" }, metricsText(v.metrics)),
+      h("td", {}, v.compliance.compliant ? "compliant" : h("span", { class: "bad" }, "non-compliant")),
+      h("td", { class: "muted" }, ago(v.createdAt)),
+    ),
+  );
+  return section(
+    `Versions (${model.versions.totalCount})`,
+    h(
+      "table",
+      { class: "versions" },
+      h("thead", {}, h("tr", {}, COLUMNS.map((c) => h("th", {}, c)))),
+      h("tbody", {}, rows),
+    ),
+  );
+}
+
+/** A definition list of the [term, value] pairs that have a value. */
+function definitions(pairs) {
+  const given = pairs.filter(([, value]) => value != null && value !== "");
+  return h("dl", {}, given.map(([term, value]) => [h("dt", {}, term), h("dd", {}, value)]));
+}
+
+function modelCard(card) {
+  const body = card
+    ? h("div", { class: "model-card" }, definitions(CARD_FIELDS.map(([key, term]) => [term, card[key]])))
+    : h("p", { class: "muted" }, "No model card.");
+  return section("Model card", body);
+}
+
+function record(v) {
+  return section(
+    `Version ${v.version}`,
+    h(
+      "p",
+      { class: "meta" },
+      stageBadge(v.stage),
+      v.nativeStage ? h("span", { class: "muted" }, `native: ${v.nativeStage}`) : null,
+      v.aliases.map((a) => h("span", { class: "tag" }, a)),
+    ),
+    v.description ? h("p", {}, v.description) : null,
+    definitions([
+      ["Metrics", metricsText(v.metrics)],
+      ["Parameters", v.hyperparameters.map((p) => `${p.key}=${p.value}`).join(" · ")],
+      ["Training data", v.trainingData.map((d) => `${d.role ?? "data"}: ${d.uri}`).join("\n")],
+      ["Deployments", v.deployments.map((d) => `${d.endpoint} (${d.trafficPercent ?? "?"}%)`).join("\n")],
+      ["Artifact", v.artifactUri],
+      ["Created", v.createdAt ? `${ago(v.createdAt)}${v.createdBy ? ` by ${v.createdBy}` : ""}` : null],
+    ]),
+  );
+}
+
+function governance(v) {
+  const approvals = v.approvals.map((a) =>
+    h("li", {}, h("strong", {}, a.role), ` by ${a.principal}, ${ago(a.at)}`, a.comment ? `: “${a.comment}”` : ""),
+  );
+  const violations = v.compliance.violations.map((x) =>
+    h("li", { class: `severity-${x.severity}` }, h("strong", {}, x.policy), ` (${x.severity}): ${x.message}`),
+  );
+  return section(
+    "Approvals and compliance",
+    approvals.length
+      ? h("ul", { class: "approvals" }, approvals)
+      : h("p", { class: "muted" }, "No approvals recorded."),
+    v.compliance.compliant
+      ? h("p", {}, "Compliant with every error-severity policy.")
+      : h("p", { class: "bad" }, "Not compliant."),
+    violations.length ? h("ul", { class: "violations" }, violations) : null,
+  );
+}
+
+function lineage(v) {
+  const hint = "Click a node: a model version opens its model page; anything else shows its details here.";
+  const details = h("div", { class: "details-slot" }, h("p", { class: "muted" }, hint));
+  const select = (node) => {
+    if (node.kind === "model_version" && node.uri.startsWith("mg://")) location.hash = links.version(node.uri);
+    else details.replaceChildren(nodeDetails(v.lineage, node));
+  };
+  return section(
+    "Lineage",
+    lineageGraph(v.lineage, v.uri, select),
+    v.lineage.truncated ? h("p", { class: "muted" }, "The graph was cut short at the node limit.") : null,
+    details,
+  );
+}
+
+/** #/model/<model uri>?version=<version> */
+export async function renderModel(page, uri, wanted) {
+  const { data } = await gql(MODEL, { uri });
+  const model = data.model;
+  if (!model) {
+    page.append(h("p", { class: "empty" }, `No model ${uri} in the catalogue.`));
+    return;
+  }
+  const versions = model.versions.edges.map((e) => e.node);
+  const chosen =
+    versions.find((v) => v.version === wanted) ?? versions.find((v) => v.stage === "PRODUCTION") ?? versions[0];
+  page.append(header(model), versionsTable(model, chosen?.version));
+  if (!chosen) return;
+  const detail = (await gql(VERSION, { uri: chosen.uri })).data.modelVersion;
+  page.append(
+    h("div", { class: "columns" }, record(detail), modelCard(detail.modelCard)),
+    governance(detail),
+    lineage(detail),
+  );
+}

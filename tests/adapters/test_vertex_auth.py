@@ -1,0 +1,184 @@
+"""Service-account authentication against the fake token endpoint, with the real
+authlib flow: what the assertion carries, refresh before expiry, one retry on a
+401, and credentials Google no longer accepts reported as "cannot authenticate"
+(an error value and an unhealthy registry, never a crash)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from gateway.errors import RegistryAuthError, RegistryUnavailable
+from tests.adapters.test_vertex import REGISTRY, make_adapter
+from tests.servers.vertex import VertexServer, new_private_key_pem
+
+
+def api_statuses(server: VertexServer, since: int) -> list[int]:
+    return [r.status for r in server.fake.requests[since:] if r.path.startswith("/v1/")]
+
+
+async def test_assertion_is_what_google_expects(vertex_fake: VertexServer) -> None:
+    adapter = make_adapter(vertex_fake)
+    try:
+        assert (await adapter.health()).ok
+        sent = vertex_fake.fake.last_assertion
+        claims, header = sent["claims"], sent["header"]
+        assert header["alg"] == "RS256" and header["kid"] == vertex_fake.key_id
+        assert claims["iss"] == vertex_fake.credentials["client_email"]
+        assert claims["aud"] == "https://oauth2.googleapis.com/token"  # as google-auth signs it
+        assert claims["scope"] == "https://www.googleapis.com/auth/cloud-platform"  # a claim...
+        assert sent["form"] == ["assertion", "grant_type"]  # ...and not a form field
+        assert "sub" not in claims  # a sub would request domain-wide delegation
+        assert 0 < claims["exp"] - claims["iat"] <= 3600
+    finally:
+        await adapter.aclose()
+
+
+async def test_token_is_refreshed_before_it_expires(vertex_fake: VertexServer) -> None:
+    """2 s tokens: the adapter fetches a new one shortly before expiry (at 90% of
+    the lifetime), so no request is ever refused; every refresh signs a fresh jti
+    (the fake refuses replays)."""
+    vertex_fake.set_token_lifetime(2)
+    adapter = make_adapter(vertex_fake)
+    try:
+        mark, issued = len(vertex_fake.fake.requests), vertex_fake.tokens_issued
+        await adapter.list_models()
+        await adapter.list_models()
+        assert vertex_fake.tokens_issued == issued + 1  # reused while fresh
+        for _ in range(2):
+            await asyncio.sleep(1.85)
+            await adapter.list_models()
+        assert vertex_fake.tokens_issued == issued + 3
+        assert 401 not in api_statuses(vertex_fake, mark)
+    finally:
+        await adapter.aclose()
+
+
+async def test_a_revoked_token_is_replaced_once(vertex_fake: VertexServer) -> None:
+    adapter = make_adapter(vertex_fake)
+    try:
+        await adapter.list_models()
+        issued = vertex_fake.tokens_issued
+        vertex_fake.fake.expire_tokens()
+        mark = len(vertex_fake.fake.requests)
+        await adapter.list_models()
+        assert api_statuses(vertex_fake, mark) == [401, 200]
+        assert vertex_fake.tokens_issued == issued + 1
+    finally:
+        await adapter.aclose()
+
+
+async def test_a_deleted_key_is_reported_not_raised(vertex_fake: VertexServer) -> None:
+    adapter = make_adapter(vertex_fake)
+    try:
+        vertex_fake.revoke_key()
+        health = await adapter.health()
+        assert not health.ok
+        assert health.detail is not None
+        assert health.detail.startswith(f"registry {REGISTRY}: cannot authenticate: ")
+        assert "invalid_grant" in health.detail and "Invalid JWT Signature" in health.detail
+        with pytest.raises(RegistryAuthError) as raised:
+            await adapter.list_models()
+        assert raised.value.code == "REGISTRY_AUTH_FAILED" and raised.value.registry_id == REGISTRY
+        vertex_fake.reset_switches()  # the key is restored: the next call recovers
+        assert (await adapter.health()).ok
+    finally:
+        await adapter.aclose()
+
+
+async def test_a_token_refused_twice_is_an_auth_error(vertex_fake: VertexServer) -> None:
+    adapter = make_adapter(vertex_fake)
+    try:
+        vertex_fake.fake.accept_tokens = False
+        mark = len(vertex_fake.fake.requests)
+        with pytest.raises(RegistryAuthError) as raised:
+            await adapter.list_models()
+        assert api_statuses(vertex_fake, mark) == [401, 401]  # one fresh token, one resend, no more
+        assert raised.value.message.startswith(f"registry {REGISTRY}: cannot authenticate: Vertex AI refused")
+        assert raised.value.extensions["registry_status"] == "UNAUTHENTICATED"
+    finally:
+        await adapter.aclose()
+
+
+async def test_an_expired_session_that_cannot_renew_is_an_auth_error(vertex_fake: VertexServer) -> None:
+    """The token expires and the key was revoked meanwhile: 401, refresh refused."""
+    adapter = make_adapter(vertex_fake)
+    try:
+        await adapter.list_models()
+        vertex_fake.fake.expire_tokens()
+        vertex_fake.revoke_key()
+        with pytest.raises(RegistryAuthError, match="cannot authenticate"):
+            await adapter.list_models()
+    finally:
+        await adapter.aclose()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("wrong_key", "Invalid JWT Signature"),
+        ("audience", "Failed audience check"),
+        ("account", "account not found"),
+    ],
+)
+async def test_refused_assertions(
+    vertex_fake: VertexServer, tmp_path: Path, change: str, message: str
+) -> None:
+    info = dict(vertex_fake.credentials)
+    options: dict[str, str] = {}
+    if change == "wrong_key":
+        info["private_key"] = new_private_key_pem()  # same kid, another key
+    elif change == "audience":
+        options["token_audience"] = vertex_fake.token_url
+    else:
+        info["client_email"] = "deleted@modelgate-test.iam.gserviceaccount.com"
+    key_file = tmp_path / "key.json"
+    key_file.write_text(json.dumps(info), encoding="utf-8")
+    adapter = make_adapter(vertex_fake, credentials_file=str(key_file), **options)
+    try:
+        health = await adapter.health()
+        assert not health.ok and "cannot authenticate" in (health.detail or "")
+        assert message in (health.detail or "")
+    finally:
+        await adapter.aclose()
+
+
+async def test_token_endpoint_outages_are_unavailability(vertex_fake: VertexServer, unused_port: int) -> None:
+    vertex_fake.fake.token_failures.extend([503])
+    adapter = make_adapter(vertex_fake)
+    try:
+        assert (await adapter.list_models()).items is not None  # retried past the 503
+    finally:
+        await adapter.aclose()
+    unreachable = make_adapter(vertex_fake, token_url=f"http://127.0.0.1:{unused_port}/token")
+    try:
+        started = time.monotonic()
+        with pytest.raises(RegistryUnavailable, match=r"token endpoint .* unreachable"):
+            await unreachable.list_models()
+        assert time.monotonic() - started < 5
+        health = await unreachable.health()
+        assert not health.ok and "unreachable" in (health.detail or "")
+    finally:
+        await unreachable.aclose()
+
+
+async def test_concurrent_requests_share_one_refresh(vertex_fake: VertexServer) -> None:
+    adapter = make_adapter(vertex_fake)
+    try:
+        issued = vertex_fake.tokens_issued
+        await asyncio.gather(*(adapter.list_models() for _ in range(8)))
+        assert vertex_fake.tokens_issued == issued + 1
+    finally:
+        await adapter.aclose()
+
+
+@pytest.fixture
+def unused_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -1,0 +1,146 @@
+"""The sync engine against an in-memory registry at the adapter seam."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from gateway.catalogue.index import CatalogueIndex, SearchFilter
+from gateway.catalogue.sync import SyncEngine
+from gateway.config import RegistrySettings
+from gateway.store.database import Database
+from tests.fakes.memory_registry import MemoryRegistry, PerModelRegistry
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    db = Database(database_url)
+    await db.migrate()
+    yield db
+    await db.aclose()
+
+
+def engine_for(database: Database, *registries: MemoryRegistry) -> SyncEngine:
+    settings = {
+        r.registry_id: RegistrySettings(id=r.registry_id, kind="memory", team="ml") for r in registries
+    }
+    return SyncEngine(CatalogueIndex(database), {r.registry_id: r for r in registries}, settings)
+
+
+async def names(index: CatalogueIndex) -> list[str]:
+    page = await index.search_models(None, SearchFilter(), 100, None, facets=())
+    return [m.name for m in page.items]
+
+
+@pytest.mark.parametrize("registry_class", [MemoryRegistry, PerModelRegistry])
+async def test_full_sync_indexes_everything_and_drops_deleted(
+    database: Database, registry_class: type
+) -> None:
+    reg = registry_class("mem", page_size=7)
+    for i in range(30):
+        reg.put(f"m{i:02d}", versions=2)
+    engine = engine_for(database, reg)
+    result = await engine.sync_registry("mem", full=True)
+    assert (result.models, result.changed, result.error) == (30, 30, None)
+    assert len(await names(engine.index)) == 30
+    versions = await engine.index.search_versions(None, SearchFilter(), 100, None, facets=())
+    assert versions.total == 60
+    assert all(v.team == "ml" for v in versions.items)  # the registry's team fills in
+
+    reg.delete("m03")
+    again = await engine.sync_registry("mem", full=True)
+    assert (again.changed, again.removed) == (0, 1)
+    assert "m03" not in await names(engine.index)
+
+
+async def test_bulk_listing_is_used_when_the_registry_offers_it(database: Database) -> None:
+    reg = MemoryRegistry("mem")
+    for i in range(20):
+        reg.put(f"m{i}")
+    await engine_for(database, reg).sync_registry("mem", full=True)
+    assert reg.calls["list_all_versions"] == 1
+    assert reg.calls["list_versions"] == 0
+
+
+async def test_incremental_sync_reads_only_what_changed(database: Database) -> None:
+    reg = MemoryRegistry("mem")
+    for i in range(50):
+        reg.put(f"m{i:02d}")
+    engine = engine_for(database, reg)
+    await engine.sync_registry("mem")  # first pass is always full
+    reg.calls.clear()
+
+    nothing = await engine.sync_registry("mem")
+    assert not nothing.full and nothing.models == 0
+    assert sum(reg.calls.values()) == 1  # one changes_since, not a re-listing
+
+    reg.put("m07", versions=1)  # a new version
+    reg.put("new-model")
+    reg.delete("m42")
+    reg.calls.clear()
+    result = await engine.sync_registry("mem")
+    assert (result.full, result.changed, result.removed) == (False, 2, 1)
+    assert reg.calls["list_models"] == 0
+    assert reg.calls["get_model"] == 2
+    listed = await names(engine.index)
+    assert "new-model" in listed and "m42" not in listed
+    m07 = await engine.index.search_versions(
+        None, SearchFilter(), 10, None, model_uri="mg://mem/m07", facets=()
+    )
+    assert m07.total == 2
+
+
+async def test_a_failing_registry_keeps_its_index_and_is_marked(database: Database) -> None:
+    reg = MemoryRegistry("mem")
+    reg.put("kept")
+    engine = engine_for(database, reg)
+    await engine.sync_registry("mem", full=True)
+    reg.failing = True
+    result = await engine.sync_registry("mem", full=True)
+    assert result.error and "connection refused" in result.error
+    stats = (await engine.index.registry_stats())["mem"]
+    assert stats.healthy is False and "connection refused" in (stats.last_error or "")
+    assert await names(engine.index) == ["kept"]  # served from the index
+    reg.failing = False
+    await engine.sync_registry("mem")
+    assert (await engine.index.registry_stats())["mem"].healthy is True
+
+
+async def test_one_failing_registry_does_not_stop_the_others(database: Database) -> None:
+    good, bad = MemoryRegistry("good"), MemoryRegistry("bad")
+    good.put("g")
+    bad.failing = True
+    results = {r.registry_id: r for r in await engine_for(database, good, bad).sync_all(full=True)}
+    assert results["good"].error is None and results["bad"].error is not None
+
+
+@pytest.mark.postgres
+async def test_only_one_replica_syncs_a_registry_at_a_time(postgres_url: str) -> None:
+    """Two gateway processes (two engines, two connection pools) share PostgreSQL."""
+    first_db, second_db = Database(postgres_url), Database(postgres_url)
+    try:
+        reg = MemoryRegistry("mem")
+        reg.put("slow")
+        reg.hang_seconds = 0.3
+        first, second = engine_for(first_db, reg), engine_for(second_db, reg)
+        a, b = await asyncio.gather(
+            first.sync_registry("mem", full=True), second.sync_registry("mem", full=True)
+        )
+        assert sorted([a.skipped, b.skipped]) == [False, True]
+        # Released afterwards: the next pass runs.
+        assert not (await second.sync_registry("mem", full=True)).skipped
+    finally:
+        await first_db.aclose()
+        await second_db.aclose()
+
+
+async def test_progress_is_reported(database: Database, tmp_path: Path) -> None:
+    reg = MemoryRegistry("mem")
+    for i in range(450):
+        reg.put(f"m{i:03d}")
+    seen: list[int] = []
+    await engine_for(database, reg).sync_registry("mem", full=True, progress=lambda _rid, n: seen.append(n))
+    assert seen == [200, 400, 450]

@@ -1,0 +1,134 @@
+"""An in-memory registry behind the adapter protocol, for testing the layers
+above adapters (sync, partial failure) without any registry's wire format.
+
+It counts calls, can be made to fail, hang or flap, and supports the optional
+bulk listing so both sync paths can be exercised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+from adapters.base import ChangeSet, Health, Page, decode_token, encode_token
+from gateway.domain import LineageEdge, Model, ModelVersion, Stage
+from gateway.errors import RegistryUnavailable
+
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+class MemoryRegistry:
+    kind = "memory"
+
+    def __init__(self, registry_id: str, *, page_size: int = 50):
+        self.registry_id = registry_id
+        self.page_size = page_size
+        self.models: dict[str, Model] = {}
+        self.versions: dict[str, dict[str, ModelVersion]] = {}
+        self.changed_at: dict[str, int] = {}
+        self.clock = 0
+        self.calls: Counter[str] = Counter()
+        self.failing = False
+        self.hang_seconds = 0.0
+
+    # --- test controls -------------------------------------------------------
+
+    def put(self, name: str, versions: int = 1, **model_fields: object) -> Model:
+        self.clock += 1
+        model = Model(
+            self.registry_id,
+            name,
+            created_at=EPOCH,
+            updated_at=EPOCH + timedelta(seconds=self.clock),
+            **model_fields,
+        )  # type: ignore[arg-type]
+        self.models[name] = model
+        existing = self.versions.setdefault(name, {})
+        for i in range(len(existing) + 1, len(existing) + versions + 1):
+            existing[str(i)] = ModelVersion(
+                self.registry_id, name, str(i), artifact_uri=f"s3://mem/{name}/{i}", created_at=EPOCH
+            )
+        self.changed_at[name] = self.clock
+        return model
+
+    def delete(self, name: str) -> None:
+        self.clock += 1
+        self.models.pop(name, None)
+        self.versions.pop(name, None)
+        self.changed_at[name] = self.clock
+
+    async def _call(self, name: str) -> None:
+        self.calls[name] += 1
+        if self.hang_seconds:
+            await asyncio.sleep(self.hang_seconds)
+        if self.failing:
+            raise RegistryUnavailable(self.registry_id, "connection refused")
+
+    # --- the protocol -----------------------------------------------------------
+
+    async def list_models(self, page_token: str | None = None) -> Page[Model]:
+        await self._call("list_models")
+        names = sorted(self.models)
+        start = decode_token(page_token)["i"] if page_token else 0
+        chunk = names[start : start + self.page_size]
+        more = start + self.page_size < len(names)
+        return Page(
+            [self.models[n] for n in chunk], encode_token({"i": start + self.page_size}) if more else None
+        )
+
+    async def list_versions(self, model_name: str, page_token: str | None = None) -> Page[ModelVersion]:
+        await self._call("list_versions")
+        return Page(list(self.versions.get(model_name, {}).values()))
+
+    async def list_all_versions(self, page_token: str | None = None) -> Page[ModelVersion]:
+        await self._call("list_all_versions")
+        return Page([v for vs in self.versions.values() for v in vs.values()])
+
+    async def get_model(self, name: str) -> Model | None:
+        await self._call("get_model")
+        return self.models.get(name)
+
+    async def get_version(self, name: str, version: str) -> ModelVersion | None:
+        await self._call("get_version")
+        return self.versions.get(name, {}).get(version)
+
+    async def changes_since(self, cursor: str | None) -> ChangeSet:
+        await self._call("changes_since")
+        since = int(cursor or 0)
+        changed = sorted(n for n, at in self.changed_at.items() if at > since and n in self.models)
+        deleted = sorted(n for n, at in self.changed_at.items() if at > since and n not in self.models)
+        return ChangeSet(cursor=str(self.clock), changed=changed, deleted=deleted)
+
+    async def lineage(self, version: ModelVersion) -> list[LineageEdge]:
+        await self._call("lineage")
+        return []
+
+    async def set_stage(self, version: ModelVersion, stage: Stage, *, actor: str) -> ModelVersion:
+        await self._call("set_stage")
+        updated = dataclasses.replace(self.versions[version.model_name][version.version], stage=stage)
+        self.versions[version.model_name][version.version] = updated
+        self.clock += 1
+        self.changed_at[version.model_name] = self.clock
+        return updated
+
+    async def health(self) -> Health:
+        return Health(not self.failing, "connection refused" if self.failing else None)
+
+    async def aclose(self) -> None:
+        pass
+
+
+class PerModelRegistry(MemoryRegistry):
+    """The same registry without the bulk listing (one version listing per model)."""
+
+    list_all_versions = None  # type: ignore[assignment]
+
+
+class BatchingRegistry(MemoryRegistry):
+    """Reads many versions in one call, like the native registry does."""
+
+    async def get_versions(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], ModelVersion]:
+        await self._call("get_versions")
+        return {(n, v): self.versions[n][v] for n, v in keys if v in self.versions.get(n, {})}

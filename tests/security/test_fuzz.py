@@ -1,0 +1,242 @@
+"""Property-based fuzzing of /graphql: queries generated from the schema (random
+selections, aliases, arguments of the right and the wrong types, huge numbers,
+deep nesting), raw garbage and odd JSON bodies. Whatever arrives, the answer is
+a coded 200/400/413, never a 500, a traceback or a masked internal error."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from graphql import (
+    GraphQLEnumType,
+    GraphQLInputObjectType,
+    GraphQLInputType,
+    GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLScalarType,
+    GraphQLUnionType,
+    get_named_type,
+)
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from adapters.base import RegistrationRequest
+from gateway.api.schema import schema
+from gateway.domain import DatasetRef, ModelVersion
+from gateway.runtime import Gateway
+from gateway.server import create_app
+from tests.support import make_settings
+
+GRAPHQL = schema._schema
+URIS = [
+    "mg://platform/fraud",
+    "mg://platform/fraud/1",
+    "mg://research/ranker/1",
+    "mg://x/y/z/w",
+    "s3://data/train",
+]
+ALLOWED_STATUS = {200, 400, 401, 413}
+
+
+@pytest.fixture(scope="module")
+def app_client(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[asyncio.Runner, httpx.AsyncClient]]:
+    """One gateway for every example, on a loop of its own (hypothesis drives a sync test)."""
+    tmp: Path = tmp_path_factory.mktemp("fuzz")
+    runner = asyncio.Runner()
+    gw: Gateway = runner.run(Gateway.open(make_settings(f"sqlite:///{tmp}/modelgate.db", tmp)))
+
+    async def seed() -> None:
+        for model, registry in (("fraud", "platform"), ("ranker", "research")):
+            v = ModelVersion(
+                registry, model, "0", artifact_uri=f"s3://m/{model}",
+                training_data=(DatasetRef("s3://data/train", role="training"),),
+                parent="mg://platform/fraud/1" if model == "ranker" else None,
+            )  # fmt: skip
+            await gw.register_version(registry, RegistrationRequest(model, v, "seed"))
+
+    runner.run(seed())
+    app = create_app(gw.settings, gateway=gw, background_sync=False)
+    lifespan = app.router.lifespan_context(app)  # entered by hand: it must outlive one run()
+    runner.run(lifespan.__aenter__())
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://fuzz")
+    try:
+        yield runner, client
+    finally:
+        runner.run(client.aclose())
+        runner.run(lifespan.__aexit__(None, None, None))
+        runner.run(gw.aclose())
+        runner.close()
+
+
+# --- documents from the schema ------------------------------------------------------------
+
+
+def _string(value: str) -> str:
+    return json.dumps(value)
+
+
+def value_for(data: st.DataObject, tp: GraphQLInputType, budget: int = 3) -> str:
+    """A GraphQL literal for ``tp``: usually well-typed, sometimes deliberately not."""
+    if data.draw(st.integers(0, 9)) == 0:  # the wrong type, or null
+        return data.draw(st.sampled_from(["null", "42", '"text"', "true", "[1, 2]", "{a: 1}", "-1", "1e308"]))
+    if isinstance(tp, GraphQLNonNull):
+        return value_for(data, tp.of_type, budget)
+    if isinstance(tp, GraphQLList):
+        n = data.draw(st.integers(0, 3 if budget > 0 else 0))
+        return "[" + ", ".join(value_for(data, tp.of_type, budget - 1) for _ in range(n)) + "]"
+    if isinstance(tp, GraphQLEnumType):
+        return data.draw(st.sampled_from([*tp.values, "NOT_A_VALUE"]))
+    if isinstance(tp, GraphQLInputObjectType):
+        if budget <= 0:
+            return "{}"
+        names = data.draw(st.lists(st.sampled_from(sorted(tp.fields)), max_size=4, unique=True))
+        return "{" + ", ".join(f"{n}: {value_for(data, tp.fields[n].type, budget - 1)}" for n in names) + "}"
+    assert isinstance(tp, GraphQLScalarType)
+    if tp.name == "Int":
+        return str(
+            data.draw(st.one_of(st.integers(-5, 200), st.sampled_from([2**31 - 1, 2**31, -(2**40), 10**30])))
+        )
+    if tp.name == "Float":
+        return data.draw(st.sampled_from(["0.5", "-1", "1e308", "3"]))
+    if tp.name == "Boolean":
+        return data.draw(st.sampled_from(["true", "false"]))
+    if tp.name in ("String", "ID"):
+        return _string(data.draw(st.one_of(st.sampled_from(URIS), st.text(max_size=30))))
+    if tp.name == "DateTime":
+        return _string(data.draw(st.sampled_from(["2026-01-01T00:00:00Z", "yesterday", "2026-13-45T99:00"])))
+    return _string(data.draw(st.text(max_size=10)))
+
+
+def arguments(data: st.DataObject, field: Any) -> str:
+    args = sorted(field.args)
+    if not args:
+        return ""
+    required = [a for a in args if isinstance(field.args[a].type, GraphQLNonNull)]
+    chosen = set(required) | set(data.draw(st.lists(st.sampled_from(args), max_size=3, unique=True)))
+    if data.draw(st.integers(0, 9)) == 0 and chosen:
+        chosen.discard(sorted(chosen)[0])  # a missing required argument, now and then
+    if data.draw(st.integers(0, 19)) == 0:
+        chosen.add("noSuchArgument")
+    parts = []
+    for name in sorted(chosen):
+        arg = field.args.get(name)
+        parts.append(f"{name}: {value_for(data, arg.type) if arg else '1'}")
+    return "(" + ", ".join(parts) + ")" if parts else ""
+
+
+def selection(data: st.DataObject, tp: Any, depth: int) -> str:
+    """A selection set on object/interface type ``tp``."""
+    if isinstance(tp, GraphQLUnionType):
+        options = tp.types
+        return (
+            "{ __typename "
+            + " ".join(f"... on {o.name} {selection(data, o, depth)}" for o in options[:2])
+            + " }"
+        )
+    fields = sorted(tp.fields)
+    leafs = [
+        f
+        for f in fields
+        if not isinstance(
+            get_named_type(tp.fields[f].type), GraphQLObjectType | GraphQLInterfaceType | GraphQLUnionType
+        )
+    ]
+    names = data.draw(st.lists(st.sampled_from(fields), min_size=1, max_size=4))
+    parts = []
+    for i, name in enumerate(names):
+        field = tp.fields[name]
+        alias = (
+            f"a{i}_{name}: "
+            if data.draw(st.integers(0, 4)) == 0
+            else f"a{i}: "
+            if names.count(name) > 1
+            else ""
+        )
+        inner = get_named_type(field.type)
+        text = f"{alias}{name}{arguments(data, field)}"
+        if isinstance(inner, GraphQLObjectType | GraphQLInterfaceType | GraphQLUnionType):
+            if depth <= 0:
+                text += " { __typename }"
+            else:
+                text += " " + selection(data, inner, depth - 1)
+        parts.append(text)
+    if isinstance(tp, GraphQLInterfaceType) and data.draw(st.booleans()):
+        impl = data.draw(st.sampled_from(GRAPHQL.get_possible_types(tp)))
+        parts.append(f"... on {impl.name} {selection(data, impl, depth - 1 if depth else 0)}")
+    if not parts and leafs:
+        parts.append(leafs[0])
+    return "{ " + " ".join(parts) + " }"
+
+
+@st.composite
+def documents(draw: Any) -> dict[str, Any]:
+    data = draw(st.data())
+    kind = draw(st.integers(0, 19))
+    if kind == 0:  # raw garbage
+        return {"query": draw(st.text(max_size=200))}
+    if kind == 1:  # very deep, to meet the depth limit
+        depth = draw(st.integers(10, 40))
+        return {
+            "query": "{ "
+            + "models { edges { node { latestVersion { model { " * depth
+            + "uri"
+            + " } } } } }" * depth
+            + " }"
+        }
+    root = GRAPHQL.mutation_type if kind == 2 else GRAPHQL.query_type
+    depth = draw(st.integers(0, 8))
+    keyword = "mutation" if root is GRAPHQL.mutation_type else "query"
+    body: dict[str, Any] = {"query": f"{keyword} {selection(data, root, depth)}"}
+    if draw(st.integers(0, 4)) == 0:  # variables that do not fit (or are not declared)
+        body["variables"] = draw(
+            st.dictionaries(
+                st.text(max_size=5), st.one_of(st.none(), st.integers(), st.text(max_size=5)), max_size=3
+            )
+        )
+    return body
+
+
+ODD_BODIES = st.one_of(
+    st.binary(max_size=100),
+    st.builds(lambda v: json.dumps(v).encode(), st.recursive(
+        st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=10)),
+        lambda children: st.one_of(st.lists(children, max_size=3), st.dictionaries(st.sampled_from(["query", "variables", "operationName", "extensions", "x"]), children, max_size=4)),
+        max_leaves=8,
+    )),
+)  # fmt: skip
+
+
+def check(response: httpx.Response) -> None:
+    text = response.text
+    assert response.status_code in ALLOWED_STATUS, (response.status_code, text[:500])
+    assert "Traceback" not in text and 'File "' not in text
+    body = response.json()
+    codes = [e.get("extensions", {}).get("code") for e in body.get("errors") or []]
+    assert "INTERNAL_SERVER_ERROR" not in codes, text[:1000]
+    assert all(codes), text[:500]  # every error is coded
+
+
+@settings(max_examples=150, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(body=documents())
+def test_generated_documents(
+    app_client: tuple[asyncio.Runner, httpx.AsyncClient], body: dict[str, Any]
+) -> None:
+    runner, client = app_client
+    check(runner.run(client.post("/graphql", json=body)))
+
+
+@settings(max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(content=ODD_BODIES)
+def test_odd_bodies(app_client: tuple[asyncio.Runner, httpx.AsyncClient], content: bytes) -> None:
+    runner, client = app_client
+    check(runner.run(client.post("/graphql", content=content, headers={"content-type": "application/json"})))
