@@ -167,6 +167,8 @@ class GuardedAdapter:
         self.timeout_seconds = timeout_seconds
         self.registry_id: str = inner.registry_id
         self.kind: str = inner.kind
+        # Told of every call: (registry, operation, seconds, error code or None). Metrics use it.
+        self.observe: Callable[[str, str, float, str | None], None] | None = None
 
     async def _guard(self, operation: str, fn: Callable[[], Awaitable[T]]) -> T:
         async def bounded() -> T:
@@ -178,7 +180,16 @@ class GuardedAdapter:
                     self.registry_id, f"{operation} did not answer within {self.timeout_seconds:g}s"
                 ) from None
 
-        return await self.breaker.call(bounded)
+        started = time.perf_counter()
+        error: str | None = None
+        try:
+            return await self.breaker.call(bounded)
+        except Exception as exc:
+            error = getattr(exc, "code", None) or type(exc).__name__
+            raise
+        finally:
+            if self.observe is not None:
+                self.observe(self.registry_id, operation, time.perf_counter() - started, error)
 
     # --- the protocol ---------------------------------------------------------------
 

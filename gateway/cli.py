@@ -14,9 +14,11 @@ import sys
 from collections.abc import Sequence
 
 from gateway import __version__
+from gateway.catalogue import commands as catalogue_commands
 from gateway.config import ConfigError, Settings, load_settings
 from gateway.governance import commands as governance_commands
 from gateway.lineage import commands as lineage_commands
+from gateway.observability import configure_logging
 
 DEFAULT_CONFIG = "config/modelgate.toml"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -70,29 +72,13 @@ def _serve(settings: Settings, host: str | None, port: int | None, seed: bool = 
     port = port or settings.server.port
     check_exposure(settings, host)
     app = create_app(settings, seed_demo=seed)
-    print(f"modelgate {__version__}: GraphQL (GraphiQL in a browser) at http://{host}:{port}/graphql")
-    uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=10)
-
-
-async def _sync(settings: Settings, full: bool) -> int:
-    from gateway.runtime import Gateway
-
-    gateway = await Gateway.open(settings)
-    try:
-        results = await gateway.sync.sync_all(full=full)
-    finally:
-        await gateway.aclose()
-    failed = 0
-    for r in results:
-        if r.error:
-            failed += 1
-            print(f"{r.registry_id}: FAILED: {r.error}", file=sys.stderr)
-        else:
-            kind = "full" if r.full else "incremental"
-            print(
-                f"{r.registry_id}: {kind} sync of {r.models} models in {r.seconds:.2f}s ({r.removed} removed)"
-            )
-    return EXIT_FAILED if failed else EXIT_OK
+    print(
+        f"modelgate {__version__}: dashboard at http://{host}:{port}/, "
+        f"GraphQL (GraphiQL in a browser) at http://{host}:{port}/graphql",
+        flush=True,
+    )
+    # log_config=None: keep our logging setup (text or JSON, with request ids).
+    uvicorn.run(app, host=host, port=port, log_config=None, timeout_graceful_shutdown=10)
 
 
 async def _db_upgrade(settings: Settings) -> None:
@@ -132,18 +118,15 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--config", default=DEFAULT_CONFIG, help=f"config file (default {DEFAULT_CONFIG})")
         return p
 
-    serve = with_config(sub.add_parser("serve", help="run the gateway"))
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
-
-    demo = with_config(
-        sub.add_parser("demo", help="fill the shipped native registries with sample models and serve")
-    )
-    demo.add_argument("--host")
-    demo.add_argument("--port", type=int)
-
-    sync = with_config(sub.add_parser("sync", help="sync every registry into the index once"))
-    sync.add_argument("--full", action="store_true", help="re-list everything instead of an incremental pass")
+    for name, text in (
+        ("serve", "run the gateway"),
+        ("demo", "fill the shipped native registries with sample models and serve"),
+    ):
+        server = with_config(sub.add_parser(name, help=text))
+        server.add_argument("--host")
+        server.add_argument("--port", type=int)
+        server.add_argument("--log-format", choices=("text", "json"), default="text")
+        server.add_argument("--log-level", default="info")
 
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
@@ -155,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     apikey_sub = apikey.add_subparsers(dest="apikey_command", required=True)
     apikey_sub.add_parser("hash", help="print the sha256 of a key read from stdin, for [[auth.api_keys]]")
     apikey_sub.add_parser("new", help="print a new random key and the config entry holding its sha256")
+    catalogue_commands.add_commands(sub, with_config)
     governance_commands.add_commands(sub, with_config)
     lineage_commands.add_command(sub, with_config)
     return parser
@@ -162,7 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Commands other than the server print results; only their warnings belong on stderr.
+    default_level = "info" if args.command in ("serve", "demo") else "warning"
+    configure_logging(getattr(args, "log_format", "text"), getattr(args, "log_level", default_level))
     try:
         if args.command == "schema":
             from gateway.api.schema import schema
@@ -176,8 +162,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _serve(settings, args.host, args.port)
         elif args.command == "demo":
             _serve(settings, args.host, args.port, seed=True)
-        elif args.command == "sync":
-            return asyncio.run(_sync(settings, args.full))
+        elif args.command in catalogue_commands.COMMANDS:
+            return catalogue_commands.run(args, settings)
         elif args.command in governance_commands.COMMANDS:
             return governance_commands.run(args, settings)
         elif args.command == lineage_commands.COMMAND:

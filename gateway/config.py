@@ -88,6 +88,9 @@ class CacheSettings:
     url: str = "memory://"
     ttl_seconds: float = 30.0
     max_entries: int = 10_000
+    # Identical searches within this many seconds share one answer (0: off). Writes
+    # through this gateway clear it at once; other replicas' writes show within it.
+    search_ttl_seconds: float = 2.0
 
 
 # Asymmetric JWS algorithms only: a shared-secret (HS*) algorithm would let anyone

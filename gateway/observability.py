@@ -12,6 +12,8 @@ import contextvars
 import json
 import logging
 import time
+import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -91,6 +93,22 @@ class Metrics:
             ["result"],
             registry=r,
         )
+        self._sync_seen: dict[str, int] = {}
+
+    def observe_registry_call(self, registry: str, method: str, seconds: float, error: str | None) -> None:
+        self.registry_call_seconds.labels(registry, method).observe(seconds)
+        if error is not None:
+            self.registry_call_errors.labels(registry, method, error).inc()
+
+    def sync_progress(self, registry: str, models_done: int) -> None:
+        """A sync's progress callback: counts models read per registry."""
+        last = self._sync_seen.get(registry, 0)
+        if models_done > last:
+            self.sync_models.labels(registry).inc(models_done - last)
+        self._sync_seen[registry] = models_done
+
+    def sync_finished(self, registry: str) -> None:
+        self._sync_seen.pop(registry, None)
 
     async def render(self, gateway: Gateway) -> bytes:
         """Refresh the state gauges from the gateway, then render every metric."""
@@ -105,6 +123,10 @@ class Metrics:
                 self.sync_lag.labels(registry.id).set((now - s.synced_at).total_seconds())
             if s is not None and s.sync_seconds is not None:
                 self.sync_duration.labels(registry.id).set(s.sync_seconds)
+        from adapters.resilience import breaker_states
+
+        for registry_id, state in breaker_states(gateway.adapters).items():
+            self.breaker_open.labels(registry_id).set(1 if state.get("state") == "open" else 0)
         cache = gateway.cache.stats
         self.cache_hit_ratio.set(cache.hit_ratio)
         for result, value in (("hit", cache.hits), ("stale", cache.stale_hits), ("miss", cache.misses)):
@@ -165,7 +187,56 @@ def configure_logging(fmt: str = "text", level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # migration chatter at every start
     # uvicorn's loggers propagate to ours, so access logs share the format.
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+
+
+class RequestContextMiddleware:
+    """Outermost ASGI middleware: gives every request an id (the caller's
+    ``x-request-id`` if plain and short, else a new one), puts it on the logging
+    context and the response, and counts requests by route and status."""
+
+    def __init__(self, app: Any, metrics: Callable[[], Metrics | None] | None = None):
+        self.app = app
+        self.metrics = metrics  # a getter: the gateway (and its metrics) exists only after start-up
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = next(
+            (v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"x-request-id"), ""
+        )
+        rid = (
+            incoming if 0 < len(incoming) <= 64 and incoming.replace("-", "").isalnum() else uuid.uuid4().hex
+        )
+        scope.setdefault("state", {})["request_id"] = rid
+        token = request_id_var.set(rid)
+        status = 500
+
+        async def send_with_id(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [(k, v) for k, v in message.get("headers", ()) if k != b"x-request-id"]
+                message = {**message, "headers": [*headers, (b"x-request-id", rid.encode())]}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            request_id_var.reset(token)
+            metrics = self.metrics() if self.metrics is not None else None
+            if metrics is not None:
+                segment = scope.get("path", "/").strip("/").split("/", 1)[0]
+                route = f"/{segment}" if segment in ROUTE_LABELS else "/other"
+                metrics.http_requests.labels(route, str(status)).inc()
+
+
+# Route labels for the request counter (bounded, whatever paths clients send).
+ROUTE_LABELS = frozenset(
+    {"", "graphql", "healthz", "readyz", "metrics", "artifacts", "hooks", "reports", "audit", "lineage", "ui"}
+)

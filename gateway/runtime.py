@@ -20,7 +20,7 @@ from adapters.base import (
     load_factories,
 )
 from adapters.native.artifacts import LocalArtifactStore
-from adapters.resilience import guard
+from adapters.resilience import GuardedAdapter, guard
 from gateway.catalogue.cache import AsyncCache, cache_from_url
 from gateway.catalogue.index import CatalogueIndex
 from gateway.catalogue.live import LiveReader
@@ -31,6 +31,7 @@ from gateway.errors import BadInput, NotFound
 from gateway.governance.policies import PolicySet, policies_for
 from gateway.governance.service import Governance
 from gateway.lineage.service import LineageService
+from gateway.observability import Metrics
 from gateway.store.database import Database
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ class Gateway:
     live: LiveReader
     governance: Governance
     lineage: LineageService
+    metrics: Metrics = field(default_factory=Metrics)
     _background: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -83,7 +85,7 @@ class Gateway:
         except BaseException:
             await database.aclose()
             raise
-        index = CatalogueIndex(database)
+        index = CatalogueIndex(database, search_cache_seconds=settings.cache.search_ttl_seconds)
         registries = {r.id: r for r in settings.registries}
         sync = SyncEngine(index, adapters, registries)
         cache = cache_from_url(settings.cache.url, settings.cache.ttl_seconds, settings.cache.max_entries)
@@ -103,6 +105,10 @@ class Gateway:
             governance=governance,
             lineage=lineage,
         )
+        for adapter in adapters.values():
+            if isinstance(adapter, GuardedAdapter):
+                adapter.observe = gateway.metrics.observe_registry_call
+        sync.on_progress = gateway.metrics.sync_progress
         try:
             await governance.start()  # records a policy change and re-evaluates if needed
             await lineage.start()  # re-harvests if the registries references resolve against changed

@@ -17,6 +17,7 @@ from typing import Any
 
 from cross_web import HTTPException as StrawberryHTTPException
 from graphql import GraphQLError
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -42,6 +43,7 @@ from gateway.errors import GatewayError
 from gateway.governance.http import PrincipalResolver
 from gateway.governance.http import routes as governance_routes
 from gateway.lineage.http import routes as lineage_routes
+from gateway.observability import RequestContextMiddleware
 from gateway.runtime import Gateway
 from gateway.ui import routes as ui_routes
 
@@ -52,11 +54,8 @@ REQUEST_ID_HEADER = "x-request-id"
 
 
 def _request_id(request: Request) -> str:
-    incoming = request.headers.get(REQUEST_ID_HEADER, "")
-    # Accept a caller's id only if it is short and plain, so logs stay clean.
-    if 0 < len(incoming) <= 64 and incoming.replace("-", "").isalnum():
-        return incoming
-    return uuid.uuid4().hex
+    """The id RequestContextMiddleware gave this request (it is also in the logs)."""
+    return getattr(request.state, "request_id", None) or uuid.uuid4().hex
 
 
 def error_response(status: int, code: str, message: str, request_id: str) -> JSONResponse:
@@ -287,6 +286,12 @@ def create_app(
                 log.warning("webhook refresh of %s/%s failed: %s", registry_id, name, exc.message)
         return JSONResponse({"refreshed": refreshed}, status_code=200)
 
+    async def metrics_endpoint(_request: Request) -> Response:
+        gw = ref.get("gateway")
+        if gw is None:
+            return Response("starting\n", status_code=503, media_type="text/plain")
+        return Response(await gw.metrics.render(gw), media_type=CONTENT_TYPE_LATEST)
+
     return Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
@@ -296,10 +301,14 @@ def create_app(
             Route("/hooks/{kind}/{registry}", webhook, methods=["POST"]),
             *governance_routes(lambda: ref["gateway"], current_principal),
             *lineage_routes(lambda: ref["gateway"], current_principal),
+            Route("/metrics", metrics_endpoint),
             *ui_routes(),
         ],
         lifespan=lifespan,
-        middleware=[Middleware(AuthMiddleware, authenticate=authenticate, reject=reject_unauthenticated)],
+        middleware=[
+            Middleware(RequestContextMiddleware, metrics=lambda: ref["gateway"].metrics if ref else None),
+            Middleware(AuthMiddleware, authenticate=authenticate, reject=reject_unauthenticated),
+        ],
     )
 
 

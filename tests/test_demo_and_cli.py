@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -30,7 +31,12 @@ def free_port() -> int:
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "gateway.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "gateway.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200"},  # a wide "terminal", so tables do not fold
     )
 
 
@@ -100,3 +106,44 @@ def test_demo_serves_the_catalogue_and_stops_gracefully(tmp_path: Path) -> None:
     assert proc.returncode in (0, -signal.SIGTERM), output
     assert "Application shutdown complete" in output
     assert "Traceback" not in output
+
+
+def test_search_and_show_commands(tmp_path: Path) -> None:
+    import asyncio
+
+    from gateway.config import load_settings
+
+    shutil.copytree(REPO / "config", tmp_path / "config")
+
+    async def seed() -> None:
+        import os as _os
+
+        cwd = _os.getcwd()
+        _os.chdir(tmp_path)
+        try:
+            gw = await Gateway.open(load_settings("config/modelgate.toml"))
+            try:
+                await seed_demo(gw)
+            finally:
+                await gw.aclose()
+        finally:
+            _os.chdir(cwd)
+
+    asyncio.run(seed())
+    found = run_cli("search", "fraud", "--json", "--config", "config/modelgate.toml", cwd=tmp_path)
+    assert found.returncode == 0, found.stderr
+    body = json.loads(found.stdout)
+    assert body["total"] == 1 and body["models"][0]["uri"] == "mg://platform/fraud-detector"
+    assert body["models"][0]["latest_version"]["stage"] == "STAGING"
+    table = run_cli("search", "--stage", "PRODUCTION", "--config", "config/modelgate.toml", cwd=tmp_path)
+    assert table.returncode == 0 and "8 models" in table.stdout and "fraud-detector" in table.stdout
+    shown = run_cli(
+        "show", "mg://platform/fraud-detector/5", "--json", "--config", "config/modelgate.toml", cwd=tmp_path
+    )
+    assert shown.returncode == 0 and json.loads(shown.stdout)["stage"] == "PRODUCTION"
+    human = run_cli("show", "mg://platform/fraud-detector", "--config", "config/modelgate.toml", cwd=tmp_path)
+    assert human.returncode == 0 and "PRODUCTION" in human.stdout and "auc=0.914" in human.stdout
+    missing = run_cli("show", "mg://platform/nope", "--config", "config/modelgate.toml", cwd=tmp_path)
+    assert missing.returncode == 1 and "not in the catalogue" in missing.stderr
+    bad = run_cli("search", "--limit", "0", "--config", "config/modelgate.toml", cwd=tmp_path)
+    assert bad.returncode == 2

@@ -72,7 +72,7 @@ class Context:
     async def note_index_answer(self, registry_ids: Iterable[str]) -> None:
         """Items from these registries were served from the index: if a registry is
         failing, say so (its part may be stale)."""
-        stats = await self.registry_stats()
+        stats = await self.gateway.index.registry_health()
         for rid in set(registry_ids):
             state = stats.get(rid)
             if state is not None and not state.healthy and rid not in self.registry_errors:

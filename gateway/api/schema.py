@@ -41,6 +41,7 @@ from gateway.domain import (
     parse_uri,
 )
 from gateway.errors import BadInput
+from gateway.observability import GraphQLMetrics
 
 # --- inputs -------------------------------------------------------------------------
 
@@ -326,7 +327,7 @@ def build_schema(settings: GraphQLSettings = GraphQLSettings()) -> strawberry.Sc
         query=merge_types("Query", QUERY_PARTS),
         mutation=merge_types("Mutation", MUTATION_PARTS),
         types=[ModelType, ModelVersionType],
-        extensions=[lambda: RequestLimits(limits)],
+        extensions=[lambda: RequestLimits(limits), GraphQLMetrics],
     )
 
 

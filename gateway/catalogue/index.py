@@ -8,11 +8,14 @@ cheap, and listeners (compliance, audit) only hear about real changes.
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
+from cachetools import TTLCache
 from sqlalchemy import ColumnElement, and_, delete, exists, false, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -55,6 +58,16 @@ CHUNK = 2000
 T = TypeVar("T")
 
 
+HEALTH_MEMO_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class RegistryHealth:
+    healthy: bool
+    synced_at: datetime | None
+    last_error: str | None
+
+
 @dataclass(frozen=True)
 class RegistryStats:
     registry_id: str
@@ -64,12 +77,16 @@ class RegistryStats:
     synced_at: datetime | None
     last_error: str | None
     cursor: str | None
+    sync_seconds: float | None = None
 
 
 class IndexListener(Protocol):
     """Told about every model that changed, inside the indexing transaction:
     whatever a listener writes (compliance, audit events) commits or rolls back
-    with the index change."""
+    with the index change.
+
+    A listener may also offer ``models_indexed(conn, [(model, before, after), ...])``,
+    called once per indexing batch instead of ``model_indexed`` once per model."""
 
     async def model_indexed(
         self,
@@ -178,9 +195,19 @@ def _version_row(
 
 
 class CatalogueIndex:
-    def __init__(self, database: Database):
+    def __init__(
+        self, database: Database, *, search_cache_seconds: float = 0.0, search_cache_entries: int = 2048
+    ):
         self.db = database
+        # Dashboards repeat searches (facet clicks, paging back, several viewers);
+        # the index changes only when a sync writes. Cleared by every local write.
+        self._searches: TTLCache[tuple[Any, ...], SearchPage[Any]] | None = (
+            TTLCache(maxsize=search_cache_entries, ttl=search_cache_seconds)
+            if search_cache_seconds > 0
+            else None
+        )
         self.listeners: list[IndexListener] = []
+        self._health: tuple[float, dict[str, RegistryHealth]] | None = None
 
     # --- writes ------------------------------------------------------------
 
@@ -240,6 +267,7 @@ class CatalogueIndex:
 
         if not changed:
             return 0
+        self.forget_searches()
         await upsert(conn, cm, model_rows, key=["uri"])
         for chunk in _chunks(gone):
             await conn.execute(delete(cv).where(cv.c.uri.in_(chunk)))
@@ -257,10 +285,17 @@ class CatalogueIndex:
             await conn.execute(delete(ct).where(ct.c.subject_uri.in_(chunk)))
         if tag_rows:
             await conn.execute(ct.insert(), tag_rows)
+        decoded = [
+            (model, {uri: version_from_dict(rec) for uri, rec in previous.items()}, ordered)
+            for model, previous, ordered in changed
+        ]
         for listener in self.listeners:
-            for model, previous, ordered in changed:
-                before = {uri: version_from_dict(rec) for uri, rec in previous.items()}
-                await listener.model_indexed(conn, model, before, ordered)
+            batched = getattr(listener, "models_indexed", None)
+            if batched is not None:  # one call per batch: set-based writes
+                await batched(conn, decoded)
+            else:
+                for model, before, ordered in decoded:
+                    await listener.model_indexed(conn, model, before, ordered)
         await self.refresh_model_compliance(conn, [m.uri for m, _, _ in changed])
         return len(changed)
 
@@ -290,7 +325,12 @@ class CatalogueIndex:
             gone = [n for n in names if n not in keep]
         return await self.remove_models(registry_id, gone)
 
+    def forget_searches(self) -> None:
+        if self._searches is not None:
+            self._searches.clear()
+
     async def _remove(self, conn: AsyncConnection, which: ColumnElement[bool]) -> int:
+        self.forget_searches()
         if self.listeners:
             removed = list((await conn.execute(select(cm.c.uri).where(which))).scalars())
             for listener in self.listeners:
@@ -318,6 +358,7 @@ class CatalogueIndex:
             values.update(synced_at=utcnow(), cursor=cursor, sync_seconds=seconds)
         async with self.db.write() as conn:
             await upsert(conn, registry_state, [values], key=["registry_id"])
+        self._health = None
 
     # --- reads -------------------------------------------------------------
 
@@ -362,6 +403,25 @@ class CatalogueIndex:
             rows = (await conn.execute(query)).all()
         return {r.model_uri: version_from_dict(r.record) for r in rows}
 
+    async def registry_health(self) -> dict[str, RegistryHealth]:
+        """Each registry's sync health: a read of one tiny table, remembered for a
+        second (every answer consults it, so it must cost next to nothing)."""
+        now = time.monotonic()
+        if self._health is not None and now - self._health[0] < HEALTH_MEMO_SECONDS:
+            return self._health[1]
+        async with self.db.read() as conn:
+            rows = await conn.execute(
+                select(
+                    registry_state.c.registry_id,
+                    registry_state.c.healthy,
+                    registry_state.c.synced_at,
+                    registry_state.c.last_error,
+                )
+            )
+            health = {r.registry_id: RegistryHealth(r.healthy, r.synced_at, r.last_error) for r in rows}
+        self._health = (now, health)
+        return health
+
     async def registry_stats(self, visibility: Visibility | None = None) -> dict[str, RegistryStats]:
         """Health and freshness per registry; counts only what ``visibility`` shows."""
         async with self.db.read() as conn:
@@ -380,6 +440,7 @@ class CatalogueIndex:
                 synced_at=states[rid].synced_at if rid in states else None,
                 last_error=states[rid].last_error if rid in states else None,
                 cursor=states[rid].cursor if rid in states else None,
+                sync_seconds=states[rid].sync_seconds if rid in states else None,
             )
             for rid in set(totals) | set(states)
         }
@@ -399,8 +460,12 @@ class CatalogueIndex:
         visibility: Visibility | None = None,
     ) -> SearchPage[Model]:
         """Facets and the total cost queries: name only the facets the caller shows."""
+        facets = frozenset(facets)
+        key = ("models", query, f, first, after, sort, facets, want_total, visibility)
+        if (hit := self._cached(key)) is not None:
+            return hit
         async with self.db.read() as conn:
-            return await search_models(
+            page = await search_models(
                 conn,
                 query,
                 f,
@@ -411,6 +476,7 @@ class CatalogueIndex:
                 want_total=want_total,
                 visibility=visibility,
             )
+        return self._remember(key, page)
 
     async def search_versions(
         self,
@@ -425,8 +491,12 @@ class CatalogueIndex:
         want_total: bool = True,
         visibility: Visibility | None = None,
     ) -> SearchPage[ModelVersion]:
+        facets = frozenset(facets)
+        key = ("versions", query, f, first, after, model_uri, sort, facets, want_total, visibility)
+        if (hit := self._cached(key)) is not None:
+            return hit
         async with self.db.read() as conn:
-            return await search_versions(
+            page = await search_versions(
                 conn,
                 query,
                 f,
@@ -438,3 +508,16 @@ class CatalogueIndex:
                 want_total=want_total,
                 visibility=visibility,
             )
+        return self._remember(key, page)
+
+    def _cached(self, key: tuple[Any, ...]) -> Any:
+        if self._searches is None:
+            return None
+        page = self._searches.get(key)
+        # A copy: resolvers replace ``items`` on the page they get.
+        return dataclasses.replace(page) if page is not None else None
+
+    def _remember(self, key: tuple[Any, ...], page: SearchPage[T]) -> SearchPage[T]:
+        if self._searches is not None:
+            self._searches[key] = dataclasses.replace(page)
+        return page

@@ -151,6 +151,18 @@ def _fulltext(dialect: str, table: Any, terms: list[str]) -> Subquery:
     )
 
 
+def _fulltext_match(dialect: str, table: Any, terms: list[str]) -> ColumnElement[bool]:
+    """Rows matching every term, without ranking: what totals and facets need."""
+    if dialect == "sqlite":
+        fts = f"{table.name}_fts"
+        match = " ".join(f'"{t}"*' for t in terms)
+        ids = text(f"SELECT rowid FROM {fts} WHERE {fts} MATCH :match").bindparams(match=match)
+        return table.c.id.in_(ids.columns(Column("rowid", Integer)))
+    config = literal_column("'simple'")
+    vector = func.to_tsvector(config, table.c.search_text)
+    return vector.op("@@")(func.to_tsquery(config, " & ".join(f"{t}:*" for t in terms)))
+
+
 # --- filters ---------------------------------------------------------------------
 
 
@@ -372,7 +384,9 @@ async def search_models(
     if after:
         page_query = page_query.where(_after(keys, _decode_cursor(after, keys)))
     rows = (await conn.execute(page_query.order_by(*_order(keys)).limit(first + 1))).all()
-    total, facet_counts = await _totals(conn, cm, base, where, want_total, frozenset(facets))
+    # Totals and facets need which rows match, not how well: no ranking, no join.
+    counted = and_(where, _fulltext_match(conn.dialect.name, cm, terms)) if terms else where
+    total, facet_counts = await _totals(conn, cm, cm, counted, want_total, frozenset(facets))
     page = rows[:first]
     return SearchPage(
         items=[model_from_dict(r.record) for r in page],
@@ -425,7 +439,9 @@ async def search_versions(
     if after:
         page_query = page_query.where(_after(keys, _decode_cursor(after, keys)))
     rows = (await conn.execute(page_query.order_by(*_order(keys)).limit(first + 1))).all()
-    total, facet_counts = await _totals(conn, cv, base, where, want_total, frozenset(facets))
+    # Totals and facets need which rows match, not how well: no ranking, no join.
+    counted = and_(where, _fulltext_match(conn.dialect.name, cv, terms)) if terms else where
+    total, facet_counts = await _totals(conn, cv, cv, counted, want_total, frozenset(facets))
     page = rows[:first]
     return SearchPage(
         items=[version_from_dict(r.record) for r in page],

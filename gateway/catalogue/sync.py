@@ -78,6 +78,8 @@ class SyncEngine:
         self.adapters = adapters
         self.registries = registries
         self._locks = {rid: asyncio.Lock() for rid in adapters}
+        # Told of every background pass's progress (metrics); a caller's own callback is extra.
+        self.on_progress: ProgressCallback | None = None
 
     @property
     def database(self) -> Database:
@@ -236,6 +238,6 @@ class SyncEngine:
         interval = self.registries[registry_id].sync_interval_seconds
         full = True
         while True:
-            result = await self.sync_registry(registry_id, full=full)
+            result = await self.sync_registry(registry_id, full=full, progress=self.on_progress)
             full = full and (result.error is not None or result.skipped)
             await asyncio.sleep(interval)

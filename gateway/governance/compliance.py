@@ -202,13 +202,28 @@ class ComplianceRecorder:
         before: Mapping[str, ModelVersion],
         after: Sequence[ModelVersion],
     ) -> None:
-        judged = self.judge_model(model.uri, model.team, [version_to_dict(v) for v in after])
-        current = {v.uri for v in after}
-        gone = [uri for uri in before if uri not in current]
+        await self.models_indexed(conn, [(model, before, after)])
+
+    async def models_indexed(
+        self,
+        conn: AsyncConnection,
+        changes: Sequence[tuple[Model, Mapping[str, ModelVersion], Sequence[ModelVersion]]],
+    ) -> None:
+        """A whole indexing batch at once: a handful of set-based statements per batch
+        instead of per model (a full sync writes hundreds of models per batch)."""
+        judged: list[Judged] = []
+        gone: list[str] = []
+        for model, before, after in changes:
+            judged += self.judge_model(model.uri, model.team, [version_to_dict(v) for v in after])
+            current = {v.uri for v in after}
+            gone += [uri for uri in before if uri not in current]
         for chunk in _chunks(gone, 500):
             await conn.execute(delete(gv).where(gv.c.version_uri.in_(chunk)))
-        events = await self._stage_changes(conn, before, after)
-        events += await store_evaluations(conn, judged, await stored_verdicts(conn, [model.uri]))
+        events: list[audit.NewEvent] = []
+        for _, before, after in changes:
+            events += await self._stage_changes(conn, before, after)
+        stored = await stored_verdicts(conn, [model.uri for model, _, _ in changes])
+        events += await store_evaluations(conn, judged, stored)
         events += [audit.NewEvent("version.removed", SYNC_PRINCIPAL, uri) for uri in gone]
         await audit.append_many(conn, events)
 

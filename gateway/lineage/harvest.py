@@ -189,6 +189,27 @@ class LineageHarvester:
             # Edges written before this model was indexed named it as its ARN spells it.
             await store.recase_targets(conn, model.registry_id, model.name, [v.version for v in after])
 
+    async def models_indexed(
+        self,
+        conn: AsyncConnection,
+        changes: Sequence[tuple[Model, Mapping[str, ModelVersion], Sequence[ModelVersion]]],
+    ) -> None:
+        """A whole indexing batch in one harvest: a few set-based statements per batch."""
+        fresh: list[ModelVersion] = []
+        known: list[ModelVersion] = []
+        removed: list[str] = []
+        for _model, before, after in changes:
+            current = {v.uri for v in after}
+            (known if before else fresh).extend(v for v in after if before.get(v.uri) != v)
+            removed += [uri for uri in before if uri not in current]
+        if fresh:
+            await self.harvest(conn, fresh, fresh=True)
+        if known or removed:
+            await self.harvest(conn, known, also_remove=removed)
+        for model, before, after in changes:
+            if not before and self._case_insensitive(model.registry_id) and model.name != model.name.lower():
+                await store.recase_targets(conn, model.registry_id, model.name, [v.version for v in after])
+
     async def models_removed(self, conn: AsyncConnection, model_uris: Sequence[str]) -> None:
         await store.remove_models(conn, model_uris)
 
