@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ipaddress
 import logging
 import sys
 from collections.abc import Sequence
 
 from gateway import __version__
 from gateway.catalogue import commands as catalogue_commands
-from gateway.config import ConfigError, Settings, load_settings
+from gateway.config import ConfigError, Settings, is_loopback_host, load_settings
 from gateway.governance import commands as governance_commands
 from gateway.lineage import commands as lineage_commands
 from gateway.observability import configure_logging
@@ -24,18 +23,9 @@ DEFAULT_CONFIG = "config/modelgate.toml"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def check_exposure(settings: Settings, host: str) -> None:
     """No auth is for local use: refuse to listen beyond loopback without it."""
-    if settings.auth.mode != "none" or _is_loopback(host):
+    if settings.auth.mode != "none" or is_loopback_host(host):
         return
     if not settings.server.allow_unauthenticated_remote:
         raise ConfigError(

@@ -36,6 +36,7 @@ one trial call).
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 import tomllib
@@ -45,6 +46,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 T = TypeVar("T")
 
@@ -318,11 +320,19 @@ def settings_from_mapping(raw: Mapping[str, Any], environ: Mapping[str, str] | N
     return Settings(**sections, registries=_parse_registries(data.get("registries")))
 
 
-def _is_local_http(url: str) -> bool:
-    from urllib.parse import urlsplit
+def is_loopback_host(host: str | None) -> bool:
+    """``localhost`` or a loopback address: the one place that decides what "local" means."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
 
+
+def _is_local_http(url: str) -> bool:
     parts = urlsplit(url)
-    return parts.scheme == "http" and parts.hostname in ("localhost", "127.0.0.1", "::1")
+    return parts.scheme == "http" and is_loopback_host(parts.hostname)
 
 
 def _check_auth(auth: AuthSettings) -> AuthSettings:

@@ -35,7 +35,6 @@ library always signs ``aud = https://oauth2.googleapis.com/token``, whatever
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import re
@@ -47,7 +46,7 @@ from urllib.parse import urlsplit
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from gateway.config import ConfigError, RegistrySettings, parse_section
+from gateway.config import ConfigError, RegistrySettings, is_loopback_host, parse_section
 
 GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
@@ -135,19 +134,10 @@ def _check_url(value: str, key: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise ConfigError(key, f"expected an http(s) URL, got {value!r}")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
         # Bearer tokens and signed assertions must not cross a network in clear text.
         raise ConfigError(key, f"must use https (plain http is allowed only for loopback), got {value!r}")
     return value.rstrip("/")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _check_aliases(values: list[str], key: str) -> tuple[str, ...]:

@@ -349,6 +349,62 @@ async def _totals(
 # --- the two searches ----------------------------------------------------------------
 
 
+def _sort_keys(table: Any, sort: SortOrder, rank: Any) -> list[_Key]:
+    if sort is SortOrder.UPDATED:
+        return [_Key("updated", table.c.updated_order, descending=True), _Key("uri", table.c.uri)]
+    if sort is SortOrder.RELEVANCE:
+        return [_Key("rank", rank), _Key("uri", table.c.uri)]
+    if table is cm:
+        return [_Key("name", cm.c.name), _Key("uri", cm.c.uri)]
+    return [
+        _Key("name", cv.c.model_name),
+        _Key("order", cv.c.version_order, descending=True),
+        _Key("uri", cv.c.uri),
+    ]
+
+
+async def _search(
+    conn: AsyncConnection,
+    table: Any,
+    conds: list[ColumnElement[bool]],
+    query: str | None,
+    first: int,
+    after: str | None,
+    *,
+    sort: SortOrder | None,
+    facets: Iterable[str],
+    want_total: bool,
+    visibility: Visibility | None,
+) -> tuple[list[Any], list[str], int, bool, dict[str, list[FacetCount]]]:
+    """One page of ``table`` (models or versions): records, cursors, total, more, facets."""
+    terms = search_terms(query)
+    sort = _resolve_sort(sort, terms)
+    base: Any = table
+    rank: Any = literal(0.0)
+    if terms:
+        fts = _fulltext(conn.dialect.name, table, terms)
+        base = table.join(fts, fts.c.id == table.c.id)
+        rank = fts.c.rank
+    if (allowed := visible(table, visibility)) is not None:  # page, total and facets alike
+        conds.append(allowed)
+    if query and query.strip() and not terms:
+        conds.append(false())  # a query with no searchable words matches nothing
+    where = and_(true(), *conds)
+    keys = _sort_keys(table, sort, rank)
+    page_query = (
+        select(table.c.record, *(k.column.label(k.name) for k in keys)).select_from(base).where(where)
+    )
+    if after:
+        page_query = page_query.where(_after(keys, _decode_cursor(after, keys)))
+    rows = (await conn.execute(page_query.order_by(*_order(keys)).limit(first + 1))).all()
+    # Totals and facets need which rows match, not how well: no ranking, no join.
+    counted = and_(where, _fulltext_match(conn.dialect.name, table, terms)) if terms else where
+    total, facet_counts = await _totals(conn, table, table, counted, want_total, frozenset(facets))
+    page = rows[:first]
+    cursors = [encode_token({k.name: getattr(r, k.name) for k in keys}) for r in page]
+    return [r.record for r in page], cursors, total, len(rows) > first, facet_counts
+
+
 async def search_models(
     conn: AsyncConnection,
     query: str | None,
@@ -361,40 +417,11 @@ async def search_models(
     want_total: bool = True,
     visibility: Visibility | None = None,
 ) -> SearchPage[Model]:
-    terms = search_terms(query)
-    sort = _resolve_sort(sort, terms)
-    base: Any = cm
-    rank: Any = literal(0.0)
-    if terms:
-        fts = _fulltext(conn.dialect.name, cm, terms)
-        base = cm.join(fts, fts.c.id == cm.c.id)
-        rank = fts.c.rank
-    conds = _model_conditions(f)
-    if (allowed := visible(cm, visibility)) is not None:  # page, total and facets alike
-        conds.append(allowed)
-    if query and query.strip() and not terms:
-        conds.append(false())  # a query with no searchable words matches nothing
-    where = and_(true(), *conds)
-    keys = {
-        SortOrder.NAME: [_Key("name", cm.c.name), _Key("uri", cm.c.uri)],
-        SortOrder.UPDATED: [_Key("updated", cm.c.updated_order, descending=True), _Key("uri", cm.c.uri)],
-        SortOrder.RELEVANCE: [_Key("rank", rank), _Key("uri", cm.c.uri)],
-    }[sort]
-    page_query = select(cm.c.record, *(k.column.label(k.name) for k in keys)).select_from(base).where(where)
-    if after:
-        page_query = page_query.where(_after(keys, _decode_cursor(after, keys)))
-    rows = (await conn.execute(page_query.order_by(*_order(keys)).limit(first + 1))).all()
-    # Totals and facets need which rows match, not how well: no ranking, no join.
-    counted = and_(where, _fulltext_match(conn.dialect.name, cm, terms)) if terms else where
-    total, facet_counts = await _totals(conn, cm, cm, counted, want_total, frozenset(facets))
-    page = rows[:first]
-    return SearchPage(
-        items=[model_from_dict(r.record) for r in page],
-        cursors=[encode_token({k.name: getattr(r, k.name) for k in keys}) for r in page],
-        total=total,
-        has_next=len(rows) > first,
-        facets=facet_counts,
-    )
+    records, cursors, total, more, facet_counts = await _search(
+        conn, cm, _model_conditions(f), query, first, after,
+        sort=sort, facets=facets, want_total=want_total, visibility=visibility,
+    )  # fmt: skip
+    return SearchPage([model_from_dict(r) for r in records], cursors, total, more, facet_counts)
 
 
 async def search_versions(
@@ -410,43 +437,11 @@ async def search_versions(
     want_total: bool = True,
     visibility: Visibility | None = None,
 ) -> SearchPage[ModelVersion]:
-    terms = search_terms(query)
-    sort = _resolve_sort(sort, terms)
-    base: Any = cv
-    rank: Any = literal(0.0)
-    if terms:
-        fts = _fulltext(conn.dialect.name, cv, terms)
-        base = cv.join(fts, fts.c.id == cv.c.id)
-        rank = fts.c.rank
     conds = _version_conditions(f)
-    if (allowed := visible(cv, visibility)) is not None:  # page, total and facets alike
-        conds.append(allowed)
-    if query and query.strip() and not terms:
-        conds.append(false())  # a query with no searchable words matches nothing
     if model_uri is not None:
         conds.append(cv.c.model_uri == model_uri)
-    where = and_(true(), *conds)
-    keys = {
-        SortOrder.NAME: [
-            _Key("name", cv.c.model_name),
-            _Key("order", cv.c.version_order, descending=True),
-            _Key("uri", cv.c.uri),
-        ],
-        SortOrder.UPDATED: [_Key("updated", cv.c.updated_order, descending=True), _Key("uri", cv.c.uri)],
-        SortOrder.RELEVANCE: [_Key("rank", rank), _Key("uri", cv.c.uri)],
-    }[sort]
-    page_query = select(cv.c.record, *(k.column.label(k.name) for k in keys)).select_from(base).where(where)
-    if after:
-        page_query = page_query.where(_after(keys, _decode_cursor(after, keys)))
-    rows = (await conn.execute(page_query.order_by(*_order(keys)).limit(first + 1))).all()
-    # Totals and facets need which rows match, not how well: no ranking, no join.
-    counted = and_(where, _fulltext_match(conn.dialect.name, cv, terms)) if terms else where
-    total, facet_counts = await _totals(conn, cv, cv, counted, want_total, frozenset(facets))
-    page = rows[:first]
-    return SearchPage(
-        items=[version_from_dict(r.record) for r in page],
-        cursors=[encode_token({k.name: getattr(r, k.name) for k in keys}) for r in page],
-        total=total,
-        has_next=len(rows) > first,
-        facets=facet_counts,
-    )
+    records, cursors, total, more, facet_counts = await _search(
+        conn, cv, conds, query, first, after,
+        sort=sort, facets=facets, want_total=want_total, visibility=visibility,
+    )  # fmt: skip
+    return SearchPage([version_from_dict(r) for r in records], cursors, total, more, facet_counts)
