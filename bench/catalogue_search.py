@@ -143,6 +143,9 @@ def main() -> None:
     parser.add_argument("--database-url", help="default: a fresh SQLite file in a temp dir")
     parser.add_argument("--versions", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=300)
+    parser.add_argument(
+        "--no-search-cache", action="store_true", help="every search runs (identical ones share nothing)"
+    )
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="modelgate-bench-"))
@@ -154,7 +157,8 @@ def main() -> None:
     )
 
     config = workdir / "bench.toml"
-    config.write_text(f'[storage]\nurl = "{url}"\nartifacts_dir = "{workdir}/artifacts"\n')
+    cache = "[cache]\nsearch_ttl_seconds = 0\n" if args.no_search_cache else ""
+    config.write_text(f'[storage]\nurl = "{url}"\nartifacts_dir = "{workdir}/artifacts"\n{cache}')
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "gateway.cli", "serve", "--config", str(config), "--port", str(port)],
@@ -164,7 +168,9 @@ def main() -> None:
     )
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            deadline = time.monotonic() + 60
+            # The first start over an index built behind its back evaluates policies and
+            # harvests lineage for every version before it is ready.
+            deadline = time.monotonic() + 300
             while True:
                 try:
                     if client.get("/readyz").status_code == 200:

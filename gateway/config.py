@@ -146,6 +146,13 @@ class GraphQLSettings:
 
 
 @dataclass(frozen=True)
+class ObservabilitySettings:
+    # OpenTelemetry spans for GraphQL operations and registry calls (extra ``otel``);
+    # exported over OTLP/HTTP as the standard OTEL_* environment variables say.
+    tracing: bool = False
+
+
+@dataclass(frozen=True)
 class GovernanceSettings:
     policies: str | None = None
 
@@ -174,6 +181,7 @@ class Settings:
     auth: AuthSettings = field(default_factory=AuthSettings)
     governance: GovernanceSettings = field(default_factory=GovernanceSettings)
     graphql: GraphQLSettings = field(default_factory=GraphQLSettings)
+    observability: ObservabilitySettings = field(default_factory=ObservabilitySettings)
     registries: tuple[RegistrySettings, ...] = ()
     source: str | None = None
 
@@ -188,6 +196,7 @@ _SECTIONS: dict[str, type] = {
     "auth": AuthSettings,
     "governance": GovernanceSettings,
     "graphql": GraphQLSettings,
+    "observability": ObservabilitySettings,
 }
 _AUTH_MODES = ("none", "oidc", "apikey")
 

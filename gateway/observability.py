@@ -240,3 +240,52 @@ class RequestContextMiddleware:
 ROUTE_LABELS = frozenset(
     {"", "graphql", "healthz", "readyz", "metrics", "artifacts", "hooks", "reports", "audit", "lineage", "ui"}
 )
+
+
+CallObserver = Callable[[str, str, float, str | None], None]
+
+
+def fan_out(observers: list[CallObserver]) -> CallObserver:
+    """One observer that tells several (metrics, tracing)."""
+    if len(observers) == 1:
+        return observers[0]
+
+    def observe(registry: str, method: str, seconds: float, error: str | None) -> None:
+        for observer in observers:
+            observer(registry, method, seconds, error)
+
+    return observe
+
+
+def start_tracing() -> Callable[[str, str, float, str | None], None]:
+    """Set up OpenTelemetry (extra ``otel``) and return a registry-call observer that
+    records each call as a span under the current operation's span.
+
+    An SDK already configured (e.g. by ``opentelemetry-instrument``) is kept;
+    otherwise spans go over OTLP/HTTP to ``OTEL_EXPORTER_OTLP_ENDPOINT``."""
+    from opentelemetry import trace
+    from opentelemetry.trace import Status, StatusCode
+
+    if type(trace.get_tracer_provider()).__name__ == "ProxyTracerProvider":  # nothing configured yet
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+        provider = TracerProvider(resource=Resource.create({"service.name": "modelgate"}))
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        trace.set_tracer_provider(provider)
+    tracer = trace.get_tracer("modelgate")
+
+    def observe(registry: str, method: str, seconds: float, error: str | None) -> None:
+        end = time.time_ns()
+        span = tracer.start_span(
+            f"registry {method}",
+            start_time=end - int(seconds * 1e9),
+            attributes={"modelgate.registry": registry, "modelgate.method": method},
+        )
+        if error is not None:
+            span.set_status(Status(StatusCode.ERROR, error))
+        span.end(end_time=end)
+
+    return observe

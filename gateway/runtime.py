@@ -25,13 +25,13 @@ from gateway.catalogue.cache import AsyncCache, cache_from_url
 from gateway.catalogue.index import CatalogueIndex
 from gateway.catalogue.live import LiveReader
 from gateway.catalogue.sync import SyncEngine
-from gateway.config import Settings
+from gateway.config import ConfigError, Settings
 from gateway.domain import ModelVersion
 from gateway.errors import BadInput, NotFound
 from gateway.governance.policies import PolicySet, policies_for
 from gateway.governance.service import Governance
 from gateway.lineage.service import LineageService
-from gateway.observability import Metrics
+from gateway.observability import Metrics, fan_out, start_tracing
 from gateway.store.database import Database
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,14 @@ log = logging.getLogger(__name__)
 def validate_settings(settings: Settings, factories: dict[str, AdapterFactory] | None = None) -> PolicySet:
     """Everything a config can get wrong, checked before anything starts; returns
     the compiled policy file (a bad rule names the policy and the CEL error)."""
+    if settings.observability.tracing:
+        try:
+            import opentelemetry.exporter.otlp.proto.http
+            import opentelemetry.sdk  # noqa: F401
+        except ImportError:
+            raise ConfigError(
+                "observability.tracing", "needs the 'otel' extra: pip install 'modelgate[otel]'"
+            ) from None
     factories = factories if factories is not None else load_factories()
     for registry in settings.registries:
         factory_for(registry, factories).validate(registry)
@@ -105,9 +113,12 @@ class Gateway:
             governance=governance,
             lineage=lineage,
         )
+        observers = [gateway.metrics.observe_registry_call]
+        if settings.observability.tracing:
+            observers.append(start_tracing())
         for adapter in adapters.values():
             if isinstance(adapter, GuardedAdapter):
-                adapter.observe = gateway.metrics.observe_registry_call
+                adapter.observe = fan_out(observers)
         sync.on_progress = gateway.metrics.sync_progress
         try:
             await governance.start()  # records a policy change and re-evaluates if needed

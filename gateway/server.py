@@ -86,10 +86,12 @@ class GraphQLView(GraphQL[Context, None]):
         gateway_ref: dict[str, Gateway],
         principal_for: PrincipalResolver = local_operator,
         limits: GraphQLSettings | None = None,
+        tracing: bool = False,
     ):
         limits = limits or GraphQLSettings()
         # GraphiQL needs introspection; without it the page would be an empty shell.
-        super().__init__(build_schema(limits), graphql_ide="graphiql" if limits.introspection else None)
+        ide = "graphiql" if limits.introspection else None
+        super().__init__(build_schema(limits, tracing), graphql_ide=ide)
         self._gateway_ref = gateway_ref
         self._principal_for = principal_for
         self._timeout = limits.timeout_seconds
@@ -158,7 +160,7 @@ def create_app(
     authenticator = authenticator_for(settings.auth) if principal_for_request is None else None
     authenticate = principal_for_request or authenticator
     assert authenticate is not None
-    view = GraphQLView(ref, current_principal, settings.graphql)
+    view = GraphQLView(ref, current_principal, settings.graphql, settings.observability.tracing)
     max_body = settings.graphql.max_body_bytes
 
     @contextlib.asynccontextmanager

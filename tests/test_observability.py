@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 import httpx
+import pytest
+from asgi_lifespan import LifespanManager
 
 from gateway.observability import JsonFormatter, request_id_var
 from gateway.runtime import Gateway
-from tests.support import data_of, gql
+from gateway.server import create_app
+from tests.support import data_of, gql, make_settings
 
 
 async def test_metrics_describe_requests_registries_and_the_index(
@@ -63,3 +67,52 @@ def test_json_logs_carry_the_request_id() -> None:
     assert entry["message"] == "registry r failed"
     assert entry["level"] == "warning" and entry["request_id"] == "req-42"
     assert entry["logger"] == "modelgate.test" and entry["ts"].endswith("+00:00")
+
+
+async def test_tracing_records_operations_and_registry_calls(tmp_path: Path) -> None:
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):  # the first test to trace sets it up
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))  # type: ignore[attr-defined]
+
+    settings = make_settings(f"sqlite:///{tmp_path}/t.db", tmp_path, observability={"tracing": True})
+    gw = await Gateway.open(settings)
+    app = create_app(settings, gateway=gw, background_sync=False)
+    try:
+        async with (
+            LifespanManager(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c,
+        ):
+            data_of(
+                await gql(
+                    c,
+                    'mutation { registerModelVersion(input: {registry: "platform", model: "m", artifactUri: "s3://b/m"}) { uri } }',
+                )
+            )
+            data_of(await gql(c, 'query Live { modelVersion(uri: "mg://platform/m/1", live: true) { uri } }'))
+    finally:
+        await gw.aclose()
+    names = [s.name for s in exporter.get_finished_spans()]
+    assert any("Live" in n or "GraphQL" in n for n in names), names
+    registry_spans = [s for s in exporter.get_finished_spans() if s.name.startswith("registry ")]
+    assert {s.attributes["modelgate.registry"] for s in registry_spans} == {"platform"}
+    assert "registry get_versions" in {s.name for s in registry_spans}
+
+
+def test_tracing_without_the_extra_is_a_config_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import sys
+
+    from gateway.config import ConfigError
+    from gateway.runtime import validate_settings
+
+    monkeypatch.setitem(sys.modules, "opentelemetry.sdk", None)
+    settings = make_settings(f"sqlite:///{tmp_path}/t.db", tmp_path, observability={"tracing": True})
+    with pytest.raises(ConfigError, match=r"observability.tracing: needs the 'otel' extra"):
+        validate_settings(settings)

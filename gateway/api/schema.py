@@ -3,6 +3,7 @@ catalogue, lineage and native registry code in ``gateway``."""
 
 import dataclasses
 import functools
+from typing import Any
 
 import strawberry
 from strawberry.tools import merge_types
@@ -320,14 +321,23 @@ MUTATION_PARTS: tuple[type, ...] = (RegistryMutation, GovernanceMutation)
 
 
 @functools.cache
-def build_schema(settings: GraphQLSettings = GraphQLSettings()) -> strawberry.Schema:  # noqa: B008
-    """The schema with the request limits of ``settings`` (one schema per distinct settings)."""
+def build_schema(
+    settings: GraphQLSettings = GraphQLSettings(),  # noqa: B008
+    tracing: bool = False,
+) -> strawberry.Schema:
+    """The schema with the request limits of ``settings`` (one schema per distinct
+    settings); ``tracing`` adds an OpenTelemetry span per operation and resolver phase."""
     limits = GraphQLLimits(settings)
+    extensions: list[Any] = [lambda: RequestLimits(limits), GraphQLMetrics]
+    if tracing:
+        from strawberry.extensions.tracing import OpenTelemetryExtension
+
+        extensions.append(OpenTelemetryExtension)
     return strawberry.Schema(
         query=merge_types("Query", QUERY_PARTS),
         mutation=merge_types("Mutation", MUTATION_PARTS),
         types=[ModelType, ModelVersionType],
-        extensions=[lambda: RequestLimits(limits), GraphQLMetrics],
+        extensions=extensions,
     )
 
 

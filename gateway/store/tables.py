@@ -115,6 +115,16 @@ catalogue_models = Table(
     Index("ix_catalogue_models_registry", "registry_id", "name"),
     Index("ix_catalogue_models_name", "name", "uri"),
     Index("ix_catalogue_models_updated", "updated_order", "uri"),
+    # Covers the facet scan (one grouped pass over these columns): no wide rows read.
+    Index(
+        "ix_catalogue_models_facets",
+        "team",
+        "registry_id",
+        "framework",
+        "stage_mask",
+        "compliant",
+        "restricted",
+    ),
 )
 
 catalogue_versions = Table(
@@ -142,6 +152,9 @@ catalogue_versions = Table(
     Index("ix_catalogue_versions_registry", "registry_id", "stage"),
     Index("ix_catalogue_versions_name", "model_name", "version_order", "uri"),
     Index("ix_catalogue_versions_updated", "updated_order", "uri"),
+    Index(
+        "ix_catalogue_versions_facets", "team", "registry_id", "framework", "stage", "compliant", "restricted"
+    ),
 )
 
 # Tags of indexed models and versions, one row each, for tag filters and facets.

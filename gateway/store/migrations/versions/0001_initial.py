@@ -71,6 +71,11 @@ def upgrade() -> None:
     op.create_index("ix_catalogue_models_registry", "catalogue_models", ["registry_id", "name"])
     op.create_index("ix_catalogue_models_name", "catalogue_models", ["name", "uri"])
     op.create_index("ix_catalogue_models_updated", "catalogue_models", ["updated_order", "uri"])
+    op.create_index(
+        "ix_catalogue_models_facets",
+        "catalogue_models",
+        ["team", "registry_id", "framework", "stage_mask", "compliant", "restricted"],
+    )
     op.create_table(
         "catalogue_versions",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -98,6 +103,11 @@ def upgrade() -> None:
         "ix_catalogue_versions_name", "catalogue_versions", ["model_name", "version_order", "uri"]
     )
     op.create_index("ix_catalogue_versions_updated", "catalogue_versions", ["updated_order", "uri"])
+    op.create_index(
+        "ix_catalogue_versions_facets",
+        "catalogue_versions",
+        ["team", "registry_id", "framework", "stage", "compliant", "restricted"],
+    )
     op.create_table(
         "catalogue_tags",
         sa.Column("subject_uri", sa.String(700), nullable=False),
