@@ -141,9 +141,10 @@ def _fulltext(dialect: str, table: Any, terms: list[str]) -> Subquery:
             .subquery("fts")
         )
     # The same expression as the GIN index, so the planner uses it.
-    config = literal_column("'simple'")
-    vector = func.to_tsvector(config, table.c.search_text)  # type: ignore[attr-defined]
-    query = func.to_tsquery(config, " & ".join(f"{t}:*" for t in terms))
+    # PostgreSQL only: the stored, GIN-indexed tsvector the migration adds (not in the
+    # table metadata, which both dialects share).
+    vector = literal_column(f"{table.name}.search_fts")
+    query = func.to_tsquery(literal_column("'simple'"), " & ".join(f"{t}:*" for t in terms))
     return (
         select(table.c.id.label("id"), (-func.ts_rank(vector, query)).label("rank"))
         .where(vector.op("@@")(query))
@@ -158,9 +159,8 @@ def _fulltext_match(dialect: str, table: Any, terms: list[str]) -> ColumnElement
         match = " ".join(f'"{t}"*' for t in terms)
         ids = text(f"SELECT rowid FROM {fts} WHERE {fts} MATCH :match").bindparams(match=match)
         return table.c.id.in_(ids.columns(Column("rowid", Integer)))
-    config = literal_column("'simple'")
-    vector = func.to_tsvector(config, table.c.search_text)
-    return vector.op("@@")(func.to_tsquery(config, " & ".join(f"{t}:*" for t in terms)))
+    query = func.to_tsquery(literal_column("'simple'"), " & ".join(f"{t}:*" for t in terms))
+    return literal_column(f"{table.name}.search_fts").op("@@")(query)
 
 
 # --- filters ---------------------------------------------------------------------
