@@ -198,6 +198,16 @@ def _parse_uri_or_bad_input(uri: str, field: str):  # type: ignore[no-untyped-de
 # --- queries ------------------------------------------------------------------------
 
 
+def _search_options(info: Info[Context, None], sort: Any) -> dict[str, Any]:
+    """What both searches pass the index: only the totals and facets the client selected."""
+    return {
+        "sort": sort,
+        "facets": wanted_facets(info),
+        "want_total": wants(info, "totalCount"),
+        "visibility": info.context.visibility,
+    }
+
+
 @strawberry.type
 class CatalogueQuery:
     @strawberry.field(description="Fetch any object by its global ID.")
@@ -225,15 +235,10 @@ class CatalogueQuery:
         after: str | None = None,
         sort: SortOrderEnum | None = None,  # type: ignore[valid-type]
     ) -> ModelConnection:
-        page = await info.context.gateway.index.search_models(
-            query,
-            (filter or SearchFilter()).to_index(),
-            check_page_size(first),
-            after,
-            sort=sort,
-            facets=wanted_facets(info),
-            want_total=wants(info, "totalCount"),
-            visibility=info.context.visibility,
+        index = info.context.gateway.index
+        f = (filter or SearchFilter()).to_index()
+        page = await index.search_models(
+            query, f, check_page_size(first), after, **_search_options(info, sort)
         )
         await info.context.note_index_answer(m.registry_id for m in page.items)
         return ModelConnection.from_page(page, after)
@@ -248,15 +253,10 @@ class CatalogueQuery:
         after: str | None = None,
         sort: SortOrderEnum | None = None,  # type: ignore[valid-type]
     ) -> ModelVersionConnection:
-        page = await info.context.gateway.index.search_versions(
-            query,
-            (filter or SearchFilter()).to_index(),
-            check_page_size(first),
-            after,
-            sort=sort,
-            facets=wanted_facets(info),
-            want_total=wants(info, "totalCount"),
-            visibility=info.context.visibility,
+        index = info.context.gateway.index
+        f = (filter or SearchFilter()).to_index()
+        page = await index.search_versions(
+            query, f, check_page_size(first), after, **_search_options(info, sort)
         )
         page.items = await info.context.complete(page.items)
         return ModelVersionConnection.from_page(page, after)

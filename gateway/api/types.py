@@ -364,20 +364,41 @@ class Registry:
     id: str
     kind: RegistryKindEnum
     team: str | None
-    healthy: bool
-    synced_at: datetime | None
-    last_error: str | None
-    model_count: int
-    version_count: int
     breaker_state: str | None = strawberry.field(
         default=None,
         description="The registry's circuit breaker: closed (calls flow), open (calls fail fast "
         "while it recovers) or half_open (one trial call).",
     )
 
+    # Health comes from a tiny, memoised read; counts need a grouped scan of the
+    # index, so they are read only when a client asks for them.
+    @strawberry.field
+    async def healthy(self, info: Info[Context, None]) -> bool:
+        state = (await info.context.gateway.index.registry_health()).get(self.id)
+        return state.healthy if state else True
+
+    @strawberry.field
+    async def synced_at(self, info: Info[Context, None]) -> datetime | None:
+        state = (await info.context.gateway.index.registry_health()).get(self.id)
+        return state.synced_at if state else None
+
+    @strawberry.field
+    async def last_error(self, info: Info[Context, None]) -> str | None:
+        state = (await info.context.gateway.index.registry_health()).get(self.id)
+        return state.last_error if state else None
+
+    @strawberry.field
+    async def model_count(self, info: Info[Context, None]) -> int:
+        stats = (await info.context.registry_stats()).get(self.id)
+        return stats.models if stats else 0
+
+    @strawberry.field
+    async def version_count(self, info: Info[Context, None]) -> int:
+        stats = (await info.context.registry_stats()).get(self.id)
+        return stats.versions if stats else 0
+
 
 async def registry_view(info: Info[Context, None], settings: RegistrySettings) -> Registry:
-    stats = (await info.context.registry_stats()).get(settings.id)
     breaker = getattr(info.context.gateway.adapters.get(settings.id), "breaker", None)
     return Registry(
         id=settings.id,
@@ -385,11 +406,6 @@ async def registry_view(info: Info[Context, None], settings: RegistrySettings) -
         if settings.kind in RegistryKind._value2member_map_
         else RegistryKind.NATIVE,
         team=settings.team,
-        healthy=stats.healthy if stats else True,
-        synced_at=stats.synced_at if stats else None,
-        last_error=stats.last_error if stats else None,
-        model_count=stats.models if stats else 0,
-        version_count=stats.versions if stats else 0,
         breaker_state=breaker.state.value if breaker is not None else None,
     )
 
