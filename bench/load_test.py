@@ -269,7 +269,10 @@ async def main(args: argparse.Namespace) -> None:
     url = f"http://127.0.0.1:{port}"
     log = (tmp / "server.log").open("wb")
     process = subprocess.Popen(  # noqa: ASYNC220 - started once, before any load
-        [sys.executable, "-m", "gateway.cli", "demo", "--config", str(config), "--port", str(port)],
+        [
+            *[sys.executable, "-m", "gateway.cli", "demo", "--config", str(config), "--port", str(port)],
+            *["--workers", str(args.workers)],
+        ],
         cwd=REPO,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -315,4 +318,5 @@ if __name__ == "__main__":
     parser.add_argument("--extra-models", type=int, default=100, help="synthetic models to add (default 100)")
     parser.add_argument("--settle", type=float, default=8.0, help="seconds for the dead registry to trip")
     parser.add_argument("--database-url", help="default: a fresh SQLite file")
+    parser.add_argument("--workers", type=int, default=1, help="gateway server processes (default 1)")
     asyncio.run(main(parser.parse_args()))

@@ -9,8 +9,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from gateway import __version__
 from gateway.catalogue import commands as catalogue_commands
@@ -53,22 +55,53 @@ def _load(path: str) -> Settings:
     return settings
 
 
-def _serve(settings: Settings, host: str | None, port: int | None, seed: bool = False) -> None:
+def _serve(
+    settings: Settings,
+    host: str | None,
+    port: int | None,
+    seed: bool = False,
+    workers: int = 1,
+    log: tuple[str, str] = ("text", "info"),
+) -> None:
     import uvicorn
 
-    from gateway.server import create_app
+    from gateway.server import CONFIG_ENV, LOG_FORMAT_ENV, LOG_LEVEL_ENV, create_app
 
     host = host or settings.server.host
     port = port or settings.server.port
     check_exposure(settings, host)
-    app = create_app(settings, seed_demo=seed)
     print(
         f"modelgate {__version__}: dashboard at http://{host}:{port}/, "
         f"GraphQL (GraphiQL in a browser) at http://{host}:{port}/graphql",
         flush=True,
     )
     # log_config=None: keep our logging setup (text or JSON, with request ids).
-    uvicorn.run(app, host=host, port=port, log_config=None, timeout_graceful_shutdown=10)
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_config": None,
+        "timeout_graceful_shutdown": 10,
+    }
+    if workers <= 1:
+        uvicorn.run(create_app(settings, seed_demo=seed), **options)
+        return
+    if seed:  # once, here: workers seeding side by side would race
+        asyncio.run(_seed(settings))
+    # Each worker builds its own app from the same file; one of them syncs (a lock).
+    os.environ[CONFIG_ENV] = str(settings.source)
+    os.environ[LOG_FORMAT_ENV], os.environ[LOG_LEVEL_ENV] = log
+    uvicorn.run("gateway.server:app_from_environment", factory=True, workers=workers, **options)
+
+
+async def _seed(settings: Settings) -> None:
+    from gateway.demo import seed_demo
+    from gateway.runtime import Gateway
+
+    gateway = await Gateway.open(settings)
+    try:
+        await seed_demo(gateway)
+    finally:
+        await gateway.aclose()
 
 
 async def _db_upgrade(settings: Settings) -> None:
@@ -117,6 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
         server.add_argument("--port", type=int)
         server.add_argument("--log-format", choices=("text", "json"), default="text")
         server.add_argument("--log-level", default="info")
+        server.add_argument(
+            "--workers", type=int, default=1, help="server processes (default 1); the store is shared"
+        )
 
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
@@ -149,9 +185,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _apikey(args.apikey_command)
         settings = _load(args.config)
         if args.command == "serve":
-            _serve(settings, args.host, args.port)
+            log = (args.log_format, args.log_level)
+            _serve(settings, args.host, args.port, workers=args.workers, log=log)
         elif args.command == "demo":
-            _serve(settings, args.host, args.port, seed=True)
+            log = (args.log_format, args.log_level)
+            _serve(settings, args.host, args.port, seed=True, workers=args.workers, log=log)
         elif args.command in catalogue_commands.COMMANDS:
             return catalogue_commands.run(args, settings)
         elif args.command in governance_commands.COMMANDS:

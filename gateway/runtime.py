@@ -9,6 +9,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from adapters.base import (
     AdapterContext,
@@ -68,6 +69,7 @@ class Gateway:
     lineage: LineageService
     metrics: Metrics = field(default_factory=Metrics)
     _background: list[asyncio.Task[None]] = field(default_factory=list)
+    _sync_lock: Any = None
 
     @classmethod
     async def open(
@@ -129,7 +131,29 @@ class Gateway:
         return gateway
 
     def start_background_sync(self) -> None:
+        """Start syncing in the background, unless another process on this machine
+        already does: with several workers over one SQLite file, one of them syncs
+        (an OS file lock, released when the process ends). On PostgreSQL every
+        process may try; an advisory lock per registry picks one per pass."""
+        if self.database.dialect == "sqlite" and not self._take_sync_lock():
+            log.info("another gateway process syncs this SQLite store; this one serves only")
+            return
         self._background.append(asyncio.create_task(self.sync.run_forever(), name="modelgate-sync"))
+
+    def _take_sync_lock(self) -> bool:
+        import fcntl
+
+        path = self.database.sqlite_path
+        if path is None:  # an in-memory database belongs to this process alone
+            return True
+        handle = open(f"{path}.sync-lock", "a")  # noqa: SIM115 - held for the process's life
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            return False
+        self._sync_lock = handle
+        return True
 
     def adapter(self, registry_id: str) -> RegistryAdapter:
         try:
@@ -165,4 +189,6 @@ class Gateway:
                 log.exception("closing adapter %s failed", adapter.registry_id)
         await self.lineage.aclose()
         await self.cache.aclose()
+        if self._sync_lock is not None:
+            self._sync_lock.close()  # releases the flock
         await self.database.aclose()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -141,6 +142,21 @@ class GraphQLView(GraphQL[Context, None]):
         if result.extensions:
             data["extensions"] = result.extensions
         return data
+
+
+CONFIG_ENV = "MODELGATE_CONFIG_FILE"
+LOG_FORMAT_ENV, LOG_LEVEL_ENV = "MODELGATE_LOG_FORMAT", "MODELGATE_LOG_LEVEL"
+
+
+def app_from_environment() -> Starlette:
+    """The app of one ``serve --workers N`` worker: the config file comes from the
+    environment the parent process set."""
+    from gateway.config import load_settings
+    from gateway.observability import configure_logging
+
+    # A spawned worker starts from scratch: set logging up as the parent did.
+    configure_logging(os.environ.get(LOG_FORMAT_ENV, "text"), os.environ.get(LOG_LEVEL_ENV, "info"))
+    return create_app(load_settings(os.environ[CONFIG_ENV]))
 
 
 def create_app(

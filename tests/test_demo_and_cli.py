@@ -147,3 +147,37 @@ def test_search_and_show_commands(tmp_path: Path) -> None:
     assert missing.returncode == 1 and "not in the catalogue" in missing.stderr
     bad = run_cli("search", "--limit", "0", "--config", "config/modelgate.toml", cwd=tmp_path)
     assert bad.returncode == 2
+
+
+def test_several_workers_share_one_store_and_seed_once(tmp_path: Path) -> None:
+    shutil.copytree(REPO / "config", tmp_path / "config")
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "demo", "--port", str(port), "--workers", "2"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            assert time.monotonic() < deadline, "workers did not become ready"
+            time.sleep(0.3)
+        totals = {
+            httpx.post(
+                f"http://127.0.0.1:{port}/graphql", json={"query": "{ versions { totalCount } }"}, timeout=10
+            ).json()["data"]["versions"]["totalCount"]
+            for _ in range(10)  # answered by either worker
+        }
+        assert totals == {31}  # seeded once, not once per worker
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=60)
+    assert output.count("this one serves only") == 1, output  # one worker syncs the SQLite store

@@ -55,10 +55,12 @@ class Database:
         self.url = url
         self.dialect = "sqlite" if url.startswith("sqlite") else "postgresql"
         driver_url = async_url(url)
+        self.sqlite_path: str | None = None
         if self.dialect == "sqlite":
             path = make_url(driver_url).database
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
+                self.sqlite_path = str(Path(path).resolve())
             connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_S}
             self._reader = create_async_engine(driver_url, echo=echo, connect_args=connect_args)
             # One writer connection per process: in-process writers queue on the pool.
