@@ -29,6 +29,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_until_ready(port: int, proc: subprocess.Popen[str], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+        assert time.monotonic() < deadline, "the gateway did not become ready"
+        time.sleep(0.3)
+
+
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "gateway.cli", *args],
@@ -79,16 +92,7 @@ def test_demo_serves_the_catalogue_and_stops_gracefully(tmp_path: Path) -> None:
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-            assert time.monotonic() < deadline, "demo did not become ready"
-            time.sleep(0.3)
+        wait_until_ready(port, proc, 60)
         response = httpx.post(
             f"http://127.0.0.1:{port}/graphql",
             json={
@@ -160,16 +164,7 @@ def test_several_workers_share_one_store_and_seed_once(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-            assert time.monotonic() < deadline, "workers did not become ready"
-            time.sleep(0.3)
+        wait_until_ready(port, proc, 90)
         totals = {
             httpx.post(
                 f"http://127.0.0.1:{port}/graphql", json={"query": "{ versions { totalCount } }"}, timeout=10

@@ -18,6 +18,7 @@ from gateway.api.types import (
     PolicyViolation,
     StageEnum,
     check_page_size,
+    page_info,
 )
 from gateway.auth.principal import AUDIT_ROLES, Principal
 from gateway.catalogue.index import SearchFilter as IndexFilter
@@ -191,12 +192,7 @@ class ComplianceReport:
                 )
                 for v, c in zip(page.items, page.cursors, strict=True)
             ],
-            page_info=PageInfo(
-                has_next_page=page.has_next,
-                has_previous_page=after is not None,
-                start_cursor=page.cursors[0] if page.cursors else None,
-                end_cursor=page.cursors[-1] if page.cursors else None,
-            ),
+            page_info=page_info(page.cursors, page.has_next, after),
             total_count=page.total,
         )
 
@@ -319,12 +315,7 @@ class GovernanceQuery:
                 AuditEventEdge(cursor=c, node=_event(e))
                 for e, c in zip(page.events, page.cursors, strict=True)
             ],
-            page_info=PageInfo(
-                has_next_page=page.has_next,
-                has_previous_page=after is not None,
-                start_cursor=page.cursors[0] if page.cursors else None,
-                end_cursor=page.cursors[-1] if page.cursors else None,
-            ),
+            page_info=page_info(page.cursors, page.has_next, after),
             total_count=page.total,
         )
 

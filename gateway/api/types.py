@@ -222,12 +222,13 @@ SortOrderEnum = strawberry.enum(
 )
 
 
-def _page_info(page: SearchPage[Any], after: str | None) -> PageInfo:
+def page_info(cursors: list[str], has_next: bool, after: str | None) -> PageInfo:
+    """Relay's PageInfo for a keyset page (``after`` given: there were earlier rows)."""
     return PageInfo(
-        has_next_page=page.has_next,
+        has_next_page=has_next,
         has_previous_page=after is not None,
-        start_cursor=page.cursors[0] if page.cursors else None,
-        end_cursor=page.cursors[-1] if page.cursors else None,
+        start_cursor=cursors[0] if cursors else None,
+        end_cursor=cursors[-1] if cursors else None,
     )
 
 
@@ -622,7 +623,7 @@ class ModelConnection:
                 ModelEdge(cursor=c, node=ModelType.from_domain(m))
                 for m, c in zip(page.items, page.cursors, strict=True)
             ],
-            page_info=_page_info(page, after),
+            page_info=page_info(page.cursors, page.has_next, after),
             total_count=page.total,
             facets=_facets(page.facets),
         )
@@ -648,7 +649,7 @@ class ModelVersionConnection:
                 ModelVersionEdge(cursor=c, node=ModelVersionType.from_domain(v))
                 for v, c in zip(page.items, page.cursors, strict=True)
             ],
-            page_info=_page_info(page, after),
+            page_info=page_info(page.cursors, page.has_next, after),
             total_count=page.total,
             facets=_facets(page.facets),
         )

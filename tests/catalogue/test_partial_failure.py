@@ -13,31 +13,18 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
-from adapters.base import AdapterContext
 from gateway.config import RegistrySettings
 from gateway.runtime import Gateway
 from gateway.server import create_app
-from tests.fakes.memory_registry import BatchingRegistry, MemoryRegistry
+from tests.fakes.memory_registry import BatchingRegistry, MemoryFactory, MemoryRegistry
 from tests.support import gql, make_settings
 
 
-class FakeFactory:
-    """Plugs in-memory registries in through the same seam real adapters use."""
-
-    kind = "memory"
-
-    def __init__(self) -> None:
-        self.made: dict[str, MemoryRegistry] = {}
-
-    def validate(self, registry: RegistrySettings) -> None:
-        pass
-
-    def create(self, registry: RegistrySettings, context: AdapterContext) -> MemoryRegistry:
-        reg = (
-            BatchingRegistry(registry.id) if registry.options.get("batching") else MemoryRegistry(registry.id)
-        )
-        self.made[registry.id] = reg
-        return reg
+def FakeFactory() -> MemoryFactory:
+    """Registries with ``batching = true`` read many versions in one call."""
+    return MemoryFactory(
+        lambda r: BatchingRegistry(r.id) if r.options.get("batching") else MemoryRegistry(r.id)
+    )
 
 
 @pytest.fixture

@@ -10,9 +10,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from adapters.base import ChangeSet, Health, Page, decode_token, encode_token
+from gateway.config import RegistrySettings
 from gateway.domain import LineageEdge, Model, ModelVersion, Stage
 from gateway.errors import RegistryUnavailable
 
@@ -132,3 +135,21 @@ class BatchingRegistry(MemoryRegistry):
     async def get_versions(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], ModelVersion]:
         await self._call("get_versions")
         return {(n, v): self.versions[n][v] for n, v in keys if v in self.versions.get(n, {})}
+
+
+class MemoryFactory:
+    """Plugs in-memory registries in through the same seam real adapters use
+    (``Gateway.open(settings, factories={..., "memory": MemoryFactory()})``)."""
+
+    kind = "memory"
+
+    def __init__(self, make: Callable[[RegistrySettings], MemoryRegistry] | None = None):
+        self.made: dict[str, Any] = {}
+        self._make = make or (lambda registry: MemoryRegistry(registry.id))
+
+    def validate(self, registry: RegistrySettings) -> None:
+        """Memory registries take any options."""
+
+    def create(self, registry: RegistrySettings, context: Any) -> Any:
+        self.made[registry.id] = self._make(registry)
+        return self.made[registry.id]

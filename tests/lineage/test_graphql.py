@@ -13,13 +13,13 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
-from adapters.base import AdapterContext, load_factories
+from adapters.base import load_factories
 from gateway.config import RegistrySettings
 from gateway.domain import LineageEdge, LineageNode, ModelVersion, Relation
 from gateway.lineage.graph import version_node
 from gateway.runtime import Gateway
 from gateway.server import create_app
-from tests.fakes.memory_registry import MemoryRegistry
+from tests.fakes.memory_registry import MemoryFactory, MemoryRegistry
 from tests.support import data_of, gql, make_settings
 
 REGISTER = "mutation($input: RegisterVersionInput!) { registerModelVersion(input: $input) { uri } }"
@@ -40,18 +40,8 @@ class LineageRegistry(MemoryRegistry):
         return self.known.get(version.uri, [])
 
 
-class LineageFactory:
-    kind = "memory"
-
-    def __init__(self) -> None:
-        self.made: dict[str, LineageRegistry] = {}
-
-    def validate(self, registry: RegistrySettings) -> None:
-        pass
-
-    def create(self, registry: RegistrySettings, context: AdapterContext) -> LineageRegistry:
-        self.made[registry.id] = LineageRegistry(registry.id)
-        return self.made[registry.id]
+def LineageFactory() -> MemoryFactory:
+    return MemoryFactory(lambda r: LineageRegistry(r.id))
 
 
 @pytest.fixture
