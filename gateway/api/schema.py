@@ -320,6 +320,14 @@ QUERY_PARTS: tuple[type, ...] = (CatalogueQuery, LineageQuery, GovernanceQuery)
 MUTATION_PARTS: tuple[type, ...] = (RegistryMutation, GovernanceMutation)
 
 
+class GatewaySchema(strawberry.Schema):
+    def process_errors(self, errors: list[Any], execution_context: Any = None) -> None:
+        """Strawberry would log every error at ERROR with a traceback, so a flood of
+        bad queries floods the log. Internal faults are logged once, with their
+        request id, where they are masked (``gateway.api.errors.format_error``);
+        a client's mistake is its answer, not our error."""
+
+
 @functools.cache
 def build_schema(
     settings: GraphQLSettings = GraphQLSettings(),  # noqa: B008
@@ -333,7 +341,7 @@ def build_schema(
         from strawberry.extensions.tracing import OpenTelemetryExtension
 
         extensions.append(OpenTelemetryExtension)
-    return strawberry.Schema(
+    return GatewaySchema(
         query=merge_types("Query", QUERY_PARTS),
         mutation=merge_types("Mutation", MUTATION_PARTS),
         types=[ModelType, ModelVersionType],
