@@ -12,12 +12,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,6 +24,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.gateway_process import running_gateway
 from gateway.catalogue.index import CatalogueIndex
 from gateway.domain import DatasetRef, Model, ModelCard, ModelVersion, Stage
 from gateway.store.database import Database
@@ -100,12 +97,6 @@ async def build_index(url: str, versions_total: int) -> float:
     return seconds
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -159,40 +150,20 @@ def main() -> None:
     config = workdir / "bench.toml"
     cache = "[cache]\nsearch_ttl_seconds = 0\n" if args.no_search_cache else ""
     config.write_text(f'[storage]\nurl = "{url}"\nartifacts_dir = "{workdir}/artifacts"\n{cache}')
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "serve", "--config", str(config), "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            # The first start over an index built behind its back evaluates policies and
-            # harvests lineage for every version before it is ready.
-            deadline = time.monotonic() + 300
-            while True:
-                try:
-                    if client.get("/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.2)
-                if time.monotonic() > deadline:
-                    raise SystemExit("gateway did not start")
-            words = [{"q": w} for w in DOMAINS + TASKS + [f"{d} {t}" for d in DOMAINS[:5] for t in TASKS[:4]]]
-            measure(client, "models(query, first: 20) + facets", SEARCH, words, args.rounds)
-            measure(
-                client,
-                "models(filter: stage+team, first: 20) + facets",
-                FILTERED,
-                [{"s": [s.value]} for s in STAGES],
-                args.rounds,
-            )
-            measure(client, "versions(query, first: 20)", VERSIONS, words, args.rounds)
+    # The first start over an index built behind its back evaluates policies and
+    # harvests lineage for every version before it is ready.
+    with running_gateway(config, ready_within=300) as (client, proc):
+        words = [{"q": w} for w in DOMAINS + TASKS + [f"{d} {t}" for d in DOMAINS[:5] for t in TASKS[:4]]]
+        measure(client, "models(query, first: 20) + facets", SEARCH, words, args.rounds)
+        measure(
+            client,
+            "models(filter: stage+team, first: 20) + facets",
+            FILTERED,
+            [{"s": [s.value]} for s in STAGES],
+            args.rounds,
+        )
+        measure(client, "versions(query, first: 20)", VERSIONS, words, args.rounds)
         print(f"gateway peak RSS with {args.versions} versions indexed: {peak_rss_mb(proc.pid):.0f} MB")
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
 
 
 if __name__ == "__main__":

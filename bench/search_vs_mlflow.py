@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
-import signal
 import statistics
 import subprocess
 import sys
@@ -34,7 +32,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.servers.mlflow import free_port, start_mlflow_server  # noqa: E402
+from bench.gateway_process import running_gateway  # noqa: E402
+from tests.servers.mlflow import start_mlflow_server  # noqa: E402
 
 DOMAINS = ["fraud", "churn", "demand", "search", "vision", "speech", "pricing", "risk", "ads", "support"]
 TASKS = ["detector", "classifier", "ranker", "forecast", "embedder", "scorer", "segmenter", "summarizer"]
@@ -109,29 +108,11 @@ QUERY = """query Search($q: String) { models(query: $q, first: 20) {
     facets { registry { value count } team { value count } stage { value count } } } }"""
 
 
-def gateway_round(  # type: ignore[no-untyped-def]
-    cli, config: Path, workdir: Path, words: list[str], rounds: int, label: str, models: int
+def gateway_round(
+    config: Path, workdir: Path, words: list[str], rounds: int, label: str, models: int
 ) -> float:
     """Serve ``config`` and time the search against it over HTTP."""
-    port = free_port()
-    gateway = subprocess.Popen(
-        [*cli, "serve", "--config", str(config), "--port", str(port)],
-        cwd=workdir,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if client.get("/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-            if time.monotonic() > deadline:
-                raise SystemExit("gateway did not start")
+    with running_gateway(config, cwd=workdir) as (client, _):
 
         def search(i: int) -> None:
             body = client.post(
@@ -140,9 +121,6 @@ def gateway_round(  # type: ignore[no-untyped-def]
             assert "errors" not in body, body
 
         return summary(f"gateway models(query) + facets, {models} models, {label}", timed(search, rounds))
-    finally:
-        gateway.send_signal(signal.SIGTERM)
-        gateway.wait(timeout=30)
 
 
 def main() -> None:
@@ -206,7 +184,7 @@ def main() -> None:
         m = timed(mlflow_search, args.rounds)
         mm = summary("MLflow registered-models/search ILIKE, max_results 20", m)
         for label, cfg in (("no search cache", cold_config), ("search cache on (default)", config)):
-            gm = gateway_round(cli, cfg, workdir, words, args.rounds, label, args.models)
+            gm = gateway_round(cfg, workdir, words, args.rounds, label, args.models)
             print(f"  gateway is {mm / gm:.1f}x faster than MLflow (median)")
 
     finally:

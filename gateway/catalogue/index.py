@@ -460,23 +460,10 @@ class CatalogueIndex:
         visibility: Visibility | None = None,
     ) -> SearchPage[Model]:
         """Facets and the total cost queries: name only the facets the caller shows."""
-        facets = frozenset(facets)
-        key = ("models", query, f, first, after, sort, facets, want_total, visibility)
-        if (hit := self._cached(key)) is not None:
-            return hit
-        async with self.db.read() as conn:
-            page = await search_models(
-                conn,
-                query,
-                f,
-                first,
-                after,
-                sort=sort,
-                facets=facets,
-                want_total=want_total,
-                visibility=visibility,
-            )
-        return self._remember(key, page)
+        return await self._search(
+            search_models, query, f, first, after,
+            sort=sort, facets=frozenset(facets), want_total=want_total, visibility=visibility,
+        )  # fmt: skip
 
     async def search_versions(
         self,
@@ -491,33 +478,18 @@ class CatalogueIndex:
         want_total: bool = True,
         visibility: Visibility | None = None,
     ) -> SearchPage[ModelVersion]:
-        facets = frozenset(facets)
-        key = ("versions", query, f, first, after, model_uri, sort, facets, want_total, visibility)
-        if (hit := self._cached(key)) is not None:
-            return hit
+        return await self._search(
+            search_versions, query, f, first, after, model_uri=model_uri,
+            sort=sort, facets=frozenset(facets), want_total=want_total, visibility=visibility,
+        )  # fmt: skip
+
+    async def _search(self, search: Any, *args: Any, **options: Any) -> Any:
+        """Run ``search`` on a read connection, through the search cache (when on)."""
+        key = (search.__name__, *args, *sorted(options.items()))
+        if self._searches is not None and (page := self._searches.get(key)) is not None:
+            return dataclasses.replace(page)  # a copy: resolvers replace ``items`` on theirs
         async with self.db.read() as conn:
-            page = await search_versions(
-                conn,
-                query,
-                f,
-                first,
-                after,
-                model_uri=model_uri,
-                sort=sort,
-                facets=facets,
-                want_total=want_total,
-                visibility=visibility,
-            )
-        return self._remember(key, page)
-
-    def _cached(self, key: tuple[Any, ...]) -> Any:
-        if self._searches is None:
-            return None
-        page = self._searches.get(key)
-        # A copy: resolvers replace ``items`` on the page they get.
-        return dataclasses.replace(page) if page is not None else None
-
-    def _remember(self, key: tuple[Any, ...], page: SearchPage[T]) -> SearchPage[T]:
+            page = await search(conn, *args, **options)
         if self._searches is not None:
             self._searches[key] = dataclasses.replace(page)
         return page
