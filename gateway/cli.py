@@ -20,6 +20,7 @@ from gateway.config import ConfigError, Settings, is_loopback_host, load_setting
 from gateway.governance import commands as governance_commands
 from gateway.lineage import commands as lineage_commands
 from gateway.observability import configure_logging
+from gateway.workers import BindFailed, WorkerFailed
 
 DEFAULT_CONFIG = "config/modelgate.toml"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -83,14 +84,16 @@ def _serve(
         "timeout_graceful_shutdown": 10,
     }
     if workers <= 1:
-        uvicorn.run(create_app(settings, seed_demo=seed), **options)
+        uvicorn.run(create_app(settings, seed_demo=seed, freeze_gc=True), **options)
         return
     if seed:  # once, here: workers seeding side by side would race
         asyncio.run(_seed(settings))
     # Each worker builds its own app from the same file; one of them syncs (a lock).
     os.environ[CONFIG_ENV] = str(settings.source)
     os.environ[LOG_FORMAT_ENV], os.environ[LOG_LEVEL_ENV] = log
-    uvicorn.run("gateway.server:app_from_environment", factory=True, workers=workers, **options)
+    from gateway import workers as worker_processes
+
+    worker_processes.serve(options.pop("host"), options.pop("port"), workers, options)
 
 
 async def _seed(settings: Settings) -> None:
@@ -202,6 +205,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"modelgate: configuration error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except (WorkerFailed, BindFailed) as exc:
+        print(f"modelgate: cannot serve: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     return EXIT_OK
 
 

@@ -13,12 +13,14 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from gateway import __version__
 from gateway.catalogue.index import SearchFilter
 from gateway.demo import seed_demo
 from gateway.domain import Stage
 from gateway.runtime import Gateway
+from gateway.workers import balanced
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -153,6 +155,16 @@ def test_search_and_show_commands(tmp_path: Path) -> None:
     assert bad.returncode == 2
 
 
+def listening_sockets(port: int) -> int:
+    """Sockets listening on ``port`` (Linux: /proc/net/tcp, state 0A)."""
+    found = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            found += fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port
+    return found
+
+
 def test_several_workers_share_one_store_and_seed_once(tmp_path: Path) -> None:
     shutil.copytree(REPO / "config", tmp_path / "config")
     port = free_port()
@@ -172,7 +184,63 @@ def test_several_workers_share_one_store_and_seed_once(tmp_path: Path) -> None:
             for _ in range(10)  # answered by either worker
         }
         assert totals == {31}  # seeded once, not once per worker
+        if balanced():  # each worker listens on its own socket: the kernel spreads connections
+            assert listening_sockets(port) == 2
     finally:
         proc.send_signal(signal.SIGTERM)
         output, _ = proc.communicate(timeout=60)
     assert output.count("this one serves only") == 1, output  # one worker syncs the SQLite store
+
+
+def listening_processes(port: int) -> set[int]:
+    """The processes holding a socket that listens on ``port`` (Linux /proc)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(f"socket:[{fields[9]}]")
+    found = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and any(os.readlink(fd) in inodes for fd in (entry / "fd").iterdir()):
+                found.add(int(entry.name))
+        except OSError:
+            continue  # exited meanwhile
+    return found
+
+
+@pytest.mark.skipif(not balanced(), reason="per-worker SO_REUSEPORT sockets are a Linux feature")
+def test_a_dead_worker_is_replaced_and_a_taken_port_is_refused(tmp_path: Path) -> None:
+    shutil.copytree(REPO / "config", tmp_path / "config")
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port), "--workers", "2"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_until_ready(port, proc, 90)
+        deadline = time.monotonic() + 30
+        while len(workers := listening_processes(port)) < 2:  # the second may still be starting
+            assert time.monotonic() < deadline, "two workers never listened"
+            time.sleep(0.2)
+        victim = max(workers)
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while len(replaced := listening_processes(port)) < 2 or victim in replaced:
+            assert time.monotonic() < deadline, "the dead worker was not replaced"
+            time.sleep(0.2)
+        for _ in range(10):
+            assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).status_code == 200
+
+        taken = run_cli("serve", "--port", str(port), "--workers", "2", cwd=tmp_path)
+        assert taken.returncode == 1
+        assert f"127.0.0.1:{port}" in taken.stderr and "Traceback" not in taken.stderr
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, output
+    assert "starting another" in output  # the replacement is logged

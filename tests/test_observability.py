@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 from pathlib import Path
@@ -116,3 +117,17 @@ def test_tracing_without_the_extra_is_a_config_error(monkeypatch: pytest.MonkeyP
     settings = make_settings(f"sqlite:///{tmp_path}/t.db", tmp_path, observability={"tracing": True})
     with pytest.raises(ConfigError, match=r"observability.tracing: needs the 'otel' extra"):
         validate_settings(settings)
+
+
+async def test_a_server_process_exempts_its_start_up_state_from_garbage_collection(tmp_path: Path) -> None:
+    """Full collections walking every long-lived object were the load test's
+    worst pauses; a server freezes what start-up built (tests do not)."""
+    settings = make_settings(f"sqlite:///{tmp_path}/modelgate.db", tmp_path)
+    assert gc.get_freeze_count() == 0
+    try:
+        async with LifespanManager(create_app(settings, background_sync=False, freeze_gc=True)):
+            assert gc.get_freeze_count() > 10_000  # the schema, the engine, the adapters...
+    finally:
+        gc.unfreeze()
+    async with LifespanManager(create_app(settings, background_sync=False)):
+        assert gc.get_freeze_count() == 0

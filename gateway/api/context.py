@@ -3,6 +3,7 @@ that batch index reads so a page of N versions costs one query, not N."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import partial
@@ -48,7 +49,7 @@ class Context:
     # Registries whose part of this answer came from the index because they failed:
     # reported in ``errors[]`` (REGISTRY_UNAVAILABLE) next to the data, one per registry.
     registry_errors: dict[str, RegistryError] = field(default_factory=dict)
-    _stats: dict[str, RegistryStats] | None = field(default=None, init=False)
+    _stats: asyncio.Future[dict[str, RegistryStats]] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         index = self.gateway.index
@@ -61,10 +62,11 @@ class Context:
         self.live = _loader(self.gateway.live.versions)
 
     async def registry_stats(self) -> dict[str, RegistryStats]:
-        """Health and freshness of every registry, read once per request."""
+        """Health and freshness of every registry, read once per request: the
+        resolvers asking for it run concurrently, so they share one read."""
         if self._stats is None:
-            self._stats = await self.gateway.index.registry_stats(self.visibility)
-        return self._stats
+            self._stats = asyncio.ensure_future(self.gateway.index.registry_stats(self.visibility))
+        return await asyncio.shield(self._stats)
 
     def report(self, error: RegistryError) -> None:
         self.registry_errors.setdefault(error.registry_id, error)

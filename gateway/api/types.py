@@ -9,10 +9,12 @@ import base64
 import binascii
 import dataclasses
 import enum
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 import strawberry
+from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode, SelectionSetNode
 from strawberry.types import Info
 
 from gateway.api.context import Context
@@ -196,25 +198,37 @@ def _facets(facets: dict[str, list[FacetCount]]) -> Facets:
     )
 
 
-def _selections(info: Info[Context, None]) -> list[Any]:
-    return [sel for field in info.selected_fields for sel in field.selections]
+def _selected(info: Info[Context, None], nodes: Iterable[Any] | None = None) -> dict[str, list[FieldNode]]:
+    """The fields selected directly under the current field (or under ``nodes``),
+    by name, looking through named and inline fragments. Read from graphql-core's
+    AST: strawberry's ``selected_fields`` converts the whole subtree on every call."""
+    raw = info._raw_info
+    found: dict[str, list[FieldNode]] = {}
+
+    def visit(selection_set: SelectionSetNode | None) -> None:
+        for sel in selection_set.selections if selection_set else ():
+            if isinstance(sel, FieldNode):
+                found.setdefault(sel.name.value, []).append(sel)
+            elif isinstance(sel, InlineFragmentNode):
+                visit(sel.selection_set)
+            elif isinstance(sel, FragmentSpreadNode) and sel.name.value in raw.fragments:
+                visit(raw.fragments[sel.name.value].selection_set)
+
+    for node in raw.field_nodes if nodes is None else nodes:
+        visit(node.selection_set)
+    return found
 
 
 def wants(info: Info[Context, None], name: str) -> bool:
     """Whether the client selected this field of the current field's result
     (totals and facets cost queries: skip them when nobody asked)."""
-    return any(getattr(sel, "name", None) == name for sel in _selections(info))
+    return name in _selected(info)
 
 
 def wanted_facets(info: Info[Context, None]) -> frozenset[str]:
     """The facet lists the client selected under ``facets``."""
-    return frozenset(
-        sub.name
-        for sel in _selections(info)
-        if getattr(sel, "name", None) == "facets"
-        for sub in getattr(sel, "selections", ())
-        if getattr(sub, "name", None)
-    )
+    facets = _selected(info).get("facets")
+    return frozenset(_selected(info, facets)) if facets else frozenset()
 
 
 SortOrderEnum = strawberry.enum(

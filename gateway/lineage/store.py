@@ -3,11 +3,25 @@ walk for a whole frontier in one statement (per chunk of URIs)."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import String, and_, cast, delete, func, literal, null, select, union, union_all, update
+from sqlalchemy import (
+    String,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    literal,
+    null,
+    select,
+    union,
+    union_all,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.domain import LineageNode, Relation
@@ -155,7 +169,12 @@ async def recase_targets(conn: AsyncConnection, registry_id: str, name: str, ver
 # --- reads ---------------------------------------------------------------------
 
 
-def _hop_statement(chunk: Sequence[str], forward: frozenset[Relation], backward: frozenset[Relation]) -> Any:
+@functools.cache
+def _hop_statement(forward: frozenset[Relation], backward: frozenset[Relation]) -> Any:
+    """The hop query for one pair of relation sets, built once: its frontier is the
+    expanding parameter ``frontier``. Reusing the statement object lets SQLAlchemy
+    reuse its cache key and compiled form instead of rebuilding both per hop."""
+    chunk = bindparam("frontier", expanding=True)
     columns = [
         le.c.source_uri,
         le.c.source_kind,
@@ -221,7 +240,7 @@ async def hop(
     artifact-derived SAME_AS links (when SAME_AS is followed)."""
     edges: list[Edge] = []
     for chunk in chunks(sorted(set(frontier))):
-        rows = (await conn.execute(_hop_statement(chunk, forward, backward))).all()
+        rows = (await conn.execute(_hop_statement(forward, backward), {"frontier": list(chunk)})).all()
         edges += [row_edge(r) for r in rows]
     return edges
 

@@ -3,24 +3,42 @@
 ``Database.read()`` and ``Database.write()`` hand out connections in a
 transaction. On SQLite, writes take the write lock up front (``BEGIN
 IMMEDIATE``) so two writers queue on the busy timeout instead of failing on a
-lock upgrade, and readers never block writers (WAL). On PostgreSQL both are
-ordinary transactions; row locks and ``UPDATE ... RETURNING`` do the ordering.
+lock upgrade, and readers never block writers (WAL). Reads on SQLite run on a small thread
+pool (``gateway.store.sqlite_reader``: one thread hop per statement instead of
+aiosqlite's four). On PostgreSQL both are ordinary asyncpg transactions; row
+locks and ``UPDATE ... RETURNING`` do the ordering.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import event
+from sqlalchemy import Dialect, Executable, Result, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from gateway.config import ConfigError
+from gateway.store.sqlite_reader import SqliteReader
 
 SQLITE_BUSY_TIMEOUT_S = 30
+# Concurrent SQLite read transactions, and the threads that run their statements.
+SQLITE_READ_CONNECTIONS, SQLITE_READ_THREADS = 16, 4
+
+
+class ReadConnection(Protocol):
+    """What ``Database.read()`` hands out: an ``AsyncConnection`` on PostgreSQL, a
+    ``ThreadedReadConnection`` on SQLite."""
+
+    @property
+    def dialect(self) -> Dialect: ...
+
+    async def execute(self, statement: Executable, parameters: Any = None) -> Result[Any]: ...
+
+    async def stream(self, statement: Executable, parameters: Any = None) -> Any: ...
 
 
 def async_url(url: str) -> str:
@@ -62,7 +80,13 @@ class Database:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
                 self.sqlite_path = str(Path(path).resolve())
             connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_S}
-            self._reader = create_async_engine(driver_url, echo=echo, connect_args=connect_args)
+            self._sqlite_reader: SqliteReader | None = SqliteReader.open(
+                "sqlite:///" + (path or ""),
+                connect_args,
+                connections=SQLITE_READ_CONNECTIONS,
+                threads=SQLITE_READ_THREADS,
+            )
+            self._sqlite_reader.engine.echo = echo
             # One writer connection per process: in-process writers queue on the pool.
             self._writer = create_async_engine(
                 driver_url,
@@ -72,24 +96,36 @@ class Database:
                 max_overflow=0,
                 pool_timeout=SQLITE_BUSY_TIMEOUT_S * 2,
             )
-            for engine, immediate in ((self._reader, False), (self._writer, True)):
+            for engine, immediate in ((self._sqlite_reader.engine, False), (self._writer.sync_engine, True)):
                 on_connect, on_begin = _sqlite_pragmas(immediate)
-                event.listen(engine.sync_engine, "connect", on_connect)
-                event.listen(engine.sync_engine, "begin", on_begin)
+                event.listen(engine, "connect", on_connect)
+                event.listen(engine, "begin", on_begin)
         else:
-            self._reader = create_async_engine(
+            self._sqlite_reader = None
+            self._writer = create_async_engine(
                 driver_url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True
             )
-            self._writer = self._reader
+            # Reads are snapshots (a page, its total and its facets agree) and read-only.
+            self._pg_reader = self._writer.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
 
     @property
     def engine(self) -> AsyncEngine:
         return self._writer
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncConnection]:
-        async with self._reader.connect() as conn:
+    async def read(self) -> AsyncIterator[ReadConnection]:
+        """A read transaction (a consistent snapshot), rolled back at the end."""
+        if self._sqlite_reader is None:
+            async with self._pg_reader.connect() as conn:
+                yield conn
+            return
+        conn = await self._sqlite_reader.transaction()
+        try:
             yield conn
+        finally:
+            conn.close()
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
@@ -107,10 +143,10 @@ class Database:
     async def ping(self) -> None:
         from sqlalchemy import text
 
-        async with self._reader.connect() as conn:
+        async with self.read() as conn:
             await conn.execute(text("SELECT 1"))
 
     async def aclose(self) -> None:
-        await self._reader.dispose()
-        if self._writer is not self._reader:
-            await self._writer.dispose()
+        if self._sqlite_reader is not None:
+            await asyncio.to_thread(self._sqlite_reader.close)
+        await self._writer.dispose()

@@ -127,6 +127,24 @@ async def test_search_filters_and_facets(client: httpx.AsyncClient) -> None:
     assert names(data, "versions") == ["mg://platform/fraud-detector/1"]
 
 
+async def test_totals_and_facets_asked_for_through_fragments(client: httpx.AsyncClient) -> None:
+    """Totals and facets cost queries and are computed only when selected: a
+    selection made through a named or inline fragment counts as selected."""
+    await register(client, "platform", "fraud", tags=[{"key": "framework", "value": "xgboost"}])
+    await register(client, "research", "churn")
+    q = """query { models(first: 1) { ...Counts ... on ModelConnection { facets { ...Registries } } }
+                   versions(first: 1) { ... { totalCount } } }
+           fragment Counts on ModelConnection { totalCount edges { node { name } } }
+           fragment Registries on Facets { registry { value count } }"""
+    data = data_of(await gql(client, q))
+    assert data["models"]["totalCount"] == 2 and len(data["models"]["edges"]) == 1
+    assert {f["value"]: f["count"] for f in data["models"]["facets"]["registry"]} == {
+        "platform": 1,
+        "research": 1,
+    }
+    assert data["versions"]["totalCount"] == 2
+
+
 async def test_a_query_without_words_matches_nothing(client: httpx.AsyncClient) -> None:
     await register(client, "platform", "plain")
     data = data_of(await gql(client, '{ models(query: "%") { totalCount } }'))
