@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.domain import LineageNode, Relation
 from gateway.lineage.graph import Edge, node_for_uri
+from gateway.store.sql import insert_many_ignore
 from gateway.store.tables import catalogue_models as cm
 from gateway.store.tables import catalogue_versions as cv
 from gateway.store.tables import lineage_artifacts as la
@@ -111,8 +112,12 @@ async def replace_versions(
         await conn.execute(le.insert(), list(chunk))
     unique = list({(v, k): r for v, k, r in artifacts}.items())
     artifact_rows = [{"version_uri": v, "key": k[:URI_LIMIT], "registry_id": r} for (v, k), r in unique]
+    # Two transactions may index the same new version at once on PostgreSQL (a
+    # registration and a sync pass that listed it): equal rows, so keep the first.
+    # (Edges have no natural key; a duplicate is merged by ``Graph`` and dropped at
+    # the version's next harvest.)
     for chunk in chunks(artifact_rows, 2000):
-        await conn.execute(la.insert(), list(chunk))
+        await insert_many_ignore(conn, la, chunk)
 
 
 async def remove_models(conn: AsyncConnection, model_uris: Sequence[str]) -> None:

@@ -19,6 +19,12 @@ async def insert_ignore(conn: AsyncConnection, table: Table, values: Mapping[str
     await conn.execute(_insert(conn, table).values(**values).on_conflict_do_nothing())
 
 
+async def insert_many_ignore(conn: AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """INSERT many rows, skipping those whose unique key already exists."""
+    if rows:
+        await conn.execute(_insert(conn, table).on_conflict_do_nothing(), list(rows))
+
+
 async def upsert(
     conn: AsyncConnection,
     table: Table,

@@ -200,3 +200,17 @@ async def test_edges_are_harvested_again_when_the_registries_change(lineage_stor
     graph = await around(lineage_store, tuned.uri, Direction.UPSTREAM, depth=1)
     assert edges_of(graph) == {(tuned.uri, "mg://fraud-mlflow/base/1", "DERIVED_FROM")}
     assert Relation.DERIVED_FROM in {e.relation for e in graph.edges.values()}
+
+
+async def test_two_transactions_harvesting_the_same_new_version_do_not_collide(
+    lineage_store: LineageStore,
+) -> None:
+    """A registration and a sync pass may both index a version that neither saw
+    stored (PostgreSQL runs them side by side): the second harvest must not fail
+    on the first one's rows, and the graph shows each edge once."""
+    tuned = version("platform", "tuned", parent="models:/base/1", artifact_uri="s3://models/tuned/1")
+    for _ in range(2):
+        async with lineage_store.db.write() as conn:
+            await lineage_store.harvester.harvest(conn, [tuned], fresh=True)
+    graph = await around(lineage_store, tuned.uri, Direction.UPSTREAM, depth=1)
+    assert edges_of(graph) == {(tuned.uri, "mg://fraud-mlflow/base/1", "DERIVED_FROM")}
