@@ -155,43 +155,6 @@ def test_search_and_show_commands(tmp_path: Path) -> None:
     assert bad.returncode == 2
 
 
-def listening_sockets(port: int) -> int:
-    """Sockets listening on ``port`` (Linux: /proc/net/tcp, state 0A)."""
-    found = 0
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            found += fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port
-    return found
-
-
-def test_several_workers_share_one_store_and_seed_once(tmp_path: Path) -> None:
-    shutil.copytree(REPO / "config", tmp_path / "config")
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "demo", "--port", str(port), "--workers", "2"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        wait_until_ready(port, proc, 90)
-        totals = {
-            httpx.post(
-                f"http://127.0.0.1:{port}/graphql", json={"query": "{ versions { totalCount } }"}, timeout=10
-            ).json()["data"]["versions"]["totalCount"]
-            for _ in range(10)  # answered by either worker
-        }
-        assert totals == {31}  # seeded once, not once per worker
-        if balanced():  # each worker listens on its own socket: the kernel spreads connections
-            assert listening_sockets(port) == 2
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        output, _ = proc.communicate(timeout=60)
-    assert output.count("this one serves only") == 1, output  # one worker syncs the SQLite store
-
-
 def listening_processes(port: int) -> set[int]:
     """The processes holding a socket that listens on ``port`` (Linux /proc)."""
     inodes = set()
@@ -210,29 +173,55 @@ def listening_processes(port: int) -> set[int]:
     return found
 
 
-@pytest.mark.skipif(not balanced(), reason="per-worker SO_REUSEPORT sockets are a Linux feature")
-def test_a_dead_worker_is_replaced_and_a_taken_port_is_refused(tmp_path: Path) -> None:
+def start_workers(command: str, tmp_path: Path) -> tuple[subprocess.Popen[str], int]:
+    """``modelgate COMMAND --workers 2`` on the shipped config, ready to answer."""
     shutil.copytree(REPO / "config", tmp_path / "config")
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port), "--workers", "2"],
+        [sys.executable, "-m", "gateway.cli", command, "--port", str(port), "--workers", "2"],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
+    wait_until_ready(port, proc, 90)
+    return proc, port
+
+
+def wait_for_workers(port: int, seconds: float, message: str, unlike: int | None = None) -> set[int]:
+    """The two listening worker processes, once there are two (and ``unlike`` is gone)."""
+    deadline = time.monotonic() + seconds
+    while len(workers := listening_processes(port)) < 2 or unlike in workers:
+        assert time.monotonic() < deadline, message
+        time.sleep(0.2)
+    return workers
+
+
+def test_several_workers_share_one_store_and_seed_once(tmp_path: Path) -> None:
+    proc, port = start_workers("demo", tmp_path)
     try:
-        wait_until_ready(port, proc, 90)
-        deadline = time.monotonic() + 30
-        while len(workers := listening_processes(port)) < 2:  # the second may still be starting
-            assert time.monotonic() < deadline, "two workers never listened"
-            time.sleep(0.2)
-        victim = max(workers)
+        totals = {
+            httpx.post(
+                f"http://127.0.0.1:{port}/graphql", json={"query": "{ versions { totalCount } }"}, timeout=10
+            ).json()["data"]["versions"]["totalCount"]
+            for _ in range(10)  # answered by either worker
+        }
+        assert totals == {31}  # seeded once, not once per worker
+        if balanced():  # each worker listens on its own socket: the kernel spreads connections
+            assert len(wait_for_workers(port, 30, "two workers never listened")) == 2
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=60)
+    assert output.count("this one serves only") == 1, output  # one worker syncs the SQLite store
+
+
+@pytest.mark.skipif(not balanced(), reason="per-worker SO_REUSEPORT sockets are a Linux feature")
+def test_a_dead_worker_is_replaced_and_a_taken_port_is_refused(tmp_path: Path) -> None:
+    proc, port = start_workers("serve", tmp_path)
+    try:
+        victim = max(wait_for_workers(port, 30, "two workers never listened"))  # the second may lag
         os.kill(victim, signal.SIGKILL)
-        deadline = time.monotonic() + 60
-        while len(replaced := listening_processes(port)) < 2 or victim in replaced:
-            assert time.monotonic() < deadline, "the dead worker was not replaced"
-            time.sleep(0.2)
+        wait_for_workers(port, 60, "the dead worker was not replaced", unlike=victim)
         for _ in range(10):
             assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).status_code == 200
 
