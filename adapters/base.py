@@ -33,7 +33,14 @@ from tenacity import (
 
 from gateway.config import ConfigError, RegistrySettings
 from gateway.domain import LineageEdge, Model, ModelVersion, Stage
-from gateway.errors import RegistryError, RegistryUnavailable
+from gateway.errors import (
+    RegistryAuthError,
+    RegistryError,
+    RegistryForbidden,
+    RegistryNotFound,
+    RegistryRejected,
+    RegistryUnavailable,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
@@ -169,6 +176,36 @@ class AdapterFactory(Protocol):
     def create(self, registry: RegistrySettings, context: AdapterContext) -> RegistryAdapter: ...
 
 
+@dataclass(frozen=True, slots=True)
+class ReferenceMatch:
+    """A registry's own reference (an ARN, ``models:/name/3``, a resource name)
+    to one of its models or versions."""
+
+    model_name: str
+    version: str | None = None  # None: the reference names the model
+    # The name came case-folded (SageMaker package ARNs): the gateway looks up
+    # the catalogue's spelling.
+    case_insensitive: bool = False
+    # The reference names no server (MLflow ``models:/``) or spells it loosely (a
+    # Vertex project number): it holds for the referencing version's own
+    # registry, or for the only registry that claims it.
+    weak: bool = False
+
+
+@runtime_checkable
+class ReferenceParser(Protocol):
+    """Optional capability of an ``AdapterFactory``: recognise this kind's own
+    model references, so lineage resolves them without the core knowing any
+    registry's wire format. Pure: no I/O, cheap enough to run per edge."""
+
+    def is_reference(self, text: str) -> bool:
+        """Whether ``text`` has the shape of this kind's model reference, resolvable or not."""
+
+    def parse_reference(self, text: str, registry: RegistrySettings) -> ReferenceMatch | None:
+        """The model or version ``text`` names if ``registry`` (configured with this
+        kind) can own it, else None."""
+
+
 def load_factories() -> dict[str, AdapterFactory]:
     """Every adapter kind installed, by name, from the ``modelgate.adapters`` group.
 
@@ -302,6 +339,49 @@ async def retry_read(call: Callable[[], Awaitable[T]], policy: RetryPolicy) -> T
         with attempt:
             return await call()
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+# --- errors ----------------------------------------------------------------
+
+
+def error_for_status(
+    registry_id: str,
+    status: int,
+    text: str,
+    *,
+    registry_code: str | None = None,
+    retry_after: float | None = None,
+    **extensions: Any,
+) -> RegistryError:
+    """The one error taxonomy every adapter maps its registry's answers to, with
+    the same extension keys (``registry``, ``status``, ``registryCode``,
+    ``retryAfterSeconds``): 401 → ``RegistryAuthError``, 403 →
+    ``RegistryForbidden``, 404 → ``RegistryNotFound``, 408/429/5xx →
+    ``RegistryUnavailable`` (retryable), any other 4xx → ``RegistryRejected``.
+    Timeouts and refused connections are ``RegistryUnavailable`` too
+    (``JsonHttpClient`` raises those itself)."""
+    extra: dict[str, Any] = dict(extensions)
+    if registry_code:
+        extra["registryCode"] = registry_code
+    if retry_after is not None:
+        extra["retryAfterSeconds"] = retry_after
+    if status == 401:
+        return RegistryAuthError(registry_id, text, status=status, **extra)
+    if status == 403:
+        return RegistryForbidden(registry_id, text, status=status, **extra)
+    if status == 404:
+        return RegistryNotFound(registry_id, text, status=status, **extra)
+    if status in (408, 429) or status >= 500:
+        return RegistryUnavailable(registry_id, text, status=status, **extra)
+    return RegistryRejected(registry_id, text, status=status, **extra)
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """A ``Retry-After`` header (delta-seconds; an HTTP date counts as unknown)."""
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None
 
 
 # --- JSON over HTTP ----------------------------------------------------------

@@ -232,3 +232,36 @@ class LineageEdge:
     source: LineageNode
     target: LineageNode
     relation: Relation
+
+
+# Dataset roles that mean "checked against", not "learned from". One rule for
+# every registry: adapters and the gateway's harvest both derive edges with it.
+VALIDATION_ROLES = frozenset({"validation", "validate", "eval", "evaluation", "test", "testing"})
+
+
+def dataset_relation(role: str | None) -> Relation:
+    """The lineage relation a dataset of this role gives its version."""
+    return Relation.VALIDATED_ON if (role or "").lower() in VALIDATION_ROLES else Relation.TRAINED_ON
+
+
+def version_node(version: ModelVersion) -> LineageNode:
+    return LineageNode(
+        version.uri, "model_version", f"{version.model_name} v{version.version}", version.registry_id
+    )
+
+
+def record_edges(version: ModelVersion) -> list[LineageEdge]:
+    """Edges that follow from the version record alone, verbatim (adapters use this
+    for ``lineage()``; the gateway's harvest normalises and resolves them)."""
+    me = version_node(version)
+    edges = []
+    for ds in version.training_data:
+        edges.append(LineageEdge(me, LineageNode(ds.uri, "dataset", ds.name), dataset_relation(ds.role)))
+    if version.parent:
+        edges.append(LineageEdge(me, LineageNode(version.parent, "model_version"), Relation.DERIVED_FROM))
+    if version.training_code and str(version.training_code):
+        code = str(version.training_code)
+        edges.append(LineageEdge(me, LineageNode(code, "code", code), Relation.PRODUCED_BY))
+    for d in version.deployments:
+        edges.append(LineageEdge(me, LineageNode(d.endpoint, "deployment", d.endpoint), Relation.DEPLOYED_TO))
+    return edges

@@ -59,8 +59,8 @@ class RegistryAuthError(RegistryError):
 
     code = "REGISTRY_AUTH_FAILED"
 
-    def __init__(self, registry_id: str, message: str, **extensions: Any):
-        super().__init__(registry_id, f"cannot authenticate: {message}", **extensions)
+    def __init__(self, registry_id: str, message: str, *, status: int | None = None, **extensions: Any):
+        super().__init__(registry_id, f"cannot authenticate: {message}", status=status, **extensions)
 
 
 class RegistryForbidden(RegistryError):
@@ -73,3 +73,9 @@ class RegistryRejected(RegistryError):
     """The registry refused a request as invalid (its 4xx); retrying will not help."""
 
     code = "REGISTRY_REJECTED"
+
+
+class RegistryNotFound(RegistryRejected):
+    """The registry says the thing asked for does not exist (its 404)."""
+
+    code = "REGISTRY_NOT_FOUND"

@@ -60,9 +60,8 @@ from adapters.mlflow.wire import (
     translate_error,
     version_from_wire,
 )
-from gateway.domain import LineageEdge, LineageNode, Model, ModelVersion, Relation, Stage
+from gateway.domain import LineageEdge, LineageNode, Model, ModelVersion, Relation, Stage, version_node
 from gateway.errors import NotFound, RegistryError
-from gateway.lineage.graph import version_node
 
 log = logging.getLogger(__name__)
 

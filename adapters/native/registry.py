@@ -27,9 +27,8 @@ from adapters.base import (
     encode_token,
 )
 from gateway.codec import version_from_dict, version_to_dict
-from gateway.domain import LineageEdge, Model, ModelVersion, Stage, utcnow
+from gateway.domain import LineageEdge, Model, ModelVersion, Stage, record_edges, utcnow
 from gateway.errors import BadInput, NotFound
-from gateway.lineage.graph import record_edges
 from gateway.store.database import Database
 from gateway.store.sql import insert_ignore
 from gateway.store.tables import native_changes, native_models, native_versions

@@ -25,8 +25,7 @@ from typing import Any, TypeVar
 
 from adapters.sagemaker.calls import SageMakerCalls, paging
 from adapters.sagemaker.records import MODEL_PACKAGE_ARN
-from gateway.domain import LineageEdge, LineageNode, ModelVersion, Relation
-from gateway.lineage.graph import version_node
+from gateway.domain import LineageEdge, LineageNode, ModelVersion, Relation, version_node
 
 T = TypeVar("T")
 MAX_VERTICES = 200  # a walk that fans out further is truncated, not followed

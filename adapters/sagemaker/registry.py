@@ -23,9 +23,17 @@ from adapters.sagemaker.calls import OperationUnsupported, SageMakerCalls, pagin
 from adapters.sagemaker.lineage import api_edges, gather_bounded
 from adapters.sagemaker.options import SageMakerOptions, StageMapping
 from adapters.sagemaker.records import model_from_group, version_from_package
-from gateway.domain import LineageEdge, LineageNode, Model, ModelVersion, Relation, Stage
+from gateway.domain import (
+    LineageEdge,
+    LineageNode,
+    Model,
+    ModelVersion,
+    Relation,
+    Stage,
+    record_edges,
+    version_node,
+)
 from gateway.errors import RegistryError, RegistryRejected
-from gateway.lineage.graph import record_edges, version_node
 
 log = logging.getLogger(__name__)
 PAGE_SIZE = 100  # SageMaker's maximum MaxResults for both listings

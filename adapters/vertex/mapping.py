@@ -32,9 +32,9 @@ from gateway.domain import (
     Relation,
     Stage,
     model_uri,
+    version_node,
     version_uri,
 )
-from gateway.lineage.graph import version_node
 
 DISPLAY_NAME_TAG = "vertex.displayName"
 RESOURCE_IN_TEXT = re.compile(r"projects/([^/]+)/locations/([^/]+)/models/([^/@?#]+)(?:@([0-9]+))?")

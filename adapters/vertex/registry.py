@@ -11,9 +11,8 @@ from adapters.base import ChangeSet, Health, Page, RetryPolicy, to_utc
 from adapters.vertex.api import VertexApi
 from adapters.vertex.mapping import MODEL_NAME, lineage_edges, model_id_of, to_model, to_version
 from adapters.vertex.options import VertexSettings
-from gateway.domain import LineageEdge, Model, ModelVersion, Stage
+from gateway.domain import LineageEdge, Model, ModelVersion, Stage, record_edges
 from gateway.errors import RegistryError, RegistryRejected
-from gateway.lineage.graph import record_edges
 
 # Vertex model IDs: generated ones are numbers, user-chosen ones [a-z0-9_-].
 MODEL_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")

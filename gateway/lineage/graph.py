@@ -1,13 +1,19 @@
-"""The lineage graph's vocabulary: the edges a version record implies (used by
-adapters for their own ``lineage()``), stored edges with their evidence, and the
-``Graph`` a walk returns."""
+"""The lineage graph's vocabulary: stored edges with their evidence, and the
+``Graph`` a walk returns. The edges a version record implies are a domain rule
+(``gateway.domain.record_edges``), shared with the adapters."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from gateway.domain import URI_SCHEME, LineageEdge, LineageNode, ModelVersion, Relation
+from gateway.domain import (  # noqa: F401  (record_edges/version_node re-exported for the harvest)
+    URI_SCHEME,
+    LineageNode,
+    Relation,
+    record_edges,
+    version_node,
+)
 
 MAX_NODES = 500
 
@@ -18,30 +24,6 @@ INPUT_RELATIONS = frozenset(
     {Relation.TRAINED_ON, Relation.VALIDATED_ON, Relation.PRODUCED_BY, Relation.DERIVED_FROM}
 )
 OUTPUT_RELATIONS = frozenset({Relation.DEPLOYED_TO})
-
-
-def version_node(version: ModelVersion) -> LineageNode:
-    return LineageNode(
-        version.uri, "model_version", f"{version.model_name} v{version.version}", version.registry_id
-    )
-
-
-def record_edges(version: ModelVersion) -> list[LineageEdge]:
-    """Edges that follow from the version record alone, verbatim (adapters use this
-    for ``lineage()``; the gateway's harvest normalises and resolves them)."""
-    me = version_node(version)
-    edges = []
-    for ds in version.training_data:
-        relation = Relation.VALIDATED_ON if ds.role == "validation" else Relation.TRAINED_ON
-        edges.append(LineageEdge(me, LineageNode(ds.uri, "dataset", ds.name), relation))
-    if version.parent:
-        edges.append(LineageEdge(me, LineageNode(version.parent, "model_version"), Relation.DERIVED_FROM))
-    if version.training_code and str(version.training_code):
-        code = str(version.training_code)
-        edges.append(LineageEdge(me, LineageNode(code, "code", code), Relation.PRODUCED_BY))
-    for d in version.deployments:
-        edges.append(LineageEdge(me, LineageNode(d.endpoint, "deployment", d.endpoint), Relation.DEPLOYED_TO))
-    return edges
 
 
 def node_for_uri(uri: str, registry: str | None = None) -> LineageNode:

@@ -38,7 +38,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.codec import version_from_dict
-from gateway.domain import LineageNode, Model, ModelVersion, Relation, utcnow
+from gateway.domain import LineageNode, Model, ModelVersion, Relation, dataset_relation, utcnow
 from gateway.lineage import store
 from gateway.lineage.graph import Edge, version_node
 from gateway.lineage.uris import ReferenceResolver, artifact_key, digest_key, normalize_dataset_uri
@@ -57,7 +57,6 @@ DECLARED_TAGS: Mapping[str, Relation] = {
     TRAINING_DATA_TAG: Relation.TRAINED_ON,
     VALIDATION_DATA_TAG: Relation.VALIDATED_ON,
 }
-VALIDATION_ROLES = frozenset({"validation", "validate", "eval", "evaluation", "test", "testing"})
 # Bump when harvesting changes meaning: stored edges are then rebuilt at start.
 HARVEST_REVISION = "1"
 FINGERPRINT_KEY = "fingerprint"
@@ -100,9 +99,7 @@ def harvest_edges(version: ModelVersion, resolver: ReferenceResolver) -> list[Ed
             edges.setdefault(edge.key, edge)
 
     for ds in version.training_data:
-        role = (ds.role or "").lower()
-        relation = Relation.VALIDATED_ON if role in VALIDATION_ROLES else Relation.TRAINED_ON
-        add(dataset_node(ds.uri, ds.name), relation, "record")
+        add(dataset_node(ds.uri, ds.name), dataset_relation(ds.role), "record")
     if version.parent:
         parent, folded = reference_node(version.parent, resolver, version.registry_id)
         add(parent, Relation.DERIVED_FROM, "record", folded)
