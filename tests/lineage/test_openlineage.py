@@ -192,7 +192,9 @@ def test_cli_prints_events_graph_and_impact(tmp_path: Path, capsys: pytest.Captu
     tree = capsys.readouterr().out.splitlines()
     assert tree[0].startswith(f"{tuned} ") and "[model_version, registry platform]" in tree[0]
     assert tree[1] == "  made from:"
-    assert any(line.strip().startswith(("├─ DERIVED_FROM", "└─ DERIVED_FROM")) and base in line for line in tree)
+    assert any(
+        line.strip().startswith(("├─ DERIVED_FROM", "└─ DERIVED_FROM")) and base in line for line in tree
+    )
     # The dataset is reached under the parent, indented one level deeper than it.
     parent_line = next(i for i, line in enumerate(tree) if "DERIVED_FROM" in line)
     assert any("TRAINED_ON s3://acme/tx/2026" in line for line in tree[parent_line + 1 :])
