@@ -21,6 +21,7 @@ from gateway.config import ConfigError, Settings, is_loopback_host, load_setting
 from gateway.governance import commands as governance_commands
 from gateway.lineage import commands as lineage_commands
 from gateway.observability import configure_logging
+from gateway.personas import demo_personas, personas_text, with_personas
 from gateway.workers import BindFailed, WorkerFailed
 
 DEFAULT_CONFIG = "config/modelgate.toml"
@@ -67,11 +68,15 @@ def _serve(
 ) -> None:
     import uvicorn
 
-    from gateway.server import CONFIG_ENV, LOG_FORMAT_ENV, LOG_LEVEL_ENV, create_app
+    from gateway.server import CONFIG_ENV, DEMO_ENV, LOG_FORMAT_ENV, LOG_LEVEL_ENV, create_app
 
     host = host or settings.server.host
     port = port or settings.server.port
     check_exposure(settings, host)
+    personas = demo_personas(settings) if seed else ()
+    if personas:
+        settings = with_personas(settings)
+        print(personas_text(), flush=True)
     print(
         f"modelgate {__version__}: dashboard at http://{host}:{port}/, "
         f"GraphQL (GraphiQL in a browser) at http://{host}:{port}/graphql",
@@ -85,12 +90,14 @@ def _serve(
         "timeout_graceful_shutdown": 10,
     }
     if workers <= 1:
-        uvicorn.run(create_app(settings, seed_demo=seed, freeze_gc=True), **options)
+        uvicorn.run(create_app(settings, seed_demo=seed, personas=personas, freeze_gc=True), **options)
         return
     if seed:  # once, here: workers seeding side by side would race
         asyncio.run(_seed(settings))
     # Each worker builds its own app from the same file; one of them syncs (a lock).
     os.environ[CONFIG_ENV] = str(settings.source)
+    if personas:
+        os.environ[DEMO_ENV] = "1"
     os.environ[LOG_FORMAT_ENV], os.environ[LOG_LEVEL_ENV] = log
     from gateway import workers as worker_processes
 

@@ -76,6 +76,29 @@ function setUpToken() {
   refresh();
 }
 
+/** `modelgate demo` offers personas: act as one to request, as another to approve. */
+async function setUpPersonas() {
+  const response = await fetch("ui/personas.json").catch(() => null);
+  if (!response?.ok) return;
+  const { personas } = await response.json();
+  const picker = h(
+    "select",
+    { id: "persona", "aria-label": "Act as" },
+    h("option", { value: "" }, "local operator (admin)"),
+    personas.map((p) =>
+      h("option", { value: p.key, selected: token.get() === p.key }, `${p.name} · ${p.title}${p.roles.length ? ` (${p.roles.join(", ")})` : ""}`),
+    ),
+  );
+  picker.addEventListener("change", () => {
+    if (picker.value) token.set(picker.value);
+    else token.clear();
+    document.getElementById("token-state").textContent = picker.value ? "token set" : "no token";
+    route();
+  });
+  document.querySelector(".auth").prepend(h("label", { class: "persona" }, "Act as ", picker));
+}
+
 setUpToken();
 window.addEventListener("hashchange", route);
 route();
+setUpPersonas();
