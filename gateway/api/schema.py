@@ -12,6 +12,7 @@ from strawberry.types import Info
 from adapters.base import RegistrationRequest
 from gateway.api.context import Context
 from gateway.api.governance import GovernanceMutation, GovernanceQuery
+from gateway.api.http_semantics import OperationChoice
 from gateway.api.limits import GraphQLLimits, RequestLimits
 from gateway.api.lineage import LineageQuery
 from gateway.api.types import (
@@ -336,7 +337,7 @@ def build_schema(
     """The schema with the request limits of ``settings`` (one schema per distinct
     settings); ``tracing`` adds an OpenTelemetry span per operation and resolver phase."""
     limits = GraphQLLimits(settings)
-    extensions: list[Any] = [lambda: RequestLimits(limits), GraphQLMetrics]
+    extensions: list[Any] = [lambda: RequestLimits(limits), OperationChoice, GraphQLMetrics]
     if tracing:
         from strawberry.extensions.tracing import OpenTelemetryExtension
 
