@@ -74,6 +74,9 @@ class SearchFilter:
     tags: tuple[tuple[str, str], ...] = ()
     frameworks: tuple[str, ...] = ()
     compliant: bool | None = None
+    # True: only models with more than one PRODUCTION version (and, for versions,
+    # those PRODUCTION versions); False: only the others.
+    multiple_production: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -189,7 +192,25 @@ def _model_conditions(f: SearchFilter) -> list[ColumnElement[bool]]:
         )
     if f.compliant is not None:
         conds.append(~_model_violates() if f.compliant else _model_violates())
+    if f.multiple_production is not None:
+        multiple = _multiple_production(cm.c.uri)
+        conds.append(multiple if f.multiple_production else ~multiple)
     return conds
+
+
+def _multiple_production(model_uri: Any) -> ColumnElement[bool]:
+    """The model has more than one PRODUCTION version (one promotion should leave one)."""
+    count = (
+        select(func.count())
+        .select_from(cv_sub)
+        .where(cv_sub.c.model_uri == model_uri, cv_sub.c.stage == Stage.PRODUCTION.value)
+        .scalar_subquery()
+    )
+    return count > 1
+
+
+def _version_in_multiple_production() -> ColumnElement[bool]:
+    return and_(cv.c.stage == Stage.PRODUCTION.value, _multiple_production(cv.c.model_uri))
 
 
 def _model_violates() -> ColumnElement[bool]:
@@ -214,6 +235,9 @@ def _version_conditions(f: SearchFilter) -> list[ColumnElement[bool]]:
         conds.append(exists(select(1).where(ct.c.subject_uri == cv.c.uri, ct.c.key == k, ct.c.value == v)))
     if f.compliant is not None:
         conds.append(_version_compliant() if f.compliant else cv.c.compliant == false())
+    if f.multiple_production is not None:
+        multiple = _version_in_multiple_production()
+        conds.append(multiple if f.multiple_production else ~multiple)
     return conds
 
 
@@ -264,7 +288,8 @@ def _resolve_sort(sort: SortOrder | None, terms: list[str]) -> SortOrder:
 
 # Facets computed from one grouped scan; the tag facet needs a join and runs only when asked.
 SUMMARY_FACETS = frozenset({"registry", "team", "stage", "framework", "compliance"})
-ALL_FACETS = SUMMARY_FACETS | {"tag"}
+ALL_FACETS = SUMMARY_FACETS | {"tag", "conflicts"}
+MULTIPLE_PRODUCTION_FACET = "multipleProduction"
 
 
 def _sorted(counter: Counter[str]) -> list[FacetCount]:
@@ -343,6 +368,13 @@ async def _totals(
         total = (await conn.execute(select(func.count()).select_from(base).where(where))).scalar_one()
     if "tag" in facets:
         result["tag"] = await (_model_tags if table is cm else _version_tags)(conn, base, where)
+    if "conflicts" in facets:
+        # Rows that state something impossible: today, more than one PRODUCTION version.
+        multiple = _multiple_production(cm.c.uri) if table is cm else _version_in_multiple_production()
+        count = (
+            await conn.execute(select(func.count()).select_from(base).where(where, multiple))
+        ).scalar_one()
+        result["conflicts"] = _sorted(Counter({MULTIPLE_PRODUCTION_FACET: int(count)}))
     return total, result
 
 
