@@ -312,7 +312,7 @@ async def test_lineage_from_the_lineage_api(stub: SageMakerStub) -> None:
     mine = version.uri
     assert found == {
         (mine, Relation.SAME_AS, "s3://ml-models/Churn-Model/2/model.tar.gz", "artifact"),
-        (mine, Relation.PRODUCED_BY, "https://github.com/acme/churn-model@9f2c1e7", "code"),
+        (mine, Relation.PRODUCED_BY, "git+https://github.com/acme/churn-model@9f2c1e7", "code"),
         (mine, Relation.TRAINED_ON, "s3://ml-data/churn/2025/", "dataset"),
         (mine, Relation.PRODUCED_BY, f"{PREFIX}:training-job/churn-train-2026-03-01", "run"),
         (mine, Relation.DERIVED_FROM, parent_pkg, "model_version"),

@@ -34,7 +34,9 @@ async def test_compliance_follows_the_catalogue(gov: Gateway) -> None:
     bare = await register(gov, "fraud", **complete(model_card=ModelCard()))
     await gov.adapters["platform"].set_stage(bare, Stage.PRODUCTION, actor="ops")  # type: ignore[call-arg]
     await gov.sync.refresh_model("platform", "fraud")
-    assert await stored(gov, bare.uri) == (False, ["card-complete"])
+    # Two production versions now: the built-in warning names them on both.
+    assert await stored(gov, bare.uri) == (False, ["card-complete", "modelgate.multiple-production"])
+    assert await stored(gov, good.uri) == (True, ["min-auc", "modelgate.multiple-production"])
     page = await gov.index.search_versions(None, SearchFilter(compliant=False), 10, None)
     assert [v.uri for v in page.items] == [bare.uri]
     # Each state change is in the audit log, for reports "as of" a time.
