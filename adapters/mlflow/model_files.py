@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import httpx
 import yaml
@@ -55,6 +56,10 @@ def parse_requirements(text: str) -> list[str]:
     return lines
 
 
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
 def files_from_text(mlmodel: str, requirements: str | None) -> ModelFiles | None:
     """``MLmodel`` (YAML) and ``requirements.txt`` as what the catalogue keeps."""
     try:
@@ -63,15 +68,15 @@ def files_from_text(mlmodel: str, requirements: str | None) -> ModelFiles | None
         return None
     if not isinstance(spec, Mapping):
         return None
-    flavors = spec.get("flavors") if isinstance(spec.get("flavors"), Mapping) else {}
-    pyfunc = flavors.get("python_function") if isinstance(flavors.get("python_function"), Mapping) else {}
+    flavors = _mapping(spec.get("flavors"))
+    pyfunc = _mapping(flavors.get("python_function"))
     python = pyfunc.get("python_version")
     parts = [f"python={python}"] if python else []
     parts += parse_requirements(requirements or "")
     environment = " ".join(parts)
     if len(environment) > MAX_ENVIRONMENT_CHARS:
         environment = environment[: MAX_ENVIRONMENT_CHARS - 1] + "…"
-    signature = spec.get("signature") if isinstance(spec.get("signature"), Mapping) else None
+    signature = _mapping(spec.get("signature")) or None
     return ModelFiles(
         environment=environment or None,
         signature={k: v for k, v in signature.items() if k in ("inputs", "outputs", "params")}

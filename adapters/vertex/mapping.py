@@ -101,7 +101,8 @@ def to_version(wire: Mapping[str, Any], registry_id: str, stages: StageMapping) 
     their values allow no dots, capitals or spaces)."""
     stage, native_stage = stage_of(wire, stages)
     container = wire.get("containerSpec") or {}
-    metadata = wire.get("metadata") if isinstance(wire.get("metadata"), Mapping) else {}
+    raw_metadata = wire.get("metadata")
+    metadata: Mapping[str, Any] = raw_metadata if isinstance(raw_metadata, Mapping) else {}
     return ModelVersion(
         registry_id=registry_id,
         model_name=model_id_of(wire["name"]),

@@ -363,19 +363,21 @@ async def test_promoting_a_package_archives_the_previous_production_package(
     promoted = await adapter.set_stage(v2, Stage.PRODUCTION, actor="alice@acme")
 
     assert promoted.stage is Stage.PRODUCTION
-    listed = iterate_pages(lambda t: adapter.list_versions(name, t))
-    stages = {v.version: (v.stage, v.native_stage) async for v in listed}
+    listed = [v async for v in iterate_pages(lambda t: adapter.list_versions(name, t))]
+    stages = {v.version: (v.stage, v.native_stage) for v in listed}
     assert stages == {
         "1": (Stage.ARCHIVED, "Rejected"),
         "2": (Stage.PRODUCTION, "Approved"),
         "3": (Stage.DRAFT, "PendingManualApproval"),
     }
-    raw = sm.describe_model_package(ModelPackageName=f"{name}/1")
+    raw = sm.describe_model_package(ModelPackageName=listed[0].native["arn"])
     assert "superseded by" in raw["ApprovalDescription"] and "alice@acme" in raw["ApprovalDescription"]
     assert raw["CustomerMetadataProperties"] == {"owner": "ads-team"}  # kept through the write
 
 
-async def test_customer_metadata_follows_the_documented_conventions(adapter: SageMakerRegistry, sm: Any) -> None:
+async def test_customer_metadata_follows_the_documented_conventions(
+    adapter: SageMakerRegistry, sm: Any
+) -> None:
     """moto drops ModelCard, so the card, semver and environment come from the
     documented ``CustomerMetadataProperties`` keys (the same as MLflow's tags)."""
     name = unique_name("conventions")

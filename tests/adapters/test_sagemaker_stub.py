@@ -147,6 +147,22 @@ async def test_promotion_to_production_sets_both_words(stub: SageMakerStub) -> N
         "ModelLifeCycle": stub.lifecycle("Production", "Live"),
     }
     stub.expect("describe_model_package", approved, {"ModelPackageName": arn})
+    # Then the group is listed for other production packages: it has none.
+    summary = {
+        k: approved[k]
+        for k in (
+            "ModelPackageArn",
+            "ModelPackageName",
+            "ModelPackageGroupName",
+            "ModelPackageVersion",
+            "CreationTime",
+            "ModelPackageStatus",
+            "ModelApprovalStatus",
+        )
+        if k in approved
+    }
+    stub.expect("list_model_packages", {"ModelPackageSummaryList": [summary]})
+    stub.expect("describe_model_package", approved, {"ModelPackageName": arn})
     adapter = make_adapter(stub, lifecycle_stage_status="Live")
     result = await adapter.set_stage(adapter._version(before), Stage.PRODUCTION, actor="dave@acme")
     assert result.stage is Stage.PRODUCTION
