@@ -52,6 +52,9 @@ T = TypeVar("T")
 # Versions as seen from inside a model-level subquery: a separate alias, so the
 # subquery never correlates with a versions table in the outer query.
 cv_sub = cv.alias("cv_sub")
+# Versions counted for "more than one PRODUCTION version": its own alias, so the count
+# never correlates with the versions a facet joins in.
+cv_prod = cv.alias("cv_prod")
 # Tags joined in for the tag facet, apart from the tags a filter's subqueries read.
 tag = ct.alias("tag")
 
@@ -199,14 +202,15 @@ def _model_conditions(f: SearchFilter) -> list[ColumnElement[bool]]:
 
 
 def _multiple_production(model_uri: Any) -> ColumnElement[bool]:
-    """The model has more than one PRODUCTION version (one promotion should leave one)."""
-    count = (
-        select(func.count())
-        .select_from(cv_sub)
-        .where(cv_sub.c.model_uri == model_uri, cv_sub.c.stage == Stage.PRODUCTION.value)
-        .scalar_subquery()
+    """The model has more than one PRODUCTION version (one promotion should leave one).
+    One grouped scan of the production versions, not a count per row."""
+    doubled = (
+        select(cv_prod.c.model_uri)
+        .where(cv_prod.c.stage == Stage.PRODUCTION.value)
+        .group_by(cv_prod.c.model_uri)
+        .having(func.count() > 1)
     )
-    return count > 1
+    return model_uri.in_(doubled)  # type: ignore[no-any-return]
 
 
 def _version_in_multiple_production() -> ColumnElement[bool]:
