@@ -406,8 +406,8 @@ class MlflowAdapter:
     async def _transition(
         self, name: str, number: str, stage: Stage, applied: list[str], *, archive_existing: bool = False
     ) -> None:
-        # A PRODUCTION transition always archives the other Production versions: a
-        # promotion leaves one production version, as the user meant.
+        # archive_existing: a Production transition archives the other Production
+        # versions, so a promotion leaves one production version (as the user meant).
         archive = (self.options.archive_existing_versions and stage in (Stage.STAGING, Stage.PRODUCTION)) or (
             archive_existing and stage is Stage.PRODUCTION
         )
