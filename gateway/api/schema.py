@@ -62,6 +62,11 @@ class SearchFilter:
     tags: list[TagInput] | None = None
     compliant: bool | None = None
     frameworks: list[str] | None = None
+    multiple_production: bool | None = strawberry.field(
+        default=None,
+        description="True: only models with more than one PRODUCTION version (for versions: those "
+        "versions); false: only the others.",
+    )
 
     def to_index(self) -> IndexFilter:
         return IndexFilter(
@@ -71,6 +76,7 @@ class SearchFilter:
             tags=tuple((t.key, t.value) for t in self.tags or ()),
             frameworks=tuple(f.lower() for f in self.frameworks or ()),
             compliant=self.compliant,
+            multiple_production=self.multiple_production,
         )
 
 
@@ -109,6 +115,7 @@ class ModelCardInput:
 class CodeRefInput:
     repository: str | None = None
     commit: str | None = None
+    path: str | None = None
 
 
 @strawberry.input
@@ -176,7 +183,7 @@ class RegisterVersionInput:
             tags=unique([(t.key, t.value) for t in self.tags or ()], "tags"),  # type: ignore[arg-type]
             model_card=ModelCard(**dataclasses.asdict(self.model_card)) if self.model_card else ModelCard(),
             training_code=(
-                CodeRef(self.training_code.repository, self.training_code.commit)
+                CodeRef(self.training_code.repository, self.training_code.commit, self.training_code.path)
                 if self.training_code
                 else None
             ),
