@@ -19,10 +19,16 @@ import time
 import warnings
 from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 import uvicorn
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from tests.fakes.kubeflow import FakeKubeflow
 
@@ -54,6 +60,7 @@ class KubeflowServer:
     port: int
     token: str
     runner: LoopThread
+    ca_file: Path
 
     def options(self, **overrides: Any) -> dict[str, Any]:
         """Registry options for an adapter talking to this fake (the token comes
@@ -77,7 +84,7 @@ class KubeflowServer:
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # it warns that port 80 is not the http port
-            return ModelRegistry(
+            client = ModelRegistry(
                 server_address="http://127.0.0.1",
                 port=self.port,
                 author=AUTHOR,
@@ -85,6 +92,10 @@ class KubeflowServer:
                 user_token=self.token,
                 async_runner=self.runner.run,
             )
+        # Every call builds an SSL context, even for plain http, and loading the
+        # system's CA bundle into it takes ~0.2 s here; one tiny CA keeps it cheap.
+        client._api.config.ssl_ca_cert = str(self.ca_file)
+        return client
 
     def service_api(self, call: Any) -> Any:
         """Run ``call(api)`` with the client's generated ``ModelRegistryServiceApi``
@@ -139,6 +150,24 @@ class KubeflowServer:
         self.service_api(patch)
 
 
+def _tiny_ca(path: Path) -> Path:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "modelgate test CA")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return path
+
+
 def _free_socket() -> socket.socket:
     # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto
     # says TCP, and without it every response waits ~40 ms for a delayed ACK.
@@ -149,7 +178,7 @@ def _free_socket() -> socket.socket:
 
 
 @pytest.fixture(scope="session")
-def kubeflow_server() -> Iterator[KubeflowServer]:
+def kubeflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeflowServer]:
     token = secrets.token_urlsafe(24)
     fake = FakeKubeflow(tokens={token})
     sock = _free_socket()
@@ -169,7 +198,8 @@ def kubeflow_server() -> Iterator[KubeflowServer]:
             raise RuntimeError("the Kubeflow fake did not start")
         time.sleep(0.01)
     runner = LoopThread()
-    handle = KubeflowServer(fake, f"http://127.0.0.1:{port}", port, token, runner)
+    ca_file = _tiny_ca(tmp_path_factory.mktemp("kubeflow") / "ca.pem")
+    handle = KubeflowServer(fake, f"http://127.0.0.1:{port}", port, token, runner, ca_file)
     try:
         yield handle
     finally:
