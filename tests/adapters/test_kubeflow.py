@@ -214,6 +214,58 @@ async def test_version_carries_every_kubeflow_field(
     assert await adapter.get_version(name, "9.9.9") is None
 
 
+async def test_dataset_metric_and_parameter_artifacts(
+    adapter: KubeflowRegistry, kubeflow_fake: KubeflowServer
+) -> None:
+    """The registry's own typed artifacts: datasets are training data (their ``role``
+    property says which role) and lineage; metric and parameter artifacts win over
+    custom properties of the same name."""
+    from model_registry.types import DataSet, Parameter
+    from model_registry.types.artifacts import ParameterType
+
+    name = unique_name("artifacts")
+    await asyncio.to_thread(register, kubeflow_fake, name, "v1", metadata={"auc": 0.5})
+
+    def log_artifacts() -> None:
+        mv = kubeflow_fake.client.get_model_version(name, "v1")
+        artifacts = [
+            DataSet(name="train", uri="s3://kf-data/train.parquet", digest="sha256:abc"),
+            DataSet(
+                name="holdout", uri="s3://kf-data/holdout.parquet", custom_properties={"role": "validation"}
+            ),
+            Parameter(name="max_depth", value=6, parameter_type=ParameterType.NUMBER),
+        ]
+        for artifact in artifacts:
+            kubeflow_fake.runner.run(kubeflow_fake.client._api.upsert_model_version_artifact(artifact, mv.id))
+
+        # model_registry.types.Metric (0.3.18) always sets ``step``, as an int where
+        # its own generated model wants a string, so it cannot be sent; the generated
+        # API underneath can, without a step.
+        async def log_metric(api: Any) -> Any:
+            from mr_openapi import Artifact
+
+            metric = {"artifactType": "metric", "name": "auc", "value": 0.91}
+            return await api.upsert_model_version_artifact(mv.id, Artifact.from_dict(metric))
+
+        kubeflow_fake.service_api(log_metric)
+
+    await asyncio.to_thread(log_artifacts)
+    version = await adapter.get_version(name, "v1")
+    assert version is not None
+    assert version.metrics == {"auc": pytest.approx(0.91)}  # the metric artifact, not the property
+    assert version.hyperparameters == {"max_depth": "6"}
+    assert {(d.uri, d.role, d.digest) for d in version.training_data} == {
+        ("s3://kf-data/train.parquet", "training", "sha256:abc"),
+        ("s3://kf-data/holdout.parquet", "validation", None),
+    }
+    assert version.artifact_uri == f"s3://kf-models/{name}/v1/model.onnx"  # still the model artifact
+    edges = {(e.relation, e.target.uri) for e in await adapter.lineage(version)}
+    assert edges == {
+        (Relation.TRAINED_ON, "s3://kf-data/train.parquet"),
+        (Relation.VALIDATED_ON, "s3://kf-data/holdout.parquet"),
+    }
+
+
 async def test_paging_past_one_page(kubeflow_fake: KubeflowServer) -> None:
     adapter = make_adapter(kubeflow_fake, page_size=2)
     try:
