@@ -2,8 +2,10 @@
 
 - A modelgate model is a ``RegisteredModel`` (by name); a version is a
   ``ModelVersion`` of it, by its name (``v1``, ``1.2.0``…: client-chosen and
-  unique within the model). ``owner`` (model) and ``author`` (version) become
-  ``created_by``.
+  unique within the model). Names may hold ``/`` (models imported from Hugging
+  Face are named ``org/model``), which ``mg://`` URIs cannot, so modelgate spells
+  ``/`` as ``%2F`` (and ``%`` as ``%25``) and reverses it when calling the
+  registry. ``owner`` (model) and ``author`` (version) become ``created_by``.
 - The version's first ``model-artifact`` gives ``artifact_uri``; its
   ``modelFormatName`` the framework. ``dataset-artifact``s are training data (a
   ``role`` custom property on the dataset says which role), ``metric`` and
@@ -71,6 +73,16 @@ ARTIFACT_NATIVE_KEYS = (
 )
 
 
+def domain_name(name: str) -> str:
+    """A registry name as a modelgate name: ``/`` would split an ``mg://`` URI."""
+    return name.replace("%", "%25").replace("/", "%2F")
+
+
+def registry_name(name: str) -> str:
+    """The inverse of ``domain_name``."""
+    return name.replace("%2F", "/").replace("%2f", "/").replace("%25", "%")
+
+
 def property_value(value: Mapping[str, Any]) -> Any:
     """A ``MetadataValue`` as Python: str, int, float, bool, a decoded struct, or
     the proto value verbatim."""
@@ -125,7 +137,7 @@ def to_model(wire: Mapping[str, Any], registry_id: str, team: str | None = None)
     native = {k: wire[k] for k in MODEL_NATIVE_KEYS if k in wire}
     return Model(
         registry_id=registry_id,
-        name=wire["name"],
+        name=domain_name(wire["name"]),
         description=wire.get("description") or None,
         team=team,
         tags=tags,
@@ -189,8 +201,8 @@ def to_version(
         native["docArtifacts"] = [{k: a[k] for k in ("id", "name", "uri") if k in a} for a in others]
     return ModelVersion(
         registry_id=registry_id,
-        model_name=model["name"],
-        version=wire["name"],
+        model_name=domain_name(model["name"]),
+        version=domain_name(wire["name"]),
         stage=stage,
         native_stage=native_stage,
         description=wire.get("description") or None,

@@ -10,7 +10,14 @@ import httpx
 
 from adapters.base import ChangeSet, Health, Page, RetryPolicy
 from adapters.kubeflow.api import KubeflowApi
-from adapters.kubeflow.mapping import deployment_of, string_property, to_model, to_version
+from adapters.kubeflow.mapping import (
+    deployment_of,
+    domain_name,
+    registry_name,
+    string_property,
+    to_model,
+    to_version,
+)
 from adapters.kubeflow.options import KubeflowSettings
 from gateway.domain import Deployment, LineageEdge, Model, ModelVersion, Stage, record_edges
 from gateway.errors import RegistryError, RegistryNotFound, RegistryRejected
@@ -117,7 +124,8 @@ class KubeflowRegistry:
                 if model_id is not None:
                     model_ids[str(model_id)] = None
         names = await self._models_by_id(set(model_ids))
-        return ChangeSet(cursor=str(latest), changed=[names[i]["name"] for i in model_ids if i in names])
+        changed = [domain_name(names[i]["name"]) for i in model_ids if i in names]
+        return ChangeSet(cursor=str(latest), changed=changed)
 
     async def lineage(self, version: ModelVersion) -> list[LineageEdge]:
         """Edges from the record: dataset artifacts (TRAINED_ON / VALIDATED_ON by
@@ -178,17 +186,19 @@ class KubeflowRegistry:
     # --- helpers -------------------------------------------------------------
 
     async def _model(self, name: str) -> Wire | None:
-        if not name:
+        """The registered model a modelgate model name names, or None."""
+        if not _canonical(name):
             return None
-        wire = await self._api.find("registered_model", {"name": name})
+        wire = await self._api.find("registered_model", {"name": registry_name(name)})
         if wire is not None:
             self._model_names[str(wire["id"])] = wire["name"]
         return wire
 
     async def _version(self, model: Wire, name: str) -> Wire | None:
-        if not name:
+        if not _canonical(name):
             return None
-        return await self._api.find("model_version", {"name": name, "parentResourceId": str(model["id"])})
+        query = {"name": registry_name(name), "parentResourceId": str(model["id"])}
+        return await self._api.find("model_version", query)
 
     async def _models_by_id(self, ids: Iterable[str]) -> dict[str, Wire]:
         found: dict[str, Wire] = {}
@@ -263,6 +273,11 @@ class KubeflowRegistry:
                 return None
             self._environments[environment_id] = wire.get("name") or environment_id
         return self._environments[environment_id]
+
+
+def _canonical(name: str) -> bool:
+    """Only the escaped spelling is a name: ``a%2Fb`` is, ``a/b`` is not."""
+    return bool(name) and domain_name(registry_name(name)) == name
 
 
 def _next(body: Mapping[str, Any]) -> str | None:
