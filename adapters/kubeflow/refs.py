@@ -15,6 +15,7 @@ from __future__ import annotations
 from urllib.parse import unquote, urlsplit
 
 from adapters.base import ReferenceMatch
+from adapters.kubeflow.mapping import domain_name
 from gateway.config import RegistrySettings
 
 SCHEME = "model-registry://"
@@ -47,4 +48,8 @@ class KubeflowReferences:
         elif len(tokens) == 3:  # a host, but not this registry's
             return None
         model, version = tokens[0], tokens[1] if len(tokens) == 2 else None
-        return ReferenceMatch(model_name=model, version=version, weak=not hosted)
+        return ReferenceMatch(
+            model_name=domain_name(model),
+            version=domain_name(version) if version is not None else None,
+            weak=not hosted,
+        )
