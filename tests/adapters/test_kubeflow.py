@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,10 @@ import pytest
 from asgi_lifespan import LifespanManager
 from starlette.requests import Request
 
+import adapters.kubeflow.options as kubeflow_options
 from adapters.base import RetryPolicy, iterate_pages
 from adapters.kubeflow import KubeflowRegistry, factory, load_settings
+from adapters.kubeflow.api import BearerTokenAuth
 from gateway.auth.principal import Principal
 from gateway.config import ConfigError, RegistrySettings
 from gateway.domain import Relation, Stage
@@ -530,8 +533,6 @@ async def test_token_file_is_read_again_when_rotated(kubeflow_fake: KubeflowServ
         rotated = "rotated-" + kubeflow_fake.token
         kubeflow_fake.fake.tokens.add(rotated)
         token_file.write_text(rotated)
-        import os
-
         os.utime(token_file, (1, 1))  # a new mtime whatever the file system's resolution
         mark = len(kubeflow_fake.fake.requests)
         assert (await adapter.health()).ok
@@ -675,3 +676,17 @@ async def test_gateway_federates_a_kubeflow_registry(kubeflow_fake: KubeflowServ
         assert "stage" not in other.custom_properties
     finally:
         await gateway.aclose()
+
+
+def test_the_service_account_token_is_the_default_only_where_it_exists(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry = RegistrySettings(id="kf", kind="kubeflow", options={"url": "http://mr:8080"})
+    monkeypatch.setattr(kubeflow_options, "SERVICE_ACCOUNT_TOKEN", str(tmp_path / "absent"))
+    assert load_settings(registry, environ={}).token == kubeflow_options.TokenSource()  # outside a pod
+    token = tmp_path / "token"
+    token.write_text("pod-token\n")
+    monkeypatch.setattr(kubeflow_options, "SERVICE_ACCOUNT_TOKEN", str(token))
+    inside = load_settings(registry, environ={})
+    assert inside.token.path == token
+    assert BearerTokenAuth(inside.token).token() == "pod-token"
