@@ -32,7 +32,17 @@ from typing import Any
 
 from adapters.base import to_utc
 from adapters.kubeflow.options import StageMapping
-from gateway.domain import DatasetRef, Deployment, Model, ModelVersion, Stage
+from gateway.domain import (
+    DatasetRef,
+    Deployment,
+    LineageEdge,
+    LineageNode,
+    Model,
+    ModelVersion,
+    Relation,
+    Stage,
+    version_node,
+)
 
 MODEL_ARTIFACT = "model-artifact"
 DATASET_ARTIFACT = "dataset-artifact"
@@ -239,3 +249,24 @@ def deployment_of(service: Mapping[str, Any], environment: str | None) -> Deploy
         traffic_percent=None,  # the registry does not know how KServe splits traffic
         updated_at=to_utc(service.get("lastUpdateTimeSinceEpoch")),
     )
+
+
+SOURCE_PARTS = ("modelSourceKind", "modelSourceClass", "modelSourceGroup", "modelSourceId")
+
+
+def source_edges(version: ModelVersion) -> list[LineageEdge]:
+    """PRODUCED_BY the run a model artifact names as its source: Kubeflow Pipelines
+    registers ``modelSourceKind=kfp``, ``modelSourceClass=pipelinerun``,
+    ``modelSourceGroup=<namespace>``, ``modelSourceId=<run id>``. The node is
+    ``model-source://<kind>/<class>/<group>/<id>`` (empty parts left out), the same
+    for every registry that names that run, labelled with ``modelSourceName``."""
+    me = version_node(version)
+    edges = []
+    for artifact in version.native.get("modelArtifacts") or ():
+        parts = [str(artifact[k]) for k in SOURCE_PARTS if artifact.get(k)]
+        if not artifact.get("modelSourceKind") or not artifact.get("modelSourceId"):
+            continue
+        uri = "model-source://" + "/".join(parts)
+        run = LineageNode(uri, "run", artifact.get("modelSourceName") or None, None)
+        edges.append(LineageEdge(me, run, Relation.PRODUCED_BY))
+    return edges

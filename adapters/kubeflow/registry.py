@@ -14,6 +14,7 @@ from adapters.kubeflow.mapping import (
     deployment_of,
     domain_name,
     registry_name,
+    source_edges,
     string_property,
     to_model,
     to_version,
@@ -129,10 +130,11 @@ class KubeflowRegistry:
 
     async def lineage(self, version: ModelVersion) -> list[LineageEdge]:
         """Edges from the record: dataset artifacts (TRAINED_ON / VALIDATED_ON by
-        their ``role``) and the InferenceServices that serve it (DEPLOYED_TO)."""
+        their ``role``), the InferenceServices that serve it (DEPLOYED_TO), and the
+        run its model artifact names as source (PRODUCED_BY)."""
         if "id" not in version.native:  # e.g. a bare index row
             version = await self.get_version(version.model_name, version.version) or version
-        return record_edges(version)
+        return record_edges(version) + source_edges(version)
 
     # --- write-through -------------------------------------------------------
 

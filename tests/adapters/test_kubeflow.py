@@ -227,7 +227,18 @@ async def test_dataset_metric_and_parameter_artifacts(
     from model_registry.types.artifacts import ParameterType
 
     name = unique_name("artifacts")
-    await asyncio.to_thread(register, kubeflow_fake, name, "v1", metadata={"auc": 0.5})
+    await asyncio.to_thread(
+        register,
+        kubeflow_fake,
+        name,
+        "v1",
+        metadata={"auc": 0.5},
+        model_source_kind="kfp",
+        model_source_class="pipelinerun",
+        model_source_group="fraud-ns",
+        model_source_id="run-42",
+        model_source_name="train fraud",
+    )
 
     def log_artifacts() -> None:
         mv = kubeflow_fake.client.get_model_version(name, "v1")
@@ -262,11 +273,13 @@ async def test_dataset_metric_and_parameter_artifacts(
         ("s3://kf-data/holdout.parquet", "validation", None),
     }
     assert version.artifact_uri == f"s3://kf-models/{name}/v1/model.onnx"  # still the model artifact
-    edges = {(e.relation, e.target.uri) for e in await adapter.lineage(version)}
-    assert edges == {
+    lineage = await adapter.lineage(version)
+    assert {(e.relation, e.target.uri) for e in lineage} == {
         (Relation.TRAINED_ON, "s3://kf-data/train.parquet"),
         (Relation.VALIDATED_ON, "s3://kf-data/holdout.parquet"),
+        (Relation.PRODUCED_BY, "model-source://kfp/pipelinerun/fraud-ns/run-42"),
     }
+    assert {e.target.label for e in lineage if e.relation is Relation.PRODUCED_BY} == {"train fraud"}
 
 
 async def test_names_with_slashes_are_escaped_in_modelgate(
