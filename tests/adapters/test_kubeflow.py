@@ -521,7 +521,8 @@ async def test_errors_map_to_the_shared_taxonomy(
     try:
         with pytest.raises(RegistryAuthError) as refused:
             await wrong.list_models()
-        assert refused.value.code == "REGISTRY_AUTH" or refused.value.status == 401
+        assert refused.value.code == "REGISTRY_AUTH_FAILED" and refused.value.status == 401
+        assert "missing or invalid bearer token" in refused.value.message  # the server's words
         with pytest.raises(RegistryForbidden) as denied:
             await forbidden.get_model(name)
         assert denied.value.status == 403 and "403" in denied.value.message
