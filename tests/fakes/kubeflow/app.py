@@ -118,11 +118,6 @@ class FakeKubeflow:
             self.forbidden_tokens.clear()
             self.generations = set(GENERATIONS)
 
-    def entity(self, collection: str, entity_id: str) -> dict[str, Any]:
-        """A stored entity as the server would answer it (a copy)."""
-        with self._lock:
-            return json.loads(json.dumps(self._store[collection][entity_id]))
-
     # --- the app ----------------------------------------------------------------
 
     def app(self) -> Starlette:
