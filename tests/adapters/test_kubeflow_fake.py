@@ -51,7 +51,7 @@ def test_a_response_outside_the_spec_is_a_violation(
 ) -> None:
     created = http.post(f"{V1}/registered_models", json={"name": "planted-bad-record"}).json()
     with kubeflow_server.fake._lock:  # a record no real server could hold
-        kubeflow_server.fake._store["registered_models"][created["id"]]["customProperties"] = {
+        kubeflow_server.fake.store.entities["registered_models"][created["id"]]["customProperties"] = {
             "auc": {"metadataType": "MetadataDoubleValue", "double_value": "high"}
         }
     seen = len(kubeflow_server.fake.violations)
@@ -61,8 +61,8 @@ def test_a_response_outside_the_spec_is_a_violation(
         (violation,) = taken_violations(kubeflow_server, seen)
         assert violation.startswith("response 200")
     finally:
-        with kubeflow_server.fake._lock:
-            kubeflow_server.fake._store["registered_models"][created["id"]]["customProperties"] = {}
+        with kubeflow_server.fake.lock:
+            kubeflow_server.fake.store.entities["registered_models"][created["id"]]["customProperties"] = {}
 
 
 def test_answers_the_spec_prescribes(http: httpx.Client, kubeflow_server: KubeflowServer) -> None:

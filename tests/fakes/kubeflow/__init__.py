@@ -23,5 +23,6 @@ Test-only switches: ``tokens`` (accepted bearer tokens), ``forbidden_tokens``
 from __future__ import annotations
 
 from tests.fakes.kubeflow.app import SPEC_FILE, FakeKubeflow, RecordedRequest
+from tests.fakes.kubeflow.store import RegistryStore
 
-__all__ = ["SPEC_FILE", "FakeKubeflow", "RecordedRequest"]
+__all__ = ["SPEC_FILE", "FakeKubeflow", "RecordedRequest", "RegistryStore"]
