@@ -50,7 +50,7 @@ def test_a_response_outside_the_spec_is_a_violation(
     http: httpx.Client, kubeflow_server: KubeflowServer
 ) -> None:
     created = http.post(f"{V1}/registered_models", json={"name": "planted-bad-record"}).json()
-    with kubeflow_server.fake._lock:  # a record no real server could hold
+    with kubeflow_server.fake.lock:  # a record no real server could hold
         kubeflow_server.fake.store.entities["registered_models"][created["id"]]["customProperties"] = {
             "auc": {"metadataType": "MetadataDoubleValue", "double_value": "high"}
         }
