@@ -106,7 +106,9 @@ class KubeflowRegistry:
         (a deployment changes a stage) updated at or after the cursor are listed
         by that field; the cursor is the newest time seen. Inclusive, so an update
         in the cursor's own millisecond is read again rather than missed. The
-        registry deletes nothing (it archives), so nothing is reported deleted."""
+        registry deletes nothing (it archives), so nothing is reported deleted.
+        Artifacts carry no parent id, so one edited in place (not a new version)
+        is only seen by a full listing."""
         since = _parse_cursor(cursor)
         if since is None:
             newest = 0

@@ -625,6 +625,9 @@ async def test_gateway_federates_a_kubeflow_registry(kubeflow_fake: KubeflowServ
     name = unique_name("gateway")
     await asyncio.to_thread(register, kubeflow_fake, name, "v1", metadata={"auc": 0.91})
     await asyncio.to_thread(register, kubeflow_fake, name, "v2", metadata={"auc": 0.94})
+    rm = await asyncio.to_thread(kubeflow_fake.client.get_registered_model, name)
+    v1 = await asyncio.to_thread(kubeflow_fake.client.get_model_version, name, "v1")
+    await asyncio.to_thread(kubeflow_fake.deploy, rm.id, v1.id, f"{name}-isvc", environment="ml-serving")
     token_file = tmp_path / "kf-token"
     token_file.write_text(kubeflow_fake.token)
     policies = tmp_path / "policies.yaml"
@@ -664,6 +667,18 @@ async def test_gateway_federates_a_kubeflow_registry(kubeflow_fake: KubeflowServ
             )
             nodes = [e["node"] for e in found["models"]["edges"]]
             assert {"uri": f"mg://{REGISTRY}/{name}", "registry": {"id": REGISTRY}} in nodes
+            served = data_of(
+                await gql(
+                    client,
+                    "query($uri: String!) { modelVersion(uri: $uri) { stage nativeStage deployments { endpoint } } }",
+                    {"uri": f"mg://{REGISTRY}/{name}/v1"},
+                )
+            )["modelVersion"]
+            assert served == {
+                "stage": "PRODUCTION",
+                "nativeStage": "DEPLOYED",
+                "deployments": [{"endpoint": f"ml-serving/{name}-isvc"}],
+            }
             uri = f"mg://{REGISTRY}/{name}/v2"
             requested = data_of(
                 await gql(
