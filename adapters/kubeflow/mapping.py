@@ -100,7 +100,8 @@ def property_value(value: Mapping[str, Any]) -> Any:
     if kind == "MetadataStringValue":
         return value.get("string_value")
     if kind == "MetadataIntValue":
-        return int(value.get("int_value") or 0)  # int32 as a decimal string on the wire
+        text = str(value.get("int_value") or "0")  # int32 as a decimal string on the wire
+        return int(text) if text.lstrip("-").isdigit() else text
     if kind == "MetadataDoubleValue":
         return float(value.get("double_value") or 0.0)
     if kind == "MetadataBoolValue":
