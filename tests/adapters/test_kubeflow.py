@@ -28,6 +28,7 @@ import adapters.kubeflow.options as kubeflow_options
 from adapters.base import RetryPolicy, iterate_pages
 from adapters.kubeflow import KubeflowRegistry, factory, load_settings
 from adapters.kubeflow.api import BearerTokenAuth
+from adapters.kubeflow.mapping import stage_of
 from gateway.auth.principal import Principal
 from gateway.config import ConfigError, RegistrySettings
 from gateway.domain import Relation, Stage
@@ -719,3 +720,23 @@ def test_the_service_account_token_is_the_default_only_where_it_exists(
     inside = load_settings(registry, environ={})
     assert inside.token.path == token
     assert BearerTokenAuth(inside.token).token() == "pod-token"
+
+
+def test_state_is_the_truth_about_archiving() -> None:
+    """A version archived in modelgate and then restored in the Kubeflow UI is LIVE
+    with a stale ``stage=archived`` property: the registry's state wins, and a
+    deployment then decides."""
+    registry = RegistrySettings(id="kf", kind="kubeflow", options={"url": "http://mr:8080"})
+    stages = load_settings(registry, environ={}).stages
+    archived_property = {"stage": {"metadataType": "MetadataStringValue", "string_value": "archived"}}
+    assert stage_of({"state": "ARCHIVED"}, stages, deployed=True) == (Stage.ARCHIVED, "ARCHIVED")
+    assert stage_of({"state": "LIVE", "customProperties": archived_property}, stages, deployed=False) == (
+        Stage.DRAFT,
+        "LIVE",
+    )
+    assert stage_of({"state": "LIVE", "customProperties": archived_property}, stages, deployed=True) == (
+        Stage.PRODUCTION,
+        "DEPLOYED",
+    )
+    unknown = {"stage": {"metadataType": "MetadataStringValue", "string_value": "canary"}}
+    assert stage_of({"state": "LIVE", "customProperties": unknown}, stages, deployed=False)[0] is Stage.DRAFT
