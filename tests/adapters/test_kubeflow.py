@@ -477,7 +477,8 @@ async def test_changes_since_follows_last_update_time(
     adapter: KubeflowRegistry, kubeflow_fake: KubeflowServer
 ) -> None:
     busy, quiet, served = unique_name("busy"), unique_name("quiet"), unique_name("served")
-    for name in (quiet, busy, served):
+    newest = unique_name("newest")  # holds the cursor's own instant: read again (inclusive)
+    for name in (served, quiet, busy, newest):
         await asyncio.to_thread(register, kubeflow_fake, name, "v1")
     start = await adapter.changes_since(None)
     assert start.changed is None and start.cursor and start.cursor.isdigit()
@@ -485,7 +486,7 @@ async def test_changes_since_follows_last_update_time(
     rm = await asyncio.to_thread(kubeflow_fake.client.get_registered_model, served)
     await asyncio.to_thread(kubeflow_fake.deploy, rm.id, None, f"{served}-isvc")  # a deployment only
     later = await adapter.changes_since(start.cursor)
-    assert later.changed is not None and set(later.changed) == {busy, served}
+    assert later.changed is not None and set(later.changed) == {busy, served, newest}
     assert int(later.cursor or 0) > int(start.cursor)
     filters = [
         r.query for r in kubeflow_fake.fake.requests if r.query.get("filterQuery", "").startswith("last")
