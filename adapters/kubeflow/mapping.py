@@ -16,7 +16,8 @@
   bools ``true``/``false``); struct and proto values only in ``native``. Every
   value survives verbatim in ``native["customProperties"]``. A metric or
   parameter *artifact* wins over a custom property of the same name.
-- Stages: ``state = ARCHIVED`` → ARCHIVED. Otherwise the stage property (default
+- Stages: ``state = ARCHIVED`` (the version's, or its registered model's) →
+  ARCHIVED. Otherwise the stage property (default
   ``stage``) when its value is a configured one; otherwise PRODUCTION when an
   InferenceService with ``desiredState = DEPLOYED`` serves the version; else
   DRAFT. ``native_stage`` is the word that decided: the property value,
@@ -158,9 +159,14 @@ def to_model(wire: Mapping[str, Any], registry_id: str, team: str | None = None)
     )
 
 
-def stage_of(wire: Mapping[str, Any], stages: StageMapping, deployed: bool) -> tuple[Stage, str]:
-    """The unified stage and the registry's own word that decided it."""
-    if wire.get("state") == "ARCHIVED":
+def stage_of(
+    wire: Mapping[str, Any], stages: StageMapping, deployed: bool, *, model_archived: bool = False
+) -> tuple[Stage, str]:
+    """The unified stage and the registry's own word that decided it. The versions
+    of an archived registered model are archived too: the Kubeflow UI archives a
+    model (only one with no deployed version) by its state alone, and hides it
+    with all its versions."""
+    if wire.get("state") == "ARCHIVED" or model_archived:
         return Stage.ARCHIVED, "ARCHIVED"
     raw = (wire.get("customProperties") or {}).get(stages.property)
     if raw and raw.get("metadataType") == "MetadataStringValue":
@@ -189,7 +195,8 @@ def to_version(
     """One version from its record, its model's record, its artifacts and the
     deployments (DEPLOYED InferenceServices) that serve it."""
     served = tuple(deployments)
-    stage, native_stage = stage_of(wire, stages, bool(served))
+    model_archived = model.get("state") == "ARCHIVED"
+    stage, native_stage = stage_of(wire, stages, bool(served), model_archived=model_archived)
     tags, metrics, params = split_properties(wire.get("customProperties") or {}, param_prefix)
     by_type: dict[str, list[Mapping[str, Any]]] = {}
     for artifact in artifacts:
@@ -203,6 +210,7 @@ def to_version(
     model_artifacts = by_type.get(MODEL_ARTIFACT, [])
     primary = model_artifacts[0] if model_artifacts else {}
     native: dict[str, Any] = {k: wire[k] for k in VERSION_NATIVE_KEYS if k in wire}
+    native["registeredModelState"] = model.get("state") or "LIVE"
     native["modelArtifacts"] = [{k: a[k] for k in ARTIFACT_NATIVE_KEYS if k in a} for a in model_artifacts]
     if primary.get("modelFormatName"):
         native["framework"] = primary["modelFormatName"]

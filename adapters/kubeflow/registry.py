@@ -142,7 +142,10 @@ class KubeflowRegistry:
 
     async def set_stage(self, version: ModelVersion, stage: Stage, *, actor: str) -> ModelVersion:
         """PATCH the version's stage property to the stage's first configured value,
-        and its ``state`` to ARCHIVED (or back to LIVE when leaving ARCHIVED).
+        and its ``state`` to ARCHIVED (or back to LIVE when leaving ARCHIVED). A
+        version of an archived registered model leaves ARCHIVED only with its
+        model, so the model's ``state`` is restored to LIVE first (what the
+        Kubeflow UI's "restore" does).
 
         Works from a fresh read and sends the whole ``customProperties`` map: the
         server *replaces* the map on PATCH, so sending only the stage would erase
@@ -167,6 +170,8 @@ class KubeflowRegistry:
             body["state"] = "ARCHIVED"
         elif stage is not Stage.ARCHIVED and state == "ARCHIVED":
             body["state"] = "LIVE"
+        if stage is not Stage.ARCHIVED and model.get("state") == "ARCHIVED":
+            await self._api.patch(f"registered_models/{model['id']}", {"state": "LIVE"})
         if body:
             await self._api.patch(f"model_versions/{current['id']}", body)
         written = await self.get_version(version.model_name, version.version)

@@ -374,6 +374,34 @@ async def test_archived_version_from_state_and_written_back(
     assert api_paths(kubeflow_fake, again, "PATCH") == []  # already there: nothing to write
 
 
+async def test_an_archived_model_archives_its_versions_until_one_is_promoted(
+    adapter: KubeflowRegistry, kubeflow_fake: KubeflowServer
+) -> None:
+    name = unique_name("retired")
+    for version in ("v1", "v2"):
+        await asyncio.to_thread(register, kubeflow_fake, name, version)
+
+    def archive_model() -> None:  # what the Kubeflow UI's "Archive model" sends
+        from model_registry.types import RegisteredModelState
+
+        model = kubeflow_fake.client.get_registered_model(name)
+        model.state = RegisteredModelState.ARCHIVED
+        kubeflow_fake.client.update(model)
+
+    await asyncio.to_thread(archive_model)
+    listed = (await adapter.list_versions(name)).items
+    assert {(v.version, v.stage, v.native["state"]) for v in listed} == {
+        ("v1", Stage.ARCHIVED, "LIVE"),
+        ("v2", Stage.ARCHIVED, "LIVE"),
+    }
+    v1 = next(v for v in listed if v.version == "v1")
+    promoted = await adapter.set_stage(v1, Stage.STAGING, actor="gil")
+    assert promoted.stage is Stage.STAGING
+    model = await asyncio.to_thread(kubeflow_fake.client.get_registered_model, name)
+    assert model.state.value == "LIVE"  # restored with the version
+    assert (await adapter.get_version(name, "v2")).stage is Stage.DRAFT  # type: ignore[union-attr]
+
+
 async def test_inference_services_mean_production_and_fill_deployments(
     adapter: KubeflowRegistry, kubeflow_fake: KubeflowServer
 ) -> None:
