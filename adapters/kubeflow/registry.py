@@ -48,8 +48,7 @@ class KubeflowRegistry:
         self.team = team
         self.settings = settings
         self._api = KubeflowApi(registry_id, settings, transport=transport, retry=retry)
-        # Names and ids never change once set, so these caches never go stale.
-        self._model_names: dict[str, str] = {}  # registeredModelId → name
+        # Serving environment names never change once set: this cache never goes stale.
         self._environments: dict[str, str] = {}  # servingEnvironmentId → name
         self._artifact_slots = asyncio.Semaphore(ARTIFACT_CONCURRENCY)
 
@@ -64,8 +63,6 @@ class KubeflowRegistry:
         while a sync pages through land on a later page."""
         body = await self._api.page("registered_models", page_token)
         items = body.get("items") or []
-        for wire in items:
-            self._model_names[str(wire["id"])] = wire["name"]
         return Page([to_model(w, self.registry_id, self.team) for w in items], _next(body))
 
     async def get_model(self, name: str) -> Model | None:
@@ -198,10 +195,7 @@ class KubeflowRegistry:
         """The registered model a modelgate model name names, or None."""
         if not _canonical(name):
             return None
-        wire = await self._api.find("registered_model", {"name": registry_name(name)})
-        if wire is not None:
-            self._model_names[str(wire["id"])] = wire["name"]
-        return wire
+        return await self._api.find("registered_model", {"name": registry_name(name)})
 
     async def _version(self, model: Wire, name: str) -> Wire | None:
         if not _canonical(name):
@@ -216,7 +210,6 @@ class KubeflowRegistry:
                 wire = await self._api.get(f"registered_models/{model_id}")
             except RegistryNotFound:
                 continue
-            self._model_names[model_id] = wire["name"]
             found[model_id] = wire
         return found
 
