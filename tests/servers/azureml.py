@@ -1,0 +1,178 @@
+"""Session fixtures for the Azure ML tests: the fake (``tests.fakes.azureml``) served by
+uvicorn on 127.0.0.1, twice: over plain HTTP for modelgate's adapter (loopback
+HTTP is allowed by its options) and over TLS with a throw-away CA for Microsoft's
+clients, because MSAL (inside azure-identity) accepts only an ``https``
+authority. Both listeners share one fake, so what the SDK writes the adapter reads.
+
+``azureml_server`` starts once per session; ``azureml_fake`` hands it to one test,
+resets its switches afterwards and fails the test if any request or response
+broke the spec.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from tests.fakes.azureml.fake import FakeAzureML
+
+TENANT_ID = "7f3c1c2e-5b7a-4b8e-9a53-2f4b6b0e7c11"
+SUBSCRIPTION_ID = "0b8e6d52-3c9f-4e3a-8c1d-6f2a9b7e4d10"
+RESOURCE_GROUP = "ml-rg"
+WORKSPACE = "risk-ws"
+REGISTRY_NAME = "org-registry"
+CLIENT_ID = "3d9b1f40-8e2c-4a6b-b1d7-9c0e5f2a8b33"
+
+
+@dataclass
+class AzureMLServer:
+    fake: FakeAzureML
+    base_url: str  # plain HTTP, for the adapter
+    tls_url: str  # HTTPS, for azure-identity and azure-ai-ml
+    ca_file: Path
+    client_secret: str
+    federated_token_file: Path
+    federated_client_id: str
+
+    def options(self, *, registry: bool = False, **overrides: Any) -> dict[str, Any]:
+        """Registry options for an adapter talking to this fake (the secret in ``AZURE_TEST_SECRET``)."""
+        scope = {"registry": REGISTRY_NAME} if registry else {"workspace": WORKSPACE}
+        return {
+            "subscription_id": SUBSCRIPTION_ID,
+            "resource_group": RESOURCE_GROUP,
+            "tenant_id": TENANT_ID,
+            "client_id": CLIENT_ID,
+            "client_secret_env": "AZURE_TEST_SECRET",
+            "endpoint": self.base_url,
+            "authority": self.base_url,
+            **scope,
+            **overrides,
+        }
+
+    @property
+    def environ(self) -> dict[str, str]:
+        return {"AZURE_TEST_SECRET": self.client_secret}
+
+
+def _free_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def _self_signed(directory: Path) -> tuple[Path, Path]:
+    """A CA-less self-signed certificate for 127.0.0.1 (it is its own trust anchor)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "modelgate azureml fake")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+            ),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "fake.crt", directory / "fake.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_file, key_file
+
+
+def _serve(app: Any, name: str, **tls: Any) -> tuple[uvicorn.Server, threading.Thread, socket.socket]:
+    sock = _free_socket()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, log_level="warning", lifespan="off", access_log=False, timeout_keep_alive=30, **tls
+        )
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=name, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError(f"the Azure ML fake ({name}) did not start")
+        time.sleep(0.01)
+    return server, thread, sock
+
+
+@pytest.fixture(scope="session")
+def azureml_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzureMLServer]:
+    directory = tmp_path_factory.mktemp("azureml")
+    fake = FakeAzureML(TENANT_ID, SUBSCRIPTION_ID, RESOURCE_GROUP)
+    fake.add_workspace(WORKSPACE)
+    fake.add_registry(REGISTRY_NAME)
+    secret = f"s3cr3t~{uuid.uuid4().hex}"
+    fake.add_client(CLIENT_ID, secret=secret)
+    federated_id = str(uuid.uuid4())
+    assertion = f"eyJhbGciOiJSUzI1NiJ9.{uuid.uuid4().hex}.sig"  # opaque to the fake, like any JWT would be
+    token_file = directory / "azure-identity-token"
+    token_file.write_text(assertion, encoding="utf-8")
+    fake.add_client(federated_id, assertion=assertion)
+    cert_file, key_file = _self_signed(directory)
+    app = fake.app()
+    plain = _serve(app, "azureml-fake-http")
+    secure = _serve(app, "azureml-fake-https", ssl_certfile=str(cert_file), ssl_keyfile=str(key_file))
+    tls_url = f"https://127.0.0.1:{secure[2].getsockname()[1]}"
+    fake.accepted_scopes.add(f"{tls_url}/.default")
+    handle = AzureMLServer(
+        fake=fake,
+        base_url=f"http://127.0.0.1:{plain[2].getsockname()[1]}",
+        tls_url=tls_url,
+        ca_file=cert_file,
+        client_secret=secret,
+        federated_token_file=token_file,
+        federated_client_id=federated_id,
+    )
+    try:
+        yield handle
+    finally:
+        for server, thread, sock in (plain, secure):
+            server.should_exit = True
+            thread.join(timeout=10)
+            sock.close()
+
+
+@pytest.fixture
+def azureml_fake(azureml_server: AzureMLServer) -> Iterator[AzureMLServer]:
+    """The session's fake for one test; every request and response it saw during
+    the test must match the spec."""
+    azureml_server.fake.reset_switches()
+    seen = len(azureml_server.fake.violations)
+    try:
+        yield azureml_server
+    finally:
+        azureml_server.fake.reset_switches()
+        for client in azureml_server.fake.clients.values():
+            client.disabled = False
+    new = azureml_server.fake.violations[seen:]
+    assert not new, "a request or response broke the Azure ML spec:\n" + "\n".join(new)
