@@ -12,13 +12,14 @@ broke the spec.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import ipaddress
 import socket
 import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ REGISTRY_NAME = "org-registry"
 CLIENT_ID = "3d9b1f40-8e2c-4a6b-b1d7-9c0e5f2a8b33"
 
 
-@dataclass
+@dataclass(eq=False)
 class AzureMLServer:
     fake: FakeAzureML
     base_url: str  # plain HTTP, for the adapter
@@ -48,6 +49,7 @@ class AzureMLServer:
     client_secret: str
     federated_token_file: Path
     federated_client_id: str
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def options(self, *, registry: bool = False, **overrides: Any) -> dict[str, Any]:
         """Registry options for an adapter talking to this fake (the secret in ``AZURE_TEST_SECRET``)."""
@@ -67,6 +69,96 @@ class AzureMLServer:
     @property
     def environ(self) -> dict[str, str]:
         return {"AZURE_TEST_SECRET": self.client_secret}
+
+    # --- Microsoft's own clients, as a team would use them (synchronous: call from a thread)
+
+    @functools.cached_property
+    def credential(self) -> Any:
+        """azure-identity's ``ClientSecretCredential`` with this fake as the authority.
+        Instance discovery would ask login.microsoftonline.com about the host; the
+        documented switch for private clouds turns it off."""
+        from azure.identity import ClientSecretCredential
+
+        return ClientSecretCredential(
+            TENANT_ID,
+            CLIENT_ID,
+            self.client_secret,
+            authority=self.tls_url,
+            disable_instance_discovery=True,
+            connection_verify=str(self.ca_file),
+        )
+
+    @functools.cached_property
+    def ml_client(self) -> Any:
+        """azure-ai-ml's ``MLClient`` for the workspace, pointed at the fake as a custom cloud."""
+        from azure.ai.ml import MLClient
+
+        metadata = {
+            "azure_portal": self.tls_url,
+            "resource_manager": self.tls_url,
+            "active_directory": self.tls_url,
+            "aml_resource_id": self.tls_url,
+            "storage_endpoint": "core.windows.net",
+            "registry_discovery_endpoint": self.tls_url,
+        }
+        return MLClient(
+            self.credential,
+            SUBSCRIPTION_ID,
+            RESOURCE_GROUP,
+            WORKSPACE,
+            cloud="ModelgateAzureMLFake",
+            cloud_metadata=metadata,
+            enable_telemetry=False,
+            connection_verify=str(self.ca_file),
+        )
+
+    @functools.cached_property
+    def arm_client(self) -> Any:
+        """azure-ai-ml's generated ARM client (api-version 2025-12-01). ``MLClient`` needs
+        Azure's registry discovery service and blob uploads to write to a registry, so
+        registry models are created with the REST client the SDK itself wraps."""
+        from azure.ai.ml._restclient.arm_ml_service import MachineLearningServicesMgmtClient
+
+        return MachineLearningServicesMgmtClient(
+            self.credential, SUBSCRIPTION_ID, base_url=self.tls_url, connection_verify=str(self.ca_file)
+        )
+
+    def create_workspace_version(self, name: str, version: str, **fields: Any) -> Any:
+        """``MLClient.models.create_or_update`` with a remote path (nothing is uploaded)."""
+        from azure.ai.ml.entities import Model
+
+        fields.setdefault("path", f"s3://azureml-tests/{name}/{version}/model.pkl")
+        with self._lock:
+            return self.ml_client.models.create_or_update(Model(name=name, version=version, **fields))
+
+    def create_registry_version(
+        self, name: str, version: str, *, container: dict[str, Any] | None = None, **properties: Any
+    ) -> Any:
+        """A registry model version through the generated client (a long-running PUT, polled)."""
+        from azure.ai.ml._restclient.arm_ml_service import models
+
+        with self._lock:
+            if container is not None:
+                self.arm_client.registry_model_containers.begin_create_or_update(
+                    RESOURCE_GROUP,
+                    REGISTRY_NAME,
+                    name,
+                    models.ModelContainer(properties=models.ModelContainerProperties(**container)),
+                ).result()
+            body = models.ModelVersion(properties=models.ModelVersionProperties(**properties))
+            return self.arm_client.registry_model_versions.begin_create_or_update(
+                RESOURCE_GROUP, REGISTRY_NAME, name, version, body
+            ).result()
+
+    def archive_registry_version(self, name: str, version: str) -> None:
+        with self._lock:
+            current = self.arm_client.registry_model_versions.get(
+                RESOURCE_GROUP, REGISTRY_NAME, name, version
+            )
+            current.properties.is_archived = True
+            self.arm_client.registry_model_versions.begin_create_or_update(
+                RESOURCE_GROUP, REGISTRY_NAME, name, version, current
+            ).result()
 
 
 def _free_socket() -> socket.socket:
