@@ -36,15 +36,7 @@ from tests.adapters.contract import (
     SeedModel,
     unique_name,
 )
-from tests.servers.azureml import (  # noqa: F401 (fixtures)
-    REGISTRY_NAME,
-    RESOURCE_GROUP,
-    SUBSCRIPTION_ID,
-    WORKSPACE,
-    AzureMLServer,
-    azureml_fake,
-    azureml_server,
-)
+from tests.servers.azureml import REGISTRY_NAME, RESOURCE_GROUP, SUBSCRIPTION_ID, WORKSPACE, AzureMLServer
 from tests.support import data_of, gql, make_settings
 
 REGISTRY = "azure-risk"
