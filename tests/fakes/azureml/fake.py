@@ -123,6 +123,7 @@ class FakeAzureML:
         self.tokens: dict[str, tuple[str, float]] = {}  # token -> (client id, expiry on time.monotonic)
         self.violations: list[str] = []
         self.requests: list[tuple[str, str, dict[str, list[str]]]] = []
+        self.statuses: list[int] = []  # the status of every ARM answer, in order
         self.tokens_issued = 0
         # ARM's resource, and any the tests add (azure-ai-ml asks for "{resource_manager}/.default"
         # of its configured cloud, which for the fake is the fake's own URL).
@@ -138,6 +139,7 @@ class FakeAzureML:
         self.page_size = 20
         self.registry_ignores_list_view = True
         self.fail_next: list[tuple[int, str]] = []  # (status, ARM error code) for the next ARM calls
+        self.accept_tokens = True  # False: ARM refuses every token (e.g. a broken role assignment)
 
     def add_workspace(self, name: str) -> None:
         self.scopes.setdefault(f"workspaces/{name.lower()}", Scope("workspaces"))
@@ -291,7 +293,7 @@ class FakeAzureML:
                 "AuthenticationFailed",
                 "Authentication failed. The 'Authorization' header is missing.",
             )
-        issued = self.tokens.get(token)
+        issued = self.tokens.get(token) if self.accept_tokens else None
         if issued is None:
             return self._unauthorized(
                 request, operation, "InvalidAuthenticationToken", "The access token is invalid."
@@ -333,6 +335,7 @@ class FakeAzureML:
     def _respond(
         self, operation: Operation | None, status: int, payload: Any, headers: dict[str, str] | None = None
     ) -> Response:
+        self.statuses.append(status)
         if operation is not None:
             self.violations += self.checker.check_response(operation, status, payload, headers or {})
         return JSONResponse(payload, status_code=status, headers=headers)
