@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import importlib.util
 import ipaddress
+import os
 import socket
 import threading
 import time
@@ -123,21 +125,110 @@ class AzureMLServer:
             self.credential, SUBSCRIPTION_ID, base_url=self.tls_url, connection_verify=str(self.ca_file)
         )
 
-    def create_workspace_version(self, name: str, version: str, **fields: Any) -> Any:
-        """``MLClient.models.create_or_update`` with a remote path (nothing is uploaded)."""
-        from azure.ai.ml.entities import Model
+    @functools.cached_property
+    def pipeline(self) -> Any:
+        """azure-core's HTTP pipeline with azure-identity's bearer-token policy: what
+        every Azure SDK client sends through, used when azure-ai-ml is not installed."""
+        from azure.core import PipelineClient
+        from azure.core.pipeline.policies import BearerTokenCredentialPolicy
 
+        return PipelineClient(
+            base_url=self.tls_url,
+            policies=[BearerTokenCredentialPolicy(self.credential, ARM_SCOPE)],
+            connection_verify=str(self.ca_file),
+        )
+
+    def _rest(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        from azure.core.rest import HttpRequest
+
+        request = HttpRequest(method, f"{self.tls_url}{path}", params={"api-version": API_VERSION}, json=body)
+        response = self.pipeline.send_request(request)
+        response.raise_for_status()
+        operation = response.headers.get("Azure-AsyncOperation")
+        if operation:  # a long-running PUT: poll, then read the resource (final-state-via original-uri)
+            while (
+                self.pipeline.send_request(HttpRequest("GET", operation)).json().get("status") != "Succeeded"
+            ):
+                time.sleep(0.05)
+            return self._rest("GET", path)
+        result: dict[str, Any] = response.json()
+        return result
+
+    # --- seeding and reading back, through azure-ai-ml when it is installed -----
+
+    def create_workspace_version(self, name: str, version: str, **fields: Any) -> dict[str, Any]:
+        """``MLClient.models.create_or_update`` with a remote path (nothing is uploaded);
+        without azure-ai-ml the same ARM PUT through azure-core. Returns the stored properties."""
         fields.setdefault("path", f"s3://azureml-tests/{name}/{version}/model.pkl")
         with self._lock:
-            return self.ml_client.models.create_or_update(Model(name=name, version=version, **fields))
+            if HAS_SDK and "job_name" not in fields:
+                from azure.ai.ml.entities import Model
+
+                self.ml_client.models.create_or_update(Model(name=name, version=version, **fields))
+            elif HAS_SDK:
+                # azure-ai-ml's Model entity drops job_name on write; its generated client keeps it.
+                from azure.ai.ml._restclient.arm_ml_service import models
+
+                body = _rest_body(fields)["properties"]
+                props = models.ModelVersionProperties(
+                    model_uri=body["modelUri"], job_name=body["jobName"], model_type=body["modelType"]
+                )
+                self.arm_client.model_versions.create_or_update(
+                    RESOURCE_GROUP, WORKSPACE, name, version, models.ModelVersion(properties=props)
+                )
+            else:
+                path = f"{_scope('workspaces', WORKSPACE)}/models/{name}/versions/{version}"
+                self._rest("PUT", path, _rest_body(fields))
+        return self.fake.version(WORKSPACE, name, version) or {}
+
+    def workspace_version(self, name: str, version: str) -> dict[str, Any]:
+        """``MLClient.models.get`` (or the ARM GET): stage, tags, description as a client sees them."""
+        with self._lock:
+            if HAS_SDK:
+                model = self.ml_client.models.get(name, version)
+                return {"stage": model.stage, "tags": model.tags, "description": model.description}
+            props = self._rest("GET", f"{_scope('workspaces', WORKSPACE)}/models/{name}/versions/{version}")[
+                "properties"
+            ]
+            return {
+                "stage": props.get("stage"),
+                "tags": props.get("tags"),
+                "description": props.get("description"),
+            }
+
+    def archive_workspace_version(self, name: str, version: str) -> None:
+        """``MLClient.models.archive`` (a GET and a PUT with ``isArchived``)."""
+        with self._lock:
+            if HAS_SDK:
+                self.ml_client.models.archive(name, version)
+                return
+            path = f"{_scope('workspaces', WORKSPACE)}/models/{name}/versions/{version}"
+            props = self._rest("GET", path)["properties"]
+            props.pop("provisioningState", None)
+            self._rest("PUT", path, {"properties": {**props, "isArchived": True}})
+
+    def active_workspace_versions(self, name: str) -> list[str]:
+        """What a default listing shows (``listViewType`` ActiveOnly)."""
+        with self._lock:
+            if HAS_SDK:
+                return [m.version for m in self.ml_client.models.list(name)]
+            body = self._rest("GET", f"{_scope('workspaces', WORKSPACE)}/models/{name}/versions")
+            return [v["name"] for v in body["value"]]
 
     def create_registry_version(
         self, name: str, version: str, *, container: dict[str, Any] | None = None, **properties: Any
-    ) -> Any:
+    ) -> None:
         """A registry model version through the generated client (a long-running PUT, polled)."""
-        from azure.ai.ml._restclient.arm_ml_service import models
-
+        base = f"{_scope('registries', REGISTRY_NAME)}/models/{name}"
         with self._lock:
+            if not HAS_SDK:
+                if container is not None:
+                    self._rest("PUT", base, {"properties": container})
+                rest = {_CAMEL.get(k, k): v for k, v in properties.items()}
+                self._rest("PUT", f"{base}/versions/{version}", {"properties": rest})
+                return
+            from azure.ai.ml._restclient.arm_ml_service import models
+
             if container is not None:
                 self.arm_client.registry_model_containers.begin_create_or_update(
                     RESOURCE_GROUP,
@@ -146,12 +237,30 @@ class AzureMLServer:
                     models.ModelContainer(properties=models.ModelContainerProperties(**container)),
                 ).result()
             body = models.ModelVersion(properties=models.ModelVersionProperties(**properties))
-            return self.arm_client.registry_model_versions.begin_create_or_update(
+            self.arm_client.registry_model_versions.begin_create_or_update(
                 RESOURCE_GROUP, REGISTRY_NAME, name, version, body
             ).result()
 
+    def registry_version(self, name: str, version: str) -> dict[str, Any]:
+        with self._lock:
+            if HAS_SDK:
+                props = self.arm_client.registry_model_versions.get(
+                    RESOURCE_GROUP, REGISTRY_NAME, name, version
+                )
+                return {"stage": props.properties.stage, "tags": props.properties.tags}
+            body = self._rest(
+                "GET", f"{_scope('registries', REGISTRY_NAME)}/models/{name}/versions/{version}"
+            )
+            return {"stage": body["properties"].get("stage"), "tags": body["properties"].get("tags")}
+
     def archive_registry_version(self, name: str, version: str) -> None:
         with self._lock:
+            if not HAS_SDK:
+                path = f"{_scope('registries', REGISTRY_NAME)}/models/{name}/versions/{version}"
+                props = self._rest("GET", path)["properties"]
+                props.pop("provisioningState", None)
+                self._rest("PUT", path, {"properties": {**props, "isArchived": True}})
+                return
             current = self.arm_client.registry_model_versions.get(
                 RESOURCE_GROUP, REGISTRY_NAME, name, version
             )
@@ -159,6 +268,46 @@ class AzureMLServer:
             self.arm_client.registry_model_versions.begin_create_or_update(
                 RESOURCE_GROUP, REGISTRY_NAME, name, version, current
             ).result()
+
+
+# azure-ai-ml is heavy and pins OpenTelemetry tightly (see README, "Running the tests"),
+# so it is not in the test extra; with it installed, the seeding above goes through it.
+# MODELGATE_TEST_NO_AZURE_AI_ML=1 takes the azure-core path even where it is installed.
+HAS_SDK = importlib.util.find_spec("azure.ai.ml") is not None and not os.environ.get(
+    "MODELGATE_TEST_NO_AZURE_AI_ML"
+)
+API_VERSION = "2025-12-01"
+ARM_SCOPE = "https://management.azure.com/.default"
+_CAMEL = {
+    "model_uri": "modelUri",
+    "job_name": "jobName",
+    "is_archived": "isArchived",
+    "model_type": "modelType",
+}
+
+
+def _scope(kind: str, name: str) -> str:
+    return (
+        f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/{RESOURCE_GROUP}"
+        f"/providers/Microsoft.MachineLearningServices/{kind}/{name}"
+    )
+
+
+def _rest_body(fields: dict[str, Any]) -> dict[str, Any]:
+    """The ARM body ``MLClient`` builds from ``Model(**fields)``."""
+    props: dict[str, Any] = {"modelUri": fields["path"], "modelType": fields.get("type") or "custom_model"}
+    for key, wire in (
+        ("description", "description"),
+        ("tags", "tags"),
+        ("properties", "properties"),
+        ("stage", "stage"),
+        ("job_name", "jobName"),
+    ):
+        if fields.get(key) is not None:
+            props[wire] = fields[key]
+    if fields.get("flavors"):
+        props["flavors"] = {k: {"data": v} for k, v in fields["flavors"].items()}
+    return {"properties": props}
 
 
 def _free_socket() -> socket.socket:
