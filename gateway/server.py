@@ -14,7 +14,7 @@ import gc
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from cross_web import HTTPException as StrawberryHTTPException
@@ -23,7 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import StrawberryGraphQLError
@@ -46,7 +46,9 @@ from gateway.governance.http import PrincipalResolver
 from gateway.governance.http import routes as governance_routes
 from gateway.lineage.http import routes as lineage_routes
 from gateway.observability import RequestContextMiddleware
+from gateway.personas import Persona, demo_personas, with_personas
 from gateway.runtime import Gateway
+from gateway.ui import graphiql_page
 from gateway.ui import routes as ui_routes
 
 log = logging.getLogger("modelgate.server")
@@ -97,6 +99,10 @@ class GraphQLView(GraphQL[Context, None]):
         self._gateway_ref = gateway_ref
         self._principal_for = principal_for
         self._timeout = limits.timeout_seconds
+        self._ide_page = graphiql_page()
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(self._ide_page, headers={"cache-control": "no-cache"})
 
     def decode_json(self, data: str | bytes) -> object:
         try:
@@ -146,6 +152,7 @@ class GraphQLView(GraphQL[Context, None]):
 
 
 CONFIG_ENV = "MODELGATE_CONFIG_FILE"
+DEMO_ENV = "MODELGATE_DEMO"
 LOG_FORMAT_ENV, LOG_LEVEL_ENV = "MODELGATE_LOG_FORMAT", "MODELGATE_LOG_LEVEL"
 
 
@@ -157,7 +164,11 @@ def app_from_environment() -> Starlette:
 
     # A spawned worker starts from scratch: set logging up as the parent did.
     configure_logging(os.environ.get(LOG_FORMAT_ENV, "text"), os.environ.get(LOG_LEVEL_ENV, "info"))
-    return create_app(load_settings(os.environ[CONFIG_ENV]), freeze_gc=True)
+    settings = load_settings(os.environ[CONFIG_ENV])
+    if os.environ.get(DEMO_ENV) == "1":  # ``modelgate demo --workers N``: the parent seeded
+        settings = with_personas(settings)
+        return create_app(settings, personas=demo_personas(settings), freeze_gc=True)
+    return create_app(settings, freeze_gc=True)
 
 
 def create_app(
@@ -166,6 +177,7 @@ def create_app(
     gateway: Gateway | None = None,
     background_sync: bool = True,
     seed_demo: bool = False,
+    personas: Sequence[Persona] = (),
     principal_for_request: PrincipalResolver | None = None,
     freeze_gc: bool = False,
 ) -> Starlette:
@@ -329,7 +341,7 @@ def create_app(
             *governance_routes(lambda: ref["gateway"], current_principal),
             *lineage_routes(lambda: ref["gateway"], current_principal),
             Route("/metrics", metrics_endpoint),
-            *ui_routes(),
+            *ui_routes(personas),
         ],
         lifespan=lifespan,
         middleware=[
