@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from gateway.config import ConfigError, RegistrySettings, is_loopback_host, parse_section
+from gateway.config import ConfigError, RegistrySettings, is_loopback_host, registry_options
 
 ARM_ENDPOINT = "https://management.azure.com"
 ENTRA_AUTHORITY = "https://login.microsoftonline.com"
@@ -189,7 +189,7 @@ def load_settings(registry: RegistrySettings, environ: Mapping[str, str] | None 
     """Validate an azureml registry's options and read its secret; raises ``ConfigError``."""
     key = registry.key
     env: Mapping[str, str] = os.environ if environ is None else environ
-    options = parse_section(AzureMLOptions, registry.options, key)
+    options = registry_options(AzureMLOptions, registry)
     if not UUID.match(options.subscription_id):
         raise ConfigError(
             f"{key}.subscription_id", f"not a subscription ID (a UUID): {options.subscription_id!r}"
