@@ -32,6 +32,7 @@ pytest_plugins = [
     "tests.servers.sagemaker",
     "tests.servers.vertex",
     "tests.servers.kubeflow",
+    "tests.servers.azureml",
 ]
 
 REQUIRE_SERVICES = bool(os.environ.get("CI") or os.environ.get("MODELGATE_TEST_REQUIRE_SERVICES"))
