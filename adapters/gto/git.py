@@ -116,5 +116,8 @@ class Git:
 
 
 def _last_lines(text: str, limit: int = 4) -> str:
+    """The lines that explain a failure: what the remote said (``remote:``) and the
+    refused refs first, else the last lines of git's own message."""
     lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("hint:")]
-    return " | ".join(lines[-limit:]) or "no message"
+    told = [line for line in lines if line.startswith("remote:") or "rejected]" in line]
+    return " | ".join(told[-limit:] or lines[-limit:]) or "no message"
