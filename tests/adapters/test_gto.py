@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from adapters.base import iterate_pages
@@ -480,3 +481,102 @@ def test_unique_names_are_gto_names() -> None:
     from adapters.gto.tags import FULLNAME_RE
 
     assert FULLNAME_RE.match(unique_name("x"))
+
+
+# --- through the gateway ------------------------------------------------------------------------
+
+E2E_POLICIES = """
+policies: []
+promotions:
+  - to: PRODUCTION
+    approvals: [TEAM_LEAD, LEGAL]
+"""
+VERSION_QUERY = (
+    "query($uri: String!) { modelVersion(uri: $uri) { version semver stage nativeStage trainingCode } }"
+)
+REQUEST = """mutation($uri: String!) { requestPromotion(uri: $uri, targetStage: PRODUCTION, reason: "launch") {
+  id status requiredApprovals } }"""
+APPROVE = """mutation($id: ID!) { approvePromotion(requestId: $id, comment: "ok") { id status requiredApprovals } }"""
+
+
+async def test_gateway_federates_follows_and_promotes_through_gto(daemon: GitDaemon, tmp_path: Path) -> None:
+    """Config entry point, sync engine, GraphQL search, a team's pushed stage tag
+    picked up by an incremental pass, and an approved promotion written back as a
+    GTO tag that ``gto show`` sees in a fresh clone."""
+    from asgi_lifespan import LifespanManager
+    from starlette.requests import Request
+
+    from gateway.auth.principal import Principal
+    from gateway.runtime import Gateway
+    from gateway.server import create_app
+    from tests.support import data_of, gql, make_settings
+
+    remote = new_remote(daemon, "e2e")
+
+    def seed() -> None:
+        seed_churn(remote)
+        remote.assign("churn", "prod", "v1.0.0")
+
+    await in_thread(seed)
+    policies = tmp_path / "policies.yaml"
+    policies.write_text(E2E_POLICIES)
+    down = f"git://127.0.0.1:{free_port()}/gone.git"
+    registries = [
+        {"id": REGISTRY, "kind": "gto", "team": "nlp", "repo": remote.url},
+        {"id": "down-gto", "kind": "gto", "team": "nlp", "repo": down},
+    ]
+    settings = make_settings(
+        f"sqlite:///{tmp_path}/mg.db", tmp_path, registries=registries, governance={"policies": str(policies)}
+    )
+    people = {
+        "alice": Principal("alice", frozenset({"TEAM_LEAD"}), frozenset({"nlp"})),
+        "bob": Principal("bob", frozenset({"TEAM_LEAD"}), frozenset({"nlp"})),
+        "carol": Principal("carol", frozenset({"LEGAL"})),
+    }
+
+    async def principal_for(request: Request) -> Principal:
+        return people[request.headers.get("x-test-principal", "alice")]
+
+    gateway = await Gateway.open(settings)
+    try:
+        first = await gateway.sync.sync_registry(REGISTRY, full=True)
+        assert first.error is None and first.models == 1
+        failed = await gateway.sync.sync_registry("down-gto", full=True)
+        assert failed.error is not None and down in failed.error
+        app = create_app(
+            gateway.settings, gateway=gateway, background_sync=False, principal_for_request=principal_for
+        )
+        async with (
+            LifespanManager(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client,
+        ):
+            found = data_of(await gql(client, '{ models(query: "churn") { edges { node { uri } } } }'))
+            assert [e["node"]["uri"] for e in found["models"]["edges"]] == [f"mg://{REGISTRY}/churn"]
+            uri = f"mg://{REGISTRY}/churn/v1.1.0"
+            served = data_of(await gql(client, VERSION_QUERY, {"uri": f"mg://{REGISTRY}/churn/v1.0.0"}))
+            assert (
+                served["modelVersion"]["stage"] == "PRODUCTION"
+                and served["modelVersion"]["nativeStage"] == "prod"
+            )
+            assert served["modelVersion"]["semver"] == "1.0.0"
+
+            await in_thread(remote.assign, "churn", "staging", "v1.1.0")  # the team pushes a stage tag
+            again = await gateway.sync.sync_registry(REGISTRY)
+            assert again.error is None and not again.full and again.models == 1
+            staged = data_of(await gql(client, VERSION_QUERY, {"uri": uri}))["modelVersion"]
+            assert (staged["stage"], staged["nativeStage"]) == ("STAGING", "staging")
+
+            requested = data_of(await gql(client, REQUEST, {"uri": uri}))["requestPromotion"]
+            assert requested["status"] == "PENDING"
+            for who in ("bob", "carol"):
+                client.headers["x-test-principal"] = who
+                result = data_of(await gql(client, APPROVE, {"id": requested["id"]}))["approvePromotion"]
+            assert result["status"] == "APPLIED", result
+            promoted = data_of(await gql(client, VERSION_QUERY, {"uri": uri}))["modelVersion"]
+            assert (promoted["stage"], promoted["nativeStage"]) == ("PRODUCTION", "prod")
+    finally:
+        await gateway.aclose()
+    shown = await in_thread(remote.stages_shown, "churn")
+    assert shown == {"v1.1.0": ["prod"], "v1.0.0": []}  # GTO's own view of the remote
+    written = git("tag", "--list", "churn#prod#*", "--sort=-creatordate", cwd=remote.bare).split()[0]
+    assert "alice" in remote.tag_message(written)
