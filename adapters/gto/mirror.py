@@ -42,6 +42,12 @@ class RemoteRefs:
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
+@dataclass(frozen=True)
+class Blob:
+    object_id: str  # the same file at many commits is one object: parsed once
+    data: bytes
+
+
 class Mirror:
     def __init__(self, registry_id: str, settings: GtoSettings, path: Path):
         self.registry_id = registry_id
@@ -136,13 +142,13 @@ class Mirror:
         commit, _, when = out.decode().strip().partition(" ")
         return (commit, int(when)) if commit and when.isdigit() else None
 
-    async def read_blobs(self, specs: list[str]) -> dict[str, bytes | None]:
-        """``<commit>:<path>`` → the file's bytes (None if absent), in one ``cat-file --batch``."""
+    async def read_blobs(self, specs: list[str]) -> dict[str, Blob | None]:
+        """``<commit>:<path>`` → the file (None if absent), in one ``cat-file --batch``."""
         unique = list(dict.fromkeys(specs))
         if not unique:
             return {}
         out = await self.git.run("cat-file", "--batch", stdin=("\n".join(unique) + "\n").encode())
-        blobs: dict[str, bytes | None] = {}
+        blobs: dict[str, Blob | None] = {}
         pos = 0
         for spec in unique:
             end = out.index(b"\n", pos)
@@ -151,7 +157,7 @@ class Mirror:
             parts = header.split(" ")
             if len(parts) == 3 and parts[2].isdigit():
                 size = int(parts[2])
-                blobs[spec] = out[pos : pos + size] if parts[1] == "blob" else None
+                blobs[spec] = Blob(parts[0], out[pos : pos + size]) if parts[1] == "blob" else None
                 pos += size + 1
             else:  # "<spec> missing" / "ambiguous"
                 blobs[spec] = None

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from adapters.base import ChangeSet, Health, Page, decode_token, encode_token
 from adapters.gto.mapping import (
@@ -30,7 +31,6 @@ from adapters.gto.mapping import (
     artifact_of,
     declared_artifacts,
     dvc_yaml_path,
-    load_yaml,
     merge_files,
     metric_and_param_files,
     metrics_of,
@@ -41,7 +41,7 @@ from adapters.gto.mapping import (
     to_model,
     to_version,
 )
-from adapters.gto.mirror import Mirror, RemoteRefs
+from adapters.gto.mirror import Blob, Mirror, RemoteRefs
 from adapters.gto.options import GtoSettings
 from adapters.gto.tags import ArtifactState, VersionState, build_state, deregister_tag, stage_tag
 from gateway.domain import LineageEdge, Model, ModelVersion, Stage, record_edges
@@ -88,6 +88,7 @@ class GtoRegistry:
             str, tuple[dict[str, ArtifactMeta], int]
         ] = {}  # head commit -> (artifacts, time)
         self._history: dict[str, dict[str, str]] = {}
+        self._parsed: dict[str, Any] = {}  # blob object id -> parsed YAML/JSON/TOML
         self._prepared = False
         self._head_ref: str | None = None  # the remote's HEAD branch, as last advertised
         self.fetches = 0  # how many times the mirror fetched (the benchmark reports it)
@@ -191,9 +192,8 @@ class GtoRegistry:
     async def _declared_at(self, commit: str, when: int) -> tuple[dict[str, ArtifactMeta], datetime]:
         if commit not in self._declared:
             blobs = await self.mirror.read_blobs([f"{commit}:{DVC_YAML}", f"{commit}:{GTO_INDEX}"])
-            found = declared_artifacts(
-                load_yaml(blobs[f"{commit}:{DVC_YAML}"]), load_yaml(blobs[f"{commit}:{GTO_INDEX}"])
-            )
+            dvc, index = (self._parse(blobs[f"{commit}:{p}"], p) for p in (DVC_YAML, GTO_INDEX))
+            found = declared_artifacts(dvc, index)
             self._declared = {commit: (found, when)}  # only the current head is worth keeping
         found, when = self._declared[commit]
         return found, datetime.fromtimestamp(when, tz=UTC)
@@ -211,7 +211,7 @@ class GtoRegistry:
         first = await self.mirror.read_blobs(
             [s for c, a in wanted for s in (f"{c}:{dvc_yaml_path(a)}", f"{c}:{GTO_INDEX}")]
         )
-        parsed: dict[str, object] = {spec: load_yaml(blob) for spec, blob in first.items()}
+        parsed: dict[str, Any] = {spec: self._parse(blob, spec) for spec, blob in first.items()}
         plans: dict[tuple[str, str], tuple[ArtifactMeta | None, list[str], list[str]]] = {}
         for commit, name in wanted:
             dvc = parsed.get(f"{commit}:{dvc_yaml_path(name)}")
@@ -222,13 +222,18 @@ class GtoRegistry:
             [f"{c}:{p}" for (c, _), (_, m, ps) in plans.items() for p in (*m, *ps)]
         )
         for (commit, name), (meta, metric_files, param_files) in plans.items():
-            metrics = merge_files(
-                [(p, parse_data_file(p, second.get(f"{commit}:{p}"))) for p in metric_files]
-            )
-            params = merge_files([(p, parse_data_file(p, second.get(f"{commit}:{p}"))) for p in param_files])
+            metrics = merge_files([(p, self._parse(second.get(f"{commit}:{p}"), p)) for p in metric_files])
+            params = merge_files([(p, self._parse(second.get(f"{commit}:{p}"), p)) for p in param_files])
             self._facts[(commit, name)] = CommitFacts(
                 meta, metrics_of(metrics), params_of(params), parent_of(meta)
             )
+
+    def _parse(self, blob: Blob | None, path: str) -> Any:
+        if blob is None:
+            return None
+        if blob.object_id not in self._parsed:
+            self._parsed[blob.object_id] = parse_data_file(path, blob.data)
+        return self._parsed[blob.object_id]
 
     def _remember(self, digest: str, fingerprints: dict[str, str]) -> None:
         self._history[digest] = fingerprints
