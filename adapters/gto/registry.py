@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from adapters.base import ChangeSet, Health, Page, decode_token, encode_token
+from adapters.base import ChangeSet, Health, Page, PromotionContext, decode_token, encode_token
 from adapters.gto.mapping import (
     DVC_YAML,
     GTO_INDEX,
@@ -296,6 +296,19 @@ class GtoRegistry:
 
     # --- write-through -------------------------------------------------------------
 
+    async def set_stage_for_promotion(
+        self, version: ModelVersion, stage: Stage, *, context: PromotionContext
+    ) -> ModelVersion:
+        """``set_stage`` for an approved promotion: the tag message names the
+        request, its requester, reason and every approver (principal and role)."""
+        approvals = ", ".join(f"{a.principal} ({a.role})" for a in context.approvals) or "none required"
+        note = (
+            f"Promotion request {context.request_id} by {context.requested_by}"
+            + (f": {context.reason}" if context.reason else "")
+            + f"\nApproved by: {approvals}"
+        )
+        return await self._set_stage(version, stage, context.requested_by, note)
+
     async def set_stage(self, version: ModelVersion, stage: Stage, *, actor: str) -> ModelVersion:
         """Write a stage as GTO tags on the version's commit, pushed to the remote.
 
@@ -309,6 +322,11 @@ class GtoRegistry:
         second after the artifact's newest tag: GTO orders by tag time (seconds),
         so the new assignment is the one in effect. A push the remote refuses is a
         ``RegistryRejected`` with its message; the local tags are then dropped."""
+        return await self._set_stage(version, stage, actor, None)
+
+    async def _set_stage(
+        self, version: ModelVersion, stage: Stage, actor: str, note: str | None
+    ) -> ModelVersion:
         snapshot = await self._refresh()
         async with self._lock:
             snapshot = self._snapshot or snapshot
@@ -319,7 +337,7 @@ class GtoRegistry:
                 raise RegistryRejected(
                     self.registry_id, f"{name} has no registered version {version.version}"
                 )
-            writes = self._plan(state, target, stage, actor)
+            writes = self._plan(state, target, stage, actor, note)
             if writes:
                 await self._write(state, target, writes)
                 snapshot = await self._rebuild(None)
@@ -331,7 +349,7 @@ class GtoRegistry:
         return written
 
     def _plan(
-        self, state: ArtifactState, target: VersionState, stage: Stage, actor: str
+        self, state: ArtifactState, target: VersionState, stage: Stage, actor: str, record: str | None
     ) -> list[tuple[str, str]]:
         """The (tag name, message) pairs that put ``target`` in ``stage``."""
         stages = self.settings.stages
@@ -346,6 +364,8 @@ class GtoRegistry:
                 f"{state.name} {target.version} is deregistered and GTO cannot register it again",
             )
         note = f"\n\nWritten by modelgate for {actor}: unified stage {stage.value} ({self.registry_id})."
+        if record:
+            note += f"\n{record}"
         writes: list[tuple[str, str]] = []
         if stage is Stage.ARCHIVED:
             drop = held

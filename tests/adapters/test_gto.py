@@ -579,4 +579,7 @@ async def test_gateway_federates_follows_and_promotes_through_gto(daemon: GitDae
     shown = await in_thread(remote.stages_shown, "churn")
     assert shown == {"v1.1.0": ["prod"], "v1.0.0": []}  # GTO's own view of the remote
     written = git("tag", "--list", "churn#prod#*", "--sort=-creatordate", cwd=remote.bare).split()[0]
-    assert "alice" in remote.tag_message(written)
+    message = remote.tag_message(written)
+    assert message.startswith("Assigning stage prod to artifact churn version v1.1.0")
+    assert f"Promotion request {requested['id']} by alice: launch" in message
+    assert "Approved by: bob (TEAM_LEAD), carol (LEGAL)" in message
