@@ -211,6 +211,7 @@ class GtoRegistry:
         first = await self.mirror.read_blobs(
             [s for c, a in wanted for s in (f"{c}:{dvc_yaml_path(a)}", f"{c}:{GTO_INDEX}")]
         )
+        await self._parse_off_loop(first)
         parsed: dict[str, Any] = {spec: self._parse(blob, spec) for spec, blob in first.items()}
         plans: dict[tuple[str, str], tuple[ArtifactMeta | None, list[str], list[str]]] = {}
         for commit, name in wanted:
@@ -221,12 +222,23 @@ class GtoRegistry:
         second = await self.mirror.read_blobs(
             [f"{c}:{p}" for (c, _), (_, m, ps) in plans.items() for p in (*m, *ps)]
         )
+        await self._parse_off_loop(second)
         for (commit, name), (meta, metric_files, param_files) in plans.items():
             metrics = merge_files([(p, self._parse(second.get(f"{commit}:{p}"), p)) for p in metric_files])
             params = merge_files([(p, self._parse(second.get(f"{commit}:{p}"), p)) for p in param_files])
             self._facts[(commit, name)] = CommitFacts(
                 meta, metrics_of(metrics), params_of(params), parent_of(meta)
             )
+
+    async def _parse_off_loop(self, blobs: dict[str, Blob | None]) -> None:
+        """Parse files not seen before in a worker thread: hundreds of large
+        ``dvc.yaml`` files take seconds, and queries must not wait for them."""
+        todo = [(spec, b) for spec, b in blobs.items() if b is not None and b.object_id not in self._parsed]
+        if todo:
+            parsed = await asyncio.to_thread(
+                lambda: [(b.object_id, parse_data_file(s, b.data)) for s, b in todo]
+            )
+            self._parsed.update(parsed)
 
     def _parse(self, blob: Blob | None, path: str) -> Any:
         if blob is None:
