@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.base import ChangeSet, Health, Page, PromotionContext, decode_token, encode_token
+from adapters.gto.dvcyaml import load_for_artifact
 from adapters.gto.mapping import (
     DVC_YAML,
     GTO_INDEX,
@@ -38,6 +39,7 @@ from adapters.gto.mapping import (
     params_of,
     parent_of,
     parse_data_file,
+    short_name,
     to_model,
     to_version,
 )
@@ -48,6 +50,7 @@ from gateway.domain import LineageEdge, Model, ModelVersion, Stage, record_edges
 from gateway.errors import RegistryError, RegistryRejected
 
 log = logging.getLogger(__name__)
+ParseJob = tuple[Blob | None, str, str | None]  # (file, its path, the artifact it is read for)
 STATE_FILE = "modelgate-fingerprints.json"
 HISTORY = 8  # change-feed cursors remembered in memory
 
@@ -88,7 +91,7 @@ class GtoRegistry:
             str, tuple[dict[str, ArtifactMeta], int]
         ] = {}  # head commit -> (artifacts, time)
         self._history: dict[str, dict[str, str]] = {}
-        self._parsed: dict[str, Any] = {}  # blob object id -> parsed YAML/JSON/TOML
+        self._parsed: dict[tuple[str, str | None], Any] = {}  # (blob id, artifact) -> parsed
         self._prepared = False
         self._head_ref: str | None = None  # the remote's HEAD branch, as last advertised
         self.fetches = 0  # how many times the mirror fetched (the benchmark reports it)
@@ -211,18 +214,21 @@ class GtoRegistry:
         first = await self.mirror.read_blobs(
             [s for c, a in wanted for s in (f"{c}:{dvc_yaml_path(a)}", f"{c}:{GTO_INDEX}")]
         )
-        await self._parse_off_loop(first)
-        parsed: dict[str, Any] = {spec: self._parse(blob, spec) for spec, blob in first.items()}
+        jobs: list[ParseJob] = []
+        for commit, name in wanted:  # a dvc.yaml is read only for the artifact a version needs
+            jobs.append((first.get(f"{commit}:{dvc_yaml_path(name)}"), DVC_YAML, short_name(name)))
+            jobs.append((first.get(f"{commit}:{GTO_INDEX}"), GTO_INDEX, None))
+        await self._parse_off_loop(jobs)
         plans: dict[tuple[str, str], tuple[ArtifactMeta | None, list[str], list[str]]] = {}
         for commit, name in wanted:
-            dvc = parsed.get(f"{commit}:{dvc_yaml_path(name)}")
-            meta = artifact_meta(name, dvc, parsed.get(f"{commit}:{GTO_INDEX}"))
+            dvc = self._parse(first.get(f"{commit}:{dvc_yaml_path(name)}"), DVC_YAML, short_name(name))
+            meta = artifact_meta(name, dvc, self._parse(first.get(f"{commit}:{GTO_INDEX}"), GTO_INDEX))
             metric_files, param_files = metric_and_param_files(name, dvc)
             plans[(commit, name)] = (meta, metric_files, param_files)
         second = await self.mirror.read_blobs(
             [f"{c}:{p}" for (c, _), (_, m, ps) in plans.items() for p in (*m, *ps)]
         )
-        await self._parse_off_loop(second)
+        await self._parse_off_loop([(blob, spec, None) for spec, blob in second.items()])
         for (commit, name), (meta, metric_files, param_files) in plans.items():
             metrics = merge_files([(p, self._parse(second.get(f"{commit}:{p}"), p)) for p in metric_files])
             params = merge_files([(p, self._parse(second.get(f"{commit}:{p}"), p)) for p in param_files])
@@ -230,22 +236,29 @@ class GtoRegistry:
                 meta, metrics_of(metrics), params_of(params), parent_of(meta)
             )
 
-    async def _parse_off_loop(self, blobs: dict[str, Blob | None]) -> None:
+    async def _parse_off_loop(self, jobs: list[ParseJob]) -> None:
         """Parse files not seen before in a worker thread: hundreds of large
         ``dvc.yaml`` files take seconds, and queries must not wait for them."""
-        todo = [(spec, b) for spec, b in blobs.items() if b is not None and b.object_id not in self._parsed]
+        todo = {
+            (blob.object_id, part): (blob, path)
+            for blob, path, part in jobs
+            if blob is not None and (blob.object_id, part) not in self._parsed
+        }
         if todo:
             parsed = await asyncio.to_thread(
-                lambda: [(b.object_id, parse_data_file(s, b.data)) for s, b in todo]
+                lambda: {key: _parse_blob(blob, path, key[1]) for key, (blob, path) in todo.items()}
             )
             self._parsed.update(parsed)
 
-    def _parse(self, blob: Blob | None, path: str) -> Any:
+    def _parse(self, blob: Blob | None, path: str, part: str | None = None) -> Any:
+        """A file's parsed content (``part``: only what that artifact needs of a
+        ``dvc.yaml``), once per blob object: the same file at many commits is one."""
         if blob is None:
             return None
-        if blob.object_id not in self._parsed:
-            self._parsed[blob.object_id] = parse_data_file(path, blob.data)
-        return self._parsed[blob.object_id]
+        key = (blob.object_id, part)
+        if key not in self._parsed:
+            self._parsed[key] = _parse_blob(blob, path, part)
+        return self._parsed[key]
 
     def _remember(self, digest: str, fingerprints: dict[str, str]) -> None:
         self._history[digest] = fingerprints
@@ -422,6 +435,12 @@ class GtoRegistry:
 
     async def aclose(self) -> None:
         return None
+
+
+def _parse_blob(blob: Blob, path: str, part: str | None) -> Any:
+    if part is not None:
+        return load_for_artifact(blob.data.decode("utf-8", "replace"), part)
+    return parse_data_file(path, blob.data)
 
 
 def _registered_at(version: VersionState) -> tuple[datetime, str]:

@@ -584,3 +584,33 @@ async def test_gateway_federates_follows_and_promotes_through_gto(daemon: GitDae
     assert message.startswith("Assigning stage prod to artifact churn version v1.1.0")
     assert f"Promotion request {requested['id']} by alice: launch" in message
     assert "Approved by: bob (TEAM_LEAD), carol (LEGAL)" in message
+
+
+DVC_YAMLS = [
+    "artifacts:\n  a:\n    path: x\n    meta: {k: 1}\n  'b':\n    path: y\nstages:\n  train:\n    cmd: python t.py\n"
+    "    metrics:\n    - m.json:\n        cache: false\nparams:\n- p.yaml\n",
+    "artifacts: {a: {path: x}}\n",
+    "# comment\nartifacts:\n\n  # c\n  a:   # c\n    path: x\n    labels:\n    - l1\n    - l2\nmetrics:\n- m.json\n",
+    "x: &anchor {path: 1}\nartifacts:\n  a: *anchor\n",
+    "artifacts:\n  a:\n    desc: |\n      multi\n\n      line\n  b:\n    path: q\n",
+    "metrics: [m.json]\n",
+]
+
+
+@pytest.mark.parametrize("text", DVC_YAMLS)
+@pytest.mark.parametrize("name", ["a", "b", "missing"])
+def test_one_artifacts_part_of_dvc_yaml_reads_as_yaml_does(text: str, name: str) -> None:
+    import yaml
+
+    from adapters.gto.dvcyaml import load_for_artifact
+
+    full = yaml.safe_load(text)
+    got = load_for_artifact(text, name)
+    if got == full:  # fell back to the whole file: always right
+        return
+    expected = {k: full[k] for k in ("metrics", "params", "stages") if k in full}
+    entries = full.get("artifacts") or {}
+    expected["artifacts"] = {name: entries[name]} if name in entries else {}
+    if "artifacts" not in full:
+        expected.pop("artifacts")
+    assert got == expected
