@@ -11,7 +11,8 @@
   ``dvc.yaml`` beside it (``dir/dvc.yaml`` for ``dir:name``) or GTO's
   ``artifacts.yaml``, at the tagged commit. Labels ``key=value`` become tags
   ``key → value``, other labels tags with an empty value; ``meta`` scalars
-  become tags. ``parent`` is ``meta.parent`` or a label ``parent=<ref>``.
+  become tags. ``parent`` is ``meta.parent`` or a label ``parent=<ref>``; a
+  GTO reference to this repository (``base@v1.0.0``) becomes its ``mg://`` URI.
 - Metrics and params are DVC's files at that commit: the ``metrics:`` and
   ``params:`` lists of that ``dvc.yaml``, stage ``metrics`` outputs, and
   ``params.yaml`` beside it, flattened with ``.`` as DVC does. (Read directly:
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -35,12 +37,13 @@ from typing import Any
 import yaml
 
 from adapters.gto.options import StageMapping
-from adapters.gto.tags import ArtifactState, Event, VersionState
-from gateway.domain import CodeRef, Model, ModelVersion, Stage
+from adapters.gto.tags import FULLNAME, SEMVER, ArtifactState, Event, VersionState
+from gateway.domain import CodeRef, Model, ModelVersion, Stage, version_uri
 
 DVC_YAML = "dvc.yaml"
 GTO_INDEX = "artifacts.yaml"
 PARAMS_DEFAULT = "params.yaml"
+VERSION_REF = re.compile(rf"^(?P<artifact>{FULLNAME})@(?P<version>v{SEMVER})$")
 
 
 def model_name_of(artifact: str) -> str:
@@ -271,6 +274,19 @@ def parent_of(meta: ArtifactMeta | None) -> str | None:
     return None
 
 
+def parent_uri(registry_id: str, repo: str, parent: str | None) -> str | None:
+    """A GTO reference to a version of this repository (``base@v1.0.0`` or
+    ``<repo>:base@v1.0.0``) as its ``mg://`` URI; any other parent verbatim, for
+    the lineage resolver."""
+    if not parent:
+        return None
+    ref = parent[len(repo) + 1 :] if parent.startswith(f"{repo}:") else parent
+    match = VERSION_REF.match(ref)
+    if match is None:
+        return parent
+    return version_uri(registry_id, model_name_of(match["artifact"]), match["version"])
+
+
 def to_version(
     registry_id: str,
     repo: str,
@@ -317,7 +333,7 @@ def to_version(
         training_code=CodeRef(repository=repo, commit=version.commit),
         hyperparameters=facts.params,
         metrics=facts.metrics,
-        parent=facts.parent,
+        parent=parent_uri(registry_id, repo, facts.parent),
         tags=tags_of(meta),
         created_by=registration.record.tagger_name if registration else None,
         created_at=registration.record.time if registration else (events[0].record.time if events else None),

@@ -18,11 +18,10 @@ from __future__ import annotations
 import re
 
 from adapters.base import ReferenceMatch
-from adapters.gto.mapping import model_name_of
+from adapters.gto.mapping import VERSION_REF, model_name_of
 from adapters.gto.tags import FULLNAME, SEMVER
 from gateway.config import RegistrySettings
 
-VERSION_REF = re.compile(rf"^(?P<artifact>{FULLNAME})@(?P<version>v{SEMVER})$")
 # A repository URL, then ``:``, then a bare reference (the URL itself may hold ``:``).
 QUALIFIED = re.compile(rf"^(?P<repo>(?:[a-z+]+://|[\w.-]+@[\w.-]+:)\S+?):(?P<ref>{FULLNAME}@v{SEMVER})$")
 

@@ -103,7 +103,7 @@ async def test_version_carries_dvc_yaml_metrics_params_and_the_tag(
         "framework": "sklearn",
         "window": "30",
     }
-    assert version.parent == "base@v0.1.0"
+    assert version.parent == f"mg://{REGISTRY}/base/v0.1.0"  # a GTO reference into this repository
     assert version.metrics == {"auc": 0.91, "eval.f1": 0.8}
     assert version.hyperparameters == {"train.lr": "0.1", "train.epochs": "5"}
     assert version.artifact_uri == f"{remote.url}#models/churn.pkl@{first}"
@@ -515,7 +515,9 @@ async def test_gateway_federates_follows_and_promotes_through_gto(daemon: GitDae
     remote = new_remote(daemon, "e2e")
 
     def seed() -> None:
-        seed_churn(remote)
+        remote.commit_artifact("base", path="models/base.pkl", desc="Base model")
+        remote.register("base", "v0.1.0")
+        seed_churn(remote)  # v1.0.0 carries the label parent=base@v0.1.0
         remote.assign("churn", "prod", "v1.0.0")
 
     await in_thread(seed)
@@ -541,7 +543,7 @@ async def test_gateway_federates_follows_and_promotes_through_gto(daemon: GitDae
     gateway = await Gateway.open(settings)
     try:
         first = await gateway.sync.sync_registry(REGISTRY, full=True)
-        assert first.error is None and first.models == 1
+        assert first.error is None and first.models == 2
         failed = await gateway.sync.sync_registry("down-gto", full=True)
         assert failed.error is not None and down in failed.error
         app = create_app(
@@ -553,6 +555,15 @@ async def test_gateway_federates_follows_and_promotes_through_gto(daemon: GitDae
         ):
             found = data_of(await gql(client, '{ models(query: "churn") { edges { node { uri } } } }'))
             assert [e["node"]["uri"] for e in found["models"]["edges"]] == [f"mg://{REGISTRY}/churn"]
+            lineage = data_of(
+                await gql(
+                    client,
+                    "query($uri: String!) { lineage(uri: $uri, direction: UPSTREAM) { edges { target relation } } }",
+                    {"uri": f"mg://{REGISTRY}/churn/v1.0.0"},
+                )
+            )["lineage"]["edges"]
+            assert {"target": f"mg://{REGISTRY}/base/v0.1.0", "relation": "DERIVED_FROM"} in lineage
+            assert any(e["relation"] == "PRODUCED_BY" and remote.url in e["target"] for e in lineage)
             uri = f"mg://{REGISTRY}/churn/v1.1.0"
             served = data_of(await gql(client, VERSION_QUERY, {"uri": f"mg://{REGISTRY}/churn/v1.0.0"}))
             assert (
