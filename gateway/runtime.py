@@ -22,6 +22,8 @@ from adapters.base import (
 )
 from adapters.native.artifacts import LocalArtifactStore
 from adapters.resilience import GuardedAdapter, guard
+from gateway.auth.access import AccessPolicy
+from gateway.auth.principal import Principal
 from gateway.catalogue.cache import AsyncCache, cache_from_url
 from gateway.catalogue.index import CatalogueIndex
 from gateway.catalogue.live import LiveReader
@@ -154,6 +156,10 @@ class Gateway:
             return False
         self._sync_lock = handle
         return True
+
+    def access(self, principal: Principal) -> AccessPolicy:
+        """What ``principal`` may see and do here (``gateway.auth.access``)."""
+        return AccessPolicy.of(principal, self.settings, self.governance.policies.roles)
 
     def adapter(self, registry_id: str) -> RegistryAdapter:
         try:

@@ -268,6 +268,15 @@ def verify_events(events: Iterable[AuditEvent], head: tuple[int, str | None] | N
     return verifier.finish(head)
 
 
+async def chain_head(database: Database) -> tuple[int, str | None]:
+    """The newest event's sequence number and hash ((0, None) for an empty log)."""
+    async with database.read() as conn:
+        row = (
+            await conn.execute(select(head_table.c.seq, head_table.c.hash).where(head_table.c.id == HEAD_ID))
+        ).first()
+    return (int(row.seq), row.hash) if row else (0, None)
+
+
 async def verify(database: Database) -> Verification:
     """Check the whole stored chain, streaming it."""
     verifier = ChainVerifier()

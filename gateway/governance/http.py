@@ -21,10 +21,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from gateway.auth.principal import AUDIT_ROLES, Principal
+from gateway.auth.principal import Principal
 from gateway.catalogue.index import SearchFilter
 from gateway.domain import Stage
-from gateway.errors import BadInput, Forbidden, GatewayError
+from gateway.errors import BadInput, GatewayError
 from gateway.governance import audit, reports
 
 if TYPE_CHECKING:
@@ -85,12 +85,9 @@ def routes(gateway_of: Callable[[], Gateway], principal_of: PrincipalResolver) -
         async def endpoint(request: Request) -> Response:
             request_id = uuid.uuid4().hex
             try:
-                principal = await principal_of(request)
-                if not principal.roles & AUDIT_ROLES:
-                    raise Forbidden(
-                        f"{principal.name} needs one of the roles {', '.join(sorted(AUDIT_ROLES))}"
-                    )
-                return await handler(request, gateway_of())
+                gateway = gateway_of()
+                gateway.access(await principal_of(request)).require_audit_role()
+                return await handler(request, gateway)
             except GatewayError as exc:
                 body = {
                     "errors": [
