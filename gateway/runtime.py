@@ -84,7 +84,7 @@ class Gateway:
         """Build the gateway; ``factories`` replaces entry-point discovery (tests)."""
         factories = factories if factories is not None else load_factories()
         policies = validate_settings(settings, factories)
-        database = Database(settings.storage.url)
+        database = Database(settings.storage.url, audit_key=settings.governance.audit_key())
         try:
             if migrate:
                 await database.migrate()

@@ -226,6 +226,9 @@ class AuditVerification:
     head_hash: str | None
     bad_event: int | None = strawberry.field(description="Sequence number of the first bad event.")
     problem: str | None
+    signed_events: int | None = strawberry.field(
+        default=None, description="Events signed with the audit HMAC key (null when none is configured)."
+    )
 
 
 def _event(e: audit.AuditEvent) -> AuditEvent:
@@ -313,11 +316,25 @@ class GovernanceQuery:
         )
 
     @strawberry.field(description="Check the audit log's hash chain (roles auditor, compliance, admin).")
-    async def audit_verification(self, info: Info[Context, None]) -> AuditVerification:
+    async def audit_verification(
+        self,
+        info: Info[Context, None],
+        expect_head: Annotated[
+            str | None,
+            strawberry.argument(
+                description="A head hash published earlier: fail unless that event is still in the chain."
+            ),
+        ] = None,
+    ) -> AuditVerification:
         info.context.access.require_audit_role()
-        v = await info.context.gateway.governance.verify_audit()
+        v = await info.context.gateway.governance.verify_audit(expect_head)
         return AuditVerification(
-            ok=v.ok, events=v.events, head_hash=v.head_hash, bad_event=v.bad_seq, problem=v.problem
+            ok=v.ok,
+            events=v.events,
+            head_hash=v.head_hash,
+            bad_event=v.bad_seq,
+            problem=v.problem,
+            signed_events=v.keyed,
         )
 
     @strawberry.field(description="Promotion requests, newest first.")

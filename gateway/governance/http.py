@@ -127,8 +127,16 @@ def routes(gateway_of: Callable[[], Gateway], principal_of: PrincipalResolver) -
                 yield audit.to_csv(event) if fmt == "csv" else audit.to_jsonl(event)
 
         media = "text/csv; charset=utf-8" if fmt == "csv" else "application/x-ndjson"
+        # The chain's head when the export began: publish it, and a later
+        # `audit verify --expect-head` catches a log cut back behind it.
+        seq, head = await audit.chain_head(gw.database)
         return StreamingResponse(
-            lines(), media_type=media, headers={"content-disposition": f'attachment; filename="audit.{fmt}"'}
+            lines(),
+            media_type=media,
+            headers={
+                "content-disposition": f'attachment; filename="audit.{fmt}"',
+                "x-modelgate-audit-head": f"{seq}:{head or ''}",
+            },
         )
 
     return [
