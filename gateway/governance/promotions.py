@@ -49,7 +49,7 @@ from gateway.errors import BadInput, Conflict, Forbidden, GatewayError, NotFound
 from gateway.governance import audit
 from gateway.governance.evaluation import Evaluation, Violation
 from gateway.governance.policies import PolicySet
-from gateway.store.database import Database
+from gateway.store.database import Database, ReadConnection
 from gateway.store.tables import promotion_approvals as pa
 from gateway.store.tables import promotion_requests as pr
 
@@ -159,7 +159,9 @@ class Promotions:
 
     # --- reads --------------------------------------------------------------------
 
-    async def _load(self, conn: AsyncConnection, request_id: str, *, lock: bool = False) -> Row[Any]:
+    async def _load(
+        self, conn: AsyncConnection | ReadConnection, request_id: str, *, lock: bool = False
+    ) -> Row[Any]:
         query = select(pr).where(pr.c.id == request_id)
         if lock and conn.dialect.name == "postgresql":
             query = query.with_for_update()
