@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
@@ -45,6 +45,9 @@ from gateway.errors import Forbidden
 # (mg://registry/model/1) could be reversed by hashing guesses.
 _REDACTION_KEY = secrets.token_bytes(32)
 
+# URIs per index read: an impact walk may visit 100,000 nodes, and SQLite bounds
+# the parameters of one statement.
+CHUNK = 2000
 DEFAULT_TEAM_SCOPED = frozenset({"TEAM_LEAD"})
 DEFAULT_ORGANISATION = frozenset({"LEGAL", "SECURITY"})
 
@@ -108,6 +111,16 @@ class CatalogueReader(Protocol):
     async def get_versions(
         self, uris: Sequence[str], visibility: Visibility | None = None
     ) -> Mapping[str, Any]: ...
+
+
+async def _found(
+    read: Callable[..., Awaitable[Mapping[str, Any]]], uris: Sequence[str], visibility: Visibility | None
+) -> set[str]:
+    """The URIs among ``uris`` an index read returns (under ``visibility``), in chunks."""
+    found: set[str] = set()
+    for start in range(0, len(uris), CHUNK):
+        found |= set(await read(uris[start : start + CHUNK], visibility=visibility))
+    return found
 
 
 @dataclass(frozen=True)
@@ -201,20 +214,18 @@ class AccessPolicy:
                 models.append(uri)
         if not versions and not models:
             return set()
-        seen = {*await index.get_versions(versions, visibility=self.visibility)}
-        seen |= {*await index.get_models(models, visibility=self.visibility)}
+        seen = await _found(index.get_versions, versions, self.visibility)
+        seen |= await _found(index.get_models, models, self.visibility)
         unseen_versions = [u for u in versions if u not in seen]
         unseen_models = [u for u in models if u not in seen]
         if not unseen_versions and not unseen_models:
             return set()
         # Unfiltered: is it hidden, or just not indexed?
-        indexed = {*await index.get_versions(unseen_versions), *await index.get_models(unseen_models)}
+        indexed = await _found(index.get_versions, unseen_versions, None)
+        indexed |= await _found(index.get_models, unseen_models, None)
         parents = sorted({model_of[u] for u in unseen_versions if u not in indexed})
-        if parents:
-            shown = {*await index.get_models(parents, visibility=self.visibility)}
-            hidden_parents = {*await index.get_models([p for p in parents if p not in shown])}
-        else:
-            hidden_parents = set()
+        shown = await _found(index.get_models, parents, self.visibility)
+        hidden_parents = await _found(index.get_models, [p for p in parents if p not in shown], None)
         hidden = set()
         for uri in (*unseen_versions, *unseen_models):
             if (

@@ -410,7 +410,7 @@ class Promotions:
         request = await self.get(request_id)
         version = await self.index.get_version(request.version_uri)
         team = await self._team(version) if version else None
-        if principal.name != request.requested_by and not principal.in_team(team):
+        if principal.name != request.requested_by and not self._access(principal).can_write(team):
             raise Forbidden(f"{principal.name} may not retry a request of team {team or '(none)'}")
         async with self.db.write() as conn:
             row = await self._load(conn, request_id, lock=True)

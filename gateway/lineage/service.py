@@ -13,7 +13,7 @@ from gateway.auth.access import AccessPolicy
 from gateway.catalogue.cache import AsyncCache
 from gateway.catalogue.index import CatalogueIndex
 from gateway.config import Settings
-from gateway.domain import URI_SCHEME, ModelVersion, parse_uri
+from gateway.domain import URI_SCHEME, ModelVersion, Relation, parse_uri
 from gateway.errors import BadInput, NotFound
 from gateway.lineage import openlineage, store
 from gateway.lineage.graph import INPUT_RELATIONS, MAX_NODES, Graph, node_for_uri
@@ -191,6 +191,8 @@ class LineageService:
                     root_node = await store.describe(conn, root)
             if root not in known:
                 raise absent(root)
+            if access is not None and not root.startswith(URI_SCHEME):
+                await self._check_seen(root, access)
         seed = harvest_edges(version, self.resolver) if version is not None else []
         extra: ExtraEdges | None = None
         if registry_lineage:
@@ -201,6 +203,18 @@ class LineageService:
 
             extra = extra_edges
         return await walk(self.db, root_node, direction, depth, max_nodes=max_nodes, seed=seed, extra=extra)
+
+    async def _check_seen(self, root: str, access: AccessPolicy) -> None:
+        """A dataset, run, commit or endpoint only hidden versions name exists, for
+        the caller, no more than an unknown one does: its neighbours decide."""
+        if access.sees_everything:
+            return
+        every = frozenset(Relation)
+        async with self.db.read() as conn:
+            edges = await store.hop(conn, [root], every, every)
+        neighbours = {u for e in edges for u in (e.source.uri, e.target.uri)} - {root}
+        if neighbours and neighbours <= await access.hidden_uris(self.index, neighbours):
+            raise absent(root)
 
     async def visible_graph(
         self,

@@ -140,6 +140,7 @@ LINEAGE = """query($u: String!) { lineage(uri: $u, depth: 3) {
         ("mg://platform/hidden-model/1", "mg://platform/no-such-model/1"),
         ("mg://secret/classified/1", "mg://secret/no-such-model/1"),
         ("mg://platform/hidden-model", "mg://platform/no-such-model"),
+        ("s3://data/secret-only", "s3://data/no-such-data"),  # only hidden versions name it
     ],
 )
 async def test_lineage_of_a_hidden_node_reads_as_absent(setup: Any, hidden: str, absent: str) -> None:
