@@ -58,6 +58,7 @@ from gateway.store.database import Database
 from gateway.store.sql import escape_like, insert_ignore
 from gateway.store.tables import audit_chain_head as head_table
 from gateway.store.tables import audit_events as ae
+from gateway.wording import plural
 
 SYSTEM = "system"
 HEAD_ID = 1
@@ -234,7 +235,8 @@ class Verification:
     def __str__(self) -> str:
         if self.ok:
             signed = "" if self.keyed is None else f", {self.keyed} signed with the audit key"
-            return f"audit log intact: {self.events} events{signed}, head {self.head_hash or '(empty)'}"
+            events = plural(self.events, "event")
+            return f"audit log intact: {events}{signed}, head {self.head_hash or '(empty)'}"
         return f"audit log BROKEN at event #{self.bad_seq}: {self.problem}"
 
 
