@@ -1,5 +1,5 @@
-"""Every visibility and permission rule, in one place (API.md, "Identity and
-permissions"). Each read path and mutation asks an ``AccessPolicy`` built from
+"""Every visibility and permission rule, in one place (README "Security":
+permissions). Each read path and mutation asks an ``AccessPolicy`` built from
 the principal and the configuration; nothing else decides "may this principal
 see or do this".
 
