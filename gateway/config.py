@@ -156,6 +156,28 @@ class ObservabilitySettings:
 @dataclass(frozen=True)
 class GovernanceSettings:
     policies: str | None = None
+    # The audit log's HMAC key, kept outside the database (gateway.governance.audit):
+    # the name of an environment variable holding it, or of a file holding it.
+    audit_hmac_key_env: str | None = None
+    audit_hmac_key_file: str | None = None
+
+    def audit_key(self, environ: Mapping[str, str] | None = None) -> bytes | None:
+        """The audit HMAC key's bytes, or None when none is configured; a named
+        variable that is unset, or a file that cannot be read, is a ConfigError."""
+        options = {
+            k: v
+            for k, v in (
+                ("audit_hmac_key_env", self.audit_hmac_key_env),
+                ("audit_hmac_key_file", self.audit_hmac_key_file),
+            )
+            if v is not None
+        }
+        secret = resolve_secret(options, "audit_hmac_key", "governance", environ)
+        if secret is not None and len(secret) < 16:
+            raise ConfigError(
+                "governance.audit_hmac_key", "the audit key must be at least 16 characters long"
+            )
+        return secret.encode("utf-8") if secret is not None else None
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,15 @@ class Metrics:
             "modelgate_index_versions", "Versions in the index", ["registry"], registry=r
         )
         self.cache_hit_ratio = Gauge("modelgate_cache_hit_ratio", "Live-read cache hit ratio", registry=r)
+        self.audit_events = Gauge(
+            "modelgate_audit_chain_events", "Events in the audit log's hash chain", registry=r
+        )
+        self.audit_head = Gauge(
+            "modelgate_audit_chain_head_info",
+            "1, labelled with the hash of the audit chain's newest event",
+            ["hash"],
+            registry=r,
+        )
         self.cache_lookups = Counter(
             "modelgate_cache_lookups",  # exported as modelgate_cache_lookups_total
             "Live-read cache lookups, by result",
@@ -114,11 +123,19 @@ class Metrics:
     async def render(self, gateway: Gateway) -> bytes:
         """Refresh the state gauges from the gateway, then render every metric."""
         now = datetime.now(UTC)
-        stats = await gateway.index.registry_stats()
+        # /metrics is unauthenticated: its counts are what anyone may see. A
+        # restricted registry has no count series at all, and restricted models of
+        # open registries are not counted (``gateway.auth.access``).
+        from gateway.auth.access import AccessPolicy
+        from gateway.governance import audit
+
+        anonymous = AccessPolicy.anonymous(gateway.settings)
+        stats = await gateway.index.registry_stats(anonymous.visibility)
         for registry in gateway.settings.registries:
             s = stats.get(registry.id)
-            self.index_models.labels(registry.id).set(s.models if s else 0)
-            self.index_versions.labels(registry.id).set(s.versions if s else 0)
+            if anonymous.can_see_registry(registry.id):
+                self.index_models.labels(registry.id).set(s.models if s else 0)
+                self.index_versions.labels(registry.id).set(s.versions if s else 0)
             self.registry_healthy.labels(registry.id).set(1 if (s is None or s.healthy) else 0)
             if s is not None and s.synced_at is not None:
                 self.sync_lag.labels(registry.id).set((now - s.synced_at).total_seconds())
@@ -128,6 +145,13 @@ class Metrics:
 
         for registry_id, state in breaker_states(gateway.adapters).items():
             self.breaker_open.labels(registry_id).set(1 if state.get("state") == "open" else 0)
+        # The audit chain's head, published so a truncated or rewritten chain can be
+        # caught later: ``modelgate audit verify --expect-head HASH``.
+        seq, head = await audit.chain_head(gateway.database)
+        self.audit_events.set(seq)
+        self.audit_head.clear()
+        if head is not None:
+            self.audit_head.labels(head).set(1)
         cache = gateway.cache.stats
         self.cache_hit_ratio.set(cache.hit_ratio)
         for result, value in (("hit", cache.hits), ("stale", cache.stale_hits), ("miss", cache.misses)):

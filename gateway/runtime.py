@@ -22,6 +22,8 @@ from adapters.base import (
 )
 from adapters.native.artifacts import LocalArtifactStore
 from adapters.resilience import GuardedAdapter, guard
+from gateway.auth.access import AccessPolicy
+from gateway.auth.principal import Principal
 from gateway.catalogue.cache import AsyncCache, cache_from_url
 from gateway.catalogue.index import CatalogueIndex
 from gateway.catalogue.live import LiveReader
@@ -82,7 +84,7 @@ class Gateway:
         """Build the gateway; ``factories`` replaces entry-point discovery (tests)."""
         factories = factories if factories is not None else load_factories()
         policies = validate_settings(settings, factories)
-        database = Database(settings.storage.url)
+        database = Database(settings.storage.url, audit_key=settings.governance.audit_key())
         try:
             if migrate:
                 await database.migrate()
@@ -154,6 +156,10 @@ class Gateway:
             return False
         self._sync_lock = handle
         return True
+
+    def access(self, principal: Principal) -> AccessPolicy:
+        """What ``principal`` may see and do here (``gateway.auth.access``)."""
+        return AccessPolicy.of(principal, self.settings, self.governance.policies.roles)
 
     def adapter(self, registry_id: str) -> RegistryAdapter:
         try:

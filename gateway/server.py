@@ -39,7 +39,6 @@ from gateway.api.limits import QueryTimeout, deadline
 from gateway.api.schema import build_schema
 from gateway.auth.errors import AuthUnavailable, Unauthenticated
 from gateway.auth.middleware import AuthMiddleware, authenticator_for, current_principal, www_authenticate
-from gateway.auth.permissions import require_registry_team
 from gateway.auth.principal import LOCAL_OPERATOR, Principal
 from gateway.config import GraphQLSettings, Settings
 from gateway.errors import GatewayError
@@ -298,7 +297,7 @@ def create_app(
             adapter = gw.adapter(registry_id)
             registry = gw.settings.registry(registry_id)
             if registry is not None:  # uploads are writes: the registry's team (or admin) only
-                require_registry_team(await current_principal(request), registry)
+                gw.access(await current_principal(request)).require_registry_team(registry)
             if not isinstance(adapter, VersionRegistrar):
                 return error_response(
                     400, "BAD_USER_INPUT", f"registry {registry_id!r} does not store artifacts", request_id

@@ -11,9 +11,9 @@ from typing import Any
 
 from strawberry.dataloader import DataLoader
 
-from gateway.auth.permissions import visibility_for
+from gateway.auth.access import AccessPolicy, Visibility
 from gateway.auth.principal import LOCAL_OPERATOR, Principal
-from gateway.catalogue.index import RegistryStats, Visibility
+from gateway.catalogue.index import RegistryStats
 from gateway.catalogue.live import LiveVersion
 from gateway.domain import Approval, Model, ModelVersion
 from gateway.errors import RegistryError, RegistryUnavailable
@@ -34,8 +34,10 @@ class Context:
     gateway: Gateway
     request_id: str
     principal: Principal = LOCAL_OPERATOR
-    # What of the catalogue the principal may see (None: everything). Every index
-    # read of this request goes through it, so a restricted model is simply absent.
+    # What the principal may see and do (``gateway.auth.access``). Every index read
+    # of this request goes through its filter (``visibility``, None: everything),
+    # so a restricted model is simply absent.
+    access: AccessPolicy = field(init=False)
     visibility: Visibility | None = field(init=False)
     models: DataLoader[str, Model | None] = field(init=False)
     versions: DataLoader[str, ModelVersion | None] = field(init=False)
@@ -53,7 +55,8 @@ class Context:
 
     def __post_init__(self) -> None:
         index = self.gateway.index
-        self.visibility = visibility_for(self.principal, self.gateway.settings)
+        self.access = self.gateway.access(self.principal)
+        self.visibility = self.access.visibility
         self.models = _loader(partial(index.get_models, visibility=self.visibility))
         self.versions = _loader(partial(index.get_versions, visibility=self.visibility))
         self.latest_versions = _loader(partial(index.latest_versions, visibility=self.visibility))

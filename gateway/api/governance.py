@@ -20,11 +20,10 @@ from gateway.api.types import (
     check_page_size,
     page_info,
 )
-from gateway.auth.principal import AUDIT_ROLES, Principal
 from gateway.catalogue.index import SearchFilter as IndexFilter
 from gateway.domain import Approval as DomainApproval
 from gateway.domain import ModelVersion, Stage, parse_uri
-from gateway.errors import BadInput, Forbidden
+from gateway.errors import BadInput
 from gateway.governance import audit, reports
 from gateway.governance.promotions import PromotionRequest
 
@@ -36,12 +35,6 @@ LazySearchFilter = Annotated["SearchFilter", strawberry.lazy("gateway.api.schema
 
 MAX_AUDIT_PAGE = 500
 MAX_VIOLATION_PAGE = 1000
-
-
-def require_audit_role(principal: Principal) -> None:
-    """Reports and the audit log are for auditors, compliance officers and admins."""
-    if not principal.roles & AUDIT_ROLES:
-        raise Forbidden(f"{principal.name} needs one of the roles {', '.join(sorted(AUDIT_ROLES))}")
 
 
 def _approval(a: DomainApproval) -> Approval:
@@ -233,6 +226,9 @@ class AuditVerification:
     head_hash: str | None
     bad_event: int | None = strawberry.field(description="Sequence number of the first bad event.")
     problem: str | None
+    signed_events: int | None = strawberry.field(
+        default=None, description="Events signed with the audit HMAC key (null when none is configured)."
+    )
 
 
 def _event(e: audit.AuditEvent) -> AuditEvent:
@@ -272,7 +268,7 @@ class GovernanceQuery:
             ),
         ] = None,
     ) -> ComplianceReport:
-        require_audit_role(info.context.principal)
+        info.context.access.require_audit_role()
         r = await info.context.gateway.governance.report(_filter(filter), as_of)
         return ComplianceReport(
             generated_at=r.generated_at,
@@ -305,7 +301,7 @@ class GovernanceQuery:
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> AuditEventConnection:
-        require_audit_role(info.context.principal)
+        info.context.access.require_audit_role()
         f = audit.AuditFilter(subject, principal, action, since, until)
         page = await audit.query_events(
             info.context.gateway.database, f, _page_size(first, 50, MAX_AUDIT_PAGE), after
@@ -320,11 +316,25 @@ class GovernanceQuery:
         )
 
     @strawberry.field(description="Check the audit log's hash chain (roles auditor, compliance, admin).")
-    async def audit_verification(self, info: Info[Context, None]) -> AuditVerification:
-        require_audit_role(info.context.principal)
-        v = await info.context.gateway.governance.verify_audit()
+    async def audit_verification(
+        self,
+        info: Info[Context, None],
+        expect_head: Annotated[
+            str | None,
+            strawberry.argument(
+                description="A head hash published earlier: fail unless that event is still in the chain."
+            ),
+        ] = None,
+    ) -> AuditVerification:
+        info.context.access.require_audit_role()
+        v = await info.context.gateway.governance.verify_audit(expect_head)
         return AuditVerification(
-            ok=v.ok, events=v.events, head_hash=v.head_hash, bad_event=v.bad_seq, problem=v.problem
+            ok=v.ok,
+            events=v.events,
+            head_hash=v.head_hash,
+            bad_event=v.bad_seq,
+            problem=v.problem,
+            signed_events=v.keyed,
         )
 
     @strawberry.field(description="Promotion requests, newest first.")
@@ -345,23 +355,17 @@ async def _visible_requests(
     info: Info[Context, None], found: list[PromotionRequest]
 ) -> list[PromotionRequest]:
     """Requests for versions the caller may see, plus those they take part in (as the
-    requester, or holding a role the request needs: approvers of a restricted
-    registry's promotion must find it). A version gone from the index is judged by
-    its registry's ``restricted`` setting."""
-    principal = info.context.principal
-    uris = [r.version_uri for r in found]
-    visible = dict(zip(uris, await info.context.versions.load_many(uris), strict=True))
-    indexed = await info.context.gateway.index.get_versions(uris)
-    settings = info.context.gateway.settings
+    requester, or able to approve one of its roles: approvers of a restricted
+    model's promotion must find it). A version gone from the index is judged by
+    its registry (``AccessPolicy.hidden_uris``)."""
+    access = info.context.access
+    gateway = info.context.gateway
+    hidden = await access.hidden_uris(gateway.index, [r.version_uri for r in found])
 
     def shown(r: PromotionRequest) -> bool:
-        if visible.get(r.version_uri) is not None or r.requested_by == principal.name:
+        if r.version_uri not in hidden or r.requested_by == access.principal.name:
             return True
-        if principal.roles & set(r.required_roles):
-            return True
-        registry = settings.registry(r.registry_id)
-        open_registry = registry is None or not registry.restricted or principal.in_team(registry.team)
-        return r.version_uri not in indexed and open_registry
+        return bool(access.approvable(r.required_roles, access.registry_team(r.registry_id)))
 
     return [r for r in found if shown(r)]
 

@@ -8,10 +8,9 @@ from strawberry.types import Info
 
 from gateway.api.context import Context
 from gateway.api.types import LineageDirection, LineageGraph, ModelVersionType, lineage_of
-from gateway.auth.permissions import redacted_uri
+from gateway.auth.access import redacted_uri
 from gateway.domain import ModelVersion
 from gateway.lineage.service import MAX_IMPACT_LIMIT, check_range
-from gateway.lineage.visibility import hidden_uris
 from gateway.lineage.walk import MAX_DEPTH, ImpactResult
 
 # ``first`` (not ``limit``) so the request cost estimate (gateway.api.limits) counts the versions.
@@ -47,7 +46,7 @@ class ImpactAnalysis:
 async def _impact(info: Info[Context, None], uri: str, depth: int | None, first: int | None) -> ImpactResult:
     first = check_range(DEFAULT_IMPACT_LIMIT if first is None else first, 1, MAX_IMPACT_LIMIT, "first")
     return await info.context.gateway.lineage.impact(
-        uri, depth=MAX_DEPTH if depth is None else depth, limit=first
+        uri, depth=MAX_DEPTH if depth is None else depth, limit=first, access=info.context.access
     )
 
 
@@ -111,7 +110,7 @@ class LineageQuery:
         versions = await _versions(info, result)
         gateway = info.context.gateway
         on_paths = {u for h in result.hits for u in h.path}
-        hidden = await hidden_uris(gateway.index, gateway.settings, info.context.visibility, on_paths)
+        hidden = await info.context.access.hidden_uris(gateway.index, on_paths)
         paths = [
             ImpactPath(
                 uri=h.node.uri,

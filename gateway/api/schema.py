@@ -30,9 +30,7 @@ from gateway.api.types import (
     wanted_facets,
     wants,
 )
-from gateway.auth.permissions import require_registry_team
 from gateway.catalogue.index import SearchFilter as IndexFilter
-from gateway.catalogue.index import is_restricted
 from gateway.config import GraphQLSettings
 from gateway.domain import (
     CodeRef,
@@ -291,11 +289,12 @@ class CatalogueQuery:
         if parsed.version is None:
             raise BadInput(f"{uri} names a model, not a version: use model", field="uri")
         v = await info.context.versions.load(uri)
-        if v is None and live and _may_read_live(info, parsed.registry_id):
+        if v is None and live and await _may_read_live(info, parsed.registry_id, uri):
             result = await info.context.live.load(uri)  # not indexed yet: the registry may have it
             if result.error is not None:
                 info.context.report(result.error)
-            v = result.version if result.version and _may_see(info, result.version) else None
+            found = result.version
+            v = found if found is not None and info.context.access.can_see_version(found) else None
         if v is None:
             return None
         (v,) = await info.context.complete([v], live=bool(live))
@@ -314,7 +313,7 @@ class RegistryMutation:
         gateway.adapter(input.registry)  # NOT_FOUND for an unknown registry, before permissions
         registry = gateway.settings.registry(input.registry)
         if registry is not None:
-            require_registry_team(info.context.principal, registry)
+            info.context.access.require_registry_team(registry)
         parent = (
             await gateway.lineage.parent_reference(input.parent, input.registry) if input.parent else None
         )
@@ -357,25 +356,15 @@ def build_schema(
     )
 
 
-def _may_see(info: Info[Context, None], version: ModelVersion) -> bool:
-    """The index's visibility rule, for a version read live before it was indexed."""
-    visibility = info.context.visibility
-    if visibility is None or not is_restricted(version.tags):
-        return True
-    registry = info.context.gateway.settings.registry(version.registry_id)
-    return (version.team or (registry.team if registry else None)) in visibility.teams
-
-
-def _may_read_live(info: Info[Context, None], registry_id: str) -> bool:
-    """A version not in the index may be read live only from a registry whose
-    contents the caller could see (a restricted registry is its team's only)."""
-    if registry_id not in info.context.gateway.adapters:
+async def _may_read_live(info: Info[Context, None], registry_id: str, uri: str) -> bool:
+    """A version not in the index (or hidden there) may be read live only from a
+    registry whose contents the caller could see, and only if its model is not
+    hidden from them in the index: a hidden model's versions are hidden, tagged
+    or not, so no registry call reveals whether they exist."""
+    access = info.context.access
+    if registry_id not in info.context.gateway.adapters or not access.can_see_registry(registry_id):
         return False
-    visibility = info.context.visibility
-    if visibility is None or registry_id not in visibility.restricted_registries:
-        return True
-    registry = info.context.gateway.settings.registry(registry_id)
-    return registry is not None and registry.team in visibility.teams
+    return not await access.hidden_uris(info.context.gateway.index, [uri.rsplit("/", 1)[0], uri])
 
 
 schema = build_schema()

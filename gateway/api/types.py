@@ -7,7 +7,6 @@ dataloaders.
 
 import base64
 import binascii
-import dataclasses
 import enum
 from collections.abc import Iterable
 from datetime import datetime
@@ -19,10 +18,9 @@ from strawberry.types import Info
 
 from gateway.api.context import Context
 from gateway.api.limits import max_page_size
-from gateway.auth.permissions import redacted_uri
 from gateway.catalogue.index import FacetCount, SearchFilter, SearchPage, SortOrder
 from gateway.config import RegistrySettings
-from gateway.domain import Model, ModelVersion, RegistryKind, Stage, parse_uri
+from gateway.domain import Model, ModelVersion, RegistryKind, Stage
 from gateway.errors import BadInput
 from gateway.lineage.graph import Edge, Graph
 from gateway.lineage.walk import Direction
@@ -312,10 +310,12 @@ async def lineage_of(
     registry_lineage: bool | None = True,
 ) -> LineageGraph:
     """The lineage graph around a version (its record) or any node URI, redacted
-    for the caller; registry failures are reported next to the data."""
+    for the caller (``gateway.lineage.visibility``); registry failures are
+    reported next to the data. Every lineage answer must come through here."""
     version = root if isinstance(root, ModelVersion) else None
-    graph = await info.context.gateway.lineage.graph(
+    graph = await info.context.gateway.lineage.visible_graph(
         version.uri if version else str(root),
+        info.context.access,
         Direction((direction or LineageDirection.BOTH).value),
         3 if depth is None else depth,
         max_nodes=500 if max_nodes is None else max_nodes,
@@ -323,59 +323,7 @@ async def lineage_of(
         registry_lineage=registry_lineage is not False,
         report=info.context.report,
     )
-    return await redact_lineage(info, LineageGraph.from_graph(graph))
-
-
-async def redact_lineage(info: Info[Context, None], graph: LineageGraph) -> LineageGraph:
-    """Models and versions the caller may not see become placeholders
-    (``redacted:<hash>``, kind kept, label and registry null): the edges stay, so
-    the graph's shape is honest, but nothing about a hidden node leaks, not even
-    its URI. Every lineage answer must pass through here."""
-    visibility = info.context.visibility
-    if visibility is None:
-        return graph
-    versions: list[str] = []
-    models: list[str] = []
-    for n in graph.nodes:
-        try:
-            parsed = parse_uri(n.uri)
-        except ValueError:
-            continue  # datasets, code, endpoints: not catalogue entries
-        (versions if parsed.version is not None else models).append(n.uri)
-    seen_versions = await info.context.versions.load_many(versions)
-    seen_models = await info.context.models.load_many(models)
-    unseen_versions = [u for u, v in zip(versions, seen_versions, strict=True) if v is None]
-    unseen_models = [u for u, m in zip(models, seen_models, strict=True) if m is None]
-    if not unseen_versions and not unseen_models:
-        return graph
-    index = info.context.gateway.index  # unfiltered: is it hidden, or just not indexed?
-    indexed = {*await index.get_versions(unseen_versions), *await index.get_models(unseen_models)}
-    hidden = set()
-    for uri in (*unseen_versions, *unseen_models):
-        registry_id = parse_uri(uri).registry_id
-        settings = info.context.gateway.settings.registry(registry_id)
-        restricted_elsewhere = registry_id in visibility.restricted_registries and (
-            settings is None or settings.team not in visibility.teams
-        )
-        if uri in indexed or restricted_elsewhere:
-            hidden.add(uri)
-    if not hidden:
-        return graph
-
-    def uri_of(uri: str) -> str:
-        return redacted_uri(uri) if uri in hidden else uri
-
-    nodes = {
-        uri_of(n.uri): LineageNode(uri=uri_of(n.uri), kind=n.kind, label=None, registry=None)
-        if n.uri in hidden
-        else n
-        for n in graph.nodes
-    }
-    return dataclasses.replace(
-        graph,
-        nodes=list(nodes.values()),
-        edges=[dataclasses.replace(e, source=uri_of(e.source), target=uri_of(e.target)) for e in graph.edges],
-    )
+    return LineageGraph.from_graph(graph)
 
 
 # --- registries, models, versions --------------------------------------------------------

@@ -70,7 +70,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 @asynccontextmanager
 async def _index(settings: Settings) -> AsyncIterator[CatalogueIndex]:
-    db = Database(settings.storage.url)
+    db = Database(settings.storage.url, audit_key=settings.governance.audit_key())
     try:
         await db.migrate()
         yield CatalogueIndex(db)

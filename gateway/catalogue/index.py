@@ -19,6 +19,7 @@ from cachetools import TTLCache
 from sqlalchemy import ColumnElement, and_, delete, exists, false, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.auth.access import is_restricted
 from gateway.catalogue.search import (
     ALL_FACETS,
     FacetCount,
@@ -123,11 +124,6 @@ def _version_text(v: ModelVersion) -> str:
         v.model_card.text(),
     ]
     return " ".join(p for p in parts if p).lower()
-
-
-def is_restricted(tags: Mapping[str, Any]) -> bool:
-    """A ``restricted=true`` tag (any case) limits who sees a model to its team."""
-    return str(tags.get("restricted", "")).strip().lower() == "true"
 
 
 def _model_restricted(model: Model, versions: Sequence[ModelVersion]) -> bool:

@@ -40,6 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.base import decode_token, encode_token
+from gateway.auth.access import Visibility, visible
 from gateway.codec import model_from_dict, version_from_dict
 from gateway.domain import Model, ModelVersion, Stage
 from gateway.errors import BadInput
@@ -80,29 +81,6 @@ class SearchFilter:
     # True: only models with more than one PRODUCTION version (and, for versions,
     # those PRODUCTION versions); False: only the others.
     multiple_production: bool | None = None
-
-
-@dataclass(frozen=True)
-class Visibility:
-    """What a caller who is not ``admin`` may see (``gateway.auth.permissions``):
-    every row that is not restricted, and restricted rows of their own teams. A
-    row is restricted by its ``restricted`` flag (a ``restricted=true`` tag) or
-    its registry being listed here (``restricted = true`` in the config)."""
-
-    teams: frozenset[str] = frozenset()
-    restricted_registries: frozenset[str] = frozenset()
-
-
-def visible(table: Any, visibility: Visibility | None) -> ColumnElement[bool] | None:
-    """The rows of ``table`` (models or versions) ``visibility`` allows; None: all of them."""
-    if visibility is None:
-        return None
-    hidden: ColumnElement[bool] = table.c.restricted == true()
-    if visibility.restricted_registries:
-        hidden = or_(hidden, table.c.registry_id.in_(sorted(visibility.restricted_registries)))
-    if visibility.teams:
-        return or_(~hidden, table.c.team.in_(sorted(visibility.teams)))
-    return ~hidden
 
 
 @dataclass(frozen=True)

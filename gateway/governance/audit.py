@@ -7,6 +7,20 @@ sorted, no spaces). Editing, deleting or reordering any event breaks the chain
 at that event; cutting events off the end is caught by the chain head, a
 one-row table holding the newest sequence number and hash.
 
+Someone who can write the database can still cut the newest events off (and
+the head with them) or rewrite the whole chain. Two anchors outside the
+database catch that:
+
+- an HMAC key (``[governance] audit_hmac_key_env`` or ``audit_hmac_key_file``):
+  events are then hashed with HMAC-SHA256 under the key instead of SHA-256, so
+  nobody without the key can forge one. Verification with the key accepts
+  plain events only before the first keyed one, and needs the newest event to
+  be keyed: a chain rewritten without the key fails.
+- the head published elsewhere (the ``modelgate_audit_chain_head_info`` metric,
+  the ``x-modelgate-audit-head`` header of every export, ``audit verify``'s
+  output): ``modelgate audit verify --expect-head HASH`` fails unless the event
+  with that hash is still in the chain, so cutting off the end is caught.
+
 Events are appended inside the caller's transaction, so an event commits with
 the change it records or not at all. Appenders serialise on the chain head:
 PostgreSQL locks its row (``FOR UPDATE``) until commit, SQLite writes are
@@ -25,6 +39,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import hmac
 import io
 import json
 import math
@@ -48,6 +63,9 @@ from gateway.wording import plural
 SYSTEM = "system"
 HEAD_ID = 1
 EXPORT_BATCH = 2000
+# Where a write connection carries the audit HMAC key (``Database.audit_key``), so
+# every appender signs without the key travelling through each signature.
+AUDIT_KEY = "modelgate.audit_key"
 
 
 def jsonable(value: Any) -> Any:
@@ -110,7 +128,9 @@ def event_hash(
     subject: str | None,
     details: Mapping[str, Any],
     prev_hash: str | None,
+    key: bytes | None = None,
 ) -> str:
+    """SHA-256 of the event's canonical JSON, or HMAC-SHA256 under ``key``."""
     canonical = json.dumps(
         {
             "seq": seq,
@@ -126,6 +146,8 @@ def event_hash(
         ensure_ascii=False,
         allow_nan=False,
     )
+    if key is not None:
+        return hmac.new(key, canonical.encode("utf-8"), hashlib.sha256).hexdigest()
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
@@ -145,12 +167,13 @@ async def append_many(conn: AsyncConnection, events: Sequence[NewEvent]) -> list
     if not events:
         return []
     seq, prev = await lock_chain(conn)
+    key = conn.info.get(AUDIT_KEY)
     now = utcnow()
     written: list[AuditEvent] = []
     for e in events:
         seq += 1
         details = jsonable(dict(e.details))
-        digest = event_hash(seq, now, e.action, e.principal, e.subject, details, prev)
+        digest = event_hash(seq, now, e.action, e.principal, e.subject, details, prev, key)
         written.append(AuditEvent(seq, now, e.action, e.principal, e.subject, details, prev, digest))
         prev = digest
     await conn.execute(
@@ -207,20 +230,28 @@ class Verification:
     head_hash: str | None
     bad_seq: int | None = None
     problem: str | None = None
+    keyed: int | None = None  # events signed with the audit key (None: verified without one)
 
     def __str__(self) -> str:
         if self.ok:
-            return f"audit log intact: {plural(self.events, 'event')}, head {self.head_hash or '(empty)'}"
+            signed = "" if self.keyed is None else f", {self.keyed} signed with the audit key"
+            events = plural(self.events, "event")
+            return f"audit log intact: {events}{signed}, head {self.head_hash or '(empty)'}"
         return f"audit log BROKEN at event #{self.bad_seq}: {self.problem}"
 
 
 class ChainVerifier:
     """Walks a chain in sequence order, one event at a time (so a long log streams)."""
 
-    def __init__(self) -> None:
+    def __init__(self, key: bytes | None = None, expect_head: str | None = None) -> None:
         self.expected_seq = 1
         self.prev_hash: str | None = None
         self.count = 0
+        self.key = key
+        self.keyed = 0
+        self.last_keyed = False
+        self.expect_head = expect_head.strip().lower() if expect_head else None
+        self.expected_found = False
 
     def check(self, e: AuditEvent) -> Verification | None:
         """None if ``e`` fits the chain so far, else the failure it shows."""
@@ -231,9 +262,19 @@ class ChainVerifier:
                 else f"event #{e.seq} appears out of order or twice"
             )
             return self._fail(self.expected_seq, problem)
-        recomputed = event_hash(e.seq, e.at, e.action, e.principal, e.subject, e.details, e.prev_hash)
-        if recomputed != e.hash:
-            return self._fail(e.seq, f"{e.action} at {_time(e.at)} was edited (its hash does not match)")
+        fields = (e.seq, e.at, e.action, e.principal, e.subject, e.details, e.prev_hash)
+        keyed = self.key is not None and hmac.compare_digest(event_hash(*fields, key=self.key), e.hash)
+        if not keyed and event_hash(*fields) != e.hash:
+            hint = "" if self.key is not None else " (or it is signed with an audit key: configure it)"
+            return self._fail(
+                e.seq, f"{e.action} at {_time(e.at)} was edited (its hash does not match){hint}"
+            )
+        if self.key is not None and not keyed and self.keyed:
+            return self._fail(
+                e.seq,
+                f"{e.action} at {_time(e.at)} is not signed with the audit key, though earlier events "
+                "are: the chain was rewritten from here by someone without the key",
+            )
         if e.prev_hash != self.prev_hash:
             return self._fail(
                 e.seq,
@@ -243,6 +284,9 @@ class ChainVerifier:
         self.prev_hash = e.hash
         self.count += 1
         self.expected_seq += 1
+        self.keyed += keyed
+        self.last_keyed = keyed
+        self.expected_found = self.expected_found or e.hash == self.expect_head
         return None
 
     def finish(self, head: tuple[int, str | None] | None) -> Verification:
@@ -254,24 +298,54 @@ class ChainVerifier:
                 f"the chain head records {head[0]} events ending in {head[1]}, "
                 f"the log holds {self.count}: events were removed from the end",
             )
-        return Verification(True, self.count, self.prev_hash)
+        if self.key is not None and self.count and not self.last_keyed:
+            return self._fail(
+                self.count,
+                f"the newest event #{self.count} is not signed with the audit key: the chain was "
+                "rewritten without the key (or nothing was appended since the key was configured)",
+            )
+        if self.expect_head is not None and not self.expected_found:
+            return self._fail(
+                self.count + 1,
+                f"the expected head {self.expect_head} is not in the chain ({self.count} events, head "
+                f"{self.prev_hash or '(empty)'}): events were cut off the end, or the chain was rewritten",
+            )
+        return Verification(True, self.count, self.prev_hash, keyed=self._keyed())
+
+    def _keyed(self) -> int | None:
+        return self.keyed if self.key is not None else None
 
     def _fail(self, seq: int, problem: str) -> Verification:
-        return Verification(False, self.count, self.prev_hash, seq, problem)
+        return Verification(False, self.count, self.prev_hash, seq, problem, keyed=self._keyed())
 
 
-def verify_events(events: Iterable[AuditEvent], head: tuple[int, str | None] | None) -> Verification:
+def verify_events(
+    events: Iterable[AuditEvent],
+    head: tuple[int, str | None] | None,
+    *,
+    key: bytes | None = None,
+    expect_head: str | None = None,
+) -> Verification:
     """Check a chain (oldest first); report the first event that does not fit."""
-    verifier = ChainVerifier()
+    verifier = ChainVerifier(key, expect_head)
     for e in events:
         if (failure := verifier.check(e)) is not None:
             return failure
     return verifier.finish(head)
 
 
-async def verify(database: Database) -> Verification:
-    """Check the whole stored chain, streaming it."""
-    verifier = ChainVerifier()
+async def chain_head(database: Database) -> tuple[int, str | None]:
+    """The newest event's sequence number and hash ((0, None) for an empty log)."""
+    async with database.read() as conn:
+        row = (
+            await conn.execute(select(head_table.c.seq, head_table.c.hash).where(head_table.c.id == HEAD_ID))
+        ).first()
+    return (int(row.seq), row.hash) if row else (0, None)
+
+
+async def verify(database: Database, *, expect_head: str | None = None) -> Verification:
+    """Check the whole stored chain, streaming it, with the database's audit key."""
+    verifier = ChainVerifier(database.audit_key, expect_head)
     async with database.read() as conn:
         row = (
             await conn.execute(select(head_table.c.seq, head_table.c.hash).where(head_table.c.id == HEAD_ID))

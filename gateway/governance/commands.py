@@ -60,6 +60,12 @@ def add_commands(
     audit_sub = audit_parser.add_subparsers(dest="audit_command", required=True)
     verify = with_config(audit_sub.add_parser("verify", help="check the hash chain (exit 1 if altered)"))
     verify.add_argument("--file", help="verify a JSON Lines export instead of the database")
+    verify.add_argument(
+        "--expect-head",
+        metavar="HASH",
+        help="fail unless the event with this hash is still in the chain (a head published "
+        "earlier: the modelgate_audit_chain_head_info metric, an export's x-modelgate-audit-head)",
+    )
     export = with_config(audit_sub.add_parser("export", help="write the audit log as JSON Lines or CSV"))
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     export.add_argument("--output", help="file to write (default: standard output)")
@@ -100,7 +106,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if args.command == "policy":
             return asyncio.run(policy_check(settings, args.policies, args.limit))
         if args.command == "audit" and args.audit_command == "verify":
-            result = verify_file(args.file) if args.file else asyncio.run(audit_verify(settings))
+            result = (
+                verify_file(args.file, settings, args.expect_head)
+                if args.file
+                else asyncio.run(audit_verify(settings, args.expect_head))
+            )
             print(result, file=sys.stdout if result.ok else sys.stderr)
             return EXIT_OK if result.ok else EXIT_FAILED
         if args.command == "audit":
@@ -130,7 +140,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 @asynccontextmanager
 async def _database(settings: Settings) -> AsyncIterator[Database]:
-    db = Database(settings.storage.url)
+    db = Database(settings.storage.url, audit_key=settings.governance.audit_key())
     try:
         yield db
     except (OperationalError, ProgrammingError) as exc:
@@ -198,23 +208,27 @@ async def policy_check(settings: Settings, path: str | None, limit: int) -> int:
 # --- audit ---------------------------------------------------------------------------------
 
 
-async def audit_verify(settings: Settings) -> audit.Verification:
+async def audit_verify(settings: Settings, expect_head: str | None = None) -> audit.Verification:
     async with _database(settings) as db:
-        return await audit.verify(db)
+        return await audit.verify(db, expect_head=expect_head)
 
 
-def verify_file(file: str) -> audit.Verification:
+def verify_file(file: str, settings: Settings, expect_head: str | None = None) -> audit.Verification:
     """Verify a JSON Lines export on its own (it has no chain head: a cut-off end
-    is only caught against a head hash recorded elsewhere)."""
+    is only caught against a head hash recorded elsewhere, ``expect_head``)."""
+    key = settings.governance.audit_key()
     try:
         with Path(file).open(encoding="utf-8") as f:
-            return audit.verify_events(audit.from_jsonl(f), None)
+            return audit.verify_events(audit.from_jsonl(f), None, key=key, expect_head=expect_head)
     except (OSError, ValueError, KeyError) as exc:
         raise ConfigError("--file", f"cannot read {file} as an audit export: {exc}") from None
 
 
 async def audit_export(settings: Settings, fmt: str, f: audit.AuditFilter, path: str | None) -> int:
     async with _database(settings) as db:
+        seq, head = await audit.chain_head(db)
+        # Keep this line: it is the anchor `audit verify --expect-head` checks later.
+        print(f"audit chain head: #{seq} {head or '(empty)'}", file=sys.stderr)
         with _output(path) as out:
             if fmt == "csv":
                 out.write(audit.csv_header())

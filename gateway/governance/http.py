@@ -21,10 +21,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from gateway.auth.principal import AUDIT_ROLES, Principal
+from gateway.auth.principal import Principal
 from gateway.catalogue.index import SearchFilter
 from gateway.domain import Stage
-from gateway.errors import BadInput, Forbidden, GatewayError
+from gateway.errors import BadInput, GatewayError
 from gateway.governance import audit, reports
 
 if TYPE_CHECKING:
@@ -85,12 +85,9 @@ def routes(gateway_of: Callable[[], Gateway], principal_of: PrincipalResolver) -
         async def endpoint(request: Request) -> Response:
             request_id = uuid.uuid4().hex
             try:
-                principal = await principal_of(request)
-                if not principal.roles & AUDIT_ROLES:
-                    raise Forbidden(
-                        f"{principal.name} needs one of the roles {', '.join(sorted(AUDIT_ROLES))}"
-                    )
-                return await handler(request, gateway_of())
+                gateway = gateway_of()
+                gateway.access(await principal_of(request)).require_audit_role()
+                return await handler(request, gateway)
             except GatewayError as exc:
                 body = {
                     "errors": [
@@ -130,8 +127,16 @@ def routes(gateway_of: Callable[[], Gateway], principal_of: PrincipalResolver) -
                 yield audit.to_csv(event) if fmt == "csv" else audit.to_jsonl(event)
 
         media = "text/csv; charset=utf-8" if fmt == "csv" else "application/x-ndjson"
+        # The chain's head when the export began: publish it, and a later
+        # `audit verify --expect-head` catches a log cut back behind it.
+        seq, head = await audit.chain_head(gw.database)
         return StreamingResponse(
-            lines(), media_type=media, headers={"content-disposition": f'attachment; filename="audit.{fmt}"'}
+            lines(),
+            media_type=media,
+            headers={
+                "content-disposition": f'attachment; filename="audit.{fmt}"',
+                "x-modelgate-audit-head": f"{seq}:{head or ''}",
+            },
         )
 
     return [

@@ -17,6 +17,9 @@ for a rule, the CEL error, so nothing starts on a bad file. Format (README "Gove
         scope: { teams: [fraud] }  # optional; every matching rule's roles are required
       - from: PRODUCTION           # leaving production (demoting, archiving) is governed too
         approvals: [TEAM_LEAD]     # a rule has from, to or both; it matches on each it names
+    roles:                         # optional; these are the defaults
+      team_scoped: [TEAM_LEAD]     # an approval counts only from the model's own team
+      organisation: [LEGAL, SECURITY]   # counts for every team (so does any role not listed)
     retention:
       - id: archive-old-drafts
         scope: { stages: [DRAFT, STAGING] }   # default: DRAFT and STAGING
@@ -36,6 +39,7 @@ from typing import Any
 import cel
 import yaml
 
+from gateway.auth.access import RoleScopes
 from gateway.config import ConfigError, Settings
 from gateway.domain import Stage
 from gateway.governance.evaluation import (
@@ -139,6 +143,7 @@ class PolicySet:
     retention: tuple[RetentionRule, ...] = ()
     digest: str = ""  # SHA-256 of the file's bytes; "" when there is no file
     source: str | None = None
+    roles: RoleScopes = field(default_factory=RoleScopes)
 
     def policy(self, policy_id: str) -> Policy | None:
         return next((p for p in self.policies if p.id == policy_id), None)
@@ -360,7 +365,7 @@ def parse_policies(text: str, source: str | None = None, digest: str = "") -> Po
         raise ConfigError("(syntax)", f"invalid YAML: {exc}", source) from None
     if raw is None:
         raw = {}
-    m = _mapping(raw, "(top level)", source, ("policies", "promotions", "retention"))
+    m = _mapping(raw, "(top level)", source, ("policies", "promotions", "retention", "roles"))
     seen: set[str] = set()
     policies = tuple(
         _policy(p, f"policies[{i}]", source, seen) for i, p in enumerate(_entries(m, "policies", source))
@@ -374,8 +379,34 @@ def parse_policies(text: str, source: str | None = None, digest: str = "") -> Po
         for i, r in enumerate(_entries(m, "retention", source))
     )
     return PolicySet(
-        policies, promotions, retention, digest or hashlib.sha256(text.encode()).hexdigest(), source
+        policies,
+        promotions,
+        retention,
+        digest or hashlib.sha256(text.encode()).hexdigest(),
+        source,
+        _roles(m.get("roles"), source),
     )
+
+
+def _roles(raw: Any, source: str | None) -> RoleScopes:
+    """The ``roles`` key: which approval roles are team-scoped, which organisation-wide."""
+    if raw is None:
+        return RoleScopes()
+    m = _mapping(raw, "roles", source, ("team_scoped", "organisation"))
+    defaults = RoleScopes()
+    team_scoped = (
+        frozenset(_strings(m["team_scoped"] or [], "roles.team_scoped", source))
+        if "team_scoped" in m
+        else defaults.team_scoped
+    )
+    organisation = (
+        frozenset(_strings(m["organisation"] or [], "roles.organisation", source))
+        if "organisation" in m
+        else defaults.organisation - team_scoped
+    )
+    if both := sorted(team_scoped & organisation):
+        raise ConfigError("roles", f"role {both[0]!r} is listed as both team_scoped and organisation", source)
+    return RoleScopes(team_scoped=team_scoped, organisation=organisation)
 
 
 def load_policies(path: str | Path) -> PolicySet:

@@ -39,6 +39,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.base import PromotionContext, PromotionRecorder, RegistryAdapter, VersionRegistrar
+from gateway.auth.access import AccessPolicy
 from gateway.auth.principal import Principal
 from gateway.catalogue.index import CatalogueIndex
 from gateway.catalogue.sync import SyncEngine
@@ -48,7 +49,7 @@ from gateway.errors import BadInput, Conflict, Forbidden, GatewayError, NotFound
 from gateway.governance import audit
 from gateway.governance.evaluation import Evaluation, Violation
 from gateway.governance.policies import PolicySet
-from gateway.store.database import Database
+from gateway.store.database import Database, ReadConnection
 from gateway.store.tables import promotion_approvals as pa
 from gateway.store.tables import promotion_requests as pr
 
@@ -158,7 +159,9 @@ class Promotions:
 
     # --- reads --------------------------------------------------------------------
 
-    async def _load(self, conn: AsyncConnection, request_id: str, *, lock: bool = False) -> Row[Any]:
+    async def _load(
+        self, conn: AsyncConnection | ReadConnection, request_id: str, *, lock: bool = False
+    ) -> Row[Any]:
         query = select(pr).where(pr.c.id == request_id)
         if lock and conn.dialect.name == "postgresql":
             query = query.with_for_update()
@@ -221,6 +224,17 @@ class Promotions:
 
     # --- decisions ----------------------------------------------------------------
 
+    def _access(self, principal: Principal) -> AccessPolicy:
+        return AccessPolicy(principal, self.registries, self.policies.roles)
+
+    async def _request_team(self, row: Row[Any]) -> str | None:
+        """The team owning a request's version, for team-scoped approval roles."""
+        version = await self.index.get_version(row.version_uri)
+        if version is not None:
+            return await self._team(version)
+        settings = self.registries.get(row.registry_id)
+        return settings.team if settings else None
+
     async def _team(self, version: ModelVersion) -> str | None:
         """The team owning a version: its registry's, else its own, else its model's."""
         settings = self.registries.get(version.registry_id)
@@ -240,11 +254,13 @@ class Promotions:
             raise BadInput(str(exc), field="uri") from None
         if parsed.version is None:
             raise BadInput(f"{uri} names a model: promote one of its versions", field="uri")
-        version = await self.index.get_version(uri)
+        access = self._access(principal)
+        # A version the requester may not see answers as an absent one does (no oracle).
+        version = (await self.index.get_versions([uri], visibility=access.visibility)).get(uri)
         if version is None:
             raise NotFound(f"no version {uri} in the catalogue", field="uri")
         team = await self._team(version)
-        if not principal.in_team(team):
+        if not access.can_write(team):
             raise Forbidden(
                 f"{principal.name} is not a member of team {team or '(none)'}, which owns registry "
                 f"{version.registry_id!r}"
@@ -312,6 +328,8 @@ class Promotions:
         """Record ``principal``'s approval for one still-missing role they hold
         (``role`` picks which); the approval that satisfies the last role applies it."""
         claimed = False
+        async with self.db.read() as conn:
+            team = await self._request_team(await self._load(conn, request_id))
         try:
             async with self.db.write() as conn:
                 row = await self._load(conn, request_id, lock=True)
@@ -322,7 +340,7 @@ class Promotions:
                     raise Conflict(f"{principal.name} already approved this request as {mine.role}")
                 done = {a.role for a in approvals}
                 missing = [r for r in row.required_roles if r not in done]
-                chosen = self._choose_role(principal, row.required_roles, missing, role, "approve")
+                chosen = self._choose_role(principal, team, row.required_roles, missing, role, "approve")
                 now = utcnow()
                 await conn.execute(
                     pa.insert().values(
@@ -356,11 +374,13 @@ class Promotions:
         """Any principal holding one of the request's roles can end it."""
         if not comment or not comment.strip():
             raise BadInput("a rejection needs a comment saying why", field="comment")
+        async with self.db.read() as conn:
+            team = await self._request_team(await self._load(conn, request_id))
         async with self.db.write() as conn:
             row = await self._load(conn, request_id, lock=True)
             self._check_open(row, principal, "reject", allow_failed=True)
             chosen = self._choose_role(
-                principal, row.required_roles, list(row.required_roles), role, "reject"
+                principal, team, row.required_roles, list(row.required_roles), role, "reject"
             )
             now = utcnow()
             await conn.execute(
@@ -390,7 +410,7 @@ class Promotions:
         request = await self.get(request_id)
         version = await self.index.get_version(request.version_uri)
         team = await self._team(version) if version else None
-        if principal.name != request.requested_by and not principal.in_team(team):
+        if principal.name != request.requested_by and not self._access(principal).can_write(team):
             raise Forbidden(f"{principal.name} may not retry a request of team {team or '(none)'}")
         async with self.db.write() as conn:
             row = await self._load(conn, request_id, lock=True)
@@ -421,11 +441,13 @@ class Promotions:
     def _choose_role(
         self,
         principal: Principal,
+        team: str | None,
         required: Sequence[str],
         candidates: Sequence[str],
         role: str | None,
         verb: str,
     ) -> str:
+        access = self._access(principal)
         if role is not None:
             if role not in required:
                 raise BadInput(
@@ -435,12 +457,20 @@ class Promotions:
                 raise Conflict(f"role {role} is already approved on this request")
             if not principal.has_role(role):
                 raise Forbidden(f"{principal.name} does not hold role {role}")
+            if not access.can_approve(role, team):
+                raise Forbidden(
+                    f"{principal.name} holds {role} but not for team {team or '(none)'}: {role} is "
+                    "team-scoped (the policy file's roles.team_scoped), so only a lead of the "
+                    "model's own team can act as it"
+                )
             return role
-        held = [r for r in candidates if principal.has_role(r)]
+        held = access.approvable(candidates, team)
         if not held:
+            scoped = [r for r in candidates if principal.has_role(r) and not access.can_approve(r, team)]
+            why = f" ({', '.join(scoped)} only for team {team or '(none)'})" if scoped else ""
             raise Forbidden(
                 f"{principal.name} holds none of the roles that can {verb} this request "
-                f"({', '.join(candidates) or 'none left'})"
+                f"({', '.join(candidates) or 'none left'}){why}"
             )
         return held[0]
 

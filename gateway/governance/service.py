@@ -167,8 +167,8 @@ class Governance:
             },
         )
 
-    async def verify_audit(self) -> audit.Verification:
-        return await audit.verify(self.db)
+    async def verify_audit(self, expect_head: str | None = None) -> audit.Verification:
+        return await audit.verify(self.db, expect_head=expect_head)
 
     # --- reports and retention ------------------------------------------------------------
 

@@ -23,7 +23,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from gateway.auth.permissions import visibility_for
 from gateway.auth.principal import Principal
 from gateway.errors import BadInput, GatewayError, RegistryError
 from gateway.lineage.walk import Direction
@@ -78,7 +77,7 @@ def routes(gateway_of: Callable[[], Gateway], principal_of: PrincipalResolver) -
                 _int(request, "depth", 3),
                 max_nodes=_int(request, "maxNodes", 500),
                 report=lambda e: errors.setdefault(e.registry_id, e),
-                visibility=visibility_for(principal, gateway.settings),
+                access=gateway.access(principal),
             )
         except GatewayError as exc:
             body = {

@@ -30,7 +30,7 @@ from datetime import datetime
 from typing import Any
 
 from gateway import __version__
-from gateway.auth.permissions import redacted_uri
+from gateway.auth.access import redacted_uri
 from gateway.domain import URI_SCHEME, ModelVersion, Relation, parse_uri, utcnow
 from gateway.lineage.graph import Edge
 from gateway.lineage.uris import PATH_SCHEMES

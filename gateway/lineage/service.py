@@ -9,18 +9,18 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from adapters.base import RegistryAdapter
+from gateway.auth.access import AccessPolicy
 from gateway.catalogue.cache import AsyncCache
 from gateway.catalogue.index import CatalogueIndex
-from gateway.catalogue.search import Visibility
 from gateway.config import Settings
-from gateway.domain import URI_SCHEME, ModelVersion, parse_uri
+from gateway.domain import URI_SCHEME, ModelVersion, Relation, parse_uri
 from gateway.errors import BadInput, NotFound
 from gateway.lineage import openlineage, store
 from gateway.lineage.graph import INPUT_RELATIONS, MAX_NODES, Graph, node_for_uri
 from gateway.lineage.harvest import LineageHarvester, harvest_edges
 from gateway.lineage.remote import RegistryLineage, Report
 from gateway.lineage.uris import ReferenceResolver, is_reference, normalize_dataset_uri
-from gateway.lineage.visibility import hidden_uris
+from gateway.lineage.visibility import concealed, redact
 from gateway.lineage.walk import (
     MAX_DEPTH,
     MAX_IMPACT_DEPTH,
@@ -39,6 +39,14 @@ log = logging.getLogger(__name__)
 MAX_NODES_LIMIT = 5000
 MAX_IMPACT_LIMIT = 10_000
 IMPACT_MAX_NODES = 100_000
+
+
+def absent(root: str) -> NotFound:
+    """The answer for a node that is not in the graph, and for one the caller may
+    not see: the two must read the same, or NOT_FOUND becomes an existence oracle."""
+    if is_version_uri(root):
+        return NotFound(f"no version {root} in the catalogue", field="uri")
+    return NotFound(f"no lineage node {root} (in any spelling)", field="uri")
 
 
 def check_range(value: int, low: int, high: int, field: str) -> int:
@@ -162,14 +170,19 @@ class LineageService:
         version: ModelVersion | None = None,
         registry_lineage: bool = True,
         report: Report | None = None,
+        access: AccessPolicy | None = None,
     ) -> Graph:
         """The lineage graph around a node. ``version`` is the root's record when
         the caller has it (its edges count even before it is indexed);
         ``registry_lineage`` merges what the registries' lineage APIs know about the
-        versions visited (bounded; failures go to ``report``)."""
+        versions visited (bounded; failures go to ``report``). A root ``access``
+        may not see is answered as if absent, before any walk or registry call.
+        The graph is not redacted: ``visible_graph`` is."""
         check_range(depth, 0, MAX_DEPTH, "depth")
         check_range(max_nodes, 1, MAX_NODES_LIMIT, "maxNodes")
         root = version.uri if version is not None else await self.canonical(uri)
+        if access is not None and await access.hidden_uris(self.index, [root]):
+            raise absent(root)
         root_node = node_for_uri(root)
         if version is None:
             async with self.db.read() as conn:
@@ -177,9 +190,9 @@ class LineageService:
                 if root in known:
                     root_node = await store.describe(conn, root)
             if root not in known:
-                if is_version_uri(root):
-                    raise NotFound(f"no version {root} in the catalogue", field="uri")
-                raise NotFound(f"no lineage node {root} (in any spelling)", field="uri")
+                raise absent(root)
+            if access is not None and not root.startswith(URI_SCHEME):
+                await self._check_seen(root, access)
         seed = harvest_edges(version, self.resolver) if version is not None else []
         extra: ExtraEdges | None = None
         if registry_lineage:
@@ -191,20 +204,75 @@ class LineageService:
             extra = extra_edges
         return await walk(self.db, root_node, direction, depth, max_nodes=max_nodes, seed=seed, extra=extra)
 
+    async def _check_seen(self, root: str, access: AccessPolicy) -> None:
+        """A dataset, run, commit or endpoint only hidden versions name exists, for
+        the caller, no more than an unknown one does: its neighbours decide."""
+        if access.sees_everything:
+            return
+        every = frozenset(Relation)
+        async with self.db.read() as conn:
+            edges = await store.hop(conn, [root], every, every)
+        neighbours = {u for e in edges for u in (e.source.uri, e.target.uri)} - {root}
+        if neighbours and neighbours <= await access.hidden_uris(self.index, neighbours):
+            raise absent(root)
+
+    async def visible_graph(
+        self,
+        uri: str,
+        access: AccessPolicy,
+        direction: Direction = Direction.BOTH,
+        depth: int = 3,
+        *,
+        max_nodes: int = MAX_NODES,
+        version: ModelVersion | None = None,
+        registry_lineage: bool = True,
+        report: Report | None = None,
+    ) -> Graph:
+        """``graph`` as ``access`` may see it (``gateway.lineage.visibility``)."""
+        graph = await self.graph(
+            uri,
+            direction,
+            depth,
+            max_nodes=max_nodes,
+            version=version,
+            registry_lineage=registry_lineage,
+            report=report,
+            access=access,
+        )
+        root = next(iter(graph.nodes))  # a walk adds its root first
+        hidden = await access.hidden_uris(self.index, graph.nodes)
+        links = [(s, t) for s, t, _ in graph.edges]
+        return redact(graph, concealed(root, graph.nodes, links, hidden))
+
     async def impact(
-        self, uri: str, *, depth: int = MAX_DEPTH, limit: int = 1000, max_nodes: int = IMPACT_MAX_NODES
+        self,
+        uri: str,
+        *,
+        depth: int = MAX_DEPTH,
+        limit: int = 1000,
+        max_nodes: int = IMPACT_MAX_NODES,
+        access: AccessPolicy | None = None,
     ) -> ImpactResult:
         """Every version downstream of a dataset, code, a model or a version (any
         spelling), transitively through fine-tuning and SAME_AS, with paths. Answered
-        from the store: registry lineage counts once a walk has fetched it."""
+        from the store: registry lineage counts once a walk has fetched it. With
+        ``access``, a hidden root answers as an absent one does (nothing downstream)
+        and ``nodes_visited`` counts only the nodes the caller could be shown."""
         check_range(depth, 1, MAX_IMPACT_DEPTH, "depth")
         check_range(limit, 1, MAX_IMPACT_LIMIT, "limit")
         root = await self.canonical(uri)
+        if access is not None and await access.hidden_uris(self.index, [root]):
+            return ImpactResult(root, nodes_visited=1)  # what an unknown node gets
         starts: list[str] = []
         if root.startswith(URI_SCHEME) and parse_uri(root).version is None:
             async with self.db.read() as conn:
                 starts = await store.model_versions(conn, root)
-        return await impact(self.db, root, starts=starts, depth=depth, limit=limit, max_nodes=max_nodes)
+        result = await impact(self.db, root, starts=starts, depth=depth, limit=limit, max_nodes=max_nodes)
+        if access is not None and not access.sees_everything:
+            hidden = await access.hidden_uris(self.index, result.visited)
+            links = [(child, step[0]) for child, step in result.visited.items() if step is not None]
+            result.nodes_visited -= len(concealed(root, result.visited, links, hidden))
+        return result
 
     # --- export ----------------------------------------------------------------
 
@@ -217,14 +285,20 @@ class LineageService:
         max_nodes: int = MAX_NODES,
         registry_lineage: bool = True,
         report: Report | None = None,
-        visibility: Visibility | None = None,
+        access: AccessPolicy | None = None,
     ) -> list[dict[str, Any]]:
         """OpenLineage RunEvents for every version in the lineage graph around
         ``uri``; each event carries all of its version's inputs, not only those
         inside the walk's depth. Versions ``visibility`` hides get no event and
         appear only as redacted placeholders."""
         graph = await self.graph(
-            uri, direction, depth, max_nodes=max_nodes, registry_lineage=registry_lineage, report=report
+            uri,
+            direction,
+            depth,
+            max_nodes=max_nodes,
+            registry_lineage=registry_lineage,
+            report=report,
+            access=access,
         )
         versions = [u for u in graph.nodes if is_version_uri(u)]
         root = await self.canonical(uri)
@@ -237,5 +311,7 @@ class LineageService:
             own = await store.hop(conn, versions, INPUT_RELATIONS | SAME, SAME)
         edges = [*graph.edges.values(), *own]
         mentioned = {u for e in edges for u in (e.source.uri, e.target.uri)}
-        hidden = await hidden_uris(self.index, self.settings, visibility, mentioned | set(versions))
-        return openlineage.events(versions, records, edges, hidden)
+        hidden = await access.hidden_uris(self.index, mentioned | set(versions)) if access else set()
+        root = next(iter(graph.nodes))  # a walk adds its root first
+        links = [(e.source.uri, e.target.uri) for e in edges]
+        return openlineage.events(versions, records, edges, concealed(root, mentioned, links, hidden))

@@ -1,49 +1,70 @@
-"""Which lineage nodes a caller may not see, for every lineage answer (GraphQL,
-the OpenLineage export): restricted versions of other teams become redacted
-placeholders (``gateway.auth.permissions``), so the graph keeps its shape but
-leaks nothing about them, not even their URI."""
+"""What of a lineage answer a caller may see, for every lineage answer (GraphQL
+``lineage``, ``impactAnalysis``, the OpenLineage export). Who may see a model
+or version is ``gateway.auth.access``'s rule; this module applies it to a graph.
+
+A hidden version's record names its datasets, code, runs and endpoints, so
+hiding only its ``mg://`` node would still hand them out. Concealed are:
+
+- the models and versions the caller may not see, and
+- every other node (dataset, code, run, endpoint) that the answer reaches only
+  through one of them: a dataset the caller's own or any visible version also
+  uses stays in clear, one only a hidden version uses does not.
+
+A concealed node becomes a placeholder (``redacted:<keyed hash>``, kind kept,
+label and registry null): the edges stay, so the graph's shape is honest, but
+nothing about the node leaks, not even its URI. A visible catalogue entry stays
+in clear wherever it is (the caller can read it anyway)."""
 
 from __future__ import annotations
 
+import dataclasses
+from collections import defaultdict
 from collections.abc import Iterable
 
-from gateway.catalogue.index import CatalogueIndex
-from gateway.catalogue.search import Visibility
-from gateway.config import Settings
-from gateway.domain import parse_uri
+from gateway.auth.access import redacted_uri
+from gateway.domain import URI_SCHEME, LineageNode
+from gateway.lineage.graph import Graph
 
 
-async def hidden_uris(
-    index: CatalogueIndex, settings: Settings, visibility: Visibility | None, uris: Iterable[str]
+def concealed(
+    root: str, nodes: Iterable[str], links: Iterable[tuple[str, str]], hidden: set[str]
 ) -> set[str]:
-    """The ``mg://`` model and version URIs among ``uris`` that ``visibility``
-    hides: indexed ones it filters out, and ones not indexed (yet) whose registry
-    is restricted to another team. The same rule as GraphQL's ``redact_lineage``."""
-    if visibility is None:
+    """The nodes to redact: ``hidden`` catalogue entries, and the non-catalogue
+    nodes among ``nodes`` that no path over ``links`` (either way) joins to the
+    root or to a visible catalogue entry without passing a hidden node."""
+    if not hidden:
         return set()
-    versions, models = [], []
-    for uri in dict.fromkeys(uris):
-        try:
-            parsed = parse_uri(uri)
-        except ValueError:
-            continue  # datasets, code, endpoints: not catalogue entries
-        (versions if parsed.version is not None else models).append(uri)
-    if not versions and not models:
-        return set()
-    seen = {*await index.get_versions(versions, visibility=visibility)}
-    seen |= {*await index.get_models(models, visibility=visibility)}
-    unseen = [u for u in (*versions, *models) if u not in seen]
-    if not unseen:
-        return set()
-    # Unfiltered: is it hidden, or just not indexed?
-    indexed = {*await index.get_versions(versions), *await index.get_models(models)}
-    hidden = set()
-    for uri in unseen:
-        registry_id = parse_uri(uri).registry_id
-        registry = settings.registry(registry_id)
-        restricted_elsewhere = registry_id in visibility.restricted_registries and (
-            registry is None or registry.team not in visibility.teams
-        )
-        if uri in indexed or restricted_elsewhere:
-            hidden.add(uri)
-    return hidden
+    everything = set(nodes) | {root}
+    neighbours: defaultdict[str, set[str]] = defaultdict(set)
+    for a, b in links:
+        everything |= {a, b}
+        neighbours[a].add(b)
+        neighbours[b].add(a)
+    starts = [u for u in everything if u not in hidden and (u == root or u.startswith(URI_SCHEME))]
+    reached = set(starts)
+    frontier = list(starts)
+    while frontier:
+        nxt = []
+        for u in frontier:
+            for v in neighbours[u]:
+                if v not in reached and v not in hidden:
+                    reached.add(v)
+                    nxt.append(v)
+        frontier = nxt
+    return {u for u in everything if u in hidden or u not in reached}
+
+
+def redact(graph: Graph, secret: set[str]) -> Graph:
+    """``graph`` with every node in ``secret`` replaced by its placeholder."""
+    if not secret:
+        return graph
+
+    def node(n: LineageNode) -> LineageNode:
+        return LineageNode(redacted_uri(n.uri), n.kind, None, None) if n.uri in secret else n
+
+    out = Graph(truncated=graph.truncated)
+    for n in graph.nodes.values():
+        out.add_node(node(n))
+    for e in graph.edges.values():
+        out.add_edge(dataclasses.replace(e, source=node(e.source), target=node(e.target), folded=frozenset()))
+    return out

@@ -159,6 +159,8 @@ class ImpactResult:
     hits: list[ImpactHit] = field(default_factory=list)
     truncated: bool = False
     nodes_visited: int = 0
+    # Every node visited, with the (node, relation) it was reached from: the walk's tree.
+    visited: dict[str, tuple[str, str] | None] = field(default_factory=dict)
 
 
 async def impact(
@@ -217,6 +219,7 @@ async def impact(
             end not in via for e in more for end in _far_ends(e, set(frontier), forward, backward)
         )
     result.nodes_visited = len(via)
+    result.visited = via
     return result
 
 

@@ -69,8 +69,11 @@ def _sqlite_pragmas(immediate: bool):  # type: ignore[no-untyped-def]
 
 
 class Database:
-    def __init__(self, url: str, *, echo: bool = False):
+    def __init__(self, url: str, *, echo: bool = False, audit_key: bytes | None = None):
         self.url = url
+        # The audit log's HMAC key (``gateway.governance.audit``): every write
+        # connection carries it, so each appended event is signed with it.
+        self.audit_key = audit_key
         self.dialect = "sqlite" if url.startswith("sqlite") else "postgresql"
         driver_url = async_url(url)
         self.sqlite_path: str | None = None
@@ -131,6 +134,7 @@ class Database:
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """A transaction that commits on success and rolls back on any error."""
         async with self._writer.begin() as conn:
+            conn.info["modelgate.audit_key"] = self.audit_key
             yield conn
 
     async def migrate(self) -> None:

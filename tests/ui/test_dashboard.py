@@ -177,7 +177,8 @@ def test_approve_a_promotion_as_a_principal_holding_the_role(page: Any, graphql:
 
 
 def test_reject_a_promotion_with_a_comment(page: Any, graphql: Any) -> None:
-    uri = "mg://platform/churn-predictor/4"
+    # A research model: lena's TEAM_LEAD is team-scoped, so it counts for research only.
+    uri = "mg://research/image-classifier/4"
     request = graphql(REQUEST_PROMOTION, {"uri": uri, "to": "STAGING"}, key=OPS_KEY)["requestPromotion"]
     open_as(page, LEAD_KEY, "/#/governance")
     card = page.locator(f'[data-request-id="{request["id"]}"]')
