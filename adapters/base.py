@@ -190,6 +190,9 @@ class ReferenceMatch:
     # Vertex project number): it holds for the referencing version's own
     # registry, or for the only registry that claims it.
     weak: bool = False
+    # Holds for the referencing version's own registry only (a Vertex project
+    # spelled by its number, which the config cannot confirm).
+    context_only: bool = False
 
 
 @runtime_checkable
@@ -204,6 +207,27 @@ class ReferenceParser(Protocol):
     def parse_reference(self, text: str, registry: RegistrySettings) -> ReferenceMatch | None:
         """The model or version ``text`` names if ``registry`` (configured with this
         kind) can own it, else None."""
+
+
+# Further optional attributes of a ``ReferenceParser`` factory, read with getattr
+# so that factories without them keep working:
+#   relative_schemes: frozenset[str]  URI schemes whose locations mean something
+#       only inside one registry of this kind (MLflow's ``runs:``,
+#       ``mlflow-artifacts:``): never evidence that two registries hold the same bytes.
+#   case_insensitive_references: bool  this kind's references may spell model
+#       names case-folded (SageMaker ARNs): the gateway looks the catalogue's
+#       spelling up for any reference into such a registry.
+
+
+def reference_parser(factory: AdapterFactory) -> ReferenceParser | None:
+    """The factory's ``ReferenceParser`` capability, or None (also when the kind's
+    module cannot load: its references then stay unresolved, as if unknown)."""
+    if isinstance(factory, _LazyFactory):
+        loaded = factory.loaded()
+        if loaded is None:
+            return None
+        factory = loaded
+    return factory if isinstance(factory, ReferenceParser) else None
 
 
 def load_factories() -> dict[str, AdapterFactory]:
@@ -232,6 +256,15 @@ class _LazyFactory:
                     f"install its extra: pip install 'modelgate[{self.kind}]'",
                 ) from None
         assert self._factory is not None
+        return self._factory
+
+    def loaded(self) -> AdapterFactory | None:
+        """The real factory, or None when its module cannot be imported."""
+        if self._factory is None:
+            try:
+                self._factory = self._load()
+            except ImportError:
+                return None
         return self._factory
 
     def validate(self, registry: RegistrySettings) -> None:

@@ -101,7 +101,7 @@ class Gateway:
         cache = cache_from_url(settings.cache.url, settings.cache.ttl_seconds, settings.cache.max_entries)
         governance = Governance(database, index, adapters, sync, registries, policies)
         governance.attach()
-        lineage = LineageService(database, index, adapters, cache, settings)
+        lineage = LineageService(database, index, adapters, cache, settings, factories=factories)
         lineage.attach()  # harvests inside the same indexing transactions
         gateway = cls(
             settings=settings,

@@ -570,7 +570,7 @@ class ModelVersionType(Node):
     async def parent(self, info: Info[Context, None]) -> "ModelVersionType | None":
         if not self._version.parent:
             return None
-        # The record may hold a registry's own reference (a SageMaker ARN, models:/...).
+        # The record may hold a registry's own reference (an ARN, an MLflow model URI).
         uri = await info.context.gateway.lineage.resolve(
             self._version.parent, context_registry=self._version.registry_id
         )

@@ -117,9 +117,11 @@ def harvest_edges(version: ModelVersion, resolver: ReferenceResolver) -> list[Ed
     return list(edges.values())
 
 
-def artifact_rows(version: ModelVersion) -> list[tuple[str, str, str]]:
+def artifact_rows(
+    version: ModelVersion, relative_schemes: frozenset[str] = frozenset()
+) -> list[tuple[str, str, str]]:
     """(version URI, key, registry) for the version's artifact URI and digest."""
-    keys = [artifact_key(version.artifact_uri), digest_key(version.artifact_digest)]
+    keys = [artifact_key(version.artifact_uri, relative_schemes), digest_key(version.artifact_digest)]
     return [(version.uri, k, version.registry_id) for k in keys if k]
 
 
@@ -222,12 +224,12 @@ class LineageHarvester:
         ``fresh``: nothing is stored for them yet."""
         edges = [e for v in versions for e in harvest_edges(v, self.resolver)]
         edges = await canonical_names(conn, edges)
-        artifacts = [row for v in versions for row in artifact_rows(v)]
+        artifacts = [row for v in versions for row in artifact_rows(v, self.resolver.relative_schemes)]
         origins = [] if fresh else [*(v.uri for v in versions), *also_remove]
         await store.replace_versions(conn, origins, edges, artifacts)
 
     def _case_insensitive(self, registry_id: str | None) -> bool:
-        return self.resolver.kind_of(registry_id) == "sagemaker"
+        return self.resolver.folds_case(registry_id)
 
     # --- rebuild -----------------------------------------------------------------
 
