@@ -172,6 +172,9 @@ class ModelVersion:
     metrics: Mapping[str, float] = field(default_factory=dict)
     parent: str | None = None  # URI or registry reference of the version it derives from
     preprocessing: str | None = None
+    # The model's input schema as the registry records it (JSON text when it is
+    # structured), for versioning rules; filled by the adapter that knows where.
+    input_signature: str | None = None
     approvals: tuple[Approval, ...] = ()
     reviews: tuple[Review, ...] = ()
     deployments: tuple[Deployment, ...] = ()
