@@ -13,8 +13,6 @@ retrying idempotent reads, and a JSON-over-HTTP client.
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,6 +39,8 @@ from gateway.errors import (
     RegistryRejected,
     RegistryUnavailable,
 )
+from gateway.tokens import decode_token as decode_token  # re-exported: adapters page with these
+from gateway.tokens import encode_token as encode_token
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
@@ -325,21 +325,6 @@ async def iterate_pages(fetch: Callable[[str | None], Awaitable[Page[T]]]) -> As
             raise RegistryError("?", f"paging token repeated: {page.next_token!r}")
         seen_tokens.add(page.next_token)
         token = page.next_token
-
-
-def encode_token(state: Mapping[str, Any]) -> str:
-    """An opaque page token carrying adapter state (e.g. an offset)."""
-    return base64.urlsafe_b64encode(json.dumps(state, separators=(",", ":")).encode()).decode()
-
-
-def decode_token(token: str) -> dict[str, Any]:
-    try:
-        value = json.loads(base64.urlsafe_b64decode(token.encode()))
-    except (ValueError, TypeError):
-        raise ValueError(f"invalid page token {token!r}") from None
-    if not isinstance(value, dict):
-        raise ValueError(f"invalid page token {token!r}")
-    return value
 
 
 # --- retries ---------------------------------------------------------------

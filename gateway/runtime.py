@@ -20,8 +20,7 @@ from adapters.base import (
     factory_for,
     load_factories,
 )
-from adapters.native.artifacts import LocalArtifactStore
-from adapters.resilience import GuardedAdapter, guard
+from gateway.artifacts import LocalArtifactStore
 from gateway.catalogue.cache import AsyncCache, cache_from_url
 from gateway.catalogue.index import CatalogueIndex
 from gateway.catalogue.live import LiveReader
@@ -33,6 +32,7 @@ from gateway.governance.policies import PolicySet, policies_for
 from gateway.governance.service import Governance
 from gateway.lineage.service import LineageService
 from gateway.observability import Metrics, fan_out, start_tracing
+from gateway.resilience import GuardedAdapter, guard
 from gateway.store.database import Database
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ class Gateway:
                 await database.migrate()
             artifacts_dir = Path(settings.storage.artifacts_dir)
             context = AdapterContext(database=database, artifacts_dir=artifacts_dir, environ=dict(os.environ))
-            # Every registry call gets a deadline and a circuit breaker (adapters.resilience).
+            # Every registry call gets a deadline and a circuit breaker (gateway.resilience).
             adapters: dict[str, RegistryAdapter] = {
                 r.id: guard(factory_for(r, factories).create(r, context), r) for r in settings.registries
             }

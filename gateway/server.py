@@ -31,7 +31,6 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from adapters.base import VersionRegistrar, WebhookReceiver, WebhookRejected
-from adapters.resilience import breaker_states
 from gateway.api.context import Context
 from gateway.api.errors import format_error
 from gateway.api.limits import QueryTimeout, deadline
@@ -46,6 +45,7 @@ from gateway.governance.http import PrincipalResolver
 from gateway.governance.http import routes as governance_routes
 from gateway.lineage.http import routes as lineage_routes
 from gateway.observability import RequestContextMiddleware
+from gateway.resilience import breaker_states
 from gateway.runtime import Gateway
 from gateway.ui import routes as ui_routes
 

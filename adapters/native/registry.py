@@ -26,12 +26,17 @@ from adapters.base import (
     decode_token,
     encode_token,
 )
-from gateway.codec import version_from_dict, version_to_dict
 from gateway.domain import LineageEdge, Model, ModelVersion, Stage, record_edges, utcnow
 from gateway.errors import BadInput, NotFound
-from gateway.store.database import Database
-from gateway.store.sql import insert_ignore
-from gateway.store.tables import native_changes, native_models, native_versions
+from gateway.store.embedded import (
+    Database,
+    insert_ignore,
+    native_changes,
+    native_models,
+    native_versions,
+    version_from_dict,
+    version_to_dict,
+)
 
 MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,255}$")
 PAGE_SIZE = 100

@@ -39,13 +39,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.base import decode_token, encode_token
 from gateway.codec import model_from_dict, version_from_dict
 from gateway.domain import Model, ModelVersion, Stage
 from gateway.errors import BadInput
 from gateway.store.tables import catalogue_models as cm
 from gateway.store.tables import catalogue_tags as ct
 from gateway.store.tables import catalogue_versions as cv
+from gateway.tokens import decode_token, encode_token
 
 T = TypeVar("T")
 

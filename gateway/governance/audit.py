@@ -36,13 +36,13 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.base import decode_token, encode_token
 from gateway.domain import utcnow
 from gateway.errors import BadInput
 from gateway.store.database import Database
 from gateway.store.sql import escape_like, insert_ignore
 from gateway.store.tables import audit_chain_head as head_table
 from gateway.store.tables import audit_events as ae
+from gateway.tokens import decode_token, encode_token
 
 SYSTEM = "system"
 HEAD_ID = 1

@@ -19,7 +19,6 @@ from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select, true
 
-from adapters.base import decode_token, encode_token
 from gateway.catalogue.index import SearchFilter
 
 # The catalogue's own filter semantics, so a report filters exactly as search does.
@@ -32,6 +31,7 @@ from gateway.store.database import Database
 from gateway.store.tables import audit_events as ae
 from gateway.store.tables import catalogue_versions as cv
 from gateway.store.tables import governance_violations as gv
+from gateway.tokens import decode_token, encode_token
 
 NO_TEAM = "(none)"
 
