@@ -372,8 +372,9 @@ def error_for_status(
     **extensions: Any,
 ) -> RegistryError:
     """The one error taxonomy every adapter maps its registry's answers to, with
-    the same extension keys (``registry``, ``status``, ``registryCode``,
-    ``retryAfterSeconds``): 401 → ``RegistryAuthError``, 403 →
+    the same extension keys (``registry``, ``registryCode``: the registry's own
+    error code, ``retryAfterSeconds``) and ``status`` (the HTTP status) on the
+    error itself: 401 → ``RegistryAuthError``, 403 →
     ``RegistryForbidden``, 404 → ``RegistryNotFound``, 408/429/5xx →
     ``RegistryUnavailable`` (retryable), any other 4xx → ``RegistryRejected``.
     Timeouts and refused connections are ``RegistryUnavailable`` too

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,7 +116,9 @@ class Gateway:
             governance=governance,
             lineage=lineage,
         )
-        observers = [gateway.metrics.observe_registry_call]
+        observers: list[Callable[[str, str, float, str | None], None]] = [
+            gateway.metrics.observe_registry_call
+        ]
         if settings.observability.tracing:
             observers.append(start_tracing())
         for adapter in adapters.values():

@@ -15,7 +15,7 @@ import logging
 import os
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Literal
 
 from cross_web import HTTPException as StrawberryHTTPException
 from graphql import GraphQLError
@@ -92,7 +92,7 @@ class GraphQLView(GraphQL[Context, None]):
     ):
         limits = limits or GraphQLSettings()
         # GraphiQL needs introspection; without it the page would be an empty shell.
-        ide = "graphiql" if limits.introspection else None
+        ide: Literal["graphiql"] | None = "graphiql" if limits.introspection else None
         super().__init__(build_schema(limits, tracing), graphql_ide=ide)
         self._gateway_ref = gateway_ref
         self._principal_for = principal_for
@@ -128,7 +128,7 @@ class GraphQLView(GraphQL[Context, None]):
 
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
         data: GraphQLHTTPResponse = {"data": result.data}
-        errors = [format_error(e, request.state.request_id) for e in result.errors or ()]
+        errors: list[object] = [format_error(e, request.state.request_id) for e in result.errors or ()]
         context = getattr(request.state, "context", None)
         if context is not None:  # registries that failed while the answer came from the index
             errors += [
@@ -238,8 +238,8 @@ def create_app(
         registries: dict[str, dict[str, Any]] = {
             r.id: {
                 "healthy": stats[r.id].healthy if r.id in stats else None,
-                "syncedAt": stats[r.id].synced_at.isoformat()
-                if r.id in stats and stats[r.id].synced_at
+                "syncedAt": synced.isoformat()
+                if r.id in stats and (synced := stats[r.id].synced_at)
                 else None,
                 "lastError": stats[r.id].last_error if r.id in stats else None,
             }

@@ -23,15 +23,11 @@ from urllib.parse import quote
 
 import httpx
 
-from adapters.base import ErrorTranslator, to_utc
+from adapters.base import ErrorTranslator, error_for_status, retry_after_seconds, to_utc
 from adapters.mlflow.options import MlflowOptions
 from gateway.domain import CodeRef, DatasetRef, Model, ModelVersion, Stage, version_uri
 from gateway.errors import (
-    RegistryAuthError,
     RegistryError,
-    RegistryForbidden,
-    RegistryRejected,
-    RegistryUnavailable,
 )
 
 NOT_FOUND = "RESOURCE_DOES_NOT_EXIST"
@@ -66,14 +62,8 @@ def translate_error(registry_id: str) -> ErrorTranslator:
         text = (
             f"{where} answered {status}" + (f" {code}" if code else "") + (f": {message}" if message else "")
         )
-        extra: dict[str, Any] = {"registryCode": code} if code else {}
-        if status == 401:
-            return RegistryAuthError(registry_id, text, status=status, **extra)
-        if status == 403:
-            return RegistryForbidden(registry_id, text, status=status, **extra)
-        if status == 429 or status >= 500:  # throttled or failing: worth retrying a read
-            return RegistryUnavailable(registry_id, text, status=status, **extra)
-        return RegistryRejected(registry_id, text, status=status, **extra)
+        retry_after = retry_after_seconds(response.headers.get("retry-after"))
+        return error_for_status(registry_id, status, text, registry_code=code, retry_after=retry_after)
 
     return translate
 

@@ -30,6 +30,7 @@ from gateway.domain import LineageEdge, Model, ModelVersion, Stage, record_edges
 from gateway.errors import BadInput, NotFound
 from gateway.store.embedded import (
     Database,
+    ReadConnection,
     insert_ignore,
     native_changes,
     native_models,
@@ -151,7 +152,7 @@ class NativeRegistry:
                 found[(version.model_name, version.version)] = version
         return found
 
-    async def _version_record(self, conn: AsyncConnection, name: str, version: int) -> dict[str, Any] | None:
+    async def _version_record(self, conn: ReadConnection, name: str, version: int) -> dict[str, Any] | None:
         return (
             await conn.execute(
                 select(native_versions.c.record).where(

@@ -122,9 +122,11 @@ async def _search(args: argparse.Namespace, settings: Settings) -> int:
             for column in ("URI", "team", "latest", "stage", "description"):
                 table.add_column(column, overflow="fold")
             for m in page.items:
-                v = latest.get(m.uri)
-                stage = f"[{STAGE_STYLE[v.stage.value]}]{v.stage.value}[/]" if v else ""
-                table.add_row(m.uri, m.team or "", v.version if v else "", stage, m.description or "")
+                newest = latest.get(m.uri)
+                stage = f"[{STAGE_STYLE[newest.stage.value]}]{newest.stage.value}[/]" if newest else ""
+                table.add_row(
+                    m.uri, m.team or "", newest.version if newest else "", stage, m.description or ""
+                )
     Console().print(table)
     return EXIT_OK
 

@@ -48,7 +48,7 @@ from gateway.errors import BadInput, Conflict, Forbidden, GatewayError, NotFound
 from gateway.governance import audit
 from gateway.governance.evaluation import Evaluation, Violation
 from gateway.governance.policies import PolicySet
-from gateway.store.database import Database
+from gateway.store.database import Database, ReadConnection
 from gateway.store.tables import promotion_approvals as pa
 from gateway.store.tables import promotion_requests as pr
 
@@ -158,7 +158,7 @@ class Promotions:
 
     # --- reads --------------------------------------------------------------------
 
-    async def _load(self, conn: AsyncConnection, request_id: str, *, lock: bool = False) -> Row[Any]:
+    async def _load(self, conn: ReadConnection, request_id: str, *, lock: bool = False) -> Row[Any]:
         query = select(pr).where(pr.c.id == request_id)
         if lock and conn.dialect.name == "postgresql":
             query = query.with_for_update()
@@ -167,9 +167,7 @@ class Promotions:
             raise NotFound(f"no promotion request {request_id!r}", field="requestId")
         return row
 
-    async def _approvals(
-        self, conn: AsyncConnection, request_ids: Sequence[str]
-    ) -> dict[str, list[Approval]]:
+    async def _approvals(self, conn: ReadConnection, request_ids: Sequence[str]) -> dict[str, list[Approval]]:
         found: dict[str, list[Approval]] = {rid: [] for rid in request_ids}
         if request_ids:
             rows = await conn.execute(select(pa).where(pa.c.request_id.in_(request_ids)).order_by(pa.c.id))

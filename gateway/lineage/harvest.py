@@ -42,7 +42,7 @@ from gateway.domain import LineageNode, Model, ModelVersion, Relation, dataset_r
 from gateway.lineage import store
 from gateway.lineage.graph import Edge, version_node
 from gateway.lineage.uris import ReferenceResolver, artifact_key, digest_key, normalize_dataset_uri
-from gateway.store.database import Database
+from gateway.store.database import Database, ReadConnection
 from gateway.store.sql import upsert
 from gateway.store.tables import catalogue_versions as cv
 from gateway.store.tables import lineage_artifacts, lineage_edges, lineage_state
@@ -132,7 +132,7 @@ def _model_parts(node: LineageNode) -> tuple[str, str, str] | None:
     return (node.registry, parts[1], "/".join(parts[2:])) if len(parts) in (2, 3) else None
 
 
-async def canonical_names(conn: AsyncConnection, edges: list[Edge]) -> list[Edge]:
+async def canonical_names(conn: ReadConnection, edges: list[Edge]) -> list[Edge]:
     """SageMaker ARNs spell group names in lowercase: give the nodes resolved from
     them (``Edge.folded``) the catalogue's spelling, where it has the model."""
     wanted = {

@@ -21,7 +21,8 @@ async def hidden_uris(
     is restricted to another team. The same rule as GraphQL's ``redact_lineage``."""
     if visibility is None:
         return set()
-    versions, models = [], []
+    versions: list[str] = []
+    models: list[str] = []
     for uri in dict.fromkeys(uris):
         try:
             parsed = parse_uri(uri)

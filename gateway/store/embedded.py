@@ -13,12 +13,13 @@ private to the gateway.
 from __future__ import annotations
 
 from gateway.codec import version_from_dict, version_to_dict
-from gateway.store.database import Database
+from gateway.store.database import Database, ReadConnection
 from gateway.store.sql import insert_ignore
 from gateway.store.tables import native_changes, native_models, native_versions
 
 __all__ = [
     "Database",
+    "ReadConnection",
     "insert_ignore",
     "native_changes",
     "native_models",
