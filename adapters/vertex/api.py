@@ -10,6 +10,8 @@ project segments.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -74,6 +76,7 @@ class VertexApi:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         retry: RetryPolicy | None = None,
+        clock: Callable[[], float] = time.monotonic,  # when tokens are due for refresh
     ):
         self.settings = settings
         self.auth = ServiceAccountAuth(
@@ -83,6 +86,7 @@ class VertexApi:
             audience=settings.token_audience,
             timeout=settings.timeout_seconds,
             transport=transport,
+            clock=clock,
         )
         self._http = JsonHttpClient(
             registry_id,

@@ -14,7 +14,8 @@ Metadata runs have no served API in the fake and are set through its test-only
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,11 +46,17 @@ REGISTRY = "vision-vertex"
 FAST_RETRY = RetryPolicy(attempts=4, deadline_seconds=5.0, initial_wait=0.01, max_wait=0.05)
 
 
-def make_adapter(server: VertexServer, registry_id: str = REGISTRY, **options: Any) -> VertexRegistry:
+def make_adapter(
+    server: VertexServer,
+    registry_id: str = REGISTRY,
+    clock: Callable[[], float] = time.monotonic,
+    **options: Any,
+) -> VertexRegistry:
     registry = RegistrySettings(
         id=registry_id, kind="vertex", team="vision", options=server.options(**options), key="registries[2]"
     )
-    return VertexRegistry(registry_id, load_settings(registry, environ={}), team="vision", retry=FAST_RETRY)
+    settings = load_settings(registry, environ={})
+    return VertexRegistry(registry_id, settings, team="vision", retry=FAST_RETRY, clock=clock)
 
 
 @pytest.fixture

@@ -12,14 +12,7 @@ from gateway.catalogue.live import BatchVersionReader
 from gateway.errors import NotFound, RegistryRejected, RegistryUnavailable
 from gateway.resilience import BreakerState, CircuitBreaker, GuardedAdapter
 from tests.fakes.memory_registry import BatchingRegistry, MemoryRegistry, PerModelRegistry
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support import ManualClock as Clock
 
 
 def breaker(clock: Clock, threshold: int = 3, reset: float = 30.0) -> CircuitBreaker:
