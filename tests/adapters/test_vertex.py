@@ -91,9 +91,13 @@ def writes(server: VertexServer, since: int) -> list[tuple[str, str]]:
     ]
 
 
+CONTRACT_PAGE_SIZE = 2
+
+
 class VertexSubject:
     capabilities = {MODEL_DESCRIPTION, MODEL_TAGS, VERSION_DESCRIPTION, VERSION_TAGS}
     writable_stages = {Stage.STAGING, Stage.PRODUCTION, Stage.ARCHIVED}
+    page_size = CONTRACT_PAGE_SIZE
 
     def __init__(self, adapter: VertexRegistry, server: VertexServer):
         self.adapter = adapter
@@ -121,8 +125,11 @@ class VertexSubject:
 
 class TestVertexContract(AdapterContract):
     @pytest.fixture
-    def subject(self, adapter: VertexRegistry, vertex_fake: VertexServer) -> VertexSubject:
-        return VertexSubject(adapter, vertex_fake)
+    async def subject(self, vertex_fake: VertexServer) -> AsyncIterator[VertexSubject]:
+        # Small pages (the page_size option), so that the contract's listings cross pages.
+        paged = make_adapter(vertex_fake, page_size=CONTRACT_PAGE_SIZE)
+        yield VertexSubject(paged, vertex_fake)
+        await paged.aclose()
 
 
 # --- reads -------------------------------------------------------------------
