@@ -138,10 +138,7 @@ def is_reference(text: str, factories: Mapping[str, AdapterFactory] | None = Non
     """Whether ``text`` has the shape of a model reference modelgate understands
     (resolvable or not): ``mg://``, or a reference an installed adapter kind
     recognises as its own."""
-    text = text.strip()
-    return text.startswith(URI_SCHEME) or any(
-        p.is_reference(text) for p in reference_parsers(factories).values()
-    )
+    return ReferenceResolver((), factories).is_reference(text)
 
 
 class ReferenceResolver:
