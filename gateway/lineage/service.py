@@ -113,7 +113,7 @@ class LineageService:
             kinds = ", ".join(sorted(self.resolver.parsers)) or "none installed"
             raise BadInput(
                 f"parent {ref!r} is not a modelgate URI (mg://<registry>/<model>/<version>) nor a "
-                f"model reference any installed registry kind recognises as its own ({kinds})",
+                f"registry reference an installed registry kind recognises as its own ({kinds})",
                 field="parent",
             )
         return await self.resolve(text, context_registry=registry_id) or text
