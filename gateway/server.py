@@ -23,7 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import StrawberryGraphQLError
@@ -33,6 +33,7 @@ from strawberry.types import ExecutionResult
 from adapters.base import VersionRegistrar, WebhookReceiver, WebhookRejected
 from gateway.api.context import Context
 from gateway.api.errors import format_error
+from gateway.api.http_semantics import GRAPHQL_RESPONSE, is_request_error, response_media_type
 from gateway.api.limits import QueryTimeout, deadline
 from gateway.api.schema import build_schema
 from gateway.auth.errors import AuthUnavailable, Unauthenticated
@@ -48,6 +49,7 @@ from gateway.observability import RequestContextMiddleware
 from gateway.personas import Persona, demo_personas, with_personas
 from gateway.resilience import breaker_states
 from gateway.runtime import Gateway
+from gateway.ui import graphiql_page
 from gateway.ui import routes as ui_routes
 
 log = logging.getLogger("modelgate.server")
@@ -98,6 +100,10 @@ class GraphQLView(GraphQL[Context, None]):
         self._gateway_ref = gateway_ref
         self._principal_for = principal_for
         self._timeout = limits.timeout_seconds
+        self._ide_page = graphiql_page()
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(self._ide_page, headers={"cache-control": "no-cache"})
 
     def decode_json(self, data: str | bytes) -> object:
         try:
@@ -143,7 +149,20 @@ class GraphQLView(GraphQL[Context, None]):
             data["errors"] = errors
         if result.extensions:
             data["extensions"] = result.extensions
+        if is_request_error(data):  # execution never began: no data entry (GraphQL spec)
+            del data["data"]
+            request.state.request_error = True
         return data
+
+    async def parse_http_body(self, request: Any) -> Any:
+        try:
+            return await super().parse_http_body(request)
+        except StrawberryHTTPException as exc:
+            if exc.reason == "Unsupported content type":
+                raise StrawberryHTTPException(
+                    415, "send the request as application/json (or GET with query parameters)"
+                ) from exc
+            raise
 
 
 CONFIG_ENV = "MODELGATE_CONFIG_FILE"
@@ -223,9 +242,15 @@ def create_app(
         try:
             response = await view.run(request)
         except StrawberryHTTPException as exc:
-            return error_response(exc.status_code, "BAD_REQUEST", exc.reason, request_id)
+            code = "UNSUPPORTED_MEDIA_TYPE" if exc.status_code == 415 else "BAD_REQUEST"
+            return error_response(exc.status_code, code, exc.reason, request_id)
         except StrawberryGraphQLError as exc:
             return error_response(400, "BAD_REQUEST", exc.message, request_id)
+        if response.media_type == "application/json":  # a GraphQL result (not GraphiQL's page)
+            media = response_media_type(request.headers.get("accept"))
+            response.headers["content-type"] = media
+            if media == GRAPHQL_RESPONSE and getattr(request.state, "request_error", False):
+                response.status_code = 400
         response.headers[REQUEST_ID_HEADER] = request_id
         return response
 

@@ -50,6 +50,8 @@ class MlflowOptions:
     page_size: int = MAX_MODEL_PAGE
     version_page_size: int = 10_000
     fetch_run_details: bool = True
+    # Read MLmodel and requirements.txt of MLflow-logged models (environment, signature).
+    read_model_files: bool = True
     run_concurrency: int = 8
     # Incremental passes cannot see version-tag edits (MLflow bumps no timestamp for
     # them); after this long the adapter asks for a full listing again.
