@@ -13,8 +13,6 @@ retrying idempotent reads, and a JSON-over-HTTP client.
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,6 +39,8 @@ from gateway.errors import (
     RegistryRejected,
     RegistryUnavailable,
 )
+from gateway.tokens import decode_token as decode_token  # re-exported: adapters page with these
+from gateway.tokens import encode_token as encode_token
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
@@ -211,6 +211,9 @@ class ReferenceMatch:
     # Vertex project number): it holds for the referencing version's own
     # registry, or for the only registry that claims it.
     weak: bool = False
+    # Holds for the referencing version's own registry only (a Vertex project
+    # spelled by its number, which the config cannot confirm).
+    context_only: bool = False
 
 
 @runtime_checkable
@@ -225,6 +228,27 @@ class ReferenceParser(Protocol):
     def parse_reference(self, text: str, registry: RegistrySettings) -> ReferenceMatch | None:
         """The model or version ``text`` names if ``registry`` (configured with this
         kind) can own it, else None."""
+
+
+# Further optional attributes of a ``ReferenceParser`` factory, read with getattr
+# so that factories without them keep working:
+#   relative_schemes: frozenset[str]  URI schemes whose locations mean something
+#       only inside one registry of this kind (MLflow's ``runs:``,
+#       ``mlflow-artifacts:``): never evidence that two registries hold the same bytes.
+#   case_insensitive_references: bool  this kind's references may spell model
+#       names case-folded (SageMaker ARNs): the gateway looks the catalogue's
+#       spelling up for any reference into such a registry.
+
+
+def reference_parser(factory: AdapterFactory) -> ReferenceParser | None:
+    """The factory's ``ReferenceParser`` capability, or None (also when the kind's
+    module cannot load: its references then stay unresolved, as if unknown)."""
+    if isinstance(factory, _LazyFactory):
+        loaded = factory.loaded()
+        if loaded is None:
+            return None
+        factory = loaded
+    return factory if isinstance(factory, ReferenceParser) else None
 
 
 def load_factories() -> dict[str, AdapterFactory]:
@@ -253,6 +277,15 @@ class _LazyFactory:
                     f"install its extra: pip install 'modelgate[{self.kind}]'",
                 ) from None
         assert self._factory is not None
+        return self._factory
+
+    def loaded(self) -> AdapterFactory | None:
+        """The real factory, or None when its module cannot be imported."""
+        if self._factory is None:
+            try:
+                self._factory = self._load()
+            except ImportError:
+                return None
         return self._factory
 
     def validate(self, registry: RegistrySettings) -> None:
@@ -318,21 +351,6 @@ async def iterate_pages(fetch: Callable[[str | None], Awaitable[Page[T]]]) -> As
         token = page.next_token
 
 
-def encode_token(state: Mapping[str, Any]) -> str:
-    """An opaque page token carrying adapter state (e.g. an offset)."""
-    return base64.urlsafe_b64encode(json.dumps(state, separators=(",", ":")).encode()).decode()
-
-
-def decode_token(token: str) -> dict[str, Any]:
-    try:
-        value = json.loads(base64.urlsafe_b64decode(token.encode()))
-    except (ValueError, TypeError):
-        raise ValueError(f"invalid page token {token!r}") from None
-    if not isinstance(value, dict):
-        raise ValueError(f"invalid page token {token!r}")
-    return value
-
-
 # --- retries ---------------------------------------------------------------
 
 
@@ -378,8 +396,9 @@ def error_for_status(
     **extensions: Any,
 ) -> RegistryError:
     """The one error taxonomy every adapter maps its registry's answers to, with
-    the same extension keys (``registry``, ``status``, ``registryCode``,
-    ``retryAfterSeconds``): 401 → ``RegistryAuthError``, 403 →
+    the same extension keys (``registry``, ``registryCode``: the registry's own
+    error code, ``retryAfterSeconds``) and ``status`` (the HTTP status) on the
+    error itself: 401 → ``RegistryAuthError``, 403 →
     ``RegistryForbidden``, 404 → ``RegistryNotFound``, 408/429/5xx →
     ``RegistryUnavailable`` (retryable), any other 4xx → ``RegistryRejected``.
     Timeouts and refused connections are ``RegistryUnavailable`` too

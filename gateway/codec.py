@@ -95,6 +95,7 @@ def version_to_dict(v: ModelVersion) -> dict[str, Any]:
             "metrics": dict(v.metrics),
             "parent": v.parent,
             "preprocessing": v.preprocessing,
+            "input_signature": v.input_signature,
             "approvals": [
                 _drop_none({"principal": a.principal, "role": a.role, "at": _dt(a.at), "comment": a.comment})
                 for a in v.approvals
@@ -146,6 +147,7 @@ def version_from_dict(d: dict[str, Any]) -> ModelVersion:
         metrics=d.get("metrics", {}),
         parent=d.get("parent"),
         preprocessing=d.get("preprocessing"),
+        input_signature=d.get("input_signature"),
         approvals=tuple(
             Approval(a["principal"], a["role"], _parse_dt(a["at"]), a.get("comment"))  # type: ignore[arg-type]
             for a in d.get("approvals", ())

@@ -187,7 +187,7 @@ class RegistrySettings:
     team: str | None = None
     sync_interval_seconds: float = 60.0
     restricted: bool = False
-    # Resilience around every adapter call (adapters.resilience).
+    # Resilience around every adapter call (gateway.resilience).
     call_timeout_seconds: float = 30.0
     breaker_failures: int = 5
     breaker_reset_seconds: float = 30.0

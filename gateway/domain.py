@@ -28,10 +28,29 @@ class Stage(enum.StrEnum):
 
 
 class RegistryKind(enum.StrEnum):
+    """The registry kinds the API names (API.md). The set is open: a kind
+    installed as a plugin is ``OTHER``, and ``Registry.kindName`` carries the
+    config's ``kind`` verbatim for every registry."""
+
     MLFLOW = "mlflow"
     SAGEMAKER = "sagemaker"
     VERTEX = "vertex"
     NATIVE = "native"
+    GTO = "gto"
+    KUBEFLOW = "kubeflow"
+    AZUREML = "azureml"
+    WANDB = "wandb"
+    HUGGINGFACE = "huggingface"
+    UNITY_CATALOG = "unity_catalog"
+    OTHER = "other"
+
+    @classmethod
+    def of(cls, kind: str) -> RegistryKind:
+        """The API's name for a configured ``kind``; ``OTHER`` for a plugin's own."""
+        try:
+            return cls(kind)
+        except ValueError:
+            return cls.OTHER
 
 
 def model_uri(registry_id: str, model_name: str) -> str:
@@ -197,6 +216,9 @@ class ModelVersion:
     metrics: Mapping[str, float] = field(default_factory=dict)
     parent: str | None = None  # URI or registry reference of the version it derives from
     preprocessing: str | None = None
+    # The model's input schema as the registry records it (JSON text when it is
+    # structured), for versioning rules; filled by the adapter that knows where.
+    input_signature: str | None = None
     approvals: tuple[Approval, ...] = ()
     reviews: tuple[Review, ...] = ()
     deployments: tuple[Deployment, ...] = ()

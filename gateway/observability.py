@@ -141,7 +141,7 @@ class Metrics:
                 self.sync_lag.labels(registry.id).set((now - s.synced_at).total_seconds())
             if s is not None and s.sync_seconds is not None:
                 self.sync_duration.labels(registry.id).set(s.sync_seconds)
-        from adapters.resilience import breaker_states
+        from gateway.resilience import breaker_states
 
         for registry_id, state in breaker_states(gateway.adapters).items():
             self.breaker_open.labels(registry_id).set(1 if state.get("state") == "open" else 0)

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,7 @@ from adapters.base import (
     factory_for,
     load_factories,
 )
-from adapters.native.artifacts import LocalArtifactStore
-from adapters.resilience import GuardedAdapter, guard
+from gateway.artifacts import LocalArtifactStore
 from gateway.auth.access import AccessPolicy
 from gateway.auth.principal import Principal
 from gateway.catalogue.cache import AsyncCache, cache_from_url
@@ -35,6 +35,7 @@ from gateway.governance.policies import PolicySet, policies_for
 from gateway.governance.service import Governance
 from gateway.lineage.service import LineageService
 from gateway.observability import Metrics, fan_out, start_tracing
+from gateway.resilience import GuardedAdapter, guard
 from gateway.store.database import Database
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ class Gateway:
                 await database.migrate()
             artifacts_dir = Path(settings.storage.artifacts_dir)
             context = AdapterContext(database=database, artifacts_dir=artifacts_dir, environ=dict(os.environ))
-            # Every registry call gets a deadline and a circuit breaker (adapters.resilience).
+            # Every registry call gets a deadline and a circuit breaker (gateway.resilience).
             adapters: dict[str, RegistryAdapter] = {
                 r.id: guard(factory_for(r, factories).create(r, context), r) for r in settings.registries
             }
@@ -103,7 +104,7 @@ class Gateway:
         cache = cache_from_url(settings.cache.url, settings.cache.ttl_seconds, settings.cache.max_entries)
         governance = Governance(database, index, adapters, sync, registries, policies)
         governance.attach()
-        lineage = LineageService(database, index, adapters, cache, settings)
+        lineage = LineageService(database, index, adapters, cache, settings, factories=factories)
         lineage.attach()  # harvests inside the same indexing transactions
         gateway = cls(
             settings=settings,
@@ -117,7 +118,9 @@ class Gateway:
             governance=governance,
             lineage=lineage,
         )
-        observers = [gateway.metrics.observe_registry_call]
+        observers: list[Callable[[str, str, float, str | None], None]] = [
+            gateway.metrics.observe_registry_call
+        ]
         if settings.observability.tracing:
             observers.append(start_tracing())
         for adapter in adapters.values():

@@ -15,7 +15,7 @@ import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from cross_web import HTTPException as StrawberryHTTPException
 from graphql import GraphQLError
@@ -31,7 +31,6 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from adapters.base import VersionRegistrar, WebhookReceiver, WebhookRejected
-from adapters.resilience import breaker_states
 from gateway.api.context import Context
 from gateway.api.errors import format_error
 from gateway.api.http_semantics import GRAPHQL_RESPONSE, is_request_error, response_media_type
@@ -47,6 +46,7 @@ from gateway.governance.http import routes as governance_routes
 from gateway.lineage.http import routes as lineage_routes
 from gateway.observability import RequestContextMiddleware
 from gateway.personas import Persona, demo_personas, with_personas
+from gateway.resilience import breaker_states
 from gateway.runtime import Gateway
 from gateway.ui import graphiql_page
 from gateway.ui import routes as ui_routes
@@ -94,7 +94,7 @@ class GraphQLView(GraphQL[Context, None]):
     ):
         limits = limits or GraphQLSettings()
         # GraphiQL needs introspection; without it the page would be an empty shell.
-        ide = "graphiql" if limits.introspection else None
+        ide: Literal["graphiql"] | None = "graphiql" if limits.introspection else None
         super().__init__(build_schema(limits, tracing), graphql_ide=ide)
         self._gateway_ref = gateway_ref
         self._principal_for = principal_for
@@ -134,7 +134,7 @@ class GraphQLView(GraphQL[Context, None]):
 
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
         data: GraphQLHTTPResponse = {"data": result.data}
-        errors = [format_error(e, request.state.request_id) for e in result.errors or ()]
+        errors: list[object] = [format_error(e, request.state.request_id) for e in result.errors or ()]
         context = getattr(request.state, "context", None)
         if context is not None:  # registries that failed while the answer came from the index
             errors += [
@@ -269,8 +269,8 @@ def create_app(
         registries: dict[str, dict[str, Any]] = {
             r.id: {
                 "healthy": stats[r.id].healthy if r.id in stats else None,
-                "syncedAt": stats[r.id].synced_at.isoformat()
-                if r.id in stats and stats[r.id].synced_at
+                "syncedAt": synced.isoformat()
+                if r.id in stats and (synced := stats[r.id].synced_at)
                 else None,
                 "lastError": stats[r.id].last_error if r.id in stats else None,
             }

@@ -34,3 +34,17 @@ async def gql(
 def data_of(body: dict[str, Any]) -> dict[str, Any]:
     assert not body.get("errors"), body.get("errors")
     return body["data"]
+
+
+class ManualClock:
+    """A clock a test moves by hand, for code that takes one (cache, breaker, token
+    refresh): time passes when the test says so, never while a loaded machine stalls."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds

@@ -9,7 +9,8 @@ datasets): ``runs``; incremental sync: ``changes``; wire-format surprises:
 
 from __future__ import annotations
 
-from adapters.base import AdapterContext
+from adapters.base import AdapterContext, ReferenceMatch
+from adapters.mlflow import refs
 from adapters.mlflow.adapter import MlflowAdapter
 from adapters.mlflow.options import MlflowOptions, parse_options, resolve_credentials
 from gateway.config import RegistrySettings
@@ -17,6 +18,14 @@ from gateway.config import RegistrySettings
 
 class MlflowFactory:
     kind = "mlflow"
+    relative_schemes = refs.RELATIVE_SCHEMES
+
+    def is_reference(self, text: str) -> bool:
+        return refs.is_reference(text)
+
+    def parse_reference(self, text: str, registry: RegistrySettings) -> ReferenceMatch | None:
+        """See ``adapters.mlflow.refs``."""
+        return refs.parse_reference(text, registry)
 
     def validate(self, registry: RegistrySettings) -> None:
         """Check the options offline; secrets are read only by ``create``."""

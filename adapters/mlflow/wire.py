@@ -23,16 +23,12 @@ from urllib.parse import quote
 
 import httpx
 
-from adapters.base import ErrorTranslator, to_utc
+from adapters.base import ErrorTranslator, error_for_status, retry_after_seconds, to_utc
 from adapters.conventions import code_of, environment_of, model_card_of, semver_of
 from adapters.mlflow.options import MlflowOptions
 from gateway.domain import CodeRef, DatasetRef, Model, ModelVersion, Stage, version_uri
 from gateway.errors import (
-    RegistryAuthError,
     RegistryError,
-    RegistryForbidden,
-    RegistryRejected,
-    RegistryUnavailable,
 )
 
 NOT_FOUND = "RESOURCE_DOES_NOT_EXIST"
@@ -67,14 +63,8 @@ def translate_error(registry_id: str) -> ErrorTranslator:
         text = (
             f"{where} answered {status}" + (f" {code}" if code else "") + (f": {message}" if message else "")
         )
-        extra: dict[str, Any] = {"registryCode": code} if code else {}
-        if status == 401:
-            return RegistryAuthError(registry_id, text, status=status, **extra)
-        if status == 403:
-            return RegistryForbidden(registry_id, text, status=status, **extra)
-        if status == 429 or status >= 500:  # throttled or failing: worth retrying a read
-            return RegistryUnavailable(registry_id, text, status=status, **extra)
-        return RegistryRejected(registry_id, text, status=status, **extra)
+        retry_after = retry_after_seconds(response.headers.get("retry-after"))
+        return error_for_status(registry_id, status, text, registry_code=code, retry_after=retry_after)
 
     return translate
 
@@ -201,6 +191,37 @@ class RunDetails:
     user_id: str | None
     info: Mapping[str, Any]
     model_inputs: tuple[str, ...] = ()
+    # Input schemas of the models the run logged, by LoggedModel id ("" when the
+    # history names none), in logging order (from ``mlflow.log-model.history``).
+    input_signatures: tuple[tuple[str, str], ...] = ()
+
+    def input_signature(self, logged_model_id: str | None) -> str | None:
+        """The input schema of the run's model with this id, else of the last one
+        it logged with a signature."""
+        for model_id, inputs in self.input_signatures:
+            if logged_model_id and model_id == logged_model_id:
+                return inputs
+        return self.input_signatures[-1][1] if self.input_signatures else None
+
+
+LOGGED_MODELS_TAG = "mlflow.log-model.history"
+
+
+def logged_input_signatures(history: str | None) -> tuple[tuple[str, str], ...]:
+    """(model id, input schema JSON text) of each model in a run's
+    ``mlflow.log-model.history`` tag (a JSON list of MLmodel dicts) that has a
+    signature; an unreadable tag contributes nothing."""
+    try:
+        entries = json.loads(history) if history else []
+    except ValueError:
+        return ()
+    found = []
+    for entry in entries if isinstance(entries, list) else ():
+        signature = entry.get("signature") if isinstance(entry, dict) else None
+        inputs = signature.get("inputs") if isinstance(signature, dict) else None
+        if isinstance(inputs, str) and inputs:
+            found.append((str(entry.get("model_id") or entry.get("model_uuid") or ""), inputs))
+    return tuple(found)
 
 
 def dataset_uri(registry_id: str, dataset: Mapping[str, Any]) -> str:
@@ -259,6 +280,7 @@ def run_from_wire(registry_id: str, raw: Mapping[str, Any]) -> RunDetails:
             if k in info
         },
         model_inputs=model_inputs,
+        input_signatures=logged_input_signatures(tags.get(LOGGED_MODELS_TAG)),
     )
 
 
@@ -339,6 +361,7 @@ def version_from_wire(
         hyperparameters=dict(run.params) if run else {},
         metrics=dict(run.metrics) if run else {},
         parent=parent,
+        input_signature=run.input_signature(logged_model_id) if run else None,
         tags=tags,
         created_by=raw.get("user_id") or (run.user_id if run else None),
         created_at=to_utc(raw.get("creation_timestamp")),

@@ -26,12 +26,18 @@ from adapters.base import (
     decode_token,
     encode_token,
 )
-from gateway.codec import version_from_dict, version_to_dict
 from gateway.domain import LineageEdge, Model, ModelVersion, Stage, record_edges, utcnow
 from gateway.errors import BadInput, NotFound
-from gateway.store.database import Database
-from gateway.store.sql import insert_ignore
-from gateway.store.tables import native_changes, native_models, native_versions
+from gateway.store.embedded import (
+    Database,
+    ReadConnection,
+    insert_ignore,
+    native_changes,
+    native_models,
+    native_versions,
+    version_from_dict,
+    version_to_dict,
+)
 
 MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,255}$")
 PAGE_SIZE = 100
@@ -146,7 +152,7 @@ class NativeRegistry:
                 found[(version.model_name, version.version)] = version
         return found
 
-    async def _version_record(self, conn: AsyncConnection, name: str, version: int) -> dict[str, Any] | None:
+    async def _version_record(self, conn: ReadConnection, name: str, version: int) -> dict[str, Any] | None:
         return (
             await conn.execute(
                 select(native_versions.c.record).where(

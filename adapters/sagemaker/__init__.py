@@ -21,7 +21,8 @@ See ``adapters.sagemaker.options`` for how the stage tables combine.
 
 from __future__ import annotations
 
-from adapters.base import AdapterContext
+from adapters.base import AdapterContext, ReferenceMatch
+from adapters.sagemaker import refs
 from adapters.sagemaker.options import SageMakerOptions, StageMapping, parse_options
 from adapters.sagemaker.registry import SageMakerRegistry
 from gateway.config import RegistrySettings
@@ -29,6 +30,14 @@ from gateway.config import RegistrySettings
 
 class SageMakerFactory:
     kind = "sagemaker"
+    case_insensitive_references = True  # package ARNs lowercase the group name
+
+    def is_reference(self, text: str) -> bool:
+        return refs.is_reference(text)
+
+    def parse_reference(self, text: str, registry: RegistrySettings) -> ReferenceMatch | None:
+        """See ``adapters.sagemaker.refs``."""
+        return refs.parse_reference(text, registry)
 
     def validate(self, registry: RegistrySettings) -> None:
         """Checks the options only: no credentials are resolved, no call is made."""

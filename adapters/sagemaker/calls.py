@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from adapters.base import RetryPolicy, retry_read, run_blocking
+from adapters.base import RetryPolicy, error_for_status, retry_read, run_blocking
 from adapters.sagemaker.options import SageMakerOptions
 from gateway.errors import (
     RegistryAuthError,
@@ -101,15 +101,21 @@ def translate(
             return OperationUnsupported(
                 registry_id, f"{operation} is not supported by this endpoint", status=status
             )
+        # AWS says what went wrong in its error code more than in the status (a
+        # throttled call is a 400): the code picks the kind where it is telling,
+        # the shared taxonomy (adapters.base.error_for_status) the rest.
+        registry_code = code or None
+        extra = {"registryCode": code} if code else {}
         if code in THROTTLING or status == 429:
-            return RegistryUnavailable(registry_id, f"{operation} throttled ({code})", status=status)
+            return RegistryUnavailable(registry_id, f"{operation} throttled ({code})", status=status, **extra)
         if code in TRANSIENT or (status is not None and status >= 500):
-            return RegistryUnavailable(registry_id, text, status=status)
+            return RegistryUnavailable(registry_id, text, status=status, **extra)
         if code in AUTH:
-            return RegistryAuthError(registry_id, text, status=status)
+            return RegistryAuthError(registry_id, text, status=status, **extra)
         if code in FORBIDDEN:
-            return RegistryForbidden(registry_id, text, status=status)
-        return RegistryRejected(registry_id, text, status=status, awsCode=code)
+            return RegistryForbidden(registry_id, text, status=status, **extra)
+        # awsCode: this adapter's key before the shared taxonomy, kept for clients that read it.
+        return error_for_status(registry_id, status or 400, text, registry_code=registry_code, awsCode=code)
     if isinstance(exc, bx.ParamValidationError):
         return RegistryRejected(registry_id, f"{operation}: invalid parameters: {exc}")
     if isinstance(exc, bx.NoCredentialsError | bx.PartialCredentialsError | bx.ProfileNotFound):

@@ -7,7 +7,8 @@ authlib's JWT bearer flow (``adapters.vertex.auth``), the vocabulary mapping
 
 from __future__ import annotations
 
-from adapters.base import AdapterContext
+from adapters.base import AdapterContext, ReferenceMatch
+from adapters.vertex import refs
 from adapters.vertex.options import VertexOptions, VertexSettings, load_settings
 from adapters.vertex.registry import VertexRegistry
 from gateway.config import RegistrySettings
@@ -15,6 +16,13 @@ from gateway.config import RegistrySettings
 
 class VertexFactory:
     kind = "vertex"
+
+    def is_reference(self, text: str) -> bool:
+        return refs.is_reference(text)
+
+    def parse_reference(self, text: str, registry: RegistrySettings) -> ReferenceMatch | None:
+        """See ``adapters.vertex.refs``."""
+        return refs.parse_reference(text, registry)
 
     def validate(self, registry: RegistrySettings) -> None:
         """Checks the options and reads the key file (without any network access)."""

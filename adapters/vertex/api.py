@@ -10,19 +10,18 @@ project segments.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 
-from adapters.base import ErrorTranslator, JsonHttpClient, RetryPolicy
+from adapters.base import ErrorTranslator, JsonHttpClient, RetryPolicy, error_for_status, retry_after_seconds
 from adapters.vertex.auth import ServiceAccountAuth
 from adapters.vertex.options import VertexSettings
 from gateway.errors import (
-    RegistryAuthError,
     RegistryError,
-    RegistryForbidden,
     RegistryRejected,
-    RegistryUnavailable,
 )
 
 # Lineage needs the execution that output the model (one hop) and its inputs (two).
@@ -35,16 +34,21 @@ def error_translator(registry_id: str) -> ErrorTranslator:
     def translate(response: httpx.Response) -> RegistryError:
         code = response.status_code
         status, message = _google_error(response)
-        text = f"Vertex AI answered {code} {status}: {message}"
-        extensions = {"registry_status": status, "http_status": code}
         if code == 401:
-            refused = f"Vertex AI refused the access token ({message})"
-            return RegistryAuthError(registry_id, refused, **extensions)
-        if code == 403:
-            return RegistryForbidden(registry_id, text, status=code, **extensions)
-        if code == 429 or code >= 500:
-            return RegistryUnavailable(registry_id, text, status=code, **extensions)
-        return RegistryRejected(registry_id, text, status=code, **extensions)
+            text = f"Vertex AI refused the access token ({message})"
+        else:
+            text = f"Vertex AI answered {code} {status}: {message}"
+        return error_for_status(
+            registry_id,
+            code,
+            text,
+            registry_code=status,
+            retry_after=retry_after_seconds(response.headers.get("retry-after")),
+            # The keys this adapter used before the shared taxonomy, kept for clients
+            # that read them: the same values as registryCode and the error's status.
+            registry_status=status,
+            http_status=code,
+        )
 
     return translate
 
@@ -72,6 +76,7 @@ class VertexApi:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         retry: RetryPolicy | None = None,
+        clock: Callable[[], float] = time.monotonic,  # when tokens are due for refresh
     ):
         self.settings = settings
         self.auth = ServiceAccountAuth(
@@ -81,6 +86,7 @@ class VertexApi:
             audience=settings.token_audience,
             timeout=settings.timeout_seconds,
             transport=transport,
+            clock=clock,
         )
         self._http = JsonHttpClient(
             registry_id,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 from datetime import datetime
 
 import httpx
@@ -33,11 +35,12 @@ class VertexRegistry:
         team: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         retry: RetryPolicy | None = None,
+        clock: Callable[[], float] = time.monotonic,  # tests set it to move token expiry
     ):
         self.registry_id = registry_id
         self.team = team
         self.settings = settings
-        self._api = VertexApi(registry_id, settings, transport=transport, retry=retry)
+        self._api = VertexApi(registry_id, settings, transport=transport, retry=retry, clock=clock)
 
     # --- reads ---------------------------------------------------------------
 

@@ -14,7 +14,7 @@ and the spec's rule that a document with several operations needs an
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from graphql import GraphQLError, OperationDefinitionNode
@@ -47,7 +47,7 @@ def response_media_type(accept: str | None) -> str:
     return GRAPHQL_RESPONSE if preferred > 0 and preferred >= weights.get(JSON, 0.0) else JSON
 
 
-def is_request_error(body: dict[str, Any]) -> bool:
+def is_request_error(body: Mapping[str, Any]) -> bool:
     """Whether a processed result failed before execution: no data, and every error
     is a parse, validation or coercion error (none has a path)."""
     errors = body.get("errors") or []

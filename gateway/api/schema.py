@@ -132,8 +132,8 @@ class RegisterVersionInput:
     parent: str | None = strawberry.field(
         default=None,
         description="The version this one was fine-tuned from: an mg:// URI or a registry's own "
-        "reference (models:/<name>/<version>, a SageMaker model-package ARN, a Vertex resource name "
-        "projects/.../models/<id>@<version>), resolved to the registry that owns it when one is "
+        "reference (an MLflow model URI, a SageMaker model-package ARN, a Vertex resource name), "
+        "resolved to the registry that owns it when one is "
         "configured, else kept as given.",
     )
     training_data: list[DatasetRefInput] | None = None

@@ -26,7 +26,7 @@ from gateway.lineage.graph import Edge, Graph
 from gateway.lineage.walk import Direction
 
 StageEnum = strawberry.enum(Stage, name="Stage", description="The unified lifecycle stage.")
-RegistryKindEnum = strawberry.enum(RegistryKind, name="RegistryKind")
+strawberry.enum(RegistryKind, name="RegistryKind")  # registers the domain enum with the schema
 
 MAX_PAGE_SIZE = 100  # the default of ``[graphql] max_page_size``
 
@@ -332,7 +332,10 @@ async def lineage_of(
 @strawberry.type
 class Registry:
     id: str
-    kind: RegistryKindEnum
+    kind: RegistryKind
+    kind_name: str = strawberry.field(
+        description="The registry's kind as configured, verbatim (a plugin's own name when kind is OTHER)."
+    )
     team: str | None
     breaker_state: str | None = strawberry.field(
         default=None,
@@ -372,9 +375,8 @@ async def registry_view(info: Info[Context, None], settings: RegistrySettings) -
     breaker = getattr(info.context.gateway.adapters.get(settings.id), "breaker", None)
     return Registry(
         id=settings.id,
-        kind=RegistryKind(settings.kind)
-        if settings.kind in RegistryKind._value2member_map_
-        else RegistryKind.NATIVE,
+        kind=RegistryKind.of(settings.kind),
+        kind_name=settings.kind,
         team=settings.team,
         breaker_state=breaker.state.value if breaker is not None else None,
     )
@@ -529,7 +531,7 @@ class ModelVersionType(Node):
     async def parent(self, info: Info[Context, None]) -> "ModelVersionType | None":
         if not self._version.parent:
             return None
-        # The record may hold a registry's own reference (a SageMaker ARN, models:/...).
+        # The record may hold a registry's own reference (an ARN, an MLflow model URI).
         uri = await info.context.gateway.lineage.resolve(
             self._version.parent, context_registry=self._version.registry_id
         )

@@ -32,7 +32,7 @@ Loader = Callable[[], Awaitable[Any]]
 @dataclass(frozen=True)
 class Entry:
     value: Any
-    stored_at: float  # time.time() when loaded
+    stored_at: float  # the cache's clock (time.time()) when loaded
 
 
 class CacheBackend(Protocol):
@@ -124,9 +124,16 @@ LoadMany = Callable[[list[str]], Awaitable[dict[str, Any]]]
 
 class AsyncCache:
     def __init__(
-        self, backend: CacheBackend, ttl: float, stale_ttl: float | None = None, keep_seconds: float = 3600
+        self,
+        backend: CacheBackend,
+        ttl: float,
+        stale_ttl: float | None = None,
+        keep_seconds: float = 3600,
+        *,
+        clock: Callable[[], float] = time.time,  # wall time: Redis entries are shared between hosts
     ):
         self.backend = backend
+        self.clock = clock
         self.ttl = ttl
         self.stale_ttl = stale_ttl if stale_ttl is not None else ttl * 10
         # Entries outlive stale_ttl so that stale-if-error has something to serve.
@@ -147,7 +154,7 @@ class AsyncCache:
     async def get_many(self, keys: list[str], load_many: LoadMany) -> dict[str, Cached]:
         """Every key, loading all misses with one ``load_many`` call (a key absent from
         its answer is cached as None: "the registry has no such thing")."""
-        now = time.time()
+        now = self.clock()
         out: dict[str, Cached] = {}
         previous: dict[str, Entry] = {}
         refresh: list[str] = []
@@ -197,7 +204,7 @@ class AsyncCache:
         async def run() -> None:
             try:
                 values = await load_many(keys)
-                stored = time.time()
+                stored = self.clock()
                 for key in keys:
                     value = values.get(key)
                     await self.backend.set(key, Entry(value, stored), self.keep_seconds)
@@ -219,6 +226,11 @@ class AsyncCache:
         self._refreshing.add(task)
         task.add_done_callback(self._refreshing.discard)
         return task
+
+    async def refreshed(self) -> None:
+        """Wait for the background refreshes running now (stale-while-revalidate)."""
+        while self._refreshing:
+            await asyncio.gather(*self._refreshing, return_exceptions=True)
 
     async def invalidate(self, key: str) -> None:
         await self.backend.delete(key)

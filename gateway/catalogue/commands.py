@@ -137,8 +137,8 @@ async def _search(args: argparse.Namespace, settings: Settings) -> int:
                 serving = ", ".join(f"[{STAGE_STYLE['PRODUCTION']}]{v.version}[/]" for v in live) or "-"
                 if len(live) > 1:
                     serving += " [bold red](several in production)[/]"
-                v = latest.get(m.uri)
-                newest = f"{v.version} [{STAGE_STYLE[v.stage.value]}]{v.stage.value}[/]" if v else ""
+                top = latest.get(m.uri)
+                newest = f"{top.version} [{STAGE_STYLE[top.stage.value]}]{top.stage.value}[/]" if top else ""
                 table.add_row(m.uri, m.team or "", serving, newest, m.description or "")
     Console().print(table)
     return EXIT_OK

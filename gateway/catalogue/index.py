@@ -229,8 +229,8 @@ class CatalogueIndex:
             for row in await conn.execute(select(cm.c.uri, cm.c.record).where(cm.c.uri.in_(chunk))):
                 old_models[row.uri] = row.record
             query = select(cv.c.uri, cv.c.model_uri, cv.c.record).where(cv.c.model_uri.in_(chunk))
-            for row in await conn.execute(query):
-                old_versions.setdefault(row.model_uri, {})[row.uri] = row.record
+            for vrow in await conn.execute(query):
+                old_versions.setdefault(vrow.model_uri, {})[vrow.uri] = vrow.record
 
         model_rows: list[dict[str, Any]] = []
         version_rows: list[dict[str, Any]] = []
@@ -267,8 +267,8 @@ class CatalogueIndex:
         await upsert(conn, cm, model_rows, key=["uri"])
         for chunk in _chunks(gone):
             await conn.execute(delete(cv).where(cv.c.uri.in_(chunk)))
-        for chunk in _chunks(version_rows, 500):
-            await upsert(conn, cv, chunk, key=["uri"])
+        for rows_chunk in _chunks(version_rows, 500):
+            await upsert(conn, cv, rows_chunk, key=["uri"])
         # Unchanged versions of a model whose restriction changed follow its flag.
         for uris, flag in ((restricted_models, True), (open_models, False)):
             for part in _chunks(uris):
@@ -445,7 +445,7 @@ class CatalogueIndex:
                 counts = counts.where(allowed)
             rows = (await conn.execute(counts.group_by(cm.c.registry_id))).all()
             states = {r.registry_id: r for r in (await conn.execute(select(registry_state))).all()}
-        totals = {rid: (int(models), int(versions)) for rid, models, versions in rows}
+        totals = {rid: (int(models), int(versions)) for rid, models, versions in map(tuple, rows)}
         return {
             rid: RegistryStats(
                 registry_id=rid,

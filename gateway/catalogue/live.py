@@ -73,8 +73,8 @@ class LiveReader:
                 self.cache.get_many([_cache_key(u) for u in uris], load), self.deadline + 0.5
             )
         except TimeoutError:  # the cache backend itself stalled
-            error = RegistryUnavailable(registry_id, f"no answer within {self.deadline:.1f}s")
-            return {u: LiveVersion(None, stale=True, error=error) for u in uris}
+            stalled = RegistryUnavailable(registry_id, f"no answer within {self.deadline:.1f}s")
+            return {u: LiveVersion(None, stale=True, error=stalled) for u in uris}
         out = {}
         for uri in uris:
             entry = cached[_cache_key(uri)]

@@ -39,7 +39,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.base import decode_token, encode_token
 from gateway.auth.access import Visibility, visible
 from gateway.codec import model_from_dict, version_from_dict
 from gateway.domain import Model, ModelVersion, Stage
@@ -47,6 +46,7 @@ from gateway.errors import BadInput
 from gateway.store.tables import catalogue_models as cm
 from gateway.store.tables import catalogue_tags as ct
 from gateway.store.tables import catalogue_versions as cv
+from gateway.tokens import decode_token, encode_token
 
 T = TypeVar("T")
 
@@ -127,7 +127,7 @@ def _fulltext(dialect: str, table: Any, terms: list[str]) -> Subquery:
     # The same expression as the GIN index, so the planner uses it.
     # PostgreSQL only: the stored, GIN-indexed tsvector the migration adds (not in the
     # table metadata, which both dialects share).
-    vector = literal_column(f"{table.name}.search_fts")
+    vector: Any = literal_column(f"{table.name}.search_fts")
     query = func.to_tsquery(literal_column("'simple'"), " & ".join(f"{t}:*" for t in terms))
     return (
         select(table.c.id.label("id"), (-func.ts_rank(vector, query)).label("rank"))
@@ -288,7 +288,7 @@ async def _summary(
     )
     counters: dict[str, Counter[str]] = {name: Counter() for name in SUMMARY_FACETS}
     total = 0
-    for registry, team, framework, stage, compliant, n in rows:
+    for registry, team, framework, stage, compliant, n in map(tuple, rows):
         total += n
         counters["registry"][registry] += n
         if team is not None:
@@ -339,7 +339,7 @@ async def _totals(
     want_total: bool,
     facets: frozenset[str],
 ) -> tuple[int, dict[str, list[FacetCount]]]:
-    total, result = 0, {}
+    total, result = 0, dict[str, list[FacetCount]]()
     if facets & SUMMARY_FACETS:
         if table is cm:
             columns = [cm.c.registry_id, cm.c.team, cm.c.framework, cm.c.stage_mask, cm.c.compliant]

@@ -51,13 +51,13 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.base import decode_token, encode_token
 from gateway.domain import utcnow
 from gateway.errors import BadInput
-from gateway.store.database import Database
+from gateway.store.database import Database, ReadConnection
 from gateway.store.sql import escape_like, insert_ignore
 from gateway.store.tables import audit_chain_head as head_table
 from gateway.store.tables import audit_events as ae
+from gateway.tokens import decode_token, encode_token
 from gateway.wording import plural
 
 SYSTEM = "system"
@@ -358,7 +358,7 @@ async def verify(database: Database, *, expect_head: str | None = None) -> Verif
     return verifier.finish(head)
 
 
-async def _stream(conn: AsyncConnection, query: Any) -> AsyncIterator[AuditEvent]:
+async def _stream(conn: ReadConnection, query: Any) -> AsyncIterator[AuditEvent]:
     result = await conn.stream(query.execution_options(yield_per=EXPORT_BATCH))
     async for row in result:
         yield _event(row)

@@ -175,7 +175,7 @@ async def policy_check(settings: Settings, path: str | None, limit: int) -> int:
     by_model: dict[str, list[Any]] = defaultdict(list)
     try:
         async with _database(settings) as db, db.read() as conn:
-            teams = dict((await conn.execute(select(cm.c.uri, cm.c.team))).all())
+            teams = {uri: team for uri, team in map(tuple, await conn.execute(select(cm.c.uri, cm.c.team)))}
             rows = await conn.execute(
                 select(cv.c.model_uri, cv.c.record).order_by(cv.c.model_uri, cv.c.version_order, cv.c.version)
             )

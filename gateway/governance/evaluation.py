@@ -14,9 +14,9 @@ Helpers beyond the schema, for versioning rules:
 - ``semverMajor``, ``semverMinor``, ``semverPatch`` (ints, ``-1`` when ``semver``
   is absent or not a semantic version) and ``semverPrerelease`` (string);
 - ``inputSignature``: the model's input schema as the registry records it, as a
-  string (``""`` when unknown). Read from the native record's
-  ``input_signature``, else its ``signature.inputs`` (MLflow's model signature),
-  else the tag ``input_signature``;
+  string (``""`` when unknown). Read from the version's ``input_signature``
+  (which each adapter fills from where its registry records it), else the
+  native record's ``input_signature``, else the tag ``input_signature``;
 - ``previous``: the version before this one in the same model (by version
   number), as ``{exists, version, semver, semverMajor, semverMinor, semverPatch,
   inputSignature, stage}``; ``exists`` is false (and the rest empty/-1) for the
@@ -95,16 +95,15 @@ def _semver_parts(text: Any) -> tuple[int, int, int, str]:
 
 def input_signature(record: Record) -> str:
     """The registry-recorded input schema of a version, canonicalised to a string."""
-    native = record.get("native") or {}
-    value: Any = native.get("input_signature")
-    if value is None and isinstance(native.get("signature"), Mapping):
-        value = native["signature"].get("inputs")
+    value: Any = record.get("input_signature")
+    if value is None:
+        value = (record.get("native") or {}).get("input_signature")
     if value is None:
         value = (record.get("tags") or {}).get("input_signature")
     if value is None:
         return ""
     if isinstance(value, str):
-        # MLflow stores the schema as JSON text: compare its meaning, not its spacing.
+        # Schemas are often JSON text: compare their meaning, not their spacing.
         try:
             value = json.loads(value)
         except ValueError:

@@ -159,9 +159,7 @@ class Promotions:
 
     # --- reads --------------------------------------------------------------------
 
-    async def _load(
-        self, conn: AsyncConnection | ReadConnection, request_id: str, *, lock: bool = False
-    ) -> Row[Any]:
+    async def _load(self, conn: ReadConnection, request_id: str, *, lock: bool = False) -> Row[Any]:
         query = select(pr).where(pr.c.id == request_id)
         if lock and conn.dialect.name == "postgresql":
             query = query.with_for_update()
@@ -170,9 +168,7 @@ class Promotions:
             raise NotFound(f"no promotion request {request_id!r}", field="requestId")
         return row
 
-    async def _approvals(
-        self, conn: AsyncConnection, request_ids: Sequence[str]
-    ) -> dict[str, list[Approval]]:
+    async def _approvals(self, conn: ReadConnection, request_ids: Sequence[str]) -> dict[str, list[Approval]]:
         found: dict[str, list[Approval]] = {rid: [] for rid in request_ids}
         if request_ids:
             rows = await conn.execute(select(pa).where(pa.c.request_id.in_(request_ids)).order_by(pa.c.id))

@@ -19,7 +19,6 @@ from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select, true
 
-from adapters.base import decode_token, encode_token
 from gateway.catalogue.index import SearchFilter
 
 # The catalogue's own filter semantics, so a report filters exactly as search does.
@@ -32,6 +31,7 @@ from gateway.store.database import Database
 from gateway.store.tables import audit_events as ae
 from gateway.store.tables import catalogue_versions as cv
 from gateway.store.tables import governance_violations as gv
+from gateway.tokens import decode_token, encode_token
 
 NO_TEAM = "(none)"
 
@@ -162,8 +162,10 @@ async def current_report(database: Database, policies: PolicySet, f: SearchFilte
         .group_by(gv.c.policy_id)
     )
     async with database.read() as conn:
-        cells = [(r[0], r[1], r[2], int(r[3]), int(r[4] or 0)) for r in await conn.execute(cell_query)]
-        violated = {r[0]: int(r[1]) for r in await conn.execute(violated_query)}
+        cells = [
+            (r[0], r[1], r[2], int(r[3]), int(r[4] or 0)) for r in map(tuple, await conn.execute(cell_query))
+        ]
+        violated = {r[0]: int(r[1]) for r in map(tuple, await conn.execute(violated_query))}
     teams, registries = _Tally(), _Tally()
     for registry, team, _stage, n, ok in cells:
         teams.add(team or NO_TEAM, n, ok)
@@ -193,7 +195,10 @@ async def current_report(database: Database, policies: PolicySet, f: SearchFilte
         query = query.order_by(gv.c.version_uri, gv.c.policy_id).limit(first + 1)
         async with database.read() as conn:
             rows = (await conn.execute(query)).all()
-        items = [ReportViolation(r[0], r[4], r[5], r[6], r[7], r[8], r[1], r[2], r[3]) for r in rows[:first]]
+        items = [
+            ReportViolation(r[0], r[4], r[5], r[6], r[7], r[8], r[1], r[2], r[3])
+            for r in map(tuple, rows[:first])
+        ]
         # One row per (version, policy): the per-policy counts add up to the total.
         return ViolationPage(items, [_cursor(v) for v in items], sum(violated.values()), len(rows) > first)
 
@@ -247,7 +252,7 @@ async def report_as_of(database: Database, f: SearchFilter, at: datetime) -> Com
         policy_details = (await conn.execute(policy_query)).scalar()
     stages = {s.value for s in f.stages}
     states = []
-    for subject, d in rows:
+    for subject, d in map(tuple, rows):
         if f.registries and d.get("registry") not in f.registries:
             continue
         if f.teams and d.get("team") not in f.teams:

@@ -22,7 +22,7 @@ from gateway.governance.compliance import BUILTIN_REVISION, ComplianceRecorder, 
 from gateway.governance.evaluation import Evaluation, Evaluator, Subject, Violation
 from gateway.governance.policies import PolicySet
 from gateway.governance.promotions import Promotions
-from gateway.store.database import Database
+from gateway.store.database import Database, ReadConnection
 from gateway.store.sql import insert_ignore
 from gateway.store.tables import catalogue_versions as cv
 from gateway.store.tables import governance_state as gs
@@ -184,7 +184,7 @@ class Governance:
         return await retention.apply(self.promotions, await self.retention_plan(now))
 
 
-async def _state(conn: AsyncConnection, key: str) -> str | None:
+async def _state(conn: ReadConnection, key: str) -> str | None:
     return (await conn.execute(select(gs.c.value).where(gs.c.key == key))).scalar()
 
 

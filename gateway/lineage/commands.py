@@ -5,8 +5,8 @@ of a node, from the command line (wired in ``gateway.cli``).
     modelgate lineage URI --openlineage                        RunEvents, JSON Lines
     modelgate lineage URI --impact                             downstream versions with paths
 
-``URI`` is an ``mg://`` URI, a registry reference (``models:/name/3``, a
-SageMaker package ARN, a Vertex resource name) or a dataset URI in any
+``URI`` is an ``mg://`` URI, a registry's own reference (an MLflow
+model URI, a SageMaker package ARN, a Vertex resource name) or a dataset URI in any
 spelling. Registries whose lineage API fails are named on standard error; the
 answer then comes from the stored graph. Exit codes: 0, 1 (not found or a
 failure), 2 (bad usage).

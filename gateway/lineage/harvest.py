@@ -52,7 +52,7 @@ from gateway.domain import (
 from gateway.lineage import store
 from gateway.lineage.graph import Edge, version_node
 from gateway.lineage.uris import ReferenceResolver, artifact_key, digest_key, normalize_dataset_uri
-from gateway.store.database import Database
+from gateway.store.database import Database, ReadConnection
 from gateway.store.sql import upsert
 from gateway.store.tables import catalogue_versions as cv
 from gateway.store.tables import lineage_artifacts, lineage_edges, lineage_state
@@ -127,9 +127,11 @@ def harvest_edges(version: ModelVersion, resolver: ReferenceResolver) -> list[Ed
     return list(edges.values())
 
 
-def artifact_rows(version: ModelVersion) -> list[tuple[str, str, str]]:
+def artifact_rows(
+    version: ModelVersion, relative_schemes: frozenset[str] = frozenset()
+) -> list[tuple[str, str, str]]:
     """(version URI, key, registry) for the version's artifact URI and digest."""
-    keys = [artifact_key(version.artifact_uri), digest_key(version.artifact_digest)]
+    keys = [artifact_key(version.artifact_uri, relative_schemes), digest_key(version.artifact_digest)]
     return [(version.uri, k, version.registry_id) for k in keys if k]
 
 
@@ -140,7 +142,7 @@ def _model_parts(node: LineageNode) -> tuple[str, str, str] | None:
     return (node.registry, parts[1], "/".join(parts[2:])) if len(parts) in (2, 3) else None
 
 
-async def canonical_names(conn: AsyncConnection, edges: list[Edge]) -> list[Edge]:
+async def canonical_names(conn: ReadConnection, edges: list[Edge]) -> list[Edge]:
     """SageMaker ARNs spell group names in lowercase: give the nodes resolved from
     them (``Edge.folded``) the catalogue's spelling, where it has the model."""
     wanted = {
@@ -232,12 +234,12 @@ class LineageHarvester:
         ``fresh``: nothing is stored for them yet."""
         edges = [e for v in versions for e in harvest_edges(v, self.resolver)]
         edges = await canonical_names(conn, edges)
-        artifacts = [row for v in versions for row in artifact_rows(v)]
+        artifacts = [row for v in versions for row in artifact_rows(v, self.resolver.relative_schemes)]
         origins = [] if fresh else [*(v.uri for v in versions), *also_remove]
         await store.replace_versions(conn, origins, edges, artifacts)
 
     def _case_insensitive(self, registry_id: str | None) -> bool:
-        return self.resolver.kind_of(registry_id) == "sagemaker"
+        return self.resolver.folds_case(registry_id)
 
     # --- rebuild -----------------------------------------------------------------
 

@@ -43,7 +43,7 @@ DEFAULT_MAX_VERSIONS = 25
 CONCURRENCY = 4  # lineage calls in flight per registry
 DATA_KINDS = frozenset({"dataset", "artifact"})
 MODEL_KINDS = frozenset({"model_version", "model"})
-Report = Callable[[RegistryError], None]
+Report = Callable[[RegistryError], object]  # what it returns is ignored
 
 
 def _node_to_list(node: LineageNode) -> list[Any]:

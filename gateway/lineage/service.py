@@ -8,7 +8,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from adapters.base import RegistryAdapter
+from adapters.base import AdapterFactory, RegistryAdapter
 from gateway.auth.access import AccessPolicy
 from gateway.catalogue.cache import AsyncCache
 from gateway.catalogue.index import CatalogueIndex
@@ -19,7 +19,7 @@ from gateway.lineage import openlineage, store
 from gateway.lineage.graph import INPUT_RELATIONS, MAX_NODES, Graph, node_for_uri
 from gateway.lineage.harvest import LineageHarvester, harvest_edges
 from gateway.lineage.remote import RegistryLineage, Report
-from gateway.lineage.uris import ReferenceResolver, is_reference, normalize_dataset_uri
+from gateway.lineage.uris import ReferenceResolver, normalize_dataset_uri
 from gateway.lineage.visibility import concealed, redact
 from gateway.lineage.walk import (
     MAX_DEPTH,
@@ -64,13 +64,14 @@ class LineageService:
         cache: AsyncCache,
         settings: Settings,
         *,
+        factories: Mapping[str, AdapterFactory] | None = None,
         deadline_seconds: float = 3.0,
         max_registry_versions: int = 25,
     ):
         self.db = database
         self.index = index
         self.settings = settings
-        self.resolver = ReferenceResolver(settings.registries)
+        self.resolver = ReferenceResolver(settings.registries, factories)
         self.harvester = LineageHarvester(self.resolver)
         self.remote = RegistryLineage(
             database,
@@ -116,18 +117,18 @@ class LineageService:
                 parse_uri(text)
             except ValueError as exc:
                 raise BadInput(str(exc), field="parent") from None
-        elif not is_reference(text):
+        elif not self.resolver.is_reference(text):
+            kinds = ", ".join(sorted(self.resolver.parsers)) or "none installed"
             raise BadInput(
                 f"parent {ref!r} is not a modelgate URI (mg://<registry>/<model>/<version>) nor a "
-                "registry reference (models:/<name>/<version>, a SageMaker model-package ARN, or a "
-                "Vertex resource name projects/<p>/locations/<l>/models/<id>@<version>)",
+                f"registry reference an installed registry kind recognises as its own ({kinds})",
                 field="parent",
             )
         return await self.resolve(text, context_registry=registry_id) or text
 
     async def _spelled(self, uri: str) -> str:
         parsed = parse_uri(uri)
-        if self.resolver.kind_of(parsed.registry_id) != "sagemaker":
+        if not self.resolver.folds_case(parsed.registry_id):
             return uri
         async with self.db.read() as conn:
             names = await store.canonical_model_names(conn, {(parsed.registry_id, parsed.model_name.lower())})
@@ -149,7 +150,7 @@ class LineageService:
             except ValueError as exc:
                 raise BadInput(str(exc), field="uri") from None
             return await self._spelled(text)
-        if is_reference(text) and (resolved := await self.resolve(text)):
+        if self.resolver.is_reference(text) and (resolved := await self.resolve(text)):
             return resolved
         normalized = normalize_dataset_uri(text)
         if normalized == text:

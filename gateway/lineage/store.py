@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.domain import LineageNode, Relation
 from gateway.lineage.graph import Edge, node_for_uri
+from gateway.store.database import ReadConnection
 from gateway.store.sql import insert_many_ignore
 from gateway.store.tables import catalogue_models as cm
 from gateway.store.tables import catalogue_versions as cv
@@ -108,16 +109,16 @@ async def replace_versions(
         await conn.execute(delete(le).where(le.c.origin_version_uri.in_(chunk)))
         await conn.execute(delete(la).where(la.c.version_uri.in_(chunk)))
     rows = [edge_row(e, e.origin or "") for e in edges]
-    for chunk in chunks(rows, 2000):
-        await conn.execute(le.insert(), list(chunk))
+    for rows_chunk in chunks(rows, 2000):
+        await conn.execute(le.insert(), list(rows_chunk))
     unique = list({(v, k): r for v, k, r in artifacts}.items())
     artifact_rows = [{"version_uri": v, "key": k[:URI_LIMIT], "registry_id": r} for (v, k), r in unique]
     # Two transactions may index the same new version at once on PostgreSQL (a
     # registration and a sync pass that listed it): equal rows, so keep the first.
     # (Edges have no natural key; a duplicate is merged by ``Graph`` and dropped at
     # the version's next harvest.)
-    for chunk in chunks(artifact_rows, 2000):
-        await insert_many_ignore(conn, la, chunk)
+    for artifacts_chunk in chunks(artifact_rows, 2000):
+        await insert_many_ignore(conn, la, artifacts_chunk)
 
 
 async def remove_models(conn: AsyncConnection, model_uris: Sequence[str]) -> None:
@@ -138,7 +139,7 @@ async def replace_registry_edges(conn: AsyncConnection, origin: str, edges: Sequ
 
 
 async def canonical_model_names(
-    conn: AsyncConnection, wanted: set[tuple[str, str]]
+    conn: ReadConnection, wanted: set[tuple[str, str]]
 ) -> dict[tuple[str, str], str]:
     """The catalogue's spelling of models named case-insensitively: (registry,
     lowercased name) -> name, for those the catalogue has."""
@@ -179,7 +180,7 @@ def _hop_statement(forward: frozenset[Relation], backward: frozenset[Relation]) 
     """The hop query for one pair of relation sets, built once: its frontier is the
     expanding parameter ``frontier``. Reusing the statement object lets SQLAlchemy
     reuse its cache key and compiled form instead of rebuilding both per hop."""
-    chunk = bindparam("frontier", expanding=True)
+    chunk: Any = bindparam("frontier", expanding=True)
     columns = [
         le.c.source_uri,
         le.c.source_kind,
@@ -235,7 +236,7 @@ def _hop_statement(forward: frozenset[Relation], backward: frozenset[Relation]) 
 
 
 async def hop(
-    conn: AsyncConnection,
+    conn: ReadConnection,
     frontier: Sequence[str],
     forward: frozenset[Relation],
     backward: frozenset[Relation],
@@ -250,7 +251,7 @@ async def hop(
     return edges
 
 
-async def known_uris(conn: AsyncConnection, uris: Sequence[str]) -> set[str]:
+async def known_uris(conn: ReadConnection, uris: Sequence[str]) -> set[str]:
     """Which of these URIs the graph has a node for."""
     found: set[str] = set()
     for chunk in chunks(list(dict.fromkeys(uris))):
@@ -265,14 +266,14 @@ async def known_uris(conn: AsyncConnection, uris: Sequence[str]) -> set[str]:
     return found
 
 
-async def describe(conn: AsyncConnection, uri: str) -> LineageNode:
+async def describe(conn: ReadConnection, uri: str) -> LineageNode:
     """How the graph describes a node (kind, label, registry), from any edge naming it."""
     if uri.startswith("mg://"):
         return node_for_uri(uri)
     as_target = select(le.c.target_kind, le.c.target_label, le.c.target_registry).where(
         le.c.target_uri == uri
     )
-    row = (await conn.execute(as_target.limit(1))).first()
+    row: Any = (await conn.execute(as_target.limit(1))).first()
     if row is None:
         as_source = select(le.c.source_kind, le.c.source_label, le.c.source_registry).where(
             le.c.source_uri == uri
@@ -281,7 +282,7 @@ async def describe(conn: AsyncConnection, uri: str) -> LineageNode:
     return _node(uri, row[0], row[1], row[2]) if row else node_for_uri(uri)
 
 
-async def model_versions(conn: AsyncConnection, model_uri: str) -> list[str]:
+async def model_versions(conn: ReadConnection, model_uri: str) -> list[str]:
     """The indexed versions of a model (an ``impact`` of a model starts from them)."""
     query = select(cv.c.uri).where(cv.c.model_uri == model_uri).order_by(cv.c.version_order)
     return list((await conn.execute(query)).scalars())

@@ -1,32 +1,21 @@
 """Naming things in the lineage graph: dataset URIs normalised so two registries
 that spell the same data differently meet at one node, and registry references
-(MLflow, SageMaker, Vertex) resolved to the ``mg://`` URI of the configured
-registry that owns them.
+resolved to the ``mg://`` URI of the configured registry that owns them.
 
 Reference resolution rules (``ReferenceResolver.resolve``):
 
 ``mg://<registry>/<model>[/<version>]``
     Taken as is (the registry need not be configured: it may have been removed).
-MLflow ``models:/<name>/<version>``
-    MLflow references carry no server, so the registry comes from context: the
-    referencing version's own registry if it is an MLflow registry, else the
-    only configured MLflow registry; with several MLflow registries and no
-    MLflow context the reference stays unresolved (write ``mg://`` to be exact).
-    ``models:/<name>@<alias>`` (moves over time) and ``models:/m-<id>`` (a
-    LoggedModel, not a registry version) stay unresolved.
-SageMaker ``arn:aws:sagemaker:<region>:<account>:model-package/<group>/<n>``
-    The SageMaker registry configured for that region (the referencing
-    version's own registry when several share the region, else unresolved).
-    AWS and moto lowercase the group name in package ARNs, so the model name is
-    matched case-insensitively: ``Resolved.case_insensitive`` tells the caller
-    to look the real spelling up in the catalogue. ``model-package-group/<g>``
-    ARNs resolve to the model.
-Vertex ``projects/<p>/locations/<l>/models/<id>@<version>``
-    (optionally behind ``https://<host>/v1/`` or ``//aiplatform.googleapis.com/``)
-    The Vertex registry configured with that project and location; the
-    referencing version's own Vertex registry when the project is spelled as a
-    number in the same location. Without ``@version`` it names the model;
-    ``@<alias>`` stays unresolved (aliases move).
+A registry's own reference (an ARN, an MLflow model URI, a resource name)
+    Each configured registry whose adapter factory is a ``ReferenceParser``
+    (``adapters.base``) is asked whether it owns the reference; the core knows
+    no wire format, each kind's rules live with its adapter
+    (``adapters/<kind>/refs.py``). Of the registries that claim it, the
+    referencing version's own registry wins; else the only one whose claim is
+    firm (not ``weak``); else the only claimant, unless its claim holds in its
+    own registry's context only (``context_only``). Several claimants and no
+    context: unresolved (write ``mg://`` to be exact). A ``case_insensitive``
+    claim tells the caller to look the model's real spelling up in the catalogue.
 
 Anything unresolved keeps its own text as the node URI (an external node).
 """
@@ -34,10 +23,13 @@ Anything unresolved keeps its own text as the node URI (an external node).
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from adapters.base import AdapterFactory, ReferenceMatch, ReferenceParser, load_factories, reference_parser
 from gateway.config import RegistrySettings
 from gateway.domain import URI_SCHEME, model_uri, parse_uri, version_uri
 
@@ -48,20 +40,6 @@ PATH_SCHEMES = frozenset(
 )
 SCHEME_ALIASES = {"s3a": "s3", "s3n": "s3", "gcs": "gs"}
 _URI = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://([^/?#]*)(.*)$", re.DOTALL)
-# Schemes that only mean something inside one registry (MLflow's artifact proxy and
-# model/run references): never evidence that two registries hold the same bytes.
-REGISTRY_RELATIVE_SCHEMES = frozenset({"models", "runs", "mlflow-artifacts"})
-
-MLFLOW_REF = re.compile(r"^models:/+(?P<name>[^/@]+)/(?P<version>[0-9]+)/?$")
-SAGEMAKER_ARN = re.compile(
-    r"^arn:aws[a-z\-]*:sagemaker:(?P<region>[a-z0-9\-]+):(?P<account>[0-9]*):"
-    r"(?P<what>model-package|model-package-group)/(?P<name>[^/]+)(?:/(?P<version>[0-9]+))?$"
-)
-VERTEX_NAME = re.compile(
-    r"^(?:https?://[^/]+/v1(?:beta1)?/|//aiplatform\.googleapis\.com/)?"
-    r"projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/models/(?P<model>[^/@?#]+)"
-    r"(?:@(?P<version>[^/?#]+))?$"
-)
 
 
 @functools.lru_cache(maxsize=65536)  # pure, and datasets repeat across thousands of versions
@@ -88,14 +66,16 @@ def normalize_dataset_uri(uri: str) -> str:
     return f"{scheme}://{authority}{rest}"
 
 
-def artifact_key(uri: str | None) -> str | None:
+def artifact_key(uri: str | None, relative_schemes: frozenset[str] = frozenset()) -> str | None:
     """The ``lineage_artifacts`` key of an artifact location, or None when the
-    location is relative to one registry (it cannot link two)."""
+    location is relative to one registry (it cannot link two): it has no
+    authority, or its scheme is one the adapters declare registry-relative
+    (``ReferenceResolver.relative_schemes``)."""
     if not uri or "://" not in uri:
         return None
     normalized = normalize_dataset_uri(uri)
     scheme = normalized.split("://", 1)[0]
-    if scheme in REGISTRY_RELATIVE_SCHEMES or normalized.endswith("://"):
+    if scheme in relative_schemes or normalized.endswith("://"):
         return None
     return f"uri:{normalized}"
 
@@ -137,42 +117,72 @@ class Resolved:
         return self.model_name if self.version is None else f"{self.model_name} v{self.version}"
 
 
-def is_reference(text: str) -> bool:
+def installed_factories() -> Mapping[str, AdapterFactory]:
+    """Every adapter kind installed (entry points), discovered once per process."""
+    global _installed
+    if _installed is None:
+        _installed = load_factories()
+    return _installed
+
+
+_installed: Mapping[str, AdapterFactory] | None = None
+
+
+def reference_parsers(factories: Mapping[str, AdapterFactory] | None = None) -> dict[str, ReferenceParser]:
+    """The kinds (of ``factories``, default: every installed kind) that parse their own references."""
+    found = installed_factories() if factories is None else factories
+    return {kind: parser for kind, f in found.items() if (parser := reference_parser(f)) is not None}
+
+
+def is_reference(text: str, factories: Mapping[str, AdapterFactory] | None = None) -> bool:
     """Whether ``text`` has the shape of a model reference modelgate understands
-    (resolvable or not): ``mg://``, ``models:/``, a SageMaker model-package ARN,
-    or a Vertex model resource name."""
-    text = text.strip()
-    return (
-        text.startswith(URI_SCHEME)
-        or text.startswith("models:/")
-        or bool(SAGEMAKER_ARN.match(text))
-        or bool(VERTEX_NAME.match(text))
-    )
+    (resolvable or not): ``mg://``, or a reference an installed adapter kind
+    recognises as its own."""
+    return ReferenceResolver((), factories).is_reference(text)
 
 
 class ReferenceResolver:
     """Maps model references to the configured registry that owns them (rules in
-    the module docstring). Pure: no I/O, so it is cheap enough to run per edge."""
+    the module docstring). Pure: no I/O, so it is cheap enough to run per edge.
+    ``factories``: the installed adapter kinds (default: the entry points)."""
 
-    def __init__(self, registries: Sequence[RegistrySettings]):
+    def __init__(
+        self,
+        registries: Sequence[RegistrySettings],
+        factories: Mapping[str, AdapterFactory] | None = None,
+    ):
         self.registries = {r.id: r for r in registries}
-        self._by_kind: dict[str, list[RegistrySettings]] = {}
-        for r in registries:
-            self._by_kind.setdefault(r.kind, []).append(r)
+        self.parsers = reference_parsers(factories)
+        self._claimants = [(r, self.parsers[r.kind]) for r in registries if r.kind in self.parsers]
+        # Locations meaningful inside one registry only cannot link two (artifact_key).
+        self.relative_schemes: frozenset[str] = frozenset().union(
+            *(getattr(p, "relative_schemes", frozenset()) for p in self.parsers.values())
+        )
 
     def kind_of(self, registry_id: str | None) -> str | None:
         registry = self.registries.get(registry_id or "")
         return registry.kind if registry else None
 
+    def folds_case(self, registry_id: str | None) -> bool:
+        """Whether references into this registry may spell model names case-folded
+        (its factory's ``case_insensitive_references``): the catalogue's spelling
+        must then be looked up."""
+        parser = self.parsers.get(self.kind_of(registry_id) or "")
+        return bool(getattr(parser, "case_insensitive_references", False))
+
+    def is_reference(self, text: str) -> bool:
+        """``is_reference`` over the kinds this resolver knows."""
+        text = text.strip()
+        return text.startswith(URI_SCHEME) or any(p.is_reference(text) for p in self.parsers.values())
+
     def fingerprint(self) -> str:
-        """What resolution depends on; stored references are resolved again when it changes."""
-        parts = []
-        for r in sorted(self.registries.values(), key=lambda r: r.id):
-            o = r.options
-            parts.append(
-                f"{r.id}|{r.kind}|{o.get('region', '')}|{o.get('project', '')}|{o.get('location', '')}"
-            )
-        return ";".join(parts)
+        """What resolution depends on: each registry's id, kind and options (any of
+        which a kind's parser may read). Stored references are resolved again when
+        it changes. A digest, so that no option value is stored."""
+        registries = sorted(self.registries.values(), key=lambda r: r.id)
+        described = [[r.id, r.kind, r.options] for r in registries]
+        text = json.dumps(described, sort_keys=True, default=str, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
 
     def resolve(self, ref: str, *, context_registry: str | None = None) -> Resolved | None:
         """The registry version (or model) ``ref`` names, or None if no configured
@@ -184,54 +194,43 @@ class ReferenceResolver:
             except ValueError:
                 return None
             return Resolved(parsed.registry_id, parsed.model_name, parsed.version)
-        if match := MLFLOW_REF.match(text):
-            registry = self._pick("mlflow", context_registry, lambda r: True)
-            return Resolved(registry.id, match["name"], match["version"]) if registry else None
-        if match := SAGEMAKER_ARN.match(text):
-            if match["what"] == "model-package" and match["version"] is None:
-                return None  # an unversioned package: not a registry version
-            region = match["region"]
-            registry = self._pick("sagemaker", context_registry, lambda r: r.options.get("region") == region)
-            if registry is None:
-                return None
-            version = match["version"] if match["what"] == "model-package" else None
-            return Resolved(registry.id, match["name"], version, case_insensitive=True)
-        if match := VERTEX_NAME.match(text):
-            version = match["version"]
-            if version is not None and not version.isdigit():
-                return None  # an alias: it moves from version to version
-            project, location = match["project"], match["location"]
-            registry = self._pick(
-                "vertex",
-                None,
-                lambda r: r.options.get("project") == project and r.options.get("location") == location,
-            )
-            context = self.registries.get(context_registry or "")
-            if (
-                registry is None
-                and project.isdigit()
-                and context is not None
-                and context.kind == "vertex"
-                and context.options.get("location") == location
-            ):
-                registry = context  # Vertex may spell a project by its number
-            return Resolved(registry.id, match["model"], version) if registry else None
-        return None
+        claims = [
+            (registry, match)
+            for registry, parser in self._claimants
+            if (match := parser.parse_reference(text, registry)) is not None
+        ]
+        owner = _owner(claims, context_registry)
+        if owner is None:
+            return None
+        registry, match = owner
+        return Resolved(registry.id, match.model_name, match.version, case_insensitive=match.case_insensitive)
 
-    def _pick(
-        self, kind: str, context_registry: str | None, fits: Callable[[RegistrySettings], bool]
-    ) -> RegistrySettings | None:
-        candidates = [r for r in self._by_kind.get(kind, []) if fits(r)]
-        context = next((r for r in candidates if r.id == context_registry), None)
-        if context is not None:
-            return context
-        return candidates[0] if len(candidates) == 1 else None
+
+Claim = tuple[RegistrySettings, ReferenceMatch]
+
+
+def _owner(claims: Sequence[Claim], context_registry: str | None) -> Claim | None:
+    """The claim that holds: the context registry's, else the only firm one, else
+    the only claim at all unless it holds in its own registry's context only."""
+    for claim in claims:
+        if claim[0].id == context_registry:
+            return claim
+    firm = [c for c in claims if not c[1].weak]
+    if len(firm) == 1:
+        return firm[0]
+    if not firm and len(claims) == 1 and not claims[0][1].context_only:
+        return claims[0]
+    return None
 
 
 def resolve_reference(
-    ref: str, registries: Sequence[RegistrySettings], *, context_registry: str | None = None
+    ref: str,
+    registries: Sequence[RegistrySettings],
+    *,
+    context_registry: str | None = None,
+    factories: Mapping[str, AdapterFactory] | None = None,
 ) -> str | None:
     """``mg://<registry>/<model>/<version>`` for a reference a configured registry
     owns, else None (the caller keeps the reference as an external node)."""
-    resolved = ReferenceResolver(registries).resolve(ref, context_registry=context_registry)
+    resolved = ReferenceResolver(registries, factories).resolve(ref, context_registry=context_registry)
     return resolved.uri if resolved else None

@@ -15,30 +15,24 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from sqlalchemy import Dialect, Executable, Result, event
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from gateway.config import ConfigError
-from gateway.store.sqlite_reader import SqliteReader
+from gateway.store.sqlite_reader import SqliteReader, ThreadedReadConnection
 
 SQLITE_BUSY_TIMEOUT_S = 30
 # Concurrent SQLite read transactions, and the threads that run their statements.
 SQLITE_READ_CONNECTIONS, SQLITE_READ_THREADS = 16, 4
 
 
-class ReadConnection(Protocol):
-    """What ``Database.read()`` hands out: an ``AsyncConnection`` on PostgreSQL, a
-    ``ThreadedReadConnection`` on SQLite."""
-
-    @property
-    def dialect(self) -> Dialect: ...
-
-    async def execute(self, statement: Executable, parameters: Any = None) -> Result[Any]: ...
-
-    async def stream(self, statement: Executable, parameters: Any = None) -> Any: ...
+# What ``Database.read()`` hands out: an ``AsyncConnection`` on PostgreSQL, a
+# ``ThreadedReadConnection`` on SQLite (``execute``, ``stream`` and ``dialect``).
+# Functions that only read take this, so that a write transaction serves too.
+ReadConnection = AsyncConnection | ThreadedReadConnection
 
 
 def async_url(url: str) -> str:
@@ -124,11 +118,11 @@ class Database:
             async with self._pg_reader.connect() as conn:
                 yield conn
             return
-        conn = await self._sqlite_reader.transaction()
+        threaded = await self._sqlite_reader.transaction()
         try:
-            yield conn
+            yield threaded
         finally:
-            conn.close()
+            threaded.close()
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:

@@ -9,19 +9,29 @@ contract checks exactly those.
 
 Model names are unique per test (``unique_name``), so a registry server can be
 shared by the whole test session.
+
+Optional subject members (read with defaults, so older subjects keep working):
+``page_size`` (the most models or versions the subject's adapter returns per
+page; the paging checks seed one more than that and skip without it), and the
+``LINEAGE`` capability (``seed`` records ``SeedVersion.datasets`` as training
+data, which ``lineage`` must then return). Error translation is checked for
+every adapter against one table in ``tests/adapters/test_error_taxonomy.py``.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import pytest
 
-from adapters.base import ChangeSet, Health, RegistryAdapter, iterate_pages
-from gateway.domain import LineageEdge, Model, ModelVersion, Stage
+from adapters.base import BulkVersionLister, ChangeSet, Health, Page, RegistryAdapter, iterate_pages
+from gateway.domain import LineageEdge, Model, ModelVersion, Relation, Stage
+
+T = TypeVar("T")
 
 # Capabilities a subject may declare.
 VERSION_DESCRIPTION = "version_description"
@@ -30,6 +40,7 @@ METRICS = "metrics"
 HYPERPARAMETERS = "hyperparameters"
 MODEL_TAGS = "model_tags"
 MODEL_DESCRIPTION = "model_description"
+LINEAGE = "lineage"  # seed() records SeedVersion.datasets; lineage() returns them
 
 
 @dataclass
@@ -39,6 +50,7 @@ class SeedVersion:
     tags: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
+    datasets: list[str] = field(default_factory=list)  # training data URIs (LINEAGE subjects)
 
 
 @dataclass
@@ -59,6 +71,24 @@ class AdapterSubject(Protocol):
 
     async def touch(self, model_name: str) -> None:
         """Change the model in the registry (e.g. add a version or a tag)."""
+
+
+def page_size_of(subject: AdapterSubject) -> int:
+    size = getattr(subject, "page_size", None)
+    if not size:
+        pytest.skip("the subject declares no page_size: paging past one page is not forced")
+    return int(size)
+
+
+async def _pages(fetch: Callable[[str | None], Awaitable[Page[T]]]) -> list[Page[T]]:
+    pages, token = [], None
+    while True:
+        page = await fetch(token)
+        pages.append(page)
+        if not page.next_token:
+            return pages
+        assert len(pages) < 10_000, "paging does not end"
+        token = page.next_token
 
 
 def unique_name(stem: str = "model") -> str:
@@ -196,3 +226,63 @@ class AdapterContract:
         health = await subject.adapter.health()
         assert isinstance(health, Health)
         assert health.ok, health.detail
+
+    # --- paging, the bulk lister, ARCHIVED, seeded lineage -------------------------
+
+    async def test_model_listing_follows_tokens_past_one_page(self, subject: AdapterSubject) -> None:
+        size = page_size_of(subject)
+        seeds = [_seed("paged", versions=1) for _ in range(size + 1)]
+        await subject.seed(seeds)
+        pages = await _pages(subject.adapter.list_models)
+        assert len(pages) >= 2, "more models than one page holds came back on one page"
+        assert all(len(p.items) <= size for p in pages), f"a page held more than page_size={size}"
+        names = [m.name for p in pages for m in p.items]
+        assert len(names) == len(set(names)), "a model appeared on two pages"
+        assert {s.name for s in seeds} <= set(names)
+
+    async def test_version_listing_follows_tokens_past_one_page(self, subject: AdapterSubject) -> None:
+        size = page_size_of(subject)
+        seed = _seed("manyversions", versions=size + 1)
+        await subject.seed([seed])
+        pages = await _pages(lambda t: subject.adapter.list_versions(seed.name, t))
+        assert len(pages) >= 2, "more versions than one page holds came back on one page"
+        versions = [v.version for p in pages for v in p.items]
+        assert sorted(versions) == sorted(set(versions)) and len(versions) == size + 1
+
+    async def test_bulk_lister_lists_every_version_once(self, subject: AdapterSubject) -> None:
+        if not isinstance(subject.adapter, BulkVersionLister):
+            pytest.skip("the adapter has no bulk version listing")
+        seeds = [_seed("bulk", versions=2) for _ in range(2)]
+        await subject.seed(seeds)
+        adapter = subject.adapter
+        listed = [v async for v in iterate_pages(adapter.list_all_versions)]
+        keys = [(v.model_name, v.version) for v in listed]
+        assert len(keys) == len(set(keys)), "the bulk listing returned a version twice"
+        for seed in seeds:
+            mine = {v.version for v in listed if v.model_name == seed.name}
+            assert mine == {v.version for v in await _all_versions(adapter, seed.name)}
+            assert len(mine) == len(seed.versions)
+
+    async def test_archived_is_written_to_the_registry(self, subject: AdapterSubject) -> None:
+        if Stage.ARCHIVED not in subject.writable_stages:
+            pytest.skip("this registry cannot be written ARCHIVED")
+        seed = _seed("archive", versions=1)
+        await subject.seed([seed])
+        (version,) = await _all_versions(subject.adapter, seed.name)
+        returned = await subject.adapter.set_stage(version, Stage.ARCHIVED, actor="contract-suite")
+        assert returned.stage is Stage.ARCHIVED and returned.native_stage
+        reread = await subject.adapter.get_version(seed.name, version.version)
+        assert reread is not None and reread.stage is Stage.ARCHIVED
+
+    async def test_lineage_returns_the_seeded_training_data(self, subject: AdapterSubject) -> None:
+        if LINEAGE not in subject.capabilities:
+            pytest.skip("the subject cannot seed lineage")
+        seed = _seed("seededlineage", versions=1)
+        datasets = [f"s3://contract-data/{seed.name}/train.parquet"]
+        seed.versions[0].datasets = datasets
+        await subject.seed([seed])
+        (version,) = await _all_versions(subject.adapter, seed.name)
+        edges = await subject.adapter.lineage(version)
+        trained_on = {e.target.uri for e in edges if e.relation is Relation.TRAINED_ON}
+        assert set(datasets) <= trained_on, f"seeded training data missing from lineage: {edges}"
+        assert all(e.source.uri == version.uri for e in edges if e.relation is Relation.TRAINED_ON)

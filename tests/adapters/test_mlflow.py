@@ -23,6 +23,7 @@ from gateway.domain import DatasetRef, ModelVersion, Relation, Stage
 from gateway.errors import NotFound
 from tests.adapters.contract import (
     HYPERPARAMETERS,
+    LINEAGE,
     METRICS,
     MODEL_DESCRIPTION,
     MODEL_TAGS,
@@ -38,6 +39,7 @@ from tests.servers.mlflow import LoggedDataset, MlflowTeam
 REGISTRY = "mlflow-test"
 FAST_RETRY = RetryPolicy(attempts=3, deadline_seconds=5.0, initial_wait=0.05, max_wait=0.2)
 BULK_MODELS = 1_050  # more than MLflow's largest page (1,000)
+CONTRACT_PAGE_SIZE = 2
 
 
 def make_adapter(url: str, **options: Any) -> MlflowAdapter:
@@ -71,8 +73,10 @@ class MlflowSubject:
         HYPERPARAMETERS,
         MODEL_TAGS,
         MODEL_DESCRIPTION,
+        LINEAGE,
     }
     writable_stages = {Stage.STAGING, Stage.PRODUCTION, Stage.ARCHIVED}
+    page_size = CONTRACT_PAGE_SIZE
 
     def __init__(self, adapter: MlflowAdapter, team: MlflowTeam):
         self.adapter = adapter
@@ -82,7 +86,8 @@ class MlflowSubject:
         for m in models:
             self.team.client.create_registered_model(m.name, tags=m.tags, description=m.description)
             for v in m.versions:
-                run_id = self.team.train(params=v.params, metrics=v.metrics)
+                datasets = [LoggedDataset(f"train-{i}", uri, "training") for i, uri in enumerate(v.datasets)]
+                run_id = self.team.train(params=v.params, metrics=v.metrics, datasets=datasets)
                 self.team.register(
                     m.name, v.artifact_uri, run_id=run_id, description=v.description, tags=v.tags
                 )
@@ -93,8 +98,11 @@ class MlflowSubject:
 
 class TestMlflowContract(AdapterContract):
     @pytest.fixture
-    def subject(self, adapter: MlflowAdapter, team: MlflowTeam) -> MlflowSubject:
-        return MlflowSubject(adapter, team)
+    async def subject(self, mlflow_url: str, team: MlflowTeam) -> AsyncIterator[MlflowSubject]:
+        # Small pages, so that the contract's listings cross page boundaries.
+        paged = make_adapter(mlflow_url, page_size=CONTRACT_PAGE_SIZE, version_page_size=CONTRACT_PAGE_SIZE)
+        yield MlflowSubject(paged, team)
+        await paged.aclose()
 
 
 # --- what a version carries -----------------------------------------------------

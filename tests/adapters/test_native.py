@@ -10,11 +10,13 @@ import pytest
 
 from adapters.base import RegistrationRequest
 from adapters.native import NativeRegistry
-from gateway.domain import ModelCard, ModelVersion, Stage
+from adapters.native.registry import PAGE_SIZE
+from gateway.domain import DatasetRef, ModelCard, ModelVersion, Stage
 from gateway.errors import BadInput
 from gateway.store.database import Database
 from tests.adapters.contract import (
     HYPERPARAMETERS,
+    LINEAGE,
     METRICS,
     VERSION_DESCRIPTION,
     VERSION_TAGS,
@@ -29,8 +31,9 @@ def _request(name: str, **fields: object) -> RegistrationRequest:
 
 
 class NativeSubject:
-    capabilities = {VERSION_DESCRIPTION, VERSION_TAGS, METRICS, HYPERPARAMETERS}
+    capabilities = {VERSION_DESCRIPTION, VERSION_TAGS, METRICS, HYPERPARAMETERS, LINEAGE}
     writable_stages = {Stage.STAGING, Stage.PRODUCTION, Stage.ARCHIVED}
+    page_size = PAGE_SIZE
 
     def __init__(self, adapter: NativeRegistry):
         self.adapter = adapter
@@ -46,6 +49,7 @@ class NativeSubject:
                         tags=v.tags,
                         metrics=v.metrics,
                         hyperparameters=v.params,
+                        training_data=tuple(DatasetRef(uri, role="training") for uri in v.datasets),
                     )
                 )
 

@@ -17,6 +17,7 @@ from typing import Any
 import boto3
 import pytest
 
+import adapters.sagemaker.registry as sagemaker_registry
 from adapters.base import AdapterContext, iterate_pages, load_factories, run_blocking
 from adapters.sagemaker import SageMakerRegistry, factory
 from gateway.config import RegistrySettings
@@ -77,6 +78,7 @@ class MotoSubject:
     # hyperparameters on a package. STAGING is a ModelLifeCycle stage, which moto drops.
     capabilities = {VERSION_DESCRIPTION, VERSION_TAGS, MODEL_TAGS, MODEL_DESCRIPTION}
     writable_stages = {Stage.PRODUCTION, Stage.ARCHIVED}
+    page_size = 2  # with PAGE_SIZE patched to it in the contract's fixture
 
     def __init__(self, adapter: SageMakerRegistry, client: Any):
         self.adapter = adapter
@@ -112,7 +114,9 @@ class MotoSubject:
 
 class TestSageMakerContractOnMoto(AdapterContract):
     @pytest.fixture
-    def subject(self, adapter: SageMakerRegistry, sm: Any) -> MotoSubject:
+    def subject(self, adapter: SageMakerRegistry, sm: Any, monkeypatch: pytest.MonkeyPatch) -> MotoSubject:
+        # MaxResults of 2 instead of SageMaker's 100, so that the listings cross pages.
+        monkeypatch.setattr(sagemaker_registry, "PAGE_SIZE", MotoSubject.page_size)
         return MotoSubject(adapter, sm)
 
 

@@ -376,7 +376,12 @@ async def test_throttling_that_persists_becomes_unavailable(stub: SageMakerStub)
         stub.expect_error("list_model_package_groups", "ThrottlingException", 400, "Rate exceeded")
     with pytest.raises(RegistryUnavailable, match="throttled") as caught:
         await make_adapter(stub, max_attempts=3).list_models()
-    assert caught.value.as_extensions() == {"code": "REGISTRY_UNAVAILABLE", "registry": "ml-sagemaker"}
+    # registryCode: AWS's own code, under the key every adapter uses (the shared taxonomy).
+    assert caught.value.as_extensions() == {
+        "code": "REGISTRY_UNAVAILABLE",
+        "registry": "ml-sagemaker",
+        "registryCode": "ThrottlingException",
+    }
 
 
 async def test_access_denied_is_a_coded_error_naming_the_registry(stub: SageMakerStub) -> None:

@@ -14,7 +14,8 @@ Metadata runs have no served API in the fake and are set through its test-only
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,11 +46,17 @@ REGISTRY = "vision-vertex"
 FAST_RETRY = RetryPolicy(attempts=4, deadline_seconds=5.0, initial_wait=0.01, max_wait=0.05)
 
 
-def make_adapter(server: VertexServer, registry_id: str = REGISTRY, **options: Any) -> VertexRegistry:
+def make_adapter(
+    server: VertexServer,
+    registry_id: str = REGISTRY,
+    clock: Callable[[], float] = time.monotonic,
+    **options: Any,
+) -> VertexRegistry:
     registry = RegistrySettings(
         id=registry_id, kind="vertex", team="vision", options=server.options(**options), key="registries[2]"
     )
-    return VertexRegistry(registry_id, load_settings(registry, environ={}), team="vision", retry=FAST_RETRY)
+    settings = load_settings(registry, environ={})
+    return VertexRegistry(registry_id, settings, team="vision", retry=FAST_RETRY, clock=clock)
 
 
 @pytest.fixture
@@ -84,9 +91,13 @@ def writes(server: VertexServer, since: int) -> list[tuple[str, str]]:
     ]
 
 
+CONTRACT_PAGE_SIZE = 2
+
+
 class VertexSubject:
     capabilities = {MODEL_DESCRIPTION, MODEL_TAGS, VERSION_DESCRIPTION, VERSION_TAGS}
     writable_stages = {Stage.STAGING, Stage.PRODUCTION, Stage.ARCHIVED}
+    page_size = CONTRACT_PAGE_SIZE
 
     def __init__(self, adapter: VertexRegistry, server: VertexServer):
         self.adapter = adapter
@@ -114,8 +125,11 @@ class VertexSubject:
 
 class TestVertexContract(AdapterContract):
     @pytest.fixture
-    def subject(self, adapter: VertexRegistry, vertex_fake: VertexServer) -> VertexSubject:
-        return VertexSubject(adapter, vertex_fake)
+    async def subject(self, vertex_fake: VertexServer) -> AsyncIterator[VertexSubject]:
+        # Small pages (the page_size option), so that the contract's listings cross pages.
+        paged = make_adapter(vertex_fake, page_size=CONTRACT_PAGE_SIZE)
+        yield VertexSubject(paged, vertex_fake)
+        await paged.aclose()
 
 
 # --- reads -------------------------------------------------------------------

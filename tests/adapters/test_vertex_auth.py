@@ -16,6 +16,7 @@ import pytest
 from gateway.errors import RegistryAuthError, RegistryUnavailable
 from tests.adapters.test_vertex import REGISTRY, make_adapter
 from tests.servers.vertex import VertexServer, new_private_key_pem
+from tests.support import ManualClock
 
 
 def api_statuses(server: VertexServer, since: int) -> list[int]:
@@ -44,14 +45,18 @@ async def test_token_is_refreshed_before_it_expires(vertex_fake: VertexServer) -
     the lifetime), so no request is ever refused; every refresh signs a fresh jti
     (the fake refuses replays)."""
     vertex_fake.set_token_lifetime(2)
-    adapter = make_adapter(vertex_fake)
+    clock = ManualClock()
+    adapter = make_adapter(vertex_fake, clock=clock)
     try:
         mark, issued = len(vertex_fake.fake.requests), vertex_fake.tokens_issued
         await adapter.list_models()
         await adapter.list_models()
         assert vertex_fake.tokens_issued == issued + 1  # reused while fresh
+        clock.advance(1.7)  # 85% of the lifetime: still fresh
+        await adapter.list_models()
+        assert vertex_fake.tokens_issued == issued + 1
         for _ in range(2):
-            await asyncio.sleep(1.85)
+            clock.advance(1.85)
             await adapter.list_models()
         assert vertex_fake.tokens_issued == issued + 3
         assert 401 not in api_statuses(vertex_fake, mark)

@@ -11,6 +11,7 @@ import pytest
 
 from gateway.catalogue.cache import AsyncCache, MemoryBackend, RedisBackend
 from tests.conftest import REDIS_URL, service_missing
+from tests.support import ManualClock
 
 
 class Source:
@@ -60,22 +61,24 @@ async def test_concurrent_misses_share_one_load(backend: MemoryBackend) -> None:
 
 
 async def test_stale_while_revalidate_refreshes_once_in_background(backend: MemoryBackend) -> None:
-    cache, source = AsyncCache(backend, ttl=0.4, stale_ttl=30), Source()
+    clock = ManualClock()
+    cache, source = AsyncCache(backend, ttl=0.4, stale_ttl=30, clock=clock), Source()
     await cache.get("k", source.load)
-    await asyncio.sleep(0.45)
+    clock.advance(0.45)
     source.value, source.delay = "v2", 0.05
     stale = await asyncio.gather(*(cache.get("k", source.load) for _ in range(10)))
     assert {(r.value, r.stale) for r in stale} == {("v1", True)}  # answered at once
-    await asyncio.sleep(0.15)
+    await cache.refreshed()
     assert source.calls == 2  # one refresh, not ten
     fresh = await cache.get("k", source.load)
     assert (fresh.value, fresh.stale) == ("v2", False)
 
 
 async def test_stale_if_error(backend: MemoryBackend) -> None:
-    cache, source = AsyncCache(backend, ttl=0.01, stale_ttl=0.02), Source()
+    clock = ManualClock()
+    cache, source = AsyncCache(backend, ttl=0.01, stale_ttl=0.02, clock=clock), Source()
     await cache.get("k", source.load)
-    await asyncio.sleep(0.05)  # past stale_ttl: a real load is needed
+    clock.advance(0.05)  # past stale_ttl: a real load is needed
     source.fail = True
     result = await cache.get("k", source.load)
     assert (result.value, result.stale) == ("v1", True)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 from gateway.catalogue.cache import AsyncCache, MemoryBackend
 from gateway.catalogue.live import LiveReader
 from tests.fakes.memory_registry import BatchingRegistry, MemoryRegistry
+from tests.support import ManualClock
 
 
 def reader(*registries: MemoryRegistry, deadline: float = 2.0) -> LiveReader:
@@ -61,10 +61,11 @@ async def test_a_hanging_registry_costs_at_most_the_deadline() -> None:
 async def test_a_failing_registry_serves_the_last_value_stale() -> None:
     reg = BatchingRegistry("flaky")
     reg.put("x")
-    cache = AsyncCache(MemoryBackend(10, 600), ttl=0.01, stale_ttl=0.01)
+    clock = ManualClock()
+    cache = AsyncCache(MemoryBackend(10, 600), ttl=0.01, stale_ttl=0.01, clock=clock)
     live = LiveReader({"flaky": reg}, cache, deadline_seconds=1)
     assert (await live.versions(["mg://flaky/x/1"]))["mg://flaky/x/1"].version is not None
-    await asyncio.sleep(0.03)
+    clock.advance(0.03)
     reg.failing = True
     result = (await live.versions(["mg://flaky/x/1"]))["mg://flaky/x/1"]
     assert result.version is not None and result.stale and result.error is None

@@ -12,14 +12,15 @@ import dataclasses
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from adapters.base import ChangeSet, Health, Page, decode_token, encode_token
 from gateway.config import RegistrySettings
-from gateway.domain import LineageEdge, Model, ModelVersion, Stage
+from gateway.domain import LineageEdge, Model, ModelVersion, Stage, record_edges
 from gateway.errors import RegistryUnavailable
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+T = TypeVar("T")
 
 
 class MemoryRegistry:
@@ -81,13 +82,21 @@ class MemoryRegistry:
             [self.models[n] for n in chunk], encode_token({"i": start + self.page_size}) if more else None
         )
 
+    def _page(self, items: list[T], page_token: str | None) -> Page[T]:
+        start = decode_token(page_token)["i"] if page_token else 0
+        more = start + self.page_size < len(items)
+        return Page(
+            items[start : start + self.page_size],
+            encode_token({"i": start + self.page_size}) if more else None,
+        )
+
     async def list_versions(self, model_name: str, page_token: str | None = None) -> Page[ModelVersion]:
         await self._call("list_versions")
-        return Page(list(self.versions.get(model_name, {}).values()))
+        return self._page(list(self.versions.get(model_name, {}).values()), page_token)
 
     async def list_all_versions(self, page_token: str | None = None) -> Page[ModelVersion]:
         await self._call("list_all_versions")
-        return Page([v for vs in self.versions.values() for v in vs.values()])
+        return self._page([v for vs in self.versions.values() for v in vs.values()], page_token)
 
     async def get_model(self, name: str) -> Model | None:
         await self._call("get_model")
@@ -106,11 +115,13 @@ class MemoryRegistry:
 
     async def lineage(self, version: ModelVersion) -> list[LineageEdge]:
         await self._call("lineage")
-        return []
+        return record_edges(version)  # what the record says, as the native registry does
 
     async def set_stage(self, version: ModelVersion, stage: Stage, *, actor: str) -> ModelVersion:
         await self._call("set_stage")
-        updated = dataclasses.replace(self.versions[version.model_name][version.version], stage=stage)
+        updated = dataclasses.replace(
+            self.versions[version.model_name][version.version], stage=stage, native_stage=stage.value
+        )
         self.versions[version.model_name][version.version] = updated
         self.clock += 1
         self.changed_at[version.model_name] = self.clock

@@ -8,18 +8,11 @@ from typing import Any
 import pytest
 
 from adapters.base import BulkVersionLister, VersionRegistrar, WebhookReceiver
-from adapters.resilience import BreakerState, CircuitBreaker, GuardedAdapter
 from gateway.catalogue.live import BatchVersionReader
 from gateway.errors import NotFound, RegistryRejected, RegistryUnavailable
+from gateway.resilience import BreakerState, CircuitBreaker, GuardedAdapter
 from tests.fakes.memory_registry import BatchingRegistry, MemoryRegistry, PerModelRegistry
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support import ManualClock as Clock
 
 
 def breaker(clock: Clock, threshold: int = 3, reset: float = 30.0) -> CircuitBreaker:
@@ -161,8 +154,8 @@ async def test_optional_capabilities_are_guarded_too() -> None:
 
 async def test_native_registrar_keeps_its_transaction_hook(tmp_path: Any) -> None:
     from adapters.native import NativeRegistry
-    from adapters.resilience import guard
     from gateway.config import RegistrySettings
+    from gateway.resilience import guard
     from gateway.store.database import Database
 
     db = Database(f"sqlite:///{tmp_path}/n.db")

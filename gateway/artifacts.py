@@ -1,4 +1,6 @@
-"""The native registry's artifact store: a local directory, content-addressed.
+"""The gateway's artifact store (``PUT /artifacts/...``, for registries that
+store artifacts through modelgate: the native ones): a local directory,
+content-addressed.
 
 Files land under ``<root>/<registry>/<model>/<sha256>/<filename>``; writing to a
 temporary file and renaming means a crash never leaves a half-written artifact

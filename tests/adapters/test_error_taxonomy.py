@@ -1,0 +1,121 @@
+"""One error taxonomy for every adapter: the same registry answer (401, 403, 404,
+429, 5xx, another 4xx, a timeout) becomes the same ``RegistryError`` kind with the
+same extension keys (``registry``, ``registryCode``, ``retryAfterSeconds``),
+whichever adapter translated it. Each row is the registry's own error body for
+that status (MLflow's ``{error_code, message}``, Google's ``{error: {code,
+status, message}}``, AWS's ``Error.Code``), fed to the adapter's translator; no
+server produces these on cue."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from adapters.base import JsonHttpClient, RetryPolicy
+from adapters.mlflow.wire import translate_error
+from adapters.vertex.api import error_translator
+from gateway.errors import (
+    RegistryAuthError,
+    RegistryError,
+    RegistryForbidden,
+    RegistryNotFound,
+    RegistryRejected,
+    RegistryUnavailable,
+)
+
+REGISTRY = "reg-1"
+# status -> (the kind every adapter must produce, MLflow's code, Google's status, AWS's code)
+TAXONOMY: dict[int, tuple[type[RegistryError], str, str, str]] = {
+    400: (RegistryRejected, "INVALID_PARAMETER_VALUE", "INVALID_ARGUMENT", "ValidationException"),
+    401: (RegistryAuthError, "UNAUTHENTICATED", "UNAUTHENTICATED", "UnrecognizedClientException"),
+    403: (RegistryForbidden, "PERMISSION_DENIED", "PERMISSION_DENIED", "AccessDeniedException"),
+    404: (RegistryNotFound, "RESOURCE_DOES_NOT_EXIST", "NOT_FOUND", "ResourceNotFound"),
+    429: (RegistryUnavailable, "REQUEST_LIMIT_EXCEEDED", "RESOURCE_EXHAUSTED", "ThrottlingException"),
+    500: (RegistryUnavailable, "INTERNAL_ERROR", "INTERNAL", "InternalFailure"),
+    503: (RegistryUnavailable, "TEMPORARILY_UNAVAILABLE", "UNAVAILABLE", "ServiceUnavailable"),
+}
+
+
+def _request() -> httpx.Request:
+    return httpx.Request("GET", "http://registry.test/api/thing")
+
+
+def mlflow_answer(status: int, headers: dict[str, str]) -> RegistryError:
+    body = {"error_code": TAXONOMY[status][1], "message": "no"}
+    return translate_error(REGISTRY)(httpx.Response(status, json=body, headers=headers, request=_request()))
+
+
+def vertex_answer(status: int, headers: dict[str, str]) -> RegistryError:
+    body = {"error": {"code": status, "status": TAXONOMY[status][2], "message": "no"}}
+    return error_translator(REGISTRY)(httpx.Response(status, json=body, headers=headers, request=_request()))
+
+
+def sagemaker_answer(status: int, headers: dict[str, str]) -> RegistryError:
+    from botocore.exceptions import ClientError
+
+    from adapters.sagemaker.calls import translate
+
+    response = {
+        "Error": {"Code": TAXONOMY[status][3], "Message": "no"},
+        "ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": headers},
+    }
+    error = translate(REGISTRY, "DescribeModelPackage", ClientError(response, "DescribeModelPackage"))  # type: ignore[arg-type]
+    assert isinstance(error, RegistryError)
+    return error
+
+
+TRANSLATORS: dict[str, Callable[[int, dict[str, str]], RegistryError]] = {
+    "mlflow": mlflow_answer,
+    "vertex": vertex_answer,
+    "sagemaker": sagemaker_answer,
+}
+CODE_COLUMN = {"mlflow": 1, "vertex": 2, "sagemaker": 3}
+
+
+@pytest.mark.parametrize("status", sorted(TAXONOMY))
+@pytest.mark.parametrize("adapter", sorted(TRANSLATORS))
+def test_every_adapter_maps_a_status_to_the_same_kind_and_keys(adapter: str, status: int) -> None:
+    expected = TAXONOMY[status][0]
+    error = TRANSLATORS[adapter](status, {})
+    assert type(error) is expected, f"{adapter} turned {status} into {type(error).__name__}"
+    extensions = error.as_extensions()
+    assert extensions["code"] == expected.code
+    assert extensions["registry"] == REGISTRY and REGISTRY in error.message
+    assert extensions["registryCode"] == TAXONOMY[status][CODE_COLUMN[adapter]]
+    assert error.status == status
+    assert error.retryable is (expected is RegistryUnavailable)
+
+
+@pytest.mark.parametrize("adapter", ["mlflow", "vertex"])
+def test_retry_after_reaches_the_same_key(adapter: str) -> None:
+    error = TRANSLATORS[adapter](429, {"Retry-After": "7"})
+    assert error.extensions["retryAfterSeconds"] == 7.0
+
+
+async def test_a_timeout_is_unavailable_for_http_adapters() -> None:
+    def hang(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("no answer", request=request)
+
+    for translate in (translate_error(REGISTRY), error_translator(REGISTRY)):
+        client = JsonHttpClient(
+            REGISTRY,
+            "http://registry.test",
+            translate,
+            retry=RetryPolicy(attempts=1),
+            transport=httpx.MockTransport(hang),
+        )
+        with pytest.raises(RegistryUnavailable) as caught:
+            await client.get("/thing")
+        await client.aclose()
+        assert caught.value.as_extensions()["registry"] == REGISTRY and "timed out" in caught.value.message
+
+
+def test_a_timeout_is_unavailable_for_sagemaker() -> None:
+    from botocore.exceptions import ReadTimeoutError
+
+    from adapters.sagemaker.calls import translate
+
+    error = translate(REGISTRY, "ListModelPackages", ReadTimeoutError(endpoint_url="http://sm.test"))
+    assert type(error) is RegistryUnavailable and "timed out" in str(error)
