@@ -184,10 +184,9 @@ class GuardedAdapter:
                 async with asyncio.timeout(self.timeout_seconds):
                     return await fn()
             except TimeoutError:
+                where: dict[str, Any] = {"url": url} if (url := endpoint_of(self.inner)) else {}
                 raise RegistryUnavailable(
-                    self.registry_id,
-                    f"{operation} did not answer within {self.timeout_seconds:g}s",
-                    **({"url": url} if (url := endpoint_of(self.inner)) else {}),
+                    self.registry_id, f"{operation} did not answer within {self.timeout_seconds:g}s", **where
                 ) from None
 
         started = time.perf_counter()

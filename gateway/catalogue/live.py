@@ -80,8 +80,8 @@ class LiveReader:
         try:
             cached = await asyncio.wait_for(read, self.deadline + 0.5)
         except TimeoutError:  # the cache backend itself stalled
-            error = RegistryUnavailable(registry_id, f"no answer within {self.deadline:.1f}s")
-            return {u: LiveVersion(None, stale=True, error=error) for u in uris}
+            stalled = RegistryUnavailable(registry_id, f"no answer within {self.deadline:.1f}s")
+            return {u: LiveVersion(None, stale=True, error=stalled) for u in uris}
         out = {}
         for uri in uris:
             entry = cached[_cache_key(uri)]

@@ -283,6 +283,10 @@ def _skipped_message(skipped: Mapping[str, str]) -> str:
     return f"{len(names)} model(s) could not be read and keep their last indexed state ({shown}): {first}"
 
 
+async def _all_versions(adapter: RegistryAdapter, model_name: str) -> list[ModelVersion]:
+    return [v async for v in iterate_pages(lambda t: adapter.list_versions(model_name, t))]
+
+
 async def _merge_listings(lister: BulkVersionLister, adapter: RegistryAdapter) -> AsyncIterator[Pair]:
     """The model listing and the all-versions listing, read concurrently and joined:
     a model is yielded once its record has arrived and the versions listing has
@@ -312,7 +316,7 @@ async def _merge_listings(lister: BulkVersionLister, adapter: RegistryAdapter) -
     yielded: dict[str, Model] = {}
     scattered: set[str] = set()  # versions came after the model was yielded
     waiting: dict[asyncio.Task[Any], str] = {}
-    open_streams = {"models": models_pages, "versions": version_pages}
+    open_streams: dict[str, asyncio.Queue[Any]] = {"models": models_pages, "versions": version_pages}
     try:
         while open_streams:
             for name, queue in open_streams.items():
@@ -332,15 +336,16 @@ async def _merge_listings(lister: BulkVersionLister, adapter: RegistryAdapter) -
                     models.update((m.name, m) for m in item)
                 else:
                     for v in item:
-                        if v.model_name != current:
+                        name = v.model_name
+                        if name != current:
                             if current is not None:
                                 complete.add(current)
-                            current = v.model_name
-                            complete.discard(current)
-                        if current in yielded:
-                            scattered.add(current)
+                            current = name
+                            complete.discard(name)
+                        if name in yielded:
+                            scattered.add(name)
                         else:
-                            groups[current].append(v)
+                            groups[name].append(v)
             versions_done = "versions" not in open_streams
             for name in [n for n in models if versions_done or n in complete]:
                 model = models.pop(name)
@@ -348,8 +353,7 @@ async def _merge_listings(lister: BulkVersionLister, adapter: RegistryAdapter) -
                 yielded[name] = model
                 yield model, groups.pop(name, [])
         for name in sorted(scattered):  # rare: re-read whole, the index replaces the model
-            versions = [v async for v in iterate_pages(lambda t, n=name: adapter.list_versions(n, t))]
-            yield yielded[name], versions
+            yield yielded[name], await _all_versions(adapter, name)
     finally:
         for task in [*pumps, *waiting]:
             task.cancel()
