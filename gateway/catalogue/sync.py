@@ -33,7 +33,11 @@ from gateway.store.database import Database
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 200  # models written per index transaction
+BATCH_SIZE = 200  # models written per index transaction: the first batches of a full sync
+# Later batches of a full sync: fewer, larger transactions cost less per model (statement
+# compilation, listener set-up) once the first models are searchable.
+FULL_SYNC_BATCH_SIZE = 1000
+SMALL_BATCHES_UNTIL = 1000  # models of a full sync written in BATCH_SIZE batches
 READ_CONCURRENCY = 8  # per-model version listings in flight against one registry
 WRITE_AHEAD = 4  # batches read ahead of the index writer during a full sync
 PAGES_AHEAD = 2  # listing pages read ahead of the join during a full sync
@@ -195,9 +199,15 @@ class SyncEngine:
         async def read() -> None:
             try:
                 batch: list[Pair] = []
+                read_models = 0
                 async for pair in self._read_all(adapter, skipped):
                     batch.append(pair)
-                    if len(batch) >= BATCH_SIZE:
+                    read_models += 1
+                    # Small batches first (the first models are searchable soon), then
+                    # larger ones (cheaper per model once the catalogue is filling).
+                    if len(batch) >= (
+                        BATCH_SIZE if read_models <= SMALL_BATCHES_UNTIL else FULL_SYNC_BATCH_SIZE
+                    ):
                         await batches.put(batch)
                         batch = []
                 await batches.put(batch)
@@ -297,17 +307,49 @@ async def _merge_listings(lister: BulkVersionLister, adapter: RegistryAdapter) -
         maxsize=PAGES_AHEAD
     )
 
-    async def pump(fetch: Callable[[str | None], Awaitable[Page[Any]]], out: asyncio.Queue[Any]) -> None:
+    # The versions listing never asks for more pages than the models listing has
+    # delivered: with a model on every version page, each version page's models
+    # have been listed before it (registries that decorate versions with model
+    # data, like MLflow's aliases, find it fresh), and the join's buffers stay small.
+    model_pages_seen = asyncio.Condition()
+    counts = {"models": 0, "versions": 0}
+    models_listed = asyncio.Event()
+
+    async def may_ask(stream: str) -> None:
+        if stream == "versions":
+            async with model_pages_seen:
+                await model_pages_seen.wait_for(
+                    lambda: models_listed.is_set() or counts["models"] > counts["versions"]
+                )
+
+    async def pump(
+        stream: str, fetch: Callable[[str | None], Awaitable[Page[Any]]], out: asyncio.Queue[Any]
+    ) -> None:
+        async def paced(token: str | None) -> Page[Any]:
+            await may_ask(stream)
+            page = await fetch(token)
+            async with model_pages_seen:
+                counts[stream] += 1
+                if stream == "models" and not page.next_token:
+                    models_listed.set()
+                model_pages_seen.notify_all()
+            return page
+
         try:
-            async for items in iterate_page_items(fetch):
+            async for items in iterate_page_items(paced):
                 await out.put(items)
             await out.put(None)
         except Exception as exc:
             await out.put(exc)
+        finally:
+            if stream == "models":  # ended or failed: the versions listing must not wait on it
+                async with model_pages_seen:
+                    models_listed.set()
+                    model_pages_seen.notify_all()
 
     pumps = [
-        asyncio.create_task(pump(adapter.list_models, models_pages)),
-        asyncio.create_task(pump(lister.list_all_versions, version_pages)),
+        asyncio.create_task(pump("models", adapter.list_models, models_pages)),
+        asyncio.create_task(pump("versions", lister.list_all_versions, version_pages)),
     ]
     models: dict[str, Model] = {}  # listed, not yet yielded
     groups: dict[str, list[ModelVersion]] = defaultdict(list)
