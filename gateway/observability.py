@@ -188,6 +188,11 @@ def configure_logging(fmt: str = "text", level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("alembic").setLevel(logging.WARNING)  # migration chatter at every start
+    # httpx logs every registry call at INFO: that is debugging detail, shown only
+    # with --log-level debug (failures reach the log through our own messages).
+    registry_calls = logging.DEBUG if root.level <= logging.DEBUG else logging.WARNING
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(registry_calls)
     # uvicorn's loggers propagate to ours, so access logs share the format.
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []

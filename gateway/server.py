@@ -14,7 +14,7 @@ import gc
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from cross_web import HTTPException as StrawberryHTTPException
@@ -47,6 +47,7 @@ from gateway.governance.http import PrincipalResolver
 from gateway.governance.http import routes as governance_routes
 from gateway.lineage.http import routes as lineage_routes
 from gateway.observability import RequestContextMiddleware
+from gateway.personas import Persona, demo_personas, with_personas
 from gateway.runtime import Gateway
 from gateway.ui import routes as ui_routes
 
@@ -147,6 +148,7 @@ class GraphQLView(GraphQL[Context, None]):
 
 
 CONFIG_ENV = "MODELGATE_CONFIG_FILE"
+DEMO_ENV = "MODELGATE_DEMO"
 LOG_FORMAT_ENV, LOG_LEVEL_ENV = "MODELGATE_LOG_FORMAT", "MODELGATE_LOG_LEVEL"
 
 
@@ -158,7 +160,11 @@ def app_from_environment() -> Starlette:
 
     # A spawned worker starts from scratch: set logging up as the parent did.
     configure_logging(os.environ.get(LOG_FORMAT_ENV, "text"), os.environ.get(LOG_LEVEL_ENV, "info"))
-    return create_app(load_settings(os.environ[CONFIG_ENV]), freeze_gc=True)
+    settings = load_settings(os.environ[CONFIG_ENV])
+    if os.environ.get(DEMO_ENV) == "1":  # ``modelgate demo --workers N``: the parent seeded
+        settings = with_personas(settings)
+        return create_app(settings, personas=demo_personas(settings), freeze_gc=True)
+    return create_app(settings, freeze_gc=True)
 
 
 def create_app(
@@ -167,6 +173,7 @@ def create_app(
     gateway: Gateway | None = None,
     background_sync: bool = True,
     seed_demo: bool = False,
+    personas: Sequence[Persona] = (),
     principal_for_request: PrincipalResolver | None = None,
     freeze_gc: bool = False,
 ) -> Starlette:
@@ -333,7 +340,7 @@ def create_app(
             *governance_routes(lambda: ref["gateway"], current_principal),
             *lineage_routes(lambda: ref["gateway"], current_principal),
             Route("/metrics", metrics_endpoint),
-            *ui_routes(),
+            *ui_routes(personas),
         ],
         lifespan=lifespan,
         middleware=[

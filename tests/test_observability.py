@@ -11,7 +11,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
-from gateway.observability import JsonFormatter, request_id_var
+from gateway.observability import JsonFormatter, configure_logging, request_id_var
 from gateway.runtime import Gateway
 from gateway.server import create_app
 from tests.support import data_of, gql, make_settings
@@ -68,6 +68,23 @@ def test_json_logs_carry_the_request_id() -> None:
     assert entry["message"] == "registry r failed"
     assert entry["level"] == "warning" and entry["request_id"] == "req-42"
     assert entry["logger"] == "modelgate.test" and entry["ts"].endswith("+00:00")
+
+
+@pytest.mark.parametrize(("level", "shown"), [("info", False), ("debug", True)])
+def test_registry_calls_are_logged_only_at_debug(level: str, shown: bool) -> None:
+    """httpx writes a line per registry call at INFO; at the server's default level
+    that drowned the log, so it shows only with --log-level debug."""
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    try:
+        configure_logging("text", level)
+        assert logging.getLogger("httpx").isEnabledFor(logging.INFO) is shown
+        assert logging.getLogger("httpx").isEnabledFor(logging.WARNING)
+        assert logging.getLogger("modelgate.sync").isEnabledFor(logging.INFO)
+    finally:
+        root.handlers[:], _ = saved
+        root.setLevel(saved[1])
+        logging.getLogger("httpx").setLevel(logging.NOTSET)
 
 
 async def test_tracing_records_operations_and_registry_calls(tmp_path: Path) -> None:

@@ -176,16 +176,36 @@ def test_cli_prints_events_graph_and_impact(tmp_path: Path, capsys: pytest.Captu
     for event in events:
         check_event(event)
 
-    assert main(["lineage", "s3a://acme/tx/2026/", "--config", str(config)]) == 0
+    assert main(["lineage", "s3a://acme/tx/2026/", "--json", "--config", str(config)]) == 0
     graph = json.loads(capsys.readouterr().out)
     assert {(e["source"], e["relation"]) for e in graph["edges"]} >= {
         (base, "TRAINED_ON"),
         (tuned, "DERIVED_FROM"),
     }
 
-    assert main(["lineage", "s3://acme/tx/2026", "--impact", "--config", str(config)]) == 0
+    assert main(["lineage", "s3://acme/tx/2026", "--impact", "--json", "--config", str(config)]) == 0
     impact = json.loads(capsys.readouterr().out)
     assert [v["uri"] for v in impact["versions"]] == [base, tuned]
+
+    # By default people get a tree and a list, not JSON.
+    assert main(["lineage", tuned, "--direction", "UPSTREAM", "--config", str(config)]) == 0
+    tree = capsys.readouterr().out.splitlines()
+    assert tree[0].startswith(f"{tuned} ") and "[model_version, registry platform]" in tree[0]
+    assert tree[1] == "  made from:"
+    assert any(
+        line.strip().startswith(("├─ DERIVED_FROM", "└─ DERIVED_FROM")) and base in line for line in tree
+    )
+    # The dataset is reached under the parent, indented one level deeper than it.
+    parent_line = next(i for i, line in enumerate(tree) if "DERIVED_FROM" in line)
+    assert any("TRAINED_ON s3://acme/tx/2026" in line for line in tree[parent_line + 1 :])
+    assert main(["lineage", "s3://acme/tx/2026", "--impact", "--config", str(config)]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert listed[0] == "2 versions downstream of s3://acme/tx/2026:"
+    assert listed[1].strip().startswith(base) and listed[2].strip().startswith(tuned)
+
+    # Impact of a node nobody knows is an error, not an empty success.
+    assert main(["lineage", "mg://nope/x/1", "--impact", "--config", str(config)]) == 1
+    assert "no version mg://nope/x/1" in capsys.readouterr().err
 
     assert main(["lineage", "s3://nobody/knows", "--config", str(config)]) == 1
     assert "no lineage node" in capsys.readouterr().err
