@@ -23,7 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import StrawberryGraphQLError
@@ -49,6 +49,7 @@ from gateway.lineage.http import routes as lineage_routes
 from gateway.observability import RequestContextMiddleware
 from gateway.personas import Persona, demo_personas, with_personas
 from gateway.runtime import Gateway
+from gateway.ui import graphiql_page
 from gateway.ui import routes as ui_routes
 
 log = logging.getLogger("modelgate.server")
@@ -99,6 +100,10 @@ class GraphQLView(GraphQL[Context, None]):
         self._gateway_ref = gateway_ref
         self._principal_for = principal_for
         self._timeout = limits.timeout_seconds
+        self._ide_page = graphiql_page()
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(self._ide_page, headers={"cache-control": "no-cache"})
 
     def decode_json(self, data: str | bytes) -> object:
         try:

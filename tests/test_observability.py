@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import logging
@@ -37,6 +38,36 @@ async def test_metrics_describe_requests_registries_and_the_index(
     assert "modelgate_registry_sync_lag_seconds" in text
     assert "modelgate_cache_hit_ratio" in text
     assert 'modelgate_http_requests_total{route="/graphql",status="200"}' in text
+
+
+async def test_metrics_pass_promtool_and_name_their_types(
+    client: httpx.AsyncClient, gateway: Gateway
+) -> None:
+    """promtool (Prometheus' own linter) finds nothing to say, and the parser reads
+    lookups as a counter and the last sync's duration under a duration's name."""
+    import shutil
+    import subprocess
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from tests.conftest import service_missing
+
+    await gateway.sync.sync_all(full=True)
+    data_of(await gql(client, 'query Find { models(query: "m") { totalCount } }'))
+    text = (await client.get("/metrics")).text
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        service_missing("promtool (apt-get install prometheus)", FileNotFoundError("promtool"))
+    assert promtool is not None
+    lint = await asyncio.to_thread(
+        subprocess.run, [promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30
+    )
+    assert lint.returncode == 0 and not lint.stdout.strip() and not lint.stderr.strip(), lint
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    assert families["modelgate_cache_lookups"].type == "counter"
+    assert "modelgate_cache_lookups_total" in text
+    assert families["modelgate_registry_last_sync_duration_seconds"].type == "gauge"
+    assert "modelgate_registry_last_sync_seconds" not in text
 
 
 async def test_request_ids_are_given_echoed_and_attached_to_errors(client: httpx.AsyncClient) -> None:

@@ -28,6 +28,12 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
+def graphiql_page() -> bytes:
+    """GraphiQL, loading its scripts from ``/ui/vendor/`` (shipped here) instead
+    of a CDN, so it works offline and behind a firewall."""
+    return (resources.files(__package__) / "static" / "graphiql.html").read_bytes()
+
+
 def routes(personas: Sequence[Persona] = ()) -> list[BaseRoute]:
     """``/`` (the page), ``/ui/*`` (its scripts and styles) and, for ``modelgate
     demo``, ``/ui/personas.json``: who the dashboard can act as (404 otherwise)."""
