@@ -34,6 +34,7 @@ from adapters.base import VersionRegistrar, WebhookReceiver, WebhookRejected
 from adapters.resilience import breaker_states
 from gateway.api.context import Context
 from gateway.api.errors import format_error
+from gateway.api.http_semantics import GRAPHQL_RESPONSE, is_request_error, response_media_type
 from gateway.api.limits import QueryTimeout, deadline
 from gateway.api.schema import build_schema
 from gateway.auth.errors import AuthUnavailable, Unauthenticated
@@ -149,7 +150,20 @@ class GraphQLView(GraphQL[Context, None]):
             data["errors"] = errors
         if result.extensions:
             data["extensions"] = result.extensions
+        if is_request_error(data):  # execution never began: no data entry (GraphQL spec)
+            del data["data"]
+            request.state.request_error = True
         return data
+
+    async def parse_http_body(self, request: Any) -> Any:
+        try:
+            return await super().parse_http_body(request)
+        except StrawberryHTTPException as exc:
+            if exc.reason == "Unsupported content type":
+                raise StrawberryHTTPException(
+                    415, "send the request as application/json (or GET with query parameters)"
+                ) from exc
+            raise
 
 
 CONFIG_ENV = "MODELGATE_CONFIG_FILE"
@@ -229,9 +243,15 @@ def create_app(
         try:
             response = await view.run(request)
         except StrawberryHTTPException as exc:
-            return error_response(exc.status_code, "BAD_REQUEST", exc.reason, request_id)
+            code = "UNSUPPORTED_MEDIA_TYPE" if exc.status_code == 415 else "BAD_REQUEST"
+            return error_response(exc.status_code, code, exc.reason, request_id)
         except StrawberryGraphQLError as exc:
             return error_response(400, "BAD_REQUEST", exc.message, request_id)
+        if response.media_type == "application/json":  # a GraphQL result (not GraphiQL's page)
+            media = response_media_type(request.headers.get("accept"))
+            response.headers["content-type"] = media
+            if media == GRAPHQL_RESPONSE and getattr(request.state, "request_error", False):
+                response.status_code = 400
         response.headers[REQUEST_ID_HEADER] = request_id
         return response
 

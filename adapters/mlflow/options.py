@@ -52,6 +52,8 @@ class MlflowOptions:
     # listing the rest (one 10,000-version page holds the whole sync up until it ends).
     version_page_size: int = 1_000
     fetch_run_details: bool = True
+    # Read MLmodel and requirements.txt of MLflow-logged models (environment, signature).
+    read_model_files: bool = True
     run_concurrency: int = 8
     # Incremental passes cannot see version-tag edits (MLflow bumps no timestamp for
     # them); after this long the adapter asks for a full listing again.
