@@ -32,7 +32,7 @@ from tenacity import (
 )
 
 from gateway.config import ConfigError, RegistrySettings, did_you_mean
-from gateway.domain import LineageEdge, Model, ModelVersion, Stage
+from gateway.domain import Approval, LineageEdge, Model, ModelVersion, Stage
 from gateway.errors import (
     RegistryAuthError,
     RegistryError,
@@ -167,6 +167,27 @@ class VersionRegistrar(Protocol):
 
     async def set_stage(
         self, version: ModelVersion, stage: Stage, *, actor: str, within: TransactionHook | None = None
+    ) -> ModelVersion: ...
+
+
+@dataclass(frozen=True)
+class PromotionContext:
+    """The governance record behind a write-through: which request, who asked,
+    who approved. Registries that can keep it with the change (a Git tag's
+    message) receive it through ``PromotionRecorder``."""
+
+    request_id: str
+    requested_by: str
+    reason: str | None = None
+    approvals: tuple[Approval, ...] = ()
+
+
+@runtime_checkable
+class PromotionRecorder(Protocol):
+    """Optional: write an approved promotion's stage together with its record."""
+
+    async def set_stage_for_promotion(
+        self, version: ModelVersion, stage: Stage, *, context: PromotionContext
     ) -> ModelVersion: ...
 
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from gateway import __version__
@@ -22,6 +24,7 @@ from gateway.governance import commands as governance_commands
 from gateway.lineage import commands as lineage_commands
 from gateway.observability import configure_logging
 from gateway.personas import demo_personas, personas_text, with_personas
+from gateway.wording import plural
 from gateway.workers import BindFailed, WorkerFailed
 
 DEFAULT_CONFIG = "config/modelgate.toml"
@@ -133,6 +136,32 @@ def _split_list(text: str | None) -> list[str]:
     return [part.strip() for part in (text or "").split(",") if part.strip()]
 
 
+@contextlib.contextmanager
+def _demo_registries(settings: Settings, args: argparse.Namespace) -> Iterator[Settings]:
+    """The demo's settings: with ``--with-mlflow``, a local MLflow server (or the one
+    ``--mlflow-url`` names) filled with federated examples and added as a registry."""
+    if not args.with_mlflow:
+        yield settings
+        return
+    if args.workers > 1:  # workers read the config file, which does not name the demo's MLflow
+        raise ConfigError("--with-mlflow", "runs with one worker: drop --workers")
+    from gateway import demo_mlflow
+
+    try:
+        import mlflow  # noqa: F401  (the server is MLflow's own)
+    except ImportError:
+        if args.mlflow_url is None:
+            raise ConfigError("--with-mlflow", "needs the mlflow package: pip install mlflow") from None
+    with contextlib.ExitStack() as stack:
+        url = args.mlflow_url or stack.enter_context(demo_mlflow.local_mlflow(Path("data/demo-mlflow")))
+        added = demo_mlflow.seed_mlflow(url)
+        print(
+            f"MLflow at {url} (registry {demo_mlflow.REGISTRY_ID}): {plural(added, 'version')} added",
+            flush=True,
+        )
+        yield demo_mlflow.with_mlflow_registry(settings, url)
+
+
 def _apikey(args: argparse.Namespace) -> int:
     """``apikey hash``: the key comes on stdin, never as an argument (shell history, ps)."""
     from gateway.auth.apikeys import hash_key, new_key
@@ -166,6 +195,15 @@ def build_parser() -> argparse.ArgumentParser:
         ("demo", "fill the shipped native registries with sample models and serve"),
     ):
         server = with_config(sub.add_parser(name, help=text))
+        if name == "demo":
+            server.add_argument(
+                "--with-mlflow",
+                action="store_true",
+                help="also start and fill a local MLflow server (pip install mlflow)",
+            )
+            server.add_argument(
+                "--mlflow-url", help="with --with-mlflow: fill this MLflow server instead of starting one"
+            )
         server.add_argument("--host")
         server.add_argument("--port", type=int)
         server.add_argument("--log-format", choices=("text", "json"), default="text")
@@ -212,7 +250,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _serve(settings, args.host, args.port, workers=args.workers, log=log)
         elif args.command == "demo":
             log = (args.log_format, args.log_level)
-            _serve(settings, args.host, args.port, seed=True, workers=args.workers, log=log)
+            with _demo_registries(settings, args) as demo_settings:
+                _serve(demo_settings, args.host, args.port, seed=True, workers=args.workers, log=log)
         elif args.command in catalogue_commands.COMMANDS:
             return catalogue_commands.run(args, settings)
         elif args.command in governance_commands.COMMANDS:

@@ -34,7 +34,7 @@ class Persona:
         }
 
 
-DEMO_TEAMS = ("platform", "research")
+DEMO_TEAMS = ("platform", "research", "fraud")
 PERSONAS = (
     Persona("mg_demo_requester", "rita", "requester (ML engineer)", (), DEMO_TEAMS),
     Persona("mg_demo_team_lead", "lena", "team lead", ("TEAM_LEAD",), DEMO_TEAMS),

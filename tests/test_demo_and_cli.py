@@ -261,3 +261,58 @@ def test_a_dead_worker_is_replaced_and_a_taken_port_is_refused(tmp_path: Path) -
         output, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, output
     assert "starting another" in output  # the replacement is logged
+
+
+def test_demo_with_mlflow_federates_with_lineage_and_a_stage_conflict(
+    tmp_path: Path, mlflow_url: str
+) -> None:
+    """`modelgate demo --with-mlflow` (here filling the session's real MLflow server
+    through --mlflow-url, instead of starting a second one): three registries, an
+    MLflow version that is a native one's artifact, fine-tunes across registries,
+    and the model MLflow holds in production twice (a legacy stage and an alias)."""
+    shutil.copytree(REPO / "config", tmp_path / "config")
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gateway.cli",
+            "demo",
+            "--with-mlflow",
+            "--mlflow-url",
+            mlflow_url,
+            "--port",
+            str(port),
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+    def ask(query: str) -> dict:
+        body = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": query}, timeout=20).json()
+        assert "errors" not in body, body
+        return body["data"]
+
+    try:
+        wait_until_ready(port, proc, 90)
+        registries = {r["id"]: r for r in ask("{ registries { id kind versionCount } }")["registries"]}
+        assert {r["kind"] for r in registries.values()} >= {"NATIVE", "MLFLOW"}
+        assert registries["fraud-mlflow"]["versionCount"] >= 4
+        eu = ask(
+            '{ models(filter: { registries: ["fraud-mlflow"], multipleProduction: true }) '
+            "{ edges { node { uri } } facets { conflicts { value count } } } }"
+        )["models"]
+        assert [e["node"]["uri"] for e in eu["edges"]] == ["mg://fraud-mlflow/fraud-detector-eu"]
+        impact = ask('{ impact(uri: "mg://platform/fraud-detector/5") { uri } }')["impact"]
+        assert {"mg://fraud-mlflow/fraud-detector-eu/1", "mg://fraud-mlflow/fraud-detector-eu/2"} <= {
+            v["uri"] for v in impact
+        }
+        distilled = ask('{ impact(uri: "mg://research/llm-summarizer-support/2") { uri } }')["impact"]
+        assert "mg://fraud-mlflow/support-summarizer-distilled/1" in {v["uri"] for v in distilled}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=30)
+    assert "registry fraud-mlflow" in output and "Traceback" not in output, output

@@ -38,7 +38,7 @@ from sqlalchemy import Row, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.base import RegistryAdapter, VersionRegistrar
+from adapters.base import PromotionContext, PromotionRecorder, RegistryAdapter, VersionRegistrar
 from gateway.auth.principal import Principal
 from gateway.catalogue.index import CatalogueIndex
 from gateway.catalogue.sync import SyncEngine
@@ -484,7 +484,17 @@ class Promotions:
                     version, request.target_stage, actor=request.requested_by, within=within
                 )
             else:
-                updated = await adapter.set_stage(version, request.target_stage, actor=request.requested_by)
+                if isinstance(adapter, PromotionRecorder):
+                    context = PromotionContext(
+                        request.id, request.requested_by, request.reason, request.approvals
+                    )
+                    updated = await adapter.set_stage_for_promotion(
+                        version, request.target_stage, context=context
+                    )
+                else:
+                    updated = await adapter.set_stage(
+                        version, request.target_stage, actor=request.requested_by
+                    )
                 async with self.db.write() as conn:
                     await self._record_applied(conn, request, updated)
         except GatewayError as exc:

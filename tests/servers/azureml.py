@@ -273,16 +273,14 @@ class AzureMLServer:
 # azure-ai-ml is heavy and pins OpenTelemetry tightly (see README, "Running the tests"),
 # so it is not in the test extra; with it installed, the seeding above goes through it.
 # MODELGATE_TEST_NO_AZURE_AI_ML=1 takes the azure-core path even where it is installed.
-def _has_module(name: str) -> bool:
-    # find_spec imports the parents: with azure-identity's ``azure`` namespace but no
-    # ``azure.ai``, it raises instead of answering None.
-    try:
-        return importlib.util.find_spec(name) is not None
+def _has_sdk() -> bool:
+    try:  # find_spec imports the parents: without azure-ai-ml, "azure.ai" itself is missing
+        return importlib.util.find_spec("azure.ai.ml") is not None
     except ModuleNotFoundError:
         return False
 
 
-HAS_SDK = _has_module("azure.ai.ml") and not os.environ.get("MODELGATE_TEST_NO_AZURE_AI_ML")
+HAS_SDK = _has_sdk() and not os.environ.get("MODELGATE_TEST_NO_AZURE_AI_ML")
 API_VERSION = "2025-12-01"
 ARM_SCOPE = "https://management.azure.com/.default"
 _CAMEL = {
