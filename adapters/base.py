@@ -112,9 +112,34 @@ class RegistryAdapter(Protocol):
 @runtime_checkable
 class BulkVersionLister(Protocol):
     """Registries that can list every version of every model in one paged listing
-    (far fewer round trips for a full sync than one listing per model)."""
+    (far fewer round trips for a full sync than one listing per model).
+
+    A model's versions should come one after another (ordered by model): a full
+    sync then indexes each model as soon as the listing has moved past it. A
+    model whose versions come apart is still indexed whole, re-read at the end."""
 
     async def list_all_versions(self, page_token: str | None = None) -> Page[ModelVersion]: ...
+
+
+@runtime_checkable
+class EndpointDescriber(Protocol):
+    """Optional capability: the address the adapter calls (a base URL, an AWS
+    endpoint, a Git remote), so an error about the registry can say where the
+    gateway looked. Without credentials, never raising, no I/O."""
+
+    def describe_endpoint(self) -> str | None: ...
+
+
+def endpoint_of(adapter: object) -> str | None:
+    """The endpoint an adapter calls, if it says (``EndpointDescriber``)."""
+    describe = getattr(adapter, "describe_endpoint", None)
+    if describe is None:
+        return None
+    try:
+        endpoint = describe()
+    except Exception:  # a description must never turn an error report into a fault
+        return None
+    return str(endpoint) if endpoint else None
 
 
 @dataclass(frozen=True)
@@ -337,12 +362,19 @@ def to_utc(value: datetime | str | int | float | None, *, epoch_unit: str = "ms"
 
 async def iterate_pages(fetch: Callable[[str | None], Awaitable[Page[T]]]) -> AsyncIterator[T]:
     """Every item of a paged listing, following next tokens until the end."""
+    async for items in iterate_page_items(fetch):
+        for item in items:
+            yield item
+
+
+async def iterate_page_items(fetch: Callable[[str | None], Awaitable[Page[T]]]) -> AsyncIterator[list[T]]:
+    """Each page's items of a paged listing as it arrives (for consumers that work a
+    page at a time, e.g. a sync that indexes while the next page is read)."""
     token: str | None = None
     seen_tokens: set[str] = set()
     while True:
         page = await fetch(token)
-        for item in page.items:
-            yield item
+        yield page.items
         if not page.next_token:
             return
         if page.next_token in seen_tokens:  # a registry that loops would hang a sync forever
@@ -472,9 +504,13 @@ class JsonHttpClient:
         try:
             response = await self._client.request(method, path, params=params, json=json_body)
         except httpx.TimeoutException as exc:
-            raise RegistryUnavailable(self.registry_id, f"timed out ({type(exc).__name__})") from exc
+            raise RegistryUnavailable(
+                self.registry_id, f"timed out ({type(exc).__name__})", url=self._url_of(path)
+            ) from exc
         except httpx.TransportError as exc:
-            raise RegistryUnavailable(self.registry_id, f"unreachable ({exc})") from exc
+            raise RegistryUnavailable(
+                self.registry_id, f"unreachable ({exc})", url=self._url_of(path)
+            ) from exc
         if response.status_code >= 400:
             raise self._translate(response)
         if not response.content:
@@ -487,6 +523,14 @@ class JsonHttpClient:
                 f"answered {method} {path} with a body that is not JSON",
                 status=response.status_code,
             ) from exc
+
+    @property
+    def base_url(self) -> str:
+        return str(self._client.base_url)
+
+    def _url_of(self, path: str) -> str:
+        """The URL a request went to, without its query (which may carry filters)."""
+        return str(self._client.base_url.join(path).copy_with(query=None))
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -29,7 +29,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
-from adapters.base import ChangeSet, Health, Page, RegistryAdapter
+from adapters.base import ChangeSet, Health, Page, RegistryAdapter, endpoint_of
 from gateway.config import RegistrySettings
 from gateway.domain import LineageEdge, Model, ModelVersion, Stage
 from gateway.errors import RegistryUnavailable
@@ -70,6 +70,11 @@ class CircuitBreaker:
         self._trial_running = False
         self.times_opened = 0
         self.rejected = 0  # calls refused while open
+        # What the last call with an outcome said, for the registry's state: the
+        # failure that counts (None once a call is answered), and whether any
+        # call has been answered at all in this process.
+        self.last_failure: str | None = None
+        self.answered = False
 
     @property
     def state(self) -> BreakerState:
@@ -118,11 +123,14 @@ class CircuitBreaker:
             log.info("registry %s answers again: circuit closed", self.registry_id)
         self._failures = 0
         self._opened_at = None
+        self.last_failure = None
+        self.answered = True
 
     def failed(self, trial: bool, error: Exception) -> None:
         if trial:
             self._trial_running = False
         self._failures += 1
+        self.last_failure = getattr(error, "message", None) or str(error) or type(error).__name__
         if trial or (self._opened_at is None and self._failures >= self.failure_threshold):
             if self._opened_at is None:
                 self.times_opened += 1
@@ -176,8 +184,9 @@ class GuardedAdapter:
                 async with asyncio.timeout(self.timeout_seconds):
                     return await fn()
             except TimeoutError:
+                where: dict[str, Any] = {"url": url} if (url := endpoint_of(self.inner)) else {}
                 raise RegistryUnavailable(
-                    self.registry_id, f"{operation} did not answer within {self.timeout_seconds:g}s"
+                    self.registry_id, f"{operation} did not answer within {self.timeout_seconds:g}s", **where
                 ) from None
 
         started = time.perf_counter()

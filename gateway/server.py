@@ -39,6 +39,7 @@ from gateway.api.schema import build_schema
 from gateway.auth.errors import AuthUnavailable, Unauthenticated
 from gateway.auth.middleware import AuthMiddleware, authenticator_for, current_principal, www_authenticate
 from gateway.auth.principal import LOCAL_OPERATOR, Principal
+from gateway.catalogue.state import RegistryState, registry_states
 from gateway.config import GraphQLSettings, Settings
 from gateway.errors import GatewayError
 from gateway.governance.http import PrincipalResolver
@@ -266,9 +267,15 @@ def create_app(
         except Exception:  # report, do not raise: this is a probe
             store_ok = False
         stats = await gw.index.registry_stats() if store_ok else {}
+        # The same states GraphQL reports (gateway.catalogue.state), so the two agree.
+        health = await gw.index.registry_health() if store_ok else {}
+        states = registry_states([r.id for r in gw.settings.registries], health, gw.adapters)
         registries: dict[str, dict[str, Any]] = {
             r.id: {
-                "healthy": stats[r.id].healthy if r.id in stats else None,
+                "state": states[r.id].state.value,
+                "healthy": states[r.id].state is RegistryState.HEALTHY,
+                "reason": states[r.id].reason,
+                "url": states[r.id].url,
                 "syncedAt": synced.isoformat()
                 if r.id in stats and (synced := stats[r.id].synced_at)
                 else None,
@@ -279,12 +286,9 @@ def create_app(
         for rid, breaker in breaker_states(gw.adapters).items():
             if rid in registries:
                 registries[rid]["breaker"] = breaker
-        # Ready when the store answers; a down registry is served from the index
-        # (reported as degraded, still 200: taking the replica out would not help).
-        degraded = any(
-            r.get("healthy") is False or r.get("breaker", {}).get("state") == "open"
-            for r in registries.values()
-        )
+        # Ready when the store answers; a registry that is not HEALTHY is served from
+        # the index (reported as degraded, still 200: taking the replica out would not help).
+        degraded = any(r["state"] != RegistryState.HEALTHY.value for r in registries.values())
         status = ("degraded" if degraded else "ready") if store_ok else "unavailable"
         body = {"status": status, "store": store_ok, "registries": registries}
         return JSONResponse(body, status_code=200 if store_ok else 503)

@@ -116,6 +116,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 async def gateway(database_url: str, tmp_path: Path) -> AsyncIterator[Gateway]:
     gw = await Gateway.open(make_settings(database_url, tmp_path))
     try:
+        # As a served gateway does at start: until a registry's first sync completes
+        # it is SYNCING and every answer says so.
+        await gw.sync.sync_all(full=True)
         yield gw
     finally:
         await gw.aclose()

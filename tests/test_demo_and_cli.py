@@ -82,6 +82,34 @@ def test_sync_command(tmp_path: Path) -> None:
     assert (tmp_path / "data" / "modelgate.db").exists()
 
 
+def test_sync_progress_shows_a_failed_registry_as_failed(tmp_path: Path) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"  # nothing listens
+    config = tmp_path / "modelgate.toml"
+    config.write_text(
+        f"""
+[storage]
+url = "sqlite:///{tmp_path}/gw.db"
+artifacts_dir = "{tmp_path}/artifacts"
+
+[[registries]]
+id = "platform"
+kind = "native"
+
+[[registries]]
+id = "dead-mlflow"
+kind = "mlflow"
+url = "{dead}"
+timeout_seconds = 0.5
+"""
+    )
+    result = run_cli("sync", "--config", str(config), cwd=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    # The progress line (stderr) and the summary both say FAILED; the healthy one completed.
+    assert "dead-mlflow FAILED" in result.stderr
+    assert "dead-mlflow: FAILED: registry dead-mlflow: unreachable" in result.stderr
+    assert "platform: full sync of 0 models" in result.stdout
+
+
 def test_demo_serves_the_catalogue_and_stops_gracefully(tmp_path: Path) -> None:
     shutil.copytree(REPO / "config", tmp_path / "config")
     port = free_port()

@@ -514,6 +514,10 @@ class MlflowAdapter:
             return Health(False, exc.message)
         return Health(True)
 
+    def describe_endpoint(self) -> str:
+        """The tracking server's REST root (``EndpointDescriber``)."""
+        return self._http.base_url
+
     async def aclose(self) -> None:
         await self._http.aclose()
         await self._files.aclose()

@@ -48,7 +48,9 @@ class MlflowOptions:
     webhook_tolerance_seconds: float = 300.0
     timeout_seconds: float = 10.0
     page_size: int = MAX_MODEL_PAGE
-    version_page_size: int = 10_000
+    # Pages of 1,000 let a full sync index the first models while MLflow is still
+    # listing the rest (one 10,000-version page holds the whole sync up until it ends).
+    version_page_size: int = 1_000
     fetch_run_details: bool = True
     # Read MLmodel and requirements.txt of MLflow-logged models (environment, signature).
     read_model_files: bool = True

@@ -197,6 +197,10 @@ class VertexRegistry:
             return Health(ok=False, detail=exc.message)
         return Health(ok=True)
 
+    def describe_endpoint(self) -> str:
+        """The Vertex AI REST root of the configured location (``EndpointDescriber``)."""
+        return f"{self.settings.api_base}{self.settings.parent}"
+
     async def aclose(self) -> None:
         await self._api.aclose()
 

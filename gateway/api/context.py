@@ -15,8 +15,9 @@ from gateway.auth.access import AccessPolicy, Visibility
 from gateway.auth.principal import LOCAL_OPERATOR, Principal
 from gateway.catalogue.index import RegistryStats
 from gateway.catalogue.live import LiveVersion
+from gateway.catalogue.state import StateReport, registry_states
 from gateway.domain import Approval, Model, ModelVersion
-from gateway.errors import RegistryError, RegistryUnavailable
+from gateway.errors import RegistryError
 from gateway.governance.service import StoredCompliance
 from gateway.runtime import Gateway
 
@@ -48,6 +49,8 @@ class Context:
     promotion_approvals: DataLoader[str, list[Approval]] = field(init=False)
     # Live reads through the adapters (cached, batched per registry).
     live: DataLoader[str, LiveVersion] = field(init=False)
+    # ``live: true`` reads: through the adapters now, refreshing the cache.
+    live_fresh: DataLoader[str, LiveVersion] = field(init=False)
     # Registries whose part of this answer came from the index because they failed:
     # reported in ``errors[]`` (REGISTRY_UNAVAILABLE) next to the data, one per registry.
     registry_errors: dict[str, RegistryError] = field(default_factory=dict)
@@ -63,6 +66,7 @@ class Context:
         self.compliance = _loader(self.gateway.governance.stored_compliance)
         self.promotion_approvals = _loader(self.gateway.governance.promotions.applied_approvals)
         self.live = _loader(self.gateway.live.versions)
+        self.live_fresh = _loader(partial(self.gateway.live.versions, fresh=True))
 
     async def registry_stats(self) -> dict[str, RegistryStats]:
         """Health and freshness of every registry, read once per request: the
@@ -74,21 +78,28 @@ class Context:
     def report(self, error: RegistryError) -> None:
         self.registry_errors.setdefault(error.registry_id, error)
 
-    async def note_index_answer(self, registry_ids: Iterable[str]) -> None:
-        """Items from these registries were served from the index: if a registry is
-        failing, say so (its part may be stale)."""
-        stats = await self.gateway.index.registry_health()
-        for rid in set(registry_ids):
-            state = stats.get(rid)
-            if state is not None and not state.healthy and rid not in self.registry_errors:
-                synced = state.synced_at.isoformat() if state.synced_at else "never"
-                self.report(
-                    RegistryUnavailable(
-                        rid,
-                        f"{(state.last_error or 'failing').removeprefix(f'registry {rid}: ')}; "
-                        f"its results come from the index (synced {synced})",
-                    )
-                )
+    async def registry_states(self) -> dict[str, StateReport]:
+        """The state of every configured registry (``gateway.catalogue.state``)."""
+        health = await self.gateway.index.registry_health()
+        ids = [r.id for r in self.gateway.settings.registries]
+        return registry_states(ids, health, self.gateway.adapters)
+
+    async def note_index_answer(self, registry_ids: Iterable[str] | None = None) -> None:
+        """An answer from the index covered these registries (None: every configured
+        one, as a search without a registry filter does): each that is down or has
+        never completed a sync is reported, since its part may be stale or missing."""
+        states = await self.registry_states()
+        for rid in states if registry_ids is None else set(registry_ids):
+            state = states.get(rid)
+            if state is not None and state.reported:
+                self.report(state.error())
+
+    async def note_missing(self, uri: str, registry_id: str) -> None:
+        """A by-URI read the index could not answer: if the registry is down or has
+        never completed a sync, the null is not an answer, so say so."""
+        state = (await self.registry_states()).get(registry_id)
+        if state is not None and state.reported:
+            self.report(state.error(subject=uri))
 
     async def complete(self, versions: list[ModelVersion], *, live: bool = False) -> list[ModelVersion]:
         """Versions with every detail: index records that lack some (``partial``), or
@@ -98,7 +109,8 @@ class Context:
         if not wanted:
             await self.note_index_answer(v.registry_id for v in versions)
             return versions
-        fetched = dict(zip(wanted, await self.live.load_many(wanted), strict=True))
+        loader = self.live_fresh if live else self.live
+        fetched = dict(zip(wanted, await loader.load_many(wanted), strict=True))
         out = []
         for v in versions:
             result = fetched.get(v.uri)

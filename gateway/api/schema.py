@@ -246,7 +246,7 @@ class CatalogueQuery:
         page = await index.search_models(
             query, f, check_page_size(first), after, **_search_options(info, sort)
         )
-        await info.context.note_index_answer(m.registry_id for m in page.items)
+        await info.context.note_index_answer(f.registries or None)
         return ModelConnection.from_page(page, after)
 
     @strawberry.field(description="Search model versions across every registry.")
@@ -265,6 +265,7 @@ class CatalogueQuery:
             query, f, check_page_size(first), after, **_search_options(info, sort)
         )
         page.items = await info.context.complete(page.items)
+        await info.context.note_index_answer(f.registries or None)
         return ModelVersionConnection.from_page(page, after)
 
     @strawberry.field(description="A model by its URI, mg://<registry>/<model>.")
@@ -273,9 +274,11 @@ class CatalogueQuery:
         if parsed.version is not None:
             raise BadInput(f"{uri} names a version: use modelVersion", field="uri")
         m = await info.context.models.load(uri)
-        if m is not None:
-            await info.context.note_index_answer([m.registry_id])
-        return ModelType.from_domain(m) if m else None
+        if m is None:
+            await info.context.note_missing(uri, parsed.registry_id)
+            return None
+        await info.context.note_index_answer([m.registry_id])
+        return ModelType.from_domain(m)
 
     @strawberry.field(
         description="A version by its URI, mg://<registry>/<model>/<version>. With live: true it is "
@@ -290,12 +293,13 @@ class CatalogueQuery:
             raise BadInput(f"{uri} names a model, not a version: use model", field="uri")
         v = await info.context.versions.load(uri)
         if v is None and live and await _may_read_live(info, parsed.registry_id, uri):
-            result = await info.context.live.load(uri)  # not indexed yet: the registry may have it
+            result = await info.context.live_fresh.load(uri)  # not indexed yet: the registry may have it
             if result.error is not None:
                 info.context.report(result.error)
             found = result.version
             v = found if found is not None and info.context.access.can_see_version(found) else None
         if v is None:
+            await info.context.note_missing(uri, parsed.registry_id)
             return None
         (v,) = await info.context.complete([v], live=bool(live))
         return ModelVersionType.from_domain(v)

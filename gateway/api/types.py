@@ -19,6 +19,7 @@ from strawberry.types import Info
 from gateway.api.context import Context
 from gateway.api.limits import max_page_size
 from gateway.catalogue.index import FacetCount, SearchFilter, SearchPage, SortOrder
+from gateway.catalogue.state import RegistryState
 from gateway.config import RegistrySettings
 from gateway.domain import Model, ModelVersion, RegistryKind, Stage
 from gateway.errors import BadInput
@@ -26,7 +27,14 @@ from gateway.lineage.graph import Edge, Graph
 from gateway.lineage.walk import Direction
 
 StageEnum = strawberry.enum(Stage, name="Stage", description="The unified lifecycle stage.")
-strawberry.enum(RegistryKind, name="RegistryKind")  # registers the domain enum with the schema
+RegistryKindEnum = strawberry.enum(RegistryKind, name="RegistryKind")
+RegistryStateEnum = strawberry.enum(
+    RegistryState,
+    name="RegistryState",
+    description="SYNCING until its first full sync completes; UNAVAILABLE when its last call "
+    "failed or timed out (or its last sync failed and nothing answered since); DEGRADED when it "
+    "answers but its last sync failed or skipped models it could not read; else HEALTHY.",
+)
 
 MAX_PAGE_SIZE = 100  # the default of ``[graphql] max_page_size``
 
@@ -345,10 +353,16 @@ class Registry:
 
     # Health comes from a tiny, memoised read; counts need a grouped scan of the
     # index, so they are read only when a client asks for them.
-    @strawberry.field
+    @strawberry.field(description='The registry\'s state (API.md "Registry state").')
+    async def state(self, info: Info[Context, None]) -> RegistryStateEnum:  # type: ignore[valid-type]
+        report = (await info.context.registry_states()).get(self.id)
+        # Not configured any more (its models stay indexed): nothing can call it.
+        return report.state if report is not None else RegistryState.UNAVAILABLE
+
+    @strawberry.field(description="True only when state is HEALTHY.")
     async def healthy(self, info: Info[Context, None]) -> bool:
-        state = (await info.context.gateway.index.registry_health()).get(self.id)
-        return state.healthy if state else True
+        report = (await info.context.registry_states()).get(self.id)
+        return report is not None and report.state is RegistryState.HEALTHY
 
     @strawberry.field
     async def synced_at(self, info: Info[Context, None]) -> datetime | None:
@@ -360,14 +374,17 @@ class Registry:
         state = (await info.context.gateway.index.registry_health()).get(self.id)
         return state.last_error if state else None
 
+    # A count of a registry that is down or never finished syncing may be short: say so.
     @strawberry.field
     async def model_count(self, info: Info[Context, None]) -> int:
         stats = (await info.context.registry_stats()).get(self.id)
+        await info.context.note_index_answer([self.id])
         return stats.models if stats else 0
 
     @strawberry.field
     async def version_count(self, info: Info[Context, None]) -> int:
         stats = (await info.context.registry_stats()).get(self.id)
+        await info.context.note_index_answer([self.id])
         return stats.versions if stats else 0
 
 

@@ -112,6 +112,7 @@ class CacheStats:
     stale_hits: int = 0
     misses: int = 0
     errors_served_stale: int = 0
+    live_reads: int = 0  # refresh_many calls: reads that skipped the cache
 
     @property
     def hit_ratio(self) -> float:
@@ -196,7 +197,27 @@ class AsyncCache:
                         out[key] = Cached(None, stale=True, error=exc)
         return out
 
-    def _start(self, keys: list[str], load_many: LoadMany) -> asyncio.Task[None]:
+    async def refresh_many(self, keys: list[str], load_many: LoadMany) -> dict[str, Cached]:
+        """Every key read now with one ``load_many`` call, whatever the cache holds,
+        and the cache refreshed with the answer (a read that must be live). A load
+        already in flight is not joined: it may have started before the caller asked.
+        A failed load answers ``Cached(None, stale=True, error=...)`` for every key
+        and leaves the cached values as they were."""
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return {}
+        self.stats.live_reads += 1
+        futures = self._start(wanted, load_many)
+        out: dict[str, Cached] = {}
+        for key in wanted:
+            try:
+                out[key] = Cached(await asyncio.shield(futures[key]))
+            except Exception as exc:
+                out[key] = Cached(None, stale=True, error=exc)
+        return out
+
+    def _start(self, keys: list[str], load_many: LoadMany) -> dict[str, asyncio.Future[Any]]:
+        """Load ``keys`` in the background; their futures are in flight from now on."""
         loop = asyncio.get_running_loop()
         futures = {k: loop.create_future() for k in keys}
         self._inflight.update(futures)
@@ -225,7 +246,7 @@ class AsyncCache:
         task = asyncio.create_task(run())
         self._refreshing.add(task)
         task.add_done_callback(self._refreshing.discard)
-        return task
+        return futures
 
     async def refreshed(self) -> None:
         """Wait for the background refreshes running now (stale-while-revalidate)."""

@@ -24,6 +24,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from gateway.catalogue.index import CatalogueIndex, SearchFilter
+from gateway.catalogue.sync import SyncResult
 from gateway.codec import model_to_dict, version_to_dict
 from gateway.config import Settings
 from gateway.domain import Stage, parse_uri
@@ -237,9 +238,25 @@ async def _sync(args: argparse.Namespace, settings: Settings) -> int:
                 def advance(registry_id: str, done: int) -> None:
                     progress.update(tasks[registry_id], completed=done)
 
-                results = await gateway.sync.sync_all(full=args.full, progress=advance)
-                for r in results:
-                    progress.update(tasks[r.registry_id], total=r.models, completed=r.models)
+                def finished(r: SyncResult) -> SyncResult:
+                    task = tasks[r.registry_id]
+                    if r.error:  # a failed pass is no finished bar: it reads as the failure it is
+                        progress.update(task, description=f"[bold red]{r.registry_id} FAILED[/]")
+                        progress.stop_task(task)
+                    elif r.partial:
+                        progress.update(
+                            task, description=f"[yellow]{r.registry_id} PARTIAL[/]",
+                            total=r.models, completed=r.models,
+                        )  # fmt: skip
+                    else:
+                        progress.update(task, total=r.models, completed=r.models)
+                    return r
+
+                async def one(registry_id: str) -> SyncResult:
+                    result = await gateway.sync.sync_registry(registry_id, full=args.full, progress=advance)
+                    return finished(result)  # as each registry ends, not when all have
+
+                results = list(await asyncio.gather(*(one(rid) for rid in gateway.adapters)))
     finally:
         await gateway.aclose()
     failed = [r for r in results if r.error]
@@ -251,6 +268,9 @@ async def _sync(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"{r.registry_id}: FAILED: {r.error}", file=sys.stderr)
             elif r.skipped:
                 print(f"{r.registry_id}: skipped (another gateway replica is syncing it)")
+            elif r.partial:
+                print(f"{r.registry_id}: PARTIAL: full sync of {r.models} models in {r.seconds:.2f}s")
+                print(f"{r.registry_id}: {r.partial}", file=sys.stderr)
             else:
                 kind = "full" if r.full else "incremental"
                 print(

@@ -50,16 +50,23 @@ class LiveReader:
         self.cache = cache
         self.deadline = deadline_seconds
 
-    async def versions(self, uris: Sequence[str]) -> dict[str, LiveVersion]:
+    async def versions(self, uris: Sequence[str], *, fresh: bool = False) -> dict[str, LiveVersion]:
+        """The versions through their adapters: from the cache when it has them, or,
+        when ``fresh`` (``live: true``), read from the registry now and the cache
+        refreshed with the answer; a registry that fails then yields the error and no
+        version, so the caller falls back to the index's copy."""
         by_registry: dict[str, list[str]] = defaultdict(list)
         for uri in dict.fromkeys(uris):
             by_registry[parse_uri(uri).registry_id].append(uri)
         results: dict[str, LiveVersion] = {}
-        for part in await asyncio.gather(*(self._registry(rid, batch) for rid, batch in by_registry.items())):
+        parts = await asyncio.gather(
+            *(self._registry(rid, batch, fresh) for rid, batch in by_registry.items())
+        )
+        for part in parts:
             results.update(part)
         return results
 
-    async def _registry(self, registry_id: str, uris: list[str]) -> dict[str, LiveVersion]:
+    async def _registry(self, registry_id: str, uris: list[str], fresh: bool) -> dict[str, LiveVersion]:
         adapter = self.adapters.get(registry_id)
         if adapter is None:
             return {u: LiveVersion(None) for u in uris}
@@ -68,10 +75,10 @@ class LiveReader:
             found = await asyncio.wait_for(_read(adapter, [_key_to_uri(k) for k in keys]), self.deadline)
             return {_cache_key(uri): version_to_dict(v) for uri, v in found.items() if v is not None}
 
+        keys = [_cache_key(u) for u in uris]
+        read = self.cache.refresh_many(keys, load) if fresh else self.cache.get_many(keys, load)
         try:
-            cached = await asyncio.wait_for(
-                self.cache.get_many([_cache_key(u) for u in uris], load), self.deadline + 0.5
-            )
+            cached = await asyncio.wait_for(read, self.deadline + 0.5)
         except TimeoutError:  # the cache backend itself stalled
             stalled = RegistryUnavailable(registry_id, f"no answer within {self.deadline:.1f}s")
             return {u: LiveVersion(None, stale=True, error=stalled) for u in uris}

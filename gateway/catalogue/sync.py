@@ -18,24 +18,32 @@ import hashlib
 import logging
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 from sqlalchemy import text
 
-from adapters.base import BulkVersionLister, RegistryAdapter, iterate_pages
+from adapters.base import BulkVersionLister, Page, RegistryAdapter, iterate_page_items, iterate_pages
 from gateway.catalogue.index import CatalogueIndex
 from gateway.config import RegistrySettings
 from gateway.domain import Model, ModelVersion
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, RegistryError, RegistryNotFound, RegistryUnavailable
 from gateway.store.database import Database
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 200  # models written per index transaction
+BATCH_SIZE = 200  # models written per index transaction: the first batches of a full sync
+# Later batches of a full sync: fewer, larger transactions cost less per model (statement
+# compilation, listener set-up) once the first models are searchable.
+FULL_SYNC_BATCH_SIZE = 1000
+SMALL_BATCHES_UNTIL = 1000  # models of a full sync written in BATCH_SIZE batches
 READ_CONCURRENCY = 8  # per-model version listings in flight against one registry
+WRITE_AHEAD = 4  # batches read ahead of the index writer during a full sync
+PAGES_AHEAD = 2  # listing pages read ahead of the join during a full sync
 
 ProgressCallback = Callable[[str, int], None]  # (registry id, models done)
+Pair = tuple[Model, list[ModelVersion]]
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,7 @@ class SyncResult:
     seconds: float
     error: str | None = None
     skipped: bool = False  # another replica held the registry's sync lock
+    partial: str | None = None  # the pass completed without some models (which, and why)
 
 
 def _with_team(
@@ -145,32 +154,34 @@ class SyncEngine:
             await self.index.record_sync(registry_id, healthy=False, error=message)
             return SyncResult(registry_id, full, 0, 0, 0, time.perf_counter() - started, message)
 
-    async def _read_all(self, adapter: RegistryAdapter) -> AsyncIterator[tuple[Model, list[ModelVersion]]]:
-        """Every model with its versions, in as few registry round trips as it allows."""
+    async def _read_all(self, adapter: RegistryAdapter, skipped: dict[str, str]) -> AsyncIterator[Pair]:
+        """Every model with its versions, each as soon as it is complete, in as few
+        registry round trips as the registry allows. A model the registry refuses
+        to list (not a registry outage) lands in ``skipped`` with the reason."""
         team = self._team(adapter.registry_id)
         if isinstance(adapter, BulkVersionLister):
-            models = [m async for m in iterate_pages(adapter.list_models)]
-            by_model: dict[str, list[ModelVersion]] = defaultdict(list)
-            async for v in iterate_pages(adapter.list_all_versions):
-                by_model[v.model_name].append(v)
-            for m in models:
-                yield _with_team(m, by_model.pop(m.name, []), team)
+            async for model, versions in _merge_listings(adapter, adapter):
+                yield _with_team(model, versions, team)
             return
         limit = asyncio.Semaphore(READ_CONCURRENCY)
 
-        async def read(model: Model) -> tuple[Model, list[ModelVersion]]:
+        async def read(model: Model) -> Pair | None:
             async with limit:
-                return await self._versions(adapter, model)
+                try:
+                    return await self._versions(adapter, model)
+                except RegistryUnavailable:
+                    raise  # the registry is down: the pass fails, the index keeps its entries
+                except RegistryNotFound:
+                    return None  # deleted since it was listed: dropped like any deleted model
+                except RegistryError as exc:
+                    skipped[model.name] = exc.message
+                    return None
 
-        pending: list[Model] = []
-        async for model in iterate_pages(adapter.list_models):
-            pending.append(model)
-            if len(pending) >= BATCH_SIZE:
-                for pair in await asyncio.gather(*(read(m) for m in pending)):
+        # Each page of models is read while the previous one's versions are written.
+        async for models in iterate_page_items(adapter.list_models):
+            for pair in await asyncio.gather(*(read(m) for m in models)):
+                if pair is not None:
                     yield pair
-                pending = []
-        for pair in await asyncio.gather(*(read(m) for m in pending)):
-            yield pair
 
     async def _full(
         self, adapter: RegistryAdapter, progress: ProgressCallback | None, started: float
@@ -179,25 +190,57 @@ class SyncEngine:
         # is picked up again by the next incremental pass.
         changes = await adapter.changes_since(None)
         seen: set[str] = set()
+        skipped: dict[str, str] = {}
         changed = 0
-        batch: list[tuple[Model, list[ModelVersion]]] = []
-        async for pair in self._read_all(adapter):
-            batch.append(pair)
-            seen.add(pair[0].name)
-            if len(batch) >= BATCH_SIZE:
-                changed += await self.index.replace_models(batch)
-                batch = []
+        # Reading runs ahead of writing by a few batches: the registry serves the
+        # next pages while the index commits this one.
+        batches: asyncio.Queue[list[Pair] | BaseException | None] = asyncio.Queue(maxsize=WRITE_AHEAD)
+
+        async def read() -> None:
+            try:
+                batch: list[Pair] = []
+                read_models = 0
+                async for pair in self._read_all(adapter, skipped):
+                    batch.append(pair)
+                    read_models += 1
+                    # Small batches first (the first models are searchable soon), then
+                    # larger ones (cheaper per model once the catalogue is filling).
+                    if len(batch) >= (
+                        BATCH_SIZE if read_models <= SMALL_BATCHES_UNTIL else FULL_SYNC_BATCH_SIZE
+                    ):
+                        await batches.put(batch)
+                        batch = []
+                await batches.put(batch)
+                await batches.put(None)
+            except Exception as exc:  # handed to the writer, which fails the pass with it
+                await batches.put(exc)
+
+        reader = asyncio.create_task(read(), name=f"modelgate-sync-read-{adapter.registry_id}")
+        try:
+            while (item := await batches.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                changed += await self.index.replace_models(item)
+                seen.update(model.name for model, _ in item)
                 if progress:
                     progress(adapter.registry_id, len(seen))
-        changed += await self.index.replace_models(batch)
-        if progress:
-            progress(adapter.registry_id, len(seen))
-        removed = await self.index.remove_models_except(adapter.registry_id, seen)
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+        # A model that could not be read is kept as indexed, not dropped as deleted.
+        removed = await self.index.remove_models_except(adapter.registry_id, seen | set(skipped))
         seconds = time.perf_counter() - started
+        error = _skipped_message(skipped) if skipped else None
         await self.index.record_sync(
-            adapter.registry_id, healthy=True, cursor=changes.cursor, synced=True, seconds=seconds
+            adapter.registry_id,
+            healthy=True,
+            error=error,
+            cursor=changes.cursor,
+            synced=True,
+            seconds=seconds,
         )
-        return SyncResult(adapter.registry_id, True, len(seen), changed, removed, seconds)
+        return SyncResult(adapter.registry_id, True, len(seen), changed, removed, seconds, partial=error)
 
     async def _incremental(
         self, adapter: RegistryAdapter, cursor: str, progress: ProgressCallback | None, started: float
@@ -241,3 +284,121 @@ class SyncEngine:
             result = await self.sync_registry(registry_id, full=full, progress=self.on_progress)
             full = full and (result.error is not None or result.skipped)
             await asyncio.sleep(interval)
+
+
+def _skipped_message(skipped: Mapping[str, str]) -> str:
+    names = sorted(skipped)
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    first = skipped[names[0]]
+    return f"{len(names)} model(s) could not be read and keep their last indexed state ({shown}): {first}"
+
+
+async def _all_versions(adapter: RegistryAdapter, model_name: str) -> list[ModelVersion]:
+    return [v async for v in iterate_pages(lambda t: adapter.list_versions(model_name, t))]
+
+
+async def _merge_listings(lister: BulkVersionLister, adapter: RegistryAdapter) -> AsyncIterator[Pair]:
+    """The model listing and the all-versions listing, read concurrently and joined:
+    a model is yielded once its record has arrived and the versions listing has
+    moved on to another model (or ended). Models without versions come at the end;
+    versions whose model is not listed (deleted meanwhile) are dropped."""
+    models_pages: asyncio.Queue[list[Model] | BaseException | None] = asyncio.Queue(maxsize=PAGES_AHEAD)
+    version_pages: asyncio.Queue[list[ModelVersion] | BaseException | None] = asyncio.Queue(
+        maxsize=PAGES_AHEAD
+    )
+
+    # The versions listing never asks for more pages than the models listing has
+    # delivered: with a model on every version page, each version page's models
+    # have been listed before it (registries that decorate versions with model
+    # data, like MLflow's aliases, find it fresh), and the join's buffers stay small.
+    model_pages_seen = asyncio.Condition()
+    counts = {"models": 0, "versions": 0}
+    models_listed = asyncio.Event()
+
+    async def may_ask(stream: str) -> None:
+        if stream == "versions":
+            async with model_pages_seen:
+                await model_pages_seen.wait_for(
+                    lambda: models_listed.is_set() or counts["models"] > counts["versions"]
+                )
+
+    async def pump(
+        stream: str, fetch: Callable[[str | None], Awaitable[Page[Any]]], out: asyncio.Queue[Any]
+    ) -> None:
+        async def paced(token: str | None) -> Page[Any]:
+            await may_ask(stream)
+            page = await fetch(token)
+            async with model_pages_seen:
+                counts[stream] += 1
+                if stream == "models" and not page.next_token:
+                    models_listed.set()
+                model_pages_seen.notify_all()
+            return page
+
+        try:
+            async for items in iterate_page_items(paced):
+                await out.put(items)
+            await out.put(None)
+        except Exception as exc:
+            await out.put(exc)
+        finally:
+            if stream == "models":  # ended or failed: the versions listing must not wait on it
+                async with model_pages_seen:
+                    models_listed.set()
+                    model_pages_seen.notify_all()
+
+    pumps = [
+        asyncio.create_task(pump("models", adapter.list_models, models_pages)),
+        asyncio.create_task(pump("versions", lister.list_all_versions, version_pages)),
+    ]
+    models: dict[str, Model] = {}  # listed, not yet yielded
+    groups: dict[str, list[ModelVersion]] = defaultdict(list)
+    complete: set[str] = set()  # the versions listing has moved past these
+    current: str | None = None
+    yielded: dict[str, Model] = {}
+    scattered: set[str] = set()  # versions came after the model was yielded
+    waiting: dict[asyncio.Task[Any], str] = {}
+    open_streams: dict[str, asyncio.Queue[Any]] = {"models": models_pages, "versions": version_pages}
+    try:
+        while open_streams:
+            for name, queue in open_streams.items():
+                if name not in waiting.values():
+                    waiting[asyncio.ensure_future(queue.get())] = name
+            done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                stream = waiting.pop(task)
+                item = task.result()
+                if isinstance(item, BaseException):
+                    raise item
+                if item is None:
+                    del open_streams[stream]
+                    if stream == "versions" and current is not None:
+                        complete.add(current)
+                elif stream == "models":
+                    models.update((m.name, m) for m in item)
+                else:
+                    for v in item:
+                        name = v.model_name
+                        if name != current:
+                            if current is not None:
+                                complete.add(current)
+                            current = name
+                            complete.discard(name)
+                        if name in yielded:
+                            scattered.add(name)
+                        else:
+                            groups[name].append(v)
+            versions_done = "versions" not in open_streams
+            for name in [n for n in models if versions_done or n in complete]:
+                model = models.pop(name)
+                complete.discard(name)
+                yielded[name] = model
+                yield model, groups.pop(name, [])
+        for name in sorted(scattered):  # rare: re-read whole, the index replaces the model
+            yield yielded[name], await _all_versions(adapter, name)
+    finally:
+        for task in [*pumps, *waiting]:
+            task.cancel()
+        for task in [*pumps, *waiting]:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task

@@ -27,7 +27,7 @@ from adapters.mlflow.options import Credentials
 from gateway.server import create_app
 from tests.adapters.contract import unique_name
 from tests.servers.mlflow import MlflowTeam, free_port
-from tests.support import data_of, gql, make_settings
+from tests.support import gql, make_settings
 
 SECRET = "whsec-" + uuid.uuid4().hex
 REGISTRY = "hooked"
@@ -198,12 +198,25 @@ VERSION_QUERY = """query($uri: String!) {
 }"""
 
 
+def data_while_syncing(body: dict[str, Any]) -> dict[str, Any]:
+    """The data of an answer from a gateway whose registry has never completed a
+    sync: the only errors allowed say so (REGISTRY_UNAVAILABLE, state SYNCING)."""
+    for error in body.get("errors", []):
+        ext = error["extensions"]
+        assert (ext["code"], ext["registry"], ext["state"]) == (
+            "REGISTRY_UNAVAILABLE",
+            REGISTRY,
+            "SYNCING",
+        ), error
+    return body["data"]
+
+
 async def _wait_for(
     client: httpx.AsyncClient, uri: str, done: Callable[[Any], bool], within_seconds: float = 15.0
 ) -> dict[str, Any]:
     deadline = time.monotonic() + within_seconds
     while True:
-        data = data_of(await gql(client, VERSION_QUERY, {"uri": uri}))
+        data = data_while_syncing(await gql(client, VERSION_QUERY, {"uri": uri}))
         if done(data["modelVersion"]):
             return data
         if time.monotonic() > deadline:
@@ -225,7 +238,7 @@ async def test_a_real_mlflow_webhook_refreshes_the_catalogue_at_once(
         forged = await client.post(hook_url, headers=forged_headers, content=forged_body)
         assert (unsigned.status_code, forged.status_code) == (401, 401)
         assert forged.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
-        model = data_of(
+        model = data_while_syncing(
             await gql(
                 client, "query($u: String!) { model(uri: $u) { name } }", {"u": f"mg://{REGISTRY}/{name}"}
             )

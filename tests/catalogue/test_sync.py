@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from gateway.catalogue.index import CatalogueIndex, SearchFilter
-from gateway.catalogue.sync import SyncEngine
+from gateway.catalogue.sync import BATCH_SIZE, SyncEngine
 from gateway.config import RegistrySettings
 from gateway.store.database import Database
-from tests.fakes.memory_registry import MemoryRegistry, PerModelRegistry
+from tests.fakes.memory_registry import MemoryRegistry, PagedBulkRegistry, PerModelRegistry
 
 
 @pytest.fixture
@@ -144,3 +144,59 @@ async def test_progress_is_reported(database: Database, tmp_path: Path) -> None:
     seen: list[int] = []
     await engine_for(database, reg).sync_registry("mem", full=True, progress=lambda _rid, n: seen.append(n))
     assert seen == [200, 400, 450]
+
+
+async def test_a_full_sync_indexes_models_before_its_listing_ends(database: Database) -> None:
+    """Streaming: each batch of complete models is written while later pages are
+    still being listed, so the first models are searchable early."""
+    reg = PagedBulkRegistry("mem", page_size=100, version_page_size=250)
+    for i in range(300):
+        reg.put(f"m{i:03d}", versions=2)  # 600 versions: pages 0-2
+    reg.hold_pages = {2}  # the listing stops before the last page
+    engine = engine_for(database, reg)
+    first_batch = asyncio.Event()
+    sync = asyncio.create_task(
+        engine.sync_registry("mem", full=True, progress=lambda _rid, n: first_batch.set())
+    )
+    await asyncio.wait_for(reg.held.wait(), 30)
+    await asyncio.wait_for(first_batch.wait(), 30)
+    assert not sync.done()
+    indexed = await engine.index.search_models(None, SearchFilter(), 1, None, facets=())
+    assert indexed.total == BATCH_SIZE  # pages 0-1 completed 249 models; one batch is written
+    reg.release.set()
+    result = await sync
+    assert (result.error, result.models) == (None, 300)
+    versions = await engine.index.search_versions(None, SearchFilter(), 1, None, facets=())
+    assert versions.total == 600
+
+
+async def test_a_model_whose_versions_come_apart_is_indexed_whole(database: Database) -> None:
+    reg = PagedBulkRegistry("mem", page_size=10, version_page_size=7, order="number")
+    for i in range(20):
+        reg.put(f"m{i:02d}", versions=3)
+    reg.put("empty", versions=0)
+    engine = engine_for(database, reg)
+    result = await engine.sync_registry("mem", full=True)
+    assert (result.error, result.models) == (None, 21)
+    for i in range(20):
+        page = await engine.index.search_versions(
+            None, SearchFilter(), 10, None, model_uri=f"mg://mem/m{i:02d}", facets=()
+        )
+        assert sorted(v.version for v in page.items) == ["1", "2", "3"], i
+    assert "empty" in await names(engine.index)
+
+
+async def test_a_model_the_registry_refuses_to_list_makes_a_partial_pass(database: Database) -> None:
+    reg = PerModelRegistry("mem")
+    for i in range(5):
+        reg.put(f"m{i}", versions=1)
+    engine = engine_for(database, reg)
+    assert (await engine.sync_registry("mem", full=True)).partial is None
+    reg.put("m2", versions=1)  # a second version the next pass cannot read
+    reg.refused_models = {"m2"}
+    result = await engine.sync_registry("mem", full=True)
+    assert result.error is None and result.partial and "m2" in result.partial
+    assert result.removed == 0  # kept as last indexed, not dropped as deleted
+    assert "m2" in await names(engine.index)
+    health = (await engine.index.registry_health())["mem"]
+    assert health.healthy and health.last_error and "m2" in health.last_error

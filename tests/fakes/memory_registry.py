@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from adapters.base import ChangeSet, Health, Page, decode_token, encode_token
 from gateway.config import RegistrySettings
 from gateway.domain import LineageEdge, Model, ModelVersion, Stage, record_edges
-from gateway.errors import RegistryUnavailable
+from gateway.errors import RegistryRejected, RegistryUnavailable
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 T = TypeVar("T")
@@ -36,6 +36,7 @@ class MemoryRegistry:
         self.calls: Counter[str] = Counter()
         self.failing = False
         self.hang_seconds = 0.0
+        self.refused_models: set[str] = set()  # list_versions refuses these (a 4xx: the registry is up)
 
     # --- test controls -------------------------------------------------------
 
@@ -92,6 +93,8 @@ class MemoryRegistry:
 
     async def list_versions(self, model_name: str, page_token: str | None = None) -> Page[ModelVersion]:
         await self._call("list_versions")
+        if model_name in self.refused_models:
+            raise RegistryRejected(self.registry_id, f"cannot list versions of {model_name!r}", status=400)
         return self._page(list(self.versions.get(model_name, {}).values()), page_token)
 
     async def list_all_versions(self, page_token: str | None = None) -> Page[ModelVersion]:
@@ -138,6 +141,34 @@ class PerModelRegistry(MemoryRegistry):
     """The same registry without the bulk listing (one version listing per model)."""
 
     list_all_versions = None  # type: ignore[assignment]
+
+
+class PagedBulkRegistry(MemoryRegistry):
+    """The bulk listing in pages of ``version_page_size``, ordered by ``order``
+    ("model": a model's versions together, as MLflow's name order gives them;
+    "number": by version number first, so a model's versions come apart). A page
+    index in ``hold_pages`` waits for ``release`` (``held`` is set when it does),
+    to look at a sync while its listing is still running."""
+
+    def __init__(self, registry_id: str, *, version_page_size: int = 100, order: str = "model", **kw: Any):
+        super().__init__(registry_id, **kw)
+        self.version_page_size = version_page_size
+        self.order = order
+        self.hold_pages: set[int] = set()
+        self.held = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def list_all_versions(self, page_token: str | None = None) -> Page[ModelVersion]:
+        await self._call("list_all_versions")
+        everything = [v for n in sorted(self.versions) for v in self.versions[n].values()]
+        if self.order == "number":
+            everything.sort(key=lambda v: (int(v.version), v.model_name))
+        start = decode_token(page_token)["i"] if page_token else 0
+        if start // self.version_page_size in self.hold_pages:
+            self.held.set()
+            await self.release.wait()
+        end = start + self.version_page_size
+        return Page(everything[start:end], encode_token({"i": end}) if end < len(everything) else None)
 
 
 class BatchingRegistry(MemoryRegistry):

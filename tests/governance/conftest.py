@@ -61,9 +61,9 @@ def write_policies(tmp_path: Path, text: str = POLICIES, name: str = "policies.y
 
 async def open_gateway(database_url: str, tmp_path: Path, policies: Path | None = None) -> Gateway:
     policy_file = policies or write_policies(tmp_path)
-    return await Gateway.open(
-        make_settings(database_url, tmp_path, governance={"policies": str(policy_file)})
-    )
+    gw = await Gateway.open(make_settings(database_url, tmp_path, governance={"policies": str(policy_file)}))
+    await gw.sync.sync_all(full=True)  # past SYNCING, as a served gateway is
+    return gw
 
 
 @pytest.fixture

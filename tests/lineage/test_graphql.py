@@ -61,6 +61,11 @@ async def setup(
     )
     gw = await Gateway.open(settings, factories={**load_factories(), "memory": factory})
     gw.lineage.remote.deadline = 0.5
+    await gw.sync.sync_registry("platform", full=True)
+    await gw.sync.sync_registry("research", full=True)
+    # The placeholder MLflow registry holds nothing here; record it as synced so
+    # that answers do not report it as never synced (tests/catalogue/test_registry_state).
+    await gw.index.record_sync("fraud-mlflow", healthy=True, synced=True)
     app = create_app(settings, gateway=gw, background_sync=False)
     async with (
         LifespanManager(app),

@@ -142,6 +142,7 @@ async def sqlite_gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
     """A gateway on SQLite only: auth and limits do not depend on the database."""
     gw = await Gateway.open(make_settings(f"sqlite:///{tmp_path}/modelgate.db", tmp_path))
     try:
+        await gw.sync.sync_all(full=True)  # past SYNCING, as a served gateway is
         yield gw
     finally:
         await gw.aclose()

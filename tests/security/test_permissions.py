@@ -141,6 +141,7 @@ async def setup(tmp_path: Path) -> AsyncIterator[tuple[Gateway, httpx.AsyncClien
         f"sqlite:///{tmp_path}/modelgate.db", tmp_path, governance={"policies": str(policies)}
     )
     gw = await Gateway.open(settings)
+    await gw.sync.sync_all(full=True)  # past SYNCING, as a served gateway is
     await register(gw)
     try:
         async with serve(gw, principal_for_request=principal_from_header) as client:

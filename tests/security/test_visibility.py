@@ -45,6 +45,7 @@ async def client(database_url: str, tmp_path: Path) -> AsyncIterator[tuple[Gatew
         ],
     )
     gw = await Gateway.open(settings)
+    await gw.sync.sync_all(full=True)  # past SYNCING, as a served gateway is
     await register(gw, "platform", "open-model", tags={"framework": "torch"})
     await register(gw, "platform", "hidden-model", tags={"restricted": "true", "framework": "jax"})
     await register(gw, "secret", "classified", tags={"framework": "jax"})

@@ -1,0 +1,235 @@
+"""A full sync against MLflow's own raw paged listing, side by side in one run.
+
+    .venv/bin/python bench/sync_vs_listing.py                      # starts a server, 5,000 models
+    .venv/bin/python bench/sync_vs_listing.py --models 1000 --versions-per-model 2
+    .venv/bin/python bench/sync_vs_listing.py --workdir /tmp/mlflow-5k          # keep the server's data
+    .venv/bin/python bench/sync_vs_listing.py --workdir /tmp/mlflow-5k --no-populate   # reuse it
+
+Populates N registered models with V versions each (default 5,000 x 2 = 10,000
+versions), every version registered from its own run (a param, a metric, a
+training dataset input), through MLflow's REST API, concurrently. Then, each
+``--repeat`` times and interleaved (so a busy machine slows both sides alike):
+
+- **raw**: ``registered-models/search`` (1,000 per page) and
+  ``model-versions/search`` (10,000 per page) with httpx, parsed JSON and nothing
+  else: what reading the registry costs at least;
+- **sync**: the gateway's full sync (``SyncEngine``) into a fresh SQLite index,
+  with the adapter's defaults (run details read), from the first request to the
+  last commit; also when the first models were searchable (the first batch
+  committed) and the ratio of the sync to the raw listing.
+
+Prints medians and the ratio sync / raw (the README quotes it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from gateway.catalogue.index import SearchFilter  # noqa: E402
+from gateway.config import settings_from_mapping  # noqa: E402
+from gateway.runtime import Gateway  # noqa: E402
+
+
+async def populate(api: str, models: int, per_model: int, concurrency: int) -> None:
+    prefix = f"bench-{uuid.uuid4().hex[:6]}"
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=api + "/", timeout=120, limits=limits) as client:
+
+        async def call(path: str, body: dict[str, Any]) -> dict[str, Any]:
+            r = await client.post(path, json=body)
+            r.raise_for_status()
+            return r.json()
+
+        experiment = (await call("experiments/create", {"name": prefix}))["experiment_id"]
+        semaphore = asyncio.Semaphore(concurrency)
+        done = 0
+
+        async def version(name: str, i: int, v: int) -> None:
+            run = (await call("runs/create", {"experiment_id": experiment, "start_time": 0}))["run"]
+            run_id = run["info"]["run_id"]
+            await call(
+                "runs/log-batch",
+                {
+                    "run_id": run_id,
+                    "params": [{"key": "max_depth", "value": str((i + v) % 10)}],
+                    "metrics": [{"key": "auc", "value": 0.8, "timestamp": 0, "step": 0}],
+                },
+            )
+            dataset = {
+                "name": "train",
+                "digest": f"{i:08x}{v:02x}",
+                "source_type": "s3",
+                "source": f'{{"uri": "s3://bench/{name}/{v}/train.parquet"}}',
+            }
+            await call(
+                "runs/log-inputs",
+                {
+                    "run_id": run_id,
+                    "datasets": [
+                        {"tags": [{"key": "mlflow.data.context", "value": "training"}], "dataset": dataset}
+                    ],
+                },
+            )
+            await call(
+                "model-versions/create", {"name": name, "source": f"s3://bench/{name}/{v}", "run_id": run_id}
+            )
+
+        async def one(i: int) -> None:
+            nonlocal done
+            name = f"{prefix}-{i:05d}"
+            async with semaphore:
+                await call(
+                    "registered-models/create", {"name": name, "tags": [{"key": "bench", "value": "1"}]}
+                )
+                for v in range(per_model):  # in order: MLflow numbers a model's versions 1, 2, ...
+                    await version(name, i, v)
+            done += 1
+            if done % 500 == 0:
+                print(f"  populated {done}/{models} models", flush=True)
+
+        await asyncio.gather(*(one(i) for i in range(models)))
+
+
+async def raw_listing(api: str) -> tuple[int, int, float]:
+    """Every model and version through MLflow's REST API, pages followed one by one."""
+    started = time.perf_counter()
+    async with httpx.AsyncClient(base_url=api + "/", timeout=120) as client:
+        counts = []
+        for path, key, size in (
+            ("registered-models/search", "registered_models", 1000),
+            ("model-versions/search", "model_versions", 10_000),
+        ):
+            token: str | None = None
+            n = 0
+            while True:
+                params: dict[str, Any] = {"max_results": size, **({"page_token": token} if token else {})}
+                response = await client.get(path, params=params)
+                response.raise_for_status()
+                body = response.json()
+                n += len(body.get(key) or [])
+                token = body.get("next_page_token")
+                if not token:
+                    break
+            counts.append(n)
+    return counts[0], counts[1], time.perf_counter() - started
+
+
+async def gateway_sync(url: str, workdir: Path, run_details: bool) -> tuple[int, int, float, float | None]:
+    """(models, versions, seconds of the full sync, seconds until the first models were searchable)."""
+    db = workdir / f"index-{uuid.uuid4().hex[:6]}.db"
+    registry = {"id": "bench", "kind": "mlflow", "url": url, "fetch_run_details": run_details}
+    settings = settings_from_mapping(
+        {
+            "storage": {"url": f"sqlite:///{db}", "artifacts_dir": str(workdir / "a")},
+            "registries": [registry],
+        },
+        environ={},
+    )
+    gw = await Gateway.open(settings)
+    first: list[float] = []
+    try:
+        started = time.perf_counter()
+
+        def progress(_registry: str, done: int) -> None:
+            if done and not first:  # a batch just committed: these models are searchable now
+                first.append(time.perf_counter() - started)
+
+        result = await gw.sync.sync_registry("bench", full=True, progress=progress)
+        seconds = time.perf_counter() - started
+        if result.error:
+            raise RuntimeError(result.error)
+        found = await gw.index.search_models("bench", SearchFilter(), 1, None, facets=())
+        assert found.total == result.models, (found.total, result.models)
+        versions = sum(s.versions for s in (await gw.index.registry_stats()).values())
+    finally:
+        await gw.aclose()
+    return result.models, versions, seconds, first[0] if first else None
+
+
+async def bench(url: str, args: argparse.Namespace, workdir: Path) -> None:
+    api = f"{url}/api/2.0/mlflow"
+    if args.populate:
+        total = args.models * args.versions_per_model
+        print(
+            f"populating {args.models} models x {args.versions_per_model} versions ({total}) ...", flush=True
+        )
+        started = time.perf_counter()
+        await populate(api, args.models, args.versions_per_model, args.concurrency)
+        print(f"  done in {time.perf_counter() - started:.0f} s", flush=True)
+    if args.repeat < 1:  # populate only
+        return
+    await raw_listing(api)  # warm the server's caches once, untimed
+    raws: list[float] = []
+    syncs: dict[bool, list[float]] = {True: [], False: []}
+    firsts: dict[bool, list[float]] = {True: [], False: []}
+    counts: dict[str, tuple[int, int]] = {}
+    modes = [True, False] if args.both else [True]
+    for round_ in range(1, args.repeat + 1):
+        models, versions, seconds = await raw_listing(api)
+        raws.append(seconds)
+        counts["raw"] = (models, versions)
+        line = f"  round {round_}: raw {seconds:6.2f} s"
+        for details in modes:
+            models, versions, seconds, first = await gateway_sync(url, workdir, details)
+            syncs[details].append(seconds)
+            if first is not None:
+                firsts[details].append(first)
+            counts[f"sync{details}"] = (models, versions)
+            line += f" | sync{'' if details else ' (no run details)'} {seconds:6.2f} s"
+            line += f", first searchable {first:5.2f} s" if first is not None else ""
+        print(line, flush=True)
+    raw = statistics.median(raws)
+    print(f"median of {args.repeat} (models, versions = {counts['raw']}):")
+    print(f"  {'raw paged listing (models + versions)':<46} {raw:6.2f} s")
+    for details in modes:
+        label = "gateway full sync" + ("" if details else ", no run details")
+        sync = statistics.median(syncs[details])
+        first = statistics.median(firsts[details]) if firsts[details] else float("nan")
+        print(f"  {label:<46} {sync:6.2f} s   ratio {sync / raw:4.2f}x   first searchable {first:4.2f} s")
+        if counts[f"sync{details}"] != counts["raw"]:
+            print(f"  WARNING: the sync indexed {counts[f'sync{details}']}, the listing saw {counts['raw']}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", help="an MLflow server to use (default: start one)")
+    parser.add_argument("--workdir", help="keep the started server's data here (reuse with --no-populate)")
+    parser.add_argument("--models", type=int, default=5000)
+    parser.add_argument("--versions-per-model", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=8, help="parallel requests while populating")
+    parser.add_argument("--no-populate", dest="populate", action="store_false")
+    parser.add_argument("--both", action="store_true", help="also sync without run details")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="mlflow-bench-") as tmp:
+        workdir = Path(tmp)
+        if args.url:
+            asyncio.run(bench(args.url.rstrip("/"), args, workdir))
+            return
+        from tests.servers.mlflow import start_mlflow_server
+
+        server_dir = Path(args.workdir) if args.workdir else workdir / "server"
+        print("starting mlflow server ...", flush=True)
+        server = start_mlflow_server(server_dir)
+        try:
+            print(f"  {server.url}", flush=True)
+            asyncio.run(bench(server.url, args, workdir))
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()
