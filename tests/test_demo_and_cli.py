@@ -298,7 +298,14 @@ def test_demo_with_mlflow_federates_with_lineage_and_a_stage_conflict(
 
     try:
         wait_until_ready(port, proc, 90)
-        registries = {r["id"]: r for r in ask("{ registries { id kind versionCount } }")["registries"]}
+        deadline = time.monotonic() + 90  # ready means the store answers; MLflow's first sync may still run
+        while True:
+            registries = {
+                r["id"]: r for r in ask("{ registries { id kind state versionCount } }")["registries"]
+            }
+            if registries["fraud-mlflow"]["state"] == "HEALTHY" or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
         assert {r["kind"] for r in registries.values()} >= {"NATIVE", "MLFLOW"}
         assert registries["fraud-mlflow"]["versionCount"] >= 4
         eu = ask(
