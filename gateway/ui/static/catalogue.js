@@ -11,7 +11,7 @@ const FACETS = [
 ];
 
 const SEARCH = `query Catalogue($query: String, $filter: SearchFilter, $first: Int, $after: String) {
-  registries { id kind team healthy syncedAt lastError modelCount versionCount }
+  registries { id kind kindName state team healthy syncedAt lastError modelCount versionCount }
   models(query: $query, filter: $filter, first: $first, after: $after) {
     totalCount
     pageInfo { hasNextPage endCursor }

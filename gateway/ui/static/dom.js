@@ -62,7 +62,9 @@ export function registryProblem(registry) {
     "p",
     { class: "registry-problem", role: "status", "data-registry": registry.id },
     h("strong", {}, registry.id),
-    `: ${registry.lastError ?? "not answering"}. What you see is the catalogue's copy from ${ago(registry.syncedAt)}.`,
+    registry.state === "SYNCING"
+      ? ": its first sync is still running, so its models may be missing for now."
+      : `: ${registry.lastError ?? "not answering"}. What you see is the catalogue's copy from ${ago(registry.syncedAt)}.`,
   );
 }
 

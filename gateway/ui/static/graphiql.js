@@ -5,7 +5,7 @@
   const EXAMPLE = `# modelgate: one GraphQL API over every model registry.
 # Ctrl-Enter runs the query; the Docs pane describes every type and field.
 {
-  registries { id kind healthy syncedAt modelCount versionCount }
+  registries { id kind state syncedAt modelCount versionCount }
   models(first: 5) {
     totalCount
     edges { node { uri name team latestVersion { version stage } } }

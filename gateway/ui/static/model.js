@@ -6,7 +6,7 @@ import { lineageGraph, nodeDetails } from "./lineage.js";
 const MODEL = `query Model($uri: String!) {
   model(uri: $uri) {
     uri name description team tags { key value } updatedAt
-    registry { id kind healthy syncedAt lastError }
+    registry { id kind kindName state healthy syncedAt lastError }
     versions(first: 100) {
       totalCount
       edges { node { uri version semver stage createdAt metrics { key value } compliance { compliant } } }
