@@ -233,10 +233,24 @@ def _raw_request(port: int, head: bytes, body_chunks: Iterator[bytes]) -> tuple[
                 break
             sent += len(chunk)
         s.settimeout(60)
-        try:
-            answer = s.recv(65536)
+        answer = b""
+        try:  # the head, then the body its content-length announces
+            while b"\r\n\r\n" not in answer and (data := s.recv(65536)):
+                answer += data
+            head, _, body = answer.partition(b"\r\n\r\n")
+            length = next(
+                (
+                    int(v)
+                    for k, _, v in (h.partition(b": ") for h in head.split(b"\r\n"))
+                    if k.lower() == b"content-length"
+                ),
+                0,
+            )
+            while len(body) < length and (data := s.recv(65536)):
+                body += data
+            answer = head + b"\r\n\r\n" + body
         except ConnectionResetError:
-            answer = b""
+            pass
     return answer, sent
 
 
