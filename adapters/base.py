@@ -31,7 +31,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from gateway.config import ConfigError, RegistrySettings
+from gateway.config import ConfigError, RegistrySettings, did_you_mean
 from gateway.domain import LineageEdge, Model, ModelVersion, Stage
 from gateway.errors import (
     RegistryAuthError,
@@ -245,7 +245,10 @@ def factory_for(registry: RegistrySettings, factories: Mapping[str, AdapterFacto
     factory = factories.get(registry.kind)
     if factory is None:
         known = ", ".join(sorted(factories)) or "none installed"
-        raise ConfigError(f"{registry.key}.kind", f"unknown registry kind {registry.kind!r} (known: {known})")
+        hint = did_you_mean(registry.kind, factories)
+        raise ConfigError(
+            f"{registry.key}.kind", f"unknown registry kind {registry.kind!r}{hint} (known: {known})"
+        )
     return factory
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import sys
@@ -20,6 +21,7 @@ from gateway.config import ConfigError, Settings, is_loopback_host, load_setting
 from gateway.governance import commands as governance_commands
 from gateway.lineage import commands as lineage_commands
 from gateway.observability import configure_logging
+from gateway.personas import demo_personas, personas_text, with_personas
 from gateway.workers import BindFailed, WorkerFailed
 
 DEFAULT_CONFIG = "config/modelgate.toml"
@@ -66,11 +68,15 @@ def _serve(
 ) -> None:
     import uvicorn
 
-    from gateway.server import CONFIG_ENV, LOG_FORMAT_ENV, LOG_LEVEL_ENV, create_app
+    from gateway.server import CONFIG_ENV, DEMO_ENV, LOG_FORMAT_ENV, LOG_LEVEL_ENV, create_app
 
     host = host or settings.server.host
     port = port or settings.server.port
     check_exposure(settings, host)
+    personas = demo_personas(settings) if seed else ()
+    if personas:
+        settings = with_personas(settings)
+        print(personas_text(), flush=True)
     print(
         f"modelgate {__version__}: dashboard at http://{host}:{port}/, "
         f"GraphQL (GraphiQL in a browser) at http://{host}:{port}/graphql",
@@ -86,12 +92,14 @@ def _serve(
         "h11_max_incomplete_event_size": settings.server.max_header_bytes,
     }
     if workers <= 1:
-        uvicorn.run(create_app(settings, seed_demo=seed, freeze_gc=True), **options)
+        uvicorn.run(create_app(settings, seed_demo=seed, personas=personas, freeze_gc=True), **options)
         return
     if seed:  # once, here: workers seeding side by side would race
         asyncio.run(_seed(settings))
     # Each worker builds its own app from the same file; one of them syncs (a lock).
     os.environ[CONFIG_ENV] = str(settings.source)
+    if personas:
+        os.environ[DEMO_ENV] = "1"
     os.environ[LOG_FORMAT_ENV], os.environ[LOG_LEVEL_ENV] = log
     from gateway import workers as worker_processes
 
@@ -119,15 +127,24 @@ async def _db_upgrade(settings: Settings) -> None:
         await db.aclose()
 
 
-def _apikey(command: str) -> int:
+def _toml_list(values: Sequence[str]) -> str:
+    return "[" + ", ".join(json.dumps(v) for v in values) + "]"
+
+
+def _split_list(text: str | None) -> list[str]:
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+def _apikey(args: argparse.Namespace) -> int:
     """``apikey hash``: the key comes on stdin, never as an argument (shell history, ps)."""
     from gateway.auth.apikeys import hash_key, new_key
 
-    if command == "new":
+    if args.apikey_command == "new":
         key = new_key()
+        roles, teams = _split_list(args.roles), _split_list(args.teams)
         print(f"key (give it to the client, store it nowhere else): {key}")
-        print('\n[[auth.api_keys]]\nname = "CHANGE-ME"')
-        print(f'sha256 = "{hash_key(key)}"\nroles = []\nteams = []')
+        print(f"\n[[auth.api_keys]]\nname = {json.dumps(args.name)}")
+        print(f'sha256 = "{hash_key(key)}"\nroles = {_toml_list(roles)}\nteams = {_toml_list(teams)}')
         return EXIT_OK
     key = sys.stdin.read().strip()
     if not key:
@@ -168,7 +185,10 @@ def build_parser() -> argparse.ArgumentParser:
     apikey = sub.add_parser("apikey", help='API keys for [auth] mode = "apikey"')
     apikey_sub = apikey.add_subparsers(dest="apikey_command", required=True)
     apikey_sub.add_parser("hash", help="print the sha256 of a key read from stdin, for [[auth.api_keys]]")
-    apikey_sub.add_parser("new", help="print a new random key and the config entry holding its sha256")
+    new = apikey_sub.add_parser("new", help="print a new random key and the config entry holding its sha256")
+    new.add_argument("--name", default="CHANGE-ME", help="who holds the key (the principal's name)")
+    new.add_argument("--roles", help="comma-separated roles, e.g. TEAM_LEAD,LEGAL")
+    new.add_argument("--teams", help="comma-separated teams, e.g. fraud,ads")
     catalogue_commands.add_commands(sub, with_config)
     governance_commands.add_commands(sub, with_config)
     lineage_commands.add_command(sub, with_config)
@@ -187,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(schema.as_str())
             return EXIT_OK
         if args.command == "apikey":
-            return _apikey(args.apikey_command)
+            return _apikey(args)
         settings = _load(args.config)
         if args.command == "serve":
             log = (args.log_format, args.log_level)

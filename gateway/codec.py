@@ -79,7 +79,13 @@ def version_to_dict(v: ModelVersion) -> dict[str, Any]:
             "artifact_uri": v.artifact_uri,
             "artifact_digest": v.artifact_digest,
             "training_code": (
-                _drop_none({"repository": v.training_code.repository, "commit": v.training_code.commit})
+                _drop_none(
+                    {
+                        "repository": v.training_code.repository,
+                        "commit": v.training_code.commit,
+                        "path": v.training_code.path,
+                    }
+                )
                 if v.training_code
                 else None
             ),

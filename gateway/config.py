@@ -44,13 +44,14 @@ one trial call).
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import ipaddress
 import os
 import re
 import tomllib
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -196,6 +197,12 @@ class RegistrySettings:
     key: str = "registries[0]"  # where it stood in the file, for error messages
 
 
+# The keys every [[registries]] entry may have; the rest belong to its adapter.
+REGISTRY_COMMON_KEYS = tuple(
+    f.name for f in dataclasses.fields(RegistrySettings) if f.name not in ("options", "key")
+)
+
+
 @dataclass(frozen=True)
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
@@ -261,18 +268,29 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     return value
 
 
-def parse_section(cls: type[T], raw: Mapping[str, Any], key: str) -> T:
-    """Build dataclass ``cls`` from ``raw``, naming ``key.<field>`` in every error."""
+def did_you_mean(word: str, known: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` when ``word`` looks like a typo of a known word, else ``""``."""
+    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.7)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def unknown_key_error(key: str, name: str, known: Iterable[str]) -> ConfigError:
+    names = sorted(set(known))
+    listed = ", ".join(names) if names else "none"
+    return ConfigError(f"{key}.{name}", f"unknown key{did_you_mean(name, names)} (known keys: {listed})")
+
+
+def parse_section(cls: type[T], raw: Mapping[str, Any], key: str, *, also_known: Iterable[str] = ()) -> T:
+    """Build dataclass ``cls`` from ``raw``, naming ``key.<field>`` in every error.
+    ``also_known`` are keys of the same table that another parser owns (a
+    registry's common keys beside its adapter's options): listed as known."""
     if not isinstance(raw, Mapping):
         raise ConfigError(key, f"expected a table, got {raw!r}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(raw) - set(fields))
     if unknown:
-        raise ConfigError(
-            f"{key}.{unknown[0]}",
-            f"unknown key (known keys: {', '.join(sorted(fields))})",
-        )
+        raise unknown_key_error(key, unknown[0], [*fields, *also_known])
     values: dict[str, Any] = {}
     for name, f in fields.items():
         if name in raw:
@@ -280,6 +298,12 @@ def parse_section(cls: type[T], raw: Mapping[str, Any], key: str) -> T:
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise ConfigError(f"{key}.{name}", "is required")
     return cls(**values)
+
+
+def registry_options(cls: type[T], registry: RegistrySettings) -> T:
+    """An adapter's options for ``registry``, parsed into ``cls``: unknown keys are
+    errors that list the adapter's keys and the keys every registry has."""
+    return parse_section(cls, registry.options, registry.key, also_known=REGISTRY_COMMON_KEYS)
 
 
 def _env_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
@@ -310,7 +334,7 @@ def _parse_registries(raw: Any) -> tuple[RegistrySettings, ...]:
         raise ConfigError("registries", "expected an array of tables ([[registries]])")
     seen: set[str] = set()
     result = []
-    common = {f.name for f in dataclasses.fields(RegistrySettings)} - {"options", "key"}
+    common = set(REGISTRY_COMMON_KEYS)
     for i, entry in enumerate(raw):
         key = f"registries[{i}]"
         if not isinstance(entry, dict):
@@ -337,7 +361,10 @@ def settings_from_mapping(raw: Mapping[str, Any], environ: Mapping[str, str] | N
     known = {*_SECTIONS, "registries"}
     unknown = sorted(set(data) - known)
     if unknown:
-        raise ConfigError(unknown[0], f"unknown section (known: {', '.join(sorted(known))})")
+        raise ConfigError(
+            unknown[0],
+            f"unknown section{did_you_mean(unknown[0], known)} (known: {', '.join(sorted(known))})",
+        )
     sections: dict[str, Any] = {
         name: parse_section(cls, data.get(name, {}), name) for name, cls in _SECTIONS.items()
     }

@@ -81,15 +81,40 @@ class DatasetRef:
 
 @dataclass(frozen=True, slots=True)
 class CodeRef:
-    """Where the training code lives: a repository and a commit (either may be missing)."""
+    """Where the training code lives: a repository, a commit and the path of the
+    entry point inside it (any may be missing)."""
 
     repository: str | None = None
     commit: str | None = None
+    path: str | None = None
 
     def __str__(self) -> str:
+        """``<repository>@<commit>#<path>``; "" when neither repository nor commit is
+        known (a path alone identifies no code)."""
         if self.repository and self.commit:
-            return f"{self.repository}@{self.commit}"
-        return self.repository or self.commit or ""
+            text = f"{self.repository}@{self.commit}"
+        else:
+            text = self.repository or self.commit or ""
+        return f"{text}#{self.path}" if text and self.path else text
+
+    @property
+    def node_uri(self) -> str | None:
+        """The lineage node's URI: ``git+<repository>@<commit>#<path>`` (parts that are
+        missing left out). None without a repository and a commit alike: a bare
+        script name (``train.py``) names no code, and two unrelated scripts of the
+        same name must never become one node."""
+        if not self.repository and not self.commit:
+            return None
+        uri = f"git+{self.repository or ''}"
+        if self.commit:
+            uri += f"@{self.commit}"
+        return f"{uri}#{self.path}" if self.path else uri
+
+    @property
+    def label(self) -> str:
+        """Readable: ``train.py @ 9f2c1e7`` or ``<repository> @ 9f2c1e7``."""
+        what = self.path.rsplit("/", 1)[-1] if self.path else (self.repository or "")
+        return f"{what} @ {self.commit[:12]}" if self.commit and what else what or (self.commit or "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +269,13 @@ def dataset_relation(role: str | None) -> Relation:
     return Relation.VALIDATED_ON if (role or "").lower() in VALIDATION_ROLES else Relation.TRAINED_ON
 
 
+def code_node(code: CodeRef | None) -> LineageNode | None:
+    """The lineage node of training code, or None when it identifies no code."""
+    if code is None or (uri := code.node_uri) is None:
+        return None
+    return LineageNode(uri, "code", code.label, None)
+
+
 def version_node(version: ModelVersion) -> LineageNode:
     return LineageNode(
         version.uri, "model_version", f"{version.model_name} v{version.version}", version.registry_id
@@ -259,9 +291,8 @@ def record_edges(version: ModelVersion) -> list[LineageEdge]:
         edges.append(LineageEdge(me, LineageNode(ds.uri, "dataset", ds.name), dataset_relation(ds.role)))
     if version.parent:
         edges.append(LineageEdge(me, LineageNode(version.parent, "model_version"), Relation.DERIVED_FROM))
-    if version.training_code and str(version.training_code):
-        code = str(version.training_code)
-        edges.append(LineageEdge(me, LineageNode(code, "code", code), Relation.PRODUCED_BY))
+    if (code := code_node(version.training_code)) is not None:
+        edges.append(LineageEdge(me, code, Relation.PRODUCED_BY))
     for d in version.deployments:
         edges.append(LineageEdge(me, LineageNode(d.endpoint, "deployment", d.endpoint), Relation.DEPLOYED_TO))
     return edges

@@ -113,8 +113,8 @@ class Metrics:
             registry=r,
         )
         self.sync_duration = Gauge(
-            "modelgate_registry_last_sync_seconds",
-            "Duration of a registry's last sync",
+            "modelgate_registry_last_sync_duration_seconds",
+            "How long a registry's last sync took",
             ["registry"],
             registry=r,
         )
@@ -126,13 +126,14 @@ class Metrics:
             "modelgate_index_versions", "Versions in the index", ["registry"], registry=r
         )
         self.cache_hit_ratio = Gauge("modelgate_cache_hit_ratio", "Live-read cache hit ratio", registry=r)
-        self.cache_requests = Gauge(
-            "modelgate_cache_lookups",
-            "Live-read cache lookups since start, by result",
+        self.cache_lookups = Counter(
+            "modelgate_cache_lookups",  # exported as modelgate_cache_lookups_total
+            "Live-read cache lookups, by result",
             ["result"],
             registry=r,
         )
         self._sync_seen: dict[str, int] = {}
+        self._cache_seen: dict[str, int] = {}
 
     def observe_registry_call(self, registry: str, method: str, seconds: float, error: str | None) -> None:
         self.registry_call_seconds.labels(registry, method).observe(seconds)
@@ -169,7 +170,10 @@ class Metrics:
         cache = gateway.cache.stats
         self.cache_hit_ratio.set(cache.hit_ratio)
         for result, value in (("hit", cache.hits), ("stale", cache.stale_hits), ("miss", cache.misses)):
-            self.cache_requests.labels(result).set(value)
+            # The cache keeps running totals; the counter moves by what is new since.
+            if (new := value - self._cache_seen.get(result, 0)) > 0:
+                self.cache_lookups.labels(result).inc(new)
+            self._cache_seen[result] = value
         return generate_latest(self.registry)
 
 
@@ -233,6 +237,11 @@ def configure_logging(fmt: str = "text", level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("alembic").setLevel(logging.WARNING)  # migration chatter at every start
+    # httpx logs every registry call at INFO: that is debugging detail, shown only
+    # with --log-level debug (failures reach the log through our own messages).
+    registry_calls = logging.DEBUG if root.level <= logging.DEBUG else logging.WARNING
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(registry_calls)
     # uvicorn's loggers propagate to ours, so access logs share the format.
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []

@@ -14,7 +14,7 @@ import gc
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from cross_web import HTTPException as StrawberryHTTPException
@@ -23,7 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import StrawberryGraphQLError
@@ -34,6 +34,7 @@ from adapters.base import VersionRegistrar, WebhookReceiver, WebhookRejected
 from adapters.resilience import breaker_states
 from gateway.api.context import Context
 from gateway.api.errors import format_error
+from gateway.api.http_semantics import GRAPHQL_RESPONSE, is_request_error, response_media_type
 from gateway.api.limits import QueryTimeout, deadline
 from gateway.api.schema import build_schema
 from gateway.auth.errors import AuthUnavailable, Unauthenticated
@@ -47,7 +48,9 @@ from gateway.governance.http import routes as governance_routes
 from gateway.http_budgets import HeaderBudget, PayloadTooLarge, decode_json_within, read_limited_body
 from gateway.lineage.http import routes as lineage_routes
 from gateway.observability import RequestContextMiddleware
+from gateway.personas import Persona, demo_personas, with_personas
 from gateway.runtime import Gateway
+from gateway.ui import graphiql_page
 from gateway.ui import routes as ui_routes
 
 log = logging.getLogger("modelgate.server")
@@ -99,6 +102,10 @@ class GraphQLView(GraphQL[Context, None]):
         self._principal_for = principal_for
         self._timeout = limits.timeout_seconds
         self._max_json_depth = limits.max_json_depth
+        self._ide_page = graphiql_page()
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(self._ide_page, headers={"cache-control": "no-cache"})
 
     def decode_json(self, data: str | bytes) -> object:
         try:
@@ -147,10 +154,24 @@ class GraphQLView(GraphQL[Context, None]):
             data["errors"] = errors
         if result.extensions:
             data["extensions"] = result.extensions
+        if is_request_error(data):  # execution never began: no data entry (GraphQL spec)
+            del data["data"]
+            request.state.request_error = True
         return data
+
+    async def parse_http_body(self, request: Any) -> Any:
+        try:
+            return await super().parse_http_body(request)
+        except StrawberryHTTPException as exc:
+            if exc.reason == "Unsupported content type":
+                raise StrawberryHTTPException(
+                    415, "send the request as application/json (or GET with query parameters)"
+                ) from exc
+            raise
 
 
 CONFIG_ENV = "MODELGATE_CONFIG_FILE"
+DEMO_ENV = "MODELGATE_DEMO"
 LOG_FORMAT_ENV, LOG_LEVEL_ENV = "MODELGATE_LOG_FORMAT", "MODELGATE_LOG_LEVEL"
 
 
@@ -162,7 +183,11 @@ def app_from_environment() -> Starlette:
 
     # A spawned worker starts from scratch: set logging up as the parent did.
     configure_logging(os.environ.get(LOG_FORMAT_ENV, "text"), os.environ.get(LOG_LEVEL_ENV, "info"))
-    return create_app(load_settings(os.environ[CONFIG_ENV]), freeze_gc=True)
+    settings = load_settings(os.environ[CONFIG_ENV])
+    if os.environ.get(DEMO_ENV) == "1":  # ``modelgate demo --workers N``: the parent seeded
+        settings = with_personas(settings)
+        return create_app(settings, personas=demo_personas(settings), freeze_gc=True)
+    return create_app(settings, freeze_gc=True)
 
 
 def create_app(
@@ -171,6 +196,7 @@ def create_app(
     gateway: Gateway | None = None,
     background_sync: bool = True,
     seed_demo: bool = False,
+    personas: Sequence[Persona] = (),
     principal_for_request: PrincipalResolver | None = None,
     freeze_gc: bool = False,
 ) -> Starlette:
@@ -221,9 +247,15 @@ def create_app(
         try:
             response = await view.run(request)
         except StrawberryHTTPException as exc:
-            return error_response(exc.status_code, "BAD_REQUEST", exc.reason, request_id)
+            code = "UNSUPPORTED_MEDIA_TYPE" if exc.status_code == 415 else "BAD_REQUEST"
+            return error_response(exc.status_code, code, exc.reason, request_id)
         except StrawberryGraphQLError as exc:
             return error_response(400, "BAD_REQUEST", exc.message, request_id)
+        if response.media_type == "application/json":  # a GraphQL result (not GraphiQL's page)
+            media = response_media_type(request.headers.get("accept"))
+            response.headers["content-type"] = media
+            if media == GRAPHQL_RESPONSE and getattr(request.state, "request_error", False):
+                response.status_code = 400
         response.headers[REQUEST_ID_HEADER] = request_id
         return response
 
@@ -337,7 +369,7 @@ def create_app(
             *governance_routes(lambda: ref["gateway"], current_principal),
             *lineage_routes(lambda: ref["gateway"], current_principal),
             Route("/metrics", metrics_endpoint),
-            *ui_routes(),
+            *ui_routes(personas),
         ],
         lifespan=lifespan,
         middleware=[

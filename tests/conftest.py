@@ -27,7 +27,13 @@ from tests.support import make_settings
 POSTGRES_URL = os.environ.get("MODELGATE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("MODELGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 # Registry servers (real MLflow, moto, the Vertex fake), each session-scoped.
-pytest_plugins = ["tests.servers.mlflow", "tests.servers.sagemaker", "tests.servers.vertex"]
+pytest_plugins = [
+    "tests.servers.mlflow",
+    "tests.servers.sagemaker",
+    "tests.servers.vertex",
+    "tests.servers.kubeflow",
+    "tests.servers.azureml",
+]
 
 REQUIRE_SERVICES = bool(os.environ.get("CI") or os.environ.get("MODELGATE_TEST_REQUIRE_SERVICES"))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import logging
@@ -11,7 +12,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
-from gateway.observability import JsonFormatter, request_id_var
+from gateway.observability import JsonFormatter, configure_logging, request_id_var
 from gateway.runtime import Gateway
 from gateway.server import create_app
 from tests.support import data_of, gql, make_settings
@@ -37,6 +38,36 @@ async def test_metrics_describe_requests_registries_and_the_index(
     assert "modelgate_registry_sync_lag_seconds" in text
     assert "modelgate_cache_hit_ratio" in text
     assert 'modelgate_http_requests_total{route="/graphql",status="200"}' in text
+
+
+async def test_metrics_pass_promtool_and_name_their_types(
+    client: httpx.AsyncClient, gateway: Gateway
+) -> None:
+    """promtool (Prometheus' own linter) finds nothing to say, and the parser reads
+    lookups as a counter and the last sync's duration under a duration's name."""
+    import shutil
+    import subprocess
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from tests.conftest import service_missing
+
+    await gateway.sync.sync_all(full=True)
+    data_of(await gql(client, 'query Find { models(query: "m") { totalCount } }'))
+    text = (await client.get("/metrics")).text
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        service_missing("promtool (apt-get install prometheus)", FileNotFoundError("promtool"))
+    assert promtool is not None
+    lint = await asyncio.to_thread(
+        subprocess.run, [promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30
+    )
+    assert lint.returncode == 0 and not lint.stdout.strip() and not lint.stderr.strip(), lint
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    assert families["modelgate_cache_lookups"].type == "counter"
+    assert "modelgate_cache_lookups_total" in text
+    assert families["modelgate_registry_last_sync_duration_seconds"].type == "gauge"
+    assert "modelgate_registry_last_sync_seconds" not in text
 
 
 async def test_request_ids_are_given_echoed_and_attached_to_errors(client: httpx.AsyncClient) -> None:
@@ -68,6 +99,23 @@ def test_json_logs_carry_the_request_id() -> None:
     assert entry["message"] == "registry r failed"
     assert entry["level"] == "warning" and entry["request_id"] == "req-42"
     assert entry["logger"] == "modelgate.test" and entry["ts"].endswith("+00:00")
+
+
+@pytest.mark.parametrize(("level", "shown"), [("info", False), ("debug", True)])
+def test_registry_calls_are_logged_only_at_debug(level: str, shown: bool) -> None:
+    """httpx writes a line per registry call at INFO; at the server's default level
+    that drowned the log, so it shows only with --log-level debug."""
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    try:
+        configure_logging("text", level)
+        assert logging.getLogger("httpx").isEnabledFor(logging.INFO) is shown
+        assert logging.getLogger("httpx").isEnabledFor(logging.WARNING)
+        assert logging.getLogger("modelgate.sync").isEnabledFor(logging.INFO)
+    finally:
+        root.handlers[:], _ = saved
+        root.setLevel(saved[1])
+        logging.getLogger("httpx").setLevel(logging.NOTSET)
 
 
 async def test_tracing_records_operations_and_registry_calls(tmp_path: Path) -> None:

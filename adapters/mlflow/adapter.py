@@ -5,23 +5,31 @@ Every call goes through ``JsonHttpClient``: GETs (and the read-only POST
 sent once. See ``wire.py`` for the wire-format surprises and ``webhooks.py``
 for push notifications.
 
-Stage mapping (``stage_mapping = "aliases"``, the default):
+Stage mapping (``stage_mapping = "aliases"``, the default), first match wins:
 
 ==========  ==========================================================
 PRODUCTION  the version holds an alias in ``production_aliases``
             (default ``production``, ``champion``)
 STAGING     an alias in ``staging_aliases`` (``staging``, ``challenger``)
-ARCHIVED    version tag ``archived_tag`` (``modelgate.stage=archived``) or
-            the legacy stage ``Archived`` — MLflow has no archive alias, and
-            an alias meaning "archived" would move off the old version the
-            moment a second one was archived
+ARCHIVED    version tag ``archived_tag`` (``modelgate.stage=archived``) —
+            MLflow has no archive alias, and an alias meaning "archived"
+            would move off the old version the moment a second one was
+            archived
+(legacy)    the legacy ``current_stage``: ``Production``, ``Staging`` or
+            ``Archived`` (a version moved with ``transition-stage`` is in
+            that stage in this mode too)
 DRAFT       none of these
 ==========  ==========================================================
 
-``set_stage`` writes the *first* alias of the target stage (MLflow moves it
-off the previous holder), removes the version's other mapped aliases, and
-sets or removes the archive tag. With ``stage_mapping = "stages"`` the legacy
-``current_stage`` is read and ``transition-stage`` written.
+``set_stage`` to PRODUCTION moves every configured production alias the model
+uses (MLflow takes each off its previous holder) and, when another version
+holds the legacy ``Production`` stage, transitions this one with
+``archive_existing_versions`` so exactly one version is in production either
+way. Other targets write their first alias. The version's other mapped aliases
+are removed, the archive tag set or removed, and a legacy stage that would
+disagree with the target is transitioned. With ``stage_mapping = "stages"``
+the legacy ``current_stage`` is read and ``transition-stage`` written (to
+Production always with ``archive_existing_versions``).
 
 Run details (params, metrics, datasets): ``runs.py``. Incremental sync, and
 why MLflow's timestamps alone cannot drive it: ``changes.py``.
@@ -46,10 +54,13 @@ from adapters.base import (
 )
 from adapters.mlflow import webhooks
 from adapters.mlflow.changes import ChangeTracker
+from adapters.mlflow.model_files import ModelFileReader, is_logged_model
 from adapters.mlflow.options import Credentials, MlflowOptions
 from adapters.mlflow.runs import RunReader
 from adapters.mlflow.wire import (
+    LEGACY_STAGES,
     STAGE_TO_LEGACY,
+    ModelFiles,
     RunDetails,
     alias_map,
     is_not_found,
@@ -60,7 +71,16 @@ from adapters.mlflow.wire import (
     translate_error,
     version_from_wire,
 )
-from gateway.domain import LineageEdge, LineageNode, Model, ModelVersion, Relation, Stage, version_node
+from gateway.domain import (
+    LineageEdge,
+    LineageNode,
+    Model,
+    ModelVersion,
+    Relation,
+    Stage,
+    code_node,
+    version_node,
+)
 from gateway.errors import NotFound, RegistryError
 
 log = logging.getLogger(__name__)
@@ -100,6 +120,15 @@ class MlflowAdapter:
         )
         self._aliases: dict[str, tuple[float, dict[str, tuple[str, ...]]]] = {}
         self._runs = RunReader(registry_id, self._http, self._retry, options.run_concurrency)
+        self._files = ModelFileReader(
+            registry_id,
+            options.url,
+            auth=credentials.auth,
+            headers=credentials.headers,
+            timeout=options.timeout_seconds,
+            concurrency=options.run_concurrency,
+            transport=transport,
+        )
         self._changes = ChangeTracker(self._http, self._all_models, options.full_resync_seconds)
 
     # --- models ------------------------------------------------------------
@@ -178,6 +207,7 @@ class MlflowAdapter:
     async def _versions(self, raws: list[dict[str, Any]]) -> list[ModelVersion]:
         aliases = await self._aliases_for(r["name"] for r in raws)
         runs = await self._run_details(r.get("run_id") for r in raws)
+        files = await self._model_files(raws, runs)
         return [
             version_from_wire(
                 self.registry_id,
@@ -185,9 +215,24 @@ class MlflowAdapter:
                 raw,
                 aliases.get(raw["name"], {}).get(str(raw["version"]), ()),
                 runs.get(raw.get("run_id") or ""),
+                files.get((raw["name"], str(raw["version"]))),
             )
             for raw in raws
         ]
+
+    async def _model_files(
+        self, raws: Iterable[Mapping[str, Any]], runs: Mapping[str, RunDetails | None]
+    ) -> dict[tuple[str, str], ModelFiles | None]:
+        """Model files of the versions that are MLflow-logged models (see ``model_files.py``)."""
+        if not self.options.read_model_files:
+            return {}
+        wanted = []
+        for raw in raws:
+            run = runs.get(raw.get("run_id") or "")
+            root = run.info.get("artifact_uri") if run else None
+            if is_logged_model(raw.get("source"), root):
+                wanted.append((raw["name"], str(raw["version"]), str(raw["source"])))
+        return await self._files.read_many(wanted) if wanted else {}
 
     async def _run_details(self, run_ids: Iterable[str | None]) -> dict[str, RunDetails | None]:
         if not self.options.fetch_run_details:
@@ -249,9 +294,15 @@ class MlflowAdapter:
             return None
         raw = body["model_version"]
         runs = await self._run_details([raw.get("run_id")])
+        files = await self._model_files([raw], runs)
         aliases = alias_map(raw_model).get(str(raw["version"]), ())
         return version_from_wire(
-            self.registry_id, self.options, raw, aliases, runs.get(raw.get("run_id") or "")
+            self.registry_id,
+            self.options,
+            raw,
+            aliases,
+            runs.get(raw.get("run_id") or ""),
+            files.get((raw["name"], str(raw["version"]))),
         )
 
     # --- incremental sync --------------------------------------------------
@@ -291,10 +342,8 @@ class MlflowAdapter:
                 f"mlflow-run://{self.registry_id}/{run.run_id}", "run", run_label, self.registry_id
             )
             edges.append(LineageEdge(me, run_node, Relation.PRODUCED_BY))
-            if run.code and str(run.code):
-                edges.append(
-                    LineageEdge(me, LineageNode(str(run.code), "code", str(run.code)), Relation.PRODUCED_BY)
-                )
+            if (code := code_node(run.code)) is not None:
+                edges.append(LineageEdge(me, code, Relation.PRODUCED_BY))
             for model_id in run.model_inputs:
                 edges.append(LineageEdge(me, await self._logged_model_node(model_id), Relation.DERIVED_FROM))
         if logged := version.native.get("logged_model_id"):
@@ -332,9 +381,13 @@ class MlflowAdapter:
         applied: list[str] = []
         try:
             if self.options.stage_mapping == "stages":
-                await self._transition(name, number, stage, applied)
+                await self._transition(name, number, stage, applied, archive_existing=True)
             else:
-                await self._write_aliases(current, stage, applied)
+                raw_model = await self._get_raw_model(name)
+                model_aliases = {
+                    a["alias"]: str(a["version"]) for a in (raw_model or {}).get("aliases") or ()
+                }
+                await self._write_aliases(current, stage, model_aliases, applied)
         except RegistryError as exc:
             exc.extensions["applied"] = applied
             raise
@@ -350,8 +403,14 @@ class MlflowAdapter:
             )
         return updated
 
-    async def _transition(self, name: str, number: str, stage: Stage, applied: list[str]) -> None:
-        archive = self.options.archive_existing_versions and stage in (Stage.STAGING, Stage.PRODUCTION)
+    async def _transition(
+        self, name: str, number: str, stage: Stage, applied: list[str], *, archive_existing: bool = False
+    ) -> None:
+        # archive_existing: a Production transition archives the other Production
+        # versions, so a promotion leaves one production version (as the user meant).
+        archive = (self.options.archive_existing_versions and stage in (Stage.STAGING, Stage.PRODUCTION)) or (
+            archive_existing and stage is Stage.PRODUCTION
+        )
         body = {
             "name": name,
             "version": number,
@@ -359,12 +418,45 @@ class MlflowAdapter:
             "archive_existing_versions": archive,
         }
         await self._http.send("POST", "model-versions/transition-stage", json_body=body)
-        applied.append(f"stage {STAGE_TO_LEGACY[stage]}")
+        applied.append(f"stage {STAGE_TO_LEGACY[stage]}" + (" (others archived)" if archive else ""))
 
-    async def _write_aliases(self, current: ModelVersion, stage: Stage, applied: list[str]) -> None:
+    async def _legacy_stages(self, name: str) -> dict[str, str]:
+        """Every version's legacy ``current_stage`` (one search; aliases not needed)."""
+        try:
+            name_filter = f"name = {quote_filter_value(name)}"
+        except ValueError:
+            pattern = "".join("_" if c in "'\"" else c for c in name)
+            name_filter = f"name LIKE '{pattern}'"
+        stages: dict[str, str] = {}
+        token: str | None = None
+        while True:
+            query: dict[str, Any] = {"filter": name_filter, "max_results": self.options.version_page_size}
+            if token:
+                query["page_token"] = token
+            body = await self._http.get("model-versions/search", query)
+            for raw in body.get("model_versions") or ():
+                if raw["name"] == name:
+                    stages[str(raw["version"])] = raw.get("current_stage") or "None"
+            token = body.get("next_page_token") or None
+            if not token:
+                return stages
+
+    async def _write_aliases(
+        self, current: ModelVersion, stage: Stage, model_aliases: Mapping[str, str], applied: list[str]
+    ) -> None:
+        """Aliases mode. PRODUCTION moves every configured production alias the model
+        uses (MLflow takes each off its previous holder, so ``models:/name@champion``
+        serves the promoted version), or the first configured one if it uses none;
+        other targets write their first alias. The version's other mapped aliases
+        are dropped, the archive tag set or removed, and a legacy stage that would
+        disagree with the target is transitioned too (it is read as well)."""
         name, number = current.model_name, current.version
         target = self.options.aliases_for(stage)[:1]
+        if stage is Stage.PRODUCTION:
+            target = [a for a in self.options.production_aliases if a in model_aliases] or target
         for alias in target:  # first: the promotion itself, should a cleanup step fail
+            if model_aliases.get(alias) == number:
+                continue
             await self._http.send(
                 "POST", "registered-models/alias", json_body={"name": name, "alias": alias, "version": number}
             )
@@ -390,9 +482,15 @@ class MlflowAdapter:
                 json_body={"name": name, "version": number, "key": tag_key},
             )
             applied.append(f"tag {tag_key} removed")
-        if stage is not Stage.ARCHIVED and current.native.get("current_stage") == "Archived":
-            # The legacy stage also means ARCHIVED here; leaving it would undo the write.
-            await self._transition(name, number, Stage.DRAFT, applied)
+        legacy = await self._legacy_stages(name)
+        mine = legacy.get(number, "None")
+        others_in_production = any(v != number and s == "Production" for v, s in legacy.items())
+        if stage is Stage.PRODUCTION and others_in_production:
+            # A version promoted the legacy way still reads PRODUCTION: demote it the
+            # way MLflow does, by a Production transition that archives the others.
+            await self._transition(name, number, Stage.PRODUCTION, applied, archive_existing=True)
+        elif mine != "None" and LEGACY_STAGES.get(mine) is not stage:
+            await self._transition(name, number, stage, applied)
 
     # --- webhooks, health ----------------------------------------------------
 
@@ -418,3 +516,4 @@ class MlflowAdapter:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+        await self._files.aclose()

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from gateway.config import ConfigError, RegistrySettings, parse_section, resolve_secret
+from gateway.config import REGISTRY_COMMON_KEYS, ConfigError, RegistrySettings, parse_section, resolve_secret
 from gateway.domain import Stage
 
 # MLflow's own alias rules: ``^[\w\-]*$``, and ``latest`` / ``v<digits>`` are reserved.
@@ -50,6 +50,8 @@ class MlflowOptions:
     page_size: int = MAX_MODEL_PAGE
     version_page_size: int = 10_000
     fetch_run_details: bool = True
+    # Read MLmodel and requirements.txt of MLflow-logged models (environment, signature).
+    read_model_files: bool = True
     run_concurrency: int = 8
     # Incremental passes cannot see version-tag edits (MLflow bumps no timestamp for
     # them); after this long the adapter asks for a full listing again.
@@ -78,7 +80,7 @@ def parse_options(registry: RegistrySettings) -> MlflowOptions:
     for name in SECRETS:  # before parse_section, whose "unknown key" would hide the real advice
         if name in registry.options:
             raise ConfigError(f"{key}.{name}", f"secrets are never inline: use {name}_env or {name}_file")
-    options = parse_section(MlflowOptions, registry.options, key)
+    options = parse_section(MlflowOptions, registry.options, key, also_known=REGISTRY_COMMON_KEYS)
     _check_url(options.url, f"{key}.url")
     if options.stage_mapping not in ("aliases", "stages"):
         raise ConfigError(

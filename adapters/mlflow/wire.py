@@ -24,6 +24,7 @@ from urllib.parse import quote
 import httpx
 
 from adapters.base import ErrorTranslator, to_utc
+from adapters.conventions import code_of, environment_of, model_card_of, semver_of
 from adapters.mlflow.options import MlflowOptions
 from gateway.domain import CodeRef, DatasetRef, Model, ModelVersion, Stage, version_uri
 from gateway.errors import (
@@ -140,25 +141,30 @@ def derive_stage(
 ) -> tuple[Stage, str | None]:
     """The unified stage and MLflow's own words for it.
 
-    Aliases mode: a production alias wins over a staging alias, and any alias
-    wins over the archive tag (serving resolves ``models:/name@alias``, so a
-    version that holds one is live whatever its tags say). ARCHIVED is the
-    configured version tag or the legacy ``Archived`` stage; anything else is
-    DRAFT. Stages mode reads ``current_stage`` only.
+    Aliases mode (the default) honours both ways MLflow states a stage, because
+    teams use both (``transition-stage`` is deprecated but served, and is how
+    many runbooks still promote). In order: a production alias, a staging alias
+    (serving resolves ``models:/name@alias``, so a version that holds one is live
+    whatever else it says), the configured archive tag, then the legacy stage
+    (``Staging``, ``Production``, ``Archived``); anything else is DRAFT. When an
+    alias or the tag decides and the legacy stage says something too,
+    ``nativeStage`` shows both (``champion; stage Staging``), so a disagreement
+    is visible. Stages mode reads ``current_stage`` only.
     """
     legacy = legacy_stage or "None"
     if options.stage_mapping == "stages":
         return LEGACY_STAGES.get(legacy, Stage.DRAFT), legacy
     held = set(aliases)
+    also = f"; stage {legacy}" if legacy != "None" else ""
     for stage in (Stage.PRODUCTION, Stage.STAGING):
         mapped = [a for a in options.aliases_for(stage) if a in held]
         if mapped:
-            return stage, ",".join(mapped)
+            return stage, ",".join(mapped) + also
     tag_key, tag_value = options.archived_tag_pair
     if tags.get(tag_key) == tag_value:
-        return Stage.ARCHIVED, options.archived_tag
-    if legacy == "Archived":
-        return Stage.ARCHIVED, legacy
+        return Stage.ARCHIVED, options.archived_tag + (also if legacy != "Archived" else "")
+    if legacy in LEGACY_STAGES and legacy != "None":
+        return LEGACY_STAGES[legacy], legacy
     return Stage.DRAFT, None
 
 
@@ -231,8 +237,11 @@ def run_from_wire(registry_id: str, raw: Mapping[str, Any]) -> RunDetails:
                 role=role or None,
             )
         )
-    repository = tags.get("mlflow.source.git.repoURL") or tags.get("mlflow.source.name")
+    # The repository and commit identify the code; ``mlflow.source.name`` is the
+    # entry point (a script path, or a notebook), never the repository itself.
+    repository = tags.get("mlflow.source.git.repoURL") or tags.get("mlflow.gitRepoURL")
     commit = tags.get("mlflow.source.git.commit")
+    path = tags.get("mlflow.source.name") or None
     user = info.get("user_id") or tags.get("mlflow.user")
     model_inputs = tuple(
         m["model_id"] for m in (raw.get("inputs") or {}).get("model_inputs") or () if m.get("model_id")
@@ -242,7 +251,7 @@ def run_from_wire(registry_id: str, raw: Mapping[str, Any]) -> RunDetails:
         params={p["key"]: str(p.get("value", "")) for p in data.get("params") or ()},
         metrics={m["key"]: float(m["value"]) for m in data.get("metrics") or () if "value" in m},
         datasets=tuple(datasets),
-        code=CodeRef(repository, commit) if repository or commit else None,
+        code=CodeRef(repository, commit, path) if repository or commit or path else None,
         user_id=user if user and user != "unknown" else None,
         info={
             k: info[k]
@@ -253,15 +262,29 @@ def run_from_wire(registry_id: str, raw: Mapping[str, Any]) -> RunDetails:
     )
 
 
+@dataclass(frozen=True)
+class ModelFiles:
+    """What an MLflow model's own files say (``MLmodel``, ``requirements.txt``)."""
+
+    environment: str | None = None  # "python=3.11.9 mlflow==3.17.2 scikit-learn==1.5.1"
+    signature: Mapping[str, Any] | None = None  # MLmodel's {inputs, outputs} (JSON text each)
+    flavors: tuple[str, ...] = ()
+    mlflow_version: str | None = None
+
+
 def version_from_wire(
     registry_id: str,
     options: MlflowOptions,
     raw: Mapping[str, Any],
     aliases: tuple[str, ...],
     run: RunDetails | None,
+    files: ModelFiles | None = None,
 ) -> ModelVersion:
     """One ``model_version`` object as a domain version. ``aliases`` comes from the
-    registered model (search results never carry them)."""
+    registered model (search results never carry them); ``files`` from the
+    model's own files where they were readable. Semver, model card and
+    environment follow the documented tags; the environment falls back to the
+    model's files."""
     tags = tag_map(raw.get("tags"))
     legacy = raw.get("current_stage") or "None"
     stage, native_stage = derive_stage(options, aliases, legacy, tags)
@@ -288,6 +311,17 @@ def version_from_wire(
         if ref.parent_name and ref.parent_version
         else None
     )
+    environment = environment_of(tags) or (files.environment if files else None)
+    code = run.code if run else None
+    if code is None or not str(code):  # the run names no repository or commit: the tags may
+        code = code_of(tags) or code
+    if files is not None:
+        if files.signature:
+            native["signature"] = dict(files.signature)  # read by the inputSignature helper
+        if files.flavors:
+            native["flavors"] = list(files.flavors)
+        if files.mlflow_version:
+            native["mlflow_version"] = files.mlflow_version
     return ModelVersion(
         registry_id=registry_id,
         model_name=raw["name"],
@@ -296,8 +330,11 @@ def version_from_wire(
         native_stage=native_stage,
         aliases=aliases,
         description=raw.get("description") or None,
+        semver=semver_of(tags),
         artifact_uri=source,
-        training_code=run.code if run else None,
+        environment=environment or None,
+        model_card=model_card_of(tags),
+        training_code=code,
         training_data=run.datasets if run else (),
         hyperparameters=dict(run.params) if run else {},
         metrics=dict(run.metrics) if run else {},

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from adapters.base import AdapterContext
 from adapters.native.registry import NativeRegistry
-from gateway.config import RegistrySettings, parse_section
+from gateway.config import RegistrySettings, registry_options
 
 
 @dataclass(frozen=True)
@@ -18,7 +18,7 @@ class NativeFactory:
     kind = "native"
 
     def validate(self, registry: RegistrySettings) -> None:
-        parse_section(NativeOptions, registry.options, registry.key)
+        registry_options(NativeOptions, registry)
 
     def create(self, registry: RegistrySettings, context: AdapterContext) -> NativeRegistry:
         self.validate(registry)

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from adapters.base import to_utc
+from adapters.conventions import code_of, environment_of, merge_cards, model_card_of, semver_of
 from adapters.sagemaker.options import StageMapping
 from gateway.domain import CodeRef, Model, ModelCard, ModelVersion
 
@@ -159,8 +160,14 @@ def version_from_package(
     uris = [u for c in containers if (u := _container_uri(c))]
     images = [c["Image"] for c in containers if c.get("Image")]
     meta = package.get("MetadataProperties") or {}
-    code = CodeRef(repository=meta.get("Repository"), commit=meta.get("CommitId"))
+    properties = package.get("CustomerMetadataProperties") or {}
+    code: CodeRef | None = CodeRef(repository=meta.get("Repository"), commit=meta.get("CommitId"))
+    if not str(code):  # MetadataProperties are set at creation only; the convention fills in
+        code = code_of(properties)
     card = package.get("ModelCard") or {}
+    # The ModelCard content wins; model_card.* properties fill what it leaves out (moto,
+    # and packages whose card lives in a separate SageMaker ModelCard resource).
+    model_card = merge_cards(model_card_from_content(card.get("ModelCardContent")), model_card_of(properties))
     created = to_utc(package.get("CreationTime"))
     return ModelVersion(
         registry_id=registry_id,
@@ -172,10 +179,11 @@ def version_from_package(
         native_stage=mapping.native_words(approval, lifecycle),
         description=package.get("ModelPackageDescription") or None,
         artifact_uri=uris[0] if uris else None,
-        training_code=code if str(code) else None,
-        environment=images[0] if images else None,
+        semver=semver_of(properties),
+        training_code=code if code is not None and str(code) else None,
+        environment=environment_of(properties) or (images[0] if images else None),
         parent=parent_from_source_uri(package.get("SourceUri")),
-        model_card=model_card_from_content(card.get("ModelCardContent")),
+        model_card=model_card,
         tags=dict(package.get("CustomerMetadataProperties") or {}),
         team=team,
         created_by=principal(package.get("CreatedBy")),

@@ -18,7 +18,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from adapters.base import ChangeSet, Health, Page
+from adapters.base import ChangeSet, Health, Page, iterate_pages
 from adapters.sagemaker.calls import OperationUnsupported, SageMakerCalls, paging
 from adapters.sagemaker.lineage import api_edges, gather_bounded
 from adapters.sagemaker.options import SageMakerOptions, StageMapping
@@ -218,6 +218,14 @@ class SageMakerRegistry:
         ``stage``. The write is sent once (never retried); the version is then
         re-read, and an endpoint that silently dropped the change (moto drops
         ModelLifeCycle) is reported as an error rather than a success.
+
+        SageMaker lets any number of packages be Approved, so PRODUCTION alone
+        would leave the previous production package deployable next to the new
+        one. After promoting, every other package of the group that still reads
+        PRODUCTION is written ARCHIVED (``Rejected`` and/or lifecycle ``Archived``
+        per the stage mapping), as MLflow's ``archive_existing_versions`` does.
+        If one of those writes fails, the error's ``extensions.applied`` says the
+        promotion itself took effect.
         """
         arn = version.native.get("arn")
         package = (
@@ -227,13 +235,36 @@ class SageMakerRegistry:
         )
         if package is None:
             raise RegistryRejected(self.registry_id, f"{version.uri} no longer exists", awsCode="NotFound")
+        result = await self._write_stage(package, version.uri, stage, actor)
+        if stage is Stage.PRODUCTION:
+            try:
+                await self._archive_other_production(result, actor)
+            except RegistryError as exc:
+                exc.extensions["applied"] = [f"{result.uri} {stage.value}"]
+                raise
+        return result
+
+    async def _archive_other_production(self, promoted: ModelVersion, actor: str) -> None:
+        async for other in iterate_pages(lambda t: self.list_versions(promoted.model_name, t)):
+            if other.version == promoted.version or other.stage is not Stage.PRODUCTION:
+                continue
+            package = await self._describe(other.native["arn"]) if other.native.get("arn") else None
+            if package is not None:
+                await self._write_stage(
+                    package, other.uri, Stage.ARCHIVED, actor, why=f"superseded by {promoted.uri}"
+                )
+
+    async def _write_stage(
+        self, package: dict[str, Any], uri: str, stage: Stage, actor: str, *, why: str | None = None
+    ) -> ModelVersion:
         approval = package.get("ModelApprovalStatus")
         lifecycle = package.get("ModelLifeCycle") or None
         try:
             plan = self.mapping.plan(stage, approval, lifecycle)
         except ValueError as exc:
             raise RegistryRejected(self.registry_id, str(exc)) from None
-        note = f"{stage.value} through modelgate, approved promotion applied by {actor}"[:1024]
+        note = f"{stage.value} through modelgate, approved promotion applied by {actor}"
+        note = (f"{note} ({why})" if why else note)[:1024]
         update: dict[str, Any] = {"ModelPackageArn": package["ModelPackageArn"]}
         if plan.approval_status or approval:
             update["ModelApprovalStatus"] = plan.approval_status or approval
@@ -253,15 +284,15 @@ class SageMakerRegistry:
             update["ModelLifeCycle"] = lifecycle
         if plan.approval_status or plan.lifecycle_stage:
             await self.calls.write("update_model_package", **update)
-            log.info("registry %s: %s set to %s by %s", self.registry_id, version.uri, stage.value, actor)
+            log.info("registry %s: %s set to %s by %s", self.registry_id, uri, stage.value, actor)
         reread = await self._describe(package["ModelPackageArn"])
         if reread is None:
-            raise RegistryRejected(self.registry_id, f"{version.uri} vanished after UpdateModelPackage")
+            raise RegistryRejected(self.registry_id, f"{uri} vanished after UpdateModelPackage")
         result = self._version(reread)
         if result.stage is not stage:
             raise RegistryError(
                 self.registry_id,
-                f"UpdateModelPackage was accepted but {version.uri} now reads {result.stage.value} "
+                f"UpdateModelPackage was accepted but {uri} now reads {result.stage.value} "
                 f"({result.native_stage!r}), not {stage.value}; does this endpoint keep ModelLifeCycle?",
             )
         return result

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from adapters.base import to_utc
+from adapters.conventions import code_of, environment_of, model_card_of, semver_of
 from adapters.vertex.options import StageMapping
 from gateway.domain import (
     Deployment,
@@ -95,8 +96,13 @@ def to_model(wire: Mapping[str, Any], registry_id: str) -> Model:
 
 
 def to_version(wire: Mapping[str, Any], registry_id: str, stages: StageMapping) -> ModelVersion:
+    """A version. Semver, model card, environment and code follow the documented
+    conventions in the version's ``metadata`` object (labels cannot hold them:
+    their values allow no dots, capitals or spaces)."""
     stage, native_stage = stage_of(wire, stages)
     container = wire.get("containerSpec") or {}
+    raw_metadata = wire.get("metadata")
+    metadata: Mapping[str, Any] = raw_metadata if isinstance(raw_metadata, Mapping) else {}
     return ModelVersion(
         registry_id=registry_id,
         model_name=model_id_of(wire["name"]),
@@ -106,7 +112,10 @@ def to_version(wire: Mapping[str, Any], registry_id: str, stages: StageMapping) 
         aliases=tuple(wire.get("versionAliases") or ()),
         description=wire.get("versionDescription") or None,
         artifact_uri=wire.get("artifactUri") or None,
-        environment=container.get("imageUri") or None,
+        semver=semver_of(metadata),
+        environment=environment_of(metadata) or container.get("imageUri") or None,
+        training_code=code_of(metadata),
+        model_card=model_card_of(metadata),
         deployments=tuple(
             Deployment(endpoint=ref["endpoint"])
             for ref in wire.get("deployedModels") or ()

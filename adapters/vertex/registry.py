@@ -138,7 +138,11 @@ class VertexRegistry:
         removed in that call too (``-alias``). ARCHIVED sets the label (PATCH with
         ``updateMask=labels`` and the etag just read) and drops the stage aliases;
         DRAFT drops both. ``default`` is never touched. Vertex keeps no record of
-        who changed an alias: ``actor`` lives in modelgate's audit log only."""
+        who changed an alias: ``actor`` lives in modelgate's audit log only.
+
+        PRODUCTION moves every configured production alias the model uses (with
+        ``production_aliases = ["production", "champion"]`` and ``champion`` on
+        another version, both come here), so one version is left in production."""
         current = await self._api.get_model(version.model_name, version.version)
         if current is None:
             raise RegistryRejected(
@@ -158,6 +162,9 @@ class VertexRegistry:
                 labels.pop(label_key, None)
             await self._api.patch_labels(version.model_name, version.version, labels, current.get("etag"))
         merge = [] if not targets or set(targets) & held else [targets[0]]
+        if stage is Stage.PRODUCTION and len(targets) > 1:
+            used = await self._aliases_in_use(version.model_name, set(targets))
+            merge = [a for a in targets if a in used and a not in held] or merge
         merge += [f"-{alias}" for alias in stages.stage_aliases if alias in held and alias not in targets]
         if merge:
             await self._api.merge_version_aliases(version.model_name, version.version, merge)
@@ -165,6 +172,17 @@ class VertexRegistry:
         if written is None:
             raise RegistryRejected(self.registry_id, f"version {version.uri} vanished during the write")
         return written
+
+    async def _aliases_in_use(self, model_name: str, wanted: set[str]) -> set[str]:
+        used: set[str] = set()
+        token: str | None = None
+        while True:
+            body = await self._api.list_versions(model_name, token)
+            for wire in (body or {}).get("models") or ():
+                used |= wanted & set(wire.get("versionAliases") or ())
+            token = (body or {}).get("nextPageToken") or None
+            if not token:
+                return used
 
     # --- operations ----------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""GraphQL for lineage: ``lineage``, ``impact`` (API.md) and ``impactAnalysis``
+"""GraphQL for lineage: ``lineage``, ``impact`` (schema.graphql) and ``impactAnalysis``
 (the same walk with each version's path). Thin: the logic is ``gateway.lineage``."""
 
 from __future__ import annotations

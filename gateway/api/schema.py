@@ -12,6 +12,7 @@ from strawberry.types import Info
 from adapters.base import RegistrationRequest
 from gateway.api.context import Context
 from gateway.api.governance import GovernanceMutation, GovernanceQuery
+from gateway.api.http_semantics import OperationChoice
 from gateway.api.limits import (
     ExecutorWithoutSuggestions,
     GraphQLLimits,
@@ -66,6 +67,11 @@ class SearchFilter:
     tags: list[TagInput] | None = None
     compliant: bool | None = None
     frameworks: list[str] | None = None
+    multiple_production: bool | None = strawberry.field(
+        default=None,
+        description="True: only models with more than one PRODUCTION version (for versions: those "
+        "versions); false: only the others.",
+    )
 
     def to_index(self) -> IndexFilter:
         return IndexFilter(
@@ -75,6 +81,7 @@ class SearchFilter:
             tags=tuple((t.key, t.value) for t in self.tags or ()),
             frameworks=tuple(f.lower() for f in self.frameworks or ()),
             compliant=self.compliant,
+            multiple_production=self.multiple_production,
         )
 
 
@@ -113,6 +120,7 @@ class ModelCardInput:
 class CodeRefInput:
     repository: str | None = None
     commit: str | None = None
+    path: str | None = None
 
 
 @strawberry.input
@@ -180,7 +188,7 @@ class RegisterVersionInput:
             tags=unique([(t.key, t.value) for t in self.tags or ()], "tags"),  # type: ignore[arg-type]
             model_card=ModelCard(**dataclasses.asdict(self.model_card)) if self.model_card else ModelCard(),
             training_code=(
-                CodeRef(self.training_code.repository, self.training_code.commit)
+                CodeRef(self.training_code.repository, self.training_code.commit, self.training_code.path)
                 if self.training_code
                 else None
             ),
@@ -341,7 +349,7 @@ def build_schema(
     """The schema with the request limits of ``settings`` (one schema per distinct
     settings); ``tracing`` adds an OpenTelemetry span per operation and resolver phase."""
     limits = GraphQLLimits(settings)
-    extensions: list[Any] = [lambda: RequestLimits(limits), GraphQLMetrics]
+    extensions: list[Any] = [lambda: RequestLimits(limits), OperationChoice, GraphQLMetrics]
     if tracing:
         from strawberry.extensions.tracing import OpenTelemetryExtension
 

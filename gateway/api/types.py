@@ -115,6 +115,7 @@ class Deployment:
 class CodeRef:
     repository: str | None
     commit: str | None
+    path: str | None = strawberry.field(default=None, description="The entry point inside the repository.")
 
 
 @strawberry.type
@@ -178,6 +179,11 @@ class Facets:
     framework: list[Facet]
     compliance: list[Facet] = strawberry.field(description="Values: compliant, noncompliant.")
     tag: list[Facet] = strawberry.field(description="The most frequent tags, as key=value.")
+    conflicts: list[Facet] = strawberry.field(
+        description="Results whose registry states something impossible. Values: multipleProduction "
+        "(models with more than one PRODUCTION version; for versions, those versions). "
+        "A value with no results is left out."
+    )
 
 
 def _tags(tags: Any) -> list[Tag]:
@@ -195,6 +201,7 @@ def _facets(facets: dict[str, list[FacetCount]]) -> Facets:
         framework=conv("framework"),
         compliance=conv("compliance"),
         tag=conv("tag"),
+        conflicts=conv("conflicts"),
     )
 
 
@@ -537,7 +544,11 @@ class ModelVersionType(Node):
             metrics=[Metric(key=k, value=float(val)) for k, val in sorted(v.metrics.items())],
             training_code=str(v.training_code) if v.training_code else None,
             training_code_ref=(
-                CodeRef(repository=v.training_code.repository, commit=v.training_code.commit)
+                CodeRef(
+                    repository=v.training_code.repository,
+                    commit=v.training_code.commit,
+                    path=v.training_code.path,
+                )
                 if v.training_code
                 else None
             ),

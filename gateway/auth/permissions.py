@@ -1,4 +1,4 @@
-"""What a principal may do (API.md, "Identity and permissions").
+"""What a principal may do (README "Security": permissions).
 
 - read the catalogue: any principal, except restricted models (below);
 - ``registerModelVersion``, artifact uploads, ``requestPromotion``: a member of

@@ -29,6 +29,7 @@ from gateway.config import Settings
 from gateway.domain import Stage, parse_uri
 from gateway.errors import BadInput
 from gateway.store.database import Database
+from gateway.wording import plural
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 COMMANDS = ("search", "show", "sync")
@@ -97,34 +98,48 @@ async def _search(args: argparse.Namespace, settings: Settings) -> int:
                     {"total": versions.total, "versions": [version_to_dict(v) for v in versions.items]}
                 )
                 return EXIT_OK
-            table = Table(title=f"{versions.total} versions", title_justify="left")
+            table = Table(title=plural(versions.total, "version"), title_justify="left")
             for column in ("URI", "stage", "semver", "team", "updated"):
-                table.add_column(column)
+                # URIs are identifiers people copy: fold them, never cut them.
+                table.add_column(column, overflow="fold", no_wrap=column != "URI")
             for v in versions.items:
                 updated = v.updated_at.strftime("%Y-%m-%d %H:%M") if v.updated_at else ""
                 stage = f"[{STAGE_STYLE[v.stage.value]}]{v.stage.value}[/]"
                 table.add_row(v.uri, stage, v.semver or "", v.team or "", updated)
         else:
             page = await index.search_models(args.query, f, args.limit, None, facets=())
-            latest = await index.latest_versions([m.uri for m in page.items])
+            uris = [m.uri for m in page.items]
+            latest = await index.latest_versions(uris)
+            production = await index.versions_in_stage(uris, Stage.PRODUCTION)
             if args.json:
                 _print_json(
                     {
                         "total": page.total,
                         "models": [
-                            {**model_to_dict(m), "uri": m.uri, "latest_version": _latest(latest.get(m.uri))}
+                            {
+                                **model_to_dict(m),
+                                "uri": m.uri,
+                                "latest_version": _latest(latest.get(m.uri)),
+                                "production_versions": [_latest(v) for v in production.get(m.uri, [])],
+                            }
                             for m in page.items
                         ],
                     }
                 )
                 return EXIT_OK
-            table = Table(title=f"{page.total} models", title_justify="left")
-            for column in ("URI", "team", "latest", "stage", "description"):
+            table = Table(title=plural(page.total, "model"), title_justify="left")
+            # "production" answers the first question people ask of a model; the
+            # latest version's stage would say STAGING for a model serving v5.
+            for column in ("URI", "team", "production", "latest", "description"):
                 table.add_column(column, overflow="fold")
             for m in page.items:
+                live = production.get(m.uri, [])
+                serving = ", ".join(f"[{STAGE_STYLE['PRODUCTION']}]{v.version}[/]" for v in live) or "-"
+                if len(live) > 1:
+                    serving += " [bold red](several in production)[/]"
                 v = latest.get(m.uri)
-                stage = f"[{STAGE_STYLE[v.stage.value]}]{v.stage.value}[/]" if v else ""
-                table.add_row(m.uri, m.team or "", v.version if v else "", stage, m.description or "")
+                newest = f"{v.version} [{STAGE_STYLE[v.stage.value]}]{v.stage.value}[/]" if v else ""
+                table.add_row(m.uri, m.team or "", serving, newest, m.description or "")
     Console().print(table)
     return EXIT_OK
 
@@ -212,7 +227,7 @@ async def _sync(args: argparse.Namespace, settings: Settings) -> int:
             with Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),
-                TextColumn("{task.completed} models"),
+                TextColumn("{task.completed} model(s)"),
                 TimeElapsedColumn(),
                 console=Console(stderr=True),
                 transient=False,
@@ -239,7 +254,7 @@ async def _sync(args: argparse.Namespace, settings: Settings) -> int:
             else:
                 kind = "full" if r.full else "incremental"
                 print(
-                    f"{r.registry_id}: {kind} sync of {r.models} models in {r.seconds:.2f}s "
+                    f"{r.registry_id}: {kind} sync of {plural(r.models, 'model')} in {r.seconds:.2f}s "
                     f"({r.changed} changed, {r.removed} removed)"
                 )
     return EXIT_FAILED if failed else EXIT_OK

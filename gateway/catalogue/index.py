@@ -403,6 +403,25 @@ class CatalogueIndex:
             rows = (await conn.execute(query)).all()
         return {r.model_uri: version_from_dict(r.record) for r in rows}
 
+    async def versions_in_stage(
+        self, model_uris: Sequence[str], stage: Stage, visibility: Visibility | None = None
+    ) -> dict[str, list[ModelVersion]]:
+        """Each model's versions in ``stage``, newest first, for many models in one query
+        (a model may hold several PRODUCTION versions: callers show them all)."""
+        query = select(cv.c.model_uri, cv.c.record).where(
+            cv.c.model_uri.in_(model_uris), cv.c.stage == stage.value
+        )
+        if (allowed := visible(cv, visibility)) is not None:
+            query = query.where(allowed)
+        async with self.db.read() as conn:
+            rows = (await conn.execute(query)).all()
+        found: dict[str, list[ModelVersion]] = {}
+        for r in rows:
+            found.setdefault(r.model_uri, []).append(version_from_dict(r.record))
+        for versions in found.values():
+            versions.sort(key=lambda v: version_sort_key(v.version), reverse=True)
+        return found
+
     async def registry_health(self) -> dict[str, RegistryHealth]:
         """Each registry's sync health: a read of one tiny table, remembered for a
         second (every answer consults it, so it must cost next to nothing)."""

@@ -52,6 +52,9 @@ T = TypeVar("T")
 # Versions as seen from inside a model-level subquery: a separate alias, so the
 # subquery never correlates with a versions table in the outer query.
 cv_sub = cv.alias("cv_sub")
+# Versions counted for "more than one PRODUCTION version": its own alias, so the count
+# never correlates with the versions a facet joins in.
+cv_prod = cv.alias("cv_prod")
 # Tags joined in for the tag facet, apart from the tags a filter's subqueries read.
 tag = ct.alias("tag")
 
@@ -74,6 +77,9 @@ class SearchFilter:
     tags: tuple[tuple[str, str], ...] = ()
     frameworks: tuple[str, ...] = ()
     compliant: bool | None = None
+    # True: only models with more than one PRODUCTION version (and, for versions,
+    # those PRODUCTION versions); False: only the others.
+    multiple_production: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -189,7 +195,26 @@ def _model_conditions(f: SearchFilter) -> list[ColumnElement[bool]]:
         )
     if f.compliant is not None:
         conds.append(~_model_violates() if f.compliant else _model_violates())
+    if f.multiple_production is not None:
+        multiple = _multiple_production(cm.c.uri)
+        conds.append(multiple if f.multiple_production else ~multiple)
     return conds
+
+
+def _multiple_production(model_uri: Any) -> ColumnElement[bool]:
+    """The model has more than one PRODUCTION version (one promotion should leave one).
+    One grouped scan of the production versions, not a count per row."""
+    doubled = (
+        select(cv_prod.c.model_uri)
+        .where(cv_prod.c.stage == Stage.PRODUCTION.value)
+        .group_by(cv_prod.c.model_uri)
+        .having(func.count() > 1)
+    )
+    return model_uri.in_(doubled)  # type: ignore[no-any-return]
+
+
+def _version_in_multiple_production() -> ColumnElement[bool]:
+    return and_(cv.c.stage == Stage.PRODUCTION.value, _multiple_production(cv.c.model_uri))
 
 
 def _model_violates() -> ColumnElement[bool]:
@@ -214,6 +239,9 @@ def _version_conditions(f: SearchFilter) -> list[ColumnElement[bool]]:
         conds.append(exists(select(1).where(ct.c.subject_uri == cv.c.uri, ct.c.key == k, ct.c.value == v)))
     if f.compliant is not None:
         conds.append(_version_compliant() if f.compliant else cv.c.compliant == false())
+    if f.multiple_production is not None:
+        multiple = _version_in_multiple_production()
+        conds.append(multiple if f.multiple_production else ~multiple)
     return conds
 
 
@@ -264,7 +292,8 @@ def _resolve_sort(sort: SortOrder | None, terms: list[str]) -> SortOrder:
 
 # Facets computed from one grouped scan; the tag facet needs a join and runs only when asked.
 SUMMARY_FACETS = frozenset({"registry", "team", "stage", "framework", "compliance"})
-ALL_FACETS = SUMMARY_FACETS | {"tag"}
+ALL_FACETS = SUMMARY_FACETS | {"tag", "conflicts"}
+MULTIPLE_PRODUCTION_FACET = "multipleProduction"
 
 
 def _sorted(counter: Counter[str]) -> list[FacetCount]:
@@ -343,6 +372,13 @@ async def _totals(
         total = (await conn.execute(select(func.count()).select_from(base).where(where))).scalar_one()
     if "tag" in facets:
         result["tag"] = await (_model_tags if table is cm else _version_tags)(conn, base, where)
+    if "conflicts" in facets:
+        # Rows that state something impossible: today, more than one PRODUCTION version.
+        multiple = _multiple_production(cm.c.uri) if table is cm else _version_in_multiple_production()
+        count = (
+            await conn.execute(select(func.count()).select_from(base).where(where, multiple))
+        ).scalar_one()
+        result["conflicts"] = _sorted(Counter({MULTIPLE_PRODUCTION_FACET: int(count)}))
     return total, result
 
 

@@ -43,6 +43,7 @@ from gateway.store.database import Database
 from gateway.store.sql import escape_like, insert_ignore
 from gateway.store.tables import audit_chain_head as head_table
 from gateway.store.tables import audit_events as ae
+from gateway.wording import plural
 
 SYSTEM = "system"
 HEAD_ID = 1
@@ -209,7 +210,7 @@ class Verification:
 
     def __str__(self) -> str:
         if self.ok:
-            return f"audit log intact: {self.events} events, head {self.head_hash or '(empty)'}"
+            return f"audit log intact: {plural(self.events, 'event')}, head {self.head_hash or '(empty)'}"
         return f"audit log BROKEN at event #{self.bad_seq}: {self.problem}"
 
 

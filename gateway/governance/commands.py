@@ -33,6 +33,7 @@ from gateway.governance.policies import PolicySet, load_policies, policies_for
 from gateway.store.database import Database
 from gateway.store.tables import catalogue_models as cm
 from gateway.store.tables import catalogue_versions as cv
+from gateway.wording import plural
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 COMMANDS = ("policy", "audit", "report", "retention")
@@ -188,7 +189,7 @@ async def policy_check(settings: Settings, path: str | None, limit: int) -> int:
     if total > listed:
         print(f"  ... {total - listed} more (--limit 0 lists all)")
     noncompliant = sum(1 for j in judged if not j.evaluation.compliant)
-    print(f"{len(judged)} versions checked, {noncompliant} non-compliant")
+    print(f"{plural(len(judged), 'version')} checked, {noncompliant} non-compliant")
     for (policy, severity), n in sorted(counts.items()):
         print(f"  {policy} ({severity}): {n} violations")
     return EXIT_FAILED if noncompliant else EXIT_OK
@@ -250,7 +251,7 @@ async def retention(settings: Settings, *, apply: bool) -> int:
             candidates = await retention_rules.plan(db, policies_for(settings), datetime.now().astimezone())
         for c in candidates:
             print(f"{c.uri}  {c.stage:8}  {c.age_days:5d} days  rank {c.rank}  ({c.rule})")
-        print(f"{len(candidates)} versions would be archived (dry run: nothing changed)")
+        print(f"{plural(len(candidates), 'version')} would be archived (dry run: nothing changed)")
         return EXIT_OK
     from gateway.runtime import Gateway
 

@@ -32,9 +32,9 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.codec import version_to_dict
-from gateway.domain import Model, ModelVersion
+from gateway.domain import Model, ModelVersion, Stage
 from gateway.governance import audit
-from gateway.governance.evaluation import Evaluation, Evaluator, Subject, subjects_of_model
+from gateway.governance.evaluation import Evaluation, Evaluator, Subject, Violation, subjects_of_model
 from gateway.store.database import Database
 from gateway.store.tables import audit_events as ae
 from gateway.store.tables import catalogue_models as cm
@@ -42,6 +42,10 @@ from gateway.store.tables import catalogue_versions as cv
 from gateway.store.tables import governance_violations as gv
 
 SYNC_PRINCIPAL = "system:sync"
+# Built-in checks, reported like policies (always a warning). Bump the revision when
+# they change, so the next start re-evaluates the whole index once.
+MULTIPLE_PRODUCTION = "modelgate.multiple-production"
+BUILTIN_REVISION = "builtin-1"
 SNAPSHOT_ACTIONS = ("compliance.changed", "version.removed")
 STAGE_ACTIONS = ("promotion.applied", "stage.synced")
 REEVALUATION_BATCH = 500  # models per transaction
@@ -175,6 +179,22 @@ async def write_verdicts(
         await conn.execute(gv.insert(), rows)
 
 
+def builtin_violations(model_uri: str, subjects: Sequence[Subject]) -> dict[str, tuple[Violation, ...]]:
+    """Checks no policy file can express, because they need every version of the
+    model at once. ``modelgate.multiple-production``: more than one version is
+    PRODUCTION (two aliases on two versions, an alias and a legacy stage, two
+    approved packages), so which one serves is ambiguous. A warning on each."""
+    production = [str(s.record["version"]) for s in subjects if s.effective_stage == Stage.PRODUCTION.value]
+    if len(production) < 2:
+        return {}
+    message = (
+        f"{len(production)} versions of {model_uri} are PRODUCTION ({', '.join(production)}); "
+        "promote one of them again to leave a single production version"
+    )
+    violation = (Violation(MULTIPLE_PRODUCTION, "warning", message),)
+    return dict.fromkeys(production, violation)
+
+
 class ComplianceRecorder:
     """The index listener that keeps compliance current (see the module docstring)."""
 
@@ -184,16 +204,17 @@ class ComplianceRecorder:
     def judge_model(
         self, model_uri: str, team: str | None, records: Sequence[Mapping[str, Any]]
     ) -> list[Judged]:
-        """Evaluate every version of one model (records in version order)."""
-        return [
-            Judged(
-                f"{model_uri}/{s.record['version']}",
-                model_uri,
-                s,
-                self.evaluator.evaluate(s),
-            )
-            for s in subjects_of_model(records, team)
-        ]
+        """Evaluate every version of one model (records in version order), plus the
+        built-in checks that need the whole model (``builtin_violations``)."""
+        subjects = subjects_of_model(records, team)
+        extra = builtin_violations(model_uri, subjects)
+        judged = []
+        for s in subjects:
+            evaluation = self.evaluator.evaluate(s)
+            if added := extra.get(str(s.record["version"])):
+                evaluation = Evaluation((*evaluation.violations, *added))
+            judged.append(Judged(f"{model_uri}/{s.record['version']}", model_uri, s, evaluation))
+        return judged
 
     async def model_indexed(
         self,

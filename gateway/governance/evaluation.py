@@ -144,10 +144,9 @@ def _previous(s: Subject) -> dict[str, Any]:
 
 def _code(r: Record) -> str:
     code = r.get("training_code") or {}
-    repo, commit = code.get("repository"), code.get("commit")
-    if repo and commit:
-        return f"{repo}@{commit}"
-    return repo or commit or ""
+    repo, commit, path = code.get("repository"), code.get("commit"), code.get("path")
+    text = f"{repo}@{commit}" if repo and commit else repo or commit or ""
+    return f"{text}#{path}" if text and path else text  # a path alone identifies no code
 
 
 # Every field a rule can read, and how to compute it. Field names are the GraphQL ones.
@@ -184,6 +183,7 @@ _FIELD_BUILDERS: dict[str, Callable[[Subject], Any]] = {
     "trainingCodeRef": lambda s: {
         "repository": _s((s.record.get("training_code") or {}).get("repository")),
         "commit": _s((s.record.get("training_code") or {}).get("commit")),
+        "path": _s((s.record.get("training_code") or {}).get("path")),
     },
     "environment": lambda s: _s(s.record.get("environment")),
     "preprocessing": lambda s: _s(s.record.get("preprocessing")),
@@ -239,7 +239,7 @@ FIXED_MAPS: dict[str, frozenset[str]] = {
     "modelCard": frozenset(CARD_FIELDS),
     "previous": frozenset(_previous(Subject({}, None))),
     "model": frozenset({"uri", "name", "registry", "team"}),
-    "trainingCodeRef": frozenset({"repository", "commit"}),
+    "trainingCodeRef": frozenset({"repository", "commit", "path"}),
 }
 
 # What a rule reads: field -> the keys of it read (None: all of it).

@@ -3,7 +3,7 @@ promotion needs, and retention rules.
 
 The file is read, validated and compiled once, at start. Every problem is a
 ``ConfigError`` naming the file, the entry (``policies[2]``), the policy id and,
-for a rule, the CEL error, so nothing starts on a bad file. Format (API.md)::
+for a rule, the CEL error, so nothing starts on a bad file. Format (README "Governance")::
 
     policies:
       - id: production-needs-card
@@ -15,6 +15,8 @@ for a rule, the CEL error, so nothing starts on a bad file. Format (API.md)::
       - to: PRODUCTION
         approvals: [TEAM_LEAD, LEGAL, SECURITY]
         scope: { teams: [fraud] }  # optional; every matching rule's roles are required
+      - from: PRODUCTION           # leaving production (demoting, archiving) is governed too
+        approvals: [TEAM_LEAD]     # a rule has from, to or both; it matches on each it names
     retention:
       - id: archive-old-drafts
         scope: { stages: [DRAFT, STAGING] }   # default: DRAFT and STAGING
@@ -99,9 +101,26 @@ class Policy:
 
 @dataclass(frozen=True)
 class PromotionRule:
-    to: Stage
+    """The approvals a move needs. ``to`` and ``from_`` name the stages the move
+    enters and leaves; a rule matches on each it names (at least one)."""
+
+    to: Stage | None
     approvals: tuple[str, ...]
     scope: Scope = Scope()
+    from_: Stage | None = None
+
+    def matches(self, source: Stage | None, target: Stage) -> bool:
+        return (self.to is None or self.to is target) and (
+            self.from_ is None or (source is self.from_ and source is not target)
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        if self.from_ is not None:
+            found["from"] = self.from_.value
+        if self.to is not None:
+            found["to"] = self.to.value
+        return {**found, "approvals": list(self.approvals), "scope": self.scope.as_dict()}
 
 
 @dataclass(frozen=True)
@@ -124,12 +143,14 @@ class PolicySet:
     def policy(self, policy_id: str) -> Policy | None:
         return next((p for p in self.policies if p.id == policy_id), None)
 
-    def required_approvals(self, stage: Stage, team: str | None, registry: str) -> tuple[str, ...]:
-        """Roles a move to ``stage`` needs: those of every matching promotion rule,
-        in file order, each once."""
+    def required_approvals(
+        self, stage: Stage, team: str | None, registry: str, source: Stage | None = None
+    ) -> tuple[str, ...]:
+        """Roles a move from ``source`` to ``stage`` needs: those of every matching
+        promotion rule, in file order, each once."""
         roles: list[str] = []
         for rule in self.promotions:
-            if rule.to is stage and rule.scope.matches(stage.value, team, registry):
+            if rule.matches(source, stage) and rule.scope.matches(stage.value, team, registry):
                 roles += [r for r in rule.approvals if r not in roles]
         return tuple(roles)
 
@@ -140,10 +161,7 @@ class PolicySet:
             "digest": self.digest,
             "source": self.source,
             "policies": [p.as_dict() for p in self.policies],
-            "promotions": [
-                {"to": r.to.value, "approvals": list(r.approvals), "scope": r.scope.as_dict()}
-                for r in self.promotions
-            ],
+            "promotions": [r.as_dict() for r in self.promotions],
             "retention": [
                 {
                     "id": r.id,
@@ -273,19 +291,30 @@ def _policy(raw: Any, key: str, source: str | None, seen: set[str]) -> Policy:
 
 
 def _promotion(raw: Any, key: str, source: str | None) -> PromotionRule:
-    m = _mapping(raw, key, source, ("to", "approvals", "scope"))
-    to = m.get("to")
-    if to not in Stage.__members__:
+    m = _mapping(raw, key, source, ("from", "to", "approvals", "scope"))
+    stages: dict[str, Stage | None] = {}
+    for name in ("from", "to"):
+        value = m.get(name)
+        if value is not None and value not in Stage.__members__:
+            raise ConfigError(
+                f"{key}.{name}", f"expected a stage ({', '.join(Stage.__members__)}), got {value!r}", source
+            )
+        stages[name] = Stage(str(value)) if value is not None else None
+    if stages["from"] is None and stages["to"] is None:
         raise ConfigError(
-            f"{key}.to", f"expected a stage ({', '.join(Stage.__members__)}), got {to!r}", source
+            f"{key}.to", "a promotion rule names the stage it enters (to), leaves (from), or both", source
         )
+    if stages["from"] is not None and stages["from"] is stages["to"]:
+        raise ConfigError(f"{key}.from", f"from and to are both {stages['to']}: that is not a move", source)
     approvals = _strings(m.get("approvals", []), f"{key}.approvals", source)
     if len(set(approvals)) != len(approvals):
         raise ConfigError(f"{key}.approvals", "a role is listed twice (one approval per role)", source)
     scope = _scope(m.get("scope"), f"{key}.scope", source)
     if scope.stages:
-        raise ConfigError(f"{key}.scope.stages", "a promotion rule is scoped by its 'to' stage", source)
-    return PromotionRule(Stage(str(to)), tuple(approvals), scope)
+        raise ConfigError(
+            f"{key}.scope.stages", "a promotion rule is scoped by its 'from' and 'to' stages", source
+        )
+    return PromotionRule(stages["to"], tuple(approvals), scope, stages["from"])
 
 
 def _positive_int(m: Mapping[str, Any], name: str, key: str, source: str | None, default: int | None) -> int:

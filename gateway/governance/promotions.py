@@ -252,7 +252,7 @@ class Promotions:
         if version.stage is target:
             raise BadInput(f"{uri} is already in {target.value}", field="targetStage")
         evaluation = await self.judge(version, target)
-        roles = self.policies.required_approvals(target, team, version.registry_id)
+        roles = self.policies.required_approvals(target, team, version.registry_id, version.stage)
         status = PromotionStatus.BLOCKED if evaluation.errors else PromotionStatus.PENDING
         now = utcnow()
         request_id = uuid.uuid4().hex

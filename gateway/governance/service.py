@@ -18,7 +18,7 @@ from gateway.codec import version_to_dict
 from gateway.config import RegistrySettings
 from gateway.domain import ModelVersion, Stage, utcnow, version_sort_key
 from gateway.governance import audit, reports, retention
-from gateway.governance.compliance import ComplianceRecorder, ReevaluationResult
+from gateway.governance.compliance import BUILTIN_REVISION, ComplianceRecorder, ReevaluationResult
 from gateway.governance.evaluation import Evaluation, Evaluator, Subject, Violation
 from gateway.governance.policies import PolicySet
 from gateway.governance.promotions import Promotions
@@ -85,13 +85,15 @@ class Governance:
                     self.policies.source,
                     {"previous": recorded, **self.policies.summary()},
                 )
+        # The stored evaluation used these policies and these built-in checks.
+        evaluated_with = f"{digest}+{BUILTIN_REVISION}"
         async with self.db.read() as conn:
             evaluated = await _state(conn, EVALUATED_DIGEST)
-        if evaluated == digest:
+        if evaluated == evaluated_with:
             return None
         result = await self.compliance.reevaluate_all(self.db)
         async with self.db.write() as conn:
-            await _set_state(conn, EVALUATED_DIGEST, digest)
+            await _set_state(conn, EVALUATED_DIGEST, evaluated_with)
         log.info(
             "policies %s: re-evaluated %d versions in %.2fs (%d changed)",
             digest[:12] or "(none)",

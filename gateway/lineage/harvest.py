@@ -5,7 +5,9 @@ writes, inside the same transaction, it replaces that version's edges with
 
 * **record edges**: each ``training_data`` dataset by role (VALIDATED_ON for
   validation/evaluation/test roles, TRAINED_ON otherwise), ``parent``
-  (DERIVED_FROM), ``training_code`` (PRODUCED_BY), ``deployments`` (DEPLOYED_TO);
+  (DERIVED_FROM), ``training_code`` (PRODUCED_BY, to a code node
+  ``git+<repository>@<commit>#<path>``; none for a ref with neither repository
+  nor commit), ``deployments`` (DEPLOYED_TO);
 * **declared references** in tags (MLflow tags, SageMaker
   CustomerMetadataProperties, native tags), comma-separated:
 
@@ -38,7 +40,15 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.codec import version_from_dict
-from gateway.domain import LineageNode, Model, ModelVersion, Relation, dataset_relation, utcnow
+from gateway.domain import (
+    LineageNode,
+    Model,
+    ModelVersion,
+    Relation,
+    code_node,
+    dataset_relation,
+    utcnow,
+)
 from gateway.lineage import store
 from gateway.lineage.graph import Edge, version_node
 from gateway.lineage.uris import ReferenceResolver, artifact_key, digest_key, normalize_dataset_uri
@@ -58,7 +68,7 @@ DECLARED_TAGS: Mapping[str, Relation] = {
     VALIDATION_DATA_TAG: Relation.VALIDATED_ON,
 }
 # Bump when harvesting changes meaning: stored edges are then rebuilt at start.
-HARVEST_REVISION = "1"
+HARVEST_REVISION = "2"  # 2: code nodes are repository + commit + path
 FINGERPRINT_KEY = "fingerprint"
 REBUILD_BATCH = 2000
 
@@ -103,8 +113,8 @@ def harvest_edges(version: ModelVersion, resolver: ReferenceResolver) -> list[Ed
     if version.parent:
         parent, folded = reference_node(version.parent, resolver, version.registry_id)
         add(parent, Relation.DERIVED_FROM, "record", folded)
-    if version.training_code and (code := str(version.training_code)):
-        add(LineageNode(code, "code", code, None), Relation.PRODUCED_BY, "record")
+    if (code := code_node(version.training_code)) is not None:
+        add(code, Relation.PRODUCED_BY, "record")
     for d in version.deployments:
         add(LineageNode(d.endpoint, "deployment", d.endpoint, None), Relation.DEPLOYED_TO, "record")
     for tag, relation in DECLARED_TAGS.items():

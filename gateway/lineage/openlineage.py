@@ -1,6 +1,7 @@
 """Lineage as OpenLineage ``RunEvent`` JSON, for Marquez or any OpenLineage consumer.
 
-The mapping (one COMPLETE event per model version):
+The mapping (per model version, one run: a START and a COMPLETE event, as the
+spec asks of every run):
 
 * **job**: the training of a model: namespace ``mg://<registry>``, name the
   model. Each version is one **run** of it, ``runId`` a UUID derived from the
@@ -37,16 +38,17 @@ from gateway.lineage.uris import PATH_SCHEMES
 PRODUCER = f"urn:modelgate:gateway:{__version__}"
 RUN_EVENT_SCHEMA = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
 _FACETS = "https://openlineage.io/spec/facets"
+# The current version of each facet schema (OpenLineage spec, 2026-08).
 SCHEMAS = {
-    "jobType": f"{_FACETS}/2-0-3/JobTypeJobFacet.json#/$defs/JobTypeJobFacet",
-    "jobDocumentation": f"{_FACETS}/1-0-1/DocumentationJobFacet.json#/$defs/DocumentationJobFacet",
+    "jobType": f"{_FACETS}/2-0-4/JobTypeJobFacet.json#/$defs/JobTypeJobFacet",
+    "jobDocumentation": f"{_FACETS}/1-1-0/DocumentationJobFacet.json#/$defs/DocumentationJobFacet",
     "sourceCodeLocation": (
-        f"{_FACETS}/1-0-1/SourceCodeLocationJobFacet.json#/$defs/SourceCodeLocationJobFacet"
+        f"{_FACETS}/1-1-0/SourceCodeLocationJobFacet.json#/$defs/SourceCodeLocationJobFacet"
     ),
     "datasetDocumentation": (
-        f"{_FACETS}/1-0-1/DocumentationDatasetFacet.json#/$defs/DocumentationDatasetFacet"
+        f"{_FACETS}/1-1-0/DocumentationDatasetFacet.json#/$defs/DocumentationDatasetFacet"
     ),
-    "version": f"{_FACETS}/1-0-0/DatasetVersionDatasetFacet.json#/$defs/DatasetVersionDatasetFacet",
+    "version": f"{_FACETS}/1-0-1/DatasetVersionDatasetFacet.json#/$defs/DatasetVersionDatasetFacet",
     "symlinks": f"{_FACETS}/1-0-1/SymlinksDatasetFacet.json#/$defs/SymlinksDatasetFacet",
 }
 RUN_NAMESPACE = uuid.UUID("6f1c3d2e-5b7a-4c8e-9d0f-1a2b3c4d5e6f")  # modelgate's uuid5 namespace
@@ -175,14 +177,26 @@ def version_event(
     }
 
 
+def run_events(complete: dict[str, Any]) -> list[dict[str, Any]]:
+    """A version's run as the spec wants it: a START (its inputs, no outputs yet)
+    and the COMPLETE that names the version it produced."""
+    start = {k: v for k, v in complete.items() if k != "outputs"}
+    start["eventType"] = "START"
+    return [start, complete]
+
+
+_EVENT_ORDER = {"START": 0, "COMPLETE": 1}
+
+
 def events(
     version_uris: Iterable[str],
     records: Mapping[str, ModelVersion],
     edges: Iterable[Edge],
     hidden: Iterable[str] = (),
 ) -> list[dict[str, Any]]:
-    """One RunEvent per version, oldest first (consumers build the graph in order).
-    ``hidden`` versions get no event and show only as redacted inputs."""
+    """A START and a COMPLETE event per version, oldest run first (consumers build
+    the graph in order). ``hidden`` versions get no events and show only as
+    redacted inputs."""
     secret = frozenset(hidden)
     edge_list = list(edges)
     by_version: dict[str, list[Edge]] = {}
@@ -191,10 +205,18 @@ def events(
         if e.relation is Relation.SAME_AS:
             by_version.setdefault(e.target.uri, []).append(e)
     out = [
-        version_event(uri, records.get(uri), by_version.get(uri, []), secret)
+        event
         for uri in dict.fromkeys(version_uris)
         if uri not in secret
+        for event in run_events(version_event(uri, records.get(uri), by_version.get(uri, []), secret))
     ]
     return sorted(
-        out, key=lambda ev: (ev["eventTime"], ev["outputs"][0]["namespace"], ev["outputs"][0]["name"])
+        out,
+        key=lambda ev: (
+            ev["eventTime"],
+            ev["job"]["namespace"],
+            ev["job"]["name"],
+            ev["run"]["runId"],
+            _EVENT_ORDER[ev["eventType"]],
+        ),
     )

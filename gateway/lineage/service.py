@@ -227,6 +227,11 @@ class LineageService:
             uri, direction, depth, max_nodes=max_nodes, registry_lineage=registry_lineage, report=report
         )
         versions = [u for u in graph.nodes if is_version_uri(u)]
+        root = await self.canonical(uri)
+        if root.startswith(URI_SCHEME) and not is_version_uri(root):
+            # A model is the runs of its versions: export each, with its own inputs.
+            async with self.db.read() as conn:
+                versions = list(dict.fromkeys([*await store.model_versions(conn, root), *versions]))
         records = await self.index.get_versions(versions) if versions else {}
         async with self.db.read() as conn:
             own = await store.hop(conn, versions, INPUT_RELATIONS | SAME, SAME)

@@ -4,12 +4,15 @@ report downloads. Every asset ships in this package (``static/``)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from importlib import resources
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
+
+from gateway.personas import Persona
 
 # The page needs nothing from elsewhere; the policy has the browser enforce that
 # (and blunts any injected markup: no inline scripts or styles run).
@@ -25,8 +28,15 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
-def routes() -> list[BaseRoute]:
-    """``/`` (the page) and ``/ui/*`` (its scripts and styles)."""
+def graphiql_page() -> bytes:
+    """GraphiQL, loading its scripts from ``/ui/vendor/`` (shipped here) instead
+    of a CDN, so it works offline and behind a firewall."""
+    return (resources.files(__package__) / "static" / "graphiql.html").read_bytes()
+
+
+def routes(personas: Sequence[Persona] = ()) -> list[BaseRoute]:
+    """``/`` (the page), ``/ui/*`` (its scripts and styles) and, for ``modelgate
+    demo``, ``/ui/personas.json``: who the dashboard can act as (404 otherwise)."""
     index = (resources.files(__package__) / "static" / "index.html").read_bytes()
 
     async def dashboard(_request: Request) -> Response:
@@ -36,7 +46,14 @@ def routes() -> list[BaseRoute]:
             headers={"content-security-policy": CONTENT_SECURITY_POLICY, "cache-control": "no-cache"},
         )
 
+    async def demo_personas(_request: Request) -> Response:
+        if not personas:
+            return JSONResponse({"personas": []}, status_code=404)
+        body = {"personas": [p.as_json() for p in personas]}
+        return JSONResponse(body, headers={"cache-control": "no-store"})
+
     return [
         Route("/", dashboard),
+        Route("/ui/personas.json", demo_personas),
         Mount("/ui", app=StaticFiles(packages=[(__package__, "static")]), name="ui"),
     ]

@@ -202,7 +202,7 @@ async def test_lineage_from_run_inputs_and_logged_model(
         (Relation.VALIDATED_ON, "https://data.example.com/holdout.csv", "dataset"),
         (Relation.VALIDATED_ON, "s3://fraud-data/tx/eval.parquet", "dataset"),
         (Relation.PRODUCED_BY, f"mlflow-run://{REGISTRY}/{trained['run_id']}", "run"),
-        (Relation.PRODUCED_BY, "https://git.example.com/fraud/train@9f2c1e7", "code"),
+        (Relation.PRODUCED_BY, "git+https://git.example.com/fraud/train@9f2c1e7", "code"),
         (Relation.SAME_AS, f"mlflow-logged-model://{REGISTRY}/{trained['model_id']}", "logged_model"),
     }
     logged = next(e.target for e in edges if e.relation is Relation.SAME_AS)
@@ -299,7 +299,7 @@ def staged(team: MlflowTeam) -> str:
     return name
 
 
-async def test_aliases_mode_maps_aliases_tag_and_legacy_archive(adapter: MlflowAdapter, staged: str) -> None:
+async def test_aliases_mode_maps_aliases_tag_and_legacy_stages(adapter: MlflowAdapter, staged: str) -> None:
     versions = await all_versions(adapter, staged)
     got = {n: (v.stage, v.native_stage) for n, v in versions.items()}
     assert got == {
@@ -308,7 +308,7 @@ async def test_aliases_mode_maps_aliases_tag_and_legacy_archive(adapter: MlflowA
         "3": (Stage.ARCHIVED, "modelgate.stage=archived"),
         "4": (Stage.ARCHIVED, "Archived"),
         "5": (Stage.DRAFT, None),
-        "6": (Stage.DRAFT, None),  # a legacy stage alone is not an alias
+        "6": (Stage.PRODUCTION, "Production"),  # the legacy stage counts too
     }
     assert versions["6"].native["current_stage"] == "Production"  # every native value kept
 

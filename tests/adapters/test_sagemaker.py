@@ -299,7 +299,7 @@ async def test_lineage_on_moto_falls_back_to_record_edges(adapter: SageMakerRegi
     assert time.monotonic() - started < 2.0
     assert {(e.relation, e.target.uri) for e in edges} == {
         (Relation.SAME_AS, "s3://b/l/1.tar.gz"),
-        (Relation.PRODUCED_BY, "https://github.com/acme/l@abc123"),
+        (Relation.PRODUCED_BY, "git+https://github.com/acme/l@abc123"),
     }
     assert all(e.source.uri == version.uri for e in edges)
 
@@ -341,3 +341,65 @@ async def test_mixed_case_group_names(adapter: SageMakerRegistry, sm: Any) -> No
     assert version is not None and version.model_name == name and version.native["arn"] == arn
     assert (await adapter.get_model(name)) is not None
     assert await adapter.get_version(name, "2") is None
+
+
+async def test_promoting_a_package_archives_the_previous_production_package(
+    adapter: SageMakerRegistry, sm: Any
+) -> None:
+    """SageMaker lets any number of packages be Approved; a modelgate promotion
+    leaves one: the previous production package is Rejected (ARCHIVED)."""
+    name = unique_name("supersede")
+    sm.create_model_package_group(ModelPackageGroupName=name)
+    for i, status in enumerate(("Approved", "PendingManualApproval", "PendingManualApproval"), start=1):
+        sm.create_model_package(
+            ModelPackageGroupName=name,
+            InferenceSpecification=inference_spec(f"s3://b/s/{i}.tar.gz"),
+            ModelApprovalStatus=status,
+            CustomerMetadataProperties={"owner": "ads-team"},
+        )
+    v2 = await adapter.get_version(name, "2")
+    assert v2 is not None
+
+    promoted = await adapter.set_stage(v2, Stage.PRODUCTION, actor="alice@acme")
+
+    assert promoted.stage is Stage.PRODUCTION
+    listed = [v async for v in iterate_pages(lambda t: adapter.list_versions(name, t))]
+    stages = {v.version: (v.stage, v.native_stage) for v in listed}
+    assert stages == {
+        "1": (Stage.ARCHIVED, "Rejected"),
+        "2": (Stage.PRODUCTION, "Approved"),
+        "3": (Stage.DRAFT, "PendingManualApproval"),
+    }
+    raw = sm.describe_model_package(ModelPackageName=listed[0].native["arn"])
+    assert "superseded by" in raw["ApprovalDescription"] and "alice@acme" in raw["ApprovalDescription"]
+    assert raw["CustomerMetadataProperties"] == {"owner": "ads-team"}  # kept through the write
+
+
+async def test_customer_metadata_follows_the_documented_conventions(
+    adapter: SageMakerRegistry, sm: Any
+) -> None:
+    """moto drops ModelCard, so the card, semver and environment come from the
+    documented ``CustomerMetadataProperties`` keys (the same as MLflow's tags)."""
+    name = unique_name("conventions")
+    sm.create_model_package_group(ModelPackageGroupName=name)
+    sm.create_model_package(
+        ModelPackageGroupName=name,
+        InferenceSpecification=inference_spec("s3://b/c/1.tar.gz"),
+        ModelApprovalStatus="PendingManualApproval",
+        MetadataProperties={"Repository": "https://git.example.com/ads/ctr", "CommitId": "4be2c1d"},
+        CustomerMetadataProperties={
+            "modelgate.semver": "v2.1.0",
+            "model_card.intended_use": "Ranking sponsored listings",
+            "model_card.limitations": "English-language listings only",
+            "model_card.evaluation": "NDCG@10 0.41 on the March holdout",
+            "modelgate.environment": "ads/ctr-serving:2.1.0",
+        },
+    )
+    version = await adapter.get_version(name, "1")
+    assert version is not None
+    assert version.semver == "2.1.0"
+    assert version.model_card.intended_use == "Ranking sponsored listings"
+    assert version.model_card.evaluation == "NDCG@10 0.41 on the March holdout"
+    assert version.environment == "ads/ctr-serving:2.1.0"  # over the container image
+    assert version.training_code is not None
+    assert version.training_code.node_uri == "git+https://git.example.com/ads/ctr@4be2c1d"

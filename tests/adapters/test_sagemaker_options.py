@@ -19,7 +19,7 @@ def settings(**options: Any) -> RegistrySettings:
 
 
 def test_a_config_file_entry_validates_offline(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A [[registries]] table as API.md shows it; no credentials exist and none are needed."""
+    """A [[registries]] table as the README shows it; no credentials exist and none are needed."""
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)

@@ -147,6 +147,22 @@ async def test_promotion_to_production_sets_both_words(stub: SageMakerStub) -> N
         "ModelLifeCycle": stub.lifecycle("Production", "Live"),
     }
     stub.expect("describe_model_package", approved, {"ModelPackageName": arn})
+    # Then the group is listed for other production packages: it has none.
+    summary = {
+        k: approved[k]
+        for k in (
+            "ModelPackageArn",
+            "ModelPackageName",
+            "ModelPackageGroupName",
+            "ModelPackageVersion",
+            "CreationTime",
+            "ModelPackageStatus",
+            "ModelApprovalStatus",
+        )
+        if k in approved
+    }
+    stub.expect("list_model_packages", {"ModelPackageSummaryList": [summary]})
+    stub.expect("describe_model_package", approved, {"ModelPackageName": arn})
     adapter = make_adapter(stub, lifecycle_stage_status="Live")
     result = await adapter.set_stage(adapter._version(before), Stage.PRODUCTION, actor="dave@acme")
     assert result.stage is Stage.PRODUCTION
@@ -312,7 +328,7 @@ async def test_lineage_from_the_lineage_api(stub: SageMakerStub) -> None:
     mine = version.uri
     assert found == {
         (mine, Relation.SAME_AS, "s3://ml-models/Churn-Model/2/model.tar.gz", "artifact"),
-        (mine, Relation.PRODUCED_BY, "https://github.com/acme/churn-model@9f2c1e7", "code"),
+        (mine, Relation.PRODUCED_BY, "git+https://github.com/acme/churn-model@9f2c1e7", "code"),
         (mine, Relation.TRAINED_ON, "s3://ml-data/churn/2025/", "dataset"),
         (mine, Relation.PRODUCED_BY, f"{PREFIX}:training-job/churn-train-2026-03-01", "run"),
         (mine, Relation.DERIVED_FROM, parent_pkg, "model_version"),

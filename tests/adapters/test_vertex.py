@@ -217,6 +217,55 @@ async def test_promotion_moves_the_alias_in_one_write(
     assert writes(vertex_fake, again) == []  # already there: nothing to write
 
 
+async def test_promotion_moves_every_production_alias_the_model_uses(vertex_fake: VertexServer) -> None:
+    """With two production aliases on two versions (two PRODUCTION versions), a
+    promotion moves both, leaving one production version."""
+    name = unique_name("twoprod")
+    await upload(vertex_fake, name, 3)
+    adapter = make_adapter(vertex_fake, production_aliases=["production", "champion"])
+    try:
+        v1, v2, v3 = [await adapter.get_version(name, str(i)) for i in (1, 2, 3)]
+        assert v1 and v2 and v3
+        await adapter.set_stage(v1, Stage.PRODUCTION, actor="alice")  # "production"
+        models = vertex_fake.google.projects().locations().models()
+        resource = f"projects/{vertex_fake.project}/locations/{vertex_fake.location}/models/{name}@3"
+        await asyncio.to_thread(
+            models.mergeVersionAliases(name=resource, body={"versionAliases": ["champion"]}).execute
+        )
+        promoted = await adapter.set_stage(v2, Stage.PRODUCTION, actor="alice")
+        assert set(promoted.aliases) >= {"production", "champion"}
+        stages = {v.version: v.stage for v in (await adapter.list_versions(name)).items}
+        assert stages == {"1": Stage.DRAFT, "2": Stage.PRODUCTION, "3": Stage.DRAFT}
+    finally:
+        await adapter.aclose()
+
+
+async def test_metadata_follows_the_documented_conventions(
+    adapter: VertexRegistry, vertex_fake: VertexServer
+) -> None:
+    name = unique_name("conventions")
+    await upload(
+        vertex_fake,
+        name,
+        1,
+        metadata={
+            "modelgate.semver": "3.0.1",
+            "model_card.intendedUse": "Detecting damaged parcels on the sorting line",
+            "model_card.limitations": "Daylight images only",
+            "modelgate.code.repository": "https://git.example.com/vision/parcels",
+            "modelgate.code.commit": "c0ffee1",
+        },
+    )
+    version = await adapter.get_version(name, "1")
+    assert version is not None
+    assert version.semver == "3.0.1"
+    assert version.model_card.intended_use == "Detecting damaged parcels on the sorting line"
+    assert version.model_card.limitations == "Daylight images only"
+    assert version.training_code is not None
+    assert version.training_code.node_uri == "git+https://git.example.com/vision/parcels@c0ffee1"
+    assert version.environment  # the serving container, as before
+
+
 async def test_archive_uses_the_label_and_drops_stage_aliases(
     adapter: VertexRegistry, vertex_fake: VertexServer
 ) -> None:

@@ -8,7 +8,7 @@ from gateway.api.schema import schema
 
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schema.graphql"
 
-# The names dashboards and scripts are written against (API.md).
+# The names dashboards and scripts are written against (the public schema, docs/uris.md).
 CONTRACT = [
     "enum Stage",
     "enum RegistryKind",

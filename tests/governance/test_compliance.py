@@ -34,7 +34,9 @@ async def test_compliance_follows_the_catalogue(gov: Gateway) -> None:
     bare = await register(gov, "fraud", **complete(model_card=ModelCard()))
     await gov.adapters["platform"].set_stage(bare, Stage.PRODUCTION, actor="ops")  # type: ignore[call-arg]
     await gov.sync.refresh_model("platform", "fraud")
-    assert await stored(gov, bare.uri) == (False, ["card-complete"])
+    # Two production versions now: the built-in warning names them on both.
+    assert await stored(gov, bare.uri) == (False, ["card-complete", "modelgate.multiple-production"])
+    assert await stored(gov, good.uri) == (True, ["min-auc", "modelgate.multiple-production"])
     page = await gov.index.search_versions(None, SearchFilter(compliant=False), 10, None)
     assert [v.uri for v in page.items] == [bare.uri]
     # Each state change is in the audit log, for reports "as of" a time.
@@ -109,3 +111,30 @@ async def test_graphql_compliance_and_approvals(gov: Gateway) -> None:
     }
     assert promoted["approvals"] == [{"principal": "bob", "role": "TEAM_LEAD", "comment": "ship it"}]
     assert nodes["mg://platform/fraud/2"]["compliance"] == {"compliant": True, "violations": []}
+
+
+async def test_more_than_one_production_version_is_reported_and_searchable(gov: Gateway) -> None:
+    """The built-in warning, the ``multipleProduction`` filter and the ``conflicts``
+    facet, on SQLite and PostgreSQL."""
+    v1 = await register(gov, "fraud", **complete())
+    v2 = await register(gov, "fraud", **complete())
+    other = await register(gov, "churn", **complete())
+    for v in (v1, v2, other):  # two production versions of fraud, set outside modelgate
+        await gov.adapters["platform"].set_stage(v, Stage.PRODUCTION, actor="ops")  # type: ignore[call-arg]
+    await gov.sync.refresh_model("platform", "fraud")
+    await gov.sync.refresh_model("platform", "churn")
+
+    assert await stored(gov, v1.uri) == (
+        True,
+        ["modelgate.multiple-production"],
+    )  # a warning: still compliant
+    assert await stored(gov, other.uri) == (True, [])
+    models = await gov.index.search_models(None, SearchFilter(multiple_production=True), 10, None)
+    assert [m.name for m in models.items] == ["fraud"]
+    assert [(f.value, f.count) for f in models.facets["conflicts"]] == [("multipleProduction", 1)]
+    others = await gov.index.search_models(None, SearchFilter(multiple_production=False), 10, None)
+    assert [m.name for m in others.items] == ["churn"] and others.facets["conflicts"] == []
+    versions = await gov.index.search_versions(None, SearchFilter(multiple_production=True), 10, None)
+    assert sorted(v.uri for v in versions.items) == [v1.uri, v2.uri]
+    everything = await gov.index.search_versions(None, SearchFilter(), 10, None, facets=("conflicts",))
+    assert [(f.value, f.count) for f in everything.facets["conflicts"]] == [("multipleProduction", 2)]

@@ -1,4 +1,4 @@
-"""What a rule sees and how versions are judged: the activation of API.md,
+"""What a rule sees and how versions are judged: the activation README "Governance" documents,
 fail-closed errors, severities and scopes, and every kind of rule the issue
 asks to be expressible."""
 

@@ -1,4 +1,4 @@
-"""The governance GraphQL API end to end: names and shapes of API.md, and its
+"""The governance GraphQL API end to end: names and shapes of schema.graphql, and its
 permissions (auditEvents and complianceReport need an audit role)."""
 
 from __future__ import annotations

@@ -41,6 +41,45 @@ def test_the_shipped_policy_file_is_valid() -> None:
     assert len(ps.policies) >= 8
     assert ps.required_approvals(Stage.PRODUCTION, "t", "r") == ("TEAM_LEAD", "LEGAL", "SECURITY")
     assert ps.retention
+    # Leaving production is governed: archiving or demoting a PRODUCTION version needs a team lead.
+    assert ps.required_approvals(Stage.ARCHIVED, "t", "r", Stage.PRODUCTION) == ("TEAM_LEAD",)
+    assert ps.required_approvals(Stage.DRAFT, "t", "r", Stage.PRODUCTION) == ("TEAM_LEAD",)
+    assert ps.required_approvals(Stage.ARCHIVED, "t", "r", Stage.STAGING) == ()
+
+
+def test_promotion_rules_match_on_from_and_to() -> None:
+    ps = parse_policies(
+        """
+promotions:
+  - to: PRODUCTION
+    approvals: [TEAM_LEAD, LEGAL]
+  - from: PRODUCTION
+    approvals: [TEAM_LEAD]
+  - from: PRODUCTION
+    to: ARCHIVED
+    approvals: [RECORDS]
+  - from: STAGING
+    scope: { teams: [fraud] }
+    approvals: [QA]
+"""
+    )
+    assert ps.required_approvals(Stage.ARCHIVED, "t", "r", Stage.PRODUCTION) == ("TEAM_LEAD", "RECORDS")
+    assert ps.required_approvals(Stage.STAGING, "t", "r", Stage.PRODUCTION) == ("TEAM_LEAD",)
+    assert ps.required_approvals(Stage.ARCHIVED, "t", "r", Stage.DRAFT) == ()
+    assert ps.required_approvals(Stage.PRODUCTION, "fraud", "r", Stage.STAGING) == (
+        "TEAM_LEAD",
+        "LEGAL",
+        "QA",
+    )
+    assert ps.required_approvals(Stage.PRODUCTION, "ads", "r", Stage.STAGING) == ("TEAM_LEAD", "LEGAL")
+    # Without the source stage, only rules that name no "from" apply (as before).
+    assert ps.required_approvals(Stage.ARCHIVED, "t", "r") == ()
+    assert ps.summary()["promotions"][2] == {
+        "from": "PRODUCTION",
+        "to": "ARCHIVED",
+        "approvals": ["RECORDS"],
+        "scope": {},
+    }
 
 
 def _bad(rule: str, **extra: str) -> str:
@@ -68,6 +107,13 @@ def _bad(rule: str, **extra: str) -> str:
             "duplicate",
         ),
         ("promotions:\n  - to: LIVE\n    approvals: [X]\n", "promotions[0].to", "expected a stage"),
+        ("promotions:\n  - from: LIVE\n    approvals: [X]\n", "promotions[0].from", "expected a stage"),
+        ("promotions:\n  - approvals: [X]\n", "promotions[0].to", "enters (to), leaves (from)"),
+        (
+            "promotions:\n  - from: STAGING\n    to: STAGING\n    approvals: [X]\n",
+            "promotions[0].from",
+            "not a move",
+        ),
         ("retention:\n  - id: r\n    keep_last: 2\n", "retention[0].older_than_days", "is required"),
         ("policies: [\n", "(syntax)", "invalid YAML"),
     ],

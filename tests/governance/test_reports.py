@@ -22,7 +22,8 @@ from tests.governance.test_graphql import graphql_client
 
 async def catalogue(gw: Gateway) -> None:
     """platform: fraud v1 (production, compliant, low auc: warning), fraud v2
-    (production, no card: error); research: nlp v1 (staging, no training data: error)."""
+    (production, no card: error); research: nlp v1 (staging, no training data: error).
+    fraud has two production versions, so both carry the built-in warning."""
     v1 = await register(gw, "fraud", **complete(metrics={"auc": 0.7}))
     v2 = await register(gw, "fraud", **complete(model_card=ModelCard()))
     n1 = await register(gw, "nlp", registry="research", **complete(training_data=()))
@@ -48,12 +49,14 @@ async def test_report_contents(gov: Gateway) -> None:
         "min-auc": (2, 1),  # the platform team only
     }
     page = await report.violations(2, None)
-    assert page.total == 3 and page.has_next
-    rest = await report.violations(2, page.cursors[-1])
+    assert page.total == 5 and page.has_next
+    rest = await report.violations(3, page.cursors[-1])
     found = [(v.version_uri, v.policy, v.severity) for v in page.items + rest.items]
     assert found == [
         ("mg://platform/fraud/1", "min-auc", "warning"),
+        ("mg://platform/fraud/1", "modelgate.multiple-production", "warning"),
         ("mg://platform/fraud/2", "card-complete", "error"),
+        ("mg://platform/fraud/2", "modelgate.multiple-production", "warning"),
         ("mg://research/nlp/1", "training-data", "error"),
     ]
     assert not rest.has_next
@@ -67,7 +70,7 @@ async def test_a_report_as_of_a_past_time_comes_from_the_audit_log(gov: Gateway)
     await catalogue(gov)
     before = await gov.governance.report(SearchFilter())
     violations_before = [(v.version_uri, v.policy) async for v in before.all_violations()]
-    assert len(violations_before) == 3
+    assert len(violations_before) == 5
     pinned_at = utcnow()
     await asyncio.sleep(0.01)
     # Afterwards: fraud v2 gets fixed (a new compliant version replaces it) and a model goes away.
@@ -95,14 +98,15 @@ async def test_downloads(gov: Gateway) -> None:
     await catalogue(gov)
     async with graphql_client(gov, "audrey") as client:
         rows = list(csv.DictReader(io.StringIO((await client.get("/reports/compliance.csv")).text)))
-        assert [(r["version"], r["policy"], r["severity"]) for r in rows][1:] == [
+        assert [(r["version"], r["policy"], r["severity"]) for r in rows][2:] == [
             ("mg://platform/fraud/2", "card-complete", "error"),
+            ("mg://platform/fraud/2", "modelgate.multiple-production", "warning"),
             ("mg://research/nlp/1", "training-data", "error"),
         ]
         summary = (await client.get("/reports/compliance.csv?view=summary&team=platform")).text.splitlines()
         assert summary[:3] == ["group,key,versions,compliant", "total,all,2,1", "team,platform,2,1"]
         doc = (await client.get("/reports/compliance.json?stage=PRODUCTION")).json()
-        assert doc["totalVersions"] == 2 and len(doc["violations"]) == 2
+        assert doc["totalVersions"] == 2 and len(doc["violations"]) == 4
         assert {"key": "card-complete", "versions": 2, "compliant": 1} in doc["byPolicy"]
         jsonl = (await client.get("/audit/export.jsonl?action=version.*")).text.splitlines()
         assert [json.loads(line)["action"] for line in jsonl] == ["version.registered"] * 3

@@ -47,7 +47,7 @@ async def test_record_and_declared_edges_are_normalised_and_resolved(lineage_sto
         (me, "gs://extra/set", "TRAINED_ON"),
         (me, "mg://fraud-mlflow/base/1", "DERIVED_FROM"),
         (me, "mg://ads-sm/teacher/2", "DERIVED_FROM"),
-        (me, "https://git.example.com/fraud@9f2c1e7", "PRODUCED_BY"),
+        (me, "git+https://git.example.com/fraud@9f2c1e7", "PRODUCED_BY"),
         (me, "endpoints/fraud-prod", "DEPLOYED_TO"),
     }
     evidence = {(e.target.uri, e.evidence) for e in graph.edges.values()}
@@ -214,3 +214,27 @@ async def test_two_transactions_harvesting_the_same_new_version_do_not_collide(
             await lineage_store.harvester.harvest(conn, [tuned], fresh=True)
     graph = await around(lineage_store, tuned.uri, Direction.UPSTREAM, depth=1)
     assert edges_of(graph) == {(tuned.uri, "mg://fraud-mlflow/base/1", "DERIVED_FROM")}
+
+
+async def test_code_nodes_are_repository_commit_and_path_never_a_bare_script_name(
+    lineage_store: LineageStore,
+) -> None:
+    """Two teams' unrelated ``train.py`` must not become one node whose impact lists both."""
+    fraud = version(
+        "platform", "fraud", training_code=CodeRef("https://git.example.com/fraud", "9f2c1e7", "train.py")
+    )
+    ads = version(
+        "research", "ads", training_code=CodeRef("https://git.example.com/ads", "77aa01b", "train.py")
+    )
+    bare = version("platform", "bare", training_code=CodeRef(None, None, "train.py"))
+    await lineage_store.put(fraud, ads, bare)
+
+    fraud_code = "git+https://git.example.com/fraud@9f2c1e7#train.py"
+    graph = await around(lineage_store, fraud.uri, Direction.UPSTREAM, depth=1)
+    assert edges_of(graph) == {(fraud.uri, fraud_code, "PRODUCED_BY")}
+    assert graph.nodes[fraud_code].kind == "code"
+    assert graph.nodes[fraud_code].label == "train.py @ 9f2c1e7"
+    hit = await impact(lineage_store.db, fraud_code)
+    assert [h.node.uri for h in hit.hits] == [fraud.uri]
+    assert edges_of(await around(lineage_store, bare.uri, Direction.UPSTREAM, depth=1)) == set()
+    assert (await impact(lineage_store.db, "train.py")).hits == []

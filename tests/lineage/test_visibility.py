@@ -86,7 +86,9 @@ async def test_openlineage_export_redacts_too(client: httpx.AsyncClient) -> None
     response = await client.get("/lineage/openlineage", params=params, headers={"x-test-principal": "rita"})
     assert response.status_code == 200, response.text
     assert "classified" not in response.text
-    (event,) = response.json()["events"]  # no event for the hidden parent
+    start, event = response.json()["events"]  # one run: no events for the hidden parent
+    assert (start["eventType"], event["eventType"]) == ("START", "COMPLETE")
     assert [i["namespace"] for i in event["inputs"]] == ["redacted"]
     owner = await client.get("/lineage/openlineage", params=params, headers={"x-test-principal": "sam"})
-    assert {e["outputs"][0]["name"] for e in owner.json()["events"]} == {"classified/1", "derived/1"}
+    completed = [e for e in owner.json()["events"] if e["eventType"] == "COMPLETE"]
+    assert {e["outputs"][0]["name"] for e in completed} == {"classified/1", "derived/1"}

@@ -56,6 +56,25 @@ def test_cli_hashes_a_key_from_stdin() -> None:
     assert result.stdout.strip() == hash_key(CI_KEY)
 
 
+def test_cli_new_key_prints_a_config_entry_that_loads(capsys: pytest.CaptureFixture[str]) -> None:
+    """The printed entry is real config: pasted under [auth], the key it names
+    verifies as that principal with those roles and teams."""
+    import tomllib
+
+    from gateway.cli import main
+
+    assert main(["apikey", "new", "--name", "dana", "--roles", "TEAM_LEAD, LEGAL", "--teams", "fraud"]) == 0
+    out = capsys.readouterr().out
+    key = out.split("store it nowhere else): ", 1)[1].split()[0]
+    entry = tomllib.loads(out.split("\n", 1)[1])["auth"]["api_keys"][0]
+    assert (
+        entry["name"] == "dana" and entry["roles"] == ["TEAM_LEAD", "LEGAL"] and entry["teams"] == ["fraud"]
+    )
+    auth = settings_from_mapping({"auth": {"mode": "apikey", "api_keys": [entry]}}, environ={}).auth
+    principal = ApiKeyVerifier(auth.api_keys).verify(key)
+    assert (principal.name, principal.roles, principal.teams) == ("dana", {"TEAM_LEAD", "LEGAL"}, {"fraud"})
+
+
 @pytest.mark.parametrize(
     ("entry", "key"),
     [

@@ -1,4 +1,4 @@
-"""The permission matrix (API.md, "Identity and permissions") over every query,
+"""The permission matrix (README "Security") over every query,
 every mutation and the HTTP routes that write or export: who gets FORBIDDEN.
 
 A new query or mutation fails ``test_the_matrix_covers_the_whole_schema`` until

@@ -140,6 +140,7 @@ class VertexServer:
         version_description: str | None = None,
         labels: dict[str, str] | None = None,
         new_version: bool = False,
+        metadata: dict[str, Any] | None = None,
     ) -> str:
         """``models:upload`` (a new model, or a version of ``model_id``), polling the
         long-running operation until done; returns the new version id."""
@@ -153,6 +154,8 @@ class VertexServer:
             model["description"] = description
         if version_description:
             model["versionDescription"] = version_description
+        if metadata is not None:
+            model["metadata"] = metadata
         parent = f"projects/{self.project}/locations/{self.location}"
         body: dict[str, Any] = {"model": model}
         if new_version:

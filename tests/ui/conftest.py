@@ -91,13 +91,14 @@ def with_api_keys(config: str) -> str:
     return config
 
 
-@pytest.fixture(scope="session")
-def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``modelgate demo`` on a free port, its API keys those of ``PRINCIPALS``."""
-    workdir = tmp_path_factory.mktemp("ui-demo")
+@contextlib.contextmanager
+def running_demo(workdir: Path, config_text: str | None = None) -> Iterator[str]:
+    """``modelgate demo`` on a free port in ``workdir``, with the shipped config
+    (rewritten to ``config_text`` when given); yields its base URL once ready."""
     shutil.copytree(REPO / "config", workdir / "config")
     config = workdir / "config" / "modelgate.toml"
-    config.write_text(with_api_keys(config.read_text(encoding="utf-8")), encoding="utf-8")
+    if config_text is not None:
+        config.write_text(config_text, encoding="utf-8")
     port = free_port()
     log = (workdir / "server.log").open("w")
     proc = subprocess.Popen(
@@ -126,11 +127,26 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         log.close()
 
 
-@pytest.fixture
-def page(browser: Any, demo_server: str, request: pytest.FixtureRequest) -> Iterator[Any]:
-    """A fresh browser context on the demo server; fails the test on any uncaught
+@pytest.fixture(scope="session")
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``modelgate demo`` on a free port, its API keys those of ``PRINCIPALS``."""
+    shipped = (REPO / "config" / "modelgate.toml").read_text(encoding="utf-8")
+    with running_demo(tmp_path_factory.mktemp("ui-demo"), with_api_keys(shipped)) as base:
+        yield base
+
+
+@pytest.fixture(scope="session")
+def plain_demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``modelgate demo`` exactly as the README starts it (auth off, personas on)."""
+    with running_demo(tmp_path_factory.mktemp("ui-plain-demo")) as base:
+        yield base
+
+
+@contextlib.contextmanager
+def browser_page(browser: Any, base_url: str, name: str) -> Iterator[Any]:
+    """A fresh browser context on ``base_url``; fails the test on any uncaught
     script error or any request that leaves the server."""
-    context = browser.new_context(base_url=demo_server, viewport=VIEWPORT, accept_downloads=True)
+    context = browser.new_context(base_url=base_url, viewport=VIEWPORT, accept_downloads=True)
     context.set_default_timeout(10_000)
     tab = context.new_page()
     script_errors: list[str] = []
@@ -138,7 +154,7 @@ def page(browser: Any, demo_server: str, request: pytest.FixtureRequest) -> Iter
     tab.on("pageerror", lambda error: script_errors.append(str(error)))
     tab.on(
         "request",
-        lambda r: None if r.url.startswith((demo_server, "blob:", "data:")) else elsewhere.append(r.url),
+        lambda r: None if r.url.startswith((base_url, "blob:", "data:")) else elsewhere.append(r.url),
     )
     try:
         yield tab
@@ -146,10 +162,24 @@ def page(browser: Any, demo_server: str, request: pytest.FixtureRequest) -> Iter
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         # A page that crashed has no screenshot; that must not hide the test's own error.
         with contextlib.suppress(Exception):
-            tab.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+            tab.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
         context.close()
     assert not script_errors, script_errors
     assert not elsewhere, f"the page fetched from outside the gateway: {elsewhere}"
+
+
+@pytest.fixture
+def page(browser: Any, demo_server: str, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A browser tab on the API-key demo server."""
+    with browser_page(browser, demo_server, request.node.name) as tab:
+        yield tab
+
+
+@pytest.fixture
+def plain_page(browser: Any, plain_demo_server: str, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A browser tab on the demo as the README starts it."""
+    with browser_page(browser, plain_demo_server, request.node.name) as tab:
+        yield tab
 
 
 @pytest.fixture

@@ -266,3 +266,106 @@ def test_registry_warnings_are_shown_next_to_the_data(page: Any) -> None:
         has=page.locator('.registry-chip.stale[data-registry="research"]')
     )
     expect(stale_cards).to_have_count(4)
+    # Said on the page, not only in a tooltip.
+    problem = page.locator('.registry-problem[data-registry="research"]')
+    expect(problem).to_contain_text("connection refused")
+    expect(page.locator('.registry-problem[data-registry="platform"]')).to_have_count(0)
+
+
+def test_the_page_says_it_is_loading_until_the_answer_arrives(page: Any) -> None:
+    held: list[Any] = []
+    page.route("**/graphql", lambda route: held.append(route))
+    page.goto("/")
+    expect(page.locator(".loading")).to_have_text("Loading…")
+    expect(page.locator(".result")).to_have_count(0)
+    page.unroute("**/graphql")  # lets the held requests go on
+    expect(page.locator('#banner [data-code="UNAUTHENTICATED"]')).to_be_visible()
+    use_token(page, VIEWER_KEY)
+    expect(page.locator(".result")).to_have_count(8)
+    expect(page.locator(".loading")).to_have_count(0)
+
+
+def test_registry_kinds_are_shown(page: Any) -> None:
+    open_as(page, VIEWER_KEY)
+    for registry in ("platform", "research"):
+        chip = page.locator(f'.freshness [data-registry="{registry}"]')
+        expect(chip.locator(".kind-badge")).to_have_text("native")
+
+
+def test_request_approve_as_another_persona_and_read_it_in_the_audit_log(page: Any) -> None:
+    """The whole promotion flow in the dashboard, as the people who do it."""
+    uri = "mg://research/llm-summarizer-support/1"  # ARCHIVED, brought back to STAGING
+    open_as(page, OPS_KEY, model_link("mg://research/llm-summarizer-support", "1"))
+    form = page.get_by_role("form", name="Request a promotion")
+    form.get_by_label("Target stage").select_option("STAGING")
+    form.get_by_label("Reason").fill("beats v2 offline")
+    form.get_by_role("button", name="Request promotion").click()
+    expect(form.locator(".outcome")).to_have_text("Requested STAGING: pending, waiting for TEAM_LEAD")
+    mine = page.locator('.request-summary-item[data-status="PENDING"]')
+    expect(mine).to_contain_text("requested by olga")
+    expect(mine).to_contain_text("“beats v2 offline”")
+    request_id = mine.get_attribute("data-request-id")
+    snap(page, "request-promotion")
+
+    use_token(page, LEAD_KEY)
+    page.goto("/#/governance")
+    card = page.locator(f'[data-request-id="{request_id}"]')
+    card.get_by_label("Comment").fill("ranking gain confirmed")
+    card.get_by_role("button", name="Approve").click()
+    expect(page.locator(".notice-line")).to_have_text(f"{uri} → STAGING: APPLIED")
+
+    page.goto(model_link("mg://research/llm-summarizer-support", "1"))
+    expect(page.locator('table.versions tr[data-version="1"] .badge')).to_have_text("STAGING")
+    applied = page.locator(f'.request-summary-item[data-request-id="{request_id}"]')
+    expect(applied).to_have_attribute("data-status", "APPLIED")
+    expect(applied.locator(".approvals")).to_contain_text("TEAM_LEAD by lena")
+    expect(applied.locator(".approvals")).to_contain_text("ranking gain confirmed")
+
+    # The auditor's view: every step, with who did it, on an intact chain.
+    use_token(page, OPS_KEY)
+    page.goto(f"/#/audit?subject={quote(uri, safe='')}")
+    expect(page.locator(".verification")).to_contain_text("Hash chain intact")
+    for action, who in (
+        ("promotion.requested", "olga"),
+        ("promotion.approved", "lena"),
+        ("promotion.applied", "lena"),
+    ):
+        expect(page.locator(f'table.audit tr[data-action="{action}"]', has_text=who).first).to_be_visible()
+    snap(page, "audit")
+
+    # A team lead holds no audit role: told so on the page.
+    use_token(page, LEAD_KEY)
+    expect(page.get_by_text("The audit log is not available to you")).to_be_visible()
+
+
+def test_impact_view_lists_what_is_built_on_a_dataset(page: Any) -> None:
+    dataset = "s3://acme-data/support/conversations/2026-08"
+    open_as(page, VIEWER_KEY, f"/#/impact?uri={quote(dataset, safe='')}")
+    items = page.locator(".impact-list li")
+    expect(items.first).to_be_visible()
+    expect(
+        page.locator('.impact-list li[data-uri="mg://research/llm-summarizer-support/2"]')
+    ).to_contain_text("trained on")
+    expect(page.locator(".summary")).to_contain_text(f"downstream of {dataset}")
+    snap(page, "impact")
+
+    page.get_by_label("Node to analyse").fill("s3://nobody/uses/this")
+    page.get_by_role("button", name="Find what depends on it").click()
+    expect(page.locator(".impact-result")).to_contain_text("Nothing is built on it.")
+
+
+def test_lineage_graph_labels_its_edges_and_says_who_owns_each_node(page: Any) -> None:
+    open_as(page, VIEWER_KEY, model_link("mg://research/llm-summarizer-support", "2"))
+    graph = page.locator("svg.lineage")
+    expect(graph.locator(".edge-group.rel-derived_from .edge-label")).to_have_text("fine-tuned from")
+    expect(graph.locator(".edge-group.rel-trained_on .edge-label").first).to_have_text("trained on")
+    legend = page.locator(".lineage-legend")
+    expect(legend.locator(".legend-node.kind-dataset")).to_have_text("dataset")
+    expect(legend.locator(".legend-edge.rel-deployed_to")).to_have_text("deployed to")
+    version = graph.locator('.node[data-uri="mg://research/llm-summarizer-base/2"]')
+    expect(version).to_have_attribute("data-registry", "research")
+    expect(version.locator("text.kind")).to_have_text("MODEL VERSION · RESEARCH")
+    # Hovering shows the full label and URI, however the box clipped them.
+    expect(version.locator("title")).to_contain_text("mg://research/llm-summarizer-base/2")
+    labels = graph.locator(".node text.label").all_text_contents()
+    assert len(labels) == len(set(labels)), labels

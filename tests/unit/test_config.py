@@ -74,6 +74,44 @@ def test_adapter_options_are_checked(tmp_path: Path) -> None:
         validate_settings(settings)
 
 
+@pytest.mark.parametrize(
+    ("text", "key", "hint"),
+    [
+        ('[[registries]]\nid = "x"\nkind = "mlfow"\n', "registries[0].kind", "did you mean 'mlflow'?"),
+        (
+            '[[registries]]\nid = "x"\nkind = "native"\nteem = "a"\n',
+            "registries[0].teem",
+            "did you mean 'team'?",
+        ),
+        (
+            '[[registries]]\nid = "x"\nkind = "mlflow"\nurl = "http://127.0.0.1:1"\nstagign_aliases = []\n',
+            "registries[0].stagign_aliases",
+            "did you mean 'staging_aliases'?",
+        ),
+        ("[storag]\nurl = 'x'\n", "storag", "did you mean 'storage'?"),
+        ("[server]\nprot = 8080\n", "server.prot", "did you mean 'port'?"),
+    ],
+)
+def test_typos_get_a_suggestion(tmp_path: Path, text: str, key: str, hint: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        validate_settings(load_settings(write(tmp_path, text), environ={}))
+    assert caught.value.key == key
+    assert hint in caught.value.problem
+
+
+def test_unknown_registry_key_lists_every_known_key(tmp_path: Path) -> None:
+    """A native registry takes no options of its own, but the keys every registry
+    has are still listed (they were missing: "known keys: " and nothing)."""
+    settings = load_settings(
+        write(tmp_path, '[[registries]]\nid = "x"\nkind = "native"\nzzz = 1\n'), environ={}
+    )
+    with pytest.raises(ConfigError) as caught:
+        validate_settings(settings)
+    assert "did you mean" not in caught.value.problem
+    listed = caught.value.problem.split("known keys: ", 1)[1].rstrip(")").split(", ")
+    assert {"id", "kind", "team", "sync_interval_seconds", "restricted"} <= set(listed)
+
+
 def test_syntax_error_names_the_file(tmp_path: Path) -> None:
     path = write(tmp_path, "[server\nport = 1\n")
     with pytest.raises(ConfigError, match="invalid TOML") as caught:

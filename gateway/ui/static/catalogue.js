@@ -1,6 +1,6 @@
 // The catalogue: free-text search with facets, and how fresh each registry is.
 import { gql, surface } from "./api.js";
-import { ago, h, links, registryChip, stageBadge } from "./dom.js";
+import { ago, h, links, plural, registryChip, registryProblem, stageBadge } from "./dom.js";
 
 const PAGE = 20;
 const FACETS = [
@@ -115,17 +115,23 @@ function resultCard(model, registries) {
 }
 
 function freshnessStrip(registries) {
+  const all = [...registries.values()];
   return h(
     "div",
-    { class: "freshness", "aria-label": "Registry freshness" },
-    [...registries.values()].map((r) =>
-      h(
-        "span",
-        { class: "freshness-item" },
-        registryChip(r),
-        h("span", { class: "muted" }, ` · ${r.modelCount} models, ${r.versionCount} versions`),
+    {},
+    h(
+      "div",
+      { class: "freshness", "aria-label": "Registry freshness" },
+      all.map((r) =>
+        h(
+          "span",
+          { class: "freshness-item" },
+          registryChip(r),
+          h("span", { class: "muted" }, ` · ${plural(r.modelCount, "model")}, ${plural(r.versionCount, "version")}`),
+        ),
       ),
     ),
+    all.map(registryProblem),
   );
 }
 
@@ -170,15 +176,17 @@ export async function renderCatalogue(page, params) {
     const { data, warnings } = await gql(SEARCH, variables);
     if (mine !== latest) return;
     // A registry that failed just now is stale whatever its last sync said.
-    const down = new Set(warnings.map((w) => w.extensions.registry));
-    const registries = new Map(data.registries.map((r) => [r.id, down.has(r.id) ? { ...r, healthy: false } : r]));
+    const down = new Map(warnings.map((w) => [w.extensions.registry, w.message]));
+    const registries = new Map(
+      data.registries.map((r) => [r.id, down.has(r.id) ? { ...r, healthy: false, lastError: down.get(r.id) } : r]),
+    );
     const found = data.models;
     cursor = found.pageInfo.endCursor;
     freshness.replaceChildren(freshnessStrip(registries));
     facets.replaceChildren(
       ...FACETS.map(([name, title]) => facetGroup(name, title, found.facets[name], state, toggle)),
     );
-    const count = `${found.totalCount} model${found.totalCount === 1 ? "" : "s"}`;
+    const count = plural(found.totalCount, "model");
     summary.textContent = state.q ? `${count} matching “${state.q}”` : count;
     const cards = found.edges.map((e) => resultCard(e.node, registries));
     if (append) results.append(...cards);

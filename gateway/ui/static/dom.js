@@ -36,6 +36,36 @@ export function ago(iso) {
   return unit === "day" ? `${n} day${n === 1 ? "" : "s"} ago` : `${n} ${unit} ago`;
 }
 
+const KIND_NAMES = {
+  MLFLOW: "MLflow",
+  SAGEMAKER: "SageMaker",
+  VERTEX: "Vertex AI",
+  NATIVE: "native",
+  GTO: "Git (GTO)",
+  KUBEFLOW: "Kubeflow",
+  AZUREML: "Azure ML",
+  WANDB: "W&B",
+  HUGGINGFACE: "Hugging Face",
+  UNITY_CATALOG: "Unity Catalog",
+};
+
+/** What kind of registry this is: MLflow, SageMaker, a plugin's own name... */
+export function kindBadge(registry) {
+  const kind = registry.kind === "OTHER" && registry.kindName ? registry.kindName : registry.kind;
+  return h("span", { class: `kind-badge kind-${String(kind).toLowerCase()}`, title: "registry kind" }, KIND_NAMES[kind] ?? kind);
+}
+
+/** A registry that is not serving fresh data, said on the page (not only in a tooltip). */
+export function registryProblem(registry) {
+  if (registry.healthy) return null;
+  return h(
+    "p",
+    { class: "registry-problem", role: "status", "data-registry": registry.id },
+    h("strong", {}, registry.id),
+    `: ${registry.lastError ?? "not answering"}. What you see is the catalogue's copy from ${ago(registry.syncedAt)}.`,
+  );
+}
+
 /** A registry's name with how fresh the gateway's copy of it is. */
 export function registryChip(registry) {
   const state = registry.healthy ? "healthy" : "stale";
@@ -47,6 +77,7 @@ export function registryChip(registry) {
     { class: `registry-chip ${state}`, title, "data-registry": registry.id },
     h("span", { class: "dot", "aria-hidden": "true" }),
     registry.id,
+    registry.kind ? kindBadge(registry) : null,
     h("span", { class: "muted" }, ` · synced ${ago(registry.syncedAt)}`),
   );
 }
@@ -66,6 +97,9 @@ export const links = {
   },
   version: (versionUri) => links.model(modelUriOf(versionUri), versionOf(versionUri)),
 };
+
+/** "1 version", "2 versions". */
+export const plural = (n, word, many = `${word}s`) => `${n} ${n === 1 ? word : many}`;
 
 export function section(title, ...children) {
   return h("section", { class: "panel" }, h("h2", {}, title), ...children);

@@ -1,9 +1,8 @@
 // The lineage graph as inline SVG: a layered layout, left to right, in the
-// direction things flow: datasets and code → runs → versions (parents first) → deployments.
+// direction things flow: inputs (datasets, code, runs) → versions (parents first) → deployments.
 import { h, svg } from "./dom.js";
 
-const NODE = { width: 230, height: 46, columnGap: 70, rowGap: 14, pad: 12 };
-const INPUT_KINDS = new Set(["dataset", "code"]);
+const NODE = { width: 240, height: 46, columnGap: 110, rowGap: 14, pad: 12 };
 
 /** Versions derived from another version in the graph sit one column right of it. */
 function derivationDepth(graph) {
@@ -20,15 +19,19 @@ function derivationDepth(graph) {
   return depth;
 }
 
+/**
+ * Every input (dataset, code, run, a logged model...) sits in the first column
+ * and versions follow it, so an edge from an input to its version never passes
+ * behind another box (a run column between them made dataset edges look as if
+ * they went through the run).
+ */
 function columnsOf(graph) {
   const depth = derivationDepth(graph);
-  const firstVersion = graph.nodes.some((n) => n.kind === "run") ? 2 : 1;
-  const lastVersion = firstVersion + Math.max(0, ...depth.values());
+  const lastVersion = 1 + Math.max(0, ...depth.values());
   const column = (node) => {
-    if (node.kind === "model_version") return firstVersion + depth.get(node.uri);
-    if (node.kind === "run") return 1;
+    if (node.kind === "model_version") return 1 + depth.get(node.uri);
     if (node.kind === "deployment") return lastVersion + 1;
-    return INPUT_KINDS.has(node.kind) ? 0 : firstVersion - 1;
+    return 0;
   };
   const columns = [];
   for (const node of graph.nodes) (columns[column(node)] ??= []).push(node);
@@ -86,11 +89,39 @@ function edgePath(a, b) {
   return `M${x1},${y1} C${x1 + bend},${y1} ${x2 - bend},${y2} ${x2},${y2}`;
 }
 
-const clip = (text, max = 30) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
+/**
+ * Shorten from the middle: two code references that share a long repository
+ * prefix ("git.example.com/fraud/train@9f2c1e7" and "...@41aa0b2") must not
+ * clip to the same text, and the end of a URI is usually what tells them apart.
+ */
+export function clip(text, max = 32) {
+  if (text.length <= max) return text;
+  const tail = Math.ceil((max - 1) / 2);
+  return `${text.slice(0, max - 1 - tail)}…${text.slice(-tail)}`;
+}
+
 const KIND_LABEL = { model_version: "model version" };
+const kindLabel = (kind) => KIND_LABEL[kind] ?? kind;
+
+// What each relation means, read along the arrow (source → target).
+export const RELATIONS = {
+  TRAINED_ON: "trained on",
+  VALIDATED_ON: "validated on",
+  PRODUCED_BY: "produced by",
+  DERIVED_FROM: "fine-tuned from",
+  DEPLOYED_TO: "deployed to",
+  SAME_AS: "same artifact as",
+};
+const relationText = (relation) => RELATIONS[relation] ?? relation.replaceAll("_", " ").toLowerCase();
 
 function nodeView(node, at, current, onSelect) {
   const label = node.label ?? node.uri;
+  const kind = kindLabel(node.kind);
+  // The registry that owns the node, on the node itself: lineage crosses registries.
+  const heading = node.registry ? `${kind} · ${node.registry}` : kind;
+  const full = [label, node.uri !== label ? node.uri : null, node.registry ? `registry ${node.registry}` : null]
+    .filter(Boolean)
+    .join("\n");
   return svg(
     "g",
     {
@@ -98,16 +129,46 @@ function nodeView(node, at, current, onSelect) {
       transform: `translate(${at.x},${at.y})`,
       tabindex: 0,
       role: "button",
-      "aria-label": `${KIND_LABEL[node.kind] ?? node.kind}: ${label}`,
+      "aria-label": `${kind}: ${label}${node.registry ? ` (registry ${node.registry})` : ""}`,
       "data-uri": node.uri,
       "data-kind": node.kind,
+      "data-registry": node.registry ?? null,
       onclick: () => onSelect(node),
       onkeydown: (event) => (event.key === "Enter" || event.key === " ") && onSelect(node),
     },
-    svg("title", {}, node.uri),
+    svg("title", {}, full),
     svg("rect", { width: NODE.width, height: NODE.height, rx: 8 }),
-    svg("text", { x: 12, y: 17, class: "kind" }, (KIND_LABEL[node.kind] ?? node.kind).toUpperCase()),
+    svg("text", { x: 12, y: 17, class: "kind" }, clip(heading.toUpperCase(), 36)),
     svg("text", { x: 12, y: 35, class: "label" }, clip(label)),
+  );
+}
+
+function edgeView(edge, from, to) {
+  const [left, right] = from.x <= to.x ? [from, to] : [to, from];
+  const x = (left.x + NODE.width + right.x) / 2;
+  const y = (left.y + right.y + NODE.height) / 2;
+  const text = relationText(edge.relation);
+  return svg(
+    "g",
+    { class: `edge-group rel-${edge.relation.toLowerCase()}`, "data-relation": edge.relation },
+    svg(
+      "path",
+      { class: `edge rel-${edge.relation.toLowerCase()}`, d: edgePath(from, to) },
+      svg("title", {}, `${edge.source} ${text} ${edge.target}`),
+    ),
+    svg("text", { class: "edge-label", x, y: y - 4, "text-anchor": "middle" }, text),
+  );
+}
+
+/** What the boxes and lines mean. */
+function legend(graph) {
+  const kinds = [...new Set(graph.nodes.map((n) => n.kind))];
+  const relations = [...new Set(graph.edges.map((e) => e.relation))];
+  return h(
+    "div",
+    { class: "lineage-legend", "aria-label": "Legend" },
+    kinds.map((k) => h("span", { class: `legend-node kind-${k}` }, kindLabel(k))),
+    relations.map((r) => h("span", { class: `legend-edge rel-${r.toLowerCase()}` }, relationText(r))),
   );
 }
 
@@ -116,22 +177,21 @@ export function lineageGraph(graph, current, onSelect) {
   const { position, width, height } = layout(graph);
   const edges = graph.edges
     .filter((e) => position.has(e.source) && position.has(e.target))
-    .map((e) =>
-      svg(
-        "path",
-        { class: `edge rel-${e.relation.toLowerCase()}`, d: edgePath(position.get(e.source), position.get(e.target)) },
-        svg("title", {}, e.relation),
-      ),
-    );
+    .map((e) => edgeView(e, position.get(e.source), position.get(e.target)));
   const nodes = graph.nodes.map((n) => nodeView(n, position.get(n.uri), current, onSelect));
   return h(
     "div",
-    { class: "lineage-scroll" },
-    svg(
-      "svg",
-      { class: "lineage", width, height, viewBox: `0 0 ${width} ${height}`, "aria-label": "Lineage graph" },
-      svg("g", { class: "edges" }, edges),
-      svg("g", { class: "nodes" }, nodes),
+    { class: "lineage-view" },
+    legend(graph),
+    h(
+      "div",
+      { class: "lineage-scroll" },
+      svg(
+        "svg",
+        { class: "lineage", width, height, viewBox: `0 0 ${width} ${height}`, "aria-label": "Lineage graph" },
+        svg("g", { class: "edges" }, edges),
+        svg("g", { class: "nodes" }, nodes),
+      ),
     ),
   );
 }
@@ -142,10 +202,7 @@ const describe = (graph, uri) => graph.nodes.find((n) => n.uri === uri)?.label ?
 export function nodeDetails(graph, node) {
   const relations = graph.edges
     .filter((e) => e.source === node.uri || e.target === node.uri)
-    .map((e) => {
-      const relation = e.relation.replaceAll("_", " ").toLowerCase();
-      return h("li", {}, `${describe(graph, e.source)} ${relation} ${describe(graph, e.target)}`);
-    });
+    .map((e) => h("li", {}, `${describe(graph, e.source)} ${relationText(e.relation)} ${describe(graph, e.target)}`));
   return h(
     "div",
     { class: "node-details" },
@@ -153,7 +210,7 @@ export function nodeDetails(graph, node) {
     h(
       "dl",
       {},
-      h("dt", {}, "Kind"), h("dd", {}, KIND_LABEL[node.kind] ?? node.kind),
+      h("dt", {}, "Kind"), h("dd", {}, kindLabel(node.kind)),
       h("dt", {}, "URI"), h("dd", {}, h("code", {}, node.uri)),
       node.registry ? [h("dt", {}, "Registry"), h("dd", {}, node.registry)] : null,
     ),

@@ -1,6 +1,6 @@
 // A model's page: its versions, and one version in full with its lineage graph.
-import { gql } from "./api.js";
-import { ago, h, links, metricsText, registryChip, section, stageBadge } from "./dom.js";
+import { ApiError, gql, surface } from "./api.js";
+import { ago, h, links, metricsText, registryChip, registryProblem, section, stageBadge } from "./dom.js";
 import { lineageGraph, nodeDetails } from "./lineage.js";
 
 const MODEL = `query Model($uri: String!) {
@@ -22,11 +22,28 @@ const VERSION = `query Version($uri: String!) {
     metrics { key value }
     deployments { endpoint trafficPercent }
     modelCard { summary intendedUse limitations trainingDataSummary evaluation biasAssessment warnings }
-    approvals { principal role comment at }
     compliance { compliant violations { policy severity message } }
     lineage(depth: 3) { truncated nodes { uri kind label registry } edges { source target relation } }
   }
 }`;
+
+const REQUESTS = `query VersionRequests($uri: String!) {
+  promotionRequests(uri: $uri, first: 20) {
+    id fromStage targetStage status reason requestedBy createdAt requiredRoles requiredApprovals error
+    approvals { principal role comment at }
+    rejection { principal comment at }
+  }
+}`;
+
+const REQUEST_PROMOTION = `mutation RequestPromotion($uri: String!, $to: Stage!, $reason: String) {
+  requestPromotion(uri: $uri, targetStage: $to, reason: $reason) {
+    id status targetStage requiredApprovals violations { policy severity message }
+  }
+}`;
+
+const STAGES = ["DRAFT", "STAGING", "PRODUCTION", "ARCHIVED"];
+// The move people usually make next from each stage.
+const NEXT_STAGE = { DRAFT: "STAGING", STAGING: "PRODUCTION", PRODUCTION: "ARCHIVED", ARCHIVED: "STAGING" };
 
 const CARD_FIELDS = [
   ["summary", "Summary"],
@@ -51,7 +68,9 @@ function header(model) {
       registryChip(model.registry),
       model.team ? h("span", {}, `team ${model.team}`) : null,
       model.tags.map((t) => h("span", { class: "tag" }, `${t.key}=${t.value}`)),
+      h("a", { class: "impact-link", href: `#/impact?uri=${encodeURIComponent(model.uri)}` }, "What depends on it?"),
     ),
+    registryProblem(model.registry),
   );
 }
 
@@ -121,23 +140,97 @@ function record(v) {
   );
 }
 
-function governance(v) {
-  const approvals = v.approvals.map((a) =>
+/** One request with the approvals it collected: a role approved twice, for two
+ * requests, reads as two requests, not as one list with TEAM_LEAD twice. */
+function requestSummary(r) {
+  const approvals = r.approvals.map((a) =>
     h("li", {}, h("strong", {}, a.role), ` by ${a.principal}, ${ago(a.at)}`, a.comment ? `: “${a.comment}”` : ""),
   );
+  const missing = r.requiredApprovals.length && r.status === "PENDING" ? `waiting for ${r.requiredApprovals.join(", ")}` : null;
+  return h(
+    "li",
+    { class: "request-summary-item", "data-request-id": r.id, "data-status": r.status },
+    h(
+      "div",
+      {},
+      stageBadge(r.fromStage),
+      " → ",
+      stageBadge(r.targetStage),
+      h("strong", {}, ` ${r.status.toLowerCase()}`),
+      h("span", { class: "muted" }, ` · requested by ${r.requestedBy} ${ago(r.createdAt)}`),
+      r.reason ? h("span", { class: "muted" }, ` · “${r.reason}”`) : null,
+    ),
+    approvals.length ? h("ul", { class: "approvals" }, approvals) : h("p", { class: "muted" }, "No approvals yet."),
+    missing ? h("p", { class: "muted" }, missing) : null,
+    r.rejection ? h("p", { class: "bad" }, `Rejected by ${r.rejection.principal}: ${r.rejection.comment}`) : null,
+    r.error ? h("p", { class: "bad" }, `Write-through failed: ${r.error}`) : null,
+  );
+}
+
+function requestForm(v, onRequested) {
+  const target = h(
+    "select",
+    { "aria-label": "Target stage", name: "stage" },
+    STAGES.filter((s) => s !== v.stage).map((s) => h("option", { value: s, selected: s === NEXT_STAGE[v.stage] }, s)),
+  );
+  const reason = h("input", { type: "text", name: "reason", "aria-label": "Reason", placeholder: "Why (shown to approvers)" });
+  const outcome = h("p", { class: "outcome", role: "status" });
+  const submit = async (event) => {
+    event.preventDefault();
+    outcome.textContent = "";
+    try {
+      const { data } = await gql(
+        REQUEST_PROMOTION,
+        { uri: v.uri, to: target.value, reason: reason.value.trim() || null },
+        { quiet: ["FORBIDDEN", "BAD_USER_INPUT", "CONFLICT"] },
+      );
+      const r = data.requestPromotion;
+      const blocked = r.violations.filter((x) => x.severity === "error").map((x) => `${x.policy}: ${x.message}`);
+      outcome.className = `outcome ${r.status === "BLOCKED" ? "bad" : "good"}`;
+      outcome.textContent =
+        r.status === "BLOCKED"
+          ? `Blocked by policy: ${blocked.join("; ")}`
+          : `Requested ${r.targetStage}: ${r.status.toLowerCase()}` +
+            (r.requiredApprovals.length ? `, waiting for ${r.requiredApprovals.join(", ")}` : "");
+      reason.value = "";
+      await onRequested();
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      outcome.className = "outcome bad";
+      outcome.textContent = error.errors.map((e) => `${e.extensions?.code ?? "ERROR"}: ${e.message}`).join("; ");
+    }
+  };
+  return h(
+    "form",
+    { class: "request-form", "aria-label": "Request a promotion", onsubmit: (e) => submit(e).catch(surface) },
+    h("label", {}, "Move to ", target),
+    reason,
+    h("button", { type: "submit" }, "Request promotion"),
+    outcome,
+  );
+}
+
+function governance(v) {
+  const requests = h("ul", { class: "request-summary" });
+  const load = async () => {
+    const found = (await gql(REQUESTS, { uri: v.uri })).data.promotionRequests;
+    requests.replaceChildren(...found.map(requestSummary));
+    if (!found.length) requests.append(h("li", { class: "muted" }, "No promotion requests for this version."));
+  };
   const violations = v.compliance.violations.map((x) =>
     h("li", { class: `severity-${x.severity}` }, h("strong", {}, x.policy), ` (${x.severity}): ${x.message}`),
   );
-  return section(
-    "Approvals and compliance",
-    approvals.length
-      ? h("ul", { class: "approvals" }, approvals)
-      : h("p", { class: "muted" }, "No approvals recorded."),
+  const panel = section(
+    "Promotions and compliance",
+    requestForm(v, load),
+    h("h3", {}, "Requests"),
+    requests,
     v.compliance.compliant
       ? h("p", {}, "Compliant with every error-severity policy.")
       : h("p", { class: "bad" }, "Not compliant."),
     violations.length ? h("ul", { class: "violations" }, violations) : null,
   );
+  return { panel, load };
 }
 
 function lineage(v) {
@@ -169,9 +262,11 @@ export async function renderModel(page, uri, wanted) {
   page.append(header(model), versionsTable(model, chosen?.version));
   if (!chosen) return;
   const detail = (await gql(VERSION, { uri: chosen.uri })).data.modelVersion;
+  const promotions = governance(detail);
   page.append(
     h("div", { class: "columns" }, record(detail), modelCard(detail.modelCard)),
-    governance(detail),
+    promotions.panel,
     lineage(detail),
   );
+  await promotions.load();
 }

@@ -1,0 +1,168 @@
+"""The Kubeflow Model Registry REST calls modelgate makes, and its errors as ``RegistryError`` values.
+
+Two API generations share one shape: ``/api/model_registry/v1alpha3/…`` (older
+servers) and ``/api/model_registry/v1/…`` (newer ones, and what the
+``model-registry`` Python client calls). With ``api_version = "auto"`` the first
+call asks ``v1`` and falls back to ``v1alpha3`` when the server does not know it.
+
+Ids are decimal strings the server assigns; names are unique per type (model
+names in the registry, version names within their model) and never change, so
+modelgate addresses models and versions by name and caches the ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Generator
+from typing import Any
+
+import httpx
+
+from adapters.base import ErrorTranslator, JsonHttpClient, RetryPolicy, error_for_status, retry_after_seconds
+from adapters.kubeflow.options import PREFIX, KubeflowSettings, TokenSource
+from gateway.errors import RegistryError, RegistryNotFound
+
+
+class BearerTokenAuth(httpx.Auth):
+    """``Authorization: Bearer`` from a fixed value or a token file, re-read when the
+    file changes (Kubernetes rotates projected service-account tokens in place)."""
+
+    def __init__(self, source: TokenSource):
+        self._source = source
+        self._cached: tuple[float, str] | None = None
+
+    def token(self) -> str | None:
+        if self._source.value:
+            return self._source.value
+        if self._source.path is None:
+            return None
+        try:
+            mtime = self._source.path.stat().st_mtime
+            if self._cached is None or self._cached[0] != mtime:
+                self._cached = (mtime, self._source.path.read_text(encoding="utf-8").strip())
+        except OSError:
+            return self._cached[1] if self._cached else None  # keep the last token we could read
+        return self._cached[1]
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if token := self.token():
+            request.headers["Authorization"] = f"Bearer {token}"
+        yield request
+
+
+def error_translator(registry_id: str) -> ErrorTranslator:
+    """The server's ``{"code", "message"}`` body → the shared error taxonomy."""
+
+    def translate(response: httpx.Response) -> RegistryError:
+        code: str | None = None
+        message = response.text[:300] or response.reason_phrase
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and isinstance(body.get("message"), str):
+            message = body["message"]
+            code = str(body.get("code") or "") or None
+        method, path = response.request.method, response.request.url.path
+        text = f"Kubeflow Model Registry answered {method} {path} with {response.status_code}: {message}"
+        retry = retry_after_seconds(response.headers.get("Retry-After"))
+        return error_for_status(
+            registry_id, response.status_code, text, registry_code=code, retry_after=retry
+        )
+
+    return translate
+
+
+class KubeflowApi:
+    """Thin calls over ``JsonHttpClient``; answers are the registry's JSON."""
+
+    def __init__(
+        self,
+        registry_id: str,
+        settings: KubeflowSettings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+    ):
+        self.registry_id = registry_id
+        self.settings = settings
+        self.auth = BearerTokenAuth(settings.token)
+        self._http = JsonHttpClient(
+            registry_id,
+            settings.base_url,
+            error_translator(registry_id),
+            auth=self.auth,
+            timeout=settings.timeout_seconds,
+            retry=retry,
+            transport=transport,
+        )
+        self._version: str | None = None if settings.api_version == "auto" else settings.api_version
+        self._detect = asyncio.Lock()
+
+    async def api_version(self) -> str:
+        """The generation in use: configured, or detected once (``v1`` first)."""
+        if self._version is None:
+            async with self._detect:
+                if self._version is None:
+                    try:
+                        await self._http.get(f"{PREFIX}v1/registered_models", {"pageSize": 1})
+                        self._version = "v1"
+                    except RegistryNotFound:
+                        await self._http.get(f"{PREFIX}v1alpha3/registered_models", {"pageSize": 1})
+                        self._version = "v1alpha3"
+        return self._version
+
+    async def _path(self, path: str) -> str:
+        return f"{PREFIX}{await self.api_version()}/{path}"
+
+    async def get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        return await self._http.get(await self._path(path), params)
+
+    async def find(self, path: str, params: dict[str, Any]) -> dict[str, Any] | None:
+        """A ``GET registered_model?name=…``-style lookup: None when nothing matches."""
+        try:
+            return await self.get(path, params)
+        except RegistryNotFound:
+            return None
+
+    async def page(
+        self,
+        path: str,
+        token: str | None = None,
+        *,
+        page_size: int | None = None,
+        order_by: str = "ID",
+        sort_order: str = "ASC",
+        filter_query: str | None = None,
+    ) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "pageSize": page_size or self.settings.page_size,
+            "orderBy": order_by,
+            "sortOrder": sort_order,
+        }
+        if filter_query:
+            params["filterQuery"] = filter_query
+        if token:
+            params["nextPageToken"] = token
+        return await self.get(path, params)
+
+    async def every(self, path: str, **kwargs: Any) -> AsyncIterator[dict[str, Any]]:
+        """Every item of a listing, following ``nextPageToken``."""
+        token: str | None = None
+        seen: set[str] = set()
+        while True:
+            body = await self.page(path, token, **kwargs)
+            for item in body.get("items") or ():
+                yield item
+            token = body.get("nextPageToken") or None
+            if not token or token in seen or not body.get("items"):
+                return
+            seen.add(token)
+
+    async def patch(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A write, sent once."""
+        result: dict[str, Any] = await self._http.send("PATCH", await self._path(path), json_body=body)
+        return result
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
