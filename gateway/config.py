@@ -29,7 +29,7 @@ catalogue connection, 100), ``timeout_seconds`` (execution deadline of a query,
 the JSON body, 32), ``max_search_chars`` (256) and ``max_search_terms`` (16) of a
 catalogue search string, ``cache_bytes`` (the parse and validation caches, 32 MiB).
 
-``[server]``: ``max_header_bytes`` (request line and headers, 16 KiB; 431
+``[server]``: ``max_header_bytes`` (request line and headers, 32 KiB; 431
 beyond) and ``max_webhook_bytes`` (one webhook body, 1 MiB; 413 beyond).
 ``[observability]``: ``operation_names`` (an allow-list of operation-name
 labels) or ``max_operation_labels`` (the first N names seen, 100); any other
@@ -86,8 +86,9 @@ class ServerSettings:
     port: int = 8080
     # Running without auth on a non-loopback address must be asked for by name.
     allow_unauthenticated_remote: bool = False
-    # Request line plus headers of one request (HTTP 431 beyond; ``gateway.budgets``).
-    max_header_bytes: int = 16 * 1024
+    # Request line plus headers of one request (HTTP 431 beyond; ``gateway.http_budgets``).
+    # Above the 16 KiB a bearer token may have, so an oversized token gets its own 401.
+    max_header_bytes: int = 32 * 1024
     # Body of one webhook delivery, by Content-Length and while it streams (HTTP 413).
     max_webhook_bytes: int = 1024 * 1024
 

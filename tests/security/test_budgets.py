@@ -350,5 +350,5 @@ def test_budget_defaults() -> None:
     g, s, o = GraphQLSettings(), ServerSettings(), ObservabilitySettings()
     assert (g.max_json_depth, g.max_search_chars, g.max_search_terms) == (32, 256, 16)
     assert g.cache_bytes == 32 * 1024 * 1024
-    assert (s.max_header_bytes, s.max_webhook_bytes) == (16 * 1024, 1024 * 1024)
+    assert (s.max_header_bytes, s.max_webhook_bytes) == (32 * 1024, 1024 * 1024)
     assert (o.operation_names, o.max_operation_labels) == ([], 100)
