@@ -91,6 +91,8 @@ def _serve(
         "port": port,
         "log_config": None,
         "timeout_graceful_shutdown": 10,
+        # h11's own header limit; httptools has none (gateway.http_budgets covers both).
+        "h11_max_incomplete_event_size": settings.server.max_header_bytes,
     }
     if workers <= 1:
         uvicorn.run(create_app(settings, seed_demo=seed, personas=personas, freeze_gc=True), **options)

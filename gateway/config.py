@@ -25,7 +25,15 @@ document, 5000), ``max_cost`` (estimated fields resolved, each list field
 multiplied by its ``first``; 50000), ``max_page_size`` (largest ``first`` of a
 catalogue connection, 100), ``timeout_seconds`` (execution deadline of a query,
 10), ``introspection`` (true; false also hides "Did you mean" suggestions),
-``max_body_bytes`` (request body limit, 1 MiB).
+``max_body_bytes`` (request body limit, 1 MiB), ``max_json_depth`` (nesting of
+the JSON body, 32), ``max_search_chars`` (256) and ``max_search_terms`` (16) of a
+catalogue search string, ``cache_bytes`` (the parse and validation caches, 32 MiB).
+
+``[server]``: ``max_header_bytes`` (request line and headers, 32 KiB; 431
+beyond) and ``max_webhook_bytes`` (one webhook body, 1 MiB; 413 beyond).
+``[observability]``: ``operation_names`` (an allow-list of operation-name
+labels) or ``max_operation_labels`` (the first N names seen, 100); any other
+name is counted as ``other``.
 
 Per registry, beside its adapter's keys: ``call_timeout_seconds`` (30; every
 adapter call), ``breaker_failures`` (5 consecutive unavailability failures open
@@ -78,6 +86,11 @@ class ServerSettings:
     port: int = 8080
     # Running without auth on a non-loopback address must be asked for by name.
     allow_unauthenticated_remote: bool = False
+    # Request line plus headers of one request (HTTP 431 beyond; ``gateway.http_budgets``).
+    # Above the 16 KiB a bearer token may have, so an oversized token gets its own 401.
+    max_header_bytes: int = 32 * 1024
+    # Body of one webhook delivery, by Content-Length and while it streams (HTTP 413).
+    max_webhook_bytes: int = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -144,6 +157,13 @@ class GraphQLSettings:
     timeout_seconds: float = 10.0
     introspection: bool = True
     max_body_bytes: int = 1024 * 1024
+    # Nesting of the JSON request body (objects and arrays), checked before it is decoded.
+    max_json_depth: int = 32
+    # A catalogue search string: characters, and words once tokenised.
+    max_search_chars: int = 256
+    max_search_terms: int = 16
+    # The parse and validation caches together, in (estimated) bytes.
+    cache_bytes: int = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -151,6 +171,10 @@ class ObservabilitySettings:
     # OpenTelemetry spans for GraphQL operations and registry calls (extra ``otel``);
     # exported over OTLP/HTTP as the standard OTEL_* environment variables say.
     tracing: bool = False
+    # GraphQL operation names that become metric labels: these, if listed; else the
+    # first ``max_operation_labels`` distinct names seen. Any other name is "other".
+    operation_names: list[str] = field(default_factory=list)
+    max_operation_labels: int = 100
 
 
 @dataclass(frozen=True)
@@ -369,6 +393,8 @@ def settings_from_mapping(raw: Mapping[str, Any], environ: Mapping[str, str] | N
     }
     sections["auth"] = _check_auth(sections["auth"])
     _check_graphql(sections["graphql"])
+    _check_positive(sections["server"], "server", ("max_header_bytes", "max_webhook_bytes"))
+    _check_positive(sections["observability"], "observability", ("max_operation_labels",))
     cache: CacheSettings = sections["cache"]
     if not cache.url.startswith(("memory://", "redis://", "rediss://")):
         raise ConfigError("cache.url", f"must start with memory:// or redis://, got {cache.url!r}")
@@ -446,6 +472,12 @@ def _check_graphql(graphql: GraphQLSettings) -> None:
         value = getattr(graphql, f.name)
         if not isinstance(value, bool) and value <= 0:
             raise ConfigError(f"graphql.{f.name}", "must be greater than 0")
+
+
+def _check_positive(section: Any, name: str, keys: tuple[str, ...]) -> None:
+    for key in keys:
+        if getattr(section, key) <= 0:
+            raise ConfigError(f"{name}.{key}", "must be greater than 0")
 
 
 def load_settings(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Settings:

@@ -34,7 +34,7 @@ from gateway.errors import BadInput, NotFound
 from gateway.governance.policies import PolicySet, policies_for
 from gateway.governance.service import Governance
 from gateway.lineage.service import LineageService
-from gateway.observability import Metrics, fan_out, start_tracing
+from gateway.observability import Metrics, OperationLabels, fan_out, start_tracing
 from gateway.resilience import GuardedAdapter, guard
 from gateway.store.database import Database
 
@@ -117,6 +117,11 @@ class Gateway:
             live=LiveReader(adapters, cache),
             governance=governance,
             lineage=lineage,
+            metrics=Metrics(
+                OperationLabels(
+                    settings.observability.operation_names, settings.observability.max_operation_labels
+                )
+            ),
         )
         observers: list[Callable[[str, str, float, str | None], None]] = [
             gateway.metrics.observe_registry_call

@@ -44,6 +44,7 @@ from gateway.config import GraphQLSettings, Settings
 from gateway.errors import GatewayError
 from gateway.governance.http import PrincipalResolver
 from gateway.governance.http import routes as governance_routes
+from gateway.http_budgets import HeaderBudget, PayloadTooLarge, decode_json_within, read_limited_body
 from gateway.lineage.http import routes as lineage_routes
 from gateway.observability import RequestContextMiddleware
 from gateway.personas import Persona, demo_personas, with_personas
@@ -100,6 +101,7 @@ class GraphQLView(GraphQL[Context, None]):
         self._gateway_ref = gateway_ref
         self._principal_for = principal_for
         self._timeout = limits.timeout_seconds
+        self._max_json_depth = limits.max_json_depth
         self._ide_page = graphiql_page()
 
     async def render_graphql_ide(self, request: Request) -> Response:
@@ -107,9 +109,12 @@ class GraphQLView(GraphQL[Context, None]):
 
     def decode_json(self, data: str | bytes) -> object:
         try:
-            value = super().decode_json(data)
+            value = decode_json_within(data, self._max_json_depth)
         except UnicodeDecodeError as exc:
             raise StrawberryHTTPException(400, "Unable to parse request body as JSON") from exc
+        except ValueError as exc:  # JSONDecodeError, or nesting past the limit
+            reason = str(exc) if "nests" in str(exc) else "Unable to parse request body as JSON"
+            raise StrawberryHTTPException(400, reason) from exc
         # A list is a batch (refused below by strawberry: batching is off); anything
         # but an object is not a GraphQL request and must not reach the view.
         if not isinstance(value, dict | list):
@@ -332,7 +337,10 @@ def create_app(
             )
         if not isinstance(adapter, WebhookReceiver):
             return error_response(404, "NOT_FOUND", f"registry {registry_id!r} takes no webhooks", request_id)
-        body = await request.body()
+        try:  # bounded before the signature check, which needs the whole body
+            body = await read_limited_body(request, settings.server.max_webhook_bytes)
+        except PayloadTooLarge as exc:
+            return error_response(413, "PAYLOAD_TOO_LARGE", f"webhook {exc}", request_id)
         try:
             names = await adapter.handle_webhook(request.headers, body)
         except WebhookRejected as exc:
@@ -369,6 +377,7 @@ def create_app(
         lifespan=lifespan,
         middleware=[
             Middleware(RequestContextMiddleware, metrics=lambda: ref["gateway"].metrics if ref else None),
+            Middleware(HeaderBudget, limit=settings.server.max_header_bytes),
             Middleware(AuthMiddleware, authenticate=authenticate, reject=reject_unauthenticated),
         ],
     )
@@ -376,15 +385,13 @@ def create_app(
 
 async def _read_body(request: Request, limit: int, request_id: str) -> Response | None:
     """Read the body up to ``limit`` bytes (413 beyond), before anything parses it."""
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
-        return error_response(413, "PAYLOAD_TOO_LARGE", f"request body exceeds {limit} bytes", request_id)
-    if request.method != "POST":
-        return None
-    body = bytearray()
-    async for chunk in request.stream():  # a chunked body declares no length: count it
-        body += chunk
-        if len(body) > limit:
-            return error_response(413, "PAYLOAD_TOO_LARGE", f"request body exceeds {limit} bytes", request_id)
-    request._body = bytes(body)  # what strawberry's request.body() returns
+    try:
+        if request.method == "POST":
+            await read_limited_body(request, limit)
+        elif (declared := request.headers.get("content-length")) is not None and (
+            not declared.isdigit() or int(declared) > limit
+        ):
+            raise PayloadTooLarge(limit)
+    except PayloadTooLarge as exc:
+        return error_response(413, "PAYLOAD_TOO_LARGE", str(exc), request_id)
     return None

@@ -29,6 +29,16 @@ The knobs are the ``[graphql]`` section of the config (``GraphQLSettings``):
     suggestions from validation errors, which would leak the schema anyway.
 ``max_body_bytes`` (1 MiB)
     enforced by the server before the body is parsed (HTTP 413).
+``max_json_depth`` (32)
+    nesting of the JSON body, measured before it is decoded (HTTP 400
+    ``BAD_REQUEST``; ``gateway.http_budgets``).
+``max_search_chars`` (256), ``max_search_terms`` (16)
+    a catalogue search string (``models(query:)``, ``versions(query:)``), checked
+    before the search runs (``BAD_USER_INPUT``, ``check_search_query``): the token
+    limit counts a string literal or a variable as one token whatever its size.
+``cache_bytes`` (32 MiB)
+    the parse and validation cache, weighed in estimated bytes
+    (``gateway.api.document_cache``).
 
 A refused document gets ``extensions.code = "QUERY_TOO_COMPLEX"`` with
 ``limit`` (which one), ``maximum`` and ``actual``.
@@ -38,7 +48,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -68,17 +77,23 @@ from graphql import (
 )
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
+from gateway.api.document_cache import CachedDocument, DocumentCache
+from gateway.catalogue.search import search_terms
 from gateway.config import GraphQLSettings
-from gateway.errors import GatewayError
+from gateway.errors import BadInput, GatewayError
 
 LIMIT_CODE = "QUERY_TOO_COMPLEX"
-CACHE_SIZE = 256
 
 # The largest ``first`` a catalogue connection accepts in this request (``check_page_size``).
 max_page_size: ContextVar[int] = ContextVar("max_page_size", default=GraphQLSettings().max_page_size)
+# The search-string budget of this request: (max_search_chars, max_search_terms).
+search_budget: ContextVar[tuple[int, int]] = ContextVar(
+    "search_budget", default=(GraphQLSettings().max_search_chars, GraphQLSettings().max_search_terms)
+)
 # The running request's deadline; the extension lifts it for mutations.
 current_deadline: ContextVar[asyncio.Timeout | None] = ContextVar("current_deadline", default=None)
 
@@ -87,6 +102,24 @@ class QueryTimeout(GatewayError):
     """The query ran past ``[graphql] timeout_seconds``."""
 
     code = "TIMEOUT"
+
+
+def check_search_query(query: str | None) -> str | None:
+    """``query`` if within ``[graphql] max_search_chars`` and, as the index tokenises
+    it, ``max_search_terms``; else ``BadInput``. Every term is a prefix scan of the
+    full-text index: a 900 KB string was seconds of CPU, and the document's token
+    limit counts a string (or a variable) as one token whatever its size."""
+    if query is None:
+        return None
+    max_chars, max_terms = search_budget.get()
+    if len(query) > max_chars:
+        raise BadInput(
+            f"search string is {len(query)} characters, more than {max_chars}: search for fewer words",
+            field="query",
+        )
+    if len(terms := search_terms(query)) > max_terms:
+        raise BadInput(f"search has {len(terms)} words, more than {max_terms}", field="query")
+    return query
 
 
 def limit_error(limit: str, maximum: int, actual: int, message: str) -> GraphQLError:
@@ -253,42 +286,24 @@ def check_shape(shape: Shape, settings: GraphQLSettings) -> GraphQLError | None:
 # --- the extension --------------------------------------------------------------------
 
 
-class _Lru(OrderedDict[str, Any]):
-    def __init__(self, maxsize: int):
-        super().__init__()
-        self.maxsize = maxsize
-
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
-        if key in self:
-            self.move_to_end(key)  # least recently used goes first
-            return self[key]
-        return default
-
-    def put(self, key: str, value: Any) -> None:
-        self[key] = value
-        self.move_to_end(key)
-        if len(self) > self.maxsize:
-            self.popitem(last=False)
-
-
 class GraphQLLimits:
-    """Settings plus the parse and validation caches shared by every request
-    (one per schema). The caches are keyed by query text, bounded, and only hold
-    documents that parsed, so hostile text cannot grow them without limit."""
+    """Settings plus the parse and validation cache shared by every request (one
+    per schema): keyed by query text, bounded in bytes (``cache_bytes``), and
+    holding only documents that parsed, so hostile text cannot grow it."""
 
     def __init__(self, settings: GraphQLSettings):
         self.settings = settings
-        self._documents = _Lru(CACHE_SIZE)
-        self._validations = _Lru(CACHE_SIZE)
-        self._shapes = _Lru(CACHE_SIZE)
+        self.cache = DocumentCache(settings.cache_bytes)
         rules = [*specified_rules, MaybeNullValidationRule, OneOfInputValidationRule]
         if not settings.introspection:
             rules.append(NoSchemaIntrospectionCustomRule)
         self.rules = tuple(rules)
 
-    def parse(self, query: str) -> DocumentNode:
-        document = self._documents.get(query)
-        if document is None:
+    def prepare(self, query: str) -> CachedDocument:
+        """The cached entry of ``query``, parsed (with the token limit) if new. An
+        entry too large to keep is returned all the same, for this request only."""
+        entry = self.cache.get(query)
+        if entry is None:
             try:
                 document = parse(
                     query,
@@ -304,27 +319,29 @@ class GraphQLLimits:
                         f"query has more than {self.settings.max_tokens} tokens",
                     ) from None
                 raise
-            self._documents.put(query, document)
-        return document
+            entry = self.cache.put(query, document)
+        return entry
 
-    def shape(
-        self, schema: GraphQLSchema, query: str, document: DocumentNode, variables: Mapping[str, Any] | None
-    ) -> Shape:
-        """``measure``, cached by the query and the integer variables (the only ones
-        that can change the cost: page sizes)."""
-        numbers = sorted((k, v) for k, v in (variables or {}).items() if isinstance(v, int))
-        key = f"{query}\x00{numbers}"
-        shape = self._shapes.get(key)
+    def parse(self, query: str) -> DocumentNode:
+        return self.prepare(query).document
+
+    @staticmethod
+    def shape(schema: GraphQLSchema, entry: CachedDocument, variables: Mapping[str, Any] | None) -> Shape:
+        """``measure``, remembered per integer variables (the only ones that can
+        change the cost: page sizes)."""
+        key = str(sorted((k, v) for k, v in (variables or {}).items() if isinstance(v, int)))
+        shape = entry.shape(key)
         if shape is None:
-            shape = measure(schema, document, variables)
-            self._shapes.put(key, shape)
-        return shape  # type: ignore[no-any-return]
+            shape = measure(schema, entry.document, variables)
+            entry.remember_shape(key, shape)
+        return shape
 
-    def validate(self, schema: GraphQLSchema, query: str, document: DocumentNode) -> list[GraphQLError]:
-        errors = self._validations.get(query)
-        if errors is None:
-            errors = validate(schema, document, self.rules, hide_suggestions=not self.settings.introspection)
-            self._validations.put(query, errors)
+    def validate(self, schema: GraphQLSchema, entry: CachedDocument) -> list[GraphQLError]:
+        if entry.valid:
+            return []
+        hide = not self.settings.introspection
+        errors = validate(schema, entry.document, self.rules, hide_suggestions=hide)
+        entry.valid = not errors
         return list(errors)
 
 
@@ -337,30 +354,32 @@ class RequestLimits(SchemaExtension):
     def __init__(self, limits: GraphQLLimits):
         super().__init__()
         self.limits = limits
+        self._entry: CachedDocument | None = None
 
     def on_operation(self) -> Iterator[None]:
-        token = max_page_size.set(self.limits.settings.max_page_size)
+        settings = self.limits.settings
+        token = max_page_size.set(settings.max_page_size)
+        search = search_budget.set((settings.max_search_chars, settings.max_search_terms))
         try:
             yield
         finally:
+            search_budget.reset(search)
             max_page_size.reset(token)
 
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
         if context.query is not None and context.graphql_document is None:
-            context.graphql_document = self.limits.parse(context.query)
+            self._entry = self.limits.prepare(context.query)
+            context.graphql_document = self._entry.document
         yield
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
-        document = context.graphql_document
-        if document is not None and context.query is not None:
+        entry = self._entry
+        if entry is not None and context.graphql_document is entry.document:
             schema = context.schema._schema
-            shape = self.limits.shape(schema, context.query, document, context.variables)
-            refused = check_shape(shape, self.limits.settings)
-            context.pre_execution_errors = (
-                [refused] if refused else self.limits.validate(schema, context.query, document)
-            )
+            refused = check_shape(self.limits.shape(schema, entry, context.variables), self.limits.settings)
+            context.pre_execution_errors = [refused] if refused else self.limits.validate(schema, entry)
         yield
 
     def on_execute(self) -> Iterator[None]:
@@ -368,6 +387,17 @@ class RequestLimits(SchemaExtension):
         if deadline is not None and self.execution_context.operation_type.value != "query":
             deadline.reschedule(None)  # see the module docstring: mutations run to the end
         yield
+
+
+class ExecutorWithoutSuggestions(StrawberryGraphQLCoreExecutionContext):
+    """With introspection off, variable coercion must not suggest names either:
+    graphql-core's "Did you mean the enum value 'PRODUCTION'?" or "Did you mean
+    'stages'?" would tell a client what introspection refuses to."""
+
+    @classmethod
+    def build(cls, *args: Any, **kwargs: Any) -> Any:
+        kwargs["hide_suggestions"] = True
+        return super().build(*args, **kwargs)
 
 
 @contextlib.asynccontextmanager

@@ -13,7 +13,12 @@ from adapters.base import RegistrationRequest
 from gateway.api.context import Context
 from gateway.api.governance import GovernanceMutation, GovernanceQuery
 from gateway.api.http_semantics import OperationChoice
-from gateway.api.limits import GraphQLLimits, RequestLimits
+from gateway.api.limits import (
+    ExecutorWithoutSuggestions,
+    GraphQLLimits,
+    RequestLimits,
+    check_search_query,
+)
 from gateway.api.lineage import LineageQuery
 from gateway.api.types import (
     ModelConnection,
@@ -244,7 +249,7 @@ class CatalogueQuery:
         index = info.context.gateway.index
         f = (filter or SearchFilter()).to_index()
         page = await index.search_models(
-            query, f, check_page_size(first), after, **_search_options(info, sort)
+            check_search_query(query), f, check_page_size(first), after, **_search_options(info, sort)
         )
         await info.context.note_index_answer(f.registries or None)
         return ModelConnection.from_page(page, after)
@@ -262,7 +267,7 @@ class CatalogueQuery:
         index = info.context.gateway.index
         f = (filter or SearchFilter()).to_index()
         page = await index.search_versions(
-            query, f, check_page_size(first), after, **_search_options(info, sort)
+            check_search_query(query), f, check_page_size(first), after, **_search_options(info, sort)
         )
         page.items = await info.context.complete(page.items)
         await info.context.note_index_answer(f.registries or None)
@@ -357,6 +362,7 @@ def build_schema(
         mutation=merge_types("Mutation", MUTATION_PARTS),
         types=[ModelType, ModelVersionType],
         extensions=extensions,
+        execution_context_class=None if settings.introspection else ExecutorWithoutSuggestions,
     )
 
 

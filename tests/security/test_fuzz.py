@@ -240,3 +240,94 @@ def test_generated_documents(
 def test_odd_bodies(app_client: tuple[asyncio.Runner, httpx.AsyncClient], content: bytes) -> None:
     runner, client = app_client
     check(runner.run(client.post("/graphql", content=content, headers={"content-type": "application/json"})))
+
+
+# --- hostile variables and bodies, with the process's memory watched ------------------------
+
+VARIABLE_QUERIES = [
+    "query($q: String) { models(query: $q) { totalCount edges { node { uri } } } }",
+    "query($q: String, $n: Int) { versions(query: $q, first: $n) { totalCount } }",
+    "query($f: SearchFilter) { models(filter: $f) { totalCount facets { registry { value } } } }",
+    "query($s: SortOrder, $a: String) { models(sort: $s, after: $a) { totalCount } }",
+    "query($u: String!) { model(uri: $u) { uri } impact(uri: $u) { totalCount } }",
+    "query($t: [TagInput!]) { versions(filter: {tags: $t}) { totalCount } }",
+]
+
+
+def nest(depth: int, leaf: Any, as_object: bool) -> Any:
+    value = leaf
+    for _ in range(depth):
+        value = {"a": value} if as_object else [value]
+    return value
+
+
+HOSTILE_VALUES = st.one_of(
+    st.none(),
+    st.integers(),
+    st.sampled_from([2**31, -(2**63), 10**40, 1e308, -0.0, True]),
+    st.text(max_size=40),
+    st.sampled_from(["NAM", "DRAF", "PRODUCTON", "mg://platform/fraud", "s3://data/train"]),
+    st.builds(lambda n, c: c * n, st.integers(200, 300_000), st.sampled_from(["a", "word ", "[", "\\", "é"])),
+    # Nested values up to 500 deep (json.dumps here recurses); raw bodies nest far deeper.
+    st.builds(nest, st.integers(2, 500), st.sampled_from([1, "x", None]), st.booleans()),
+    st.recursive(
+        st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=8)),
+        lambda children: st.one_of(
+            st.lists(children, max_size=4),
+            st.dictionaries(
+                st.sampled_from(["key", "value", "stages", "stage", "registries", "tags", "x"]),
+                children,
+                max_size=4,
+            ),
+        ),
+        max_leaves=12,
+    ),
+)
+
+
+@st.composite
+def hostile_bodies(draw: Any) -> tuple[bytes, dict[str, str]]:
+    kind = draw(st.integers(0, 4))
+    if kind == 0:  # raw nesting, closed or not
+        depth = draw(st.integers(20, 30_000))
+        opener = draw(st.sampled_from([b"[", b'{"a":']))
+        body = opener * depth + (draw(st.sampled_from([b"", b"1"])) + b"]" * depth if opener == b"[" else b"")
+        return body, {"content-type": "application/json"}
+    if kind == 1:  # a long string literal, or many distinct documents
+        text = draw(st.sampled_from(["word ", "x", "[{", '\\"']))
+        literal = json.dumps(text * draw(st.integers(100, 150_000)))
+        return json.dumps({"query": f"{{ models(query: {literal}) {{ totalCount }} }}"}).encode(), {
+            "content-type": "application/json"
+        }
+    query = draw(st.sampled_from(VARIABLE_QUERIES))
+    names = [n for n in ("q", "n", "f", "s", "a", "u", "t") if f"${n}" in query]
+    variables = {n: draw(HOSTILE_VALUES) for n in names}
+    body: dict[str, Any] = {"query": query, "variables": variables}
+    if draw(st.integers(0, 4)) == 0:
+        body["operationName"] = draw(st.text(min_size=1, max_size=100))
+    return json.dumps(body).encode(), {"content-type": "application/json"}
+
+
+def rss_bytes() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+def test_hostile_variables_and_bodies_keep_memory_bounded(
+    app_client: tuple[asyncio.Runner, httpx.AsyncClient],
+) -> None:
+    runner, client = app_client
+    before = rss_bytes()
+
+    @settings(max_examples=120, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(request=hostile_bodies())
+    def hostile(request: tuple[bytes, dict[str, str]]) -> None:
+        content, headers = request
+        response = runner.run(client.post("/graphql", content=content, headers=headers))
+        check(response)
+
+    hostile()
+    # The app runs in this process: its caches, labels and buffers are what grew, if anything.
+    assert rss_bytes() - before < 100 * 1024 * 1024
