@@ -540,6 +540,9 @@ async def test_gateway_federates_follows_and_promotes_through_gto(daemon: GitDae
     async def principal_for(request: Request) -> Principal:
         return people[request.headers.get("x-test-principal", "alice")]
 
+    def data_of_up(body: dict[str, Any]) -> dict[str, Any]:
+        return data_of(body, down=frozenset({"down-gto"}))  # the unreachable one is named, as it should be
+
     gateway = await Gateway.open(settings)
     try:
         first = await gateway.sync.sync_registry(REGISTRY, full=True)
@@ -553,9 +556,9 @@ async def test_gateway_federates_follows_and_promotes_through_gto(daemon: GitDae
             LifespanManager(app),
             httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client,
         ):
-            found = data_of(await gql(client, '{ models(query: "churn") { edges { node { uri } } } }'))
+            found = data_of_up(await gql(client, '{ models(query: "churn") { edges { node { uri } } } }'))
             assert [e["node"]["uri"] for e in found["models"]["edges"]] == [f"mg://{REGISTRY}/churn"]
-            lineage = data_of(
+            lineage = data_of_up(
                 await gql(
                     client,
                     "query($uri: String!) { lineage(uri: $uri, direction: UPSTREAM) { edges { target relation } } }",
@@ -565,7 +568,7 @@ async def test_gateway_federates_follows_and_promotes_through_gto(daemon: GitDae
             assert {"target": f"mg://{REGISTRY}/base/v0.1.0", "relation": "DERIVED_FROM"} in lineage
             assert any(e["relation"] == "PRODUCED_BY" and remote.url in e["target"] for e in lineage)
             uri = f"mg://{REGISTRY}/churn/v1.1.0"
-            served = data_of(await gql(client, VERSION_QUERY, {"uri": f"mg://{REGISTRY}/churn/v1.0.0"}))
+            served = data_of_up(await gql(client, VERSION_QUERY, {"uri": f"mg://{REGISTRY}/churn/v1.0.0"}))
             assert (
                 served["modelVersion"]["stage"] == "PRODUCTION"
                 and served["modelVersion"]["nativeStage"] == "prod"
@@ -575,16 +578,16 @@ async def test_gateway_federates_follows_and_promotes_through_gto(daemon: GitDae
             await in_thread(remote.assign, "churn", "staging", "v1.1.0")  # the team pushes a stage tag
             again = await gateway.sync.sync_registry(REGISTRY)
             assert again.error is None and not again.full and again.models == 1
-            staged = data_of(await gql(client, VERSION_QUERY, {"uri": uri}))["modelVersion"]
+            staged = data_of_up(await gql(client, VERSION_QUERY, {"uri": uri}))["modelVersion"]
             assert (staged["stage"], staged["nativeStage"]) == ("STAGING", "staging")
 
-            requested = data_of(await gql(client, REQUEST, {"uri": uri}))["requestPromotion"]
+            requested = data_of_up(await gql(client, REQUEST, {"uri": uri}))["requestPromotion"]
             assert requested["status"] == "PENDING"
             for who in ("bob", "carol"):
                 client.headers["x-test-principal"] = who
-                result = data_of(await gql(client, APPROVE, {"id": requested["id"]}))["approvePromotion"]
+                result = data_of_up(await gql(client, APPROVE, {"id": requested["id"]}))["approvePromotion"]
             assert result["status"] == "APPLIED", result
-            promoted = data_of(await gql(client, VERSION_QUERY, {"uri": uri}))["modelVersion"]
+            promoted = data_of_up(await gql(client, VERSION_QUERY, {"uri": uri}))["modelVersion"]
             assert (promoted["stage"], promoted["nativeStage"]) == ("PRODUCTION", "prod")
     finally:
         await gateway.aclose()
