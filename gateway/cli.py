@@ -140,8 +140,16 @@ def _split_list(text: str | None) -> list[str]:
 
 @contextlib.contextmanager
 def _demo_registries(settings: Settings, args: argparse.Namespace) -> Iterator[Settings]:
-    """The demo's settings: with ``--with-mlflow``, a local MLflow server (or the one
-    ``--mlflow-url`` names) filled with federated examples and added as a registry."""
+    """The demo's settings: a Git (GTO) registry the demo creates beside the native
+    ones, and with ``--with-mlflow`` a local MLflow server (or the one
+    ``--mlflow-url`` names) filled with federated examples."""
+    from gateway import demo_gto
+
+    # Workers build their settings from the config file, which does not name it.
+    if not args.no_git and args.workers <= 1 and demo_gto.git_available():
+        bare = demo_gto.create_repository(Path("data/demo-gto"))
+        print(f"Git registry at {bare.as_uri()} (registry {demo_gto.REGISTRY_ID}, kind gto)", flush=True)
+        settings = demo_gto.with_gto_registry(settings, bare)
     if not args.with_mlflow:
         yield settings
         return
@@ -205,6 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
             )
             server.add_argument(
                 "--mlflow-url", help="with --with-mlflow: fill this MLflow server instead of starting one"
+            )
+            server.add_argument(
+                "--no-git", action="store_true", help="leave out the demo's Git (GTO) registry"
             )
         server.add_argument("--host")
         server.add_argument("--port", type=int)

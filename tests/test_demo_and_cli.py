@@ -44,6 +44,19 @@ def wait_until_ready(port: int, proc: subprocess.Popen[str], seconds: float) -> 
         time.sleep(0.3)
 
 
+def wait_until_synced(port: int, seconds: float) -> None:
+    """Ready means the store answers; wait until every registry's first sync is done too."""
+    deadline = time.monotonic() + seconds
+    while True:
+        body = httpx.post(
+            f"http://127.0.0.1:{port}/graphql", json={"query": "{ registries { id state } }"}, timeout=10
+        ).json()
+        if all(r["state"] == "HEALTHY" for r in body["data"]["registries"]):
+            return
+        assert time.monotonic() < deadline, body
+        time.sleep(0.3)
+
+
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "gateway.cli", *args],
@@ -123,6 +136,7 @@ def test_demo_serves_the_catalogue_and_stops_gracefully(tmp_path: Path) -> None:
     )
     try:
         wait_until_ready(port, proc, 60)
+        wait_until_synced(port, 60)
         response = httpx.post(
             f"http://127.0.0.1:{port}/graphql",
             json={
@@ -132,7 +146,22 @@ def test_demo_serves_the_catalogue_and_stops_gracefully(tmp_path: Path) -> None:
         )
         body = response.json()
         assert "errors" not in body
-        assert body["data"]["models"]["totalCount"] == 8
+        assert body["data"]["models"]["totalCount"] == 10  # 8 native, 2 in the demo's Git registry
+        git = httpx.post(
+            f"http://127.0.0.1:{port}/graphql",
+            json={
+                "query": '{ registries { id kind } versions(filter: { registries: ["models-git"] }) '
+                '{ edges { node { uri stage nativeStage } } } impact(uri: "mg://platform/churn-predictor/3") { uri } }'
+            },
+            timeout=10,
+        ).json()["data"]
+        assert {r["kind"] for r in git["registries"]} == {"NATIVE", "GTO"}
+        stages = {
+            e["node"]["uri"]: (e["node"]["stage"], e["node"]["nativeStage"]) for e in git["versions"]["edges"]
+        }
+        assert stages["mg://models-git/churn-gbm/v1.0.0"] == ("PRODUCTION", "prod")
+        # Lineage crosses from a Git tag to the native registry.
+        assert "mg://models-git/churn-gbm/v1.0.0" in {v["uri"] for v in git["impact"]}
     finally:
         proc.send_signal(signal.SIGTERM)
         output, _ = proc.communicate(timeout=30)
@@ -298,15 +327,9 @@ def test_demo_with_mlflow_federates_with_lineage_and_a_stage_conflict(
 
     try:
         wait_until_ready(port, proc, 90)
-        deadline = time.monotonic() + 90  # ready means the store answers; MLflow's first sync may still run
-        while True:
-            registries = {
-                r["id"]: r for r in ask("{ registries { id kind state versionCount } }")["registries"]
-            }
-            if registries["fraud-mlflow"]["state"] == "HEALTHY" or time.monotonic() > deadline:
-                break
-            time.sleep(0.5)
-        assert {r["kind"] for r in registries.values()} >= {"NATIVE", "MLFLOW"}
+        wait_until_synced(port, 90)
+        registries = {r["id"]: r for r in ask("{ registries { id kind state versionCount } }")["registries"]}
+        assert {r["kind"] for r in registries.values()} == {"NATIVE", "MLFLOW", "GTO"}  # three kinds
         assert registries["fraud-mlflow"]["versionCount"] >= 4
         eu = ask(
             '{ models(filter: { registries: ["fraud-mlflow"], multipleProduction: true }) '

@@ -102,7 +102,18 @@ def running_demo(workdir: Path, config_text: str | None = None) -> Iterator[str]
     port = free_port()
     log = (workdir / "server.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "demo", "--config", str(config), "--port", str(port)],
+        # The native registries only: the dashboard tests count their models.
+        [
+            sys.executable,
+            "-m",
+            "gateway.cli",
+            "demo",
+            "--no-git",
+            "--config",
+            str(config),
+            "--port",
+            str(port),
+        ],
         cwd=workdir,
         stdout=log,
         stderr=subprocess.STDOUT,
