@@ -335,7 +335,8 @@ def test_demo_with_mlflow_federates_with_lineage_and_a_stage_conflict(
             '{ models(filter: { registries: ["fraud-mlflow"], multipleProduction: true }) '
             "{ edges { node { uri } } facets { conflicts { value count } } } }"
         )["models"]
-        assert [e["node"]["uri"] for e in eu["edges"]] == ["mg://fraud-mlflow/fraud-detector-eu"]
+        # The session's MLflow server is shared: other tests' models may be in conflict too.
+        assert "mg://fraud-mlflow/fraud-detector-eu" in [e["node"]["uri"] for e in eu["edges"]]
         impact = ask('{ impact(uri: "mg://platform/fraud-detector/5") { uri } }')["impact"]
         assert {"mg://fraud-mlflow/fraud-detector-eu/1", "mg://fraud-mlflow/fraud-detector-eu/2"} <= {
             v["uri"] for v in impact
