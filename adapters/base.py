@@ -459,6 +459,25 @@ def retry_after_seconds(value: str | None) -> float | None:
         return None
 
 
+# --- OAuth tokens --------------------------------------------------------------
+
+
+def token_from_response(
+    registry_id: str, who: str, token: Mapping[str, Any], started: float, margin_seconds: float
+) -> tuple[str, float]:
+    """The access token of an OAuth token-endpoint answer and when to refresh it:
+    ``margin_seconds`` (at most a tenth of its life) before ``expires_in`` runs out,
+    counted from ``started``. An answer without a token is ``RegistryAuthError``."""
+    access_token = token.get("access_token")
+    if not isinstance(access_token, str) or not access_token:
+        raise RegistryAuthError(registry_id, f"{who} answered without an access_token")
+    try:
+        lifetime = float(token.get("expires_in") or 3600)
+    except (TypeError, ValueError):
+        lifetime = 3600.0
+    return access_token, started + lifetime - min(margin_seconds, lifetime / 10)
+
+
 # --- JSON over HTTP ----------------------------------------------------------
 
 ErrorTranslator = Callable[[httpx.Response], RegistryError]

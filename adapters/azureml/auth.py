@@ -29,6 +29,7 @@ import authlib.deprecate
 import httpx
 
 from adapters.azureml.options import Credential
+from adapters.base import token_from_response
 from gateway.errors import RegistryAuthError, RegistryUnavailable
 
 with warnings.catch_warnings():
@@ -138,15 +139,10 @@ class EntraClientCredentialsAuth(httpx.Auth):
             raise RegistryUnavailable(
                 self._registry_id, f"token endpoint {self._token_url} answered without JSON"
             ) from None
-        access_token = token.get("access_token")
-        if not isinstance(access_token, str) or not access_token:
-            raise RegistryAuthError(self._registry_id, f"{who} answered without an access_token")
-        try:
-            lifetime = float(token.get("expires_in") or 3600)
-        except (TypeError, ValueError):
-            lifetime = 3600.0
+        access_token, self._refresh_at = token_from_response(
+            self._registry_id, who, token, started, REFRESH_MARGIN_SECONDS
+        )
         self._token = access_token
-        self._refresh_at = started + lifetime - min(REFRESH_MARGIN_SECONDS, lifetime / 10)
         return access_token
 
     async def aclose(self) -> None:

@@ -26,6 +26,7 @@ import authlib.deprecate
 import httpx
 from joserfc.jwk import RSAKey
 
+from adapters.base import token_from_response
 from adapters.vertex.options import CLOUD_PLATFORM_SCOPE, GOOGLE_TOKEN_URL, ServiceAccount
 from gateway.errors import RegistryAuthError, RegistryUnavailable
 
@@ -128,15 +129,10 @@ class ServiceAccountAuth(httpx.Auth):
             ) from None
         except ValueError as exc:  # a key that cannot sign
             raise RegistryAuthError(self._registry_id, f"{who}: cannot sign the assertion ({exc})") from None
-        access_token = token.get("access_token")
-        if not isinstance(access_token, str) or not access_token:
-            raise RegistryAuthError(self._registry_id, f"{who} answered without an access_token")
-        try:
-            lifetime = float(token.get("expires_in") or 3600)
-        except (TypeError, ValueError):
-            lifetime = 3600.0
+        access_token, self._refresh_at = token_from_response(
+            self._registry_id, who, token, started, REFRESH_MARGIN_SECONDS
+        )
         self._token = access_token
-        self._refresh_at = started + lifetime - min(REFRESH_MARGIN_SECONDS, lifetime / 10)
         return access_token
 
     async def aclose(self) -> None:
