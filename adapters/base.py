@@ -30,7 +30,7 @@ from tenacity import (
 )
 
 from gateway.config import ConfigError, RegistrySettings, did_you_mean
-from gateway.domain import Approval, LineageEdge, Model, ModelVersion, Stage
+from gateway.domain import Approval, Endpoint, LineageEdge, Model, ModelVersion, Stage
 from gateway.errors import (
     RegistryAuthError,
     RegistryError,
@@ -119,6 +119,17 @@ class BulkVersionLister(Protocol):
     model whose versions come apart is still indexed whole, re-read at the end."""
 
     async def list_all_versions(self, page_token: str | None = None) -> Page[ModelVersion]: ...
+
+
+@runtime_checkable
+class ServingReader(Protocol):
+    """Optional capability: the serving endpoints the registry's platform runs and
+    how their traffic splits between versions (SageMaker endpoints, Vertex AI
+    endpoints, KServe InferenceServices). ``TrafficShare.version_uri`` names the
+    catalogue version (``mg://<registry>/<model>/<version>``) when the adapter can
+    tell which one a variant serves."""
+
+    async def list_endpoints(self) -> list[Endpoint]: ...
 
 
 @runtime_checkable

@@ -138,8 +138,38 @@ class CodeRef:
 
 @dataclass(frozen=True, slots=True)
 class Deployment:
-    endpoint: str
+    """Where a version serves now: one endpoint (and variant) and its share of traffic."""
+
+    endpoint: str  # Endpoint.uri
     traffic_percent: float | None = None
+    updated_at: datetime | None = None
+    registry: str | None = None  # the registry that reported it
+    variant: str | None = None  # SageMaker production variant, Vertex deployed-model id, ...
+    status: str | None = None  # the serving system's own word (InService, Updating, ...)
+
+
+@dataclass(frozen=True, slots=True)
+class TrafficShare:
+    """One slice of an endpoint's traffic: a version (when the gateway knows which
+    catalogue version it is) or only the serving system's variant name."""
+
+    percent: float
+    version_uri: str | None = None
+    variant: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """A serving endpoint as its registry or serving system reports it.
+
+    ``uri`` is the serving system's own name for it (a SageMaker endpoint ARN, a
+    Vertex endpoint resource name, the name a serving system reported)."""
+
+    uri: str
+    name: str
+    registry_id: str
+    status: str | None = None
+    traffic: tuple[TrafficShare, ...] = ()
     updated_at: datetime | None = None
 
 
