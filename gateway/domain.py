@@ -149,6 +149,15 @@ class Deployment:
 
 
 @dataclass(frozen=True, slots=True)
+class MetricPoint:
+    """One logged value of a metric over training: its step and when it was logged."""
+
+    step: int
+    value: float
+    at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class TrafficShare:
     """One slice of an endpoint's traffic: a version (when the gateway knows which
     catalogue version it is) or only the serving system's variant name."""

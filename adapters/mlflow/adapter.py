@@ -40,7 +40,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -54,6 +54,7 @@ from adapters.base import (
 )
 from adapters.mlflow import webhooks
 from adapters.mlflow.changes import ChangeTracker
+from adapters.mlflow.history import MetricHistory
 from adapters.mlflow.links import mlflow_ui_url
 from adapters.mlflow.model_files import ModelFileReader, is_logged_model
 from adapters.mlflow.options import Credentials, MlflowOptions
@@ -75,6 +76,7 @@ from adapters.mlflow.wire import (
 from gateway.domain import (
     LineageEdge,
     LineageNode,
+    MetricPoint,
     Model,
     ModelVersion,
     Relation,
@@ -121,6 +123,7 @@ class MlflowAdapter:
         )
         self._aliases: dict[str, tuple[float, dict[str, tuple[str, ...]]]] = {}
         self._runs = RunReader(registry_id, self._http, self._retry, options.run_concurrency)
+        self._history = MetricHistory(self._http, self._retry, options.run_concurrency)
         self._files = ModelFileReader(
             registry_id,
             options.url,
@@ -319,6 +322,21 @@ class MlflowAdapter:
         return changes
 
     # --- lineage -----------------------------------------------------------
+
+    async def metric_history(
+        self, version: ModelVersion, keys: Sequence[str] | None, limit: int
+    ) -> dict[str, list[MetricPoint]]:
+        """The run's logged values per step (``MetricHistoryReader``)."""
+        if "run_id" not in version.native:  # not read by this adapter: read it now
+            fresh = await self.get_version(version.model_name, version.version)
+            if fresh is None:
+                return {}
+            version = fresh
+        run_id = version.native.get("run_id")
+        if not run_id:
+            return {}
+        wanted = list(version.metrics) if keys is None else list(keys)
+        return await self._history.read(run_id, wanted, limit)
 
     async def lineage(self, version: ModelVersion) -> list[LineageEdge]:
         """Edges MLflow knows: the run's dataset inputs (TRAINED_ON, or VALIDATED_ON by
