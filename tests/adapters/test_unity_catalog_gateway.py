@@ -152,9 +152,9 @@ async def test_mlflow_uc_registry_uri_registers_a_version_the_adapter_reads(
     def register() -> Any:
         from mlflow import MlflowClient
 
-        client = MlflowClient(
-            tracking_uri=(tmp_path / "mlruns").as_uri(), registry_uri=f"uc:{uc_oss.base_url}"
-        )
+        # The uc: registry keeps no runs, but MLflow opens a tracking store anyway.
+        tracking = f"sqlite:///{tmp_path}/mlflow.db"
+        client = MlflowClient(tracking_uri=tracking, registry_uri=f"uc:{uc_oss.base_url}")
         client.create_registered_model(name, description="registered by mlflow")
         return client.create_model_version(name, source=str(model_dir), run_id="0123abcd")
 
@@ -171,3 +171,33 @@ async def test_mlflow_uc_registry_uri_registers_a_version_the_adapter_reads(
         assert (stored / "MLmodel").is_file()  # MLflow wrote the files where the server said
     finally:
         await adapter.aclose()
+
+
+async def test_a_run_shared_with_mlflow_is_one_lineage_node(
+    uc_oss: UnityCatalogServer, mlflow_url: str
+) -> None:
+    """A team trains in MLflow, registers the run's model there and in Unity
+    Catalog: both adapters name the run with the one rule, so the nodes meet."""
+    from adapters.mlflow.adapter import MlflowAdapter
+    from adapters.mlflow.options import MlflowOptions
+    from gateway.domain import Relation
+    from tests.servers.mlflow import MlflowTeam
+
+    team = MlflowTeam(mlflow_url)
+    name = unique_name("shared-run")
+    run_id = await asyncio.to_thread(team.train, params={"seed": "1"})
+    await asyncio.to_thread(team.register, name, f"s3://b/{name}/model", run_id=run_id)
+    full = await uc_oss.register(name, [{"source": f"s3://b/{name}/model", "run_id": run_id}])
+    mlflow = MlflowAdapter("mlflow", MlflowOptions(url=mlflow_url))
+    uc = make_adapter(uc_oss, runs_registry="mlflow")
+    try:
+        in_mlflow, in_uc = await mlflow.get_version(name, "1"), await uc.get_version(full, "1")
+        assert in_mlflow is not None and in_uc is not None
+        runs = [
+            {e.target.uri for e in await adapter.lineage(v) if e.relation is Relation.PRODUCED_BY}
+            for adapter, v in ((mlflow, in_mlflow), (uc, in_uc))
+        ]
+        assert f"mlflow-run://mlflow/{run_id}" in runs[0] and runs[1] == {f"mlflow-run://mlflow/{run_id}"}
+    finally:
+        await mlflow.aclose()
+        await uc.aclose()
