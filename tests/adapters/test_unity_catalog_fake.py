@@ -22,19 +22,23 @@ def server(uc_oss_server: UnityCatalogServer) -> Iterator[UnityCatalogServer]:
     del uc_oss_server.fake.violations[seen:]
 
 
-def _client(server: UnityCatalogServer) -> httpx.Client:
-    return httpx.Client(base_url=server.api_url, headers={"Authorization": f"Bearer {server.token}"})
+def _client(server: UnityCatalogServer) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=server.api_url, headers={"Authorization": f"Bearer {server.token}"})
 
 
 async def test_a_request_outside_the_spec_is_a_violation(server: UnityCatalogServer) -> None:
     await server.ensure_namespace()
     seen = len(server.fake.violations)
-    with _client(server) as client:
-        too_many = client.get(
+    async with _client(server) as client:
+        too_many = await client.get(
             "/models", params={"catalog_name": CATALOG, "schema_name": SCHEMAS[0], "max_results": 99}
         )
-        alias = client.put(f"/models/{CATALOG}.{SCHEMAS[0]}.m/aliases/champion", json={"version_num": 1})
-        missing_field = client.post("/models/versions", json={"catalog_name": CATALOG, "model_name": "m"})
+        alias = await client.put(
+            f"/models/{CATALOG}.{SCHEMAS[0]}.m/aliases/champion", json={"version_num": 1}
+        )
+        missing_field = await client.post(
+            "/models/versions", json={"catalog_name": CATALOG, "model_name": "m"}
+        )
     assert too_many.status_code == 400 and alias.status_code == 400 and missing_field.status_code == 400
     found = server.fake.violations[seen:]
     assert len(found) == 3, found
@@ -47,8 +51,8 @@ async def test_a_response_outside_the_spec_is_a_violation(server: UnityCatalogSe
     server.fake.store.versions[full][1]["status"] = "ARCHIVED"  # not a ModelVersionStatus
     seen = len(server.fake.violations)
     try:
-        with _client(server) as client:
-            answer = client.get(f"/models/{full}/versions/1")
+        async with _client(server) as client:
+            answer = await client.get(f"/models/{full}/versions/1")
     finally:
         server.fake.store.versions[full][1]["status"] = "READY"
     assert answer.status_code == 500
@@ -57,11 +61,11 @@ async def test_a_response_outside_the_spec_is_a_violation(server: UnityCatalogSe
 
 async def test_errors_have_the_servers_shape(server: UnityCatalogServer) -> None:
     await server.ensure_namespace()
-    with _client(server) as client:
-        missing = client.get(f"/models/{CATALOG}.{SCHEMAS[0]}.{unique_name('nothing')}")
-        half = client.get("/models", params={"catalog_name": CATALOG})
-    with httpx.Client(base_url=server.api_url) as anonymous:
-        refused = anonymous.get("/schemas", params={"catalog_name": CATALOG})
+    async with _client(server) as client:
+        missing = await client.get(f"/models/{CATALOG}.{SCHEMAS[0]}.{unique_name('nothing')}")
+        half = await client.get("/models", params={"catalog_name": CATALOG})
+    async with httpx.AsyncClient(base_url=server.api_url) as anonymous:
+        refused = await anonymous.get("/schemas", params={"catalog_name": CATALOG})
     assert missing.status_code == 404 and missing.json()["error_code"] == "NOT_FOUND"
     assert half.status_code == 400 and "catalog w/o schema" in half.json()["message"]
     assert refused.status_code == 401 and refused.json()["error_code"] == "UNAUTHENTICATED"
