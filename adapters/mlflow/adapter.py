@@ -82,6 +82,8 @@ from gateway.domain import (
     Relation,
     Stage,
     code_node,
+    mlflow_logged_model_uri,
+    mlflow_run_uri,
     version_node,
 )
 from gateway.errors import NotFound, RegistryError
@@ -358,7 +360,7 @@ class MlflowAdapter:
                 edges.append(LineageEdge(me, LineageNode(ds.uri, "dataset", ds.name), relation))
             run_label = run.info.get("run_name") or run.run_id
             run_node = LineageNode(
-                f"mlflow-run://{self.registry_id}/{run.run_id}", "run", run_label, self.registry_id
+                mlflow_run_uri(self.registry_id, run.run_id), "run", run_label, self.registry_id
             )
             edges.append(LineageEdge(me, run_node, Relation.PRODUCED_BY))
             if (code := code_node(run.code)) is not None:
@@ -372,7 +374,7 @@ class MlflowAdapter:
         return edges
 
     async def _logged_model_node(self, model_id: str) -> LineageNode:
-        uri = f"mlflow-logged-model://{self.registry_id}/{model_id}"
+        uri = mlflow_logged_model_uri(self.registry_id, model_id)
         try:
             body = await self._http.get(f"logged-models/{path_segment(model_id)}")
             label = (body.get("model") or {}).get("info", {}).get("name") or model_id
