@@ -559,7 +559,8 @@ class ModelType(Node):
     name: str = strawberry.field(description="The model's name in its registry.")
     description: str | None = strawberry.field(description="The registry's description; null when none.")
     team: str | None = strawberry.field(
-        description="The owning team: the model's team tag, else its registry's team; null when neither."
+        description="The owning team: the one the model names in its registry, else its registry's "
+        "team; null when neither."
     )
     tags: list[Tag] = strawberry.field(description="The model's tags, by key.")
     created_at: datetime | None = strawberry.field(
@@ -667,7 +668,9 @@ class ModelVersionType(Node):
         description="Where it serves now, as the registry or serving system reports; empty when nowhere."
     )
     tags: list[Tag] = strawberry.field(description="The version's tags, by key.")
-    team: str | None = strawberry.field(description="The owning team (the model's, else the registry's).")
+    team: str | None = strawberry.field(
+        description="The owning team: the one the version names, else its registry's; null when neither."
+    )
     created_by: str | None = strawberry.field(description="Who registered it, when the registry says.")
     created_at: datetime | None = strawberry.field(
         description="When it was registered (UTC); null when not reported."
