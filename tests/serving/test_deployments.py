@@ -125,7 +125,7 @@ async def test_a_production_version_serving_nothing_is_a_warning(gov: Gateway) -
     assert stored is not None
     await adapter.set_stage(stored, Stage.PRODUCTION, actor="ops")
     await gov.sync.sync_registry("platform", full=True)
-    compliance = await gov.governance.stored_compliance([new.uri])
+    compliance = await gov.governance.stored_compliance([new.uri, old.uri])
     assert "modelgate.production-not-serving" in {v.policy for v in compliance[new.uri].violations}
     # The archived version still taking all the traffic is the other half of the story.
     assert "modelgate.serving-not-production" in {v.policy for v in compliance[old.uri].violations}
