@@ -165,3 +165,29 @@ async def test_without_a_rollback_section_a_rollback_needs_the_promotion_approva
             await gql(client, ROLLBACK, {"uri": v.model_uri, "asOf": in_production.isoformat()})
         )
     assert request["rollback"]["requiredApprovals"] == ["TEAM_LEAD", "LEGAL", "SECURITY"]
+
+
+def test_the_policy_file_may_give_rollbacks_their_own_approvals() -> None:
+    from gateway.config import ConfigError
+    from gateway.governance.policies import load_policies, parse_policies
+
+    shipped = load_policies(Path(__file__).resolve().parents[2] / "config" / "policies.yaml")
+    assert shipped.required_approvals(Stage.PRODUCTION, "fraud", "r", Stage.ARCHIVED) == (
+        "TEAM_LEAD",
+        "LEGAL",
+        "SECURITY",
+    )
+    assert shipped.required_approvals(Stage.PRODUCTION, "fraud", "r", Stage.ARCHIVED, rollback=True) == (
+        "TEAM_LEAD",
+    )
+    without = parse_policies("promotions:\n  - to: PRODUCTION\n    approvals: [LEGAL]\n")
+    assert without.rollback is None
+    assert without.required_approvals(Stage.PRODUCTION, None, "r", rollback=True) == ("LEGAL",)
+    none_needed = parse_policies("promotions:\n  - to: PRODUCTION\n    approvals: [LEGAL]\nrollback: []\n")
+    assert none_needed.required_approvals(Stage.PRODUCTION, None, "r", rollback=True) == ()
+    try:
+        parse_policies("rollback:\n  - to: LIVE\n    approvals: [LEGAL]\n", source="p.yaml")
+    except ConfigError as exc:
+        assert "rollback[0]" in str(exc)
+    else:
+        raise AssertionError("a bad rollback rule must be refused")
