@@ -149,6 +149,19 @@ class StageHistory:
         if rows:
             await conn.execute(sc.insert(), rows)
 
+    async def record(
+        self,
+        version_uri: str,
+        from_stage: Stage | None,
+        to_stage: Stage,
+        *,
+        principal: str | None,
+        source: str = ROLLOUT,
+    ) -> None:
+        """``record_change`` in a transaction of its own (for the rollout engine)."""
+        async with self.db.write() as conn:
+            await record_change(conn, version_uri, from_stage, to_stage, principal=principal, source=source)
+
     async def models_removed(self, conn: AsyncConnection, model_uris: Sequence[str]) -> None:
         """History outlives the versions: nothing is deleted."""
 

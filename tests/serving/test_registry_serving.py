@@ -141,3 +141,31 @@ async def test_a_sync_reads_sagemaker_endpoints_into_the_catalogue(
     assert refused["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert refused["errors"][0]["extensions"]["field"] == "uri"
     assert "reads its serving state" in refused["errors"][0]["message"]
+
+
+async def test_a_sync_reads_vertex_traffic_into_the_versions(vertex_fake: Any, tmp_path: Path) -> None:
+    """The Vertex record names the endpoint (DeployedModelRef) without traffic; the
+    endpoint listing's trafficSplit fills it in, one deployment per endpoint."""
+    from tests.adapters.test_vertex import upload
+    from tests.adapters.test_vertex_serving import endpoint_id
+
+    model = unique_name("ranker")
+    await upload(vertex_fake, model, 2)
+    where = endpoint_id()
+    uri = vertex_fake.fake.deploy(model, "1", where)
+    second = {d.deployed_id: 75 for d in vertex_fake.fake.endpoints[where].deployed}
+    vertex_fake.fake.deploy(model, "2", where, traffic_split={"0": 25, **second})
+    registries = [{"id": "vision", "kind": "vertex", "team": "vision", **vertex_fake.options()}]
+    gateway = await Gateway.open(make_settings(f"sqlite:///{tmp_path}/v.db", tmp_path, registries=registries))
+    try:
+        await gateway.sync.sync_all(full=True)
+        one = await gateway.index.get_version(f"mg://vision/{model}/1")
+        two = await gateway.index.get_version(f"mg://vision/{model}/2")
+        assert one is not None and two is not None
+        assert [(d.endpoint, d.traffic_percent, d.registry) for d in one.deployments] == [
+            (uri, 75.0, "vision")
+        ]
+        assert [(d.endpoint, d.traffic_percent) for d in two.deployments] == [(uri, 25.0)]
+        assert [e.uri for e in await gateway.serving.endpoints(["vision"]) if e.uri == uri] == [uri]
+    finally:
+        await gateway.aclose()
