@@ -169,3 +169,45 @@ async def test_a_sync_reads_vertex_traffic_into_the_versions(vertex_fake: Any, t
         assert [e.uri for e in await gateway.serving.endpoints(["vision"]) if e.uri == uri] == [uri]
     finally:
         await gateway.aclose()
+
+
+async def test_an_incremental_sync_rereads_models_whose_traffic_moved(
+    vertex_fake: Any, tmp_path: Path
+) -> None:
+    """A traffic shift leaves the models untouched (no change feed entry); the pass
+    re-reads the models whose deployments changed all the same."""
+    import asyncio
+
+    from tests.adapters.test_vertex import upload
+    from tests.adapters.test_vertex_serving import endpoint_id
+
+    model = unique_name("shifted")
+    await upload(vertex_fake, model, 2)
+    where = endpoint_id()
+    uri = vertex_fake.fake.deploy(model, "1", where)
+    vertex_fake.fake.deploy(model, "2", where)  # takes nothing yet
+    registries = [
+        {
+            "id": "vision",
+            "kind": "vertex",
+            "team": "vision",
+            "incremental_sync": True,
+            **vertex_fake.options(),
+        }
+    ]
+    gateway = await Gateway.open(make_settings(f"sqlite:///{tmp_path}/i.db", tmp_path, registries=registries))
+    try:
+        await gateway.sync.sync_all(full=True)
+        ids = {d.version_id: d.deployed_id for d in vertex_fake.fake.endpoints[where].deployed}
+        await asyncio.to_thread(vertex_fake.set_traffic_split, uri, {ids["1"]: 40, ids["2"]: 60})
+
+        (result,) = await gateway.sync.sync_all()
+
+        assert result.full is False and result.error is None
+        two = await gateway.index.get_version(f"mg://vision/{model}/2")
+        assert two is not None and [d.traffic_percent for d in two.deployments] == [60.0]
+        assert "modelgate.serving-not-production" in {
+            v.policy for v in (await gateway.governance.stored_compliance([two.uri]))[two.uri].violations
+        }
+    finally:
+        await gateway.aclose()
