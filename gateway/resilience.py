@@ -40,7 +40,9 @@ T = TypeVar("T")
 # Optional capabilities (``BulkVersionLister``, ``BatchVersionReader``,
 # ``VersionRegistrar``, ``ServingReader``): exposed only when the wrapped adapter has them, so the
 # ``isinstance`` checks on runtime protocols give the same answer as before.
-GUARDED_CAPABILITIES = frozenset({"list_all_versions", "get_versions", "register_version", "list_endpoints"})
+GUARDED_CAPABILITIES = frozenset(
+    {"list_all_versions", "get_versions", "register_version", "metric_history", "list_endpoints"}
+)
 
 
 class BreakerState(enum.Enum):
