@@ -13,7 +13,7 @@ retrying idempotent reads, and a JSON-over-HTTP client.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import entry_points
@@ -30,7 +30,7 @@ from tenacity import (
 )
 
 from gateway.config import ConfigError, RegistrySettings, did_you_mean
-from gateway.domain import Approval, Endpoint, LineageEdge, Model, ModelVersion, Stage
+from gateway.domain import Approval, Endpoint, LineageEdge, Model, ModelVersion, Stage, TrafficShare
 from gateway.errors import (
     RegistryAuthError,
     RegistryError,
@@ -130,6 +130,29 @@ class ServingReader(Protocol):
     tell which one a variant serves."""
 
     async def list_endpoints(self) -> list[Endpoint]: ...
+
+
+@runtime_checkable
+class TrafficController(Protocol):
+    """Optional capability: read and set how one serving endpoint splits its traffic
+    between variants (what a canary rollout shifts). ``endpoint`` is
+    ``Endpoint.uri`` or the serving system's plain endpoint name. ``set_traffic``
+    names every variant with its new percentage (they sum to 100) and returns
+    the endpoint as the serving system now reports it; setting the split it
+    already has is harmless, so a resumed rollout may repeat it."""
+
+    async def endpoint_traffic(self, endpoint: str) -> Endpoint: ...
+
+    async def set_traffic(self, endpoint: str, shares: Sequence[TrafficShare]) -> Endpoint: ...
+
+
+@runtime_checkable
+class ErrorRateReader(Protocol):
+    """Optional capability: the share of one variant's requests that failed with
+    a server error between ``start`` and ``end``, from the serving system's own
+    metrics (SageMaker: CloudWatch); None when the variant had no traffic."""
+
+    async def error_rate(self, endpoint: str, variant: str, start: datetime, end: datetime) -> float | None: ...
 
 
 @runtime_checkable

@@ -89,6 +89,7 @@ class PromotionRequest:
     rejection: Approval | None
     created_at: datetime
     updated_at: datetime
+    held: bool = False  # written through by its rollout, not by the last approval
 
     @property
     def missing_roles(self) -> tuple[str, ...]:
@@ -127,6 +128,7 @@ def _request(row: Row[Any], approvals: Sequence[Approval]) -> PromotionRequest:
         rejection=rejection,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        held=bool(row.held),
     )
 
 
@@ -241,9 +243,18 @@ class Promotions:
         return team
 
     async def request(
-        self, principal: Principal, uri: str, target: Stage, reason: str | None = None
+        self,
+        principal: Principal,
+        uri: str,
+        target: Stage,
+        reason: str | None = None,
+        *,
+        hold: bool = False,
     ) -> PromotionRequest:
-        """Open a request to move a version to ``target`` (see the module docstring)."""
+        """Open a request to move a version to ``target`` (see the module docstring).
+
+        ``hold``: approval does not write through; ``apply_held`` does, later (a
+        canary rollout writes PRODUCTION only once all traffic is shifted)."""
         try:
             parsed = parse_uri(uri)
         except ValueError as exc:
@@ -268,7 +279,7 @@ class Promotions:
         status = PromotionStatus.BLOCKED if evaluation.errors else PromotionStatus.PENDING
         now = utcnow()
         request_id = uuid.uuid4().hex
-        claim = status is PromotionStatus.PENDING and not roles
+        claim = status is PromotionStatus.PENDING and not roles and not hold
         try:
             async with self.db.write() as conn:
                 await conn.execute(
@@ -287,6 +298,7 @@ class Promotions:
                         pending_key=_pending_key(uri, target) if status is PromotionStatus.PENDING else None,
                         claimed_by=principal.name if claim else None,
                         claimed_at=now if claim else None,
+                        held=hold,
                         created_at=now,
                         updated_at=now,
                     )
@@ -304,6 +316,7 @@ class Promotions:
                         "status": status.value,
                         "requiredApprovals": list(roles),
                         "violations": [v.as_dict() for v in evaluation.violations],
+                        **({"held": True} if hold else {}),
                     },
                 )
         except IntegrityError:
@@ -352,7 +365,7 @@ class Promotions:
                         {"requestId": row.id, "role": chosen, "comment": comment, "to": row.target_stage},
                     )
                 ]
-                if set(missing) == {chosen}:
+                if set(missing) == {chosen} and not row.held:
                     claimed = await self._claim(conn, row.id, principal.name, PromotionStatus.PENDING)
                 await audit.append_many(conn, events)
         except IntegrityError:
@@ -419,6 +432,50 @@ class Promotions:
                 raise Conflict(f"request {request_id} is {row.status}: only a FAILED request can be retried")
         if claimed:
             await self._apply(request_id)
+        return await self.get(request_id)
+
+    async def apply_held(self, request_id: str) -> PromotionRequest:
+        """Write a held, fully approved request through now (a rollout that succeeded)."""
+        async with self.db.write() as conn:
+            row = await self._load(conn, request_id, lock=True)
+            if not row.held or row.status != PromotionStatus.PENDING.value:
+                raise Conflict(f"request {request_id} is {row.status}, not a held PENDING request")
+            approvals = (await self._approvals(conn, [row.id]))[row.id]
+            missing = set(row.required_roles) - {a.role for a in approvals}
+            if missing:
+                raise Conflict(f"request {request_id} still needs {', '.join(sorted(missing))}")
+            claimed = await self._claim(conn, row.id, audit.SYSTEM, PromotionStatus.PENDING)
+        if claimed:
+            await self._apply(request_id)
+        return await self.get(request_id)
+
+    async def withdraw(self, request_id: str, why: str) -> PromotionRequest:
+        """End a held request without writing it (its rollout was rolled back or
+        aborted): REJECTED by the system, with the reason."""
+        async with self.db.write() as conn:
+            row = await self._load(conn, request_id, lock=True)
+            if row.status == PromotionStatus.PENDING.value and row.claimed_at is None:
+                now = utcnow()
+                await conn.execute(
+                    update(pr)
+                    .where(pr.c.id == row.id)
+                    .values(
+                        status=PromotionStatus.REJECTED.value,
+                        pending_key=None,
+                        rejected_by=audit.SYSTEM,
+                        rejected_role="",
+                        rejection_comment=why,
+                        rejected_at=now,
+                        updated_at=now,
+                    )
+                )
+                await audit.append(
+                    conn,
+                    "promotion.rejected",
+                    audit.SYSTEM,
+                    row.version_uri,
+                    {"requestId": row.id, "comment": why, "to": row.target_stage},
+                )
         return await self.get(request_id)
 
     def _check_open(self, row: Row[Any], principal: Principal, verb: str, *, allow_failed: bool) -> None:
