@@ -24,6 +24,7 @@ from adapters.sagemaker.calls import OperationUnsupported, SageMakerCalls, pagin
 from adapters.sagemaker.lineage import api_edges, gather_bounded
 from adapters.sagemaker.options import SageMakerOptions, StageMapping
 from adapters.sagemaker.records import model_from_group, version_from_package
+from adapters.sagemaker.serving import ServingReads
 from adapters.sagemaker.traffic import SageMakerTraffic
 from gateway.domain import (
     Endpoint,
@@ -221,6 +222,13 @@ class SageMakerRegistry:
         for e in edges:
             unique.setdefault((e.source.uri, e.target.uri, e.relation), e)
         return list(unique.values())
+
+    # --- serving -----------------------------------------------------------
+
+    async def list_endpoints(self) -> list[Endpoint]:
+        """Every endpoint of the region with its variants' traffic shares and the
+        package version each serves (``ServingReader``; see ``adapters.sagemaker.serving``)."""
+        return await ServingReads(self.calls, self.registry_id, self.options.max_concurrency).endpoints()
 
     # --- writes ------------------------------------------------------------
 

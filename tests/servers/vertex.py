@@ -171,6 +171,17 @@ class VertexServer:
             raise RuntimeError(f"upload failed: {operation['error']}")
         return operation["response"]["modelVersionId"]
 
+    def set_traffic_split(self, endpoint: str, split: dict[str, int]) -> dict[str, Any]:
+        """``endpoints.patch`` with ``updateMask=traffic_split`` through Google's client,
+        as a team shifts traffic between deployed models."""
+        with self._google_lock:
+            endpoints = self.google.projects().locations().endpoints()
+            return dict(
+                endpoints.patch(
+                    name=endpoint, updateMask="traffic_split", body={"trafficSplit": split}
+                ).execute()
+            )
+
 
 def _free_socket() -> socket.socket:
     # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto
