@@ -152,7 +152,9 @@ class ErrorRateReader(Protocol):
     a server error between ``start`` and ``end``, from the serving system's own
     metrics (SageMaker: CloudWatch); None when the variant had no traffic."""
 
-    async def error_rate(self, endpoint: str, variant: str, start: datetime, end: datetime) -> float | None: ...
+    async def error_rate(
+        self, endpoint: str, variant: str, start: datetime, end: datetime
+    ) -> float | None: ...
 
 
 @runtime_checkable

@@ -36,6 +36,8 @@ from gateway.governance.service import Governance
 from gateway.lineage.service import LineageService
 from gateway.observability import Metrics, OperationLabels, fan_out, start_tracing
 from gateway.resilience import GuardedAdapter, guard
+from gateway.rollouts.alerts import AlertSender
+from gateway.rollouts.engine import RolloutEngine
 from gateway.store.database import Database
 
 log = logging.getLogger(__name__)
@@ -70,6 +72,7 @@ class Gateway:
     live: LiveReader
     governance: Governance
     lineage: LineageService
+    rollouts: RolloutEngine
     metrics: Metrics = field(default_factory=Metrics)
     _background: list[asyncio.Task[None]] = field(default_factory=list)
     _sync_lock: Any = None
@@ -106,6 +109,15 @@ class Gateway:
         governance.attach()
         lineage = LineageService(database, index, adapters, cache, settings, factories=factories)
         lineage.attach()  # harvests inside the same indexing transactions
+        rollout_settings = settings.rollouts
+        rollouts = RolloutEngine(
+            database,
+            adapters,
+            governance.promotions,
+            alerts=AlertSender(rollout_settings.webhook_url, rollout_settings.webhook_secret()),
+            lease_seconds=rollout_settings.lease_seconds,
+            poll_seconds=rollout_settings.poll_seconds,
+        )
         gateway = cls(
             settings=settings,
             database=database,
@@ -117,6 +129,7 @@ class Gateway:
             live=LiveReader(adapters, cache),
             governance=governance,
             lineage=lineage,
+            rollouts=rollouts,
             metrics=Metrics(
                 OperationLabels(
                     settings.observability.operation_names, settings.observability.max_operation_labels
@@ -144,7 +157,10 @@ class Gateway:
         """Start syncing in the background, unless another process on this machine
         already does: with several workers over one SQLite file, one of them syncs
         (an OS file lock, released when the process ends). On PostgreSQL every
-        process may try; an advisory lock per registry picks one per pass."""
+        process may try; an advisory lock per registry picks one per pass.
+
+        Every process drives rollouts: a lease per rollout picks one driver."""
+        self._background.append(asyncio.create_task(self.rollouts.run_forever(), name="modelgate-rollouts"))
         if self.database.dialect == "sqlite" and not self._take_sync_lock():
             log.info("another gateway process syncs this SQLite store; this one serves only")
             return

@@ -89,5 +89,3 @@ class SageMakerTraffic:
         if invocations <= 0:
             return None
         return min(1.0, await total("Invocation5XXErrors") / invocations)
-
-

@@ -20,6 +20,7 @@ from gateway.api.limits import (
     check_search_query,
 )
 from gateway.api.lineage import LineageQuery
+from gateway.api.rollouts import RolloutMutation, RolloutQuery
 from gateway.api.types import (
     ModelConnection,
     ModelType,
@@ -332,8 +333,8 @@ class RegistryMutation:
 
 
 # Each feature contributes its own query and mutation fields; they merge here.
-QUERY_PARTS: tuple[type, ...] = (CatalogueQuery, LineageQuery, GovernanceQuery)
-MUTATION_PARTS: tuple[type, ...] = (RegistryMutation, GovernanceMutation)
+QUERY_PARTS: tuple[type, ...] = (CatalogueQuery, LineageQuery, GovernanceQuery, RolloutQuery)
+MUTATION_PARTS: tuple[type, ...] = (RegistryMutation, GovernanceMutation, RolloutMutation)
 
 
 class GatewaySchema(strawberry.Schema):

@@ -225,6 +225,13 @@ class Promotions:
     def _access(self, principal: Principal) -> AccessPolicy:
         return AccessPolicy(principal, self.registries, self.policies.roles)
 
+    def access(self, principal: Principal) -> AccessPolicy:
+        return self._access(principal)
+
+    async def team_of(self, version: ModelVersion) -> str | None:
+        """The team owning a version (see ``_team``)."""
+        return await self._team(version)
+
     async def _request_team(self, row: Row[Any]) -> str | None:
         """The team owning a request's version, for team-scoped approval roles."""
         version = await self.index.get_version(row.version_uri)
