@@ -148,7 +148,12 @@ async def test_a_candidate_over_the_error_threshold_is_rolled_back_with_its_weig
 ) -> None:
     engine = gw.rollouts
     rollout = await engine.start(
-        ALICE, canary.candidate_uri, canary.endpoint, steps=[10, 50, 100], step_seconds=60, max_error_rate=0.02
+        ALICE,
+        canary.candidate_uri,
+        canary.endpoint,
+        steps=[10, 50, 100],
+        step_seconds=60,
+        max_error_rate=0.02,
     )
     await gw.governance.promotions.approve(BOB, rollout.promotion_id or "")
     await engine.tick()
@@ -184,7 +189,9 @@ async def test_a_candidate_over_the_error_threshold_is_rolled_back_with_its_weig
 
 async def test_abort_returns_the_traffic_at_once(gw: Gateway, sm: Any, canary: Canary) -> None:
     engine = gw.rollouts
-    rollout = await engine.start(ALICE, canary.candidate_uri, canary.endpoint, steps=[25, 100], step_seconds=60)
+    rollout = await engine.start(
+        ALICE, canary.candidate_uri, canary.endpoint, steps=[25, 100], step_seconds=60
+    )
     await gw.governance.promotions.approve(BOB, rollout.promotion_id or "")
     await engine.tick()
     assert weights(sm, canary.endpoint) == {"current": 75.0, "candidate": 25.0}
