@@ -345,7 +345,14 @@ class RolloutEngine:
                 )
             if new_step is not None:
                 await _upsert_step(conn, rollout_id, new_step)
-            await audit.append_many(conn, list(events))
+            # Which replica did it: after a takeover the log shows the hand-over.
+            await audit.append_many(
+                conn,
+                [
+                    audit.NewEvent(e.action, e.principal, e.subject, {**e.details, "driver": self.owner})
+                    for e in events
+                ],
+            )
 
     async def _advance(self, rollout_id: str) -> None:
         for _ in range(len(await self._plan(rollout_id)) * 3 + 3):  # bounded: each turn moves one state
