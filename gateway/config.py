@@ -218,6 +218,13 @@ class RolloutSettings:
     webhook_url: str | None = None
     webhook_secret_env: str | None = None
     webhook_secret_file: str | None = None
+    # Judge rollouts by a PromQL error-rate query (gateway.rollouts.prometheus)
+    # instead of the serving system's own metrics: for the registries listed in
+    # ``prometheus_registries``, or, if that is empty, for every registry whose
+    # adapter reads no error rate itself.
+    prometheus_url: str | None = None
+    prometheus_error_rate_query: str | None = None
+    prometheus_registries: list[str] = field(default_factory=list)
 
     def webhook_secret(self, environ: Mapping[str, str] | None = None) -> str | None:
         options = {
@@ -431,6 +438,15 @@ def settings_from_mapping(raw: Mapping[str, Any], environ: Mapping[str, str] | N
     if rollouts.webhook_url and rollouts.webhook_secret_env is None and rollouts.webhook_secret_file is None:
         raise ConfigError(
             "rollouts.webhook_url", "needs webhook_secret_env or webhook_secret_file: alerts are signed"
+        )
+    if (rollouts.prometheus_url is None) != (rollouts.prometheus_error_rate_query is None):
+        missing = "prometheus_error_rate_query" if rollouts.prometheus_url else "prometheus_url"
+        raise ConfigError(f"rollouts.{missing}", "prometheus_url and prometheus_error_rate_query go together")
+    if rollouts.prometheus_url is not None and not rollouts.prometheus_url.startswith(
+        ("http://", "https://")
+    ):
+        raise ConfigError(
+            "rollouts.prometheus_url", f"must be an http(s) URL, got {rollouts.prometheus_url!r}"
         )
     cache: CacheSettings = sections["cache"]
     if not cache.url.startswith(("memory://", "redis://", "rediss://")):

@@ -38,6 +38,7 @@ from gateway.observability import Metrics, OperationLabels, fan_out, start_traci
 from gateway.resilience import GuardedAdapter, guard
 from gateway.rollouts.alerts import AlertSender
 from gateway.rollouts.engine import RolloutEngine
+from gateway.rollouts.prometheus import PrometheusGate
 from gateway.store.database import Database
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,12 @@ class Gateway:
             alerts=AlertSender(rollout_settings.webhook_url, rollout_settings.webhook_secret()),
             lease_seconds=rollout_settings.lease_seconds,
             poll_seconds=rollout_settings.poll_seconds,
+            prometheus=(
+                PrometheusGate(rollout_settings.prometheus_url, rollout_settings.prometheus_error_rate_query)
+                if rollout_settings.prometheus_url and rollout_settings.prometheus_error_rate_query
+                else None
+            ),
+            prometheus_registries=rollout_settings.prometheus_registries,
         )
         gateway = cls(
             settings=settings,

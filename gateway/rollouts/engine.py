@@ -46,6 +46,7 @@ from gateway.errors import BadInput, Conflict, Forbidden, GatewayError, NotFound
 from gateway.governance import audit
 from gateway.governance.promotions import PromotionRequest, Promotions, PromotionStatus
 from gateway.rollouts.alerts import AlertSender
+from gateway.rollouts.prometheus import PrometheusGate
 from gateway.rollouts.records import (
     ACTIVE,
     Rollout,
@@ -81,6 +82,8 @@ class RolloutEngine:
         poll_seconds: float = 5.0,
         owner: str | None = None,
         clock: Clock = utcnow,
+        prometheus: PrometheusGate | None = None,
+        prometheus_registries: Sequence[str] = (),
     ):
         self.db = database
         self.adapters = adapters
@@ -90,6 +93,8 @@ class RolloutEngine:
         self.poll_seconds = poll_seconds
         self.owner = owner or f"replica-{uuid.uuid4().hex[:12]}"
         self.clock = clock
+        self.prometheus = prometheus
+        self.prometheus_registries = frozenset(prometheus_registries)
 
     # --- reads --------------------------------------------------------------------
 
@@ -132,18 +137,35 @@ class RolloutEngine:
         adapter = self.adapters.get(registry_id)
         if adapter is None:
             raise NotFound(f"no registry {registry_id!r}", field="uri")
-        if not isinstance(adapter, TrafficController) or not isinstance(adapter, ErrorRateReader):
+        if not isinstance(adapter, TrafficController):
             raise BadInput(
-                f"registry {registry_id!r} ({adapter.kind}) cannot shift endpoint traffic or read its "
-                "error rate: canary rollouts need a SageMaker registry",
+                f"registry {registry_id!r} ({adapter.kind}) cannot shift endpoint traffic: canary "
+                "rollouts need a SageMaker registry",
+                field="endpoint",
+            )
+        if self._gated_by_prometheus(registry_id) is None and not isinstance(adapter, ErrorRateReader):
+            raise BadInput(
+                f"registry {registry_id!r} ({adapter.kind}) reads no error rate: configure "
+                "[rollouts] prometheus_url and prometheus_error_rate_query",
                 field="endpoint",
             )
         return adapter
 
-    def _reader(self, registry_id: str) -> ErrorRateReader:
-        adapter = self._controller(registry_id)
+    def _gated_by_prometheus(self, registry_id: str) -> PrometheusGate | None:
+        if self.prometheus is None:
+            return None
+        if self.prometheus_registries:
+            return self.prometheus if registry_id in self.prometheus_registries else None
+        return None if isinstance(self.adapters.get(registry_id), ErrorRateReader) else self.prometheus
+
+    async def _error_rate(self, row: Any, start: datetime, end: datetime) -> float | None:
+        """The candidate's error rate over a step, from Prometheus or the serving system."""
+        gate = self._gated_by_prometheus(row.registry_id)
+        if gate is not None:
+            return await gate.error_rate(row.endpoint_uri, row.candidate_variant, row.version_uri, start, end)
+        adapter = self._controller(row.registry_id)
         assert isinstance(adapter, ErrorRateReader)
-        return adapter
+        return await adapter.error_rate(row.endpoint_uri, row.candidate_variant, start, end)
 
     # --- commands -----------------------------------------------------------------
 
@@ -461,9 +483,7 @@ class RolloutEngine:
             return False
         if now < row.step_started_at + timedelta(seconds=row.step_seconds):
             return False
-        rate = await self._reader(row.registry_id).error_rate(
-            row.endpoint_uri, row.candidate_variant, row.step_started_at, now
-        )
+        rate = await self._error_rate(row, row.step_started_at, now)
         passed = rate is None or rate <= row.max_error_rate
         result = {"position": row.step_index, "finished_at": now, "error_rate": rate, "passed": passed}
         details = {
