@@ -54,7 +54,7 @@ class ServingService:
         service = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 lines = ["# TYPE serve_requests_total counter", "# TYPE serve_errors_total counter"]
                 for variant in ("current", "candidate"):
                     labels = f'endpoint="{service.endpoint}",variant="{variant}"'
