@@ -38,10 +38,18 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Optional capabilities (``BulkVersionLister``, ``BatchVersionReader``,
-# ``VersionRegistrar``): exposed only when the wrapped adapter has them, so the
+# ``VersionRegistrar``, ``ServingReader``): exposed only when the wrapped adapter has them, so the
 # ``isinstance`` checks on runtime protocols give the same answer as before.
 GUARDED_CAPABILITIES = frozenset(
-    {"list_all_versions", "get_versions", "register_version", "endpoint_traffic", "set_traffic", "error_rate"}
+    {
+        "list_all_versions",
+        "get_versions",
+        "register_version",
+        "list_endpoints",
+        "endpoint_traffic",
+        "set_traffic",
+        "error_rate",
+    }
 )
 
 

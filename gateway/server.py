@@ -50,6 +50,7 @@ from gateway.observability import RequestContextMiddleware
 from gateway.personas import Persona, demo_personas, with_personas
 from gateway.resilience import breaker_states
 from gateway.runtime import Gateway
+from gateway.serving.http import routes as serving_routes
 from gateway.ui import graphiql_page
 from gateway.ui import routes as ui_routes
 
@@ -371,6 +372,7 @@ def create_app(
             Route("/hooks/{kind}/{registry}", webhook, methods=["POST"]),
             *governance_routes(lambda: ref["gateway"], current_principal),
             *lineage_routes(lambda: ref["gateway"], current_principal),
+            *serving_routes(lambda: ref["gateway"], current_principal),
             Route("/metrics", metrics_endpoint),
             *ui_routes(personas),
         ],

@@ -11,58 +11,11 @@ from strawberry.types import Info
 
 from gateway.api.context import Context
 from gateway.api.governance import PromotionRequestType
-from gateway.api.types import ModelVersionType, Registry, registry_view
+from gateway.api.serving import EndpointType
+from gateway.api.types import ModelVersionType
 from gateway.domain import Endpoint, ModelVersion, parse_uri
 from gateway.errors import RegistryError
 from gateway.rollouts.records import Rollout
-
-
-@strawberry.type(name="TrafficShare", description="One slice of an endpoint's traffic.")
-class TrafficShareType:
-    variant: str | None = strawberry.field(description="The serving system's variant name.")
-    percent: float = strawberry.field(description="Share of the endpoint's traffic, 0-100.")
-    version_uri: strawberry.Private[str | None]
-
-    @strawberry.field(description="The catalogue version the variant serves, when known.")
-    async def version(self, info: Info[Context, None]) -> ModelVersionType | None:
-        if self.version_uri is None:
-            return None
-        v = await info.context.versions.load(self.version_uri)
-        return ModelVersionType.from_domain(v) if v is not None else None
-
-
-@strawberry.type(name="Endpoint", description="A serving endpoint and how its traffic splits.")
-class EndpointType:
-    uri: str = strawberry.field(
-        description="The serving system's own name for it (a SageMaker endpoint ARN)."
-    )
-    name: str = strawberry.field(description="The endpoint's short name.")
-    status: str | None = strawberry.field(
-        description="The serving system's own word (InService, Updating, ...)."
-    )
-    traffic: list[TrafficShareType] = strawberry.field(description="The split between variants now.")
-    updated_at: datetime | None = strawberry.field(description="When the serving system last changed it.")
-    registry_id: strawberry.Private[str]
-
-    @strawberry.field(description="The registry whose platform serves it.")
-    async def registry(self, info: Info[Context, None]) -> Registry:
-        settings = info.context.gateway.settings.registry(self.registry_id)
-        assert settings is not None
-        return await registry_view(info, settings)
-
-    @staticmethod
-    def from_domain(e: Endpoint) -> EndpointType:
-        return EndpointType(
-            uri=e.uri,
-            name=e.name,
-            status=e.status,
-            traffic=[
-                TrafficShareType(variant=s.variant, percent=s.percent, version_uri=s.version_uri)
-                for s in e.traffic
-            ],
-            updated_at=e.updated_at,
-            registry_id=e.registry_id,
-        )
 
 
 @strawberry.type(description="One traffic step of a rollout.")

@@ -49,6 +49,7 @@ from gateway.errors import BadInput, Conflict, Forbidden, GatewayError, NotFound
 from gateway.governance import audit
 from gateway.governance.evaluation import Evaluation, Violation
 from gateway.governance.policies import PolicySet
+from gateway.serving import history
 from gateway.store.database import Database, ReadConnection
 from gateway.store.tables import promotion_approvals as pa
 from gateway.store.tables import promotion_requests as pr
@@ -256,9 +257,11 @@ class Promotions:
         target: Stage,
         reason: str | None = None,
         *,
+        rollback: bool = False,
         hold: bool = False,
     ) -> PromotionRequest:
         """Open a request to move a version to ``target`` (see the module docstring).
+        A ``rollback``'s request needs the policy file's ``rollback:`` approvals.
 
         ``hold``: approval does not write through; ``apply_held`` does, later (a
         canary rollout writes PRODUCTION only once all traffic is shifted)."""
@@ -282,7 +285,9 @@ class Promotions:
         if version.stage is target:
             raise BadInput(f"{uri} is already in {target.value}", field="targetStage")
         evaluation = await self.judge(version, target)
-        roles = self.policies.required_approvals(target, team, version.registry_id, version.stage)
+        roles = self.policies.required_approvals(
+            target, team, version.registry_id, version.stage, rollback=rollback
+        )
         status = PromotionStatus.BLOCKED if evaluation.errors else PromotionStatus.PENDING
         now = utcnow()
         request_id = uuid.uuid4().hex
@@ -323,6 +328,7 @@ class Promotions:
                         "status": status.value,
                         "requiredApprovals": list(roles),
                         "violations": [v.as_dict() for v in evaluation.violations],
+                        **({"rollback": True} if rollback else {}),
                         **({"held": True} if hold else {}),
                     },
                 )
@@ -603,6 +609,15 @@ class Promotions:
         self, conn: AsyncConnection, request: PromotionRequest, updated: ModelVersion
     ) -> None:
         now = utcnow()
+        await history.record_change(
+            conn,
+            request.version_uri,
+            request.from_stage,
+            request.target_stage,
+            principal=request.requested_by,
+            source=history.ROLLOUT if request.held else history.PROMOTION,
+            at=now,
+        )
         await conn.execute(
             update(pr)
             .where(pr.c.id == request.id)

@@ -20,11 +20,15 @@ const VERSION = `query Version($uri: String!) {
     trainingData { uri name role }
     hyperparameters { key value }
     metrics { key value }
-    deployments { endpoint trafficPercent }
+    deployments { endpoint trafficPercent registry variant status }
     modelCard { summary intendedUse limitations trainingDataSummary evaluation biasAssessment warnings }
     compliance { compliant violations { policy severity message } }
     lineage(depth: 3) { truncated nodes { uri kind label registry } edges { source target relation } }
   }
+}`;
+
+const HISTORY = `query StageHistory($uri: String!) {
+  stageHistory(uri: $uri) { from to at principal source }
 }`;
 
 const REQUESTS = `query VersionRequests($uri: String!) {
@@ -133,7 +137,12 @@ function record(v) {
       ["Metrics", metricsText(v.metrics)],
       ["Parameters", v.hyperparameters.map((p) => `${p.key}=${p.value}`).join(" · ")],
       ["Training data", v.trainingData.map((d) => `${d.role ?? "data"}: ${d.uri}`).join("\n")],
-      ["Deployments", v.deployments.map((d) => `${d.endpoint} (${d.trafficPercent ?? "?"}%)`).join("\n")],
+      [
+        "Deployments",
+        v.deployments
+          .map((d) => `${d.endpoint}${d.variant ? ` · ${d.variant}` : ""}: ${d.trafficPercent ?? "?"}%${d.status ? ` (${d.status})` : ""}`)
+          .join("\n"),
+      ],
       ["Artifact", v.artifactUri],
       ["Created", v.createdAt ? `${ago(v.createdAt)}${v.createdBy ? ` by ${v.createdBy}` : ""}` : null],
     ]),
@@ -248,6 +257,22 @@ function lineage(v) {
   );
 }
 
+/** Every stage change of the version, oldest first, with who made it and how. */
+async function stageHistory(uri) {
+  const { data } = await gql(HISTORY, { uri });
+  const rows = data.stageHistory.map((c) =>
+    h(
+      "li",
+      { class: "stage-change" },
+      c.from ? stageBadge(c.from) : h("span", { class: "muted" }, "first seen"),
+      " → ",
+      stageBadge(c.to),
+      h("span", { class: "muted" }, ` · ${c.source}${c.principal ? ` by ${c.principal}` : ""}, ${ago(c.at)}`),
+    ),
+  );
+  return section("Stage history", rows.length ? h("ol", { class: "stage-history" }, rows) : h("p", { class: "empty" }, "No stage changes recorded."));
+}
+
 /** #/model/<model uri>?version=<version> */
 export async function renderModel(page, uri, wanted) {
   const { data } = await gql(MODEL, { uri });
@@ -266,6 +291,7 @@ export async function renderModel(page, uri, wanted) {
   page.append(
     h("div", { class: "columns" }, record(detail), modelCard(detail.modelCard)),
     promotions.panel,
+    await stageHistory(detail.uri),
     lineage(detail),
   );
   await promotions.load();

@@ -3,14 +3,14 @@ steps, and the hold that keeps a rollout's PRODUCTION promotion from writing
 through before the rollout succeeds.
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0004"  # chained after the serving tables (merged from deploy)
 branch_labels = None
 depends_on = None
 

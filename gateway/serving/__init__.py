@@ -1,0 +1,1 @@
+"""Serving state: endpoints, their traffic, and the stage history."""
