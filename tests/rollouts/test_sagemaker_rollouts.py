@@ -17,6 +17,7 @@ import boto3
 import pytest
 from sqlalchemy import select
 
+from gateway.domain import Stage
 from gateway.errors import BadInput
 from gateway.rollouts import alerts
 from gateway.rollouts.records import RolloutStatus
@@ -131,6 +132,8 @@ async def test_a_healthy_candidate_is_rolled_out_step_by_step_and_written_to_pro
     package = sm.describe_model_package(ModelPackageName=canary.candidate_package)
     assert package["ModelApprovalStatus"] == "Approved"  # PRODUCTION written through
     assert (await gw.index.get_version(canary.candidate_uri)).stage.value == "PRODUCTION"  # type: ignore[union-attr]
+    changes = [(c.from_stage, c.to_stage, c.source) for c in await gw.history.changes(canary.candidate_uri)]
+    assert changes[-1][1:] == (Stage.PRODUCTION, "rollout")  # the stage history names the rollout
     events = await actions(gw, rollout.id)
     assert [a for a, _ in events] == [
         "rollout.requested",
