@@ -147,6 +147,15 @@ class TrafficController(Protocol):
 
 
 @runtime_checkable
+class CandidateDeployer(Protocol):
+    """Optional capability: make ``version`` a variant of a live endpoint with no
+    traffic yet (weight 0), so a rollout can shift traffic to it. Returns the
+    endpoint as the serving system now reports it."""
+
+    async def deploy_candidate(self, endpoint: str, version: ModelVersion) -> Endpoint: ...
+
+
+@runtime_checkable
 class ErrorRateReader(Protocol):
     """Optional capability: the share of one variant's requests that failed with
     a server error between ``start`` and ``end``, from the serving system's own

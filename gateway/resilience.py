@@ -49,6 +49,7 @@ GUARDED_CAPABILITIES = frozenset(
         "endpoint_traffic",
         "set_traffic",
         "error_rate",
+        "deploy_candidate",
     }
 )
 

@@ -77,6 +77,9 @@ class SageMakerRegistry:
     async def set_traffic(self, endpoint: str, shares: Sequence[TrafficShare]) -> Endpoint:
         return await self.traffic.set_traffic(endpoint, shares)
 
+    async def deploy_candidate(self, endpoint: str, version: ModelVersion) -> Endpoint:
+        return await self.traffic.deploy_candidate(endpoint, version)
+
     async def error_rate(self, endpoint: str, variant: str, start: datetime, end: datetime) -> float | None:
         return await self.traffic.error_rate(endpoint, variant, start, end)
 

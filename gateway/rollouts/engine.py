@@ -39,7 +39,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.base import ErrorRateReader, RegistryAdapter, TrafficController
+from adapters.base import CandidateDeployer, ErrorRateReader, RegistryAdapter, TrafficController
 from gateway.auth.principal import Principal
 from gateway.domain import Endpoint, Stage, TrafficShare, parse_uri, utcnow
 from gateway.errors import BadInput, Conflict, Forbidden, GatewayError, NotFound
@@ -193,7 +193,8 @@ class RolloutEngine:
             raise BadInput("endpoint must name an endpoint (Endpoint.uri)", field="endpoint")
         controller = self._controller(parsed.registry_id)
         current = await controller.endpoint_traffic(endpoint)
-        self._candidate(current, uri)  # fails now, not later, if the endpoint cannot serve it
+        if not isinstance(controller, CandidateDeployer) or _serves(current, uri):
+            self._candidate(current, uri)  # fails now, not later, if the endpoint cannot serve it
         async with self.db.read() as conn:
             busy = (
                 await conn.execute(
@@ -415,7 +416,14 @@ class RolloutEngine:
             return False
         if request.status is not PromotionStatus.PENDING or request.missing_roles:
             return False
-        current = await self._controller(row.registry_id).endpoint_traffic(row.endpoint_uri)
+        controller = self._controller(row.registry_id)
+        current = await controller.endpoint_traffic(row.endpoint_uri)
+        if not _serves(current, row.version_uri) and isinstance(controller, CandidateDeployer):
+            # Not on the endpoint yet: add it with no traffic. Re-read on resume, so never added twice.
+            version = await self.promotions.index.get_version(row.version_uri)
+            if version is None:
+                raise NotFound(f"{row.version_uri} is no longer in the catalogue")
+            current = await controller.deploy_candidate(row.endpoint_uri, version)
         candidate = self._candidate(current, row.version_uri)
         previous = traffic_json(current.traffic)
         await self._write(
@@ -636,6 +644,10 @@ def _event(action: str, row: Any, details: Mapping[str, Any]) -> audit.NewEvent:
     return audit.NewEvent(
         action, audit.SYSTEM, row.version_uri, {"rolloutId": row.id, "endpoint": row.endpoint_uri, **details}
     )
+
+
+def _serves(endpoint: Endpoint, uri: str) -> bool:
+    return any(s.version_uri == uri for s in endpoint.traffic)
 
 
 def _share_of(endpoint: Endpoint, uri: str) -> float:

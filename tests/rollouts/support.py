@@ -58,7 +58,9 @@ class Canary:
     candidate_package: str
 
 
-def create_canary(sm: Any) -> Canary:
+def create_canary(sm: Any, *, candidate_variant: bool = True) -> Canary:
+    """``candidate_variant=False``: the endpoint serves only version 1 (the
+    rollout has to add the candidate itself)."""
     group = unique_name("Ranker")
     sm.create_model_package_group(ModelPackageGroupName=group)
     arns = []
@@ -87,6 +89,7 @@ def create_canary(sm: Any) -> Canary:
                 "InitialVariantWeight": weight,
             }
             for variant, model, weight in (("current", models[0], 1.0), ("candidate", models[1], 0.0))
+            if candidate_variant or variant == "current"
         ],
     )
     endpoint = unique_name("endpoint")
