@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from gateway.domain import Stage
-from gateway.errors import BadInput
+from gateway.errors import BadInput, NotFound
 from gateway.rollouts import alerts
 from gateway.rollouts.records import RolloutStatus
 from gateway.runtime import Gateway
@@ -207,12 +207,12 @@ async def test_abort_returns_the_traffic_at_once(gw: Gateway, sm: Any, canary: C
     assert (await engine.tick()) == []
 
 
-async def test_a_rollout_needs_the_candidate_on_the_endpoint_and_a_sane_plan(
+async def test_a_rollout_needs_a_catalogue_version_and_a_sane_plan(
     gw: Gateway, sm: Any, canary: Canary
 ) -> None:
-    with pytest.raises(BadInput) as missing:
+    with pytest.raises(NotFound) as missing:  # a version the catalogue does not have
         await gw.rollouts.start(ALICE, canary.current_uri.replace("/1", "/9"), canary.endpoint)
-    assert missing.value.extensions["field"] == "endpoint"
+    assert missing.value.extensions["field"] == "uri"
     for steps, field in (([50, 10, 100], "steps"), ([10, 50], "steps"), ([0, 100], "steps")):
         with pytest.raises(BadInput) as bad:
             await gw.rollouts.start(ALICE, canary.candidate_uri, canary.endpoint, steps=steps)
