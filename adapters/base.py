@@ -30,7 +30,16 @@ from tenacity import (
 )
 
 from gateway.config import ConfigError, RegistrySettings, did_you_mean
-from gateway.domain import Approval, Endpoint, LineageEdge, Model, ModelVersion, Stage, TrafficShare
+from gateway.domain import (
+    Approval,
+    Endpoint,
+    LineageEdge,
+    MetricPoint,
+    Model,
+    ModelVersion,
+    Stage,
+    TrafficShare,
+)
 from gateway.errors import (
     RegistryAuthError,
     RegistryError,
@@ -164,6 +173,18 @@ class ErrorRateReader(Protocol):
     async def error_rate(
         self, endpoint: str, variant: str, start: datetime, end: datetime
     ) -> float | None: ...
+
+
+@runtime_checkable
+class MetricHistoryReader(Protocol):
+    """Optional capability: how a version's metrics moved during training (MLflow's
+    metric history of the version's run), read live. ``keys`` None: every metric the
+    version carries. Keys the registry has no history for are left out; each series
+    is in step order, at most ``limit`` points (the latest)."""
+
+    async def metric_history(
+        self, version: ModelVersion, keys: Sequence[str] | None, limit: int
+    ) -> dict[str, list[MetricPoint]]: ...
 
 
 @runtime_checkable

@@ -50,6 +50,7 @@ GUARDED_CAPABILITIES = frozenset(
         "set_traffic",
         "error_rate",
         "deploy_candidate",
+        "metric_history",
     }
 )
 
