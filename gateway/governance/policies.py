@@ -50,6 +50,7 @@ from gateway.governance.evaluation import (
     build_activation,
     referenced_fields,
 )
+from gateway.governance.tiers import NO_TIERS, Tiers, parse_tiers
 
 POLICY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 SEVERITIES = ("error", "warning")
@@ -67,18 +68,25 @@ class Scope:
     stages: frozenset[str] = frozenset()
     teams: frozenset[str] = frozenset()
     registries: frozenset[str] = frozenset()
+    tiers: frozenset[str] = frozenset()  # risk tiers (the ``tiers`` key)
 
-    def matches(self, stage: str, team: str | None, registry: str) -> bool:
+    def matches(self, stage: str, team: str | None, registry: str, tier: str | None = None) -> bool:
         return (
             (not self.stages or stage in self.stages)
             and (not self.teams or team in self.teams)
             and (not self.registries or registry in self.registries)
+            and (not self.tiers or tier in self.tiers)
         )
 
     def as_dict(self) -> dict[str, list[str]]:
         return {
             k: sorted(v)
-            for k, v in (("stages", self.stages), ("teams", self.teams), ("registries", self.registries))
+            for k, v in (
+                ("stages", self.stages),
+                ("teams", self.teams),
+                ("registries", self.registries),
+                ("tiers", self.tiers),
+            )
             if v
         }
 
@@ -144,18 +152,25 @@ class PolicySet:
     digest: str = ""  # SHA-256 of the file's bytes; "" when there is no file
     source: str | None = None
     roles: RoleScopes = field(default_factory=RoleScopes)
+    tiers: Tiers = NO_TIERS
 
     def policy(self, policy_id: str) -> Policy | None:
         return next((p for p in self.policies if p.id == policy_id), None)
 
     def required_approvals(
-        self, stage: Stage, team: str | None, registry: str, source: Stage | None = None
+        self,
+        stage: Stage,
+        team: str | None,
+        registry: str,
+        source: Stage | None = None,
+        tier: str | None = None,
     ) -> tuple[str, ...]:
         """Roles a move from ``source`` to ``stage`` needs: those of every matching
-        promotion rule, in file order, each once."""
+        promotion rule (a rule scoped by tier: only for models of that tier), in
+        file order, each once."""
         roles: list[str] = []
         for rule in self.promotions:
-            if rule.matches(source, stage) and rule.scope.matches(stage.value, team, registry):
+            if rule.matches(source, stage) and rule.scope.matches(stage.value, team, registry, tier):
                 roles += [r for r in rule.approvals if r not in roles]
         return tuple(roles)
 
@@ -176,6 +191,7 @@ class PolicySet:
                 }
                 for r in self.retention
             ],
+            "tiers": [t.as_dict() for t in self.tiers.tiers],
         }
 
 
@@ -247,8 +263,9 @@ def _stages(value: Any, key: str, source: str | None) -> frozenset[str]:
 def _scope(raw: Any, key: str, source: str | None) -> Scope:
     if raw is None:
         return Scope()
-    m = _mapping(raw, key, source, ("stages", "teams", "registries"))
+    m = _mapping(raw, key, source, ("stages", "teams", "registries", "tiers"))
     return Scope(
+        tiers=frozenset(_strings(m["tiers"], f"{key}.tiers", source)) if "tiers" in m else frozenset(),
         stages=_stages(m["stages"], f"{key}.stages", source) if "stages" in m else frozenset(),
         teams=frozenset(_strings(m["teams"], f"{key}.teams", source)) if "teams" in m else frozenset(),
         registries=frozenset(_strings(m["registries"], f"{key}.registries", source))
@@ -270,7 +287,7 @@ def _identifier(m: Mapping[str, Any], key: str, source: str | None, seen: set[st
 
 
 def _policy(raw: Any, key: str, source: str | None, seen: set[str]) -> Policy:
-    m = _mapping(raw, key, source, ("id", "description", "scope", "rule", "severity"))
+    m = _mapping(raw, key, source, ("id", "description", "scope", "rule", "severity", "tiers"))
     pid = _identifier(m, key, source, seen)
     rule = m.get("rule")
     if not isinstance(rule, str) or not rule.strip():
@@ -288,7 +305,7 @@ def _policy(raw: Any, key: str, source: str | None, seen: set[str]) -> Policy:
         id=pid,
         rule=rule.strip(),
         severity=severity,
-        scope=_scope(m.get("scope"), f"{key}.scope", source),
+        scope=_with_tiers(_scope(m.get("scope"), f"{key}.scope", source), m, key, source),
         description=description,
         program=program,
         fields=fields,
@@ -296,7 +313,7 @@ def _policy(raw: Any, key: str, source: str | None, seen: set[str]) -> Policy:
 
 
 def _promotion(raw: Any, key: str, source: str | None) -> PromotionRule:
-    m = _mapping(raw, key, source, ("from", "to", "approvals", "scope"))
+    m = _mapping(raw, key, source, ("from", "to", "approvals", "require", "scope", "tier", "tiers"))
     stages: dict[str, Stage | None] = {}
     for name in ("from", "to"):
         value = m.get(name)
@@ -311,10 +328,13 @@ def _promotion(raw: Any, key: str, source: str | None) -> PromotionRule:
         )
     if stages["from"] is not None and stages["from"] is stages["to"]:
         raise ConfigError(f"{key}.from", f"from and to are both {stages['to']}: that is not a move", source)
-    approvals = _strings(m.get("approvals", []), f"{key}.approvals", source)
+    if "approvals" in m and "require" in m:
+        raise ConfigError(f"{key}.require", "name the roles once: approvals or require", source)
+    roles_key = "require" if "require" in m else "approvals"
+    approvals = _strings(m.get(roles_key, []), f"{key}.{roles_key}", source)
     if len(set(approvals)) != len(approvals):
-        raise ConfigError(f"{key}.approvals", "a role is listed twice (one approval per role)", source)
-    scope = _scope(m.get("scope"), f"{key}.scope", source)
+        raise ConfigError(f"{key}.{roles_key}", "a role is listed twice (one approval per role)", source)
+    scope = _with_tiers(_scope(m.get("scope"), f"{key}.scope", source), m, key, source)
     if scope.stages:
         raise ConfigError(
             f"{key}.scope.stages", "a promotion rule is scoped by its 'from' and 'to' stages", source
@@ -365,7 +385,8 @@ def parse_policies(text: str, source: str | None = None, digest: str = "") -> Po
         raise ConfigError("(syntax)", f"invalid YAML: {exc}", source) from None
     if raw is None:
         raw = {}
-    m = _mapping(raw, "(top level)", source, ("policies", "promotions", "retention", "roles"))
+    m = _mapping(raw, "(top level)", source, ("policies", "promotions", "retention", "roles", "tiers"))
+    tiers = parse_tiers(m.get("tiers"), source, POLICY_ID)
     seen: set[str] = set()
     policies = tuple(
         _policy(p, f"policies[{i}]", source, seen) for i, p in enumerate(_entries(m, "policies", source))
@@ -378,14 +399,17 @@ def parse_policies(text: str, source: str | None = None, digest: str = "") -> Po
         _retention(r, f"retention[{i}]", source, retention_ids)
         for i, r in enumerate(_entries(m, "retention", source))
     )
-    return PolicySet(
+    policy_set = PolicySet(
         policies,
         promotions,
         retention,
         digest or hashlib.sha256(text.encode()).hexdigest(),
         source,
         _roles(m.get("roles"), source),
+        tiers,
     )
+    _check_tier_names(policy_set)
+    return policy_set
 
 
 def _roles(raw: Any, source: str | None) -> RoleScopes:
@@ -407,6 +431,31 @@ def _roles(raw: Any, source: str | None) -> RoleScopes:
     if both := sorted(team_scoped & organisation):
         raise ConfigError("roles", f"role {both[0]!r} is listed as both team_scoped and organisation", source)
     return RoleScopes(team_scoped=team_scoped, organisation=organisation)
+
+
+def _with_tiers(scope: Scope, m: Mapping[str, Any], key: str, source: str | None) -> Scope:
+    """A rule's ``tier``/``tiers`` key (shorthand for ``scope.tiers``)."""
+    names: list[str] = []
+    for name in ("tier", "tiers"):
+        if name in m:
+            names += _strings(m[name], f"{key}.{name}", source)
+    if not names:
+        return scope
+    return Scope(scope.stages, scope.teams, scope.registries, scope.tiers | frozenset(names))
+
+
+def _check_tier_names(policy_set: PolicySet) -> None:
+    """A scope naming a tier the file does not define would silently never apply."""
+    known = set(policy_set.tiers.names)
+    scoped: list[tuple[str, Scope]] = [(f"policies[{i}]", p.scope) for i, p in enumerate(policy_set.policies)]
+    scoped += [(f"promotions[{i}]", r.scope) for i, r in enumerate(policy_set.promotions)]
+    for key, scope in scoped:
+        if unknown := sorted(scope.tiers - known):
+            raise ConfigError(
+                f"{key}.tiers",
+                f"unknown tier {unknown[0]!r} (tiers: {', '.join(sorted(known)) or 'none defined'})",
+                policy_set.source,
+            )
 
 
 def load_policies(path: str | Path) -> PolicySet:

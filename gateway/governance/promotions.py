@@ -60,6 +60,12 @@ MAX_LIST = 500
 
 # Judges a version against the policies, optionally as if it had another stage.
 Judge = Callable[[ModelVersion, Stage | None], Awaitable[Evaluation]]
+# The risk tier of a model (by URI): promotion rules may be scoped by tier.
+TierOf = Callable[[str], Awaitable[str | None]]
+
+
+async def _no_tier(model_uri: str) -> str | None:
+    return None
 
 
 class PromotionStatus(enum.StrEnum):
@@ -148,6 +154,7 @@ class Promotions:
         registries: Mapping[str, RegistrySettings],
         policies: PolicySet,
         judge: Judge,
+        tier_of: TierOf = _no_tier,
     ):
         self.db = database
         self.index = index
@@ -156,6 +163,7 @@ class Promotions:
         self.registries = registries
         self.policies = policies
         self.judge = judge
+        self.tier_of = tier_of
 
     # --- reads --------------------------------------------------------------------
 
@@ -264,7 +272,8 @@ class Promotions:
         if version.stage is target:
             raise BadInput(f"{uri} is already in {target.value}", field="targetStage")
         evaluation = await self.judge(version, target)
-        roles = self.policies.required_approvals(target, team, version.registry_id, version.stage)
+        tier = await self.tier_of(version.model_uri)
+        roles = self.policies.required_approvals(target, team, version.registry_id, version.stage, tier)
         status = PromotionStatus.BLOCKED if evaluation.errors else PromotionStatus.PENDING
         now = utcnow()
         request_id = uuid.uuid4().hex
