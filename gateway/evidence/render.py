@@ -178,22 +178,25 @@ def render_html(ev: Evidence) -> str:
     )
 
 
-def refuse_fetch(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """WeasyPrint's URL fetcher: the pack is self-contained, so any URL it asks for
-    (a stylesheet, an image, a font) is refused rather than fetched."""
-    raise ValueError(f"evidence packs fetch nothing: refused {url}")
-
-
 def render_pdf(html: str) -> bytes:
+    """The PDF of a self-contained HTML document. Any URL WeasyPrint asks for (a
+    stylesheet, an image, a font) is refused by the fetcher, never fetched."""
     try:
         import weasyprint
+        from weasyprint.urls import URLFetcher
     except (ImportError, OSError) as exc:  # OSError: Pango is missing from the system
         from gateway.errors import BadInput
 
         raise BadInput(
             f"PDF needs WeasyPrint and Pango (pip install 'modelgate[reports]'): {exc}", field="format"
         ) from None
-    return bytes(weasyprint.HTML(string=html, url_fetcher=refuse_fetch).write_pdf())
+
+    class RefusingFetcher(URLFetcher):  # type: ignore[misc]
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            raise ValueError(f"evidence packs fetch nothing: refused {url}")
+
+    fetcher = RefusingFetcher(allowed_protocols=())
+    return bytes(weasyprint.HTML(string=html, url_fetcher=fetcher).write_pdf())
 
 
 def render(ev: Evidence, fmt: str) -> bytes:
