@@ -5,6 +5,7 @@ workbench: addReview, setRiskTier, complianceInventory and the downloads."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import shutil
@@ -62,8 +63,14 @@ async def test_the_pdf_holds_approvals_reviews_and_hashes(tiered: Gateway, tmp_p
     pdf = tmp_path / "evidence.pdf"
     pdf.write_bytes(render(pack, "pdf"))
     assert pdf.read_bytes().startswith(b"%PDF-")
-    text = subprocess.run(
-        [poppler("pdftotext"), "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+    text = (
+        await asyncio.to_thread(
+            subprocess.run,
+            [poppler("pdftotext"), "-layout", str(pdf), "-"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
     ).stdout
     for principal, role in (
         ("bob", "TEAM_LEAD"),
@@ -85,18 +92,20 @@ async def test_the_pdf_holds_approvals_reviews_and_hashes(tiered: Gateway, tmp_p
     assert head is not None and head == pack.chain_head and head in flat
     assert f"modelgate audit verify --expect-head {head}" in " ".join(text.split()).replace("- ", "-")
 
-    pages = subprocess.run(
-        [poppler("pdftoppm"), "-png", "-r", "80", str(pdf), str(tmp_path / "page")],
-        capture_output=True,
-        check=True,
-    )
-    assert pages.returncode == 0
-    rendered = sorted(tmp_path.glob("page-*.png"))
-    assert len(rendered) >= 2 and all(p.stat().st_size > 5000 for p in rendered)
-    # The first and last pages (the closing note) are kept in docs/ for the README.
-    DOCS.mkdir(exist_ok=True)
-    shutil.copy(rendered[0], DOCS / "evidence-pack-p1.png")
-    shutil.copy(rendered[-1], DOCS / "evidence-pack-last.png")
+    rendered = await asyncio.to_thread(render_pages, pdf, tmp_path)
+    assert len(rendered) >= 2 and all(size > 5000 for size in rendered)
+
+
+def render_pages(pdf: Path, into: Path) -> list[int]:
+    """Render every page with pdftoppm; keep the first and the last (the closing
+    note) in docs/ for the README; returns each page image's size."""
+    subprocess.run([poppler("pdftoppm"), "-png", "-r", "80", str(pdf), str(into / "page")], check=True)
+    rendered = sorted(into.glob("page-*.png"))
+    if rendered:
+        DOCS.mkdir(exist_ok=True)
+        shutil.copy(rendered[0], DOCS / "evidence-pack-p1.png")
+        shutil.copy(rendered[-1], DOCS / "evidence-pack-last.png")
+    return [p.stat().st_size for p in rendered]
 
 
 class _Counting(BaseHTTPRequestHandler):
@@ -147,7 +156,7 @@ async def test_graphql_and_downloads(tiered: Gateway) -> None:
             added = data_of(await gql(client, ADD_REVIEW, {"uri": uri}))["addReview"]
             assert added["principal"] == "audrey" and added["outcome"] == "APPROVED"
             q = """query($uri: String!) { modelVersion(uri: $uri) { reviews { principal outcome comment }
-              nextReviewDue reviewOverdue model { riskTier { tier source } } } 
+              nextReviewDue reviewOverdue model { riskTier { tier source } } }
               promotionRequests(uri: $uri) { reviews { principal outcome } } }"""
             body = data_of(await gql(client, q, {"uri": uri}))
             assert [r["comment"] for r in body["modelVersion"]["reviews"]] == [
