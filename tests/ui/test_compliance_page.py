@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.ui.conftest import LEAD_KEY, OPS_KEY
-from tests.ui.test_dashboard import expect, open_as, snap
+from tests.ui.test_dashboard import expect, open_as, snap, use_token
 
 SET_TIER = """mutation($m: String!, $t: String) {
   setRiskTier(modelUri: $m, tier: $t, reason: "browser test: material model") { tier source }
@@ -29,7 +29,7 @@ def test_compliance_page(page: Any, graphql: Any) -> None:
         expect(page.get_by_role("heading", name="Compliance", exact=True)).to_be_visible()
         tiers = page.get_by_test_id("tiers")
         expect(tiers.locator('tr[data-tier="high"] td').nth(1)).to_have_text("1")
-        expect(tiers.locator('tr[data-tier="limited"]')).to_be_visible()
+        expect(tiers.locator('tr[data-tier="minimal"]')).to_be_visible()
         row = page.get_by_test_id("inventory").locator(f'tr[data-model="{target["modelUri"]}"]')
         expect(row).to_contain_text("high (override)")
         expect(row).to_contain_text("platform")
@@ -50,7 +50,7 @@ def test_compliance_page(page: Any, graphql: Any) -> None:
         assert pdf.startswith(b"%PDF-") and len(pdf) > 5000
 
         # Without an audit role the page says why instead of showing data.
-        open_as(page, LEAD_KEY, "/#/compliance")
+        use_token(page, LEAD_KEY)
         expect(page.locator("#banner")).to_contain_text("lena needs one of the roles")
     finally:
         graphql(SET_TIER, {"m": target["modelUri"], "t": None})

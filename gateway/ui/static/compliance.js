@@ -131,12 +131,17 @@ function chart(series) {
     svg("line", { x1: pad, y1: y(1), x2: width - pad, y2: y(1), stroke: "#dde", "stroke-dasharray": "3 3" }),
     svg("text", { x: 2, y: y(1) + 4, "font-size": 10 }, "100%"),
     svg("text", { x: 8, y: y(0) + 4, "font-size": 10 }, "0%"),
-    svg("polyline", { points: points.map((p) => p.join(",")).join(" "), fill: "none", stroke: "#2763b8", "stroke-width": 2 }),
+    svg("polyline", {
+      points: points.filter((_, i) => series[i].total).map((p) => p.join(",")).join(" "),
+      fill: "none",
+      stroke: "#2763b8",
+      "stroke-width": 2,
+    }),
     series.map((p, i) =>
       svg(
         "circle",
-        { cx: points[i][0], cy: points[i][1], r: 3.5, fill: "#2763b8", "data-point": i },
-        svg("title", {}, `${p.at}: ${p.compliant} of ${p.total} versions compliant`),
+        { cx: points[i][0], cy: points[i][1], r: 3.5, fill: p.total ? "#2763b8" : "#fff", stroke: "#2763b8", "data-point": i },
+        svg("title", {}, p.total ? `${p.at}: ${p.compliant} of ${p.total} versions compliant` : `${p.at}: no versions recorded yet`),
       ),
     ),
     series.map((p, i) => svg("text", { x: points[i][0] - 14, y: height - 8, "font-size": 9 }, p.at.slice(5, 16).replace("T", " "))),
