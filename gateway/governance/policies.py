@@ -17,6 +17,9 @@ for a rule, the CEL error, so nothing starts on a bad file. Format (README "Gove
         scope: { teams: [fraud] }  # optional; every matching rule's roles are required
       - from: PRODUCTION           # leaving production (demoting, archiving) is governed too
         approvals: [TEAM_LEAD]     # a rule has from, to or both; it matches on each it names
+      - to: PRODUCTION             # scoped by risk tier (the ``tiers`` key, gateway.governance.tiers)
+        tier: high
+        require: [TEAM_LEAD, RISK_OFFICER]   # ``require`` is another name for ``approvals``
     roles:                         # optional; these are the defaults
       team_scoped: [TEAM_LEAD]     # an approval counts only from the model's own team
       organisation: [LEGAL, SECURITY]   # counts for every team (so does any role not listed)
