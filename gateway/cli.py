@@ -20,6 +20,7 @@ from typing import Any
 from gateway import __version__
 from gateway.catalogue import commands as catalogue_commands
 from gateway.config import ConfigError, Settings, is_loopback_host, load_settings
+from gateway.evidence import commands as evidence_commands
 from gateway.governance import commands as governance_commands
 from gateway.lineage import commands as lineage_commands
 from gateway.observability import configure_logging
@@ -241,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     catalogue_commands.add_commands(sub, with_config)
     governance_commands.add_commands(sub, with_config)
     lineage_commands.add_command(sub, with_config)
+    evidence_commands.add_command(sub, with_config)
     return parser
 
 
@@ -271,6 +273,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return governance_commands.run(args, settings)
         elif args.command == lineage_commands.COMMAND:
             return lineage_commands.run(args, settings)
+        elif args.command == evidence_commands.COMMAND:
+            return evidence_commands.run(args, settings)
         elif args.command == "db":
             asyncio.run(_db_upgrade(settings))
             print(f"database at {settings.storage.url} is at the newest schema")

@@ -213,6 +213,7 @@ class Review:
     principal: str
     comment: str
     at: datetime
+    outcome: str | None = None  # APPROVED | CHANGES_REQUESTED | REJECTED (modelgate's reviews)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,9 +16,10 @@ from gateway.auth.principal import LOCAL_OPERATOR, Principal
 from gateway.catalogue.index import RegistryStats
 from gateway.catalogue.live import LiveVersion
 from gateway.catalogue.state import StateReport, registry_states
-from gateway.domain import Approval, Model, ModelVersion
+from gateway.domain import Approval, Model, ModelVersion, Review
 from gateway.errors import RegistryError
 from gateway.governance.service import StoredCompliance
+from gateway.governance.tier_store import AssignedTier
 from gateway.runtime import Gateway
 
 
@@ -47,6 +48,9 @@ class Context:
     compliance: DataLoader[str, StoredCompliance | None] = field(init=False)
     # Approvals recorded by modelgate's applied promotions, per version.
     promotion_approvals: DataLoader[str, list[Approval]] = field(init=False)
+    # Reviews recorded by addReview, per version; risk tiers, per model.
+    reviews: DataLoader[str, list[Review]] = field(init=False)
+    risk_tiers: DataLoader[str, AssignedTier | None] = field(init=False)
     # Live reads through the adapters (cached, batched per registry).
     live: DataLoader[str, LiveVersion] = field(init=False)
     # ``live: true`` reads: through the adapters now, refreshing the cache.
@@ -65,6 +69,8 @@ class Context:
         self.latest_versions = _loader(partial(index.latest_versions, visibility=self.visibility))
         self.compliance = _loader(self.gateway.governance.stored_compliance)
         self.promotion_approvals = _loader(self.gateway.governance.promotions.applied_approvals)
+        self.reviews = _loader(self.gateway.governance.reviews_of)
+        self.risk_tiers = _loader(self.gateway.governance.tiers_of)
         self.live = _loader(self.gateway.live.versions)
         self.live_fresh = _loader(partial(self.gateway.live.versions, fresh=True))
 

@@ -14,19 +14,26 @@ from gateway.api.context import Context
 from gateway.api.types import (
     AFTER,
     Approval,
+    Deployment,
     ModelVersionType,
     PageInfo,
     PolicyViolation,
+    Review,
+    RiskTier,
     StageEnum,
     check_page_size,
+    describe_values,
     page_info,
+    review_view,
+    risk_tier_view,
 )
 from gateway.catalogue.index import SearchFilter as IndexFilter
 from gateway.domain import Approval as DomainApproval
 from gateway.domain import ModelVersion, Stage, parse_uri
 from gateway.errors import BadInput
-from gateway.governance import audit, reports
+from gateway.governance import audit, inventory, reports
 from gateway.governance.promotions import PromotionRequest
+from gateway.governance.reviews import ReviewOutcome
 
 if TYPE_CHECKING:
     from gateway.api.schema import SearchFilter
@@ -114,6 +121,12 @@ class PromotionRequestType:
             updated_at=r.updated_at,
             _request=r,
         )
+
+    @strawberry.field(
+        description="Review comments recorded on the request's version (addReview), oldest first."
+    )
+    async def reviews(self, info: Info[Context, None]) -> list[Review]:
+        return [review_view(r) for r in await info.context.reviews.load(self.version_uri) or []]
 
     @strawberry.field(
         description="The version to promote (as the request knew it if it has left the catalogue since)."
@@ -219,6 +232,131 @@ class ComplianceReport:
         )
 
 
+# --- compliance inventory ----------------------------------------------------------------------
+
+ReviewOutcomeEnum = strawberry.enum(
+    ReviewOutcome,
+    name="ReviewOutcome",
+    description="A review's verdict: APPROVED (revalidated; resets the review clock), "
+    "CHANGES_REQUESTED or REJECTED.",
+)
+ComplianceStateEnum = strawberry.enum(
+    inventory.ComplianceState,
+    name="ComplianceState",
+    description="COMPLIANT: no violation; WARNING: warnings only (a review overdue within its grace "
+    "period counts as one); NON_COMPLIANT: an error-severity violation or a review overdue past its grace.",
+)
+describe_values(
+    ReviewOutcome,
+    {
+        "APPROVED": "The version was revalidated: its periodic-review clock starts again.",
+        "CHANGES_REQUESTED": "The reviewer asks for changes before approving.",
+        "REJECTED": "The reviewer found the version unfit for its stage.",
+    },
+)
+describe_values(
+    inventory.ComplianceState,
+    {
+        "COMPLIANT": "No violation at all.",
+        "WARNING": "Only warnings (a policy warning, a review overdue within its grace period).",
+        "NON_COMPLIANT": "An error-severity violation, or a review overdue past its grace period.",
+    },
+)
+
+
+@strawberry.input(description="Which models the compliance inventory lists; every field optional.")
+class InventoryFilter:
+    registries: list[str] | None = strawberry.field(default=None, description="Only these registries.")
+    teams: list[str] | None = strawberry.field(default=None, description="Only models owned by these teams.")
+    tiers: list[str] | None = strawberry.field(default=None, description="Only models of these risk tiers.")
+    states: list[ComplianceStateEnum] | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="Only models in these compliance states."
+    )
+    review_overdue: bool | None = strawberry.field(
+        default=None, description="True: only models whose PRODUCTION version is overdue for review."
+    )
+
+    def to_domain(self) -> inventory.InventoryFilter:
+        return inventory.InventoryFilter(
+            registries=tuple(self.registries or ()),
+            teams=tuple(self.teams or ()),
+            tiers=tuple(self.tiers or ()),
+            states=tuple(inventory.ComplianceState(s) for s in self.states or ()),
+            review_overdue=self.review_overdue,
+        )
+
+
+@strawberry.type(description="One model of the compliance inventory.")
+class InventoryItem:
+    model_uri: str = strawberry.field(description="The model's URI.")
+    name: str = strawberry.field(description="The model's name.")
+    registry: str = strawberry.field(description="The registry holding it.")
+    owner_team: str | None = strawberry.field(description="The team that owns it.")
+    risk_tier: RiskTier = strawberry.field(description="Its risk tier and where that comes from.")
+    production_version: str | None = strawberry.field(
+        description="URI of its PRODUCTION version (the newest, if several)."
+    )
+    serves_at: list[Deployment] = strawberry.field(description="Where the PRODUCTION version serves.")
+    last_approval: Approval | None = strawberry.field(description="The model's last promotion approval.")
+    compliance_state: ComplianceStateEnum = strawberry.field(  # type: ignore[valid-type]
+        description="The PRODUCTION version's state (with review findings); without one, the model's."
+    )
+    violations: list[PolicyViolation] = strawberry.field(
+        description="The PRODUCTION version's violations, with modelgate.review-overdue when overdue."
+    )
+    next_review_due: datetime | None = strawberry.field(description="When its next periodic review is due.")
+    review_overdue: bool = strawberry.field(description="Past the review due date.")
+    evidence_url: str | None = strawberry.field(
+        description="Path of the PRODUCTION version's evidence pack (GET /reports/evidence)."
+    )
+
+
+@strawberry.type(description="Models per risk tier.")
+class TierCount:
+    tier: str | None = strawberry.field(description="The tier (null: models no tier rule matched).")
+    models: int = strawberry.field(description="Models of this tier.")
+    overdue: int = strawberry.field(description="Of which overdue for review.")
+    non_compliant: int = strawberry.field(description="Of which NON_COMPLIANT.")
+
+
+@strawberry.type(
+    description="Every model with owner, tier, production version, approval, state and review due."
+)
+class ComplianceInventory:
+    generated_at: datetime = strawberry.field(description="When the inventory was built.")
+    as_of: datetime | None = strawberry.field(description="Set when rebuilt from the audit log.")
+    total_models: int = strawberry.field(description="Models listed.")
+    by_tier: list[TierCount] = strawberry.field(description="Counts per risk tier.")
+    items: list[InventoryItem] = strawberry.field(description="The models, by URI.")
+
+
+def _inventory_item(i: inventory.InventoryItem) -> InventoryItem:
+    from urllib.parse import quote
+
+    return InventoryItem(
+        model_uri=i.model_uri,
+        name=i.model_name,
+        registry=i.registry,
+        owner_team=i.team,
+        risk_tier=RiskTier(tier=i.tier, source=i.tier_source),
+        production_version=i.production_version,
+        serves_at=[
+            Deployment(endpoint=d.endpoint, traffic_percent=d.traffic_percent, updated_at=d.updated_at)
+            for d in i.deployments
+        ],
+        last_approval=_approval(i.last_approval) if i.last_approval else None,
+        compliance_state=i.state,
+        violations=[
+            PolicyViolation(policy=v.policy, severity=v.severity, message=v.message) for v in i.violations
+        ],
+        next_review_due=i.review.due,
+        review_overdue=i.review.overdue,
+        evidence_url=f"/reports/evidence?uri={quote(i.production_version, safe='')}"
+        if i.production_version
+        else None,
+    )
+
+
 # --- audit log ------------------------------------------------------------------------------
 
 
@@ -314,6 +452,37 @@ class GovernanceQuery:
             by_registry=_groups(r.by_registry),
             by_policy=_groups(r.by_policy),
             _report=r,
+        )
+
+    @strawberry.field(
+        description="Every model with its owner team, registry, risk tier, PRODUCTION version and where "
+        "it serves, last approval, compliance state and next review due (roles auditor, compliance, admin)."
+    )
+    async def compliance_inventory(
+        self,
+        info: Info[Context, None],
+        filter: Annotated[
+            InventoryFilter | None, strawberry.argument(description="Which models to list; null: all.")
+        ] = None,
+        as_of: Annotated[
+            datetime | None,
+            strawberry.argument(
+                description="Rebuild the inventory as it stood at this time, from the audit log."
+            ),
+        ] = None,
+    ) -> ComplianceInventory:
+        info.context.access.require_audit_role()
+        f = filter.to_domain() if filter is not None else inventory.InventoryFilter()
+        inv = await info.context.gateway.governance.inventory(f, as_of)
+        return ComplianceInventory(
+            generated_at=inv.generated_at,
+            as_of=inv.as_of,
+            total_models=len(inv.items),
+            by_tier=[
+                TierCount(tier=t.tier, models=t.models, overdue=t.overdue, non_compliant=t.non_compliant)
+                for t in inv.by_tier()
+            ],
+            items=[_inventory_item(i) for i in inv.items],
         )
 
     @strawberry.field(description="The audit log, newest first (roles auditor, compliance, admin).")
@@ -475,6 +644,43 @@ class GovernanceMutation:
         promotions = info.context.gateway.governance.promotions
         request = await promotions.reject(info.context.principal, str(request_id), comment, role)
         return PromotionRequestType.from_domain(request)
+
+    @strawberry.mutation(
+        description="Override a model's risk tier (role compliance or admin); audited as risk_tier.set."
+    )
+    async def set_risk_tier(
+        self,
+        info: Info[Context, None],
+        model_uri: Annotated[str, strawberry.argument(description="The model's URI (mg://registry/model).")],
+        tier: Annotated[
+            str | None,
+            strawberry.argument(description="A tier the policy file defines; null: back to the tier rules."),
+        ],
+        reason: Annotated[str, strawberry.argument(description="Why: kept with the override and audited.")],
+    ) -> RiskTier:
+        assigned = await info.context.gateway.governance.set_risk_tier(
+            info.context.principal, model_uri, tier, reason
+        )
+        return risk_tier_view(assigned)
+
+    @strawberry.mutation(
+        description="Record a review of a version (auditor, compliance, admin, or an approval role of its "
+        "team); audited as review.added. APPROVED resets the version's periodic-review clock."
+    )
+    async def add_review(
+        self,
+        info: Info[Context, None],
+        uri: Annotated[str, strawberry.argument(description="The version's URI.")],
+        comment: Annotated[str, strawberry.argument(description="The review comment.")],
+        outcome: Annotated[
+            ReviewOutcomeEnum,  # type: ignore[valid-type]
+            strawberry.argument(description="The review's verdict."),
+        ],
+    ) -> Review:
+        review = await info.context.gateway.governance.add_review(
+            info.context.principal, uri, comment, ReviewOutcome(outcome).value
+        )
+        return review_view(review)
 
     @strawberry.mutation(description="Write a FAILED promotion through again.")
     async def retry_promotion(

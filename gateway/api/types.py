@@ -269,6 +269,37 @@ class Review:
     principal: str = strawberry.field(description="Who wrote it.")
     comment: str = strawberry.field(description="The review's text.")
     at: datetime = strawberry.field(description="When (UTC).")
+    outcome: str | None = strawberry.field(
+        default=None,
+        description="APPROVED, CHANGES_REQUESTED or REJECTED for reviews recorded by addReview; "
+        "null for a review the registry itself holds.",
+    )
+
+
+@strawberry.type(description="A model's risk tier and where it comes from.")
+class RiskTier:
+    tier: str | None = strawberry.field(description="The tier's name (null: no tier rule matched).")
+    source: str = strawberry.field(
+        description="rule (the policy file's tier rules) or override (setRiskTier)."
+    )
+    reason: str | None = strawberry.field(default=None, description="Why the tier was overridden.")
+    set_by: str | None = strawberry.field(default=None, description="Who overrode the tier.")
+    set_at: datetime | None = strawberry.field(default=None, description="When the tier was overridden.")
+
+
+def risk_tier_view(assigned: Any) -> RiskTier:
+    o = assigned.override
+    return RiskTier(
+        tier=assigned.tier,
+        source=assigned.source,
+        reason=o.reason if o else None,
+        set_by=o.set_by if o else None,
+        set_at=o.set_at if o else None,
+    )
+
+
+def review_view(r: Any) -> Review:
+    return Review(principal=r.principal, comment=r.comment, at=r.at, outcome=r.outcome)
 
 
 @strawberry.type(description="A governance policy a version does not satisfy.")
@@ -637,6 +668,16 @@ class ModelType(Node):
             settings = RegistrySettings(id=self.registry_id, kind="native")
         return await registry_view(info, settings)
 
+    @strawberry.field(
+        description="The model's risk tier: set by setRiskTier, else by the policy file's tier rules "
+        "(null when the file defines no tiers)."
+    )
+    async def risk_tier(self, info: Info[Context, None]) -> RiskTier | None:
+        if not info.context.gateway.governance.policies.tiers.tiers:
+            return None
+        assigned = await info.context.risk_tiers.load(self.uri)
+        return risk_tier_view(assigned) if assigned is not None else None
+
     @strawberry.field(description="Its newest version the caller may see; null when there is none.")
     async def latest_version(self, info: Info[Context, None]) -> "ModelVersionType | None":
         v = await info.context.latest_versions.load(self.uri)
@@ -724,7 +765,6 @@ class ModelVersionType(Node):
         description="When it last changed (UTC); null when not reported."
     )
     model_card: ModelCard | None = strawberry.field(description="Its model card; null when it has none.")
-    reviews: list[Review] = strawberry.field(description="Review comments the registry recorded.")
     _version: strawberry.Private[ModelVersion]
 
     @staticmethod
@@ -777,7 +817,6 @@ class ModelVersionType(Node):
             model_card=None
             if card.is_empty()
             else ModelCard(**{f: getattr(card, f) for f in card.__dataclass_fields__}),
-            reviews=[Review(principal=r.principal, comment=r.comment, at=r.at) for r in v.reviews],
             _version=v,
         )
 
@@ -848,6 +887,26 @@ class ModelVersionType(Node):
             Approval(principal=a.principal, role=a.role, comment=a.comment, at=a.at)
             for a in (*self._version.approvals, *recorded)
         ]
+
+    @strawberry.field(
+        description="Review comments: the registry's own, then those recorded by addReview, oldest first."
+    )
+    async def reviews(self, info: Info[Context, None]) -> list[Review]:
+        recorded = await info.context.reviews.load(self.uri) or []
+        return [review_view(r) for r in (*self._version.reviews, *recorded)]
+
+    @strawberry.field(
+        description="When this PRODUCTION version is next due for its tier's periodic review "
+        "(null: not in PRODUCTION, or its tier has no review_every_days)."
+    )
+    async def next_review_due(self, info: Info[Context, None]) -> datetime | None:
+        states = await info.context.gateway.governance.review_states([self._version])
+        return states[self.uri].due
+
+    @strawberry.field(description="True when this PRODUCTION version is past its review due date.")
+    async def review_overdue(self, info: Info[Context, None]) -> bool:
+        states = await info.context.gateway.governance.review_states([self._version])
+        return states[self.uri].overdue
 
     @strawberry.field(
         description="Policy evaluation of this version (compliant when no error-severity policy is violated)."

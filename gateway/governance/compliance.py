@@ -31,9 +31,9 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.codec import version_to_dict
+from gateway.codec import model_from_dict, version_to_dict
 from gateway.domain import Model, ModelVersion, Stage
-from gateway.governance import audit
+from gateway.governance import audit, tier_store
 from gateway.governance.evaluation import Evaluation, Evaluator, Subject, Violation, subjects_of_model
 from gateway.store.database import Database
 from gateway.store.tables import audit_events as ae
@@ -238,11 +238,11 @@ class ComplianceRecorder:
         self.serving_registries = serving_registries
 
     def judge_model(
-        self, model_uri: str, team: str | None, records: Sequence[Mapping[str, Any]]
+        self, model_uri: str, team: str | None, records: Sequence[Mapping[str, Any]], tier: str | None = None
     ) -> list[Judged]:
         """Evaluate every version of one model (records in version order), plus the
         built-in checks that need the whole model (``builtin_violations``)."""
-        subjects = subjects_of_model(records, team)
+        subjects = subjects_of_model(records, team, tier)
         extra = builtin_violations(model_uri, subjects, self.serving_registries)
         judged = []
         for s in subjects:
@@ -270,8 +270,10 @@ class ComplianceRecorder:
         instead of per model (a full sync writes hundreds of models per batch)."""
         judged: list[Judged] = []
         gone: list[str] = []
+        tiers = await self._tiers(conn, [model for model, _, _ in changes])
         for model, before, after in changes:
-            judged += self.judge_model(model.uri, model.team, [version_to_dict(v) for v in after])
+            records = [version_to_dict(v) for v in after]
+            judged += self.judge_model(model.uri, model.team, records, tiers.get(model.uri))
             current = {v.uri for v in after}
             gone += [uri for uri in before if uri not in current]
         for chunk in _chunks(gone, 500):
@@ -314,6 +316,14 @@ class ComplianceRecorder:
             conn, [audit.NewEvent("version.removed", SYNC_PRINCIPAL, uri) for uri in uris]
         )
 
+    async def _tiers(self, conn: AsyncConnection, models: Sequence[Model]) -> dict[str, str | None]:
+        """Each model's risk tier (override, else rules); empty when the file defines none."""
+        tiers = self.evaluator.policies.tiers
+        if not tiers.tiers:
+            return {}
+        found = await tier_store.overrides(conn, [m.uri for m in models])
+        return {m.uri: tier_store.assigned(tiers, m, found.get(m.uri)).tier for m in models}
+
     async def reevaluate_all(self, database: Database, principal: str = audit.SYSTEM) -> ReevaluationResult:
         """Evaluate every indexed version again (after a policy change), in batches
         of models, each batch one transaction."""
@@ -324,7 +334,7 @@ class ComplianceRecorder:
             async with database.write() as conn:
                 models = (
                     await conn.execute(
-                        select(cm.c.uri, cm.c.team)
+                        select(cm.c.uri, cm.c.team, cm.c.record)
                         .where(cm.c.uri > after)
                         .order_by(cm.c.uri)
                         .limit(REEVALUATION_BATCH)
@@ -333,26 +343,48 @@ class ComplianceRecorder:
                 if not models:
                     break
                 after = models[-1].uri
-                records: dict[str, list[Mapping[str, Any]]] = {m.uri: [] for m in models}
-                rows = await conn.execute(
-                    select(cv.c.model_uri, cv.c.record)
-                    .where(cv.c.model_uri.in_(list(records)))
-                    .order_by(cv.c.model_uri, cv.c.version_order, cv.c.version)
-                )
-                for row in rows:
-                    records[row.model_uri].append(row.record)
-                judged = [j for m in models for j in self.judge_model(m.uri, m.team, records[m.uri])]
-                # Nothing but the policies changed: compare with the stored verdicts alone.
-                stored = await stored_verdicts(conn, list(records))
-                differing = [
-                    j for j in judged if j.uri not in stored or not stored[j.uri].matches(j.evaluation)
-                ]
-                await write_verdicts(conn, differing, stored)
-                events = [_event(j, principal) for j in differing]
-                await audit.append_many(conn, events)
-                changed += len(events)
-                versions += len(judged)
+                n, c = await self._reevaluate_batch(conn, models, principal)
+                versions += n
+                changed += c
         return ReevaluationResult(versions, changed, time.perf_counter() - started)
+
+    async def reevaluate_models(
+        self, database: Database, model_uris: Sequence[str], principal: str = audit.SYSTEM
+    ) -> None:
+        """Evaluate these models' versions again (after their risk tier changed)."""
+        async with database.write() as conn:
+            models = (
+                await conn.execute(
+                    select(cm.c.uri, cm.c.team, cm.c.record).where(cm.c.uri.in_(list(model_uris)))
+                )
+            ).all()
+            if models:
+                await self._reevaluate_batch(conn, models, principal)
+
+    async def _reevaluate_batch(
+        self, conn: AsyncConnection, models: Sequence[Any], principal: str
+    ) -> tuple[int, int]:
+        """Judge a batch of indexed models (rows of uri, team, record) against the stored
+        verdicts; returns (versions judged, verdicts changed)."""
+        tiers = await self._tiers(conn, [model_from_dict(dict(m.record)) for m in models])
+        records: dict[str, list[Mapping[str, Any]]] = {m.uri: [] for m in models}
+        rows = await conn.execute(
+            select(cv.c.model_uri, cv.c.record)
+            .where(cv.c.model_uri.in_(list(records)))
+            .order_by(cv.c.model_uri, cv.c.version_order, cv.c.version)
+        )
+        for row in rows:
+            records[row.model_uri].append(row.record)
+        judged = [
+            j for m in models for j in self.judge_model(m.uri, m.team, records[m.uri], tiers.get(m.uri))
+        ]
+        # Nothing but the policies changed: compare with the stored verdicts alone.
+        stored = await stored_verdicts(conn, list(records))
+        differing = [j for j in judged if j.uri not in stored or not stored[j.uri].matches(j.evaluation)]
+        await write_verdicts(conn, differing, stored)
+        events = [_event(j, principal) for j in differing]
+        await audit.append_many(conn, events)
+        return len(judged), len(events)
 
 
 @dataclass(frozen=True)

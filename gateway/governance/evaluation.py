@@ -71,6 +71,7 @@ class Subject:
     team: str | None  # the version's team, else its model's (as the index stores it)
     previous: Record | None = None  # the version before it in the same model
     stage: Stage | None = None  # evaluate as if it had this stage (promotions)
+    tier: str | None = None  # its model's risk tier (policies may be scoped by tier)
 
     @property
     def effective_stage(self) -> str:
@@ -359,22 +360,30 @@ class Evaluator:
 
     def __init__(self, policies: PolicySet):
         self.policies = policies
-        self._plans: dict[tuple[str, str | None, str], tuple[tuple[Policy, ...], Reads | None]] = {}
+        self._plans: dict[
+            tuple[str, str | None, str, str | None], tuple[tuple[Policy, ...], Reads | None]
+        ] = {}
 
-    def applicable(self, stage: str, team: str | None, registry: str) -> tuple[Policy, ...]:
-        return self._plan(stage, team, registry)[0]
+    def applicable(
+        self, stage: str, team: str | None, registry: str, tier: str | None = None
+    ) -> tuple[Policy, ...]:
+        return self._plan(stage, team, registry, tier)[0]
 
-    def _plan(self, stage: str, team: str | None, registry: str) -> tuple[tuple[Policy, ...], Reads | None]:
-        key = (stage, team, registry)
+    def _plan(
+        self, stage: str, team: str | None, registry: str, tier: str | None = None
+    ) -> tuple[tuple[Policy, ...], Reads | None]:
+        key = (stage, team, registry, tier)
         plan = self._plans.get(key)
         if plan is None:
-            chosen = tuple(p for p in self.policies.policies if p.scope.matches(stage, team, registry))
+            chosen = tuple(p for p in self.policies.policies if p.scope.matches(stage, team, registry, tier))
             plan = (chosen, merge_reads(p.fields for p in chosen))
             self._plans[key] = plan
         return plan
 
     def evaluate(self, subject: Subject) -> Evaluation:
-        chosen, fields = self._plan(subject.effective_stage, subject.team, subject.record["registry_id"])
+        chosen, fields = self._plan(
+            subject.effective_stage, subject.team, subject.record["registry_id"], subject.tier
+        )
         if not chosen:
             return COMPLIANT
         context = cel.Context({"version": build_activation(subject, fields)})
@@ -386,12 +395,12 @@ class Evaluator:
         return Evaluation(tuple(violations)) if violations else COMPLIANT
 
 
-def subjects_of_model(records: Iterable[Record], team: str | None) -> list[Subject]:
+def subjects_of_model(records: Iterable[Record], team: str | None, tier: str | None = None) -> list[Subject]:
     """Subjects for every version of one model, each knowing the version before it.
     ``records`` must be in version order."""
     subjects = []
     previous: Record | None = None
     for r in records:
-        subjects.append(Subject(r, r.get("team") or team, previous))
+        subjects.append(Subject(r, r.get("team") or team, previous, tier=tier))
         previous = r
     return subjects

@@ -6,12 +6,15 @@ catalogue or log is never held in memory whole (except the JSON report).
     GET /reports/compliance.json  ?registry=&team=&stage=&compliant=&asOf=
     GET /audit/export.jsonl       ?subject=&principal=&action=&since=&until=
     GET /audit/export.csv         (same filters)
+    GET /reports/inventory        ?format=csv|json&registry=&team=&tier=&state=&reviewOverdue=&asOf=
+    GET /reports/evidence         ?uri=<version URI>&format=html|pdf
 
 Repeat ``registry``, ``team`` or ``stage`` to ask for several.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -25,7 +28,9 @@ from gateway.catalogue.index import SearchFilter
 from gateway.domain import Stage
 from gateway.endpoints import gateway_of
 from gateway.errors import BadInput, GatewayError
-from gateway.governance import audit, reports
+from gateway.evidence.gather import gather
+from gateway.evidence.render import render
+from gateway.governance import audit, inventory, reports
 from gateway.http_errors import gateway_error_response, request_id_of
 
 if TYPE_CHECKING:
@@ -133,9 +138,64 @@ async def audit_export(request: Request, gw: Gateway) -> Response:
     )
 
 
+async def inventory_download(request: Request, gw: Gateway) -> Response:
+    q = request.query_params
+    fmt = q.get("format", "json")
+    if fmt not in ("csv", "json"):
+        raise BadInput(f"format must be csv or json, got {fmt!r}", field="format")
+    overdue = q.get("reviewOverdue")
+    if overdue not in (None, "true", "false"):
+        raise BadInput("reviewOverdue must be true or false", field="reviewOverdue")
+    try:
+        states = tuple(inventory.ComplianceState(s) for s in q.getlist("state"))
+    except ValueError:
+        raise BadInput(
+            f"state must be one of {', '.join(inventory.ComplianceState.__members__)}", field="state"
+        ) from None
+    f = inventory.InventoryFilter(
+        registries=tuple(q.getlist("registry")),
+        teams=tuple(q.getlist("team")),
+        tiers=tuple(q.getlist("tier")),
+        states=states,
+        review_overdue=None if overdue is None else overdue == "true",
+    )
+    inv = await gw.governance.inventory(f, _time(request, "asOf"))
+    if fmt == "json":
+        return JSONResponse(inventory.json_document(inv))
+    lines = "".join(reports._csv(row) for row in inventory.csv_rows(inv))
+    return Response(
+        lines,
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": 'attachment; filename="compliance-inventory.csv"'},
+    )
+
+
+async def evidence(request: Request, gw: Gateway) -> Response:
+    uri = request.query_params.get("uri")
+    if not uri:
+        raise BadInput("uri is required (a version URI)", field="uri")
+    fmt = request.query_params.get("format", "html")
+    if fmt not in ("html", "pdf"):
+        raise BadInput(f"format must be html or pdf, got {fmt!r}", field="format")
+    pack = await gather(gw, uri)
+    body = await asyncio.to_thread(render, pack, fmt)  # PDF layout is CPU work: off the event loop
+    name = f"evidence-{pack.version.model_name}-{pack.version.version}.{fmt}"
+    disposition = "inline" if fmt == "html" else "attachment"
+    return Response(
+        body,
+        media_type="application/pdf" if fmt == "pdf" else "text/html; charset=utf-8",
+        headers={
+            "content-disposition": f'{disposition}; filename="{name}"',
+            "x-modelgate-audit-head": f"{pack.chain_events}:{pack.chain_head or ''}",
+        },
+    )
+
+
 def routes() -> list[Route]:
     """The download routes (who asks: the principal the auth middleware set)."""
     return [
+        Route("/reports/inventory", guarded(inventory_download)),
+        Route("/reports/evidence", guarded(evidence)),
         Route("/reports/compliance.csv", guarded(report_csv)),
         Route("/reports/compliance.json", guarded(report_json)),
         Route("/audit/export.{format:str}", guarded(audit_export)),

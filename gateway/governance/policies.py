@@ -17,6 +17,9 @@ for a rule, the CEL error, so nothing starts on a bad file. Format (README "Gove
         scope: { teams: [fraud] }  # optional; every matching rule's roles are required
       - from: PRODUCTION           # leaving production (demoting, archiving) is governed too
         approvals: [TEAM_LEAD]     # a rule has from, to or both; it matches on each it names
+      - to: PRODUCTION             # scoped by risk tier (the ``tiers`` key, gateway.governance.tiers)
+        tier: high
+        require: [TEAM_LEAD, RISK_OFFICER]   # ``require`` is another name for ``approvals``
     rollback:                      # optional: the approvals a rollback's requests need instead
       - to: PRODUCTION             # (same form as promotions; absent: promotions apply)
         approvals: [TEAM_LEAD]
@@ -53,6 +56,7 @@ from gateway.governance.evaluation import (
     build_activation,
     referenced_fields,
 )
+from gateway.governance.tiers import NO_TIERS, Tiers, parse_tiers
 
 POLICY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 SEVERITIES = ("error", "warning")
@@ -70,18 +74,25 @@ class Scope:
     stages: frozenset[str] = frozenset()
     teams: frozenset[str] = frozenset()
     registries: frozenset[str] = frozenset()
+    tiers: frozenset[str] = frozenset()  # risk tiers (the ``tiers`` key)
 
-    def matches(self, stage: str, team: str | None, registry: str) -> bool:
+    def matches(self, stage: str, team: str | None, registry: str, tier: str | None = None) -> bool:
         return (
             (not self.stages or stage in self.stages)
             and (not self.teams or team in self.teams)
             and (not self.registries or registry in self.registries)
+            and (not self.tiers or tier in self.tiers)
         )
 
     def as_dict(self) -> dict[str, list[str]]:
         return {
             k: sorted(v)
-            for k, v in (("stages", self.stages), ("teams", self.teams), ("registries", self.registries))
+            for k, v in (
+                ("stages", self.stages),
+                ("teams", self.teams),
+                ("registries", self.registries),
+                ("tiers", self.tiers),
+            )
             if v
         }
 
@@ -149,6 +160,7 @@ class PolicySet:
     roles: RoleScopes = field(default_factory=RoleScopes)
     # The ``rollback:`` rules (None: the file has none, and rollbacks need what promotions do).
     rollback: tuple[PromotionRule, ...] | None = None
+    tiers: Tiers = NO_TIERS
 
     def policy(self, policy_id: str) -> Policy | None:
         return next((p for p in self.policies if p.id == policy_id), None)
@@ -159,16 +171,18 @@ class PolicySet:
         team: str | None,
         registry: str,
         source: Stage | None = None,
+        tier: str | None = None,
         *,
         rollback: bool = False,
     ) -> tuple[str, ...]:
         """Roles a move from ``source`` to ``stage`` needs: those of every matching
-        promotion rule (for a ``rollback``, of every matching ``rollback:`` rule when
-        the file has that section), in file order, each once."""
+        promotion rule (a rule scoped by tier: only for models of that tier; for a
+        ``rollback``, of every matching ``rollback:`` rule when the file has that
+        section), in file order, each once."""
         roles: list[str] = []
         rules = self.rollback if rollback and self.rollback is not None else self.promotions
         for rule in rules:
-            if rule.matches(source, stage) and rule.scope.matches(stage.value, team, registry):
+            if rule.matches(source, stage) and rule.scope.matches(stage.value, team, registry, tier):
                 roles += [r for r in rule.approvals if r not in roles]
         return tuple(roles)
 
@@ -190,6 +204,7 @@ class PolicySet:
                 }
                 for r in self.retention
             ],
+            "tiers": [t.as_dict() for t in self.tiers.tiers],
         }
 
 
@@ -261,8 +276,9 @@ def _stages(value: Any, key: str, source: str | None) -> frozenset[str]:
 def _scope(raw: Any, key: str, source: str | None) -> Scope:
     if raw is None:
         return Scope()
-    m = _mapping(raw, key, source, ("stages", "teams", "registries"))
+    m = _mapping(raw, key, source, ("stages", "teams", "registries", "tiers"))
     return Scope(
+        tiers=frozenset(_strings(m["tiers"], f"{key}.tiers", source)) if "tiers" in m else frozenset(),
         stages=_stages(m["stages"], f"{key}.stages", source) if "stages" in m else frozenset(),
         teams=frozenset(_strings(m["teams"], f"{key}.teams", source)) if "teams" in m else frozenset(),
         registries=frozenset(_strings(m["registries"], f"{key}.registries", source))
@@ -284,7 +300,7 @@ def _identifier(m: Mapping[str, Any], key: str, source: str | None, seen: set[st
 
 
 def _policy(raw: Any, key: str, source: str | None, seen: set[str]) -> Policy:
-    m = _mapping(raw, key, source, ("id", "description", "scope", "rule", "severity"))
+    m = _mapping(raw, key, source, ("id", "description", "scope", "rule", "severity", "tiers"))
     pid = _identifier(m, key, source, seen)
     rule = m.get("rule")
     if not isinstance(rule, str) or not rule.strip():
@@ -302,7 +318,7 @@ def _policy(raw: Any, key: str, source: str | None, seen: set[str]) -> Policy:
         id=pid,
         rule=rule.strip(),
         severity=severity,
-        scope=_scope(m.get("scope"), f"{key}.scope", source),
+        scope=_with_tiers(_scope(m.get("scope"), f"{key}.scope", source), m, key, source),
         description=description,
         program=program,
         fields=fields,
@@ -310,7 +326,7 @@ def _policy(raw: Any, key: str, source: str | None, seen: set[str]) -> Policy:
 
 
 def _promotion(raw: Any, key: str, source: str | None) -> PromotionRule:
-    m = _mapping(raw, key, source, ("from", "to", "approvals", "scope"))
+    m = _mapping(raw, key, source, ("from", "to", "approvals", "require", "scope", "tier", "tiers"))
     stages: dict[str, Stage | None] = {}
     for name in ("from", "to"):
         value = m.get(name)
@@ -325,10 +341,13 @@ def _promotion(raw: Any, key: str, source: str | None) -> PromotionRule:
         )
     if stages["from"] is not None and stages["from"] is stages["to"]:
         raise ConfigError(f"{key}.from", f"from and to are both {stages['to']}: that is not a move", source)
-    approvals = _strings(m.get("approvals", []), f"{key}.approvals", source)
+    if "approvals" in m and "require" in m:
+        raise ConfigError(f"{key}.require", "name the roles once: approvals or require", source)
+    roles_key = "require" if "require" in m else "approvals"
+    approvals = _strings(m.get(roles_key, []), f"{key}.{roles_key}", source)
     if len(set(approvals)) != len(approvals):
-        raise ConfigError(f"{key}.approvals", "a role is listed twice (one approval per role)", source)
-    scope = _scope(m.get("scope"), f"{key}.scope", source)
+        raise ConfigError(f"{key}.{roles_key}", "a role is listed twice (one approval per role)", source)
+    scope = _with_tiers(_scope(m.get("scope"), f"{key}.scope", source), m, key, source)
     if scope.stages:
         raise ConfigError(
             f"{key}.scope.stages", "a promotion rule is scoped by its 'from' and 'to' stages", source
@@ -379,7 +398,10 @@ def parse_policies(text: str, source: str | None = None, digest: str = "") -> Po
         raise ConfigError("(syntax)", f"invalid YAML: {exc}", source) from None
     if raw is None:
         raw = {}
-    m = _mapping(raw, "(top level)", source, ("policies", "promotions", "rollback", "retention", "roles"))
+    m = _mapping(
+        raw, "(top level)", source, ("policies", "promotions", "rollback", "retention", "roles", "tiers")
+    )
+    tiers = parse_tiers(m.get("tiers"), source, POLICY_ID)
     seen: set[str] = set()
     policies = tuple(
         _policy(p, f"policies[{i}]", source, seen) for i, p in enumerate(_entries(m, "policies", source))
@@ -397,7 +419,7 @@ def parse_policies(text: str, source: str | None = None, digest: str = "") -> Po
         _retention(r, f"retention[{i}]", source, retention_ids)
         for i, r in enumerate(_entries(m, "retention", source))
     )
-    return PolicySet(
+    policy_set = PolicySet(
         policies,
         promotions,
         retention,
@@ -405,7 +427,10 @@ def parse_policies(text: str, source: str | None = None, digest: str = "") -> Po
         source,
         _roles(m.get("roles"), source),
         rollback,
+        tiers,
     )
+    _check_tier_names(policy_set)
+    return policy_set
 
 
 def _roles(raw: Any, source: str | None) -> RoleScopes:
@@ -427,6 +452,31 @@ def _roles(raw: Any, source: str | None) -> RoleScopes:
     if both := sorted(team_scoped & organisation):
         raise ConfigError("roles", f"role {both[0]!r} is listed as both team_scoped and organisation", source)
     return RoleScopes(team_scoped=team_scoped, organisation=organisation)
+
+
+def _with_tiers(scope: Scope, m: Mapping[str, Any], key: str, source: str | None) -> Scope:
+    """A rule's ``tier``/``tiers`` key (shorthand for ``scope.tiers``)."""
+    names: list[str] = []
+    for name in ("tier", "tiers"):
+        if name in m:
+            names += _strings(m[name], f"{key}.{name}", source)
+    if not names:
+        return scope
+    return Scope(scope.stages, scope.teams, scope.registries, scope.tiers | frozenset(names))
+
+
+def _check_tier_names(policy_set: PolicySet) -> None:
+    """A scope naming a tier the file does not define would silently never apply."""
+    known = set(policy_set.tiers.names)
+    scoped: list[tuple[str, Scope]] = [(f"policies[{i}]", p.scope) for i, p in enumerate(policy_set.policies)]
+    scoped += [(f"promotions[{i}]", r.scope) for i, r in enumerate(policy_set.promotions)]
+    for key, scope in scoped:
+        if unknown := sorted(scope.tiers - known):
+            raise ConfigError(
+                f"{key}.tiers",
+                f"unknown tier {unknown[0]!r} (tiers: {', '.join(sorted(known)) or 'none defined'})",
+                policy_set.source,
+            )
 
 
 def load_policies(path: str | Path) -> PolicySet:

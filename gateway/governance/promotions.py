@@ -61,6 +61,12 @@ MAX_LIST = 500
 
 # Judges a version against the policies, optionally as if it had another stage.
 Judge = Callable[[ModelVersion, Stage | None], Awaitable[Evaluation]]
+# The risk tier of a model (by URI): promotion rules may be scoped by tier.
+TierOf = Callable[[str], Awaitable[str | None]]
+
+
+async def _no_tier(model_uri: str) -> str | None:
+    return None
 
 
 class PromotionStatus(enum.StrEnum):
@@ -151,6 +157,7 @@ class Promotions:
         registries: Mapping[str, RegistrySettings],
         policies: PolicySet,
         judge: Judge,
+        tier_of: TierOf = _no_tier,
     ):
         self.db = database
         self.index = index
@@ -159,6 +166,7 @@ class Promotions:
         self.registries = registries
         self.policies = policies
         self.judge = judge
+        self.tier_of = tier_of
 
     # --- reads --------------------------------------------------------------------
 
@@ -285,8 +293,9 @@ class Promotions:
         if version.stage is target:
             raise BadInput(f"{uri} is already in {target.value}", field="targetStage")
         evaluation = await self.judge(version, target)
+        tier = await self.tier_of(version.model_uri)
         roles = self.policies.required_approvals(
-            target, team, version.registry_id, version.stage, rollback=rollback
+            target, team, version.registry_id, version.stage, tier, rollback=rollback
         )
         status = PromotionStatus.BLOCKED if evaluation.errors else PromotionStatus.PENDING
         now = utcnow()

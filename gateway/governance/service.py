@@ -12,12 +12,15 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.base import RegistryAdapter, ServingReader
+from gateway.auth.access import AccessPolicy
+from gateway.auth.principal import Principal
 from gateway.catalogue.index import CatalogueIndex, SearchFilter
 from gateway.catalogue.sync import SyncEngine
 from gateway.codec import version_to_dict
 from gateway.config import RegistrySettings
-from gateway.domain import ModelVersion, Stage, utcnow, version_sort_key
-from gateway.governance import audit, reports, retention
+from gateway.domain import ModelVersion, Review, Stage, utcnow, version_sort_key
+from gateway.errors import BadInput, Forbidden, NotFound
+from gateway.governance import audit, inventory, reports, retention, reviews, tier_store
 from gateway.governance.compliance import BUILTIN_REVISION, ComplianceRecorder, ReevaluationResult
 from gateway.governance.evaluation import Evaluation, Evaluator, Subject, Violation
 from gateway.governance.policies import PolicySet
@@ -32,6 +35,7 @@ log = logging.getLogger(__name__)
 
 POLICY_DIGEST = "policy_digest"  # the digest recorded by the last policy.changed event
 EVALUATED_DIGEST = "evaluated_digest"  # the digest the stored evaluation was made with
+TIER_ROLE = "compliance"  # who may override a model's risk tier (besides admin)
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,10 @@ class Governance:
         self.evaluator = Evaluator(policies)
         serving = frozenset(rid for rid, a in adapters.items() if isinstance(a, ServingReader))
         self.compliance = ComplianceRecorder(self.evaluator, serving)
-        self.promotions = Promotions(database, index, adapters, sync, registries, policies, self.evaluate)
+        self.registries = registries
+        self.promotions = Promotions(
+            database, index, adapters, sync, registries, policies, self.evaluate, self.tier_of
+        )
 
     def attach(self) -> None:
         """Keep compliance current as the index changes (inside its transactions)."""
@@ -121,7 +128,96 @@ class Governance:
         if team is None:
             model = await self.index.get_model(version.model_uri)
             team = model.team if model else None
-        return self.evaluator.evaluate(Subject(version_to_dict(version), team, previous, stage))
+        tier = await self.tier_of(version.model_uri)
+        return self.evaluator.evaluate(Subject(version_to_dict(version), team, previous, stage, tier))
+
+    # --- risk tiers and reviews -------------------------------------------------------
+
+    async def tiers_of(self, model_uris: Sequence[str]) -> dict[str, tier_store.AssignedTier]:
+        """Each indexed model's tier and where it comes from (absent: not indexed)."""
+        tiers = self.policies.tiers
+        models = await self.index.get_models(list(model_uris))
+        async with self.db.read() as conn:
+            found = await tier_store.overrides(conn, list(model_uris))
+        return {uri: tier_store.assigned(tiers, m, found.get(uri)) for uri, m in models.items()}
+
+    async def tier_of(self, model_uri: str) -> str | None:
+        if not self.policies.tiers.tiers:
+            return None
+        assigned = (await self.tiers_of([model_uri])).get(model_uri)
+        return assigned.tier if assigned else None
+
+    async def set_risk_tier(
+        self, principal: Principal, model_uri: str, tier: str | None, reason: str
+    ) -> tier_store.AssignedTier:
+        """Override a model's tier (``tier`` None: back to the rules); audited. The
+        model's versions are judged again, since policies may be scoped by tier."""
+        if not principal.is_admin and not principal.has_role(TIER_ROLE):
+            raise Forbidden(f"{principal.name} needs the role {TIER_ROLE} or admin to set a risk tier")
+        if not reason or not reason.strip():
+            raise BadInput("a risk tier override needs a reason", field="reason")
+        if tier is not None and tier not in self.policies.tiers.names:
+            raise BadInput(
+                f"unknown tier {tier!r} (tiers: {', '.join(self.policies.tiers.names) or 'none defined'})",
+                field="tier",
+            )
+        model = await self.index.get_model(model_uri)
+        if model is None:
+            raise NotFound(f"no model {model_uri} in the catalogue", field="modelUri")
+        async with self.db.write() as conn:
+            previous = tier_store.assigned(
+                self.policies.tiers, model, (await tier_store.overrides(conn, [model_uri])).get(model_uri)
+            )
+            await tier_store.set_override(conn, model_uri, tier, reason, principal.name, previous.tier)
+        await self.compliance.reevaluate_models(self.db, [model_uri], principal.name)
+        return (await self.tiers_of([model_uri]))[model_uri]
+
+    async def add_review(self, principal: Principal, uri: str, comment: str, outcome: str) -> Review:
+        """Record a review of a version (audited); APPROVED resets its review clock.
+        Reviewers hold an audit role (auditor, compliance, admin) or a role that can
+        approve this model's promotions."""
+        checked = reviews.check_review(comment, outcome)
+        version = await self.index.get_version(uri)
+        if version is None:
+            raise NotFound(f"no version {uri} in the catalogue", field="uri")
+        team = await self.promotions._team(version)
+        access = AccessPolicy(principal, self.registries, self.policies.roles)
+        approver_roles = {r for rule in self.policies.promotions for r in rule.approvals}
+        if not access.can_read_audit and not access.approvable(sorted(approver_roles), team):
+            raise Forbidden(
+                f"{principal.name} may not review {uri}: reviewers hold auditor, compliance or admin, "
+                f"or an approval role for team {team or '(none)'}"
+            )
+        async with self.db.write() as conn:
+            return await reviews.add(conn, version, principal.name, comment.strip(), checked)
+
+    async def reviews_of(self, version_uris: Sequence[str]) -> dict[str, list[Review]]:
+        async with self.db.read() as conn:
+            return await reviews.reviews_of(conn, version_uris)
+
+    async def review_states(
+        self, versions: Sequence[ModelVersion], now: datetime | None = None
+    ) -> dict[str, reviews.ReviewState]:
+        """Where each version stands on its tier's review clock."""
+        now = now or utcnow()
+        uris = [v.uri for v in versions]
+        tiers = await self.tiers_of(list({v.model_uri for v in versions}))
+        async with self.db.read() as conn:
+            recorded = await reviews.reviews_of(conn, uris)
+            since = await reviews.production_since(conn, uris)
+        found = {}
+        for v in versions:
+            assigned = tiers.get(v.model_uri)
+            tier = self.policies.tiers.get(assigned.tier if assigned else None)
+            found[v.uri] = reviews.review_state(
+                tier, v.stage, since.get(v.uri) or v.created_at, recorded.get(v.uri, []), now
+            )
+        return found
+
+    async def inventory(
+        self, f: inventory.InventoryFilter, as_of: datetime | None = None, now: datetime | None = None
+    ) -> inventory.Inventory:
+        return await inventory.build(self.db, self.policies.tiers, f, as_of, now)
 
     async def stored_compliance(self, uris: Sequence[str]) -> dict[str, StoredCompliance]:
         """The stored evaluation of indexed versions, in one query (absent: not indexed)."""

@@ -433,3 +433,32 @@ stage_changes = Table(
     Index("ix_stage_changes_version", "version_uri", "id"),
     Index("ix_stage_changes_model", "model_uri", "at"),
 )
+
+# --- compliance: risk tiers and reviews ----------------------------------------
+
+# A model's risk tier set by hand (``setRiskTier``); absent: the policy file's rules decide.
+model_risk_tiers = Table(
+    "model_risk_tiers",
+    metadata,
+    Column("model_uri", String(600), primary_key=True),
+    Column("tier", String(128), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("set_by", String(256), nullable=False),
+    Column("set_at", UtcDateTime(), nullable=False),
+)
+
+# Review comments on versions (``addReview``), append-only; an APPROVED review
+# resets the version's periodic-review clock.
+version_reviews = Table(
+    "version_reviews",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("version_uri", String(700), nullable=False),
+    Column("model_uri", String(600), nullable=False),
+    Column("principal", String(256), nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("outcome", String(32), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+    Index("ix_version_reviews_version", "version_uri", "at"),
+    Index("ix_version_reviews_model", "model_uri"),
+)

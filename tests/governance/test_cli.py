@@ -111,3 +111,20 @@ def test_report_and_retention(setup: tuple[Path, Path], tmp_path: Path, capsys) 
     assert "0 versions would be archived (dry run: nothing changed)" in capsys.readouterr().out
     assert main(["retention", "apply", "--config", str(config)]) == 0
     assert "0 archive requests, 0 not applied" in capsys.readouterr().out
+
+
+def test_evidence_pack_from_the_command_line(
+    setup: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, _ = setup
+    out = tmp_path / "pack.html"
+    args = ["evidence", "mg://platform/fraud/2", "--format", "html", "--output", str(out)]
+    assert main([*args, "--config", str(config)]) == 0
+    assert "wrote" in capsys.readouterr().out
+    html = out.read_text(encoding="utf-8")
+    assert "Evidence pack: fraud v2" in html and "card-complete" in html and "FAIL" in html
+    pdf = tmp_path / "pack.pdf"
+    assert main(["evidence", "mg://platform/fraud/2", "--output", str(pdf), "--config", str(config)]) == 0
+    assert pdf.read_bytes().startswith(b"%PDF-")
+    assert main(["evidence", "mg://platform/fraud/9", "--config", str(config)]) == 1
+    assert "no version mg://platform/fraud/9" in capsys.readouterr().err

@@ -1,6 +1,7 @@
 // The dashboard's entry point: hash routing (#/, #/model/<uri>, #/governance) and the token.
 import { ApiError, banner, surface, token } from "./api.js";
 import { renderCatalogue } from "./catalogue.js";
+import { renderCompliance } from "./compliance.js";
 import { h } from "./dom.js";
 import { renderAudit } from "./audit.js";
 import { renderGovernance } from "./governance.js";
@@ -12,6 +13,7 @@ import { renderServing } from "./serving.js";
 const ROUTES = [
   ["model", /^#\/model\/([^?]+)$/, (page, [, uri], q) => renderModel(page, decodeURIComponent(uri), q.get("version"))],
   ["governance", /^#\/governance$/, (page, _match, q) => renderGovernance(page, q)],
+  ["compliance", /^#\/compliance$/, (page) => renderCompliance(page)],
   ["impact", /^#\/impact$/, (page, _match, q) => renderImpact(page, q)],
   ["audit", /^#\/audit$/, (page, _match, q) => renderAudit(page, q)],
   ["serving", /^#\/serving$/, (page, _match, q) => renderServing(page, q)],

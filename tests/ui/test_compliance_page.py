@@ -1,0 +1,57 @@
+"""The compliance page in a real headless Chromium against the demo: the inventory
+by risk tier, overdue reviews, the compliance-over-time chart drawn from as-of
+reports, and an evidence pack downloaded as a PDF."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tests.ui.conftest import LEAD_KEY, OPS_KEY
+from tests.ui.test_dashboard import expect, open_as, snap, use_token
+
+SET_TIER = """mutation($m: String!, $t: String) {
+  setRiskTier(modelUri: $m, tier: $t, reason: "browser test: material model") { tier source }
+}"""
+INVENTORY = "{ complianceInventory { items { modelUri name productionVersion riskTier { tier } } } }"
+
+
+def test_compliance_page(page: Any, graphql: Any) -> None:
+    items = graphql(INVENTORY)["complianceInventory"]["items"]
+    target = next(i for i in items if i["name"] == "demand-forecast" and i["productionVersion"])
+    rule_tier = target["riskTier"]["tier"]
+    assert graphql(SET_TIER, {"m": target["modelUri"], "t": "high"})["setRiskTier"] == {
+        "tier": "high",
+        "source": "override",
+    }
+    try:
+        open_as(page, OPS_KEY, "/#/compliance")
+        expect(page.get_by_role("heading", name="Compliance", exact=True)).to_be_visible()
+        tiers = page.get_by_test_id("tiers")
+        expect(tiers.locator('tr[data-tier="high"] td').nth(1)).to_have_text("1")
+        expect(tiers.locator('tr[data-tier="minimal"]')).to_be_visible()
+        row = page.get_by_test_id("inventory").locator(f'tr[data-model="{target["modelUri"]}"]')
+        expect(row).to_contain_text("high (override)")
+        expect(row).to_contain_text("platform")
+        # Every model of the demo is listed, one row each.
+        expect(page.get_by_test_id("inventory").locator("tbody tr")).to_have_count(len(items))
+        # The demo's production versions entered production just now: nothing is overdue.
+        expect(page.get_by_test_id("overdue")).to_have_text("No review is overdue.")
+        # The chart: one point per as-of report, the last one today's share.
+        expect(page.get_by_test_id("chart").locator("circle")).to_have_count(8)
+        last = page.get_by_test_id("chart").locator("circle").last.locator("title")
+        expect(last).to_contain_text("versions compliant")
+        snap(page, "compliance")
+
+        with page.expect_download() as downloaded:
+            row.locator('a[data-evidence="pdf"]').click()
+        pdf = Path(downloaded.value.path()).read_bytes()
+        assert downloaded.value.suggested_filename == "evidence-demand-forecast.pdf"
+        assert pdf.startswith(b"%PDF-") and len(pdf) > 5000
+
+        # Without an audit role the page says why instead of showing data.
+        use_token(page, LEAD_KEY)
+        expect(page.locator("#banner")).to_contain_text("lena needs one of the roles")
+    finally:
+        graphql(SET_TIER, {"m": target["modelUri"], "t": None})
+    assert rule_tier is not None
