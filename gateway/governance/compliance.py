@@ -229,13 +229,17 @@ class ComplianceRecorder:
         self,
         conn: AsyncConnection,
         changes: Sequence[tuple[Model, Mapping[str, ModelVersion], Sequence[ModelVersion]]],
+        records: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         """A whole indexing batch at once: a handful of set-based statements per batch
-        instead of per model (a full sync writes hundreds of models per batch)."""
+        instead of per model (a full sync writes hundreds of models per batch).
+        ``records``: the versions' codec records as the index stored them."""
         judged: list[Judged] = []
         gone: list[str] = []
+        known = records or {}
         for model, before, after in changes:
-            judged += self.judge_model(model.uri, model.team, [version_to_dict(v) for v in after])
+            rows = [known[v.uri] if v.uri in known else version_to_dict(v) for v in after]
+            judged += self.judge_model(model.uri, model.team, rows)
             current = {v.uri for v in after}
             gone += [uri for uri in before if uri not in current]
         for chunk in _chunks(gone, 500):
