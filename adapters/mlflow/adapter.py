@@ -92,6 +92,13 @@ log = logging.getLogger(__name__)
 
 ALIAS_MAX_AGE = 60.0  # seconds a registered model's aliases are reused from a listing
 PROMPT_TAG = "mlflow.prompt.is_prompt"
+# A full listing's first pages are short, so that a sync indexes its first models
+# within a second or two (a 1,000-version page with run details takes seconds);
+# MLflow's page tokens are offsets, so later pages of any size follow on. Both
+# listings are in name order: a first version page no longer than the first model
+# page names only models that page listed (their aliases are at hand).
+FIRST_MODEL_PAGE = 100
+FIRST_VERSION_PAGE = FIRST_MODEL_PAGE
 
 
 class MlflowAdapter:
@@ -139,8 +146,10 @@ class MlflowAdapter:
 
     # --- models ------------------------------------------------------------
 
-    async def _search_models(self, page_token: str | None) -> tuple[list[dict[str, Any]], str | None]:
-        query: dict[str, Any] = {"max_results": self.options.page_size, "order_by": ["name ASC"]}
+    async def _search_models(
+        self, page_token: str | None, size: int | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        query: dict[str, Any] = {"max_results": size or self.options.page_size, "order_by": ["name ASC"]}
         if page_token:
             query["page_token"] = page_token
         body = await self._http.get("registered-models/search", query)
@@ -163,7 +172,8 @@ class MlflowAdapter:
         """Registered models by name, ``page_size`` (≤ 1,000) per request. MLflow's page
         token is an offset: in name order only creations and deletions shift it, while
         timestamp order would reshuffle pages on every edit. MLflow hides prompts."""
-        raws, token = await self._search_models(page_token)
+        first = None if page_token else min(FIRST_MODEL_PAGE, self.options.page_size)
+        raws, token = await self._search_models(page_token, first)
         self._changes.observe_listing(raws, first_page=page_token is None, last_page=token is None)
         return Page([model_from_wire(self.registry_id, r) for r in raws], token)
 
@@ -272,8 +282,9 @@ class MlflowAdapter:
         """Every version of every model by (name, version), ``version_page_size`` per
         request (MLflow allows 200,000): the cheap way to sync a whole registry, with
         aliases reused from the model listing that precedes it."""
+        size = self.options.version_page_size
         query: dict[str, Any] = {
-            "max_results": self.options.version_page_size,
+            "max_results": size if page_token else min(FIRST_VERSION_PAGE, size),
             "order_by": ["name ASC", "version_number ASC"],
         }
         if page_token:

@@ -361,13 +361,24 @@ def version_from_wire(
         hyperparameters=dict(run.params) if run else {},
         metrics=dict(run.metrics) if run else {},
         parent=parent,
-        input_signature=run.input_signature(logged_model_id) if run else None,
+        input_signature=_input_signature(files, run, logged_model_id),
         tags=tags,
         created_by=raw.get("user_id") or (run.user_id if run else None),
         created_at=to_utc(raw.get("creation_timestamp")),
         updated_at=to_utc(raw.get("last_updated_timestamp")),
         native=native,
     )
+
+
+def _input_signature(
+    files: ModelFiles | None, run: RunDetails | None, logged_model_id: str | None
+) -> str | None:
+    """The version's own ``MLmodel`` signature first: MLflow 3 keeps a LoggedModel's
+    signature there only, not in the run's history tag (which older clients wrote)."""
+    inputs = (files.signature or {}).get("inputs") if files else None
+    if isinstance(inputs, str) and inputs:
+        return inputs
+    return run.input_signature(logged_model_id) if run else None
 
 
 def is_validation(role: str | None) -> bool:

@@ -86,8 +86,10 @@ class IndexListener(Protocol):
     whatever a listener writes (compliance, audit events) commits or rolls back
     with the index change.
 
-    A listener may also offer ``models_indexed(conn, [(model, before, after), ...])``,
-    called once per indexing batch instead of ``model_indexed`` once per model."""
+    A listener may also offer ``models_indexed(conn, [(model, before, after), ...],
+    records)``, called once per indexing batch instead of ``model_indexed`` once per
+    model; ``records`` maps each version URI of ``after`` to the codec record the
+    index just stored (``version_to_dict``), so a listener need not build it again."""
 
     async def model_indexed(
         self,
@@ -238,6 +240,7 @@ class CatalogueIndex:
         retag: list[str] = []
         tag_rows: list[dict[str, Any]] = []
         changed: list[tuple[Model, dict[str, Any], list[ModelVersion]]] = []
+        stored_records: dict[str, dict[str, Any]] = {}  # of the changed models' versions
         restricted_models: list[str] = []
         open_models: list[str] = []
         for model, versions in batch:
@@ -250,6 +253,7 @@ class CatalogueIndex:
             if not dirty and not removed and old_models.get(model.uri) == model_row["record"]:
                 continue
             changed.append((model, previous, ordered))
+            stored_records.update(records)
             model_rows.append(model_row)
             restricted = model_row["restricted"]
             (restricted_models if restricted else open_models).append(model.uri)
@@ -282,13 +286,17 @@ class CatalogueIndex:
         if tag_rows:
             await conn.execute(ct.insert(), tag_rows)
         decoded = [
-            (model, {uri: version_from_dict(rec) for uri, rec in previous.items()}, ordered)
+            (
+                model,
+                {uri: version_from_dict(rec) for uri, rec in previous.items()} if previous else {},
+                ordered,
+            )
             for model, previous, ordered in changed
         ]
         for listener in self.listeners:
             batched = getattr(listener, "models_indexed", None)
             if batched is not None:  # one call per batch: set-based writes
-                await batched(conn, decoded)
+                await batched(conn, decoded, stored_records)
             else:
                 for model, before, ordered in decoded:
                     await listener.model_indexed(conn, model, before, ordered)

@@ -34,6 +34,7 @@ from gateway.store.database import Database
 
 log = logging.getLogger(__name__)
 
+FIRST_BATCH_SIZE = 50  # the first models of a full sync are written (searchable) on their own
 BATCH_SIZE = 200  # models written per index transaction: the first batches of a full sync
 # Later batches of a full sync: fewer, larger transactions cost less per model (statement
 # compilation, listener set-up) once the first models are searchable.
@@ -179,15 +180,18 @@ class SyncEngine:
             await self.index.record_sync(registry_id, healthy=False, error=message)
             return SyncResult(registry_id, full, 0, 0, 0, time.perf_counter() - started, message)
 
-    async def _read_all(self, adapter: RegistryAdapter, skipped: dict[str, str]) -> AsyncIterator[Pair]:
+    async def _read_all(
+        self, adapter: RegistryAdapter, skipped: dict[str, str]
+    ) -> AsyncIterator[Pair | None]:
         """Every model with its versions, each as soon as it is complete, in as few
-        registry round trips as the registry allows. A model the registry refuses
-        to list (not a registry outage) lands in ``skipped`` with the reason."""
+        registry round trips as the registry allows; ``None`` marks a page boundary
+        (nothing more is ready until the next page arrives). A model the registry
+        refuses to list (not a registry outage) lands in ``skipped`` with the reason."""
         team = self._team(adapter.registry_id)
         if isinstance(adapter, BulkVersionLister):
             served = self._served.get(adapter.registry_id)
-            async for model, versions in _merge_listings(adapter, adapter):
-                yield _with_team(model, versions, team, served)
+            async for pair in _merge_listings(adapter, adapter):
+                yield _with_team(*pair, team, served) if pair is not None else None
             return
         limit = asyncio.Semaphore(READ_CONCURRENCY)
 
@@ -208,6 +212,7 @@ class SyncEngine:
             for pair in await asyncio.gather(*(read(m) for m in models)):
                 if pair is not None:
                     yield pair
+            yield None
 
     async def _full(
         self, adapter: RegistryAdapter, progress: ProgressCallback | None, started: float
@@ -227,16 +232,26 @@ class SyncEngine:
                 batch: list[Pair] = []
                 read_models = 0
                 async for pair in self._read_all(adapter, skipped):
+                    if pair is None:  # a page boundary: the first models go out at once
+                        if batch and read_models <= FIRST_BATCH_SIZE:
+                            await batches.put(batch)
+                            batch = []
+                        continue
                     batch.append(pair)
                     read_models += 1
                     # Small batches first (the first models are searchable soon), then
                     # larger ones (cheaper per model once the catalogue is filling).
-                    if len(batch) >= (
-                        BATCH_SIZE if read_models <= SMALL_BATCHES_UNTIL else FULL_SYNC_BATCH_SIZE
-                    ):
+                    if read_models <= FIRST_BATCH_SIZE:
+                        size = FIRST_BATCH_SIZE
+                    elif read_models <= SMALL_BATCHES_UNTIL:
+                        size = BATCH_SIZE
+                    else:
+                        size = FULL_SYNC_BATCH_SIZE
+                    if len(batch) >= size:
                         await batches.put(batch)
                         batch = []
-                await batches.put(batch)
+                if batch:
+                    await batches.put(batch)
                 await batches.put(None)
             except Exception as exc:  # handed to the writer, which fails the pass with it
                 await batches.put(exc)
@@ -333,11 +348,12 @@ async def _all_versions(adapter: RegistryAdapter, model_name: str) -> list[Model
     return [v async for v in iterate_pages(lambda t: adapter.list_versions(model_name, t))]
 
 
-async def _merge_listings(lister: BulkVersionLister, adapter: RegistryAdapter) -> AsyncIterator[Pair]:
+async def _merge_listings(lister: BulkVersionLister, adapter: RegistryAdapter) -> AsyncIterator[Pair | None]:
     """The model listing and the all-versions listing, read concurrently and joined:
     a model is yielded once its record has arrived and the versions listing has
-    moved on to another model (or ended). Models without versions come at the end;
-    versions whose model is not listed (deleted meanwhile) are dropped."""
+    moved on to another model (or ended); ``None`` after each page's complete models.
+    Models without versions come at the end; versions whose model is not listed
+    (deleted meanwhile) are dropped."""
     models_pages: asyncio.Queue[list[Model] | BaseException | None] = asyncio.Queue(maxsize=PAGES_AHEAD)
     version_pages: asyncio.Queue[list[ModelVersion] | BaseException | None] = asyncio.Queue(
         maxsize=PAGES_AHEAD
@@ -430,6 +446,7 @@ async def _merge_listings(lister: BulkVersionLister, adapter: RegistryAdapter) -
                 complete.discard(name)
                 yielded[name] = model
                 yield model, groups.pop(name, [])
+            yield None
         for name in sorted(scattered):  # rare: re-read whole, the index replaces the model
             yield yielded[name], await _all_versions(adapter, name)
     finally:

@@ -265,15 +265,18 @@ class ComplianceRecorder:
         self,
         conn: AsyncConnection,
         changes: Sequence[tuple[Model, Mapping[str, ModelVersion], Sequence[ModelVersion]]],
+        records: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         """A whole indexing batch at once: a handful of set-based statements per batch
-        instead of per model (a full sync writes hundreds of models per batch)."""
+        instead of per model (a full sync writes hundreds of models per batch).
+        ``records``: the versions' codec records as the index stored them."""
         judged: list[Judged] = []
         gone: list[str] = []
         tiers = await self._tiers(conn, [model for model, _, _ in changes])
+        known = records or {}
         for model, before, after in changes:
-            records = [version_to_dict(v) for v in after]
-            judged += self.judge_model(model.uri, model.team, records, tiers.get(model.uri))
+            rows = [known[v.uri] if v.uri in known else version_to_dict(v) for v in after]
+            judged += self.judge_model(model.uri, model.team, rows, tiers.get(model.uri))
             current = {v.uri for v in after}
             gone += [uri for uri in before if uri not in current]
         for chunk in _chunks(gone, 500):

@@ -35,6 +35,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -202,8 +203,10 @@ class LineageHarvester:
         self,
         conn: AsyncConnection,
         changes: Sequence[tuple[Model, Mapping[str, ModelVersion], Sequence[ModelVersion]]],
+        records: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
-        """A whole indexing batch in one harvest: a few set-based statements per batch."""
+        """A whole indexing batch in one harvest: a few set-based statements per batch
+        (``records``, the stored codec records, are not needed here)."""
         fresh: list[ModelVersion] = []
         known: list[ModelVersion] = []
         removed: list[str] = []

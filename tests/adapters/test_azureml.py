@@ -57,12 +57,18 @@ def make_adapter(server: AzureMLServer, *, registry: bool = False, **options: An
     return AzureMLRegistry(REGISTRY, load_settings(settings, server.environ), team="risk", retry=FAST_RETRY)
 
 
+# Small pages, so that the contract's listings cross pages. No LINEAGE: a model asset
+# names its training job (``jobName``), not the data; the job's inputs are not read.
+CONTRACT_PAGE_SIZE = 2
+
+
 class WorkspaceSubject:
     """A workspace seeded with ``MLClient.models.create_or_update``. The SDK creates
     containers implicitly (no description or tags of their own)."""
 
     capabilities = {VERSION_DESCRIPTION, VERSION_TAGS}
     writable_stages = {Stage.STAGING, Stage.PRODUCTION, Stage.ARCHIVED}
+    page_size = CONTRACT_PAGE_SIZE  # set in the contract's fixture
 
     def __init__(self, adapter: AzureMLRegistry, server: AzureMLServer):
         self.adapter = adapter
@@ -89,6 +95,7 @@ class RegistrySubject:
 
     capabilities = {MODEL_DESCRIPTION, MODEL_TAGS, VERSION_DESCRIPTION, VERSION_TAGS}
     writable_stages = {Stage.STAGING, Stage.PRODUCTION, Stage.ARCHIVED}
+    page_size = CONTRACT_PAGE_SIZE  # set in the contract's fixture
 
     def __init__(self, adapter: AzureMLRegistry, server: AzureMLServer):
         self.adapter = adapter
@@ -117,7 +124,7 @@ class RegistrySubject:
 class TestAzureMLWorkspaceContract(AdapterContract):
     @pytest.fixture
     async def subject(self, azureml_fake: AzureMLServer) -> Any:
-        adapter = make_adapter(azureml_fake)
+        adapter = make_adapter(azureml_fake, page_size=CONTRACT_PAGE_SIZE)
         yield WorkspaceSubject(adapter, azureml_fake)
         await adapter.aclose()
 
@@ -125,9 +132,13 @@ class TestAzureMLWorkspaceContract(AdapterContract):
 class TestAzureMLRegistryContract(AdapterContract):
     @pytest.fixture
     async def subject(self, azureml_fake: AzureMLServer) -> Any:
-        adapter = make_adapter(azureml_fake, registry=True)
+        # A registry's container listing takes no page size: the service picks it
+        # (the fake's ``page_size``); version listings take ``$top`` (the option).
+        azureml_fake.fake.page_size = CONTRACT_PAGE_SIZE
+        adapter = make_adapter(azureml_fake, registry=True, page_size=CONTRACT_PAGE_SIZE)
         yield RegistrySubject(adapter, azureml_fake)
         await adapter.aclose()
+        azureml_fake.fake.reset_switches()
 
 
 @pytest.fixture

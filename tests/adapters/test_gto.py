@@ -427,8 +427,10 @@ def test_references_resolve_to_the_owning_registry() -> None:
 
 
 class GtoSubject:
+    # No LINEAGE: GTO's artifact metadata names no training data the adapter reads.
     capabilities = {VERSION_DESCRIPTION, VERSION_TAGS, METRICS, HYPERPARAMETERS, MODEL_TAGS}
     writable_stages = {Stage.STAGING, Stage.PRODUCTION}
+    page_size = 2  # the adapter's page_size option in the contract's fixture
 
     def __init__(self, remote: GtoRemote, adapter: GtoRegistry):
         self.remote = remote
@@ -473,7 +475,7 @@ def contract_remote(daemon: GitDaemon) -> GtoRemote:
 class TestGtoContract(AdapterContract):
     @pytest.fixture
     async def subject(self, contract_remote: GtoRemote, tmp_path: Path) -> AsyncIterator[GtoSubject]:
-        gto = make_adapter(contract_remote.url, tmp_path, page_size=2)  # forces paging
+        gto = make_adapter(contract_remote.url, tmp_path, page_size=GtoSubject.page_size)  # forces paging
         yield GtoSubject(contract_remote, gto)
         await gto.aclose()
 

@@ -42,6 +42,7 @@ from gateway.runtime import Gateway
 from gateway.server import create_app
 from tests.adapters.contract import (
     HYPERPARAMETERS,
+    LINEAGE,
     METRICS,
     MODEL_DESCRIPTION,
     MODEL_TAGS,
@@ -112,8 +113,10 @@ class KubeflowSubject:
         VERSION_TAGS,
         METRICS,
         HYPERPARAMETERS,
+        LINEAGE,
     }
     writable_stages = {Stage.STAGING, Stage.PRODUCTION, Stage.ARCHIVED}
+    page_size = 2  # the adapter's page_size option in the contract's fixture
 
     def __init__(self, adapter: KubeflowRegistry, server: KubeflowServer):
         self.adapter = adapter
@@ -133,10 +136,20 @@ class KubeflowSubject:
                     version_description=v.description,
                     metadata=metadata,
                 )
+                if v.datasets:  # training data as DataSet artifacts of the version
+                    self._log_datasets(m.name, f"v{i + 1}", v.datasets)
             model = client.get_registered_model(m.name)
             model.description = m.description
             model.custom_properties = dict(m.tags)
             client.update(model)
+
+    def _log_datasets(self, name: str, version: str, uris: list[str]) -> None:
+        from model_registry.types import DataSet
+
+        mv = self.server.client.get_model_version(name, version)
+        for n, uri in enumerate(uris):
+            dataset = DataSet(name=f"train-{n}", uri=uri)
+            self.server.runner.run(self.server.client._api.upsert_model_version_artifact(dataset, mv.id))
 
     async def seed(self, models: list[SeedModel]) -> None:
         await asyncio.to_thread(self._seed, models)
@@ -147,8 +160,10 @@ class KubeflowSubject:
 
 class TestKubeflowContract(AdapterContract):
     @pytest.fixture
-    def subject(self, adapter: KubeflowRegistry, kubeflow_fake: KubeflowServer) -> KubeflowSubject:
-        return KubeflowSubject(adapter, kubeflow_fake)
+    async def subject(self, kubeflow_fake: KubeflowServer) -> AsyncIterator[KubeflowSubject]:
+        paged = make_adapter(kubeflow_fake, page_size=KubeflowSubject.page_size)
+        yield KubeflowSubject(paged, kubeflow_fake)
+        await paged.aclose()
 
 
 # --- reads -------------------------------------------------------------------

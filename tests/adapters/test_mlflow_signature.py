@@ -71,3 +71,36 @@ def test_the_history_entry_of_the_versions_own_logged_model_wins() -> None:
     found = logged_input_signatures(history)
     assert found == (("m-a", '[{"name": "a"}]'), ("m-b", '[{"name": "b"}]'))
     assert logged_input_signatures("not json") == () and logged_input_signatures(None) == ()
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning:mlflow.*")  # pyfunc logging hints
+async def test_an_mlflow3_logged_model_signature_is_read_from_its_mlmodel(
+    adapter: MlflowAdapter, team: MlflowTeam, mlflow_url: str
+) -> None:
+    """MLflow 3 ``log_model(name=...)`` makes a LoggedModel: its signature is in the
+    model's own ``MLmodel`` file and nowhere on the run."""
+    import mlflow
+    import pandas as pd
+    from mlflow.models import infer_signature
+
+    class Scorer(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
+        def predict(self, context: object, model_input: pd.DataFrame, params: object = None) -> object:
+            return model_input["amount"] * 0.0
+
+    frame = pd.DataFrame({"amount": [1.0, 2.5], "country": ["de", "fr"]})
+    signature = infer_signature(frame, frame["amount"])
+    run_id = team.train()
+    mlflow.set_tracking_uri(mlflow_url)
+    with mlflow.start_run(run_id=run_id):
+        info = mlflow.pyfunc.log_model(name="model", python_model=Scorer(), signature=signature)
+    assert info.model_uri.startswith("models:/m-")  # the MLflow 3 way, not runs:/
+    assert "mlflow.log-model.history" not in team.client.get_run(run_id).data.tags
+    name = unique_name("mlflow3signed")
+    team.register(name, info.model_uri, run_id=run_id)
+
+    version = await adapter.get_version(name, "1")
+    assert version is not None and version.input_signature is not None
+    assert json.loads(version.input_signature) == json.loads(signature.to_dict()["inputs"])
+    assert '"country"' in input_signature(version_to_dict(version))
+    listed = (await adapter.list_versions(name)).items
+    assert [v.input_signature for v in listed] == [version.input_signature]

@@ -6,12 +6,15 @@ through the adapter. moto implements groups, packages (with paging and approval
 filters), tags on group ARNs and UpdateModelPackage (replacing, not merging). It
 drops ModelLifeCycle, ModelCard and SourceUri and has no lineage API; those
 paths are tested against the botocore-validated stub in
-``test_sagemaker_stub.py``.
+``test_sagemaker_stub.py``. The contract runs through
+``tests/fakes/sagemaker_lineage.py`` in front of moto, which serves the lineage
+API from botocore's service model, so seeded training data is read back.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -24,6 +27,7 @@ from gateway.config import RegistrySettings
 from gateway.domain import Relation, Stage
 from gateway.errors import RegistryError, RegistryUnavailable
 from tests.adapters.contract import (
+    LINEAGE,
     MODEL_DESCRIPTION,
     MODEL_TAGS,
     VERSION_DESCRIPTION,
@@ -32,6 +36,7 @@ from tests.adapters.contract import (
     SeedModel,
     unique_name,
 )
+from tests.fakes.sagemaker_lineage import SageMakerLineage, run_in_thread
 
 REGION = "us-east-1"
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/xgboost:1.7-1"
@@ -76,7 +81,7 @@ class MotoSubject:
 
     # SageMaker has no numeric metrics (ModelMetrics are S3 report files) and no
     # hyperparameters on a package. STAGING is a ModelLifeCycle stage, which moto drops.
-    capabilities = {VERSION_DESCRIPTION, VERSION_TAGS, MODEL_TAGS, MODEL_DESCRIPTION}
+    capabilities = {VERSION_DESCRIPTION, VERSION_TAGS, MODEL_TAGS, MODEL_DESCRIPTION, LINEAGE}
     writable_stages = {Stage.PRODUCTION, Stage.ARCHIVED}
     page_size = 2  # with PAGE_SIZE patched to it in the contract's fixture
 
@@ -92,13 +97,27 @@ class MotoSubject:
                 Tags=[{"Key": k, "Value": v} for k, v in m.tags.items()],
             )
             for v in m.versions:
-                self.client.create_model_package(
+                arn = self.client.create_model_package(
                     ModelPackageGroupName=m.name,
                     ModelPackageDescription=v.description or "",
                     InferenceSpecification=inference_spec(v.artifact_uri),
                     ModelApprovalStatus="PendingManualApproval",
                     CustomerMetadataProperties=v.tags,
-                )
+                )["ModelPackageArn"]
+                if v.datasets:
+                    self._record_training_data(arn, v.datasets)
+
+    def _record_training_data(self, package_arn: str, datasets: list[str]) -> None:
+        """As a team records data with the lineage API: a DataSet artifact per URI,
+        associated (ContributedTo) with the lineage artifact SageMaker made for the package."""
+        (package,) = self.client.list_artifacts(SourceUri=package_arn)["ArtifactSummaries"]
+        for uri in datasets:
+            dataset = self.client.create_artifact(ArtifactType="DataSet", Source={"SourceUri": uri})
+            self.client.add_association(
+                SourceArn=dataset["ArtifactArn"],
+                DestinationArn=package["ArtifactArn"],
+                AssociationType="ContributedTo",
+            )
 
     async def seed(self, models: list[SeedModel]) -> None:
         await run_blocking(self._seed, models)
@@ -112,12 +131,27 @@ class MotoSubject:
         )
 
 
+@pytest.fixture(scope="module")
+def lineage_front(moto_sagemaker_url: str) -> Iterator[tuple[SageMakerLineage, str]]:
+    """moto behind the lineage API it lacks (``tests/fakes/sagemaker_lineage.py``)."""
+    front = SageMakerLineage(moto_sagemaker_url)
+    serving = run_in_thread(front)
+    yield front, next(serving)
+    serving.close()
+
+
 class TestSageMakerContractOnMoto(AdapterContract):
     @pytest.fixture
-    def subject(self, adapter: SageMakerRegistry, sm: Any, monkeypatch: pytest.MonkeyPatch) -> MotoSubject:
+    def subject(
+        self, lineage_front: tuple[SageMakerLineage, str], aws_env: None, monkeypatch: pytest.MonkeyPatch
+    ) -> Iterator[MotoSubject]:
         # MaxResults of 2 instead of SageMaker's 100, so that the listings cross pages.
         monkeypatch.setattr(sagemaker_registry, "PAGE_SIZE", MotoSubject.page_size)
-        return MotoSubject(adapter, sm)
+        front, url = lineage_front
+        seen = len(front.violations)
+        client = boto3.client("sagemaker", region_name=REGION, endpoint_url=url)
+        yield MotoSubject(make_adapter(url), client)
+        assert front.violations[seen:] == [], "the lineage front answered outside the service model"
 
 
 def test_entry_point_names_this_factory() -> None:

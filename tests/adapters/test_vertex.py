@@ -6,9 +6,11 @@ sends is checked against the discovery document (``vertex_fake`` fails a test
 whose responses do not match). The subject seeds the registry as a team would,
 with **Google's own client**: google-api-python-client built from the discovery
 document plus google-auth's service-account credentials, calling
-``models:upload`` and polling the long-running operation. Deployments and ML
-Metadata runs have no served API in the fake and are set through its test-only
-``deploy`` / ``add_training_run``.
+``models:upload`` and polling the long-running operation, and recording training
+data in ML Metadata (``artifacts.create``, ``executions.create``,
+``executions.addExecutionEvents``). Deployments have no served API in the fake
+and are set through its test-only ``deploy`` (``add_training_run`` is a shortcut
+for lineage shapes the SDK path does not need, such as parent models).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from gateway.errors import RegistryForbidden, RegistryRejected, RegistryUnavaila
 from gateway.runtime import Gateway
 from gateway.server import create_app
 from tests.adapters.contract import (
+    LINEAGE,
     MODEL_DESCRIPTION,
     MODEL_TAGS,
     VERSION_DESCRIPTION,
@@ -95,7 +98,7 @@ CONTRACT_PAGE_SIZE = 2
 
 
 class VertexSubject:
-    capabilities = {MODEL_DESCRIPTION, MODEL_TAGS, VERSION_DESCRIPTION, VERSION_TAGS}
+    capabilities = {MODEL_DESCRIPTION, MODEL_TAGS, VERSION_DESCRIPTION, VERSION_TAGS, LINEAGE}
     writable_stages = {Stage.STAGING, Stage.PRODUCTION, Stage.ARCHIVED}
     page_size = CONTRACT_PAGE_SIZE
 
@@ -106,7 +109,7 @@ class VertexSubject:
     async def seed(self, models: list[SeedModel]) -> None:
         for m in models:
             for i, v in enumerate(m.versions):
-                await asyncio.to_thread(
+                version_id = await asyncio.to_thread(
                     self.server.upload,
                     m.name,
                     display_name=f"{m.name} (contract suite)",
@@ -116,6 +119,14 @@ class VertexSubject:
                     labels={**m.tags, **v.tags},  # Vertex labels live on versions
                     new_version=i > 0,
                 )
+                if v.datasets:  # training data goes into ML Metadata, as the Vertex SDK puts it
+                    await asyncio.to_thread(
+                        self.server.record_training,
+                        m.name,
+                        version_id,
+                        run=f"train-{m.name}-{version_id}",
+                        datasets=v.datasets,
+                    )
 
     async def touch(self, model_name: str) -> None:
         await asyncio.to_thread(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from gateway.catalogue.cache import AsyncCache, MemoryBackend
 from gateway.catalogue.live import LiveReader
 from tests.fakes.memory_registry import BatchingRegistry, MemoryRegistry
@@ -52,10 +50,11 @@ async def test_a_hanging_registry_costs_at_most_the_deadline() -> None:
     reg = MemoryRegistry("slow")
     reg.put("x")
     reg.hang_seconds = 30
-    started = time.perf_counter()
     result = (await reader(reg, deadline=0.3).versions(["mg://slow/x/1"]))["mg://slow/x/1"]
-    assert time.perf_counter() - started < 1.5
-    assert result.error is not None and "no answer within" in result.error.message
+    # The registry's call was abandoned at the deadline (it would answer after 30 s).
+    assert reg.calls["get_version"] == 1 and reg.calls["cancelled"] == 1
+    assert result.version is None
+    assert result.error is not None and "no answer within 0.3s" in result.error.message
 
 
 async def test_a_failing_registry_serves_the_last_value_stale() -> None:

@@ -67,7 +67,11 @@ class MemoryRegistry:
     async def _call(self, name: str) -> None:
         self.calls[name] += 1
         if self.hang_seconds:
-            await asyncio.sleep(self.hang_seconds)
+            try:
+                await asyncio.sleep(self.hang_seconds)
+            except asyncio.CancelledError:  # a caller's deadline gave up on us
+                self.calls["cancelled"] += 1
+                raise
         if self.failing:
             raise RegistryUnavailable(self.registry_id, "connection refused")
 

@@ -17,11 +17,13 @@ Served: ``models.list / get / listVersions / mergeVersionAliases / patch /
 upload`` (a long-running operation, done on the first ``operations.get``),
 ``models.operations.get``, ``metadataStores.artifacts.queryArtifactLineageSubgraph``
 and ``endpoints.list / get / patch`` (``patch`` with ``updateMask=traffic_split``
-only). Not served, so set through test-only methods: deployments (``deploy``;
-really ``endpoints.deployModel``, a long-running operation, with its
-``trafficSplit`` where ``"0"`` names the model being deployed) and ML Metadata
-runs (``add_training_run``; really ``metadataStores.executions.create`` +
-``addExecutionEvents``).
+only), and the ML Metadata writes a team's training code makes (``artifacts.create``,
+``executions.create``, ``executions.addExecutionEvents``; every upload also
+creates the version's ``google.VertexModel`` artifact, as Vertex does).
+Not served, so set through test-only methods: deployments (``deploy``; really
+``endpoints.deployModel``, a long-running operation, with its ``trafficSplit``
+where ``"0"`` names the model being deployed); ``add_training_run`` is a
+shortcut for a whole run.
 
 Behaviour Google documents and the fake implements: ``default`` alias on a
 model's first version, exactly one ``default`` per model; an alias is unique
@@ -55,7 +57,7 @@ import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -92,7 +94,11 @@ SERVED = {
     "aiplatform.projects.locations.endpoints.list",
     "aiplatform.projects.locations.endpoints.get",
     "aiplatform.projects.locations.endpoints.patch",
+    "aiplatform.projects.locations.metadataStores.artifacts.create",
+    "aiplatform.projects.locations.metadataStores.executions.create",
+    "aiplatform.projects.locations.metadataStores.executions.addExecutionEvents",
 }
+METADATA_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,127}$")
 # google.rpc.Code names and the HTTP status Google maps each to.
 HTTP_STATUS = {
     "INVALID_ARGUMENT": 400,
@@ -387,7 +393,7 @@ class StoredEndpoint:
 @dataclass
 class IssuedToken:
     email: str
-    expires_at: float  # time.monotonic()
+    expires_at: float  # on FakeVertex.token_clock
 
 
 @dataclass
@@ -429,6 +435,9 @@ class FakeVertex:
     def reset_switches(self) -> None:
         with self._lock:
             self.token_lifetime = 3599  # what Google issues
+            # When issued tokens expire; a test hands in the adapter's ManualClock so
+            # that expiry follows the test's time, not a loaded machine's.
+            self.token_clock: Callable[[], float] = time.monotonic
             self.revoked_kids: set[str] = set()
             # Google's own google-auth always signs this audience, whatever token_uri says.
             self.expected_audience = "https://oauth2.googleapis.com/token"
@@ -690,6 +699,9 @@ class FakeVertex:
             prefix + "endpoints.list": self._list_endpoints,
             prefix + "endpoints.get": self._get_endpoint,
             prefix + "endpoints.patch": self._patch_endpoint,
+            prefix + "metadataStores.artifacts.create": self._create_artifact,
+            prefix + "metadataStores.executions.create": self._create_execution,
+            prefix + "metadataStores.executions.addExecutionEvents": self._add_execution_events,
         }
 
     def _api(
@@ -753,7 +765,7 @@ class FakeVertex:
                 [_error_info("CREDENTIALS_MISSING")],
             )
         issued = self.tokens.get(value[len("Bearer ") :])
-        if issued is None or issued.expires_at <= time.monotonic() or not self.accept_tokens:
+        if issued is None or issued.expires_at <= self.token_clock() or not self.accept_tokens:
             raise ApiError(
                 "UNAUTHENTICATED",
                 f"Request had invalid authentication credentials. {AUTH_HELP}",
@@ -1057,6 +1069,72 @@ class FakeVertex:
         self._touch_endpoint(endpoint)
         return self.render_endpoint(endpoint)
 
+    # --- ML Metadata writes (what the Vertex SDK's experiment tracking sends) ------
+
+    def _store(self, args: Mapping[str, str]) -> str:
+        if args["metadataStoresId"] != "default":
+            raise ApiError("NOT_FOUND", f"MetadataStore {args['metadataStoresId']} does not exist.")
+        return f"{self.parent}/metadataStores/default"
+
+    def _metadata_name(self, store: str, collection: str, wanted: str | None) -> str:
+        if wanted is not None and not METADATA_ID.match(wanted):
+            raise ApiError(
+                "INVALID_ARGUMENT", f"{collection[:-1]} id {wanted!r} must match [a-z0-9][a-z0-9-]{{0,127}}."
+            )
+        name = f"{store}/{collection}/{wanted or self._new_id()}"
+        if name in self.artifacts or name in self.executions:
+            raise ApiError("ALREADY_EXISTS", f"{name} already exists.")
+        return name
+
+    def _metadata_resource(self, name: str, body: Mapping[str, Any], state: str) -> dict[str, Any]:
+        if not body.get("schemaTitle"):
+            raise ApiError("INVALID_ARGUMENT", "schema_title is required.")
+        now = rfc3339(self._now())
+        stored = {
+            "schemaVersion": "0.0.1",
+            "state": state,
+            "metadata": {},
+            **{k: v for k, v in body.items() if k not in ("name", "createTime", "updateTime", "etag")},
+            "name": name,
+            "createTime": now,
+            "updateTime": now,
+            "etag": "1",
+        }
+        return {k: v for k, v in stored.items() if v not in (None, "")}
+
+    def _create_artifact(self, args: Mapping[str, str], query: Mapping[str, str], body: Any) -> Any:
+        name = self._metadata_name(self._store(args), "artifacts", query.get("artifactId"))
+        self.artifacts[name] = self._metadata_resource(name, body, "LIVE")
+        return self.artifacts[name]
+
+    def _create_execution(self, args: Mapping[str, str], query: Mapping[str, str], body: Any) -> Any:
+        name = self._metadata_name(self._store(args), "executions", query.get("executionId"))
+        self.executions[name] = self._metadata_resource(name, body, "NEW")
+        return self.executions[name]
+
+    def _add_execution_events(self, args: Mapping[str, str], query: Mapping[str, str], body: Any) -> Any:
+        execution = f"{self._store(args)}/executions/{args['executionsId']}"
+        if execution not in self.executions:
+            raise ApiError("NOT_FOUND", f"Execution {execution} does not exist.")
+        events = body.get("events") or []
+        for event in events:
+            if event.get("artifact") not in self.artifacts:
+                raise ApiError("NOT_FOUND", f"Artifact {event.get('artifact')} does not exist.")
+            if event.get("type") not in ("INPUT", "OUTPUT"):
+                raise ApiError(
+                    "INVALID_ARGUMENT", f"Event type {event.get('type')!r} must be INPUT or OUTPUT."
+                )
+        now = rfc3339(self._now())
+        self.events += [
+            {
+                **{k: v for k, v in e.items() if k in ("artifact", "type", "labels")},
+                "execution": execution,
+                "eventTime": now,
+            }
+            for e in events
+        ]
+        return {}
+
     # --- the token endpoint ------------------------------------------------------
 
     def _token_endpoint(self, body: bytes) -> tuple[int, Any, str]:
@@ -1126,7 +1204,7 @@ class FakeVertex:
                 raise OAuthFailure(400, "invalid_grant", "Invalid JWT: jti was already used.")
             self.seen_jti.add(jti)
         access_token = "ya29.fake." + secrets.token_urlsafe(32)
-        self.tokens[access_token] = IssuedToken(verified["iss"], time.monotonic() + self.token_lifetime)
+        self.tokens[access_token] = IssuedToken(verified["iss"], self.token_clock() + self.token_lifetime)
         self.tokens_issued += 1
         return {"access_token": access_token, "expires_in": self.token_lifetime, "token_type": "Bearer"}
 

@@ -192,6 +192,42 @@ class VertexServer:
                 ).execute()
             )
 
+    def record_training(self, model_id: str, version_id: str, *, run: str, datasets: list[str]) -> str:
+        """Training data recorded in ML Metadata as the Vertex SDK's experiment
+        tracking records it: a ``system.Dataset`` artifact per URI, a
+        ``system.ContainerExecution`` for the run, and events linking the
+        datasets (INPUT) and the version's ``metadataArtifact`` (OUTPUT) to it.
+        Returns the execution's resource name."""
+        parent = f"projects/{self.project}/locations/{self.location}"
+        store = f"{parent}/metadataStores/default"
+        with self._google_lock:
+            self._drop_idle_connections()
+            locations = self.google.projects().locations()
+            version = locations.models().get(name=f"{parent}/models/{model_id}@{version_id}").execute()
+            metadata = locations.metadataStores()
+            inputs = [
+                metadata.artifacts()
+                .create(parent=store, body={"schemaTitle": "system.Dataset", "uri": uri, "displayName": uri})
+                .execute()["name"]
+                for uri in datasets
+            ]
+            execution = (
+                metadata.executions()
+                .create(
+                    parent=store,
+                    body={
+                        "schemaTitle": "system.ContainerExecution",
+                        "displayName": run,
+                        "state": "COMPLETE",
+                    },
+                )
+                .execute()["name"]
+            )
+            events = [{"artifact": a, "type": "INPUT"} for a in inputs]
+            events.append({"artifact": version["metadataArtifact"], "type": "OUTPUT"})
+            metadata.executions().addExecutionEvents(execution=execution, body={"events": events}).execute()
+        return execution
+
 
 def _free_socket() -> socket.socket:
     # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto
