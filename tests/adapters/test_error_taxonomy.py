@@ -26,15 +26,16 @@ from gateway.errors import (
 )
 
 REGISTRY = "reg-1"
-# status -> (the kind every adapter must produce, MLflow's code, Google's status, AWS's code)
-TAXONOMY: dict[int, tuple[type[RegistryError], str, str, str]] = {
-    400: (RegistryRejected, "INVALID_PARAMETER_VALUE", "INVALID_ARGUMENT", "ValidationException"),
-    401: (RegistryAuthError, "UNAUTHENTICATED", "UNAUTHENTICATED", "UnrecognizedClientException"),
-    403: (RegistryForbidden, "PERMISSION_DENIED", "PERMISSION_DENIED", "AccessDeniedException"),
-    404: (RegistryNotFound, "RESOURCE_DOES_NOT_EXIST", "NOT_FOUND", "ResourceNotFound"),
-    429: (RegistryUnavailable, "REQUEST_LIMIT_EXCEEDED", "RESOURCE_EXHAUSTED", "ThrottlingException"),
-    500: (RegistryUnavailable, "INTERNAL_ERROR", "INTERNAL", "InternalFailure"),
-    503: (RegistryUnavailable, "TEMPORARILY_UNAVAILABLE", "UNAVAILABLE", "ServiceUnavailable"),
+# status -> (the kind every adapter must produce, MLflow's code, Google's status, AWS's code,
+# W&B's: none, its GraphQL errors carry only a message)
+TAXONOMY: dict[int, tuple[type[RegistryError], str, str, str, None]] = {
+    400: (RegistryRejected, "INVALID_PARAMETER_VALUE", "INVALID_ARGUMENT", "ValidationException", None),
+    401: (RegistryAuthError, "UNAUTHENTICATED", "UNAUTHENTICATED", "UnrecognizedClientException", None),
+    403: (RegistryForbidden, "PERMISSION_DENIED", "PERMISSION_DENIED", "AccessDeniedException", None),
+    404: (RegistryNotFound, "RESOURCE_DOES_NOT_EXIST", "NOT_FOUND", "ResourceNotFound", None),
+    429: (RegistryUnavailable, "REQUEST_LIMIT_EXCEEDED", "RESOURCE_EXHAUSTED", "ThrottlingException", None),
+    500: (RegistryUnavailable, "INTERNAL_ERROR", "INTERNAL", "InternalFailure", None),
+    503: (RegistryUnavailable, "TEMPORARILY_UNAVAILABLE", "UNAVAILABLE", "ServiceUnavailable", None),
 }
 
 
@@ -66,12 +67,20 @@ def sagemaker_answer(status: int, headers: dict[str, str]) -> RegistryError:
     return error
 
 
+def wandb_answer(status: int, headers: dict[str, str]) -> RegistryError:
+    from adapters.wandb.api import error_translator as wandb_translator
+
+    body = {"errors": [{"message": "no", "path": ["addAliases"]}]}
+    return wandb_translator(REGISTRY)(httpx.Response(status, json=body, headers=headers, request=_request()))
+
+
 TRANSLATORS: dict[str, Callable[[int, dict[str, str]], RegistryError]] = {
     "mlflow": mlflow_answer,
     "vertex": vertex_answer,
     "sagemaker": sagemaker_answer,
+    "wandb": wandb_answer,
 }
-CODE_COLUMN = {"mlflow": 1, "vertex": 2, "sagemaker": 3}
+CODE_COLUMN = {"mlflow": 1, "vertex": 2, "sagemaker": 3, "wandb": 4}
 
 
 @pytest.mark.parametrize("status", sorted(TAXONOMY))
@@ -83,12 +92,12 @@ def test_every_adapter_maps_a_status_to_the_same_kind_and_keys(adapter: str, sta
     extensions = error.as_extensions()
     assert extensions["code"] == expected.code
     assert extensions["registry"] == REGISTRY and REGISTRY in error.message
-    assert extensions["registryCode"] == TAXONOMY[status][CODE_COLUMN[adapter]]
+    assert extensions.get("registryCode") == TAXONOMY[status][CODE_COLUMN[adapter]]
     assert error.status == status
     assert error.retryable is (expected is RegistryUnavailable)
 
 
-@pytest.mark.parametrize("adapter", ["mlflow", "vertex"])
+@pytest.mark.parametrize("adapter", ["mlflow", "vertex", "wandb"])
 def test_retry_after_reaches_the_same_key(adapter: str) -> None:
     error = TRANSLATORS[adapter](429, {"Retry-After": "7"})
     assert error.extensions["retryAfterSeconds"] == 7.0
