@@ -456,6 +456,9 @@ async def test_gateway_federates_a_wandb_registry(wandb_fake: WandbServer, tmp_p
     log_and_link(wandb_fake, name, summary={"auc": 0.94})
     key_file = tmp_path / "wandb-key"
     key_file.write_text(wandb_fake.key)
+    hook_token = secrets.token_urlsafe(16)
+    hook_file = tmp_path / "wandb-hook"
+    hook_file.write_text(hook_token)
     policies = tmp_path / "policies.yaml"
     policies.write_text(POLICIES)
     registry = {
@@ -466,6 +469,7 @@ async def test_gateway_federates_a_wandb_registry(wandb_fake: WandbServer, tmp_p
         "organization": "acme",
         "registry": "model",
         "api_key_file": str(key_file),
+        "webhook_token_file": str(hook_file),
     }
     settings = make_settings(
         f"sqlite:///{tmp_path}/mg.db", tmp_path, registries=[registry], governance={"policies": str(policies)}
