@@ -524,3 +524,41 @@ async def test_gateway_federates_a_wandb_registry(wandb_fake: WandbServer, tmp_p
         assert "production" in seen.aliases
     finally:
         await gateway.aclose()
+
+
+async def test_a_revoked_key_makes_the_registry_unavailable_not_the_gateway(
+    wandb_fake: WandbServer, tmp_path: Path
+) -> None:
+    key = secrets.token_hex(20)
+    wandb_fake.fake.keys.add(key)
+    key_file = tmp_path / "wandb-key"
+    key_file.write_text(key)
+    registry = {
+        "id": REGISTRY,
+        "kind": "wandb",
+        **wandb_fake.options(registry="model"),
+        "api_key_file": str(key_file),
+    }
+    registry.pop("api_key_env")
+    settings = make_settings(f"sqlite:///{tmp_path}/mg.db", tmp_path, registries=[registry])
+    gateway = await Gateway.open(settings)
+    try:
+        log_and_link(wandb_fake, unique_name("revoked"))
+        assert (await gateway.sync.sync_registry(REGISTRY, full=True)).error is None
+        wandb_fake.fake.keys.discard(key)  # the key is revoked in W&B
+        result = await gateway.sync.sync_registry(REGISTRY, full=True)
+        assert result.error and "cannot authenticate" in result.error and key not in result.error
+        app = create_app(gateway.settings, gateway=gateway, background_sync=False)
+        async with (
+            LifespanManager(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client,
+        ):
+            body = await gql(client, "{ registries { id healthy state lastError } }")
+            (mine,) = [r for r in data_of(body)["registries"] if r["id"] == REGISTRY]
+            # The gateway's breaker counts a 401 as an answer, so the state is DEGRADED
+            # ("answers again, but its last sync failed"), not HEALTHY.
+            assert mine["healthy"] is False and mine["state"] != "HEALTHY"
+            assert "cannot authenticate" in mine["lastError"] and "not logged in" in mine["lastError"]
+    finally:
+        wandb_fake.fake.keys.discard(key)
+        await gateway.aclose()
