@@ -165,6 +165,21 @@ class WandbRegistry:
         nodes, after = await self._membership_page(ref, page_token)
         return Page(list(await asyncio.gather(*(self._complete(n) for n in nodes))), after)
 
+    async def list_all_versions(self, page_token: str | None = None) -> Page[ModelVersion]:
+        """Every version of every collection read, in one membership listing
+        (``BulkVersionLister``): the same query without a collection filter."""
+        nodes, after = await self._connection(
+            REGISTRY_VERSIONS, {"registryFilter": self._registry_filter()}, "artifactMemberships", page_token
+        )
+        known = [
+            n
+            for n in nodes
+            if n.get("artifact")
+            and n.get("versionIndex") is not None
+            and (n.get("artifactCollection") or {}).get("project")
+        ]
+        return Page(list(await asyncio.gather(*(self._complete(n) for n in known))), after)
+
     async def get_version(self, name: str, version: str) -> ModelVersion | None:
         membership = await self._find_membership(name, version)
         return await self._complete(membership) if membership else None

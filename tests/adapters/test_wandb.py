@@ -562,3 +562,23 @@ async def test_a_revoked_key_makes_the_registry_unavailable_not_the_gateway(
     finally:
         wandb_fake.fake.keys.discard(key)
         await gateway.aclose()
+
+
+def test_registry_artifact_paths_are_references() -> None:
+    one = RegistrySettings(id="wb", kind="wandb", options={"organization": "acme", "registry": "model"})
+    every = RegistrySettings(id="wb", kind="wandb", options={"organization": "acme"})
+    parse = factory.parse_reference
+    path = "wandb-artifact:///acme-org/wandb-registry-model/fraud-detector:v3"
+    assert factory.is_reference(path) and not factory.is_reference("s3://bucket/model")
+    match = parse(path, one)
+    assert match is not None and (match.model_name, match.version, match.weak) == (
+        "fraud-detector",
+        "v3",
+        True,
+    )
+    prefixed = parse(path, every)
+    assert prefixed is not None and prefixed.model_name == "model%2Ffraud-detector"
+    alias = parse("wandb-artifact:///acme-org/wandb-registry-model/fraud-detector:production", one)
+    assert alias is not None and alias.version is None  # an alias names no fixed version
+    assert parse("wandb-artifact:///acme-org/wandb-registry-other/fraud-detector:v3", one) is None
+    assert parse("wandb-artifact:///acme-ml/training/fraud-src:v0", one) is None  # not a registry
