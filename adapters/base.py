@@ -133,6 +133,28 @@ class ServingReader(Protocol):
 
 
 @runtime_checkable
+class SourceLinker(Protocol):
+    """Optional capability: where a person finds a model (or one version) in the
+    source registry's own UI: MLflow's model page, the SageMaker, Vertex AI or Azure
+    ML console, the Git repository. Pure: no I/O, no credentials. None when the
+    registry has no page the adapter can name (a local emulator, say)."""
+
+    def source_url(self, model_name: str, version: str | None = None) -> str | None: ...
+
+
+def source_url_of(adapter: object, model_name: str, version: str | None = None) -> str | None:
+    """The adapter's link into its registry's UI, if it gives one (``SourceLinker``)."""
+    link = getattr(adapter, "source_url", None)
+    if link is None:
+        return None
+    try:
+        url = link(model_name, version)
+    except Exception:  # a link is a convenience: it must never break an answer
+        return None
+    return str(url) if url else None
+
+
+@runtime_checkable
 class EndpointDescriber(Protocol):
     """Optional capability: the address the adapter calls (a base URL, an AWS
     endpoint, a Git remote), so an error about the registry can say where the

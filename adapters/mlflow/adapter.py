@@ -54,6 +54,7 @@ from adapters.base import (
 )
 from adapters.mlflow import webhooks
 from adapters.mlflow.changes import ChangeTracker
+from adapters.mlflow.links import mlflow_ui_url
 from adapters.mlflow.model_files import ModelFileReader, is_logged_model
 from adapters.mlflow.options import Credentials, MlflowOptions
 from adapters.mlflow.runs import RunReader
@@ -517,6 +518,10 @@ class MlflowAdapter:
     def describe_endpoint(self) -> str:
         """The tracking server's REST root (``EndpointDescriber``)."""
         return self._http.base_url
+
+    def source_url(self, model_name: str, version: str | None = None) -> str:
+        """MLflow's page for the model or version (``SourceLinker``)."""
+        return mlflow_ui_url(self.options.ui_url or self.options.url, model_name, version)
 
     async def aclose(self) -> None:
         await self._http.aclose()

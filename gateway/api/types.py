@@ -16,6 +16,7 @@ import strawberry
 from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode, SelectionSetNode
 from strawberry.types import Info
 
+from adapters.base import source_url_of
 from gateway.api.context import Context
 from gateway.api.limits import max_page_size
 from gateway.catalogue.index import FacetCount, SearchFilter, SearchPage, SortOrder
@@ -399,6 +400,13 @@ async def registry_view(info: Info[Context, None], settings: RegistrySettings) -
     )
 
 
+SOURCE_URL_HELP = (
+    "Where to open this in its source registry's own UI: MLflow's model page, the SageMaker, "
+    "Vertex AI or Azure ML console, the Git repository of a GTO registry. Null when the "
+    "registry has no page modelgate can name (the native registry, a local emulator)."
+)
+
+
 @strawberry.type(name="Model")
 class ModelType(Node):
     uri: str
@@ -423,6 +431,10 @@ class ModelType(Node):
             updated_at=m.updated_at,
             registry_id=m.registry_id,
         )
+
+    @strawberry.field(description=SOURCE_URL_HELP)
+    def source_url(self, info: Info[Context, None]) -> str | None:
+        return source_url_of(info.context.gateway.adapters.get(self.registry_id), self.name)
 
     @strawberry.field
     async def registry(self, info: Info[Context, None]) -> Registry:
@@ -536,6 +548,11 @@ class ModelVersionType(Node):
             reviews=[Review(principal=r.principal, comment=r.comment, at=r.at) for r in v.reviews],
             _version=v,
         )
+
+    @strawberry.field(description=SOURCE_URL_HELP)
+    def source_url(self, info: Info[Context, None]) -> str | None:
+        v = self._version
+        return source_url_of(info.context.gateway.adapters.get(v.registry_id), v.model_name, v.version)
 
     @strawberry.field
     async def model(self, info: Info[Context, None]) -> ModelType:
