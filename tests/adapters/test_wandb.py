@@ -199,7 +199,7 @@ async def test_the_sdk_reads_the_fake_and_the_adapter_reads_what_the_sdk_wrote(
     assert used == [f"{name}-data0:v0"]
     assert v0.metadata["framework"] == "xgboost" and v0.description == "first"
     sent = set(wandb_fake.fake.operations())
-    assert {"RegistryCollections", "RegistryVersions", "ArtifactCreatedBy", "RunInputArtifacts"} <= sent
+    assert {"RegistryVersions", "ArtifactCreatedBy", "Run", "RunInputArtifacts"} <= sent
     assert {"AddAliases", "DeleteAliases", "UpdateArtifact", "ServerFeaturesQuery"} <= sent
 
     first = await adapter.get_version(name, "v0")
