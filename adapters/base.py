@@ -13,7 +13,7 @@ retrying idempotent reads, and a JSON-over-HTTP client.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import entry_points
@@ -30,7 +30,7 @@ from tenacity import (
 )
 
 from gateway.config import ConfigError, RegistrySettings, did_you_mean
-from gateway.domain import Approval, Endpoint, LineageEdge, Model, ModelVersion, Stage
+from gateway.domain import Approval, Endpoint, LineageEdge, MetricPoint, Model, ModelVersion, Stage
 from gateway.errors import (
     RegistryAuthError,
     RegistryError,
@@ -130,6 +130,18 @@ class ServingReader(Protocol):
     tell which one a variant serves."""
 
     async def list_endpoints(self) -> list[Endpoint]: ...
+
+
+@runtime_checkable
+class MetricHistoryReader(Protocol):
+    """Optional capability: how a version's metrics moved during training (MLflow's
+    metric history of the version's run), read live. ``keys`` None: every metric the
+    version carries. Keys the registry has no history for are left out; each series
+    is in step order, at most ``limit`` points (the latest)."""
+
+    async def metric_history(
+        self, version: ModelVersion, keys: Sequence[str] | None, limit: int
+    ) -> dict[str, list[MetricPoint]]: ...
 
 
 @runtime_checkable

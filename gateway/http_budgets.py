@@ -9,7 +9,7 @@
 - ``json_nesting``: the depth of a JSON text, measured on its bytes before it is
   decoded: Python's decoder recurses, and 20,000 levels would be a RecursionError.
 
-Refusals are the GraphQL error shape every other route uses: ``extensions.code``
+Refusals are the one error shape of ``gateway.http_errors``: ``extensions.code``
 ``HEADERS_TOO_LARGE`` (431), ``PAYLOAD_TOO_LARGE`` (413), ``BAD_REQUEST`` (400).
 """
 
@@ -22,6 +22,8 @@ from itertools import accumulate
 from typing import Any
 
 from starlette.requests import Request
+
+from gateway.http_errors import REQUEST_ID_HEADER, error_bytes
 
 HEADERS_TOO_LARGE = "HEADERS_TOO_LARGE"
 PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
@@ -102,8 +104,7 @@ class HeaderBudget:
             return
         request_id = (scope.get("state") or {}).get("request_id") or uuid.uuid4().hex
         message = f"request line and headers exceed {self.limit} bytes"
-        error = {"message": message, "extensions": {"code": HEADERS_TOO_LARGE, "requestId": request_id}}
-        body = json.dumps({"errors": [error]}).encode()
+        body = error_bytes(HEADERS_TOO_LARGE, message, request_id)
         await send(
             {
                 "type": "http.response.start",
@@ -112,6 +113,7 @@ class HeaderBudget:
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),
                     (b"connection", b"close"),
+                    (REQUEST_ID_HEADER.encode(), request_id.encode()),
                 ],
             }
         )

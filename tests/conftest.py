@@ -34,6 +34,7 @@ pytest_plugins = [
     "tests.servers.kubeflow",
     "tests.servers.azureml",
     "tests.servers.wandb",
+    "tests.servers.unity_catalog",
 ]
 
 REQUIRE_SERVICES = bool(os.environ.get("CI") or os.environ.get("MODELGATE_TEST_REQUIRE_SERVICES"))

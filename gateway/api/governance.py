@@ -12,6 +12,7 @@ from strawberry.types import Info
 
 from gateway.api.context import Context
 from gateway.api.types import (
+    AFTER,
     Approval,
     ModelVersionType,
     PageInfo,
@@ -52,25 +53,41 @@ def _page_size(first: int | None, default: int, maximum: int) -> int:
 # --- promotions --------------------------------------------------------------------------
 
 
-@strawberry.type(name="PromotionRequest")
+@strawberry.type(
+    name="PromotionRequest",
+    description="A request to move a version to another stage: approved by the roles its policies "
+    "require, then written through to the version's registry.",
+)
 class PromotionRequestType:
-    id: strawberry.ID
-    target_stage: StageEnum  # type: ignore[valid-type]
-    from_stage: StageEnum  # type: ignore[valid-type]
-    reason: str | None
+    id: strawberry.ID = strawberry.field(
+        description="The request's id (pass it to approvePromotion and the others)."
+    )
+    target_stage: StageEnum = strawberry.field(  # type: ignore[valid-type]
+        description="The stage asked for."
+    )
+    from_stage: StageEnum = strawberry.field(  # type: ignore[valid-type]
+        description="The version's stage when the request was made."
+    )
+    reason: str | None = strawberry.field(description="Why, as the requester wrote; null when not given.")
     status: str = strawberry.field(description="PENDING | BLOCKED | REJECTED | APPLIED | FAILED")
-    requested_by: str
+    requested_by: str = strawberry.field(description="Who asked: the principal's name.")
     required_approvals: list[str] = strawberry.field(description="Roles still missing an approval.")
     required_roles: list[str] = strawberry.field(description="Every role this promotion needs.")
-    approvals: list[Approval]
-    violations: list[PolicyViolation]
-    rejection: Approval | None
+    approvals: list[Approval] = strawberry.field(description="The approvals given so far, oldest first.")
+    violations: list[PolicyViolation] = strawberry.field(
+        description="Policies the version violates for the target stage (error ones make it BLOCKED)."
+    )
+    rejection: Approval | None = strawberry.field(
+        description="Who rejected it, and why; null unless REJECTED."
+    )
     error: str | None = strawberry.field(description="The registry's error when the write-through FAILED.")
-    attempts: int
+    attempts: int = strawberry.field(
+        description="How many times the write-through to the registry was tried."
+    )
     applying: bool = strawberry.field(description="A write-through is under way.")
-    version_uri: str
-    created_at: datetime
-    updated_at: datetime
+    version_uri: str = strawberry.field(description="The version's URI, mg://<registry>/<model>/<version>.")
+    created_at: datetime = strawberry.field(description="When it was requested (UTC).")
+    updated_at: datetime = strawberry.field(description="When it last changed (UTC).")
     _request: strawberry.Private[PromotionRequest]
 
     @staticmethod
@@ -98,7 +115,9 @@ class PromotionRequestType:
             _request=r,
         )
 
-    @strawberry.field
+    @strawberry.field(
+        description="The version to promote (as the request knew it if it has left the catalogue since)."
+    )
     async def version(self, info: Info[Context, None]) -> ModelVersionType:
         v = await info.context.versions.load(self.version_uri)
         if v is None:  # the version left the catalogue since: show what the request knew
@@ -112,60 +131,70 @@ class PromotionRequestType:
 # --- compliance reports ------------------------------------------------------------------------
 
 
-@strawberry.type
+@strawberry.type(description="Compliance counts of one team, registry or policy.")
 class ComplianceGroup:
-    key: str
-    versions: int
-    compliant: int
+    key: str = strawberry.field(description="The team, registry id or policy id.")
+    versions: int = strawberry.field(description="Versions in the group (for a policy: in its scope).")
+    compliant: int = strawberry.field(
+        description="How many of them are compliant (for a policy: satisfy it)."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="One policy violation of one version, in a compliance report.")
 class ComplianceViolation:
-    version_uri: str
-    registry: str
-    team: str | None
-    model: str
-    version: str
-    stage: str
-    policy: str
-    severity: str
-    message: str
+    version_uri: str = strawberry.field(description="The version's URI.")
+    registry: str = strawberry.field(description="Its registry's id.")
+    team: str | None = strawberry.field(description="Its owning team; null when none.")
+    model: str = strawberry.field(description="Its model's name.")
+    version: str = strawberry.field(description="Its version id.")
+    stage: str = strawberry.field(description="Its unified stage (DRAFT, STAGING, PRODUCTION, ARCHIVED).")
+    policy: str = strawberry.field(description="The violated policy's id.")
+    severity: str = strawberry.field(description="error or warning.")
+    message: str = strawberry.field(description="What is wrong, in words.")
 
 
-@strawberry.type
+@strawberry.type(description="One violation of a page.")
 class ViolationEdge:
-    cursor: str
-    node: ComplianceViolation
+    cursor: str = strawberry.field(description="Pass it as after for the violations that follow.")
+    node: ComplianceViolation = strawberry.field(description="The violation.")
 
 
-@strawberry.type
+@strawberry.type(description="A page of a report's violations (Relay connection).")
 class ViolationConnection:
-    edges: list[ViolationEdge]
-    page_info: PageInfo
-    total_count: int
+    edges: list[ViolationEdge] = strawberry.field(description="The page's violations.")
+    page_info: PageInfo = strawberry.field(description="Where the page lies: whether more follow.")
+    total_count: int = strawberry.field(description="How many violations the report has in all.")
 
 
 def _groups(groups: list[reports.ComplianceGroup]) -> list[ComplianceGroup]:
     return [ComplianceGroup(key=g.key, versions=g.versions, compliant=g.compliant) for g in groups]
 
 
-@strawberry.type
+@strawberry.type(
+    description="Compliance of the catalogue (or a filtered part of it) with the governance policies."
+)
 class ComplianceReport:
-    generated_at: datetime
+    generated_at: datetime = strawberry.field(description="When the report was made (UTC).")
     as_of: datetime | None = strawberry.field(
         description="Set when the report was rebuilt from the audit log."
     )
-    total_versions: int
-    compliant_versions: int
-    by_team: list[ComplianceGroup]
-    by_registry: list[ComplianceGroup]
+    total_versions: int = strawberry.field(description="Versions the report covers.")
+    compliant_versions: int = strawberry.field(description="How many of them are compliant.")
+    by_team: list[ComplianceGroup] = strawberry.field(description="Per owning team.")
+    by_registry: list[ComplianceGroup] = strawberry.field(description="Per registry.")
     by_policy: list[ComplianceGroup] = strawberry.field(
         description="Per policy: versions in its scope, and how many satisfy it."
     )
     _report: strawberry.Private[reports.ComplianceReport]
 
-    @strawberry.field
-    async def violations(self, first: int | None = 100, after: str | None = None) -> ViolationConnection:
+    @strawberry.field(description="Every violation, by version.")
+    async def violations(
+        self,
+        first: Annotated[
+            int | None, strawberry.argument(description=f"How many (0 to {MAX_VIOLATION_PAGE}; default 100).")
+        ] = 100,
+        after: Annotated[str | None, AFTER] = None,
+    ) -> ViolationConnection:
         page = await self._report.violations(_page_size(first, 100, MAX_VIOLATION_PAGE), after)
         return ViolationConnection(
             edges=[
@@ -193,39 +222,43 @@ class ComplianceReport:
 # --- audit log ------------------------------------------------------------------------------
 
 
-@strawberry.type
+@strawberry.type(description="One entry of the append-only, hash-chained audit log.")
 class AuditEvent:
-    id: strawberry.ID
-    sequence: int
-    at: datetime
-    action: str
-    principal: str
-    subject: str | None
-    details: JSON
-    hash: str
-    prev_hash: str | None
+    id: strawberry.ID = strawberry.field(description="The event's id (its sequence number).")
+    sequence: int = strawberry.field(description="Its position in the chain, from 1.")
+    at: datetime = strawberry.field(description="When it happened (UTC).")
+    action: str = strawberry.field(description="What happened, e.g. promotion.applied, stage.synced.")
+    principal: str = strawberry.field(description="Who did it.")
+    subject: str | None = strawberry.field(
+        description="What it was done to (usually a URI); null when nothing."
+    )
+    details: JSON = strawberry.field(description="The action's particulars, as a JSON object.")
+    hash: str = strawberry.field(
+        description="SHA-256 (HMAC-SHA-256 with the audit key) of this event and the previous hash, hex."
+    )
+    prev_hash: str | None = strawberry.field(description="The previous event's hash; null for the first.")
 
 
-@strawberry.type
+@strawberry.type(description="One audit event of a page.")
 class AuditEventEdge:
-    cursor: str
-    node: AuditEvent
+    cursor: str = strawberry.field(description="Pass it as after for the (older) events that follow.")
+    node: AuditEvent = strawberry.field(description="The event.")
 
 
-@strawberry.type
+@strawberry.type(description="A page of audit events, newest first (Relay connection).")
 class AuditEventConnection:
-    edges: list[AuditEventEdge]
-    page_info: PageInfo
-    total_count: int
+    edges: list[AuditEventEdge] = strawberry.field(description="The page's events.")
+    page_info: PageInfo = strawberry.field(description="Where the page lies: whether more follow.")
+    total_count: int = strawberry.field(description="How many events match the filters in all.")
 
 
-@strawberry.type
+@strawberry.type(description="The result of checking the audit log's hash chain.")
 class AuditVerification:
-    ok: bool
-    events: int
-    head_hash: str | None
+    ok: bool = strawberry.field(description="True when every event's hash and link checks out.")
+    events: int = strawberry.field(description="How many events were checked.")
+    head_hash: str | None = strawberry.field(description="The newest event's hash; null for an empty log.")
     bad_event: int | None = strawberry.field(description="Sequence number of the first bad event.")
-    problem: str | None
+    problem: str | None = strawberry.field(description="What is wrong, in words; null when ok.")
     signed_events: int | None = strawberry.field(
         default=None, description="Events signed with the audit HMAC key (null when none is configured)."
     )
@@ -260,7 +293,9 @@ class GovernanceQuery:
     async def compliance_report(
         self,
         info: Info[Context, None],
-        filter: LazySearchFilter | None = None,
+        filter: Annotated[
+            LazySearchFilter | None, strawberry.argument(description="Which versions to report on.")
+        ] = None,
         as_of: Annotated[
             datetime | None,
             strawberry.argument(
@@ -285,21 +320,29 @@ class GovernanceQuery:
     async def audit_events(
         self,
         info: Info[Context, None],
-        first: int | None = 50,
-        after: str | None = None,
+        first: Annotated[
+            int | None, strawberry.argument(description=f"How many (0 to {MAX_AUDIT_PAGE}; default 50).")
+        ] = 50,
+        after: Annotated[str | None, AFTER] = None,
         subject: Annotated[
             str | None,
             strawberry.argument(
                 description="A version URI, or a model URI for the model and all its versions."
             ),
         ] = None,
-        principal: str | None = None,
+        principal: Annotated[
+            str | None, strawberry.argument(description="Only events by this principal.")
+        ] = None,
         action: Annotated[
             str | None,
             strawberry.argument(description='An action, or a prefix ending in "*" (e.g. "promotion.*").'),
         ] = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
+        since: Annotated[
+            datetime | None, strawberry.argument(description="Only events at or after this time.")
+        ] = None,
+        until: Annotated[
+            datetime | None, strawberry.argument(description="Only events at or before this time.")
+        ] = None,
     ) -> AuditEventConnection:
         info.context.access.require_audit_role()
         f = audit.AuditFilter(subject, principal, action, since, until)
@@ -341,9 +384,16 @@ class GovernanceQuery:
     async def promotion_requests(
         self,
         info: Info[Context, None],
-        status: str | None = None,
+        status: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Only requests in this status: PENDING | BLOCKED | REJECTED | APPLIED | FAILED."
+            ),
+        ] = None,
         uri: Annotated[str | None, strawberry.argument(description="Only requests for this version.")] = None,
-        first: int | None = 100,
+        first: Annotated[
+            int | None, strawberry.argument(description="How many at most (default 100).")
+        ] = 100,
     ) -> list[PromotionRequestType]:
         found = await info.context.gateway.governance.promotions.find(
             status, uri, check_page_size(first) if first is not None else 100
@@ -370,6 +420,9 @@ async def _visible_requests(
     return [r for r in found if shown(r)]
 
 
+REQUEST_ID = strawberry.argument(description="The promotion request's id.")
+
+
 @strawberry.type
 class GovernanceMutation:
     @strawberry.mutation(
@@ -378,9 +431,16 @@ class GovernanceMutation:
     async def request_promotion(
         self,
         info: Info[Context, None],
-        uri: str,
-        target_stage: StageEnum,  # type: ignore[valid-type]
-        reason: str | None = None,
+        uri: Annotated[
+            str, strawberry.argument(description="The version's URI, mg://<registry>/<model>/<version>.")
+        ],
+        target_stage: Annotated[
+            StageEnum,  # type: ignore[valid-type]
+            strawberry.argument(description="The stage to move it to."),
+        ],
+        reason: Annotated[
+            str | None, strawberry.argument(description="Why, for the approvers and the audit log.")
+        ] = None,
     ) -> PromotionRequestType:
         promotions = info.context.gateway.governance.promotions
         request = await promotions.request(info.context.principal, uri, Stage(target_stage), reason)
@@ -390,8 +450,10 @@ class GovernanceMutation:
     async def approve_promotion(
         self,
         info: Info[Context, None],
-        request_id: strawberry.ID,
-        comment: str | None = None,
+        request_id: Annotated[strawberry.ID, REQUEST_ID],
+        comment: Annotated[
+            str | None, strawberry.argument(description="A note recorded with the approval.")
+        ] = None,
         role: Annotated[
             str | None, strawberry.argument(description="Which of your roles to approve as.")
         ] = None,
@@ -404,9 +466,11 @@ class GovernanceMutation:
     async def reject_promotion(
         self,
         info: Info[Context, None],
-        request_id: strawberry.ID,
-        comment: str,
-        role: str | None = None,
+        request_id: Annotated[strawberry.ID, REQUEST_ID],
+        comment: Annotated[str, strawberry.argument(description="Why it is rejected (required).")],
+        role: Annotated[
+            str | None, strawberry.argument(description="Which of your roles to reject as.")
+        ] = None,
     ) -> PromotionRequestType:
         promotions = info.context.gateway.governance.promotions
         request = await promotions.reject(info.context.principal, str(request_id), comment, role)
@@ -414,7 +478,7 @@ class GovernanceMutation:
 
     @strawberry.mutation(description="Write a FAILED promotion through again.")
     async def retry_promotion(
-        self, info: Info[Context, None], request_id: strawberry.ID
+        self, info: Info[Context, None], request_id: Annotated[strawberry.ID, REQUEST_ID]
     ) -> PromotionRequestType:
         request = await info.context.gateway.governance.promotions.retry(
             info.context.principal, str(request_id)

@@ -3,15 +3,17 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from strawberry.types import Info
 
 from gateway.api.context import Context
-from gateway.api.types import LineageDirection, LineageGraph, ModelVersionType, lineage_of
+from gateway.api.types import DEPTH, DIRECTION, LineageDirection, LineageGraph, ModelVersionType, lineage_of
 from gateway.auth.access import redacted_uri
 from gateway.domain import ModelVersion
-from gateway.lineage.service import MAX_IMPACT_LIMIT, check_range
-from gateway.lineage.walk import MAX_DEPTH, ImpactResult
+from gateway.lineage.service import MAX_IMPACT_LIMIT, MAX_NODES_LIMIT, check_range
+from gateway.lineage.walk import MAX_DEPTH, MAX_IMPACT_DEPTH, ImpactResult
 
 # ``first`` (not ``limit``) so the request cost estimate (gateway.api.limits) counts the versions.
 DEFAULT_IMPACT_LIMIT = 1000
@@ -19,7 +21,7 @@ DEFAULT_IMPACT_LIMIT = 1000
 
 @strawberry.type(description="A version downstream of the node impact was asked about, and how.")
 class ImpactPath:
-    uri: str
+    uri: str = strawberry.field(description="The downstream version's URI.")
     path: list[str] = strawberry.field(
         description="URIs from the root to this version; a model root's paths start at its version."
     )
@@ -27,7 +29,7 @@ class ImpactPath:
         description="The stored relation between each pair of neighbours on the path (e.g. a version "
         "TRAINED_ON the dataset before it, DERIVED_FROM the version before it)."
     )
-    depth: int
+    depth: int = strawberry.field(description="How many edges from the root it is.")
     _version: strawberry.Private[ModelVersion | None]
 
     @strawberry.field(description="The version, if the catalogue has it (null for external references).")
@@ -38,9 +40,11 @@ class ImpactPath:
 @strawberry.type(description="Everything downstream of a dataset, code, model or version.")
 class ImpactAnalysis:
     root: str = strawberry.field(description="The node walked from, as the graph spells it (normalised).")
-    versions: list[ImpactPath]
+    versions: list[ImpactPath] = strawberry.field(
+        description="Every downstream version reached, nearest first."
+    )
     truncated: bool = strawberry.field(description="True when depth or first cut the walk short.")
-    nodes_visited: int
+    nodes_visited: int = strawberry.field(description="How many graph nodes the walk visited.")
 
 
 async def _impact(info: Info[Context, None], uri: str, depth: int | None, first: int | None) -> ImpactResult:
@@ -59,6 +63,15 @@ async def _versions(info: Info[Context, None], result: ImpactResult) -> dict[str
     return {v.uri: v for v in found}
 
 
+IMPACT_ROOT = strawberry.argument(description="A dataset, model or version (any URI spelling).")
+IMPACT_DEPTH = strawberry.argument(
+    description=f"How many edges to walk at most (1 to {MAX_IMPACT_DEPTH}; default {MAX_DEPTH})."
+)
+IMPACT_FIRST = strawberry.argument(
+    description=f"How many versions at most (1 to {MAX_IMPACT_LIMIT}; default {DEFAULT_IMPACT_LIMIT})."
+)
+
+
 @strawberry.type
 class LineageQuery:
     @strawberry.field(
@@ -69,11 +82,21 @@ class LineageQuery:
     async def lineage(
         self,
         info: Info[Context, None],
-        uri: str,
-        direction: LineageDirection | None = LineageDirection.BOTH,
-        depth: int | None = 3,
-        max_nodes: int | None = 500,
-        registry_lineage: bool | None = True,
+        uri: Annotated[str, strawberry.argument(description="The node to start from (any URI spelling).")],
+        direction: Annotated[LineageDirection | None, DIRECTION] = LineageDirection.BOTH,
+        depth: Annotated[int | None, DEPTH] = 3,
+        max_nodes: Annotated[
+            int | None,
+            strawberry.argument(
+                description=f"Stop after this many nodes (1 to {MAX_NODES_LIMIT}; truncated is then true)."
+            ),
+        ] = 500,
+        registry_lineage: Annotated[
+            bool | None,
+            strawberry.argument(
+                description="Also ask the registries' lineage APIs (false: the stored graph only)."
+            ),
+        ] = True,
     ) -> LineageGraph:
         return await lineage_of(
             info, uri, direction, depth, max_nodes=max_nodes, registry_lineage=registry_lineage
@@ -86,9 +109,9 @@ class LineageQuery:
     async def impact(
         self,
         info: Info[Context, None],
-        uri: str,
-        depth: int | None = MAX_DEPTH,
-        first: int | None = DEFAULT_IMPACT_LIMIT,
+        uri: Annotated[str, IMPACT_ROOT],
+        depth: Annotated[int | None, IMPACT_DEPTH] = MAX_DEPTH,
+        first: Annotated[int | None, IMPACT_FIRST] = DEFAULT_IMPACT_LIMIT,
     ) -> list[ModelVersionType]:
         result = await _impact(info, uri, depth, first)
         versions = await _versions(info, result)
@@ -102,9 +125,9 @@ class LineageQuery:
     async def impact_analysis(
         self,
         info: Info[Context, None],
-        uri: str,
-        depth: int | None = MAX_DEPTH,
-        first: int | None = DEFAULT_IMPACT_LIMIT,
+        uri: Annotated[str, IMPACT_ROOT],
+        depth: Annotated[int | None, IMPACT_DEPTH] = MAX_DEPTH,
+        first: Annotated[int | None, IMPACT_FIRST] = DEFAULT_IMPACT_LIMIT,
     ) -> ImpactAnalysis:
         result = await _impact(info, uri, depth, first)
         versions = await _versions(info, result)

@@ -3,7 +3,7 @@ catalogue, lineage and native registry code in ``gateway``."""
 
 import dataclasses
 import functools
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.tools import merge_types
@@ -21,6 +21,8 @@ from gateway.api.limits import (
 )
 from gateway.api.lineage import LineageQuery
 from gateway.api.types import (
+    AFTER,
+    FIRST,
     ModelConnection,
     ModelType,
     ModelVersionConnection,
@@ -51,20 +53,33 @@ from gateway.observability import GraphQLMetrics
 # --- inputs -------------------------------------------------------------------------
 
 
-@strawberry.input
+@strawberry.input(description="A tag: a key and its value.")
 class TagInput:
-    key: str
-    value: str
+    key: str = strawberry.field(description="The tag's key.")
+    value: str = strawberry.field(description="The tag's value (matched exactly in filters).")
 
 
-@strawberry.input
+@strawberry.input(
+    description="Narrows a search. Every field given must match (AND); a list matches any of its "
+    "values (OR); a field left out (or null) does not filter."
+)
 class SearchFilter:
-    registries: list[str] | None = None
-    teams: list[str] | None = None
-    stages: list[StageEnum] | None = None  # type: ignore[valid-type]
-    tags: list[TagInput] | None = None
-    compliant: bool | None = None
-    frameworks: list[str] | None = None
+    registries: list[str] | None = strawberry.field(default=None, description="Registry ids.")
+    teams: list[str] | None = strawberry.field(default=None, description="Owning teams.")
+    stages: list[StageEnum] | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="Unified stages (for models: of any of their versions)."
+    )
+    tags: list[TagInput] | None = strawberry.field(
+        default=None, description="Tags that must all be present with exactly these values."
+    )
+    compliant: bool | None = strawberry.field(
+        default=None,
+        description="True: only compliant results (a model: none of its versions violates an error policy); "
+        "false: only the others.",
+    )
+    frameworks: list[str] | None = strawberry.field(
+        default=None, description="ML frameworks (case-insensitive), e.g. sklearn, pytorch."
+    )
     multiple_production: bool | None = strawberry.field(
         default=None,
         description="True: only models with more than one PRODUCTION version (for versions: those "
@@ -83,57 +98,65 @@ class SearchFilter:
         )
 
 
-@strawberry.input
+@strawberry.input(description="A dataset the new version was trained, validated or evaluated on.")
 class DatasetRefInput:
-    uri: str
-    name: str | None = None
-    digest: str | None = None
-    role: str | None = None
+    uri: str = strawberry.field(description="The dataset's URI (s3://, gs://, a table name, ...).")
+    name: str | None = strawberry.field(default=None, description="A readable name.")
+    digest: str | None = strawberry.field(default=None, description="A content digest, e.g. sha256:...")
+    role: str | None = strawberry.field(
+        default=None, description="training (the default) | validation | evaluation | ..."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="A training hyperparameter.")
 class ParamInput:
-    key: str
-    value: str
+    key: str = strawberry.field(description="The hyperparameter's name (unique within the version).")
+    value: str = strawberry.field(description="Its value, as text.")
 
 
-@strawberry.input
+@strawberry.input(description="A metric of the new version.")
 class MetricInput:
-    key: str
-    value: float
+    key: str = strawberry.field(description="The metric's name (unique within the version).")
+    value: float = strawberry.field(description="Its value.")
 
 
-@strawberry.input
+@strawberry.input(description="The new version's model card (every part optional).")
 class ModelCardInput:
-    summary: str | None = None
-    intended_use: str | None = None
-    limitations: str | None = None
-    training_data_summary: str | None = None
-    evaluation: str | None = None
-    bias_assessment: str | None = None
-    warnings: str | None = None
+    summary: str | None = strawberry.field(default=None, description="What the model does, in brief.")
+    intended_use: str | None = strawberry.field(default=None, description="The uses it was built for.")
+    limitations: str | None = strawberry.field(default=None, description="Where it should not be used.")
+    training_data_summary: str | None = strawberry.field(default=None, description="What it was trained on.")
+    evaluation: str | None = strawberry.field(default=None, description="How it was evaluated.")
+    bias_assessment: str | None = strawberry.field(default=None, description="Fairness and bias findings.")
+    warnings: str | None = strawberry.field(default=None, description="What a user must know before use.")
 
 
-@strawberry.input
+@strawberry.input(description="Where the new version's training code lives.")
 class CodeRefInput:
-    repository: str | None = None
-    commit: str | None = None
-    path: str | None = None
+    repository: str | None = strawberry.field(default=None, description="The repository's URL.")
+    commit: str | None = strawberry.field(default=None, description="The commit trained from.")
+    path: str | None = strawberry.field(default=None, description="The entry point inside the repository.")
 
 
-@strawberry.input
+@strawberry.input(description="An endpoint the new version serves on.")
 class DeploymentInput:
-    endpoint: str
-    traffic_percent: float | None = None
+    endpoint: str = strawberry.field(description="The endpoint's name or URI.")
+    traffic_percent: float | None = strawberry.field(
+        default=None, description="Percent (0-100) of the endpoint's traffic it receives."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="A new version for a native registry (registerModelVersion).")
 class RegisterVersionInput:
-    registry: str
-    model: str
-    artifact_uri: str
-    description: str | None = None
-    semver: str | None = None
+    registry: str = strawberry.field(description="The id of the native registry to register in.")
+    model: str = strawberry.field(
+        description="The model's name; the model is created with its first version."
+    )
+    artifact_uri: str = strawberry.field(
+        description="Where the model's files are (s3://, gs://, file://, or an uploaded artifact's uri)."
+    )
+    description: str | None = strawberry.field(default=None, description="The version's description.")
+    semver: str | None = strawberry.field(default=None, description="A semantic version, e.g. 1.4.0.")
     parent: str | None = strawberry.field(
         default=None,
         description="The version this one was fine-tuned from: an mg:// URI or a registry's own "
@@ -141,16 +164,32 @@ class RegisterVersionInput:
         "resolved to the registry that owns it when one is "
         "configured, else kept as given.",
     )
-    training_data: list[DatasetRefInput] | None = None
-    hyperparameters: list[ParamInput] | None = None
-    metrics: list[MetricInput] | None = None
-    tags: list[TagInput] | None = None
-    model_card: ModelCardInput | None = None
-    training_code: CodeRefInput | None = None
-    environment: str | None = None
-    preprocessing: str | None = None
-    artifact_digest: str | None = None
-    deployments: list[DeploymentInput] | None = None
+    training_data: list[DatasetRefInput] | None = strawberry.field(
+        default=None, description="The datasets it was trained, validated or evaluated on."
+    )
+    hyperparameters: list[ParamInput] | None = strawberry.field(
+        default=None, description="Its hyperparameters (keys must be unique)."
+    )
+    metrics: list[MetricInput] | None = strawberry.field(
+        default=None, description="Its metrics (keys must be unique)."
+    )
+    tags: list[TagInput] | None = strawberry.field(
+        default=None, description="Its tags (keys must be unique)."
+    )
+    model_card: ModelCardInput | None = strawberry.field(default=None, description="Its model card.")
+    training_code: CodeRefInput | None = strawberry.field(default=None, description="Its training code.")
+    environment: str | None = strawberry.field(
+        default=None, description="Its runtime environment: a container image or requirements reference."
+    )
+    preprocessing: str | None = strawberry.field(
+        default=None, description="A reference to its preprocessing code or artifact."
+    )
+    artifact_digest: str | None = strawberry.field(
+        default=None, description="A digest of the artifact, e.g. sha256:..."
+    )
+    deployments: list[DeploymentInput] | None = strawberry.field(
+        default=None, description="Endpoints it already serves on."
+    )
     model_description: str | None = strawberry.field(
         default=None, description="Description of the model, used when this registers its first version."
     )
@@ -219,10 +258,22 @@ def _search_options(info: Info[Context, None], sort: Any) -> dict[str, Any]:
     }
 
 
+QUERY = strawberry.argument(
+    description="Free text: every word must match (as a word prefix) the name, description, tags "
+    "or model card."
+)
+FILTER = strawberry.argument(description="Narrows the results; see SearchFilter.")
+SORT = strawberry.argument(description="The order of results; see SortOrder.")
+
+
 @strawberry.type
 class CatalogueQuery:
     @strawberry.field(description="Fetch any object by its global ID.")
-    async def node(self, info: Info[Context, None], id: strawberry.ID) -> Node | None:
+    async def node(
+        self,
+        info: Info[Context, None],
+        id: Annotated[strawberry.ID, strawberry.argument(description="A global ID from an id field.")],
+    ) -> Node | None:
         type_name, uri = from_global_id(id)
         if type_name == "Model":
             m = await info.context.models.load(uri)
@@ -240,11 +291,11 @@ class CatalogueQuery:
     async def models(
         self,
         info: Info[Context, None],
-        query: str | None = None,
-        filter: SearchFilter | None = None,
-        first: int | None = 20,
-        after: str | None = None,
-        sort: SortOrderEnum | None = None,  # type: ignore[valid-type]
+        query: Annotated[str | None, QUERY] = None,
+        filter: Annotated[SearchFilter | None, FILTER] = None,
+        first: Annotated[int | None, FIRST] = 20,
+        after: Annotated[str | None, AFTER] = None,
+        sort: Annotated[SortOrderEnum | None, SORT] = None,  # type: ignore[valid-type]
     ) -> ModelConnection:
         index = info.context.gateway.index
         f = (filter or SearchFilter()).to_index()
@@ -258,11 +309,11 @@ class CatalogueQuery:
     async def versions(
         self,
         info: Info[Context, None],
-        query: str | None = None,
-        filter: SearchFilter | None = None,
-        first: int | None = 20,
-        after: str | None = None,
-        sort: SortOrderEnum | None = None,  # type: ignore[valid-type]
+        query: Annotated[str | None, QUERY] = None,
+        filter: Annotated[SearchFilter | None, FILTER] = None,
+        first: Annotated[int | None, FIRST] = 20,
+        after: Annotated[str | None, AFTER] = None,
+        sort: Annotated[SortOrderEnum | None, SORT] = None,  # type: ignore[valid-type]
     ) -> ModelVersionConnection:
         index = info.context.gateway.index
         f = (filter or SearchFilter()).to_index()
@@ -274,7 +325,11 @@ class CatalogueQuery:
         return ModelVersionConnection.from_page(page, after)
 
     @strawberry.field(description="A model by its URI, mg://<registry>/<model>.")
-    async def model(self, info: Info[Context, None], uri: str) -> ModelType | None:
+    async def model(
+        self,
+        info: Info[Context, None],
+        uri: Annotated[str, strawberry.argument(description="mg://<registry>/<model>")],
+    ) -> ModelType | None:
         parsed = _parse_uri_or_bad_input(uri, "uri")
         if parsed.version is not None:
             raise BadInput(f"{uri} names a version: use modelVersion", field="uri")
@@ -291,7 +346,13 @@ class CatalogueQuery:
         "fails, the index's copy is returned with a REGISTRY_UNAVAILABLE error."
     )
     async def model_version(
-        self, info: Info[Context, None], uri: str, live: bool | None = False
+        self,
+        info: Info[Context, None],
+        uri: Annotated[str, strawberry.argument(description="mg://<registry>/<model>/<version>")],
+        live: Annotated[
+            bool | None,
+            strawberry.argument(description="Read it from its registry now instead of the index."),
+        ] = False,
     ) -> ModelVersionType | None:
         parsed = _parse_uri_or_bad_input(uri, "uri")
         if parsed.version is None:
@@ -316,7 +377,9 @@ class RegistryMutation:
         description="Register a new version in a native registry (needs the registry's team)."
     )
     async def register_model_version(
-        self, info: Info[Context, None], input: RegisterVersionInput
+        self,
+        info: Info[Context, None],
+        input: Annotated[RegisterVersionInput, strawberry.argument(description="The version to register.")],
     ) -> ModelVersionType:
         gateway = info.context.gateway
         gateway.adapter(input.registry)  # NOT_FOUND for an unknown registry, before permissions
@@ -334,6 +397,21 @@ class RegistryMutation:
 # Each feature contributes its own query and mutation fields; they merge here.
 QUERY_PARTS: tuple[type, ...] = (CatalogueQuery, LineageQuery, GovernanceQuery)
 MUTATION_PARTS: tuple[type, ...] = (RegistryMutation, GovernanceMutation)
+
+
+QUERY_DESCRIPTION = (
+    "Reads: the federated catalogue (registries, models, versions), lineage and impact, "
+    "compliance reports, the audit log and promotion requests."
+)
+MUTATION_DESCRIPTION = (
+    "Writes: native registrations and the promotion workflow (request, approve, reject, retry)."
+)
+
+
+def described(merged: type, description: str) -> type:
+    """A merged root type with a description (``merge_types`` takes none)."""
+    merged.__strawberry_definition__.description = description  # type: ignore[attr-defined]
+    return merged
 
 
 class GatewaySchema(strawberry.Schema):
@@ -358,8 +436,8 @@ def build_schema(
 
         extensions.append(OpenTelemetryExtension)
     return GatewaySchema(
-        query=merge_types("Query", QUERY_PARTS),
-        mutation=merge_types("Mutation", MUTATION_PARTS),
+        query=described(merge_types("Query", QUERY_PARTS), QUERY_DESCRIPTION),
+        mutation=described(merge_types("Mutation", MUTATION_PARTS), MUTATION_DESCRIPTION),
         types=[ModelType, ModelVersionType],
         extensions=extensions,
         execution_context_class=None if settings.introspection else ExecutorWithoutSuggestions,

@@ -10,13 +10,13 @@ import binascii
 import enum
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode, SelectionSetNode
 from strawberry.types import Info
 
-from adapters.base import source_url_of
+from adapters.base import MetricHistoryReader, source_url_of
 from gateway.api.context import Context
 from gateway.api.limits import max_page_size
 from gateway.catalogue.index import FacetCount, SearchFilter, SearchPage, SortOrder
@@ -25,16 +25,69 @@ from gateway.config import RegistrySettings
 from gateway.domain import Model, ModelVersion, RegistryKind, Stage
 from gateway.errors import BadInput
 from gateway.lineage.graph import Edge, Graph
-from gateway.lineage.walk import Direction
+from gateway.lineage.walk import MAX_DEPTH, Direction
 
-StageEnum = strawberry.enum(Stage, name="Stage", description="The unified lifecycle stage.")
-RegistryKindEnum = strawberry.enum(RegistryKind, name="RegistryKind")
+
+def describe_values(enum_type: type[enum.Enum], descriptions: dict[str, str]) -> None:
+    """Describe each value of an enum (strawberry takes value descriptions only from
+    ``strawberry.enum_value``, which a domain enum cannot use). Every value needs one."""
+    for value in enum_type.__strawberry_definition__.values:  # type: ignore[attr-defined]
+        value.description = descriptions[value.name]
+
+
+StageEnum = strawberry.enum(
+    Stage,
+    name="Stage",
+    description="The unified lifecycle stage, mapped from each registry's own words "
+    "(nativeStage keeps them).",
+)
+describe_values(
+    Stage,
+    {
+        "DRAFT": "Registered, not yet promoted anywhere.",
+        "STAGING": "Being validated before production.",
+        "PRODUCTION": "Serving, or approved to serve.",
+        "ARCHIVED": "Retired: kept for the record, not to be used.",
+    },
+)
+RegistryKindEnum = strawberry.enum(
+    RegistryKind,
+    name="RegistryKind",
+    description="The kind of registry, from the config's kind (OTHER for a plugin's own kind; "
+    "Registry.kindName then carries it verbatim).",
+)
+describe_values(
+    RegistryKind,
+    {
+        "MLFLOW": "An MLflow Model Registry.",
+        "SAGEMAKER": "Amazon SageMaker Model Registry (model package groups).",
+        "VERTEX": "Google Vertex AI Model Registry.",
+        "NATIVE": "modelgate's own registry, in its database.",
+        "GTO": "DVC GTO: models, versions and stages as Git tags of a repository.",
+        "KUBEFLOW": "Kubeflow Model Registry.",
+        "AZUREML": "Azure Machine Learning (a workspace or a registry).",
+        "WANDB": "Weights & Biases model registry.",
+        "HUGGINGFACE": "Hugging Face Hub.",
+        "UNITY_CATALOG": "Databricks Unity Catalog models.",
+        "OTHER": "A kind installed as a plugin (see Registry.kindName).",
+    },
+)
 RegistryStateEnum = strawberry.enum(
     RegistryState,
     name="RegistryState",
     description="SYNCING until its first full sync completes; UNAVAILABLE when its last call "
     "failed or timed out (or its last sync failed and nothing answered since); DEGRADED when it "
     "answers but its last sync failed or skipped models it could not read; else HEALTHY.",
+)
+
+describe_values(
+    RegistryState,
+    {
+        "SYNCING": "Its first full sync has not completed: answers may lack its models.",
+        "HEALTHY": "It answers and its last sync succeeded.",
+        "DEGRADED": "It answers, but its last sync failed or skipped models it could not read.",
+        "UNAVAILABLE": "Its last call failed or timed out: answers come from the index.",
+    },
 )
 
 MAX_PAGE_SIZE = 100  # the default of ``[graphql] max_page_size``
@@ -47,7 +100,23 @@ class LineageDirection(enum.Enum):
     BOTH = "BOTH"
 
 
+describe_values(
+    LineageDirection,
+    {
+        "UPSTREAM": "Towards what the node came from: datasets, code, runs, parent versions.",
+        "DOWNSTREAM": "Towards what came from the node: derived versions, deployments.",
+        "BOTH": "Both ways.",
+    },
+)
+
+
 DEFAULT_PAGE_SIZE = 20
+FIRST = strawberry.argument(
+    description="How many results to return (0 to max_page_size, 100 unless configured; default 20)."
+)
+AFTER = strawberry.argument(
+    description="Return results after this cursor (an endCursor from an earlier page)."
+)
 
 
 def check_page_size(first: int | None) -> int:
@@ -79,111 +148,170 @@ def from_global_id(global_id: str) -> tuple[str, str]:
 
 @strawberry.interface(description="An object with a global ID (Relay).")
 class Node:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(
+        description="Opaque global ID; pass it to Query.node to fetch the object again."
+    )
 
 
 # --- small value types --------------------------------------------------------------
 
 
-@strawberry.type
+@strawberry.type(description="A key/value tag as the registry stores it (values are text).")
 class Tag:
-    key: str
-    value: str
+    key: str = strawberry.field(description="The tag's key.")
+    value: str = strawberry.field(description="The tag's value, as text.")
 
 
-@strawberry.type
+@strawberry.type(
+    description="A metric recorded with a version (its last value when the registry keeps a history)."
+)
 class Metric:
-    key: str
-    value: float
+    key: str = strawberry.field(description="The metric's name, as the registry records it (e.g. auc).")
+    value: float = strawberry.field(description="The metric's value; units are the metric's own.")
 
 
-@strawberry.type
+@strawberry.type(description="One logged value of a metric during training.")
+class MetricPoint:
+    step: int = strawberry.field(description="The training step (epoch, iteration) the value was logged at.")
+    value: float = strawberry.field(description="The metric's value at that step.")
+    at: datetime | None = strawberry.field(description="When it was logged (UTC), if the registry says.")
+
+
+@strawberry.type(description="How one metric moved during training, in step order.")
+class MetricSeries:
+    key: str = strawberry.field(description="The metric's name, as in `ModelVersion.metrics`.")
+    points: list[MetricPoint] = strawberry.field(
+        description="The logged values, oldest step first; at most the latest `limit`."
+    )
+
+
+@strawberry.type(description="A training hyperparameter of a version.")
 class Param:
-    key: str
-    value: str
+    key: str = strawberry.field(description="The hyperparameter's name.")
+    value: str = strawberry.field(description="Its value, as text (registries store parameters as strings).")
 
 
-@strawberry.type
+@strawberry.type(description="A dataset a version was trained, validated or evaluated on.")
 class DatasetRef:
-    uri: str
-    name: str | None
-    digest: str | None
+    uri: str = strawberry.field(
+        description="The dataset's URI as recorded (s3://, gs://, a table name, ...)."
+    )
+    name: str | None = strawberry.field(description="A readable name, when the registry records one.")
+    digest: str | None = strawberry.field(
+        description="A content digest of the dataset (e.g. sha256:...), when recorded; null when unknown."
+    )
     role: str | None = strawberry.field(description="training | validation | evaluation | ...")
 
 
-@strawberry.type
+@strawberry.type(description="Where a version serves now: one endpoint and its share of traffic.")
 class Deployment:
-    endpoint: str
-    traffic_percent: float | None
-    updated_at: datetime | None
+    endpoint: str = strawberry.field(
+        description="The serving system's name for the endpoint (a SageMaker endpoint ARN, a Vertex "
+        "endpoint resource name, or the name given at registration)."
+    )
+    traffic_percent: float | None = strawberry.field(
+        description="Percent (0-100) of the endpoint's traffic this version receives; null when unknown."
+    )
+    updated_at: datetime | None = strawberry.field(
+        description="When the serving system last changed this deployment; null when not reported."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="Where a version's training code lives (any part may be unknown).")
 class CodeRef:
-    repository: str | None
-    commit: str | None
+    repository: str | None = strawberry.field(description="The repository's URL, when recorded.")
+    commit: str | None = strawberry.field(description="The commit the code was trained from, when recorded.")
     path: str | None = strawberry.field(default=None, description="The entry point inside the repository.")
 
 
-@strawberry.type
+@strawberry.type(
+    description="A version's model card: free text written by its authors (each part may be null)."
+)
 class ModelCard:
-    summary: str | None = None
-    intended_use: str | None = None
-    limitations: str | None = None
-    training_data_summary: str | None = None
-    evaluation: str | None = None
-    bias_assessment: str | None = None
-    warnings: str | None = None
+    summary: str | None = strawberry.field(default=None, description="What the model does, in brief.")
+    intended_use: str | None = strawberry.field(
+        default=None, description="The uses it was built and tested for."
+    )
+    limitations: str | None = strawberry.field(
+        default=None, description="Known limits: where it should not be used."
+    )
+    training_data_summary: str | None = strawberry.field(
+        default=None, description="What it was trained on, in words."
+    )
+    evaluation: str | None = strawberry.field(
+        default=None, description="How it was evaluated, and the results."
+    )
+    bias_assessment: str | None = strawberry.field(default=None, description="Fairness and bias findings.")
+    warnings: str | None = strawberry.field(default=None, description="Anything a user must know before use.")
 
 
-@strawberry.type
+@strawberry.type(description="One approval (or a rejection) of a version or a promotion request.")
 class Approval:
-    principal: str
-    role: str
-    comment: str | None
-    at: datetime
+    principal: str = strawberry.field(description="Who approved: the principal's name.")
+    role: str = strawberry.field(description="The role they approved as.")
+    comment: str | None = strawberry.field(description="Their comment; null when none was given.")
+    at: datetime = strawberry.field(description="When (UTC).")
 
 
-@strawberry.type
+@strawberry.type(description="A review comment a registry recorded on a version.")
 class Review:
-    principal: str
-    comment: str
-    at: datetime
+    principal: str = strawberry.field(description="Who wrote it.")
+    comment: str = strawberry.field(description="The review's text.")
+    at: datetime = strawberry.field(description="When (UTC).")
 
 
-@strawberry.type
+@strawberry.type(description="A governance policy a version does not satisfy.")
 class PolicyViolation:
-    policy: str
-    severity: str
-    message: str
+    policy: str = strawberry.field(description="The policy's id, from the policies file.")
+    severity: str = strawberry.field(
+        description="error (blocks promotion, makes the version non-compliant) or warning (reported only)."
+    )
+    message: str = strawberry.field(description="What is wrong, in words.")
 
 
-@strawberry.type
+@strawberry.type(description="A version's policy evaluation.")
 class Compliance:
-    compliant: bool
-    violations: list[PolicyViolation]
+    compliant: bool = strawberry.field(description="True when no error-severity policy is violated.")
+    violations: list[PolicyViolation] = strawberry.field(
+        description="Every violated policy, warnings included; empty when all are satisfied."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="Where a page of a connection lies (Relay cursor connections).")
 class PageInfo:
-    has_next_page: bool
-    has_previous_page: bool
-    start_cursor: str | None
-    end_cursor: str | None
+    has_next_page: bool = strawberry.field(
+        description="True when more results follow: pass endCursor as after."
+    )
+    has_previous_page: bool = strawberry.field(
+        description="True when this page was asked for with after (results came before it)."
+    )
+    start_cursor: str | None = strawberry.field(
+        description="The cursor of the page's first edge; null when empty."
+    )
+    end_cursor: str | None = strawberry.field(
+        description="The cursor of the page's last edge (the next page's after); null when empty."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="One value of a facet and how many results have it.")
 class Facet:
-    value: str
-    count: int
+    value: str = strawberry.field(description="The value (a registry id, team, stage, framework, ...).")
+    count: int = strawberry.field(description="How many results of the whole search (not the page) have it.")
 
 
-@strawberry.type
+@strawberry.type(
+    description="Counts of the whole search's results by registry, team, stage, framework, compliance, "
+    "tag and conflict; computed only for the lists selected."
+)
 class Facets:
-    registry: list[Facet]
-    team: list[Facet]
-    stage: list[Facet]
-    framework: list[Facet]
+    registry: list[Facet] = strawberry.field(description="By registry id.")
+    team: list[Facet] = strawberry.field(description="By owning team.")
+    stage: list[Facet] = strawberry.field(
+        description="By unified stage (a model counts once under each stage one of its versions is in)."
+    )
+    framework: list[Facet] = strawberry.field(
+        description="By ML framework (a framework tag, or what the registry records), lower case."
+    )
     compliance: list[Facet] = strawberry.field(description="Values: compliant, noncompliant.")
     tag: list[Facet] = strawberry.field(description="The most frequent tags, as key=value.")
     conflicts: list[Facet] = strawberry.field(
@@ -246,7 +374,18 @@ def wanted_facets(info: Info[Context, None]) -> frozenset[str]:
 
 
 SortOrderEnum = strawberry.enum(
-    SortOrder, name="SortOrder", description="RELEVANCE applies when a query is given."
+    SortOrder,
+    name="SortOrder",
+    description="The order of search results. Without one: RELEVANCE when a query is given, else NAME. "
+    "RELEVANCE without a query is NAME.",
+)
+describe_values(
+    SortOrder,
+    {
+        "RELEVANCE": "Best full-text match first (needs a query).",
+        "NAME": "By model name (versions: newest version of each model first).",
+        "UPDATED": "Most recently updated first.",
+    },
 )
 
 
@@ -262,20 +401,36 @@ def page_info(cursors: list[str], has_next: bool, after: str | None) -> PageInfo
 
 # --- lineage ----------------------------------------------------------------------
 
+DIRECTION = strawberry.argument(description="Which way to walk from the node.")
+DEPTH = strawberry.argument(
+    description=f"How many edges to walk from the node (0 to {MAX_DEPTH}; 0 is the node alone)."
+)
 
-@strawberry.type
+
+@strawberry.type(description="A node of the lineage graph: a version, model, dataset, code, run or endpoint.")
 class LineageNode:
-    uri: str
-    kind: str
-    label: str | None
-    registry: str | None
+    uri: str = strawberry.field(
+        description="The node's identity: an mg:// URI for models and versions, else the dataset's, "
+        "code's (git+...), run's or endpoint's own URI (docs/uris.md)."
+    )
+    kind: str = strawberry.field(description="model_version | model | dataset | run | code | deployment")
+    label: str | None = strawberry.field(description="A readable name for display; null when none is known.")
+    registry: str | None = strawberry.field(
+        description="The registry the node belongs to; null for nodes outside every registry "
+        "(datasets, code)."
+    )
 
 
-@strawberry.type(name="LineageEdge")
+@strawberry.type(
+    name="LineageEdge",
+    description="A directed lineage relation: source RELATION target (a version TRAINED_ON a dataset).",
+)
 class LineageEdgeType:
-    source: str
-    target: str
-    relation: str
+    source: str = strawberry.field(description="The URI of the node the relation is stated of.")
+    target: str = strawberry.field(description="The URI of the node it points to.")
+    relation: str = strawberry.field(
+        description="TRAINED_ON | VALIDATED_ON | PRODUCED_BY | DERIVED_FROM | DEPLOYED_TO | SAME_AS"
+    )
     evidence: str | None = strawberry.field(
         default=None,
         description="How the edge is known: record (the version's own fields), tag:<key> (a declared "
@@ -283,10 +438,10 @@ class LineageEdgeType:
     )
 
 
-@strawberry.type
+@strawberry.type(description="The lineage around a node, as far as depth (and the node limit) reach.")
 class LineageGraph:
-    nodes: list[LineageNode]
-    edges: list[LineageEdgeType]
+    nodes: list[LineageNode] = strawberry.field(description="Every node reached, the root included.")
+    edges: list[LineageEdgeType] = strawberry.field(description="Every relation between the nodes reached.")
     truncated: bool = strawberry.field(
         default=False, description="True when the node limit cut the walk short."
     )
@@ -338,14 +493,18 @@ async def lineage_of(
 # --- registries, models, versions --------------------------------------------------------
 
 
-@strawberry.type
+@strawberry.type(description="A configured model registry ([[registries]] in the config).")
 class Registry:
-    id: str
-    kind: RegistryKind
+    id: str = strawberry.field(
+        description="The registry's id from the config (the first part of its mg:// URIs)."
+    )
+    kind: RegistryKind = strawberry.field(description="What kind of registry it is.")
     kind_name: str = strawberry.field(
         description="The registry's kind as configured, verbatim (a plugin's own name when kind is OTHER)."
     )
-    team: str | None
+    team: str | None = strawberry.field(
+        description="The team that owns it (may write to it); null when none."
+    )
     breaker_state: str | None = strawberry.field(
         default=None,
         description="The registry's circuit breaker: closed (calls flow), open (calls fail fast "
@@ -365,24 +524,30 @@ class Registry:
         report = (await info.context.registry_states()).get(self.id)
         return report is not None and report.state is RegistryState.HEALTHY
 
-    @strawberry.field
+    @strawberry.field(description="When its last sync finished (UTC); null before the first.")
     async def synced_at(self, info: Info[Context, None]) -> datetime | None:
         state = (await info.context.gateway.index.registry_health()).get(self.id)
         return state.synced_at if state else None
 
-    @strawberry.field
+    @strawberry.field(description="The error of its last failed sync or call; null when it last succeeded.")
     async def last_error(self, info: Info[Context, None]) -> str | None:
         state = (await info.context.gateway.index.registry_health()).get(self.id)
         return state.last_error if state else None
 
     # A count of a registry that is down or never finished syncing may be short: say so.
-    @strawberry.field
+    @strawberry.field(
+        description="Models of it in the index that the caller may see (short while it is SYNCING "
+        "or UNAVAILABLE)."
+    )
     async def model_count(self, info: Info[Context, None]) -> int:
         stats = (await info.context.registry_stats()).get(self.id)
         await info.context.note_index_answer([self.id])
         return stats.models if stats else 0
 
-    @strawberry.field
+    @strawberry.field(
+        description="Versions of it in the index that the caller may see (short while it is SYNCING "
+        "or UNAVAILABLE)."
+    )
     async def version_count(self, info: Info[Context, None]) -> int:
         stats = (await info.context.registry_stats()).get(self.id)
         await info.context.note_index_answer([self.id])
@@ -400,6 +565,8 @@ async def registry_view(info: Info[Context, None], settings: RegistrySettings) -
     )
 
 
+MAX_HISTORY_POINTS = 10_000
+MAX_HISTORY_KEYS = 50
 SOURCE_URL_HELP = (
     "Where to open this in its source registry's own UI: MLflow's model page, the SageMaker, "
     "Vertex AI or Azure ML console, the Git repository of a GTO registry. Null when the "
@@ -407,15 +574,26 @@ SOURCE_URL_HELP = (
 )
 
 
-@strawberry.type(name="Model")
+@strawberry.type(
+    name="Model",
+    description="A registered model: an MLflow registered model, a SageMaker model package group, "
+    "a Vertex model, a native model, ...; its versions are ModelVersions.",
+)
 class ModelType(Node):
-    uri: str
-    name: str
-    description: str | None
-    team: str | None
-    tags: list[Tag]
-    created_at: datetime | None
-    updated_at: datetime | None
+    uri: str = strawberry.field(description="mg://<registry>/<model>")
+    name: str = strawberry.field(description="The model's name in its registry.")
+    description: str | None = strawberry.field(description="The registry's description; null when none.")
+    team: str | None = strawberry.field(
+        description="The owning team: the one the model names in its registry, else its registry's "
+        "team; null when neither."
+    )
+    tags: list[Tag] = strawberry.field(description="The model's tags, by key.")
+    created_at: datetime | None = strawberry.field(
+        description="When it was created (UTC); null when not reported."
+    )
+    updated_at: datetime | None = strawberry.field(
+        description="When it last changed (UTC); null when not reported."
+    )
     registry_id: strawberry.Private[str]
 
     @staticmethod
@@ -436,14 +614,14 @@ class ModelType(Node):
     def source_url(self, info: Info[Context, None]) -> str | None:
         return source_url_of(info.context.gateway.adapters.get(self.registry_id), self.name)
 
-    @strawberry.field
+    @strawberry.field(description="The registry that holds it.")
     async def registry(self, info: Info[Context, None]) -> Registry:
         settings = info.context.gateway.settings.registry(self.registry_id)
         if settings is None:  # indexed before the registry was removed from config
             settings = RegistrySettings(id=self.registry_id, kind="native")
         return await registry_view(info, settings)
 
-    @strawberry.field
+    @strawberry.field(description="Its newest version the caller may see; null when there is none.")
     async def latest_version(self, info: Info[Context, None]) -> "ModelVersionType | None":
         v = await info.context.latest_versions.load(self.uri)
         if v is None:
@@ -451,13 +629,16 @@ class ModelType(Node):
         (v,) = await info.context.complete([v])
         return ModelVersionType.from_domain(v)
 
-    @strawberry.field
+    @strawberry.field(description="Its versions, newest first.")
     async def versions(
         self,
         info: Info[Context, None],
-        stage: StageEnum | None = None,  # type: ignore[valid-type]
-        first: int | None = 20,
-        after: str | None = None,
+        stage: Annotated[
+            StageEnum | None,  # type: ignore[valid-type]
+            strawberry.argument(description="Only versions in this stage."),
+        ] = None,
+        first: Annotated[int | None, FIRST] = 20,
+        after: Annotated[str | None, AFTER] = None,
     ) -> "ModelVersionConnection":
         f = SearchFilter(stages=(Stage(stage),) if stage else ())
         page = await info.context.gateway.index.search_versions(
@@ -474,32 +655,60 @@ class ModelType(Node):
         return ModelVersionConnection.from_page(page, after)
 
 
-@strawberry.type(name="ModelVersion")
+@strawberry.type(name="ModelVersion", description="One version of a model, with every field of its record.")
 class ModelVersionType(Node):
-    uri: str
-    version: str
-    semver: str | None
-    stage: StageEnum  # type: ignore[valid-type]
-    native_stage: str | None
-    aliases: list[str]
-    description: str | None
-    artifact_uri: str | None
-    artifact_digest: str | None
-    training_data: list[DatasetRef]
-    hyperparameters: list[Param]
-    metrics: list[Metric]
-    training_code: str | None
-    training_code_ref: CodeRef | None
-    environment: str | None
-    preprocessing: str | None
-    deployments: list[Deployment]
-    tags: list[Tag]
-    team: str | None
-    created_by: str | None
-    created_at: datetime | None
-    updated_at: datetime | None
-    model_card: ModelCard | None
-    reviews: list[Review]
+    uri: str = strawberry.field(description="mg://<registry>/<model>/<version>")
+    version: str = strawberry.field(description="The registry's own version id (always text: 3, v2, a hash).")
+    semver: str | None = strawberry.field(description="A semantic version, when one is recorded; else null.")
+    stage: StageEnum = strawberry.field(  # type: ignore[valid-type]
+        description="The unified stage, mapped from the registry's own (see nativeStage)."
+    )
+    native_stage: str | None = strawberry.field(
+        description="The registry's own word for the stage, verbatim (Production, Approved, an alias, ...); "
+        "null when it has none."
+    )
+    aliases: list[str] = strawberry.field(description="The registry's aliases that point at this version.")
+    description: str | None = strawberry.field(description="The registry's description; null when none.")
+    artifact_uri: str | None = strawberry.field(
+        description="Where the model's files are (s3://, gs://, runs:/, file URIs); null when not recorded."
+    )
+    artifact_digest: str | None = strawberry.field(
+        description="A digest of the artifact (sha256:...), when recorded; null when unknown."
+    )
+    training_data: list[DatasetRef] = strawberry.field(
+        description="Every dataset it was trained, validated or evaluated on, each with its role."
+    )
+    hyperparameters: list[Param] = strawberry.field(description="Its training hyperparameters, by key.")
+    metrics: list[Metric] = strawberry.field(description="Its recorded metrics, by key.")
+    training_code: str | None = strawberry.field(
+        description="The training code as <repository>@<commit>#<path> (see trainingCodeRef); "
+        "null when unknown."
+    )
+    training_code_ref: CodeRef | None = strawberry.field(
+        description="The training code's repository, commit and path; null when unknown."
+    )
+    environment: str | None = strawberry.field(
+        description="Its runtime environment: a container image or requirements reference; null when unknown."
+    )
+    preprocessing: str | None = strawberry.field(
+        description="A reference to its preprocessing (code or artifact); null when unknown."
+    )
+    deployments: list[Deployment] = strawberry.field(
+        description="Where it serves now, as the registry or serving system reports; empty when nowhere."
+    )
+    tags: list[Tag] = strawberry.field(description="The version's tags, by key.")
+    team: str | None = strawberry.field(
+        description="The owning team: the one the version names, else its registry's; null when neither."
+    )
+    created_by: str | None = strawberry.field(description="Who registered it, when the registry says.")
+    created_at: datetime | None = strawberry.field(
+        description="When it was registered (UTC); null when not reported."
+    )
+    updated_at: datetime | None = strawberry.field(
+        description="When it last changed (UTC); null when not reported."
+    )
+    model_card: ModelCard | None = strawberry.field(description="Its model card; null when it has none.")
+    reviews: list[Review] = strawberry.field(description="Review comments the registry recorded.")
     _version: strawberry.Private[ModelVersion]
 
     @staticmethod
@@ -549,19 +758,54 @@ class ModelVersionType(Node):
             _version=v,
         )
 
+    @strawberry.field(
+        description=(
+            "How the version's metrics moved during training, read live from its registry "
+            "(MLflow: the metric history of the version's run). Empty where the registry "
+            "keeps no history; null, with a REGISTRY_UNAVAILABLE error, when it does not answer."
+        )
+    )
+    async def metric_history(
+        self,
+        info: Info[Context, None],
+        keys: Annotated[
+            list[str] | None,
+            strawberry.argument(description="The metrics to read; null: every metric the version carries."),
+        ] = None,
+        limit: Annotated[
+            int,
+            strawberry.argument(description="The most points per series (the latest), 1 to 10000."),
+        ] = 500,
+    ) -> list[MetricSeries] | None:
+        if not 1 <= limit <= MAX_HISTORY_POINTS:
+            raise BadInput(f"limit must be between 1 and {MAX_HISTORY_POINTS}, got {limit}", field="limit")
+        if keys is not None and len(keys) > MAX_HISTORY_KEYS:
+            raise BadInput(f"at most {MAX_HISTORY_KEYS} keys at once, got {len(keys)}", field="keys")
+        v = self._version
+        adapter = info.context.gateway.adapters.get(v.registry_id)
+        if not isinstance(adapter, MetricHistoryReader):
+            return []
+        series = await adapter.metric_history(v, keys, limit)
+        return [
+            MetricSeries(key=k, points=[MetricPoint(step=p.step, value=p.value, at=p.at) for p in points])
+            for k, points in sorted(series.items())
+        ]
+
     @strawberry.field(description=SOURCE_URL_HELP)
     def source_url(self, info: Info[Context, None]) -> str | None:
         v = self._version
         return source_url_of(info.context.gateway.adapters.get(v.registry_id), v.model_name, v.version)
 
-    @strawberry.field
+    @strawberry.field(description="The model it is a version of.")
     async def model(self, info: Info[Context, None]) -> ModelType:
         m = await info.context.models.load(self._version.model_uri)
         if m is None:  # the version was read live and its model is not indexed yet
             m = Model(registry_id=self._version.registry_id, name=self._version.model_name)
         return ModelType.from_domain(m)
 
-    @strawberry.field
+    @strawberry.field(
+        description="The version it was fine-tuned or derived from, when that is in the catalogue; else null."
+    )
     async def parent(self, info: Info[Context, None]) -> "ModelVersionType | None":
         if not self._version.parent:
             return None
@@ -599,31 +843,53 @@ class ModelVersionType(Node):
             ],
         )
 
-    @strawberry.field
+    @strawberry.field(description="The lineage graph around this version.")
     async def lineage(
         self,
         info: Info[Context, None],
-        direction: LineageDirection | None = LineageDirection.BOTH,
-        depth: int | None = 3,
+        direction: Annotated[LineageDirection | None, DIRECTION] = LineageDirection.BOTH,
+        depth: Annotated[int | None, DEPTH] = 3,
     ) -> LineageGraph:
         return await lineage_of(info, self._version, direction, depth)
 
 
 # --- connections ---------------------------------------------------------------------
 
+# Fields every connection has: a factory each, as a field object belongs to one class.
 
-@strawberry.type
+
+def _cursor() -> Any:
+    return strawberry.field(
+        description="This result's cursor: pass it as after for the results that follow it."
+    )
+
+
+def _total_count() -> Any:
+    return strawberry.field(
+        description="How many results the whole search has (all pages); computed only when selected."
+    )
+
+
+def _facets_field() -> Any:
+    return strawberry.field(
+        description="Counts of the whole search's results by value; computed only when selected."
+    )
+
+
+@strawberry.type(description="One model of a page of search results.")
 class ModelEdge:
-    cursor: str
-    node: ModelType
+    cursor: str = _cursor()
+    node: ModelType = strawberry.field(description="The model.")
 
 
-@strawberry.type
+@strawberry.type(
+    description="A page of models (Relay connection), with totals and facets of the whole search."
+)
 class ModelConnection:
-    edges: list[ModelEdge]
-    page_info: PageInfo
-    total_count: int
-    facets: Facets
+    edges: list[ModelEdge] = strawberry.field(description="The page's models, in the search's order.")
+    page_info: PageInfo = strawberry.field(description="Where the page lies: whether more follow.")
+    total_count: int = _total_count()
+    facets: Facets = _facets_field()
 
     @staticmethod
     def from_page(page: SearchPage[Model], after: str | None) -> "ModelConnection":
@@ -638,18 +904,22 @@ class ModelConnection:
         )
 
 
-@strawberry.type
+@strawberry.type(description="One version of a page of results.")
 class ModelVersionEdge:
-    cursor: str
-    node: ModelVersionType
+    cursor: str = _cursor()
+    node: ModelVersionType = strawberry.field(description="The version.")
 
 
-@strawberry.type
+@strawberry.type(
+    description="A page of versions (Relay connection), with totals and facets of the whole search."
+)
 class ModelVersionConnection:
-    edges: list[ModelVersionEdge]
-    page_info: PageInfo
-    total_count: int
-    facets: Facets
+    edges: list[ModelVersionEdge] = strawberry.field(
+        description="The page's versions, in the search's order."
+    )
+    page_info: PageInfo = strawberry.field(description="Where the page lies: whether more follow.")
+    total_count: int = _total_count()
+    facets: Facets = _facets_field()
 
     @staticmethod
     def from_page(page: SearchPage[ModelVersion], after: str | None) -> "ModelVersionConnection":

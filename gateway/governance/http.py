@@ -12,7 +12,6 @@ Repeat ``registry``, ``team`` or ``stage`` to ask for several.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -21,17 +20,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from gateway.auth.principal import Principal
+from gateway.auth.middleware import current_principal
 from gateway.catalogue.index import SearchFilter
 from gateway.domain import Stage
+from gateway.endpoints import gateway_of
 from gateway.errors import BadInput, GatewayError
 from gateway.governance import audit, reports
+from gateway.http_errors import gateway_error_response, request_id_of
 
 if TYPE_CHECKING:
     from gateway.runtime import Gateway
-
-PrincipalResolver = Callable[[Request], Awaitable[Principal]]
-STATUS = {"BAD_USER_INPUT": 400, "FORBIDDEN": 403, "NOT_FOUND": 404}
 
 
 def _time(request: Request, name: str) -> datetime | None:
@@ -76,69 +74,67 @@ def audit_filter(request: Request) -> audit.AuditFilter:
     )
 
 
-def routes(gateway_of: Callable[[], Gateway], principal_of: PrincipalResolver) -> list[Route]:
-    """The download routes; ``principal_of`` says who is asking (the server's auth)."""
+Handler = Callable[[Request, "Gateway"], Awaitable[Response]]
 
-    def guarded(
-        handler: Callable[[Request, Gateway], Awaitable[Response]],
-    ) -> Callable[[Request], Awaitable[Response]]:
-        async def endpoint(request: Request) -> Response:
-            request_id = uuid.uuid4().hex
-            try:
-                gateway = gateway_of()
-                gateway.access(await principal_of(request)).require_audit_role()
-                return await handler(request, gateway)
-            except GatewayError as exc:
-                body = {
-                    "errors": [
-                        {
-                            "message": exc.message,
-                            "extensions": {**exc.as_extensions(), "requestId": request_id},
-                        }
-                    ]
-                }
-                return JSONResponse(body, status_code=STATUS.get(exc.code, 500))
 
-        return endpoint
+def guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """The endpoint of ``handler``: audit role required; a ``GatewayError`` becomes the
+    one error shape (``gateway.http_errors``) with this request's id."""
 
-    async def report_csv(request: Request, gw: Gateway) -> Response:
-        report = await gw.governance.report(report_filter(request), _time(request, "asOf"))
-        view = request.query_params.get("view", "violations")
-        if view not in ("violations", "summary"):
-            raise BadInput(f"unknown report view {view!r} (violations or summary)", field="view")
-        return StreamingResponse(
-            reports.csv_lines(report, view),
-            media_type="text/csv; charset=utf-8",
-            headers={"content-disposition": f'attachment; filename="compliance-{view}.csv"'},
-        )
+    async def endpoint(request: Request) -> Response:
+        try:
+            gateway = gateway_of(request)
+            gateway.access(await current_principal(request)).require_audit_role()
+            return await handler(request, gateway)
+        except GatewayError as exc:
+            return gateway_error_response(exc, request_id_of(request))
 
-    async def report_json(request: Request, gw: Gateway) -> Response:
-        report = await gw.governance.report(report_filter(request), _time(request, "asOf"))
-        return JSONResponse(await reports.json_document(report))
+    return endpoint
 
-    async def audit_export(request: Request, gw: Gateway) -> Response:
-        fmt = request.path_params["format"]
-        f = audit_filter(request)
 
-        async def lines() -> AsyncIterator[str]:
-            if fmt == "csv":
-                yield audit.csv_header()
-            async for event in audit.iter_events(gw.database, f):
-                yield audit.to_csv(event) if fmt == "csv" else audit.to_jsonl(event)
+async def report_csv(request: Request, gw: Gateway) -> Response:
+    report = await gw.governance.report(report_filter(request), _time(request, "asOf"))
+    view = request.query_params.get("view", "violations")
+    if view not in ("violations", "summary"):
+        raise BadInput(f"unknown report view {view!r} (violations or summary)", field="view")
+    return StreamingResponse(
+        reports.csv_lines(report, view),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="compliance-{view}.csv"'},
+    )
 
-        media = "text/csv; charset=utf-8" if fmt == "csv" else "application/x-ndjson"
-        # The chain's head when the export began: publish it, and a later
-        # `audit verify --expect-head` catches a log cut back behind it.
-        seq, head = await audit.chain_head(gw.database)
-        return StreamingResponse(
-            lines(),
-            media_type=media,
-            headers={
-                "content-disposition": f'attachment; filename="audit.{fmt}"',
-                "x-modelgate-audit-head": f"{seq}:{head or ''}",
-            },
-        )
 
+async def report_json(request: Request, gw: Gateway) -> Response:
+    report = await gw.governance.report(report_filter(request), _time(request, "asOf"))
+    return JSONResponse(await reports.json_document(report))
+
+
+async def audit_export(request: Request, gw: Gateway) -> Response:
+    fmt = request.path_params["format"]
+    f = audit_filter(request)
+
+    async def lines() -> AsyncIterator[str]:
+        if fmt == "csv":
+            yield audit.csv_header()
+        async for event in audit.iter_events(gw.database, f):
+            yield audit.to_csv(event) if fmt == "csv" else audit.to_jsonl(event)
+
+    media = "text/csv; charset=utf-8" if fmt == "csv" else "application/x-ndjson"
+    # The chain's head when the export began: publish it, and a later
+    # `audit verify --expect-head` catches a log cut back behind it.
+    seq, head = await audit.chain_head(gw.database)
+    return StreamingResponse(
+        lines(),
+        media_type=media,
+        headers={
+            "content-disposition": f'attachment; filename="audit.{fmt}"',
+            "x-modelgate-audit-head": f"{seq}:{head or ''}",
+        },
+    )
+
+
+def routes() -> list[Route]:
+    """The download routes (who asks: the principal the auth middleware set)."""
     return [
         Route("/reports/compliance.csv", guarded(report_csv)),
         Route("/reports/compliance.json", guarded(report_json)),

@@ -15,23 +15,16 @@ redacted as in GraphQL.
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from gateway.auth.principal import Principal
+from gateway.auth.middleware import current_principal
+from gateway.endpoints import gateway_of
 from gateway.errors import BadInput, GatewayError, RegistryError
+from gateway.http_errors import gateway_error_response, request_id_of
 from gateway.lineage.walk import Direction
-
-if TYPE_CHECKING:
-    from gateway.runtime import Gateway
-
-PrincipalResolver = Callable[[Request], Awaitable[Principal]]
-STATUS = {"BAD_USER_INPUT": 400, "FORBIDDEN": 403, "NOT_FOUND": 404}
 
 
 def _int(request: Request, name: str, default: int) -> int:
@@ -54,43 +47,39 @@ def _direction(request: Request) -> Direction:
         ) from None
 
 
-def routes(gateway_of: Callable[[], Gateway], principal_of: PrincipalResolver) -> list[Route]:
-    """The lineage export routes; ``principal_of`` says who is asking (the server's auth)."""
+async def openlineage_export(request: Request) -> Response:
+    try:
+        principal = await current_principal(request)
+        gateway = gateway_of(request)
+        uri = request.query_params.get("uri")
+        if not uri:
+            raise BadInput("uri is required (a version, model, dataset or registry reference)", field="uri")
+        fmt = request.query_params.get("format", "json")
+        if fmt not in ("json", "jsonl"):
+            raise BadInput(f"format must be json or jsonl, got {fmt!r}", field="format")
+        errors: dict[str, RegistryError] = {}
+        events = await gateway.lineage.openlineage_events(
+            uri,
+            _direction(request),
+            _int(request, "depth", 3),
+            max_nodes=_int(request, "maxNodes", 500),
+            report=lambda e: errors.setdefault(e.registry_id, e),
+            access=gateway.access(principal),
+        )
+    except GatewayError as exc:
+        return gateway_error_response(exc, request_id_of(request))
+    request_id = request_id_of(request)  # registry failures carry it, as in GraphQL answers
+    failures = [
+        {"message": e.message, "extensions": {**e.as_extensions(), "requestId": request_id}}
+        for e in errors.values()
+    ]
+    if fmt == "jsonl":
+        lines = "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in events)
+        headers = {"x-modelgate-registry-errors": ",".join(sorted(errors))} if errors else {}
+        return Response(lines, media_type="application/x-ndjson", headers=headers)
+    return JSONResponse({"events": events, "errors": failures})
 
-    async def openlineage_export(request: Request) -> Response:
-        request_id = uuid.uuid4().hex
-        try:
-            principal = await principal_of(request)
-            gateway = gateway_of()
-            uri = request.query_params.get("uri")
-            if not uri:
-                raise BadInput(
-                    "uri is required (a version, model, dataset or registry reference)", field="uri"
-                )
-            fmt = request.query_params.get("format", "json")
-            if fmt not in ("json", "jsonl"):
-                raise BadInput(f"format must be json or jsonl, got {fmt!r}", field="format")
-            errors: dict[str, RegistryError] = {}
-            events = await gateway.lineage.openlineage_events(
-                uri,
-                _direction(request),
-                _int(request, "depth", 3),
-                max_nodes=_int(request, "maxNodes", 500),
-                report=lambda e: errors.setdefault(e.registry_id, e),
-                access=gateway.access(principal),
-            )
-        except GatewayError as exc:
-            body = {
-                "errors": [
-                    {"message": exc.message, "extensions": {**exc.as_extensions(), "requestId": request_id}}
-                ]
-            }
-            return JSONResponse(body, status_code=STATUS.get(exc.code, 500))
-        failures = [{"message": e.message, "extensions": e.as_extensions()} for e in errors.values()]
-        if fmt == "jsonl":
-            lines = "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in events)
-            headers = {"x-modelgate-registry-errors": ",".join(sorted(errors))} if errors else {}
-            return Response(lines, media_type="application/x-ndjson", headers=headers)
-        return JSONResponse({"events": events, "errors": failures})
 
+def routes() -> list[Route]:
+    """The lineage export routes (who asks: the principal the auth middleware set)."""
     return [Route("/lineage/openlineage", openlineage_export)]

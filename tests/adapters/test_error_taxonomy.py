@@ -15,6 +15,7 @@ import pytest
 
 from adapters.base import JsonHttpClient, RetryPolicy
 from adapters.mlflow.wire import translate_error
+from adapters.unity_catalog.api import error_translator as unity_catalog_translator
 from adapters.vertex.api import error_translator
 from gateway.errors import (
     RegistryAuthError,
@@ -27,16 +28,48 @@ from gateway.errors import (
 
 REGISTRY = "reg-1"
 # status -> (the kind every adapter must produce, MLflow's code, Google's status, AWS's code,
-# W&B's: none, its GraphQL errors carry only a message)
-TAXONOMY: dict[int, tuple[type[RegistryError], str, str, str, None]] = {
-    400: (RegistryRejected, "INVALID_PARAMETER_VALUE", "INVALID_ARGUMENT", "ValidationException", None),
-    401: (RegistryAuthError, "UNAUTHENTICATED", "UNAUTHENTICATED", "UnrecognizedClientException", None),
-    403: (RegistryForbidden, "PERMISSION_DENIED", "PERMISSION_DENIED", "AccessDeniedException", None),
-    404: (RegistryNotFound, "RESOURCE_DOES_NOT_EXIST", "NOT_FOUND", "ResourceNotFound", None),
-    429: (RegistryUnavailable, "REQUEST_LIMIT_EXCEEDED", "RESOURCE_EXHAUSTED", "ThrottlingException", None),
-    500: (RegistryUnavailable, "INTERNAL_ERROR", "INTERNAL", "InternalFailure", None),
-    503: (RegistryUnavailable, "TEMPORARILY_UNAVAILABLE", "UNAVAILABLE", "ServiceUnavailable", None),
+# Unity Catalog's error_code: the OSS server's ErrorCode.java; it has no 503, Databricks' code is used)
+_CODES: dict[int, tuple[type[RegistryError], str, str, str, str]] = {
+    400: (
+        RegistryRejected,
+        "INVALID_PARAMETER_VALUE",
+        "INVALID_ARGUMENT",
+        "ValidationException",
+        "INVALID_ARGUMENT",
+    ),
+    401: (
+        RegistryAuthError,
+        "UNAUTHENTICATED",
+        "UNAUTHENTICATED",
+        "UnrecognizedClientException",
+        "UNAUTHENTICATED",
+    ),
+    403: (
+        RegistryForbidden,
+        "PERMISSION_DENIED",
+        "PERMISSION_DENIED",
+        "AccessDeniedException",
+        "PERMISSION_DENIED",
+    ),
+    404: (RegistryNotFound, "RESOURCE_DOES_NOT_EXIST", "NOT_FOUND", "ResourceNotFound", "NOT_FOUND"),
+    429: (
+        RegistryUnavailable,
+        "REQUEST_LIMIT_EXCEEDED",
+        "RESOURCE_EXHAUSTED",
+        "ThrottlingException",
+        "RESOURCE_EXHAUSTED",
+    ),
+    500: (RegistryUnavailable, "INTERNAL_ERROR", "INTERNAL", "InternalFailure", "INTERNAL"),
+    503: (
+        RegistryUnavailable,
+        "TEMPORARILY_UNAVAILABLE",
+        "UNAVAILABLE",
+        "ServiceUnavailable",
+        "TEMPORARILY_UNAVAILABLE",
+    ),
 }
+# ... and W&B's: none, its GraphQL errors carry only a message.
+TAXONOMY = {status: (*row, None) for status, row in _CODES.items()}
 
 
 def _request() -> httpx.Request:
@@ -74,13 +107,21 @@ def wandb_answer(status: int, headers: dict[str, str]) -> RegistryError:
     return wandb_translator(REGISTRY)(httpx.Response(status, json=body, headers=headers, request=_request()))
 
 
+def unity_catalog_answer(status: int, headers: dict[str, str]) -> RegistryError:
+    code = TAXONOMY[status][4]
+    body = {"error_code": code, "message": "no", "details": [{"reason": code}]}
+    response = httpx.Response(status, json=body, headers=headers, request=_request())
+    return unity_catalog_translator(REGISTRY)(response)
+
+
 TRANSLATORS: dict[str, Callable[[int, dict[str, str]], RegistryError]] = {
     "mlflow": mlflow_answer,
     "vertex": vertex_answer,
     "sagemaker": sagemaker_answer,
+    "unity_catalog": unity_catalog_answer,
     "wandb": wandb_answer,
 }
-CODE_COLUMN = {"mlflow": 1, "vertex": 2, "sagemaker": 3, "wandb": 4}
+CODE_COLUMN = {"mlflow": 1, "vertex": 2, "sagemaker": 3, "unity_catalog": 4, "wandb": 5}
 
 
 @pytest.mark.parametrize("status", sorted(TAXONOMY))
@@ -97,7 +138,7 @@ def test_every_adapter_maps_a_status_to_the_same_kind_and_keys(adapter: str, sta
     assert error.retryable is (expected is RegistryUnavailable)
 
 
-@pytest.mark.parametrize("adapter", ["mlflow", "vertex", "wandb"])
+@pytest.mark.parametrize("adapter", ["mlflow", "vertex", "unity_catalog", "wandb"])
 def test_retry_after_reaches_the_same_key(adapter: str) -> None:
     error = TRANSLATORS[adapter](429, {"Retry-After": "7"})
     assert error.extensions["retryAfterSeconds"] == 7.0
@@ -107,7 +148,11 @@ async def test_a_timeout_is_unavailable_for_http_adapters() -> None:
     def hang(request: httpx.Request) -> httpx.Response:
         raise httpx.ReadTimeout("no answer", request=request)
 
-    for translate in (translate_error(REGISTRY), error_translator(REGISTRY)):
+    for translate in (
+        translate_error(REGISTRY),
+        error_translator(REGISTRY),
+        unity_catalog_translator(REGISTRY),
+    ):
         client = JsonHttpClient(
             REGISTRY,
             "http://registry.test",

@@ -22,7 +22,11 @@ CONTRACT = [
     "type ModelVersionConnection",
     "type LineageGraph",
     "input RegisterVersionInput",
-    "registerModelVersion(input: RegisterVersionInput!): ModelVersion!",
+]
+# Root fields of the contract: (root type, field, {argument: type}, result type). Checked
+# on the schema, not the text: described arguments print on lines of their own.
+CONTRACT_FIELDS = [
+    ("Mutation", "registerModelVersion", {"input": "RegisterVersionInput!"}, "ModelVersion!"),
 ]
 
 
@@ -36,3 +40,10 @@ def test_contract_names_exist() -> None:
     sdl = schema.as_str()
     missing = [name for name in CONTRACT if name not in sdl]
     assert not missing
+
+
+def test_contract_fields_exist() -> None:
+    for root, name, arguments, result in CONTRACT_FIELDS:
+        field = schema._schema.get_type(root).fields[name]  # type: ignore[union-attr]
+        assert {a: str(arg.type) for a, arg in field.args.items()} == arguments
+        assert str(field.type) == result

@@ -92,7 +92,9 @@ def with_api_keys(config: str) -> str:
 
 
 @contextlib.contextmanager
-def running_demo(workdir: Path, config_text: str | None = None, *, git: bool = False) -> Iterator[str]:
+def running_demo(
+    workdir: Path, config_text: str | None = None, *, git: bool = False, extra: tuple[str, ...] = ()
+) -> Iterator[str]:
     """``modelgate demo`` on a free port in ``workdir``, with the shipped config
     (rewritten to ``config_text`` when given); yields its base URL once ready.
     Without ``git``, the native registries only: the dashboard tests count their models."""
@@ -109,6 +111,7 @@ def running_demo(workdir: Path, config_text: str | None = None, *, git: bool = F
             "gateway.cli",
             "demo",
             *([] if git else ["--no-git"]),
+            *extra,
             "--config",
             str(config),
             "--port",

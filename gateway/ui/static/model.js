@@ -1,6 +1,7 @@
 // A model's page: its versions, and one version in full with its lineage graph.
 import { ApiError, gql, surface } from "./api.js";
 import { ago, h, links, metricsText, registryChip, registryProblem, section, sourceLink, stageBadge } from "./dom.js";
+import { trainingCurves } from "./history.js";
 import { lineageGraph, nodeDetails } from "./lineage.js";
 
 const MODEL = `query Model($uri: String!) {
@@ -265,10 +266,12 @@ export async function renderModel(page, uri, wanted) {
   if (!chosen) return;
   const detail = (await gql(VERSION, { uri: chosen.uri })).data.modelVersion;
   const promotions = governance(detail);
+  const curves = trainingCurves(detail.uri);
   page.append(
     h("div", { class: "columns" }, record(detail, model), modelCard(detail.modelCard)),
+    curves.panel,
     promotions.panel,
     lineage(detail),
   );
-  await promotions.load();
+  await Promise.all([promotions.load(), curves.load()]);
 }

@@ -1,0 +1,61 @@
+"""Probes and metrics: ``/healthz`` (the process answers), ``/readyz`` (the store
+answers; registries' states) and ``/metrics`` (Prometheus text format)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from gateway.catalogue.state import RegistryState, registry_states
+from gateway.endpoints import started_gateway
+from gateway.resilience import breaker_states
+
+
+async def healthz(_request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    gw = started_gateway(request)
+    if gw is None:
+        return JSONResponse({"status": "starting"}, status_code=503)
+    try:
+        await asyncio.wait_for(gw.database.ping(), timeout=2.0)
+        store_ok = True
+    except Exception:  # report, do not raise: this is a probe
+        store_ok = False
+    stats = await gw.index.registry_stats() if store_ok else {}
+    # The same states GraphQL reports (gateway.catalogue.state), so the two agree.
+    health = await gw.index.registry_health() if store_ok else {}
+    states = registry_states([r.id for r in gw.settings.registries], health, gw.adapters)
+    registries: dict[str, dict[str, Any]] = {
+        r.id: {
+            "state": states[r.id].state.value,
+            "healthy": states[r.id].state is RegistryState.HEALTHY,
+            "reason": states[r.id].reason,
+            "url": states[r.id].url,
+            "syncedAt": synced.isoformat() if r.id in stats and (synced := stats[r.id].synced_at) else None,
+            "lastError": stats[r.id].last_error if r.id in stats else None,
+        }
+        for r in gw.settings.registries
+    }
+    for rid, breaker in breaker_states(gw.adapters).items():
+        if rid in registries:
+            registries[rid]["breaker"] = breaker
+    # Ready when the store answers; a registry that is not HEALTHY is served from
+    # the index (reported as degraded, still 200: taking the replica out would not help).
+    degraded = any(r["state"] != RegistryState.HEALTHY.value for r in registries.values())
+    status = ("degraded" if degraded else "ready") if store_ok else "unavailable"
+    body = {"status": status, "store": store_ok, "registries": registries}
+    return JSONResponse(body, status_code=200 if store_ok else 503)
+
+
+async def metrics(request: Request) -> Response:
+    gw = started_gateway(request)
+    if gw is None:
+        return Response("starting\n", status_code=503, media_type="text/plain")
+    return Response(await gw.metrics.render(gw), media_type=CONTENT_TYPE_LATEST)

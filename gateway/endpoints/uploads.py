@@ -1,0 +1,41 @@
+"""``PUT /artifacts/{registry}/{model}/{filename}``: store an artifact file in a
+registry that keeps artifacts (a ``VersionRegistrar``), streamed, up to 5 GiB."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from adapters.base import VersionRegistrar
+from gateway.auth.middleware import current_principal
+from gateway.endpoints import gateway_of
+from gateway.errors import GatewayError
+from gateway.http_errors import error_response, request_id_of
+
+MAX_ARTIFACT_BYTES = 5 * 1024**3
+
+
+async def upload_artifact(request: Request) -> Response:
+    request_id = request_id_of(request)
+    gw = gateway_of(request)
+    registry_id = request.path_params["registry"]
+    try:
+        adapter = gw.adapter(registry_id)
+        registry = gw.settings.registry(registry_id)
+        if registry is not None:  # uploads are writes: the registry's team (or admin) only
+            gw.access(await current_principal(request)).require_registry_team(registry)
+        if not isinstance(adapter, VersionRegistrar):
+            return error_response(
+                400, "BAD_USER_INPUT", f"registry {registry_id!r} does not store artifacts", request_id
+            )
+        stored = await gw.artifacts.save(
+            registry_id,
+            request.path_params["model"],
+            request.path_params["filename"],
+            request.stream(),
+            max_bytes=MAX_ARTIFACT_BYTES,
+        )
+    except GatewayError as exc:
+        status = {"NOT_FOUND": 404, "FORBIDDEN": 403}.get(exc.code, 400)
+        return error_response(status, exc.code, exc.message, request_id)
+    return JSONResponse({"uri": stored.uri, "digest": stored.digest, "size": stored.size}, status_code=201)
