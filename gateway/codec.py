@@ -107,6 +107,9 @@ def version_to_dict(v: ModelVersion) -> dict[str, Any]:
                         "endpoint": d.endpoint,
                         "traffic_percent": d.traffic_percent,
                         "updated_at": _dt(d.updated_at),
+                        "registry": d.registry,
+                        "variant": d.variant,
+                        "status": d.status,
                     }
                 )
                 for d in v.deployments
@@ -157,7 +160,14 @@ def version_from_dict(d: dict[str, Any]) -> ModelVersion:
             for r in d.get("reviews", ())
         ),
         deployments=tuple(
-            Deployment(x["endpoint"], x.get("traffic_percent"), _parse_dt(x.get("updated_at")))
+            Deployment(
+                x["endpoint"],
+                x.get("traffic_percent"),
+                _parse_dt(x.get("updated_at")),
+                registry=x.get("registry"),
+                variant=x.get("variant"),
+                status=x.get("status"),
+            )
             for x in d.get("deployments", ())
         ),
         model_card=ModelCard(**d.get("model_card", {})),

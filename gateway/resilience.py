@@ -38,9 +38,11 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Optional capabilities (``BulkVersionLister``, ``BatchVersionReader``,
-# ``VersionRegistrar``): exposed only when the wrapped adapter has them, so the
+# ``VersionRegistrar``, ``ServingReader``): exposed only when the wrapped adapter has them, so the
 # ``isinstance`` checks on runtime protocols give the same answer as before.
-GUARDED_CAPABILITIES = frozenset({"list_all_versions", "get_versions", "register_version", "metric_history"})
+GUARDED_CAPABILITIES = frozenset(
+    {"list_all_versions", "get_versions", "register_version", "metric_history", "list_endpoints"}
+)
 
 
 class BreakerState(enum.Enum):

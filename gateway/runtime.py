@@ -30,12 +30,14 @@ from gateway.catalogue.live import LiveReader
 from gateway.catalogue.sync import SyncEngine
 from gateway.config import ConfigError, Settings
 from gateway.domain import ModelVersion
-from gateway.errors import BadInput, NotFound
+from gateway.errors import BadInput, Forbidden, NotFound
 from gateway.governance.policies import PolicySet, policies_for
 from gateway.governance.service import Governance
 from gateway.lineage.service import LineageService
 from gateway.observability import Metrics, OperationLabels, fan_out, start_tracing
 from gateway.resilience import GuardedAdapter, guard
+from gateway.serving.history import StageHistory
+from gateway.serving.service import DeploymentReport, Serving
 from gateway.store.database import Database
 
 log = logging.getLogger(__name__)
@@ -70,6 +72,8 @@ class Gateway:
     live: LiveReader
     governance: Governance
     lineage: LineageService
+    serving: Serving
+    history: StageHistory
     metrics: Metrics = field(default_factory=Metrics)
     _background: list[asyncio.Task[None]] = field(default_factory=list)
     _sync_lock: Any = None
@@ -100,12 +104,15 @@ class Gateway:
             raise
         index = CatalogueIndex(database, search_cache_seconds=settings.cache.search_ttl_seconds)
         registries = {r.id: r for r in settings.registries}
-        sync = SyncEngine(index, adapters, registries)
+        serving = Serving(database, adapters)
+        sync = SyncEngine(index, adapters, registries, serving)
         cache = cache_from_url(settings.cache.url, settings.cache.ttl_seconds, settings.cache.max_entries)
         governance = Governance(database, index, adapters, sync, registries, policies)
         governance.attach()
         lineage = LineageService(database, index, adapters, cache, settings, factories=factories)
         lineage.attach()  # harvests inside the same indexing transactions
+        history = StageHistory(database)
+        index.listeners.append(history)  # stage changes, inside the indexing transactions
         gateway = cls(
             settings=settings,
             database=database,
@@ -117,6 +124,8 @@ class Gateway:
             live=LiveReader(adapters, cache),
             governance=governance,
             lineage=lineage,
+            serving=serving,
+            history=history,
             metrics=Metrics(
                 OperationLabels(
                     settings.observability.operation_names, settings.observability.max_operation_labels
@@ -189,6 +198,27 @@ class Gateway:
         # The index is the read path: make the new version visible at once.
         await self.sync.refresh_model(registry_id, request.model_name)
         return version
+
+    async def record_deployment(self, principal: Principal, report: DeploymentReport) -> ModelVersion:
+        """A serving system reports traffic for a version of a registry that does not
+        read its own serving state; the version is re-indexed with it at once. Needs
+        write access to the version's team, as a registration does."""
+        report = report.checked()
+        access = self.access(principal)
+        version = (await self.index.get_versions([report.version_uri], visibility=access.visibility)).get(
+            report.version_uri
+        )
+        if version is None:  # a hidden version answers as an absent one does
+            raise NotFound(f"no version {report.version_uri} in the catalogue", field="uri")
+        settings = self.settings.registry(version.registry_id)
+        team = (settings.team if settings else None) or version.team
+        if not access.can_write(team):
+            raise Forbidden(
+                f"{principal.name} is not a member of team {team or '(none)'}, which owns {version.uri}"
+            )
+        await self.serving.record(report)
+        await self.sync.refresh_model(version.registry_id, version.model_name)
+        return await self.index.get_version(version.uri) or version
 
     async def aclose(self) -> None:
         for task in self._background:

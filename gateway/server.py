@@ -34,6 +34,7 @@ from gateway.lineage.http import routes as lineage_routes
 from gateway.observability import Metrics, RequestContextMiddleware
 from gateway.personas import Persona, demo_personas, with_personas
 from gateway.runtime import Gateway
+from gateway.serving.http import routes as serving_routes
 from gateway.ui import routes as ui_routes
 
 log = logging.getLogger("modelgate.server")
@@ -141,6 +142,7 @@ def create_app(
             Route("/hooks/{kind}/{registry}", webhooks.webhook, methods=["POST"]),
             *governance_routes(),
             *lineage_routes(),
+            *serving_routes(),
             Route("/metrics", probes.metrics),
             *ui_routes(personas),
         ],

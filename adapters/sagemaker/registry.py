@@ -24,7 +24,9 @@ from adapters.sagemaker.lineage import api_edges, gather_bounded
 from adapters.sagemaker.links import sagemaker_console_url
 from adapters.sagemaker.options import SageMakerOptions, StageMapping
 from adapters.sagemaker.records import model_from_group, version_from_package
+from adapters.sagemaker.serving import ServingReads
 from gateway.domain import (
+    Endpoint,
     LineageEdge,
     LineageNode,
     Model,
@@ -206,6 +208,13 @@ class SageMakerRegistry:
         for e in edges:
             unique.setdefault((e.source.uri, e.target.uri, e.relation), e)
         return list(unique.values())
+
+    # --- serving -----------------------------------------------------------
+
+    async def list_endpoints(self) -> list[Endpoint]:
+        """Every endpoint of the region with its variants' traffic shares and the
+        package version each serves (``ServingReader``; see ``adapters.sagemaker.serving``)."""
+        return await ServingReads(self.calls, self.registry_id, self.options.max_concurrency).endpoints()
 
     # --- writes ------------------------------------------------------------
 

@@ -156,6 +156,13 @@ class VertexApi:
             "PATCH", self.model_path(model_id, version), json_body=body, params={"updateMask": "labels"}
         )
 
+    async def list_endpoints(self, page_token: str | None = None) -> dict[str, Any]:
+        """One page of the location's endpoints (``deployedModels``, ``trafficSplit``)."""
+        params: dict[str, Any] = {"pageSize": self.settings.page_size}
+        if page_token:
+            params["pageToken"] = page_token
+        return await self._http.get(f"{self.settings.parent}/endpoints", params)
+
     async def lineage_subgraph(self, artifact: str) -> dict[str, Any] | None:
         """The ML Metadata lineage around an artifact; None if the artifact is gone."""
         try:

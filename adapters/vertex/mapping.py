@@ -117,7 +117,7 @@ def to_version(wire: Mapping[str, Any], registry_id: str, stages: StageMapping) 
         training_code=code_of(metadata),
         model_card=model_card_of(metadata),
         deployments=tuple(
-            Deployment(endpoint=ref["endpoint"])
+            Deployment(endpoint=ref["endpoint"], registry=registry_id, variant=ref.get("deployedModelId"))
             for ref in wire.get("deployedModels") or ()
             if ref.get("endpoint")
         ),

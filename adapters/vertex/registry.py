@@ -14,7 +14,8 @@ from adapters.vertex.api import VertexApi
 from adapters.vertex.links import vertex_console_url
 from adapters.vertex.mapping import MODEL_NAME, lineage_edges, model_id_of, to_model, to_version
 from adapters.vertex.options import VertexSettings
-from gateway.domain import LineageEdge, Model, ModelVersion, Stage, record_edges
+from adapters.vertex.serving import endpoint_from_wire
+from gateway.domain import Endpoint, LineageEdge, Model, ModelVersion, Stage, record_edges
 from gateway.errors import RegistryError, RegistryRejected
 
 # Vertex model IDs: generated ones are numbers, user-chosen ones [a-z0-9_-].
@@ -128,6 +129,23 @@ class VertexRegistry:
         if match := MODEL_NAME.match(str(version.native.get("name", ""))):
             projects.add(match.group(1))  # Vertex may spell the project as its number
         return edges + lineage_edges(version, subgraph, (frozenset(projects), self.settings.location))
+
+    # --- serving -------------------------------------------------------------
+
+    async def list_endpoints(self) -> list[Endpoint]:
+        """Every endpoint of the configured location with its traffic split over
+        versions (``ServingReader``; see ``adapters.vertex.serving``)."""
+        found: list[Endpoint] = []
+        token: str | None = None
+        while True:
+            body = await self._api.list_endpoints(token)
+            found += [
+                endpoint_from_wire(w, self.registry_id, self.settings.project, self.settings.location)
+                for w in body.get("endpoints") or ()
+            ]
+            token = body.get("nextPageToken") or None
+            if token is None:
+                return found
 
     # --- write-through -------------------------------------------------------
 

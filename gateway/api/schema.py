@@ -3,6 +3,7 @@ catalogue, lineage and native registry code in ``gateway``."""
 
 import dataclasses
 import functools
+from datetime import datetime
 from typing import Annotated, Any
 
 import strawberry
@@ -20,6 +21,7 @@ from gateway.api.limits import (
     check_search_query,
 )
 from gateway.api.lineage import LineageQuery
+from gateway.api.serving import ServingMutation, ServingQuery
 from gateway.api.types import (
     AFTER,
     FIRST,
@@ -49,6 +51,7 @@ from gateway.domain import (
 )
 from gateway.errors import BadInput
 from gateway.observability import GraphQLMetrics
+from gateway.serving.service import DeploymentReport
 
 # --- inputs -------------------------------------------------------------------------
 
@@ -85,6 +88,11 @@ class SearchFilter:
         description="True: only models with more than one PRODUCTION version (for versions: those "
         "versions); false: only the others.",
     )
+    serving: bool | None = strawberry.field(
+        default=None,
+        description="True: only versions taking a share of some endpoint's traffic now (models: any "
+        "of their versions does); false: only the others.",
+    )
 
     def to_index(self) -> IndexFilter:
         return IndexFilter(
@@ -95,6 +103,7 @@ class SearchFilter:
             frameworks=tuple(f.lower() for f in self.frameworks or ()),
             compliant=self.compliant,
             multiple_production=self.multiple_production,
+            serving=self.serving,
         )
 
 
@@ -138,12 +147,32 @@ class CodeRefInput:
     path: str | None = strawberry.field(default=None, description="The entry point inside the repository.")
 
 
-@strawberry.input(description="An endpoint the new version serves on.")
+@strawberry.input(
+    description="A deployment: in a registration, where the new version serves; in recordDeployment, a "
+    "serving system's report that a version takes a share of an endpoint's traffic."
+)
 class DeploymentInput:
     endpoint: str = strawberry.field(description="The endpoint's name or URI.")
     traffic_percent: float | None = strawberry.field(
         default=None, description="Percent (0-100) of the endpoint's traffic it receives."
     )
+    uri: str | None = strawberry.field(
+        default=None,
+        description="recordDeployment: the version that serves (mg://<registry>/<model>/<version>).",
+    )
+    variant: str | None = strawberry.field(
+        default=None,
+        description="recordDeployment: the serving system's name for the slice (a KServe predictor, a "
+        "Seldon graph node); reports for the same endpoint, version and variant replace each other.",
+    )
+    status: str | None = strawberry.field(
+        default=None, description="recordDeployment: the serving system's own status word."
+    )
+
+    def to_report(self) -> DeploymentReport:
+        if not self.uri:
+            raise BadInput("recordDeployment needs the uri of the version that serves", field="uri")
+        return DeploymentReport(self.uri, self.endpoint, self.traffic_percent, self.variant, self.status)
 
 
 @strawberry.input(description="A new version for a native registry (registerModelVersion).")
@@ -247,6 +276,20 @@ def _parse_uri_or_bad_input(uri: str, field: str):  # type: ignore[no-untyped-de
 
 # --- queries ------------------------------------------------------------------------
 
+AS_OF_MODELS = (
+    "The catalogue as it was then: models created later are left out of this page. The query, "
+    "filter, counts and facets are today's."
+)
+AS_OF_VERSIONS = (
+    "The catalogue as it was then: versions created later are left out of this page and the others "
+    "carry the stage they had then (stageHistory). The query, filter, counts and facets are today's."
+)
+
+
+def _check_as_of(as_of: datetime) -> None:
+    if as_of.tzinfo is None:
+        raise BadInput("asOf needs a time zone (e.g. 2026-11-24T09:00:00Z)", field="asOf")
+
 
 def _search_options(info: Info[Context, None], sort: Any) -> dict[str, Any]:
     """What both searches pass the index: only the totals and facets the client selected."""
@@ -296,12 +339,18 @@ class CatalogueQuery:
         first: Annotated[int | None, FIRST] = 20,
         after: Annotated[str | None, AFTER] = None,
         sort: Annotated[SortOrderEnum | None, SORT] = None,  # type: ignore[valid-type]
+        as_of: Annotated[datetime | None, strawberry.argument(description=AS_OF_MODELS)] = None,
     ) -> ModelConnection:
         index = info.context.gateway.index
         f = (filter or SearchFilter()).to_index()
         page = await index.search_models(
             check_search_query(query), f, check_page_size(first), after, **_search_options(info, sort)
         )
+        if as_of is not None:
+            _check_as_of(as_of)
+            kept = [i for i, m in enumerate(page.items) if m.created_at is None or m.created_at <= as_of]
+            page.items = [page.items[i] for i in kept]
+            page.cursors = [page.cursors[i] for i in kept]
         await info.context.note_index_answer(f.registries or None)
         return ModelConnection.from_page(page, after)
 
@@ -314,6 +363,7 @@ class CatalogueQuery:
         first: Annotated[int | None, FIRST] = 20,
         after: Annotated[str | None, AFTER] = None,
         sort: Annotated[SortOrderEnum | None, SORT] = None,  # type: ignore[valid-type]
+        as_of: Annotated[datetime | None, strawberry.argument(description=AS_OF_VERSIONS)] = None,
     ) -> ModelVersionConnection:
         index = info.context.gateway.index
         f = (filter or SearchFilter()).to_index()
@@ -321,6 +371,12 @@ class CatalogueQuery:
             check_search_query(query), f, check_page_size(first), after, **_search_options(info, sort)
         )
         page.items = await info.context.complete(page.items)
+        if as_of is not None:
+            _check_as_of(as_of)
+            then = {v.uri: v for v in await info.context.gateway.history.versions_as_of(page.items, as_of)}
+            kept = [i for i, v in enumerate(page.items) if v.uri in then]
+            page.items = [then[page.items[i].uri] for i in kept]
+            page.cursors = [page.cursors[i] for i in kept]
         await info.context.note_index_answer(f.registries or None)
         return ModelVersionConnection.from_page(page, after)
 
@@ -393,10 +449,26 @@ class RegistryMutation:
         version = await info.context.gateway.register_version(input.registry, request)
         return ModelVersionType.from_domain(version)
 
+    @strawberry.mutation(
+        description="A serving system (KServe, Seldon, BentoML, a CI job) reports that a version takes "
+        "trafficPercent of an endpoint's traffic (null: all of it); for registries whose serving "
+        "modelgate does not read itself. Needs the version's team. Returns the version with its "
+        "deployments."
+    )
+    async def record_deployment(
+        self,
+        info: Info[Context, None],
+        input: Annotated[
+            DeploymentInput, strawberry.argument(description="The report: uri, endpoint, share.")
+        ],
+    ) -> ModelVersionType:
+        version = await info.context.gateway.record_deployment(info.context.principal, input.to_report())
+        return ModelVersionType.from_domain(version)
+
 
 # Each feature contributes its own query and mutation fields; they merge here.
-QUERY_PARTS: tuple[type, ...] = (CatalogueQuery, LineageQuery, GovernanceQuery)
-MUTATION_PARTS: tuple[type, ...] = (RegistryMutation, GovernanceMutation)
+QUERY_PARTS: tuple[type, ...] = (CatalogueQuery, LineageQuery, GovernanceQuery, ServingQuery)
+MUTATION_PARTS: tuple[type, ...] = (RegistryMutation, GovernanceMutation, ServingMutation)
 
 
 QUERY_DESCRIPTION = (

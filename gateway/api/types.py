@@ -203,17 +203,28 @@ class DatasetRef:
     role: str | None = strawberry.field(description="training | validation | evaluation | ...")
 
 
-@strawberry.type(description="Where a version serves now: one endpoint and its share of traffic.")
+@strawberry.type(
+    description="Where a version serves now: one endpoint (and variant) and its share of traffic."
+)
 class Deployment:
-    endpoint: str = strawberry.field(
-        description="The serving system's name for the endpoint (a SageMaker endpoint ARN, a Vertex "
-        "endpoint resource name, or the name given at registration)."
-    )
+    endpoint: str = strawberry.field(description="The endpoint's URI (Endpoint.uri).")
     traffic_percent: float | None = strawberry.field(
-        description="Percent (0-100) of the endpoint's traffic this version receives; null when unknown."
+        description="The share of the endpoint's traffic this version takes, 0 to 100 (null: not reported)."
     )
     updated_at: datetime | None = strawberry.field(
         description="When the serving system last changed this deployment; null when not reported."
+    )
+    registry: str | None = strawberry.field(
+        default=None,
+        description="The registry whose endpoint it is, or that the deployment was reported for.",
+    )
+    variant: str | None = strawberry.field(
+        default=None,
+        description="The serving system's name for this slice: a SageMaker production variant, a Vertex "
+        "deployed-model ID, a reported variant.",
+    )
+    status: str | None = strawberry.field(
+        default=None, description="The serving system's own status word (InService, Updating, ...)."
     )
 
 
@@ -319,6 +330,10 @@ class Facets:
         "(models with more than one PRODUCTION version; for versions, those versions). "
         "A value with no results is left out."
     )
+    serving: list[Facet] = strawberry.field(
+        description="Values: serving (takes a share of some endpoint's traffic now; models: any of "
+        "their versions does), notServing. A value with no results is left out."
+    )
 
 
 def _tags(tags: Any) -> list[Tag]:
@@ -337,6 +352,7 @@ def _facets(facets: dict[str, list[FacetCount]]) -> Facets:
         compliance=conv("compliance"),
         tag=conv("tag"),
         conflicts=conv("conflicts"),
+        serving=conv("serving"),
     )
 
 
@@ -743,7 +759,14 @@ class ModelVersionType(Node):
             environment=v.environment,
             preprocessing=v.preprocessing,
             deployments=[
-                Deployment(endpoint=d.endpoint, traffic_percent=d.traffic_percent, updated_at=d.updated_at)
+                Deployment(
+                    endpoint=d.endpoint,
+                    traffic_percent=d.traffic_percent,
+                    updated_at=d.updated_at,
+                    registry=d.registry,
+                    variant=d.variant,
+                    status=d.status,
+                )
                 for d in v.deployments
             ],
             tags=_tags(v.tags),

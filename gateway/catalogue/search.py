@@ -46,6 +46,7 @@ from gateway.errors import BadInput
 from gateway.store.tables import catalogue_models as cm
 from gateway.store.tables import catalogue_tags as ct
 from gateway.store.tables import catalogue_versions as cv
+from gateway.store.tables import serving_traffic as st
 from gateway.tokens import decode_token, encode_token
 
 T = TypeVar("T")
@@ -81,6 +82,9 @@ class SearchFilter:
     # True: only models with more than one PRODUCTION version (and, for versions,
     # those PRODUCTION versions); False: only the others.
     multiple_production: bool | None = None
+    # True: only what takes a share of some endpoint's traffic now (models: any
+    # version does); False: only the others.
+    serving: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -176,7 +180,17 @@ def _model_conditions(f: SearchFilter) -> list[ColumnElement[bool]]:
     if f.multiple_production is not None:
         multiple = _multiple_production(cm.c.uri)
         conds.append(multiple if f.multiple_production else ~multiple)
+    if f.serving is not None:
+        conds.append(_model_serving() if f.serving else ~_model_serving())
     return conds
+
+
+def _model_serving() -> ColumnElement[bool]:
+    return exists(select(1).where(st.c.model_uri == cm.c.uri, st.c.percent > 0))
+
+
+def _version_serving() -> ColumnElement[bool]:
+    return exists(select(1).where(st.c.version_uri == cv.c.uri, st.c.percent > 0))
 
 
 def _multiple_production(model_uri: Any) -> ColumnElement[bool]:
@@ -220,6 +234,8 @@ def _version_conditions(f: SearchFilter) -> list[ColumnElement[bool]]:
     if f.multiple_production is not None:
         multiple = _version_in_multiple_production()
         conds.append(multiple if f.multiple_production else ~multiple)
+    if f.serving is not None:
+        conds.append(_version_serving() if f.serving else ~_version_serving())
     return conds
 
 
@@ -270,7 +286,7 @@ def _resolve_sort(sort: SortOrder | None, terms: list[str]) -> SortOrder:
 
 # Facets computed from one grouped scan; the tag facet needs a join and runs only when asked.
 SUMMARY_FACETS = frozenset({"registry", "team", "stage", "framework", "compliance"})
-ALL_FACETS = SUMMARY_FACETS | {"tag", "conflicts"}
+ALL_FACETS = SUMMARY_FACETS | {"tag", "conflicts", "serving"}
 MULTIPLE_PRODUCTION_FACET = "multipleProduction"
 
 
@@ -357,6 +373,12 @@ async def _totals(
             await conn.execute(select(func.count()).select_from(base).where(where, multiple))
         ).scalar_one()
         result["conflicts"] = _sorted(Counter({MULTIPLE_PRODUCTION_FACET: int(count)}))
+    if "serving" in facets:
+        serving = _model_serving() if table is cm else _version_serving()
+        counts = await conn.execute(
+            select(serving, func.count()).select_from(base).where(where).group_by(serving)
+        )
+        result["serving"] = _sorted(Counter({"serving" if s else "notServing": int(n) for s, n in counts}))
     return total, result
 
 

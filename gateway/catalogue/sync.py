@@ -18,7 +18,7 @@ import hashlib
 import logging
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -29,6 +29,7 @@ from gateway.catalogue.index import CatalogueIndex
 from gateway.config import RegistrySettings
 from gateway.domain import Model, ModelVersion
 from gateway.errors import GatewayError, RegistryError, RegistryNotFound, RegistryUnavailable
+from gateway.serving.service import DeploymentMap, Serving, merged
 from gateway.store.database import Database
 
 log = logging.getLogger(__name__)
@@ -60,9 +61,12 @@ class SyncResult:
 
 
 def _with_team(
-    model: Model, versions: list[ModelVersion], team: str | None
+    model: Model, versions: list[ModelVersion], team: str | None, served: DeploymentMap | None = None
 ) -> tuple[Model, list[ModelVersion]]:
-    """The registry's configured team owns models that do not name one themselves."""
+    """The registry's configured team owns models that do not name one themselves;
+    ``served``: the serving state's deployments, merged into the versions."""
+    if served:
+        versions = [merged(v, served[v.uri]) if v.uri in served else v for v in versions]
     if team is None:
         return model, versions
     if model.team is None:
@@ -82,10 +86,14 @@ class SyncEngine:
         index: CatalogueIndex,
         adapters: Mapping[str, RegistryAdapter],
         registries: Mapping[str, RegistrySettings],
+        serving: Serving | None = None,
     ):
         self.index = index
         self.adapters = adapters
         self.registries = registries
+        # Serving state read at the start of each pass, merged into the versions indexed.
+        self.serving = serving
+        self._served: dict[str, DeploymentMap] = {}
         self._locks = {rid: asyncio.Lock() for rid in adapters}
         # Told of every background pass's progress (metrics); a caller's own callback is extra.
         self.on_progress: ProgressCallback | None = None
@@ -116,18 +124,34 @@ class SyncEngine:
                         await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
                         await conn.commit()
 
-    async def _versions(self, adapter: RegistryAdapter, model: Model) -> tuple[Model, list[ModelVersion]]:
+    async def _versions(
+        self, adapter: RegistryAdapter, model: Model, served: DeploymentMap | None = None
+    ) -> tuple[Model, list[ModelVersion]]:
         versions = [v async for v in iterate_pages(lambda t: adapter.list_versions(model.name, t))]
-        return _with_team(model, versions, self._team(adapter.registry_id))
+        rid = adapter.registry_id
+        return _with_team(
+            model, versions, self._team(rid), self._served.get(rid) if served is None else served
+        )
+
+    async def _read_serving(self, registry_id: str) -> set[str]:
+        """Read the registry's endpoints (if it has them) and load the deployments
+        this pass merges in; returns the models whose serving changed."""
+        if self.serving is None:
+            return set()
+        changed = await self.serving.refresh_registry(registry_id) or set()
+        self._served[registry_id] = await self.serving.deployments(registry_id)
+        return changed
 
     async def refresh_model(self, registry_id: str, name: str) -> bool:
-        """Re-read one model now (after a webhook or a write-through). False if it is gone."""
+        """Re-read one model now (after a webhook, a write-through or a deployment
+        report). False if it is gone."""
         adapter = self.adapters[registry_id]
         model = await adapter.get_model(name)
         if model is None:
             await self.index.remove_models(registry_id, [name])
             return False
-        await self.index.replace_models([await self._versions(adapter, model)])
+        served = await self.serving.deployments(registry_id, [model.uri]) if self.serving else {}
+        await self.index.replace_models([await self._versions(adapter, model, served)])
         return True
 
     async def sync_registry(
@@ -142,9 +166,10 @@ class SyncEngine:
             stats = (await self.index.registry_stats()).get(registry_id)
             cursor = stats.cursor if stats and stats.synced_at else None
             try:
+                serving_changed = await self._read_serving(registry_id)
                 if full or cursor is None:
                     return await self._full(adapter, progress, started)
-                return await self._incremental(adapter, cursor, progress, started)
+                return await self._incremental(adapter, cursor, progress, started, serving_changed)
             except GatewayError as exc:
                 message = exc.message
                 log.warning("sync of %s failed: %s", registry_id, message)
@@ -160,8 +185,9 @@ class SyncEngine:
         to list (not a registry outage) lands in ``skipped`` with the reason."""
         team = self._team(adapter.registry_id)
         if isinstance(adapter, BulkVersionLister):
+            served = self._served.get(adapter.registry_id)
             async for model, versions in _merge_listings(adapter, adapter):
-                yield _with_team(model, versions, team)
+                yield _with_team(model, versions, team, served)
             return
         limit = asyncio.Semaphore(READ_CONCURRENCY)
 
@@ -243,13 +269,23 @@ class SyncEngine:
         return SyncResult(adapter.registry_id, True, len(seen), changed, removed, seconds, partial=error)
 
     async def _incremental(
-        self, adapter: RegistryAdapter, cursor: str, progress: ProgressCallback | None, started: float
+        self,
+        adapter: RegistryAdapter,
+        cursor: str,
+        progress: ProgressCallback | None,
+        started: float,
+        serving_changed: Collection[str] = (),
     ) -> SyncResult:
         changes = await adapter.changes_since(cursor)
         if changes.changed is None:
             return await self._full(adapter, progress, started)
         changed = removed = 0
-        for done, name in enumerate(changes.changed, start=1):
+        # Models whose traffic moved are re-read too: their records carry it.
+        prefix = f"mg://{adapter.registry_id}/"
+        names = list(
+            dict.fromkeys([*changes.changed, *(m.removeprefix(prefix) for m in sorted(serving_changed))])
+        )
+        for done, name in enumerate(names, start=1):
             model = await adapter.get_model(name)
             if model is None:
                 removed += await self.index.remove_models(adapter.registry_id, [name])
@@ -262,7 +298,7 @@ class SyncEngine:
         await self.index.record_sync(
             adapter.registry_id, healthy=True, cursor=changes.cursor, synced=True, seconds=seconds
         )
-        return SyncResult(adapter.registry_id, False, len(changes.changed), changed, removed, seconds)
+        return SyncResult(adapter.registry_id, False, len(names), changed, removed, seconds)
 
     async def sync_all(
         self, *, full: bool = False, progress: ProgressCallback | None = None

@@ -45,7 +45,9 @@ SYNC_PRINCIPAL = "system:sync"
 # Built-in checks, reported like policies (always a warning). Bump the revision when
 # they change, so the next start re-evaluates the whole index once.
 MULTIPLE_PRODUCTION = "modelgate.multiple-production"
-BUILTIN_REVISION = "builtin-1"
+PRODUCTION_NOT_SERVING = "modelgate.production-not-serving"
+SERVING_NOT_PRODUCTION = "modelgate.serving-not-production"
+BUILTIN_REVISION = "builtin-2"
 SNAPSHOT_ACTIONS = ("compliance.changed", "version.removed")
 STAGE_ACTIONS = ("promotion.applied", "stage.synced")
 REEVALUATION_BATCH = 500  # models per transaction
@@ -179,27 +181,61 @@ async def write_verdicts(
         await conn.execute(gv.insert(), rows)
 
 
-def builtin_violations(model_uri: str, subjects: Sequence[Subject]) -> dict[str, tuple[Violation, ...]]:
+def _shares(subject: Subject) -> list[float | None]:
+    return [d.get("traffic_percent") for d in subject.record.get("deployments") or ()]
+
+
+def builtin_violations(
+    model_uri: str, subjects: Sequence[Subject], serving_registries: frozenset[str] = frozenset()
+) -> dict[str, tuple[Violation, ...]]:
     """Checks no policy file can express, because they need every version of the
-    model at once. ``modelgate.multiple-production``: more than one version is
-    PRODUCTION (two aliases on two versions, an alias and a legacy stage, two
-    approved packages), so which one serves is ambiguous. A warning on each."""
+    model at once, or where traffic goes. Each is a warning on the versions concerned.
+
+    ``modelgate.multiple-production``: more than one version is PRODUCTION (two
+    aliases on two versions, an alias and a legacy stage, two approved packages),
+    so which one serves is ambiguous.
+
+    ``modelgate.production-not-serving``: a PRODUCTION version no endpoint sends
+    traffic to, checked only where serving is known: registries that read their
+    endpoints (``serving_registries``) and models with any reported deployment.
+
+    ``modelgate.serving-not-production``: a version that is not PRODUCTION takes
+    a share of some endpoint's traffic (a canary is this, until it is promoted)."""
+    found: dict[str, list[Violation]] = {}
     production = [str(s.record["version"]) for s in subjects if s.effective_stage == Stage.PRODUCTION.value]
-    if len(production) < 2:
-        return {}
-    message = (
-        f"{len(production)} versions of {model_uri} are PRODUCTION ({', '.join(production)}); "
-        "promote one of them again to leave a single production version"
+    if len(production) >= 2:
+        message = (
+            f"{len(production)} versions of {model_uri} are PRODUCTION ({', '.join(production)}); "
+            "promote one of them again to leave a single production version"
+        )
+        for version in production:
+            found.setdefault(version, []).append(Violation(MULTIPLE_PRODUCTION, "warning", message))
+    serving_known = any(str(s.record.get("registry_id")) in serving_registries for s in subjects) or any(
+        _shares(s) for s in subjects
     )
-    violation = (Violation(MULTIPLE_PRODUCTION, "warning", message),)
-    return dict.fromkeys(production, violation)
+    for s in subjects:
+        version = str(s.record["version"])
+        shares = _shares(s)
+        if s.effective_stage == Stage.PRODUCTION.value:
+            if serving_known and not any(p is None or p > 0 for p in shares):
+                message = f"{model_uri}/{version} is PRODUCTION but no endpoint sends it traffic"
+                found.setdefault(version, []).append(Violation(PRODUCTION_NOT_SERVING, "warning", message))
+        elif taking := [p for p in shares if p is not None and p > 0]:
+            message = (
+                f"{model_uri}/{version} is {s.effective_stage} but takes {max(taking):g}% of an "
+                "endpoint's traffic; promote it to PRODUCTION or take it out of serving"
+            )
+            found.setdefault(version, []).append(Violation(SERVING_NOT_PRODUCTION, "warning", message))
+    return {version: tuple(v) for version, v in found.items()}
 
 
 class ComplianceRecorder:
     """The index listener that keeps compliance current (see the module docstring)."""
 
-    def __init__(self, evaluator: Evaluator):
+    def __init__(self, evaluator: Evaluator, serving_registries: frozenset[str] = frozenset()):
         self.evaluator = evaluator
+        # Registries that read their own endpoints: where "serves nothing" is known.
+        self.serving_registries = serving_registries
 
     def judge_model(
         self, model_uri: str, team: str | None, records: Sequence[Mapping[str, Any]]
@@ -207,7 +243,7 @@ class ComplianceRecorder:
         """Evaluate every version of one model (records in version order), plus the
         built-in checks that need the whole model (``builtin_violations``)."""
         subjects = subjects_of_model(records, team)
-        extra = builtin_violations(model_uri, subjects)
+        extra = builtin_violations(model_uri, subjects, self.serving_registries)
         judged = []
         for s in subjects:
             evaluation = self.evaluator.evaluate(s)

@@ -17,6 +17,9 @@ for a rule, the CEL error, so nothing starts on a bad file. Format (README "Gove
         scope: { teams: [fraud] }  # optional; every matching rule's roles are required
       - from: PRODUCTION           # leaving production (demoting, archiving) is governed too
         approvals: [TEAM_LEAD]     # a rule has from, to or both; it matches on each it names
+    rollback:                      # optional: the approvals a rollback's requests need instead
+      - to: PRODUCTION             # (same form as promotions; absent: promotions apply)
+        approvals: [TEAM_LEAD]
     roles:                         # optional; these are the defaults
       team_scoped: [TEAM_LEAD]     # an approval counts only from the model's own team
       organisation: [LEGAL, SECURITY]   # counts for every team (so does any role not listed)
@@ -144,17 +147,27 @@ class PolicySet:
     digest: str = ""  # SHA-256 of the file's bytes; "" when there is no file
     source: str | None = None
     roles: RoleScopes = field(default_factory=RoleScopes)
+    # The ``rollback:`` rules (None: the file has none, and rollbacks need what promotions do).
+    rollback: tuple[PromotionRule, ...] | None = None
 
     def policy(self, policy_id: str) -> Policy | None:
         return next((p for p in self.policies if p.id == policy_id), None)
 
     def required_approvals(
-        self, stage: Stage, team: str | None, registry: str, source: Stage | None = None
+        self,
+        stage: Stage,
+        team: str | None,
+        registry: str,
+        source: Stage | None = None,
+        *,
+        rollback: bool = False,
     ) -> tuple[str, ...]:
         """Roles a move from ``source`` to ``stage`` needs: those of every matching
-        promotion rule, in file order, each once."""
+        promotion rule (for a ``rollback``, of every matching ``rollback:`` rule when
+        the file has that section), in file order, each once."""
         roles: list[str] = []
-        for rule in self.promotions:
+        rules = self.rollback if rollback and self.rollback is not None else self.promotions
+        for rule in rules:
             if rule.matches(source, stage) and rule.scope.matches(stage.value, team, registry):
                 roles += [r for r in rule.approvals if r not in roles]
         return tuple(roles)
@@ -167,6 +180,7 @@ class PolicySet:
             "source": self.source,
             "policies": [p.as_dict() for p in self.policies],
             "promotions": [r.as_dict() for r in self.promotions],
+            **({"rollback": [r.as_dict() for r in self.rollback]} if self.rollback is not None else {}),
             "retention": [
                 {
                     "id": r.id,
@@ -365,13 +379,18 @@ def parse_policies(text: str, source: str | None = None, digest: str = "") -> Po
         raise ConfigError("(syntax)", f"invalid YAML: {exc}", source) from None
     if raw is None:
         raw = {}
-    m = _mapping(raw, "(top level)", source, ("policies", "promotions", "retention", "roles"))
+    m = _mapping(raw, "(top level)", source, ("policies", "promotions", "rollback", "retention", "roles"))
     seen: set[str] = set()
     policies = tuple(
         _policy(p, f"policies[{i}]", source, seen) for i, p in enumerate(_entries(m, "policies", source))
     )
     promotions = tuple(
         _promotion(p, f"promotions[{i}]", source) for i, p in enumerate(_entries(m, "promotions", source))
+    )
+    rollback = (
+        tuple(_promotion(p, f"rollback[{i}]", source) for i, p in enumerate(_entries(m, "rollback", source)))
+        if "rollback" in m
+        else None
     )
     retention_ids: set[str] = set()
     retention = tuple(
@@ -385,6 +404,7 @@ def parse_policies(text: str, source: str | None = None, digest: str = "") -> Po
         digest or hashlib.sha256(text.encode()).hexdigest(),
         source,
         _roles(m.get("roles"), source),
+        rollback,
     )
 
 

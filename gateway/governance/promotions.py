@@ -49,6 +49,7 @@ from gateway.errors import BadInput, Conflict, Forbidden, GatewayError, NotFound
 from gateway.governance import audit
 from gateway.governance.evaluation import Evaluation, Violation
 from gateway.governance.policies import PolicySet
+from gateway.serving import history
 from gateway.store.database import Database, ReadConnection
 from gateway.store.tables import promotion_approvals as pa
 from gateway.store.tables import promotion_requests as pr
@@ -241,9 +242,16 @@ class Promotions:
         return team
 
     async def request(
-        self, principal: Principal, uri: str, target: Stage, reason: str | None = None
+        self,
+        principal: Principal,
+        uri: str,
+        target: Stage,
+        reason: str | None = None,
+        *,
+        rollback: bool = False,
     ) -> PromotionRequest:
-        """Open a request to move a version to ``target`` (see the module docstring)."""
+        """Open a request to move a version to ``target`` (see the module docstring).
+        A ``rollback``'s request needs the policy file's ``rollback:`` approvals."""
         try:
             parsed = parse_uri(uri)
         except ValueError as exc:
@@ -264,7 +272,9 @@ class Promotions:
         if version.stage is target:
             raise BadInput(f"{uri} is already in {target.value}", field="targetStage")
         evaluation = await self.judge(version, target)
-        roles = self.policies.required_approvals(target, team, version.registry_id, version.stage)
+        roles = self.policies.required_approvals(
+            target, team, version.registry_id, version.stage, rollback=rollback
+        )
         status = PromotionStatus.BLOCKED if evaluation.errors else PromotionStatus.PENDING
         now = utcnow()
         request_id = uuid.uuid4().hex
@@ -304,6 +314,7 @@ class Promotions:
                         "status": status.value,
                         "requiredApprovals": list(roles),
                         "violations": [v.as_dict() for v in evaluation.violations],
+                        **({"rollback": True} if rollback else {}),
                     },
                 )
         except IntegrityError:
@@ -539,6 +550,15 @@ class Promotions:
         self, conn: AsyncConnection, request: PromotionRequest, updated: ModelVersion
     ) -> None:
         now = utcnow()
+        await history.record_change(
+            conn,
+            request.version_uri,
+            request.from_stage,
+            request.target_stage,
+            principal=request.requested_by,
+            source=history.PROMOTION,
+            at=now,
+        )
         await conn.execute(
             update(pr)
             .where(pr.c.id == request.id)

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.base import RegistryAdapter
+from adapters.base import RegistryAdapter, ServingReader
 from gateway.catalogue.index import CatalogueIndex, SearchFilter
 from gateway.catalogue.sync import SyncEngine
 from gateway.codec import version_to_dict
@@ -54,7 +54,8 @@ class Governance:
         self.index = index
         self.policies = policies
         self.evaluator = Evaluator(policies)
-        self.compliance = ComplianceRecorder(self.evaluator)
+        serving = frozenset(rid for rid, a in adapters.items() if isinstance(a, ServingReader))
+        self.compliance = ComplianceRecorder(self.evaluator, serving)
         self.promotions = Promotions(database, index, adapters, sync, registries, policies, self.evaluate)
 
     def attach(self) -> None:

@@ -329,3 +329,56 @@ lineage_state = Table(
     Column("value", Text, nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
 )
+
+# --- serving: what serves what, and every stage change -------------------------
+
+# Endpoints as their registry read them (SageMaker, Vertex) or as a serving
+# system reported them (recordDeployment, POST /deployments; source "reported").
+serving_endpoints = Table(
+    "serving_endpoints",
+    metadata,
+    Column("registry_id", String(64), primary_key=True),
+    Column("uri", String(700), primary_key=True),
+    Column("name", String(512), nullable=False),
+    Column("status", String(64)),
+    Column("source", String(16), nullable=False),  # "registry" | "reported"
+    Column("updated_at", UtcDateTime()),
+    Column("seen_at", UtcDateTime(), nullable=False),
+)
+
+# One row per slice of an endpoint's traffic (a variant, a deployed model, a version).
+serving_traffic = Table(
+    "serving_traffic",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("registry_id", String(64), nullable=False),
+    Column("endpoint_uri", String(700), nullable=False),
+    Column("position", Integer, nullable=False),  # the registry's order of variants
+    Column("variant", String(256)),
+    Column("version_uri", String(700)),  # NULL: not a catalogue version (a bare image)
+    Column("model_uri", String(600)),
+    Column("percent", Float, nullable=False),
+    Column("status", String(64)),
+    Column("updated_at", UtcDateTime()),
+    Index("ix_serving_traffic_endpoint", "registry_id", "endpoint_uri"),
+    Index("ix_serving_traffic_version", "version_uri"),
+    Index("ix_serving_traffic_model", "model_uri"),
+)
+
+# Every stage change modelgate saw or made, oldest first by id: from syncs
+# ("sync"), applied promotions ("promotion"), rollbacks ("rollback") and the
+# rollout engine ("rollout"). from_stage NULL: the first stage seen.
+stage_changes = Table(
+    "stage_changes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("version_uri", String(700), nullable=False),
+    Column("model_uri", String(600), nullable=False),
+    Column("from_stage", String(16)),
+    Column("to_stage", String(16), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("principal", String(256)),
+    Column("source", String(16), nullable=False),
+    Index("ix_stage_changes_version", "version_uri", "id"),
+    Index("ix_stage_changes_model", "model_uri", "at"),
+)

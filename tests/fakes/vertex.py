@@ -15,10 +15,13 @@ document ``aiplatform.v1.json`` (shipped inside google-api-python-client):
 
 Served: ``models.list / get / listVersions / mergeVersionAliases / patch /
 upload`` (a long-running operation, done on the first ``operations.get``),
-``models.operations.get`` and ``metadataStores.artifacts.queryArtifactLineageSubgraph``.
-Not served, so set through test-only methods: deployments (``deploy``; really
-``endpoints.deployModel``) and ML Metadata runs (``add_training_run``; really
-``metadataStores.executions.create`` + ``addExecutionEvents``).
+``models.operations.get``, ``metadataStores.artifacts.queryArtifactLineageSubgraph``
+and ``endpoints.list / get / patch`` (``patch`` with ``updateMask=traffic_split``
+only). Not served, so set through test-only methods: deployments (``deploy``;
+really ``endpoints.deployModel``, a long-running operation, with its
+``trafficSplit`` where ``"0"`` names the model being deployed) and ML Metadata
+runs (``add_training_run``; really ``metadataStores.executions.create`` +
+``addExecutionEvents``).
 
 Behaviour Google documents and the fake implements: ``default`` alias on a
 model's first version, exactly one ``default`` per model; an alias is unique
@@ -34,7 +37,10 @@ on them being true of Google): every write bumps ``versionUpdateTime`` and the
 model's ``updateTime``; ``models.list`` shows each model as its ``default``
 version and filters on that version's labels; default order is creation time;
 removing ``default`` is ``INVALID_ARGUMENT``; an etag mismatch is ``ABORTED``;
-one lineage hop is one event edge; the token endpoint also refuses a replayed
+one lineage hop is one event edge; deploying the first model onto an endpoint
+without a ``trafficSplit`` gives it 100 % (what ``gcloud ai endpoints deploy-model``
+sends by default); a traffic split is refused unless it sums to 100 and names
+deployed models only (Google documents both rules); the token endpoint also refuses a replayed
 ``jti`` (stricter than Google documents).
 """
 
@@ -83,6 +89,9 @@ SERVED = {
     "aiplatform.projects.locations.models.upload",
     "aiplatform.projects.locations.models.operations.get",
     "aiplatform.projects.locations.metadataStores.artifacts.queryArtifactLineageSubgraph",
+    "aiplatform.projects.locations.endpoints.list",
+    "aiplatform.projects.locations.endpoints.get",
+    "aiplatform.projects.locations.endpoints.patch",
 }
 # google.rpc.Code names and the HTTP status Google maps each to.
 HTTP_STATUS = {
@@ -357,6 +366,25 @@ class StoredModel:
 
 
 @dataclass
+class StoredDeployedModel:
+    deployed_id: str
+    model_id: str
+    version_id: str
+    created: int
+
+
+@dataclass
+class StoredEndpoint:
+    endpoint_id: str
+    display_name: str
+    created: int
+    updated: int = 0
+    deployed: list[StoredDeployedModel] = field(default_factory=list)
+    traffic: dict[str, int] = field(default_factory=dict)
+    etag: str = ""
+
+
+@dataclass
 class IssuedToken:
     email: str
     expires_at: float  # time.monotonic()
@@ -382,6 +410,7 @@ class FakeVertex:
         self._clock_ns = 0
         self._ids = 1_000_000_000_000_000_000
         self.models: dict[str, StoredModel] = {}
+        self.endpoints: dict[str, StoredEndpoint] = {}
         self.operations: dict[str, dict[str, Any]] = {}
         self.artifacts: dict[str, dict[str, Any]] = {}
         self.executions: dict[str, dict[str, Any]] = {}
@@ -448,15 +477,79 @@ class FakeVertex:
 
     # --- test-only seeding --------------------------------------------------------
 
-    def deploy(self, model_id: str, version_id: str, endpoint_id: str) -> str:
-        """What ``endpoints.deployModel`` leaves on the model: a DeployedModelRef."""
+    def deploy(
+        self,
+        model_id: str,
+        version_id: str,
+        endpoint_id: str,
+        traffic_split: Mapping[str, int] | None = None,
+    ) -> str:
+        """What ``endpoints.deployModel`` does: a DeployedModel on the endpoint (created
+        if new), the endpoint's ``trafficSplit`` replaced by ``traffic_split`` when given
+        (``"0"`` is the model being deployed), and a DeployedModelRef on the model."""
         with self._lock:
             model = self.models[model_id]
             version = model.versions[version_id]
-            endpoint = f"{self.parent}/endpoints/{endpoint_id}"
-            version.deployed.append({"endpoint": endpoint, "deployedModelId": self._new_id()})
+            now = self._now()
+            endpoint = self.endpoints.get(endpoint_id)
+            if endpoint is None:
+                endpoint = self.endpoints[endpoint_id] = StoredEndpoint(
+                    endpoint_id, f"endpoint-{endpoint_id}", now
+                )
+            deployed_id = self._new_id()[-10:]  # Google: 1-10 characters
+            split = dict(traffic_split or ({} if endpoint.deployed else {"0": 100}))
+            if "0" in split:
+                split[deployed_id] = split.pop("0")
+            endpoint.deployed.append(StoredDeployedModel(deployed_id, model_id, version_id, now))
+            if split:
+                self._set_split(endpoint, split)
+            self._touch_endpoint(endpoint)
+            name = f"{self.parent}/endpoints/{endpoint_id}"
+            version.deployed.append({"endpoint": name, "deployedModelId": deployed_id})
             self._touch(model, version)
-            return endpoint
+            return name
+
+    def _set_split(self, endpoint: StoredEndpoint, split: Mapping[str, int]) -> None:
+        known = {d.deployed_id for d in endpoint.deployed}
+        if unknown := sorted(set(split) - known):
+            raise ApiError(
+                "INVALID_ARGUMENT", f"Deployed model(s) {', '.join(unknown)} not found in the endpoint."
+            )
+        if split and sum(split.values()) != 100:
+            raise ApiError("INVALID_ARGUMENT", "The sum of all traffic split values must be 100.")
+        endpoint.traffic = {k: int(v) for k, v in split.items()}
+
+    def _touch_endpoint(self, endpoint: StoredEndpoint) -> None:
+        endpoint.updated = self._now()
+        endpoint.etag = base64.b64encode(
+            hashlib.sha256(f"{endpoint.endpoint_id}{endpoint.updated}".encode()).digest()[:12]
+        ).decode()
+
+    def render_endpoint(self, endpoint: StoredEndpoint) -> dict[str, Any]:
+        """An endpoint as a ``GoogleCloudAiplatformV1Endpoint`` (empty fields omitted)."""
+        out: dict[str, Any] = {
+            "name": f"{self.parent}/endpoints/{endpoint.endpoint_id}",
+            "displayName": endpoint.display_name,
+            "deployedModels": [
+                {
+                    "id": d.deployed_id,
+                    "model": self.model_name(d.model_id),
+                    "modelVersionId": d.version_id,
+                    "displayName": self.models[d.model_id].display_name,
+                    "createTime": rfc3339(d.created),
+                    "dedicatedResources": {
+                        "machineSpec": {"machineType": "n1-standard-2"},
+                        "minReplicaCount": 1,
+                    },
+                }
+                for d in endpoint.deployed
+            ],
+            "trafficSplit": dict(endpoint.traffic),
+            "etag": endpoint.etag,
+            "createTime": rfc3339(endpoint.created),
+            "updateTime": rfc3339(endpoint.updated),
+        }
+        return {k: v for k, v in out.items() if v not in (None, "", [], {})}
 
     def add_training_run(
         self,
@@ -594,6 +687,9 @@ class FakeVertex:
             prefix + "models.upload": self._upload,
             prefix + "models.operations.get": self._get_operation,
             prefix + "metadataStores.artifacts.queryArtifactLineageSubgraph": self._lineage_subgraph,
+            prefix + "endpoints.list": self._list_endpoints,
+            prefix + "endpoints.get": self._get_endpoint,
+            prefix + "endpoints.patch": self._patch_endpoint,
         }
 
     def _api(
@@ -905,6 +1001,61 @@ class FakeVertex:
         if events:
             out["events"] = events
         return out
+
+    # --- endpoints ---------------------------------------------------------------
+
+    def _endpoint(self, endpoint_id: str) -> StoredEndpoint:
+        endpoint = self.endpoints.get(endpoint_id)
+        if endpoint is None:
+            raise ApiError(
+                "NOT_FOUND", f'The Endpoint "{self.parent}/endpoints/{endpoint_id}" does not exist.'
+            )
+        return endpoint
+
+    def _list_endpoints(self, args: Mapping[str, str], query: Mapping[str, str], body: Any) -> Any:
+        if query.get("filter") or query.get("orderBy") or query.get("readMask"):
+            raise ApiError("UNIMPLEMENTED", "This fake lists endpoints without filter, order or mask.")
+        size = int(query.get("pageSize") or 0)
+        if size < 0:
+            raise ApiError("INVALID_ARGUMENT", "page_size must not be negative.")
+        size = min(size or 100, 1000)
+        ordered = sorted(self.endpoints.values(), key=lambda e: (e.created, e.endpoint_id))
+        if token := query.get("pageToken"):
+            try:
+                after = json.loads(base64.urlsafe_b64decode(token.encode()))
+            except ValueError:
+                raise ApiError("INVALID_ARGUMENT", "Invalid page token.") from None
+            ordered = [e for e in ordered if [e.created, e.endpoint_id] > after]
+        page = ordered[:size]
+        out: dict[str, Any] = {}
+        if page:
+            out["endpoints"] = [self.render_endpoint(e) for e in page]
+        if len(ordered) > size:
+            last = [page[-1].created, page[-1].endpoint_id]
+            out["nextPageToken"] = base64.urlsafe_b64encode(json.dumps(last).encode()).decode()
+        return out
+
+    def _get_endpoint(self, args: Mapping[str, str], query: Mapping[str, str], body: Any) -> Any:
+        return self.render_endpoint(self._endpoint(args["endpointsId"]))
+
+    def _patch_endpoint(self, args: Mapping[str, str], query: Mapping[str, str], body: Any) -> Any:
+        endpoint = self._endpoint(args["endpointsId"])
+        paths = [p.strip() for p in query.get("updateMask", "").split(",") if p.strip()]
+        if not paths:
+            raise ApiError("INVALID_ARGUMENT", "update_mask is required.")
+        if body.get("etag") and body["etag"] != endpoint.etag:
+            raise ApiError(
+                "ABORTED", "The etag of the Endpoint does not match the current etag; read it again."
+            )
+        for path in paths:
+            if path in ("traffic_split", "trafficSplit"):
+                self._set_split(endpoint, body.get("trafficSplit") or {})
+            else:
+                raise ApiError(
+                    "INVALID_ARGUMENT", f"Update mask path {path!r} is not supported by this fake."
+                )
+        self._touch_endpoint(endpoint)
+        return self.render_endpoint(endpoint)
 
     # --- the token endpoint ------------------------------------------------------
 

@@ -96,6 +96,23 @@ MATRIX: dict[str, Row] = {
     "impact": Row(EVERYONE, query(f'{{ impact(uri: "{VERSION}") {{ uri }} }}')),
     "impactAnalysis": Row(EVERYONE, query(f'{{ impactAnalysis(uri: "{VERSION}") {{ root }} }}')),
     "promotionRequests": Row(EVERYONE, query("{ promotionRequests { id } }")),
+    "endpoints": Row(EVERYONE, query("{ endpoints { uri } }")),
+    "stageHistory": Row(EVERYONE, query(f'{{ stageHistory(uri: "{VERSION}") {{ to }} }}')),
+    "recordDeployment": Row(
+        PLATFORM_TEAM,
+        query(
+            "mutation($i: DeploymentInput!) { recordDeployment(input: $i) { uri } }",
+            i={"uri": VERSION, "endpoint": "kserve/fraud", "trafficPercent": 10},
+        ),
+    ),
+    # Nothing to roll back is a BAD_USER_INPUT for the team; the others are FORBIDDEN first.
+    "rollback": Row(
+        PLATFORM_TEAM,
+        query(
+            'mutation { rollback(modelUri: "mg://platform/fraud", asOf: "2026-01-01T00:00:00Z", '
+            'reason: "x") { id } }'
+        ),
+    ),
     "complianceReport": Row(AUDITORS, query("{ complianceReport { totalVersions } }")),
     "auditEvents": Row(AUDITORS, query("{ auditEvents { totalCount } }")),
     "auditVerification": Row(AUDITORS, query("{ auditVerification { ok } }")),

@@ -163,6 +163,7 @@ class VertexServer:
         else:
             body["modelId"] = model_id
         with self._google_lock:  # httplib2 connections are not thread-safe
+            self._drop_idle_connections()
             models = self.google.projects().locations().models()
             operation = models.upload(parent=parent, body=body).execute()
             while not operation.get("done"):
@@ -170,6 +171,26 @@ class VertexServer:
         if "error" in operation:
             raise RuntimeError(f"upload failed: {operation['error']}")
         return operation["response"]["modelVersionId"]
+
+    def _drop_idle_connections(self) -> None:
+        """A kept-alive connection the server closed after its keep-alive timeout (tests
+        minutes apart in one session) fails a POST with BrokenPipeError, and httplib2
+        retries only idempotent requests: every call starts on a fresh connection."""
+        for connection in self.google._http.http.connections.values():
+            connection.close()
+        self.google._http.http.connections.clear()
+
+    def set_traffic_split(self, endpoint: str, split: dict[str, int]) -> dict[str, Any]:
+        """``endpoints.patch`` with ``updateMask=traffic_split`` through Google's client,
+        as a team shifts traffic between deployed models."""
+        with self._google_lock:
+            self._drop_idle_connections()
+            endpoints = self.google.projects().locations().endpoints()
+            return dict(
+                endpoints.patch(
+                    name=endpoint, updateMask="traffic_split", body={"trafficSplit": split}
+                ).execute()
+            )
 
 
 def _free_socket() -> socket.socket:

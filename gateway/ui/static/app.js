@@ -6,6 +6,7 @@ import { renderAudit } from "./audit.js";
 import { renderGovernance } from "./governance.js";
 import { renderImpact } from "./impact.js";
 import { renderModel } from "./model.js";
+import { renderServing } from "./serving.js";
 
 // [name, pattern of the hash before "?", render(page, match, query parameters)]
 const ROUTES = [
@@ -13,6 +14,7 @@ const ROUTES = [
   ["governance", /^#\/governance$/, (page, _match, q) => renderGovernance(page, q)],
   ["impact", /^#\/impact$/, (page, _match, q) => renderImpact(page, q)],
   ["audit", /^#\/audit$/, (page, _match, q) => renderAudit(page, q)],
+  ["serving", /^#\/serving$/, (page, _match, q) => renderServing(page, q)],
   ["catalogue", /^(#\/?)?$/, (page, _match, q) => renderCatalogue(page, q)],
 ];
 

@@ -21,11 +21,15 @@ const VERSION = `query Version($uri: String!) {
     trainingData { uri name role }
     hyperparameters { key value }
     metrics { key value }
-    deployments { endpoint trafficPercent }
+    deployments { endpoint trafficPercent registry variant status }
     modelCard { summary intendedUse limitations trainingDataSummary evaluation biasAssessment warnings }
     compliance { compliant violations { policy severity message } }
     lineage(depth: 3) { truncated nodes { uri kind label registry } edges { source target relation } }
   }
+}`;
+
+const HISTORY = `query StageHistory($uri: String!) {
+  stageHistory(uri: $uri) { from to at principal source }
 }`;
 
 const REQUESTS = `query VersionRequests($uri: String!) {
@@ -136,7 +140,12 @@ function record(v, model) {
       ["Metrics", metricsText(v.metrics)],
       ["Parameters", v.hyperparameters.map((p) => `${p.key}=${p.value}`).join(" · ")],
       ["Training data", v.trainingData.map((d) => `${d.role ?? "data"}: ${d.uri}`).join("\n")],
-      ["Deployments", v.deployments.map((d) => `${d.endpoint} (${d.trafficPercent ?? "?"}%)`).join("\n")],
+      [
+        "Deployments",
+        v.deployments
+          .map((d) => `${d.endpoint}${d.variant ? ` · ${d.variant}` : ""}: ${d.trafficPercent ?? "?"}%${d.status ? ` (${d.status})` : ""}`)
+          .join("\n"),
+      ],
       ["Artifact", v.artifactUri],
       ["Created", v.createdAt ? `${ago(v.createdAt)}${v.createdBy ? ` by ${v.createdBy}` : ""}` : null],
     ]),
@@ -251,6 +260,22 @@ function lineage(v) {
   );
 }
 
+/** Every stage change of the version, oldest first, with who made it and how. */
+async function stageHistory(uri) {
+  const { data } = await gql(HISTORY, { uri });
+  const rows = data.stageHistory.map((c) =>
+    h(
+      "li",
+      { class: "stage-change" },
+      c.from ? stageBadge(c.from) : h("span", { class: "muted" }, "first seen"),
+      " → ",
+      stageBadge(c.to),
+      h("span", { class: "muted" }, ` · ${c.source}${c.principal ? ` by ${c.principal}` : ""}, ${ago(c.at)}`),
+    ),
+  );
+  return section("Stage history", rows.length ? h("ol", { class: "stage-history" }, rows) : h("p", { class: "empty" }, "No stage changes recorded."));
+}
+
 /** #/model/<model uri>?version=<version> */
 export async function renderModel(page, uri, wanted) {
   const { data } = await gql(MODEL, { uri });
@@ -271,6 +296,7 @@ export async function renderModel(page, uri, wanted) {
     h("div", { class: "columns" }, record(detail, model), modelCard(detail.modelCard)),
     curves.panel,
     promotions.panel,
+    await stageHistory(detail.uri),
     lineage(detail),
   );
   await Promise.all([promotions.load(), curves.load()]);

@@ -1,0 +1,1 @@
+"""Serving state (what serves what), the stage history and reported deployments."""
