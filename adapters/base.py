@@ -30,7 +30,16 @@ from tenacity import (
 )
 
 from gateway.config import ConfigError, RegistrySettings, did_you_mean
-from gateway.domain import Approval, Endpoint, LineageEdge, MetricPoint, Model, ModelVersion, Stage
+from gateway.domain import (
+    Approval,
+    Endpoint,
+    LineageEdge,
+    MetricPoint,
+    Model,
+    ModelVersion,
+    Stage,
+    TrafficShare,
+)
 from gateway.errors import (
     RegistryAuthError,
     RegistryError,
@@ -130,6 +139,40 @@ class ServingReader(Protocol):
     tell which one a variant serves."""
 
     async def list_endpoints(self) -> list[Endpoint]: ...
+
+
+@runtime_checkable
+class TrafficController(Protocol):
+    """Optional capability: read and set how one serving endpoint splits its traffic
+    between variants (what a canary rollout shifts). ``endpoint`` is
+    ``Endpoint.uri`` or the serving system's plain endpoint name. ``set_traffic``
+    names every variant with its new percentage (they sum to 100) and returns
+    the endpoint as the serving system now reports it; setting the split it
+    already has is harmless, so a resumed rollout may repeat it."""
+
+    async def endpoint_traffic(self, endpoint: str) -> Endpoint: ...
+
+    async def set_traffic(self, endpoint: str, shares: Sequence[TrafficShare]) -> Endpoint: ...
+
+
+@runtime_checkable
+class CandidateDeployer(Protocol):
+    """Optional capability: make ``version`` a variant of a live endpoint with no
+    traffic yet (weight 0), so a rollout can shift traffic to it. Returns the
+    endpoint as the serving system now reports it."""
+
+    async def deploy_candidate(self, endpoint: str, version: ModelVersion) -> Endpoint: ...
+
+
+@runtime_checkable
+class ErrorRateReader(Protocol):
+    """Optional capability: the share of one variant's requests that failed with
+    a server error between ``start`` and ``end``, from the serving system's own
+    metrics (SageMaker: CloudWatch); None when the variant had no traffic."""
+
+    async def error_rate(
+        self, endpoint: str, variant: str, start: datetime, end: datetime
+    ) -> float | None: ...
 
 
 @runtime_checkable

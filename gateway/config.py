@@ -205,6 +205,40 @@ class GovernanceSettings:
 
 
 @dataclass(frozen=True)
+class RolloutSettings:
+    """``[rollouts]``: how canary rollouts are driven (gateway.rollouts)."""
+
+    # How often each replica looks for rollout work (a step's watch time is per rollout).
+    poll_seconds: float = 5.0
+    # A replica's hold on a rollout it drives; renewed on every pass, taken over
+    # by another replica once it has expired (the holder died).
+    lease_seconds: float = 60.0
+    # Where a rolled-back rollout is reported: a POST signed like Standard Webhooks
+    # with the secret read from ``webhook_secret_env`` or ``webhook_secret_file``.
+    webhook_url: str | None = None
+    webhook_secret_env: str | None = None
+    webhook_secret_file: str | None = None
+    # Judge rollouts by a PromQL error-rate query (gateway.rollouts.prometheus)
+    # instead of the serving system's own metrics: for the registries listed in
+    # ``prometheus_registries``, or, if that is empty, for every registry whose
+    # adapter reads no error rate itself.
+    prometheus_url: str | None = None
+    prometheus_error_rate_query: str | None = None
+    prometheus_registries: list[str] = field(default_factory=list)
+
+    def webhook_secret(self, environ: Mapping[str, str] | None = None) -> str | None:
+        options = {
+            k: v
+            for k, v in (
+                ("webhook_secret_env", self.webhook_secret_env),
+                ("webhook_secret_file", self.webhook_secret_file),
+            )
+            if v is not None
+        }
+        return resolve_secret(options, "webhook_secret", "rollouts", environ)
+
+
+@dataclass(frozen=True)
 class RegistrySettings:
     id: str
     kind: str
@@ -235,6 +269,7 @@ class Settings:
     governance: GovernanceSettings = field(default_factory=GovernanceSettings)
     graphql: GraphQLSettings = field(default_factory=GraphQLSettings)
     observability: ObservabilitySettings = field(default_factory=ObservabilitySettings)
+    rollouts: RolloutSettings = field(default_factory=RolloutSettings)
     registries: tuple[RegistrySettings, ...] = ()
     source: str | None = None
 
@@ -250,6 +285,7 @@ _SECTIONS: dict[str, type] = {
     "governance": GovernanceSettings,
     "graphql": GraphQLSettings,
     "observability": ObservabilitySettings,
+    "rollouts": RolloutSettings,
 }
 _AUTH_MODES = ("none", "oidc", "apikey")
 
@@ -395,6 +431,23 @@ def settings_from_mapping(raw: Mapping[str, Any], environ: Mapping[str, str] | N
     _check_graphql(sections["graphql"])
     _check_positive(sections["server"], "server", ("max_header_bytes", "max_webhook_bytes"))
     _check_positive(sections["observability"], "observability", ("max_operation_labels",))
+    _check_positive(sections["rollouts"], "rollouts", ("poll_seconds", "lease_seconds"))
+    rollouts: RolloutSettings = sections["rollouts"]
+    if rollouts.webhook_url is not None and not rollouts.webhook_url.startswith(("http://", "https://")):
+        raise ConfigError("rollouts.webhook_url", f"must be an http(s) URL, got {rollouts.webhook_url!r}")
+    if rollouts.webhook_url and rollouts.webhook_secret_env is None and rollouts.webhook_secret_file is None:
+        raise ConfigError(
+            "rollouts.webhook_url", "needs webhook_secret_env or webhook_secret_file: alerts are signed"
+        )
+    if (rollouts.prometheus_url is None) != (rollouts.prometheus_error_rate_query is None):
+        missing = "prometheus_error_rate_query" if rollouts.prometheus_url else "prometheus_url"
+        raise ConfigError(f"rollouts.{missing}", "prometheus_url and prometheus_error_rate_query go together")
+    if rollouts.prometheus_url is not None and not rollouts.prometheus_url.startswith(
+        ("http://", "https://")
+    ):
+        raise ConfigError(
+            "rollouts.prometheus_url", f"must be an http(s) URL, got {rollouts.prometheus_url!r}"
+        )
     cache: CacheSettings = sections["cache"]
     if not cache.url.startswith(("memory://", "redis://", "rediss://")):
         raise ConfigError("cache.url", f"must start with memory:// or redis://, got {cache.url!r}")

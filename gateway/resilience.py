@@ -41,7 +41,17 @@ T = TypeVar("T")
 # ``VersionRegistrar``, ``ServingReader``): exposed only when the wrapped adapter has them, so the
 # ``isinstance`` checks on runtime protocols give the same answer as before.
 GUARDED_CAPABILITIES = frozenset(
-    {"list_all_versions", "get_versions", "register_version", "metric_history", "list_endpoints"}
+    {
+        "list_all_versions",
+        "get_versions",
+        "register_version",
+        "list_endpoints",
+        "endpoint_traffic",
+        "set_traffic",
+        "error_rate",
+        "deploy_candidate",
+        "metric_history",
+    }
 )
 
 

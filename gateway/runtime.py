@@ -36,6 +36,9 @@ from gateway.governance.service import Governance
 from gateway.lineage.service import LineageService
 from gateway.observability import Metrics, OperationLabels, fan_out, start_tracing
 from gateway.resilience import GuardedAdapter, guard
+from gateway.rollouts.alerts import AlertSender
+from gateway.rollouts.engine import RolloutEngine
+from gateway.rollouts.prometheus import PrometheusGate
 from gateway.serving.history import StageHistory
 from gateway.serving.service import DeploymentReport, Serving
 from gateway.store.database import Database
@@ -72,6 +75,7 @@ class Gateway:
     live: LiveReader
     governance: Governance
     lineage: LineageService
+    rollouts: RolloutEngine
     serving: Serving
     history: StageHistory
     metrics: Metrics = field(default_factory=Metrics)
@@ -111,6 +115,21 @@ class Gateway:
         governance.attach()
         lineage = LineageService(database, index, adapters, cache, settings, factories=factories)
         lineage.attach()  # harvests inside the same indexing transactions
+        rollout_settings = settings.rollouts
+        rollouts = RolloutEngine(
+            database,
+            adapters,
+            governance.promotions,
+            alerts=AlertSender(rollout_settings.webhook_url, rollout_settings.webhook_secret()),
+            lease_seconds=rollout_settings.lease_seconds,
+            poll_seconds=rollout_settings.poll_seconds,
+            prometheus=(
+                PrometheusGate(rollout_settings.prometheus_url, rollout_settings.prometheus_error_rate_query)
+                if rollout_settings.prometheus_url and rollout_settings.prometheus_error_rate_query
+                else None
+            ),
+            prometheus_registries=rollout_settings.prometheus_registries,
+        )
         history = StageHistory(database)
         index.listeners.append(history)  # stage changes, inside the indexing transactions
         gateway = cls(
@@ -124,6 +143,7 @@ class Gateway:
             live=LiveReader(adapters, cache),
             governance=governance,
             lineage=lineage,
+            rollouts=rollouts,
             serving=serving,
             history=history,
             metrics=Metrics(
@@ -153,7 +173,10 @@ class Gateway:
         """Start syncing in the background, unless another process on this machine
         already does: with several workers over one SQLite file, one of them syncs
         (an OS file lock, released when the process ends). On PostgreSQL every
-        process may try; an advisory lock per registry picks one per pass."""
+        process may try; an advisory lock per registry picks one per pass.
+
+        Every process drives rollouts: a lease per rollout picks one driver."""
+        self._background.append(asyncio.create_task(self.rollouts.run_forever(), name="modelgate-rollouts"))
         if self.database.dialect == "sqlite" and not self._take_sync_lock():
             log.info("another gateway process syncs this SQLite store; this one serves only")
             return

@@ -133,15 +133,16 @@ def is_missing(exc: RegistryError) -> bool:
     return isinstance(exc, RegistryRejected) and exc.extensions.get("awsCode") in MISSING
 
 
-def make_client(options: SageMakerOptions) -> Any:
-    """A SageMaker client on the standard AWS credential chain (environment,
-    profile, SSO, container/instance roles). Builds no connection yet."""
+def make_client(options: SageMakerOptions, service: str = "sagemaker") -> Any:
+    """A SageMaker (or, for endpoint metrics, CloudWatch) client on the standard
+    AWS credential chain (environment, profile, SSO, container/instance roles).
+    Builds no connection yet."""
     import boto3
     from botocore.config import Config
 
     session = boto3.session.Session(profile_name=options.profile, region_name=options.region)
     return session.client(
-        "sagemaker",
+        service,
         endpoint_url=options.endpoint_url,
         config=Config(
             retries={"total_max_attempts": 1, "mode": "standard"},
@@ -156,10 +157,18 @@ def make_client(options: SageMakerOptions) -> Any:
 class SageMakerCalls:
     """Every SageMaker call the adapter makes goes through here."""
 
-    def __init__(self, registry_id: str, options: SageMakerOptions, client: Any | None = None):
+    def __init__(
+        self,
+        registry_id: str,
+        options: SageMakerOptions,
+        client: Any | None = None,
+        *,
+        service: str = "sagemaker",
+    ):
         self.registry_id = registry_id
         self._options = options
         self._client = client
+        self._service = service
         self._lock = threading.Lock()
         # JsonHttpClient's convention: the whole retried read gets twice one call's timeout.
         self.retry = RetryPolicy(attempts=options.max_attempts, deadline_seconds=options.timeout_seconds * 2)
@@ -169,7 +178,7 @@ class SageMakerCalls:
         # files and the service model (tens of ms), which must not block the loop.
         with self._lock:
             if self._client is None:
-                self._client = make_client(self._options)
+                self._client = make_client(self._options, self._service)
             return self._client
 
     def _call_blocking(

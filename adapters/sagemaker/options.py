@@ -68,6 +68,9 @@ class SageMakerOptions:
     max_concurrency: int = 8
     lineage: bool = True
     lineage_max_depth: int = 4
+    # Where CloudWatch (endpoint metrics for canary rollouts) is called; by
+    # default ``endpoint_url`` (one local emulator serves both), else AWS's own.
+    metrics_endpoint_url: str | None = None
 
 
 def parse_options(registry: RegistrySettings) -> SageMakerOptions:

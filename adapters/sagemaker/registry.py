@@ -15,6 +15,7 @@ Surprises it handles (see the method docstrings for each):
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +26,7 @@ from adapters.sagemaker.links import sagemaker_console_url
 from adapters.sagemaker.options import SageMakerOptions, StageMapping
 from adapters.sagemaker.records import model_from_group, version_from_package
 from adapters.sagemaker.serving import ServingReads
+from adapters.sagemaker.traffic import SageMakerTraffic
 from gateway.domain import (
     Endpoint,
     LineageEdge,
@@ -33,6 +35,7 @@ from gateway.domain import (
     ModelVersion,
     Relation,
     Stage,
+    TrafficShare,
     record_edges,
     version_node,
 )
@@ -62,9 +65,24 @@ class SageMakerRegistry:
         self.options = options
         self.mapping = StageMapping(options)
         self.calls = SageMakerCalls(registry_id, options, client)
+        self.traffic = SageMakerTraffic(registry_id, options, self.calls)
         # "arn:aws:sagemaker:<region>:<account>": the same for every group of a
         # registry, learnt from the first group ARN seen.
         self._arn_prefix: str | None = None
+
+    # --- serving traffic (canary rollouts; adapters.sagemaker.traffic) -------
+
+    async def endpoint_traffic(self, endpoint: str) -> Endpoint:
+        return await self.traffic.endpoint_traffic(endpoint)
+
+    async def set_traffic(self, endpoint: str, shares: Sequence[TrafficShare]) -> Endpoint:
+        return await self.traffic.set_traffic(endpoint, shares)
+
+    async def deploy_candidate(self, endpoint: str, version: ModelVersion) -> Endpoint:
+        return await self.traffic.deploy_candidate(endpoint, version)
+
+    async def error_rate(self, endpoint: str, variant: str, start: datetime, end: datetime) -> float | None:
+        return await self.traffic.error_rate(endpoint, variant, start, end)
 
     # --- models ------------------------------------------------------------
 

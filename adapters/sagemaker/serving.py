@@ -87,6 +87,10 @@ class ServingReads:
         )
         return [e for e in found if e is not None]
 
+    async def endpoint(self, name: str) -> Endpoint | None:
+        """One endpoint by name, None if it does not exist."""
+        return await self._endpoint(name)
+
     async def _endpoint(self, name: str) -> Endpoint | None:
         described = await self._calls.read_or_none("describe_endpoint", EndpointName=name)
         if described is None:  # deleted since the listing

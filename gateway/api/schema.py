@@ -21,6 +21,7 @@ from gateway.api.limits import (
     check_search_query,
 )
 from gateway.api.lineage import LineageQuery
+from gateway.api.rollouts import RolloutMutation, RolloutQuery
 from gateway.api.serving import ServingMutation, ServingQuery
 from gateway.api.types import (
     AFTER,
@@ -467,8 +468,8 @@ class RegistryMutation:
 
 
 # Each feature contributes its own query and mutation fields; they merge here.
-QUERY_PARTS: tuple[type, ...] = (CatalogueQuery, LineageQuery, GovernanceQuery, ServingQuery)
-MUTATION_PARTS: tuple[type, ...] = (RegistryMutation, GovernanceMutation, ServingMutation)
+QUERY_PARTS: tuple[type, ...] = (CatalogueQuery, LineageQuery, GovernanceQuery, ServingQuery, RolloutQuery)
+MUTATION_PARTS: tuple[type, ...] = (RegistryMutation, GovernanceMutation, ServingMutation, RolloutMutation)
 
 
 QUERY_DESCRIPTION = (

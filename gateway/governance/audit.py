@@ -32,7 +32,10 @@ saw a stage change modelgate did not make), ``promotion.requested``,
 ``promotion.approved``, ``promotion.rejected``, ``promotion.applied`` (the
 write-through), ``promotion.failed``, ``promotion.blocked``, ``policy.changed``
 and ``compliance.changed`` (a version's evaluated state changed; these are what
-"as of" compliance reports are rebuilt from).
+"as of" compliance reports are rebuilt from), and the canary rollouts'
+``rollout.requested``, ``rollout.started``, ``rollout.step``,
+``rollout.abort_requested``, ``rollout.succeeded``, ``rollout.rolled_back``,
+``rollout.aborted``, ``rollout.failed`` and ``rollout.alerted``.
 """
 
 from __future__ import annotations

@@ -90,6 +90,7 @@ class PromotionRequest:
     rejection: Approval | None
     created_at: datetime
     updated_at: datetime
+    held: bool = False  # written through by its rollout, not by the last approval
 
     @property
     def missing_roles(self) -> tuple[str, ...]:
@@ -128,6 +129,7 @@ def _request(row: Row[Any], approvals: Sequence[Approval]) -> PromotionRequest:
         rejection=rejection,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        held=bool(row.held),
     )
 
 
@@ -224,6 +226,13 @@ class Promotions:
     def _access(self, principal: Principal) -> AccessPolicy:
         return AccessPolicy(principal, self.registries, self.policies.roles)
 
+    def access(self, principal: Principal) -> AccessPolicy:
+        return self._access(principal)
+
+    async def team_of(self, version: ModelVersion) -> str | None:
+        """The team owning a version (see ``_team``)."""
+        return await self._team(version)
+
     async def _request_team(self, row: Row[Any]) -> str | None:
         """The team owning a request's version, for team-scoped approval roles."""
         version = await self.index.get_version(row.version_uri)
@@ -249,9 +258,13 @@ class Promotions:
         reason: str | None = None,
         *,
         rollback: bool = False,
+        hold: bool = False,
     ) -> PromotionRequest:
         """Open a request to move a version to ``target`` (see the module docstring).
-        A ``rollback``'s request needs the policy file's ``rollback:`` approvals."""
+        A ``rollback``'s request needs the policy file's ``rollback:`` approvals.
+
+        ``hold``: approval does not write through; ``apply_held`` does, later (a
+        canary rollout writes PRODUCTION only once all traffic is shifted)."""
         try:
             parsed = parse_uri(uri)
         except ValueError as exc:
@@ -278,7 +291,7 @@ class Promotions:
         status = PromotionStatus.BLOCKED if evaluation.errors else PromotionStatus.PENDING
         now = utcnow()
         request_id = uuid.uuid4().hex
-        claim = status is PromotionStatus.PENDING and not roles
+        claim = status is PromotionStatus.PENDING and not roles and not hold
         try:
             async with self.db.write() as conn:
                 await conn.execute(
@@ -297,6 +310,7 @@ class Promotions:
                         pending_key=_pending_key(uri, target) if status is PromotionStatus.PENDING else None,
                         claimed_by=principal.name if claim else None,
                         claimed_at=now if claim else None,
+                        held=hold,
                         created_at=now,
                         updated_at=now,
                     )
@@ -315,6 +329,7 @@ class Promotions:
                         "requiredApprovals": list(roles),
                         "violations": [v.as_dict() for v in evaluation.violations],
                         **({"rollback": True} if rollback else {}),
+                        **({"held": True} if hold else {}),
                     },
                 )
         except IntegrityError:
@@ -363,7 +378,7 @@ class Promotions:
                         {"requestId": row.id, "role": chosen, "comment": comment, "to": row.target_stage},
                     )
                 ]
-                if set(missing) == {chosen}:
+                if set(missing) == {chosen} and not row.held:
                     claimed = await self._claim(conn, row.id, principal.name, PromotionStatus.PENDING)
                 await audit.append_many(conn, events)
         except IntegrityError:
@@ -430,6 +445,50 @@ class Promotions:
                 raise Conflict(f"request {request_id} is {row.status}: only a FAILED request can be retried")
         if claimed:
             await self._apply(request_id)
+        return await self.get(request_id)
+
+    async def apply_held(self, request_id: str) -> PromotionRequest:
+        """Write a held, fully approved request through now (a rollout that succeeded)."""
+        async with self.db.write() as conn:
+            row = await self._load(conn, request_id, lock=True)
+            if not row.held or row.status != PromotionStatus.PENDING.value:
+                raise Conflict(f"request {request_id} is {row.status}, not a held PENDING request")
+            approvals = (await self._approvals(conn, [row.id]))[row.id]
+            missing = set(row.required_roles) - {a.role for a in approvals}
+            if missing:
+                raise Conflict(f"request {request_id} still needs {', '.join(sorted(missing))}")
+            claimed = await self._claim(conn, row.id, audit.SYSTEM, PromotionStatus.PENDING)
+        if claimed:
+            await self._apply(request_id)
+        return await self.get(request_id)
+
+    async def withdraw(self, request_id: str, why: str) -> PromotionRequest:
+        """End a held request without writing it (its rollout was rolled back or
+        aborted): REJECTED by the system, with the reason."""
+        async with self.db.write() as conn:
+            row = await self._load(conn, request_id, lock=True)
+            if row.status == PromotionStatus.PENDING.value and row.claimed_at is None:
+                now = utcnow()
+                await conn.execute(
+                    update(pr)
+                    .where(pr.c.id == row.id)
+                    .values(
+                        status=PromotionStatus.REJECTED.value,
+                        pending_key=None,
+                        rejected_by=audit.SYSTEM,
+                        rejected_role="",
+                        rejection_comment=why,
+                        rejected_at=now,
+                        updated_at=now,
+                    )
+                )
+                await audit.append(
+                    conn,
+                    "promotion.rejected",
+                    audit.SYSTEM,
+                    row.version_uri,
+                    {"requestId": row.id, "comment": why, "to": row.target_stage},
+                )
         return await self.get(request_id)
 
     def _check_open(self, row: Row[Any], principal: Principal, verb: str, *, allow_failed: bool) -> None:
@@ -556,7 +615,7 @@ class Promotions:
             request.from_stage,
             request.target_stage,
             principal=request.requested_by,
-            source=history.PROMOTION,
+            source=history.ROLLOUT if request.held else history.PROMOTION,
             at=now,
         )
         await conn.execute(

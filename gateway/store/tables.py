@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 
 
@@ -232,6 +233,8 @@ promotion_requests = Table(
     Column("rejected_at", UtcDateTime()),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
+    # Held for a rollout: approval does not write through; the rollout does when it succeeds.
+    Column("held", Boolean, nullable=False, default=False, server_default=false()),
     UniqueConstraint("pending_key", name="uq_promotion_requests_pending"),
     Index("ix_promotion_requests_version", "version_uri"),
     Index("ix_promotion_requests_status", "status", "created_at"),
@@ -328,6 +331,54 @@ lineage_state = Table(
     Column("key", String(64), primary_key=True),
     Column("value", Text, nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+# --- canary rollouts (gateway.rollouts) ---------------------------------------
+
+# One row per rollout: its plan, where it stands, the traffic to restore, and the
+# lease of the one replica driving it (taken over when it expires).
+rollouts = Table(
+    "rollouts",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("version_uri", String(700), nullable=False),
+    Column("registry_id", String(64), nullable=False),
+    Column("endpoint_uri", String(1024), nullable=False),
+    Column("promotion_id", String(36)),
+    # PENDING_APPROVAL | RUNNING | SUCCEEDED | ROLLED_BACK | ABORTED | FAILED
+    Column("status", String(20), nullable=False),
+    Column("steps", JSON, nullable=False),
+    Column("step_seconds", Integer, nullable=False),
+    Column("max_error_rate", Float, nullable=False),
+    Column("step_index", Integer, nullable=False),  # -1 before the first step
+    Column("current_percent", Float, nullable=False),
+    # NULL while the current step's traffic shift is not yet confirmed done.
+    Column("step_started_at", UtcDateTime()),
+    Column("candidate_variant", String(256)),
+    Column("previous_traffic", JSON),
+    Column("reason", Text),
+    Column("outcome", Text),
+    Column("requested_by", String(256), nullable=False),
+    Column("stop_requested", Text),  # an abort's reason, until the driver acts on it
+    Column("lease_owner", String(128)),
+    Column("lease_expires_at", UtcDateTime()),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("started_at", UtcDateTime()),
+    Column("finished_at", UtcDateTime()),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Index("ix_rollouts_status", "status", "created_at"),
+)
+
+rollout_steps = Table(
+    "rollout_steps",
+    metadata,
+    Column("rollout_id", String(36), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("percent", Float, nullable=False),
+    Column("started_at", UtcDateTime()),
+    Column("finished_at", UtcDateTime()),
+    Column("error_rate", Float),
+    Column("passed", Boolean),
 )
 
 # --- serving: what serves what, and every stage change -------------------------

@@ -1,0 +1,124 @@
+"""Rollouts through GraphQL: startRollout (PENDING_APPROVAL, with its promotion
+request), rollouts(status), abortRollout restoring traffic, and bad input
+answered with BAD_USER_INPUT naming the argument. moto's SageMaker serves."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from starlette.requests import Request
+
+from gateway.auth.principal import Principal
+from gateway.runtime import Gateway
+from gateway.server import create_app
+from tests.rollouts.support import (
+    ALICE,
+    BOB,
+    REGION,
+    REGISTRY,
+    Canary,
+    DateClock,
+    create_canary,
+    open_gateway,
+    rollout_settings,
+    weights,
+)
+from tests.support import data_of, gql
+
+START = """mutation($i: RolloutInput!) { startRollout(input: $i) {
+  id status currentPercent steps { percent passed } version { uri }
+  endpoint { name traffic { variant percent version { uri } } }
+  promotion { id status targetStage requiredApprovals } } }"""
+LIST = "query($s: String) { rollouts(status: $s) { id status currentPercent reason } }"
+ABORT = "mutation($id: ID!, $r: String!) { abortRollout(id: $id, reason: $r) { id status reason currentPercent } }"
+APPROVE = "mutation($id: ID!) { approvePromotion(requestId: $id) { id status } }"
+
+
+@pytest.fixture
+def sm(moto_sagemaker_url: str, aws_env: None) -> Any:
+    return boto3.client("sagemaker", region_name=REGION, endpoint_url=moto_sagemaker_url)
+
+
+@pytest.fixture
+async def client(sqlite_url: str, tmp_path: Path, moto_sagemaker_url: str, sm: Any) -> AsyncIterator[Any]:
+    canary = create_canary(sm)
+    gw = await open_gateway(rollout_settings(sqlite_url, tmp_path, moto_sagemaker_url), DateClock())
+    principals = {p.name: p for p in (ALICE, BOB)}
+
+    async def principal_for(request: Request) -> Principal:
+        return principals[request.headers.get("x-test-principal", "alice")]
+
+    app = create_app(gw.settings, gateway=gw, background_sync=False, principal_for_request=principal_for)
+    try:
+        async with (
+            LifespanManager(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as c,
+        ):
+            yield c, gw, canary
+    finally:
+        await gw.aclose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path}/modelgate.db"
+
+
+async def test_start_list_and_abort_through_graphql(
+    client: tuple[httpx.AsyncClient, Gateway, Canary], sm: Any
+) -> None:
+    c, gw, canary = client
+    started = data_of(
+        await gql(
+            c, START, {"i": {"uri": canary.candidate_uri, "endpoint": canary.endpoint, "steps": [50, 100]}}
+        ),
+        down=frozenset({REGISTRY}),
+    )["startRollout"]
+    assert started["status"] == "PENDING_APPROVAL"
+    assert started["promotion"]["targetStage"] == "PRODUCTION"
+    assert started["promotion"]["requiredApprovals"] == ["TEAM_LEAD"]
+    assert [s["percent"] for s in started["steps"]] == [50.0, 100.0]
+    assert {(t["variant"], t["percent"]) for t in started["endpoint"]["traffic"]} == {
+        ("current", 100.0),
+        ("candidate", 0.0),
+    }
+    c.headers["x-test-principal"] = "bob"
+    data_of(await gql(c, APPROVE, {"id": started["promotion"]["id"]}))
+    await gw.rollouts.tick()
+    assert weights(sm, canary.endpoint) == {"current": 50.0, "candidate": 50.0}
+    running = data_of(await gql(c, LIST, {"s": "RUNNING"}))["rollouts"]
+    assert [(r["id"], r["currentPercent"]) for r in running] == [(started["id"], 50.0)]
+
+    aborted = data_of(await gql(c, ABORT, {"id": started["id"], "r": "latency regression"}))["abortRollout"]
+
+    assert aborted["status"] == "ABORTED"
+    assert aborted["reason"] == "aborted by bob: latency regression"
+    assert aborted["currentPercent"] == 0.0
+    assert weights(sm, canary.endpoint) == {"current": 100.0, "candidate": 0.0}
+    assert data_of(await gql(c, LIST, {"s": "RUNNING"}))["rollouts"] == []
+    again = await gql(c, ABORT, {"id": started["id"], "r": "twice"})
+    assert again["errors"][0]["extensions"]["code"] == "CONFLICT"
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"steps": [10, 50]}, "steps"),
+        ({"stepSeconds": 0}, "stepSeconds"),
+        ({"maxErrorRate": -1}, "maxErrorRate"),
+    ],
+)
+async def test_bad_rollout_input_names_the_argument(client: Any, extra: dict[str, Any], field: str) -> None:
+    c, _gw, canary = client
+    body = await gql(c, START, {"i": {"uri": canary.candidate_uri, "endpoint": canary.endpoint, **extra}})
+    (error,) = body["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["extensions"]["field"] == field
+    assert "Traceback" not in error["message"]
+    assert data_of(await gql(c, LIST, {}))["rollouts"] == []
