@@ -29,7 +29,7 @@ from gateway.errors import (
 REGISTRY = "reg-1"
 # status -> (the kind every adapter must produce, MLflow's code, Google's status, AWS's code,
 # Unity Catalog's error_code: the OSS server's ErrorCode.java; it has no 503, Databricks' code is used)
-TAXONOMY: dict[int, tuple[type[RegistryError], str, str, str, str]] = {
+_CODES: dict[int, tuple[type[RegistryError], str, str, str, str]] = {
     400: (
         RegistryRejected,
         "INVALID_PARAMETER_VALUE",
@@ -68,6 +68,8 @@ TAXONOMY: dict[int, tuple[type[RegistryError], str, str, str, str]] = {
         "TEMPORARILY_UNAVAILABLE",
     ),
 }
+# ... and W&B's: none, its GraphQL errors carry only a message.
+TAXONOMY = {status: (*row, None) for status, row in _CODES.items()}
 
 
 def _request() -> httpx.Request:
@@ -98,6 +100,13 @@ def sagemaker_answer(status: int, headers: dict[str, str]) -> RegistryError:
     return error
 
 
+def wandb_answer(status: int, headers: dict[str, str]) -> RegistryError:
+    from adapters.wandb.api import error_translator as wandb_translator
+
+    body = {"errors": [{"message": "no", "path": ["addAliases"]}]}
+    return wandb_translator(REGISTRY)(httpx.Response(status, json=body, headers=headers, request=_request()))
+
+
 def unity_catalog_answer(status: int, headers: dict[str, str]) -> RegistryError:
     code = TAXONOMY[status][4]
     body = {"error_code": code, "message": "no", "details": [{"reason": code}]}
@@ -110,8 +119,9 @@ TRANSLATORS: dict[str, Callable[[int, dict[str, str]], RegistryError]] = {
     "vertex": vertex_answer,
     "sagemaker": sagemaker_answer,
     "unity_catalog": unity_catalog_answer,
+    "wandb": wandb_answer,
 }
-CODE_COLUMN = {"mlflow": 1, "vertex": 2, "sagemaker": 3, "unity_catalog": 4}
+CODE_COLUMN = {"mlflow": 1, "vertex": 2, "sagemaker": 3, "unity_catalog": 4, "wandb": 5}
 
 
 @pytest.mark.parametrize("status", sorted(TAXONOMY))
@@ -123,12 +133,12 @@ def test_every_adapter_maps_a_status_to_the_same_kind_and_keys(adapter: str, sta
     extensions = error.as_extensions()
     assert extensions["code"] == expected.code
     assert extensions["registry"] == REGISTRY and REGISTRY in error.message
-    assert extensions["registryCode"] == TAXONOMY[status][CODE_COLUMN[adapter]]
+    assert extensions.get("registryCode") == TAXONOMY[status][CODE_COLUMN[adapter]]
     assert error.status == status
     assert error.retryable is (expected is RegistryUnavailable)
 
 
-@pytest.mark.parametrize("adapter", ["mlflow", "vertex", "unity_catalog"])
+@pytest.mark.parametrize("adapter", ["mlflow", "vertex", "unity_catalog", "wandb"])
 def test_retry_after_reaches_the_same_key(adapter: str) -> None:
     error = TRANSLATORS[adapter](429, {"Retry-After": "7"})
     assert error.extensions["retryAfterSeconds"] == 7.0
