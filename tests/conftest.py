@@ -33,6 +33,7 @@ pytest_plugins = [
     "tests.servers.vertex",
     "tests.servers.kubeflow",
     "tests.servers.azureml",
+    "tests.servers.huggingface",
 ]
 
 REQUIRE_SERVICES = bool(os.environ.get("CI") or os.environ.get("MODELGATE_TEST_REQUIRE_SERVICES"))

@@ -26,15 +26,16 @@ from gateway.errors import (
 )
 
 REGISTRY = "reg-1"
-# status -> (the kind every adapter must produce, MLflow's code, Google's status, AWS's code)
-TAXONOMY: dict[int, tuple[type[RegistryError], str, str, str]] = {
-    400: (RegistryRejected, "INVALID_PARAMETER_VALUE", "INVALID_ARGUMENT", "ValidationException"),
-    401: (RegistryAuthError, "UNAUTHENTICATED", "UNAUTHENTICATED", "UnrecognizedClientException"),
-    403: (RegistryForbidden, "PERMISSION_DENIED", "PERMISSION_DENIED", "AccessDeniedException"),
-    404: (RegistryNotFound, "RESOURCE_DOES_NOT_EXIST", "NOT_FOUND", "ResourceNotFound"),
-    429: (RegistryUnavailable, "REQUEST_LIMIT_EXCEEDED", "RESOURCE_EXHAUSTED", "ThrottlingException"),
-    500: (RegistryUnavailable, "INTERNAL_ERROR", "INTERNAL", "InternalFailure"),
-    503: (RegistryUnavailable, "TEMPORARILY_UNAVAILABLE", "UNAVAILABLE", "ServiceUnavailable"),
+# status -> (the kind every adapter must produce, MLflow's code, Google's status, AWS's
+# code, the Hugging Face Hub's X-Error-Code)
+TAXONOMY: dict[int, tuple[type[RegistryError], str, str, str, str]] = {
+    400: (RegistryRejected, "INVALID_PARAMETER_VALUE", "INVALID_ARGUMENT", "ValidationException", "BadRequest"),
+    401: (RegistryAuthError, "UNAUTHENTICATED", "UNAUTHENTICATED", "UnrecognizedClientException", "Unauthorized"),
+    403: (RegistryForbidden, "PERMISSION_DENIED", "PERMISSION_DENIED", "AccessDeniedException", "GatedRepo"),
+    404: (RegistryNotFound, "RESOURCE_DOES_NOT_EXIST", "NOT_FOUND", "ResourceNotFound", "RepoNotFound"),
+    429: (RegistryUnavailable, "REQUEST_LIMIT_EXCEEDED", "RESOURCE_EXHAUSTED", "ThrottlingException", "RateLimited"),
+    500: (RegistryUnavailable, "INTERNAL_ERROR", "INTERNAL", "InternalFailure", "InternalError"),
+    503: (RegistryUnavailable, "TEMPORARILY_UNAVAILABLE", "UNAVAILABLE", "ServiceUnavailable", "Unavailable"),
 }
 
 
@@ -66,12 +67,21 @@ def sagemaker_answer(status: int, headers: dict[str, str]) -> RegistryError:
     return error
 
 
+def huggingface_answer(status: int, headers: dict[str, str]) -> RegistryError:
+    from adapters.huggingface.api import error_translator as hub_translator
+
+    headers = {"X-Error-Code": TAXONOMY[status][4], "X-Error-Message": "no", **headers}
+    response = httpx.Response(status, json={"error": "no"}, headers=headers, request=_request())
+    return hub_translator(REGISTRY)(response)
+
+
 TRANSLATORS: dict[str, Callable[[int, dict[str, str]], RegistryError]] = {
     "mlflow": mlflow_answer,
     "vertex": vertex_answer,
     "sagemaker": sagemaker_answer,
+    "huggingface": huggingface_answer,
 }
-CODE_COLUMN = {"mlflow": 1, "vertex": 2, "sagemaker": 3}
+CODE_COLUMN = {"mlflow": 1, "vertex": 2, "sagemaker": 3, "huggingface": 4}
 
 
 @pytest.mark.parametrize("status", sorted(TAXONOMY))
@@ -88,7 +98,7 @@ def test_every_adapter_maps_a_status_to_the_same_kind_and_keys(adapter: str, sta
     assert error.retryable is (expected is RegistryUnavailable)
 
 
-@pytest.mark.parametrize("adapter", ["mlflow", "vertex"])
+@pytest.mark.parametrize("adapter", ["mlflow", "vertex", "huggingface"])
 def test_retry_after_reaches_the_same_key(adapter: str) -> None:
     error = TRANSLATORS[adapter](429, {"Retry-After": "7"})
     assert error.extensions["retryAfterSeconds"] == 7.0
@@ -119,3 +129,17 @@ def test_a_timeout_is_unavailable_for_sagemaker() -> None:
 
     error = translate(REGISTRY, "ListModelPackages", ReadTimeoutError(endpoint_url="http://sm.test"))
     assert type(error) is RegistryUnavailable and "timed out" in str(error)
+
+
+def test_the_hub_s_rate_limit_header_is_the_retry_after() -> None:
+    """The Hub throttles with IETF draft headers (``RateLimit: "api";r=0;t=<s>``),
+    often without ``Retry-After``."""
+    error = huggingface_answer(429, {"RateLimit": '"api";r=0;t=42', "RateLimit-Policy": '"fixed window";"api";q=500;w=300'})
+    assert error.extensions["retryAfterSeconds"] == 42.0
+
+
+def test_the_hub_s_anonymous_repo_not_found_is_not_an_auth_failure() -> None:
+    """Anonymous, the Hub answers 401 ``RepoNotFound`` for a missing or private
+    repository (as ``hf_raise_for_status`` reads it): a missing model, not bad credentials."""
+    error = huggingface_answer(401, {"X-Error-Code": "RepoNotFound"})
+    assert type(error) is RegistryNotFound
