@@ -49,11 +49,12 @@ class HubServer:
 
         return HfApi(endpoint=self.endpoint, token=self.token)
 
-    def publish(self, repo_id: str, card: dict[str, Any], *, body: str = "A model.\n", message: str = "card") -> str:
+    def publish(self, repo_id: str, card: dict[str, Any], *, body: str | None = None, message: str = "card") -> str:
         """Create the repository if needed and commit a README whose front matter is
-        ``card``; returns the new commit's id."""
+        ``card`` (and whose text names ``message``: the client skips a commit that
+        changes nothing); returns the new commit's id."""
         self.client.create_repo(repo_id, exist_ok=True)
-        readme = f"---\n{yaml.safe_dump(card, sort_keys=False)}---\n\n{body}"
+        readme = f"---\n{yaml.safe_dump(card, sort_keys=False)}---\n\n{body or f'A model ({message}).'}\n"
         info = self.client.upload_file(
             path_or_fileobj=readme.encode(), path_in_repo="README.md", repo_id=repo_id, commit_message=message
         )

@@ -42,6 +42,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from huggingface_hub.hf_api import GitRefInfo, ModelInfo
+from huggingface_hub.repocard_data import ModelCardData
 
 Json = dict[str, Any]
 MAX_LIMIT = 1000
@@ -296,10 +297,15 @@ class FakeHub:
         return JSONResponse({"url": url, "name": repo_id, "id": payload["name"]})
 
     async def validate_yaml(self, request: Request) -> Response:
+        """The Hub refuses a card it cannot read; here: YAML that is not a mapping, or
+        card data the client's ``ModelCardData`` rejects (a malformed ``model-index``)."""
         payload = await request.json()
         try:
-            yaml.safe_load(card_data_text(payload.get("content") or ""))
-        except yaml.YAMLError as exc:
+            card = yaml.safe_load(card_data_text(payload.get("content") or "")) or {}
+            if not isinstance(card, dict):
+                raise ValueError("the metadata is not a mapping")
+            ModelCardData(**card)
+        except (yaml.YAMLError, ValueError, TypeError) as exc:
             return JSONResponse({"errors": [{"message": str(exc)}], "warnings": []}, status_code=400)
         return JSONResponse({"errors": [], "warnings": []})
 
