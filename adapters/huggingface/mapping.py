@@ -8,9 +8,10 @@
   artifact is ``hf://<repo>@<commit>``: the revision's exact bytes.
 - Card data (the README's YAML, as the Hub returns it at that revision):
   ``base_model`` (one or a list) → ``parent`` (the first, as ``hf://<id>``) and the
-  ``base_model`` tag (all of them), so every base is a DERIVED_FROM edge; ``datasets`` → training data (``hf://datasets/<id>``, or the
-  URI as given); ``model-index`` metrics → metrics by type; ``license``,
-  ``pipeline_tag``, ``library_name`` and the card's ``tags`` (``key:value`` split,
+  ``base_model`` tag (all of them), so every base is a DERIVED_FROM edge;
+  ``datasets`` → training data (``hf://datasets/<id>``, or the URI as given);
+  ``model-index`` metrics → metrics by type; ``license``, ``pipeline_tag``,
+  ``library_name`` and the card's ``tags`` (``key:value`` split,
   a bare tag → ``true``) → tags.
 - Stages are tags too: a version whose commit a production tag (default ``prod``)
   points at is PRODUCTION, a staging tag (``staging``) STAGING, else DRAFT;
@@ -89,7 +90,8 @@ def card_metrics(model_index: Any) -> dict[str, float]:
         for result in (entry.get("results") or []) if isinstance(entry, dict) else ():
             if not isinstance(result, dict):
                 continue
-            dataset = result.get("dataset") if isinstance(result.get("dataset"), dict) else {}
+            found = result.get("dataset")
+            dataset: Wire = found if isinstance(found, dict) else {}
             for metric in result.get("metrics") or []:
                 if not isinstance(metric, dict):
                     continue
@@ -158,7 +160,8 @@ def to_version(
     """One version: its ref (``{"name", "ref", "targetCommit"}``), the repository's
     info at that commit, and the stage tags of the repository."""
     commit = ref["targetCommit"]
-    card = info.get("cardData") if isinstance(info.get("cardData"), dict) else {}
+    found = info.get("cardData")
+    card: Wire = found if isinstance(found, dict) else {}
     stage, native_stage = stage_of(commit, stage_refs, stages)
     bases = _strings(card.get("base_model"))
     name = ref["name"]
@@ -178,7 +181,9 @@ def to_version(
         aliases=tuple(stage_refs.get(commit, [])),
         semver=semver if name != MAIN else None,
         artifact_uri=hub_reference(repo_id, commit),
-        training_data=tuple(DatasetRef(uri=dataset_uri(d), name=d, role="training") for d in _strings(card.get("datasets"))),
+        training_data=tuple(
+            DatasetRef(uri=dataset_uri(d), name=d, role="training") for d in _strings(card.get("datasets"))
+        ),
         metrics=card_metrics(card.get("model-index") or info.get("model-index")),
         parent=base_reference(bases[0]) if bases else None,
         tags=card_tags(card),

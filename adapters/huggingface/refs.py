@@ -28,7 +28,9 @@ from adapters.huggingface.options import DEFAULT_ENDPOINT, MAIN, REPO_ID
 from gateway.config import RegistrySettings
 
 HUB_HOSTS = frozenset({"huggingface.co", "hf.co"})
-_HTTP = re.compile(r"^https?://(?P<host>[^/]+)/(?P<repo>[^/]+/[^/@?#]+)(?:/tree/(?P<rev>[^?#]+))?/?(?:[?#].*)?$")
+_HTTP = re.compile(
+    r"^https?://(?P<host>[^/]+)/(?P<repo>[^/]+/[^/@?#]+)(?:/tree/(?P<rev>[^?#]+))?/?(?:[?#].*)?$"
+)
 
 
 def split_reference(text: str, hosts: frozenset[str] = HUB_HOSTS) -> tuple[str, str | None] | None:
@@ -67,7 +69,10 @@ def _is_version(registry: RegistrySettings, revision: str) -> bool:
     if revision == MAIN:
         return bool(registry.options.get("include_main", True))
     pattern = str(registry.options.get("version_tag_pattern") or "v*")
-    stage_tags = [*(registry.options.get("production_tags") or ["prod"]), *(registry.options.get("staging_tags") or ["staging"])]
+    stage_tags = [
+        *(registry.options.get("production_tags") or ["prod"]),
+        *(registry.options.get("staging_tags") or ["staging"]),
+    ]
     return fnmatchcase(revision, pattern) and revision not in stage_tags
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
@@ -20,7 +21,16 @@ from adapters.huggingface.mapping import (
     to_version,
 )
 from adapters.huggingface.options import MAIN, HuggingFaceSettings
-from gateway.domain import LineageEdge, LineageNode, Model, ModelVersion, Relation, Stage, record_edges, version_node
+from gateway.domain import (
+    LineageEdge,
+    LineageNode,
+    Model,
+    ModelVersion,
+    Relation,
+    Stage,
+    record_edges,
+    version_node,
+)
 from gateway.errors import RegistryError, RegistryNotFound, RegistryRejected
 
 Wire = dict[str, Any]
@@ -68,7 +78,9 @@ class HuggingFaceRegistry:
         if phase == "org":
             assert self.settings.organization is not None
             items, next_path = await self._api.models_page(self.settings.organization, state.get("next"))
-            models = [to_model(w, self.registry_id, self.team) for w in items if isinstance(w, dict) and w.get("id")]
+            models = [
+                to_model(w, self.registry_id, self.team) for w in items if isinstance(w, dict) and w.get("id")
+            ]
             if next_path:
                 return Page(models, encode_token({"phase": "org", "next": next_path}))
             rest = self._listed_repositories()
@@ -128,7 +140,9 @@ class HuggingFaceRegistry:
         me = version_node(version)
         for base in str(version.tags.get(BASE_MODEL_TAG) or "").split(",")[1:]:  # the first is ``parent``
             if base.strip():
-                edges.append(LineageEdge(me, LineageNode(base_reference(base.strip()), "model"), Relation.DERIVED_FROM))
+                edges.append(
+                    LineageEdge(me, LineageNode(base_reference(base.strip()), "model"), Relation.DERIVED_FROM)
+                )
         return edges
 
     # --- write-through -------------------------------------------------------
@@ -144,7 +158,9 @@ class HuggingFaceRegistry:
         current = [r for r in _version_refs(refs or {}, self.settings) if r["name"] == version.version]
         if repo is None or not current or not self.settings.is_version_ref(version.version):
             raise RegistryRejected(
-                self.registry_id, f"repository {version.model_name} has no version {version.version}", status=404
+                self.registry_id,
+                f"repository {version.model_name} has no version {version.version}",
+                status=404,
             )
         commit = current[0]["targetCommit"]
         tags = {t["name"]: t["targetCommit"] for t in (refs or {}).get("tags") or []}
@@ -157,7 +173,8 @@ class HuggingFaceRegistry:
             tag = self.settings.stages.written(stage)
             if tag is None:
                 raise RegistryRejected(
-                    self.registry_id, f"no tag convention for {stage.value} on the Hub (only production and staging tags)"
+                    self.registry_id,
+                    f"no tag convention for {stage.value} on the Hub (only production and staging tags)",
                 )
             if tags.get(tag) != commit:
                 await self._move_tag(repo, tag, commit, tags.get(tag), message)
@@ -173,10 +190,10 @@ class HuggingFaceRegistry:
             await self._api.create_tag(repo, tag, commit, message)
         except RegistryError:
             if previous is not None:
-                try:  # put it back where it was: the promotion failed, the old stage stands
+                # Put it back where it was: the promotion failed, the old stage stands
+                # (if that fails too, the first error is the one to report).
+                with contextlib.suppress(RegistryError):
                     await self._api.create_tag(repo, tag, previous, f"modelgate: restored {tag}")
-                except RegistryError:
-                    pass  # the first error is the one to report
             raise
 
     # --- operations ----------------------------------------------------------
@@ -206,16 +223,28 @@ class HuggingFaceRegistry:
 
     async def _versions(self, repo: str, refs: Mapping[str, Any]) -> list[ModelVersion]:
         stage_refs = stage_commits(refs.get("tags") or [], self.settings.stages)
-        found = await asyncio.gather(*(self._version(repo, r, stage_refs) for r in _version_refs(refs, self.settings)))
+        found = await asyncio.gather(
+            *(self._version(repo, r, stage_refs) for r in _version_refs(refs, self.settings))
+        )
         versions = [v for v in found if v is not None]
-        return sorted(versions, key=lambda v: (v.created_at is None, v.created_at, v.version == MAIN, v.version))
+        return sorted(
+            versions, key=lambda v: (v.created_at is None, v.created_at, v.version == MAIN, v.version)
+        )
 
-    async def _version(self, repo: str, ref: Wire, stage_refs: Mapping[str, list[str]]) -> ModelVersion | None:
+    async def _version(
+        self, repo: str, ref: Wire, stage_refs: Mapping[str, list[str]]
+    ) -> ModelVersion | None:
         info = await self._info(repo, ref["targetCommit"])
         if info is None:
             return None
         return to_version(
-            repo, ref, info, stage_refs, registry_id=self.registry_id, stages=self.settings.stages, team=self.team
+            repo,
+            ref,
+            info,
+            stage_refs,
+            registry_id=self.registry_id,
+            stages=self.settings.stages,
+            team=self.team,
         )
 
     async def _info(self, repo: str, commit: str) -> Wire | None:
@@ -237,5 +266,8 @@ class HuggingFaceRegistry:
 
 def _version_refs(refs: Mapping[str, Any], settings: HuggingFaceSettings) -> list[Wire]:
     """The tags (and ``main``) that are versions under the configured convention."""
-    candidates = [*(refs.get("tags") or []), *(b for b in refs.get("branches") or [] if b.get("name") == MAIN)]
+    candidates = [
+        *(refs.get("tags") or []),
+        *(b for b in refs.get("branches") or [] if b.get("name") == MAIN),
+    ]
     return [r for r in candidates if settings.is_version_ref(str(r.get("name") or ""))]

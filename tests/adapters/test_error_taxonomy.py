@@ -29,11 +29,29 @@ REGISTRY = "reg-1"
 # status -> (the kind every adapter must produce, MLflow's code, Google's status, AWS's
 # code, the Hugging Face Hub's X-Error-Code)
 TAXONOMY: dict[int, tuple[type[RegistryError], str, str, str, str]] = {
-    400: (RegistryRejected, "INVALID_PARAMETER_VALUE", "INVALID_ARGUMENT", "ValidationException", "BadRequest"),
-    401: (RegistryAuthError, "UNAUTHENTICATED", "UNAUTHENTICATED", "UnrecognizedClientException", "Unauthorized"),
+    400: (
+        RegistryRejected,
+        "INVALID_PARAMETER_VALUE",
+        "INVALID_ARGUMENT",
+        "ValidationException",
+        "BadRequest",
+    ),
+    401: (
+        RegistryAuthError,
+        "UNAUTHENTICATED",
+        "UNAUTHENTICATED",
+        "UnrecognizedClientException",
+        "Unauthorized",
+    ),
     403: (RegistryForbidden, "PERMISSION_DENIED", "PERMISSION_DENIED", "AccessDeniedException", "GatedRepo"),
     404: (RegistryNotFound, "RESOURCE_DOES_NOT_EXIST", "NOT_FOUND", "ResourceNotFound", "RepoNotFound"),
-    429: (RegistryUnavailable, "REQUEST_LIMIT_EXCEEDED", "RESOURCE_EXHAUSTED", "ThrottlingException", "RateLimited"),
+    429: (
+        RegistryUnavailable,
+        "REQUEST_LIMIT_EXCEEDED",
+        "RESOURCE_EXHAUSTED",
+        "ThrottlingException",
+        "RateLimited",
+    ),
     500: (RegistryUnavailable, "INTERNAL_ERROR", "INTERNAL", "InternalFailure", "InternalError"),
     503: (RegistryUnavailable, "TEMPORARILY_UNAVAILABLE", "UNAVAILABLE", "ServiceUnavailable", "Unavailable"),
 }
@@ -134,7 +152,9 @@ def test_a_timeout_is_unavailable_for_sagemaker() -> None:
 def test_the_hub_s_rate_limit_header_is_the_retry_after() -> None:
     """The Hub throttles with IETF draft headers (``RateLimit: "api";r=0;t=<s>``),
     often without ``Retry-After``."""
-    error = huggingface_answer(429, {"RateLimit": '"api";r=0;t=42', "RateLimit-Policy": '"fixed window";"api";q=500;w=300'})
+    error = huggingface_answer(
+        429, {"RateLimit": '"api";r=0;t=42', "RateLimit-Policy": '"fixed window";"api";q=500;w=300'}
+    )
     assert error.extensions["retryAfterSeconds"] == 42.0
 
 

@@ -28,7 +28,9 @@ FAST_RETRY = RetryPolicy(attempts=4, deadline_seconds=5.0, initial_wait=0.01, ma
 PAGE = 3
 
 
-def make_adapter(server: HubServer, *, environ: dict[str, str] | None = None, **options: Any) -> HuggingFaceRegistry:
+def make_adapter(
+    server: HubServer, *, environ: dict[str, str] | None = None, **options: Any
+) -> HuggingFaceRegistry:
     registry = RegistrySettings(id=REGISTRY, kind="huggingface", team="ml", options=server.options(**options))
     settings = load_settings(registry, environ=server.environ if environ is None else environ)
     return HuggingFaceRegistry(REGISTRY, settings, team="ml", retry=FAST_RETRY)
@@ -116,7 +118,9 @@ async def test_versions_follow_the_tag_convention_and_read_the_card(hub_fake: Hu
     first = await asyncio.to_thread(hub_fake.publish, repo, card)
     await asyncio.to_thread(hub_fake.tag, repo, "v1.0.0", first)
     await asyncio.to_thread(hub_fake.tag, repo, "experiment-3", first)  # not a version: outside v*
-    second = await asyncio.to_thread(hub_fake.publish, repo, {**card, "base_model": "meta-llama/Llama-3.1-8B"})
+    second = await asyncio.to_thread(
+        hub_fake.publish, repo, {**card, "base_model": "meta-llama/Llama-3.1-8B"}
+    )
     await asyncio.to_thread(hub_fake.tag, repo, "v1.1.0", second)
     await asyncio.to_thread(hub_fake.tag, repo, "prod", first)
     await asyncio.to_thread(hub_fake.tag, repo, "staging", second)
@@ -200,12 +204,16 @@ def test_the_retry_waits_as_long_as_the_registry_asks() -> None:
     policy = RetryPolicy(attempts=4, deadline_seconds=30.0, initial_wait=0.01, max_wait=0.05)
     wait = _backoff(policy)
     state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
-    state.set_exception((RegistryUnavailable, RegistryUnavailable("hub", "slow down", retryAfterSeconds=7.0), None))
+    state.set_exception(
+        (RegistryUnavailable, RegistryUnavailable("hub", "slow down", retryAfterSeconds=7.0), None)
+    )
     assert wait(state) == 7.0
     state.set_exception((RegistryUnavailable, RegistryUnavailable("hub", "flaky"), None))
     assert wait(state) <= 0.05
     short = _backoff(RetryPolicy(deadline_seconds=2.0))
-    state.set_exception((RegistryUnavailable, RegistryUnavailable("hub", "slow down", retryAfterSeconds=60.0), None))
+    state.set_exception(
+        (RegistryUnavailable, RegistryUnavailable("hub", "slow down", retryAfterSeconds=60.0), None)
+    )
     assert short(state) <= 2.0  # never past the deadline
 
 
@@ -289,12 +297,18 @@ def test_bad_options_name_the_key(options: dict[str, Any], key: str, words: str)
 def test_the_token_comes_from_a_file(tmp_path: Any) -> None:
     secret = tmp_path / "hf-token"
     secret.write_text("hf_from_file\n")
-    registry = RegistrySettings(id="hub", kind="huggingface", options={"organization": "acme", "token_file": str(secret)})
+    registry = RegistrySettings(
+        id="hub", kind="huggingface", options={"organization": "acme", "token_file": str(secret)}
+    )
     assert load_settings(registry, environ={}).token == "hf_from_file"
 
 
 def test_hub_references_resolve_to_the_registry_that_owns_the_repository() -> None:
-    registry = RegistrySettings(id="hub", kind="huggingface", options={"organization": "acme", "repositories": ["meta-llama/Llama-3.1-8B"]})
+    registry = RegistrySettings(
+        id="hub",
+        kind="huggingface",
+        options={"organization": "acme", "repositories": ["meta-llama/Llama-3.1-8B"]},
+    )
     match = factory.parse_reference("hf://acme/base@v1.2.0", registry)
     assert match is not None and (match.model_name, match.version) == ("acme%2Fbase", "v1.2.0")
     by_commit = factory.parse_reference("hf://acme/base@" + "a" * 40, registry)

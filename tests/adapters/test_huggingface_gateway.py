@@ -59,7 +59,10 @@ async def test_gateway_federates_the_hub_and_links_fine_tunes(hub_fake: HubServe
     }
     native = {"id": "platform", "kind": "native", "team": "ml"}
     settings = make_settings(
-        f"sqlite:///{tmp_path}/mg.db", tmp_path, registries=[native, hub], governance={"policies": str(policies)}
+        f"sqlite:///{tmp_path}/mg.db",
+        tmp_path,
+        registries=[native, hub],
+        governance={"policies": str(policies)},
     )
     gateway = await Gateway.open(settings)
     principals = {"alice": ALICE, "bob": BOB}
@@ -69,7 +72,9 @@ async def test_gateway_federates_the_hub_and_links_fine_tunes(hub_fake: HubServe
 
     model = f"mg://{REGISTRY}/{domain_name(repo)}"
     try:
-        app = create_app(gateway.settings, gateway=gateway, background_sync=False, principal_for_request=principal_for)
+        app = create_app(
+            gateway.settings, gateway=gateway, background_sync=False, principal_for_request=principal_for
+        )
         async with (
             LifespanManager(app),
             httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client,
@@ -100,7 +105,9 @@ async def test_gateway_federates_the_hub_and_links_fine_tunes(hub_fake: HubServe
                     {"u": model},
                 )
             )["model"]["versions"]["edges"]
-            assert {(e["node"]["version"], e["node"]["stage"], e["node"]["nativeStage"]) for e in versions} == {
+            assert {
+                (e["node"]["version"], e["node"]["stage"], e["node"]["nativeStage"]) for e in versions
+            } == {
                 ("v1.0.0", "PRODUCTION", "prod"),
                 ("v2.0.0", "DRAFT", None),
                 ("main", "DRAFT", None),
@@ -109,9 +116,13 @@ async def test_gateway_federates_the_hub_and_links_fine_tunes(hub_fake: HubServe
             # impact of the Hub base model (any spelling) lists every internal fine-tune.
             of_model = data_of(await gql(client, IMPACT, {"u": model}))["impact"]
             assert {v["uri"] for v in of_model} == {tuned["by_parent"], tuned["by_card"]}
-            of_version = data_of(await gql(client, IMPACT, {"u": f"https://huggingface.co/{repo}/tree/v1.0.0"}))
+            of_version = data_of(
+                await gql(client, IMPACT, {"u": f"https://huggingface.co/{repo}/tree/v1.0.0"})
+            )
             assert {v["uri"] for v in of_version["impact"]} == {tuned["by_parent"]}
-            external = data_of(await gql(client, IMPACT, {"u": "https://huggingface.co/meta-llama/Llama-3.1-8B"}))
+            external = data_of(
+                await gql(client, IMPACT, {"u": "https://huggingface.co/meta-llama/Llama-3.1-8B"})
+            )
             assert {v["uri"] for v in external["impact"]} == {tuned["external"]}
             dataset = data_of(await gql(client, IMPACT, {"u": "hf://datasets/acme-ml/pile"}))["impact"]
             assert {v["uri"] for v in dataset} >= {f"{model}/v1.0.0", f"{model}/v2.0.0"}
@@ -141,12 +152,16 @@ async def test_gateway_federates_the_hub_and_links_fine_tunes(hub_fake: HubServe
         await gateway.aclose()
 
 
-@pytest.mark.parametrize("spelling", ["hf://meta-llama/Llama-3.1-8B@main", "https://hf.co/meta-llama/Llama-3.1-8B"])
+@pytest.mark.parametrize(
+    "spelling", ["hf://meta-llama/Llama-3.1-8B@main", "https://hf.co/meta-llama/Llama-3.1-8B"]
+)
 def test_an_external_hub_model_has_one_node(spelling: str) -> None:
     from gateway.config import RegistrySettings
     from gateway.lineage.uris import ReferenceResolver
 
-    resolver = ReferenceResolver([RegistrySettings(id="hub", kind="huggingface", options={"organization": ORG})])
+    resolver = ReferenceResolver(
+        [RegistrySettings(id="hub", kind="huggingface", options={"organization": ORG})]
+    )
     assert resolver.resolve(spelling) is None
     assert resolver.external(spelling) == "hf://meta-llama/Llama-3.1-8B"
     assert resolver.qualify("meta-llama/Llama-3.1-8B") == "hf://meta-llama/Llama-3.1-8B"

@@ -49,7 +49,9 @@ class HubServer:
 
         return HfApi(endpoint=self.endpoint, token=self.token)
 
-    def publish(self, repo_id: str, card: dict[str, Any], *, body: str | None = None, message: str = "card") -> str:
+    def publish(
+        self, repo_id: str, card: dict[str, Any], *, body: str | None = None, message: str = "card"
+    ) -> str:
         """Create the repository if needed and commit a README whose front matter is
         ``card`` (and whose text names ``message``: the client skips a commit that
         changes nothing); returns the new commit's id."""
@@ -79,7 +81,9 @@ def hub_server() -> Iterator[HubServer]:
     port = sock.getsockname()[1]
     fake.base_url = f"http://127.0.0.1:{port}"
     server = uvicorn.Server(
-        uvicorn.Config(fake.app(), log_level="warning", lifespan="off", access_log=False, timeout_keep_alive=30)
+        uvicorn.Config(
+            fake.app(), log_level="warning", lifespan="off", access_log=False, timeout_keep_alive=30
+        )
     )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="hub-fake", daemon=True)
     thread.start()

@@ -36,13 +36,12 @@ from typing import Any
 from urllib.parse import unquote, urlencode
 
 import yaml
+from huggingface_hub.hf_api import GitRefInfo, ModelInfo
+from huggingface_hub.repocard_data import ModelCardData
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-
-from huggingface_hub.hf_api import GitRefInfo, ModelInfo
-from huggingface_hub.repocard_data import ModelCardData
 
 Json = dict[str, Any]
 MAX_LIMIT = 1000
@@ -219,13 +218,19 @@ class FakeHub:
             Route("/api/validate-yaml", self._guard(self.validate_yaml), methods=["POST"]),
             Route("/api/models", self._guard(self.list_models), methods=["GET"]),
             Route("/api/models/{ns}/{name}", self._guard(self.model_info), methods=["GET"]),
-            Route("/api/models/{ns}/{name}/revision/{rev:path}", self._guard(self.model_info), methods=["GET"]),
+            Route(
+                "/api/models/{ns}/{name}/revision/{rev:path}", self._guard(self.model_info), methods=["GET"]
+            ),
             Route("/api/models/{ns}/{name}/refs", self._guard(self.refs), methods=["GET"]),
-            Route("/api/models/{ns}/{name}/preupload/{rev:path}", self._guard(self.preupload), methods=["POST"]),
+            Route(
+                "/api/models/{ns}/{name}/preupload/{rev:path}", self._guard(self.preupload), methods=["POST"]
+            ),
             Route("/api/models/{ns}/{name}/commit/{rev:path}", self._guard(self.commit), methods=["POST"]),
             Route("/api/models/{ns}/{name}/tag/{rev:path}", self._guard(self.create_tag), methods=["POST"]),
             Route("/api/models/{ns}/{name}/tag/{rev:path}", self._guard(self.delete_tag), methods=["DELETE"]),
-            Route("/{ns}/{name}/resolve/{rev}/{path:path}", self._guard(self.resolve), methods=["GET", "HEAD"]),
+            Route(
+                "/{ns}/{name}/resolve/{rev}/{path:path}", self._guard(self.resolve), methods=["GET", "HEAD"]
+            ),
         ]
         return Starlette(routes=routes)
 
@@ -234,7 +239,9 @@ class FakeHub:
             auth = request.headers.get("authorization", "")
             token = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else None
             authorized = token is not None and token in self.tokens
-            self.requests.append(RecordedRequest(request.method, request.url.path, request.url.query, authorized))
+            self.requests.append(
+                RecordedRequest(request.method, request.url.path, request.url.query, authorized)
+            )
             try:
                 if self.throttle_next > 0:
                     self.throttle_next -= 1
@@ -257,7 +264,9 @@ class FakeHub:
                 if exc.code == "RepoNotFound" and not authorized:
                     exc.status = 401  # the Hub does not tell an anonymous caller what exists
                 headers = {"X-Error-Code": exc.code, "X-Error-Message": exc.message}
-                return JSONResponse({"error": exc.message, **exc.body}, status_code=exc.status, headers=headers)
+                return JSONResponse(
+                    {"error": exc.message, **exc.body}, status_code=exc.status, headers=headers
+                )
 
         return endpoint
 
@@ -290,7 +299,9 @@ class FakeHub:
         now = self._tick()
         private = payload.get("visibility") == "private" or bool(payload.get("private"))
         repo = Repo(repo_id, private, now)
-        initial = Commit(self._oid(repo_id, "initial"), now, {".gitattributes": b"*.bin filter=lfs\n"}, "initial commit")
+        initial = Commit(
+            self._oid(repo_id, "initial"), now, {".gitattributes": b"*.bin filter=lfs\n"}, "initial commit"
+        )
         repo.commits[initial.oid] = initial
         repo.branches["main"] = initial.oid
         self.repos[repo_id] = repo
@@ -330,7 +341,9 @@ class FakeHub:
         body = [self.model_json(r, r.main, full=full) for r in page]
         headers = {}
         if cursor + limit < len(repos):
-            query = [(k, v) for k, v in params.multi_items() if k != "cursor"] + [("cursor", str(cursor + limit))]
+            query = [(k, v) for k, v in params.multi_items() if k != "cursor"] + [
+                ("cursor", str(cursor + limit))
+            ]
             headers["Link"] = f'<{self.base_url}/api/models?{urlencode(query)}>; rel="next"'
         return JSONResponse(body, headers=headers)
 
@@ -383,13 +396,20 @@ class FakeHub:
             elif line.get("key") == "deletedFile":
                 files.pop(value["path"], None)
             else:
-                raise HubError(400, "BadRequest", f"this fake commits small regular files only, got {line.get('key')}")
+                raise HubError(
+                    400, "BadRequest", f"this fake commits small regular files only, got {line.get('key')}"
+                )
         summary = str(lines[0]["value"].get("summary") or "")
         commit = Commit(self._oid(repo.repo_id, summary), self._tick(), files, summary)
         repo.commits[commit.oid] = commit
         repo.branches[revision] = commit.oid
         return JSONResponse(
-            {"success": True, "commitOid": commit.oid, "commitUrl": f"{self.base_url}/{repo.repo_id}/commit/{commit.oid}", "pullRequestUrl": None}
+            {
+                "success": True,
+                "commitOid": commit.oid,
+                "commitUrl": f"{self.base_url}/{repo.repo_id}/commit/{commit.oid}",
+                "pullRequestUrl": None,
+            }
         )
 
     async def create_tag(self, request: Request) -> Response:
@@ -421,7 +441,11 @@ class FakeHub:
         content = commit.files.get(request.path_params["path"])
         if content is None:
             raise HubError(404, "EntryNotFound", "Entry not found")
-        headers = {"X-Repo-Commit": commit.oid, "ETag": f'"{_git_oid(content)}"', "Content-Length": str(len(content))}
+        headers = {
+            "X-Repo-Commit": commit.oid,
+            "ETag": f'"{_git_oid(content)}"',
+            "Content-Length": str(len(content)),
+        }
         return Response(b"" if request.method == "HEAD" else content, headers=headers)
 
     def _oid(self, repo_id: str, salt: str) -> str:
