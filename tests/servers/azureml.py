@@ -270,14 +270,17 @@ class AzureMLServer:
             ).result()
 
 
-# azure-ai-ml is heavy and pins OpenTelemetry tightly (see README, "Running the tests"),
-# so it is not in the test extra; with it installed, the seeding above goes through it.
-# MODELGATE_TEST_NO_AZURE_AI_ML=1 takes the azure-core path even where it is installed.
+# azure-ai-ml is in the test extra, so the seeding above goes through Microsoft's SDK.
+# MODELGATE_TEST_NO_AZURE_AI_ML=1 takes the azure-core path instead (a quick check that the
+# fake does not depend on the SDK's quirks); in CI a missing SDK is an install failure.
 def _has_sdk() -> bool:
     try:  # find_spec imports the parents: without azure-ai-ml, "azure.ai" itself is missing
-        return importlib.util.find_spec("azure.ai.ml") is not None
+        found = importlib.util.find_spec("azure.ai.ml") is not None
     except ModuleNotFoundError:
-        return False
+        found = False
+    if not found and os.environ.get("MODELGATE_TEST_REQUIRE_SERVICES"):
+        raise RuntimeError("azure-ai-ml is not installed: pip install -e '.[test]'")
+    return found
 
 
 HAS_SDK = _has_sdk() and not os.environ.get("MODELGATE_TEST_NO_AZURE_AI_ML")
