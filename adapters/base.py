@@ -498,6 +498,25 @@ def retry_after_seconds(value: str | None) -> float | None:
 # --- OAuth tokens --------------------------------------------------------------
 
 
+def _with_httpx2(name: str) -> tuple[type[Any], ...]:
+    """``httpx.<name>`` and, when installed, ``httpx2.<name>``: authlib's httpx
+    integration switches to the ``httpx2`` fork whenever it is importable (the
+    ``huggingface-hub`` client brings it), and then raises that fork's errors."""
+    own = getattr(httpx, name)
+    try:
+        import httpx2  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return (own,)
+    return (own, getattr(httpx2, name))
+
+
+# What an OAuth client built on authlib raises, whichever httpx it runs on; catch
+# these in this order (a timeout is a transport error too).
+HTTP_STATUS_ERRORS: tuple[type[httpx.HTTPStatusError], ...] = _with_httpx2("HTTPStatusError")
+HTTP_TIMEOUTS: tuple[type[httpx.TimeoutException], ...] = _with_httpx2("TimeoutException")
+HTTP_TRANSPORT_ERRORS: tuple[type[httpx.TransportError], ...] = _with_httpx2("TransportError")
+
+
 def token_from_response(
     registry_id: str, who: str, token: Mapping[str, Any], started: float, margin_seconds: float
 ) -> tuple[str, float]:

@@ -165,3 +165,63 @@ def test_an_external_hub_model_has_one_node(spelling: str) -> None:
     assert resolver.resolve(spelling) is None
     assert resolver.external(spelling) == "hf://meta-llama/Llama-3.1-8B"
     assert resolver.qualify("meta-llama/Llama-3.1-8B") == "hf://meta-llama/Llama-3.1-8B"
+
+
+def test_an_mlflow_version_whose_tags_name_a_hub_base_derives_from_it() -> None:
+    """The ``base_model`` tag (as a team copies it from the card into MLflow tags)
+    is DERIVED_FROM the Hub model that owns it; bare, it is qualified as ``hf://``."""
+    from gateway.config import RegistrySettings
+    from gateway.domain import ModelVersion, Relation
+    from gateway.lineage.harvest import harvest_edges
+    from gateway.lineage.uris import ReferenceResolver
+
+    resolver = ReferenceResolver(
+        [
+            RegistrySettings(id="hub", kind="huggingface", options={"organization": ORG}),
+            RegistrySettings(id="fraud-mlflow", kind="mlflow", options={"url": "http://mlflow:5000"}),
+        ]
+    )
+    tuned = ModelVersion(
+        registry_id="fraud-mlflow",
+        model_name="support-bot",
+        version="3",
+        tags={"base_model": f"{ORG}/base,meta-llama/Llama-3.1-8B"},
+    )
+    parents = {e.target.uri for e in harvest_edges(tuned, resolver) if e.relation is Relation.DERIVED_FROM}
+    assert parents == {f"mg://hub/{ORG}%2Fbase", "hf://meta-llama/Llama-3.1-8B"}
+    unrelated = ModelVersion(
+        registry_id="fraud-mlflow", model_name="m", version="1", tags={"base_model": "xgboost"}
+    )
+    # Not a Hub name (no namespace): kept as given, an external node like any unresolved parent.
+    assert [e.target.uri for e in harvest_edges(unrelated, resolver)] == ["xgboost"]
+
+
+async def test_a_refused_hub_token_makes_the_registry_unavailable(
+    hub_fake: HubServer, tmp_path: Path
+) -> None:
+    token_file = tmp_path / "hf-token"
+    token_file.write_text("hf_revoked-token-value\n")
+    hub = {
+        "id": REGISTRY,
+        "kind": "huggingface",
+        "endpoint": hub_fake.endpoint,
+        "organization": ORG,
+        "token_file": str(token_file),
+    }
+    settings = make_settings(f"sqlite:///{tmp_path}/mg.db", tmp_path, registries=[hub])
+    gateway = await Gateway.open(settings)
+    try:
+        result = await gateway.sync.sync_registry(REGISTRY, full=True)
+        assert result.error is not None and "cannot authenticate" in result.error
+        app = create_app(gateway.settings, gateway=gateway, background_sync=False)
+        async with (
+            LifespanManager(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client,
+        ):
+            body = await gql(client, "{ registries { id kind state lastError } }")
+        (registry,) = body["data"]["registries"]
+        assert (registry["kind"], registry["state"]) == ("HUGGINGFACE", "UNAVAILABLE")
+        assert "cannot authenticate" in registry["lastError"]
+        assert "hf_revoked-token-value" not in str(body)
+    finally:
+        await gateway.aclose()
