@@ -97,12 +97,9 @@ async def measure(hub: HubServer, repeat: int) -> None:
                 requests[label] = len(hub.fake.requests) - before
         finally:
             await adapter.aclose()
-    print(
-        f"cold full listing: {statistics.median(cold) * 1000:.0f} ms, {requests['cold']} requests, {found} versions"
-    )
-    print(
-        f"warm full listing: {statistics.median(warm) * 1000:.0f} ms, {requests['warm']} requests, {found} versions"
-    )
+    for label, times in (("cold", cold), ("warm", warm)):
+        median = statistics.median(times) * 1000
+        print(f"{label} full listing: {median:.0f} ms, {requests[label]} requests, {found} versions")
 
 
 def main() -> None:
@@ -114,9 +111,8 @@ def main() -> None:
     hub = serve()
     started = time.perf_counter()
     seed(hub, args.repos, args.versions)
-    print(
-        f"seeded {args.repos} repositories x {args.versions} versions in {time.perf_counter() - started:.1f} s"
-    )
+    took = time.perf_counter() - started
+    print(f"seeded {args.repos} repositories x {args.versions} versions in {took:.1f} s")
     asyncio.run(measure(hub, args.repeat))
 
 
