@@ -320,3 +320,18 @@ def test_hub_references_resolve_to_the_registry_that_owns_the_repository() -> No
     assert not factory.is_reference("acme/base")  # bare names only in a card's base_model
     assert factory.bare_reference("acme/base") == "hf://acme/base"
     assert factory.canonical_reference("https://hf.co/someone/else/tree/v2") == "hf://someone/else"
+
+
+def test_the_client_reads_the_fake_s_card_at_a_revision(hub_fake: HubServer) -> None:
+    """``HfApi.model_info(revision=…)`` parses the fake's answer into ``ModelCardData``
+    as it parses the Hub's: each revision's own card, and its refs."""
+    repo = f"{ORG}/{unique_name('clientread')}"
+    first = hub_fake.publish(repo, {"base_model": "meta-llama/Llama-3.1-8B", "license": "mit"})
+    hub_fake.tag(repo, "v1.0.0", first)
+    hub_fake.publish(repo, {"base_model": "mistralai/Mistral-7B-v0.3", "license": "mit"}, message="two")
+    info = hub_fake.client.model_info(repo, revision="v1.0.0")
+    assert info.sha == first and info.card_data is not None
+    assert info.card_data.base_model == "meta-llama/Llama-3.1-8B"
+    assert hub_fake.client.model_info(repo).card_data.base_model == "mistralai/Mistral-7B-v0.3"
+    refs = hub_fake.client.list_repo_refs(repo)
+    assert [(t.name, t.ref, t.target_commit) for t in refs.tags] == [("v1.0.0", "refs/tags/v1.0.0", first)]
