@@ -13,7 +13,7 @@ retrying idempotent reads, and a JSON-over-HTTP client.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import entry_points
@@ -31,7 +31,7 @@ from tenacity import (
 )
 
 from gateway.config import ConfigError, RegistrySettings, did_you_mean
-from gateway.domain import Approval, Endpoint, LineageEdge, Model, ModelVersion, Stage
+from gateway.domain import Approval, Endpoint, LineageEdge, MetricPoint, Model, ModelVersion, Stage
 from gateway.errors import (
     RegistryAuthError,
     RegistryError,
@@ -131,6 +131,40 @@ class ServingReader(Protocol):
     tell which one a variant serves."""
 
     async def list_endpoints(self) -> list[Endpoint]: ...
+
+
+@runtime_checkable
+class MetricHistoryReader(Protocol):
+    """Optional capability: how a version's metrics moved during training (MLflow's
+    metric history of the version's run), read live. ``keys`` None: every metric the
+    version carries. Keys the registry has no history for are left out; each series
+    is in step order, at most ``limit`` points (the latest)."""
+
+    async def metric_history(
+        self, version: ModelVersion, keys: Sequence[str] | None, limit: int
+    ) -> dict[str, list[MetricPoint]]: ...
+
+
+@runtime_checkable
+class SourceLinker(Protocol):
+    """Optional capability: where a person finds a model (or one version) in the
+    source registry's own UI: MLflow's model page, the SageMaker, Vertex AI or Azure
+    ML console, the Git repository. Pure: no I/O, no credentials. None when the
+    registry has no page the adapter can name (a local emulator, say)."""
+
+    def source_url(self, model_name: str, version: str | None = None) -> str | None: ...
+
+
+def source_url_of(adapter: object, model_name: str, version: str | None = None) -> str | None:
+    """The adapter's link into its registry's UI, if it gives one (``SourceLinker``)."""
+    link = getattr(adapter, "source_url", None)
+    if link is None:
+        return None
+    try:
+        url = link(model_name, version)
+    except Exception:  # a link is a convenience: it must never break an answer
+        return None
+    return str(url) if url else None
 
 
 @runtime_checkable

@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ import httpx
 from gateway.config import RegistrySettings, Settings
 
 REGISTRY_ID = "fraud-mlflow"
+DEMO_EXPERIMENT = "modelgate-demo"
 TEAM = "fraud"
 START_TIMEOUT = 120.0  # a cold MLflow start takes 10-50 s on a small machine
 SERVER_ENV = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "MLFLOW_DISABLE_TELEMETRY": "true"}
@@ -43,6 +44,8 @@ class DemoMlflowVersion:
     tags: dict[str, str]
     legacy_stage: str | None = None  # MLflow's deprecated stages: the way older scripts promote
     alias: str | None = None
+    # The training run's metrics per epoch (MLflow keeps every step: the dashboard draws them).
+    history: dict[str, list[float]] | None = None
 
 
 # (model, description, versions)
@@ -68,6 +71,10 @@ DEMO_MLFLOW: list[tuple[str, str, list[DemoMlflowVersion]]] = [
                     **CARD,
                 },
                 alias="champion",  # and v1 still holds legacy Production: two production versions
+                history={
+                    "val_auc": [0.861, 0.894, 0.912, 0.921, 0.927, 0.930, 0.931, 0.931],
+                    "train_loss": [0.412, 0.301, 0.244, 0.213, 0.196, 0.188, 0.184, 0.183],
+                },
             ),
             DemoMlflowVersion(
                 "s3://acme-models/fraud-mlflow/fraud-detector-eu/3/model.tar.gz",
@@ -78,6 +85,10 @@ DEMO_MLFLOW: list[tuple[str, str, list[DemoMlflowVersion]]] = [
                     "lineage.training_data": "s3://acme-data/fraud/eu-transactions/2026-10/",
                 },
                 alias="challenger",
+                history={
+                    "val_auc": [0.870, 0.901, 0.919, 0.929, 0.934, 0.937, 0.938, 0.936],
+                    "train_loss": [0.398, 0.288, 0.231, 0.199, 0.180, 0.171, 0.166, 0.165],
+                },
             ),
         ],
     ),
@@ -174,6 +185,8 @@ def seed_mlflow(url: str) -> int:
             for v in versions:
                 tags = [{"key": k, "value": value} for k, value in v.tags.items()]
                 body = {"name": name, "source": v.source, "description": v.description, "tags": tags}
+                if v.history:
+                    body["run_id"] = _training_run(post, client, name, v.history)
                 number = post("/model-versions/create", body)["model_version"]["version"]
                 if v.legacy_stage:
                     post("/model-versions/transition-stage",
@@ -185,6 +198,35 @@ def seed_mlflow(url: str) -> int:
     return created
 
 
+def _training_run(
+    post: Callable[[str, dict[str, Any]], dict[str, Any]],
+    client: httpx.Client,
+    model: str,
+    history: dict[str, list[float]],
+) -> str:
+    """A finished run in the demo experiment with ``history`` logged one epoch per step."""
+    found = client.get("/experiments/get-by-name", params={"experiment_name": DEMO_EXPERIMENT})
+    if found.status_code == 200:
+        experiment = found.json()["experiment"]["experiment_id"]
+    else:
+        experiment = post("/experiments/create", {"name": DEMO_EXPERIMENT})["experiment_id"]
+    start = int(time.time() * 1000) - 3_600_000
+    run = post(
+        "/runs/create", {"experiment_id": experiment, "run_name": f"train-{model}", "start_time": start}
+    )
+    run_id = str(run["run"]["info"]["run_id"])
+    metrics = [
+        {"key": key, "value": value, "step": step, "timestamp": start + step * 60_000}
+        for key, values in history.items()
+        for step, value in enumerate(values)
+    ]
+    post(
+        "/runs/log-batch", {"run_id": run_id, "metrics": metrics, "params": [{"key": "epochs", "value": "8"}]}
+    )
+    post("/runs/update", {"run_id": run_id, "status": "FINISHED", "end_time": start + 600_000})
+    return run_id
+
+
 def with_mlflow_registry(settings: Settings, url: str) -> Settings:
     """``settings`` with the demo MLflow registry added."""
     import dataclasses
@@ -194,7 +236,7 @@ def with_mlflow_registry(settings: Settings, url: str) -> Settings:
         kind="mlflow",
         team=TEAM,
         sync_interval_seconds=30,
-        options={"url": url, "fetch_run_details": False, "read_model_files": False},
+        options={"url": url, "read_model_files": False},  # artifacts are on a pretend S3
         key=f"registries[{len(settings.registries)}]",
     )
     return dataclasses.replace(settings, registries=(*settings.registries, registry))

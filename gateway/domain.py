@@ -149,6 +149,15 @@ class Deployment:
 
 
 @dataclass(frozen=True, slots=True)
+class MetricPoint:
+    """One logged value of a metric over training: its step and when it was logged."""
+
+    step: int
+    value: float
+    at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class TrafficShare:
     """One slice of an endpoint's traffic: a version (when the gateway knows which
     catalogue version it is) or only the serving system's variant name."""
@@ -326,6 +335,18 @@ def code_node(code: CodeRef | None) -> LineageNode | None:
     if code is None or (uri := code.node_uri) is None:
         return None
     return LineageNode(uri, "code", code.label, None)
+
+
+def mlflow_run_uri(tracking_registry: str, run_id: str) -> str:
+    """The lineage node of an MLflow run, named under the registry whose tracking
+    server holds it. One rule for every adapter that names MLflow runs (MLflow's
+    own versions, Unity Catalog's ``run_id``), so their nodes meet."""
+    return f"mlflow-run://{tracking_registry}/{run_id}"
+
+
+def mlflow_logged_model_uri(tracking_registry: str, model_id: str) -> str:
+    """The lineage node of an MLflow 3 LoggedModel (``models:/m-<id>``), by the same rule."""
+    return f"mlflow-logged-model://{tracking_registry}/{model_id}"
 
 
 def version_node(version: ModelVersion) -> LineageNode:

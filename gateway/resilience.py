@@ -40,7 +40,7 @@ T = TypeVar("T")
 # Optional capabilities (``BulkVersionLister``, ``BatchVersionReader``,
 # ``VersionRegistrar``): exposed only when the wrapped adapter has them, so the
 # ``isinstance`` checks on runtime protocols give the same answer as before.
-GUARDED_CAPABILITIES = frozenset({"list_all_versions", "get_versions", "register_version"})
+GUARDED_CAPABILITIES = frozenset({"list_all_versions", "get_versions", "register_version", "metric_history"})
 
 
 class BreakerState(enum.Enum):

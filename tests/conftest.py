@@ -33,6 +33,7 @@ pytest_plugins = [
     "tests.servers.vertex",
     "tests.servers.kubeflow",
     "tests.servers.azureml",
+    "tests.servers.unity_catalog",
     "tests.servers.huggingface",
 ]
 

@@ -151,7 +151,9 @@ def test_demo_serves_the_catalogue_and_stops_gracefully(tmp_path: Path) -> None:
             f"http://127.0.0.1:{port}/graphql",
             json={
                 "query": '{ registries { id kind } versions(filter: { registries: ["models-git"] }) '
-                '{ edges { node { uri stage nativeStage } } } impact(uri: "mg://platform/churn-predictor/3") { uri } }'
+                "{ edges { node { uri stage nativeStage sourceUrl } } } "
+                'impact(uri: "mg://platform/churn-predictor/3") { uri } '
+                'native: modelVersion(uri: "mg://platform/churn-predictor/3") { sourceUrl } }'
             },
             timeout=10,
         ).json()["data"]
@@ -160,6 +162,10 @@ def test_demo_serves_the_catalogue_and_stops_gracefully(tmp_path: Path) -> None:
             e["node"]["uri"]: (e["node"]["stage"], e["node"]["nativeStage"]) for e in git["versions"]["edges"]
         }
         assert stages["mg://models-git/churn-gbm/v1.0.0"] == ("PRODUCTION", "prod")
+        # A Git registry links to its repository (the demo's is local); the native one has no other UI.
+        links = {e["node"]["sourceUrl"] for e in git["versions"]["edges"]}
+        assert len(links) == 1 and links.pop().startswith("file:///")
+        assert git["native"] == {"sourceUrl": None}
         # Lineage crosses from a Git tag to the native registry.
         assert "mg://models-git/churn-gbm/v1.0.0" in {v["uri"] for v in git["impact"]}
     finally:
@@ -331,6 +337,41 @@ def test_demo_with_mlflow_federates_with_lineage_and_a_stage_conflict(
         registries = {r["id"]: r for r in ask("{ registries { id kind state versionCount } }")["registries"]}
         assert {r["kind"] for r in registries.values()} == {"NATIVE", "MLFLOW", "GTO"}  # three kinds
         assert registries["fraud-mlflow"]["versionCount"] >= 4
+        linked = ask('{ modelVersion(uri: "mg://fraud-mlflow/fraud-detector-eu/2") { sourceUrl } }')
+        # MLflow's own UI: the version's page on the tracking server.
+        assert linked["modelVersion"]["sourceUrl"] == f"{mlflow_url}/#/models/fraud-detector-eu/versions/2"
+        # The training run's metric history, read live: every epoch, in step order.
+        curves = ask(
+            '{ v: modelVersion(uri: "mg://fraud-mlflow/fraud-detector-eu/2") { metrics { key value } '
+            "all: metricHistory { key points { step value at } } "
+            'last: metricHistory(keys: ["val_auc"], limit: 3) { key points { step value } } } '
+            'native: modelVersion(uri: "mg://platform/fraud-detector/5") { metricHistory { key } } }'
+        )
+        series = {s["key"]: s["points"] for s in curves["v"]["all"]}
+        assert set(series) == {"val_auc", "train_loss"}
+        assert [p["step"] for p in series["val_auc"]] == list(range(8))
+        assert series["val_auc"][0]["value"] == 0.861 and series["train_loss"][-1]["value"] == 0.183
+        assert all(p["at"] for p in series["val_auc"])
+        assert {"key": "val_auc", "value": 0.931} in curves["v"]["metrics"]  # the run's latest value
+        assert curves["v"]["last"] == [
+            {
+                "key": "val_auc",
+                "points": [
+                    {"step": 5, "value": 0.93},
+                    {"step": 6, "value": 0.931},
+                    {"step": 7, "value": 0.931},
+                ],
+            }
+        ]
+        assert curves["native"]["metricHistory"] == []  # the native registry keeps no history
+        too_many = httpx.post(
+            f"http://127.0.0.1:{port}/graphql",
+            json={
+                "query": '{ modelVersion(uri: "mg://fraud-mlflow/fraud-detector-eu/2") { metricHistory(limit: 0) { key } } }'
+            },
+            timeout=20,
+        ).json()
+        assert too_many["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
         eu = ask(
             '{ models(filter: { registries: ["fraud-mlflow"], multipleProduction: true }) '
             "{ edges { node { uri } } facets { conflicts { value count } } } }"

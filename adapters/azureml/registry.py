@@ -9,6 +9,7 @@ import httpx
 
 from adapters.azureml.api import ALL, AzureMLApi
 from adapters.azureml.auth import EntraClientCredentialsAuth
+from adapters.azureml.links import studio_url
 from adapters.azureml.mapping import job_edge, stage_fields, to_model, to_version, writable_properties
 from adapters.azureml.options import AzureMLSettings
 from adapters.base import ChangeSet, Health, Page, RetryPolicy, decode_token, encode_token
@@ -142,6 +143,10 @@ class AzureMLRegistry:
         return to_version(wire, self.registry_id, self.settings.stages, version.model_name)
 
     # --- operations ----------------------------------------------------------
+
+    def source_url(self, model_name: str, version: str | None = None) -> str | None:
+        """Azure ML studio's page for the version (``SourceLinker``)."""
+        return studio_url(self.settings, model_name, version)
 
     async def health(self) -> Health:
         """One authenticated read: also reports credentials Entra ID no longer accepts."""

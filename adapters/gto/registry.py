@@ -23,6 +23,7 @@ from typing import Any
 
 from adapters.base import ChangeSet, Health, Page, PromotionContext, decode_token, encode_token
 from adapters.gto.dvcyaml import load_for_artifact
+from adapters.gto.links import repository_url
 from adapters.gto.mapping import (
     DVC_YAML,
     GTO_INDEX,
@@ -424,6 +425,10 @@ class GtoRegistry:
             raise
 
     # --- operations --------------------------------------------------------------------
+
+    def source_url(self, model_name: str, version: str | None = None) -> str | None:
+        """The Git repository that is this registry (``SourceLinker``)."""
+        return repository_url(self.settings.repo)
 
     async def health(self) -> Health:
         """One ``ls-remote``: reports a remote that is missing, unreachable or refuses us."""

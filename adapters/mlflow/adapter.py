@@ -40,7 +40,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -54,6 +54,8 @@ from adapters.base import (
 )
 from adapters.mlflow import webhooks
 from adapters.mlflow.changes import ChangeTracker
+from adapters.mlflow.history import MetricHistory
+from adapters.mlflow.links import mlflow_ui_url
 from adapters.mlflow.model_files import ModelFileReader, is_logged_model
 from adapters.mlflow.options import Credentials, MlflowOptions
 from adapters.mlflow.runs import RunReader
@@ -74,11 +76,14 @@ from adapters.mlflow.wire import (
 from gateway.domain import (
     LineageEdge,
     LineageNode,
+    MetricPoint,
     Model,
     ModelVersion,
     Relation,
     Stage,
     code_node,
+    mlflow_logged_model_uri,
+    mlflow_run_uri,
     version_node,
 )
 from gateway.errors import NotFound, RegistryError
@@ -120,6 +125,7 @@ class MlflowAdapter:
         )
         self._aliases: dict[str, tuple[float, dict[str, tuple[str, ...]]]] = {}
         self._runs = RunReader(registry_id, self._http, self._retry, options.run_concurrency)
+        self._history = MetricHistory(self._http, self._retry, options.run_concurrency)
         self._files = ModelFileReader(
             registry_id,
             options.url,
@@ -319,6 +325,21 @@ class MlflowAdapter:
 
     # --- lineage -----------------------------------------------------------
 
+    async def metric_history(
+        self, version: ModelVersion, keys: Sequence[str] | None, limit: int
+    ) -> dict[str, list[MetricPoint]]:
+        """The run's logged values per step (``MetricHistoryReader``)."""
+        if "run_id" not in version.native:  # not read by this adapter: read it now
+            fresh = await self.get_version(version.model_name, version.version)
+            if fresh is None:
+                return {}
+            version = fresh
+        run_id = version.native.get("run_id")
+        if not run_id:
+            return {}
+        wanted = list(version.metrics) if keys is None else list(keys)
+        return await self._history.read(run_id, wanted, limit)
+
     async def lineage(self, version: ModelVersion) -> list[LineageEdge]:
         """Edges MLflow knows: the run's dataset inputs (TRAINED_ON, or VALIDATED_ON by
         their ``mlflow.data.context``), the run and its code (PRODUCED_BY), the
@@ -339,7 +360,7 @@ class MlflowAdapter:
                 edges.append(LineageEdge(me, LineageNode(ds.uri, "dataset", ds.name), relation))
             run_label = run.info.get("run_name") or run.run_id
             run_node = LineageNode(
-                f"mlflow-run://{self.registry_id}/{run.run_id}", "run", run_label, self.registry_id
+                mlflow_run_uri(self.registry_id, run.run_id), "run", run_label, self.registry_id
             )
             edges.append(LineageEdge(me, run_node, Relation.PRODUCED_BY))
             if (code := code_node(run.code)) is not None:
@@ -353,7 +374,7 @@ class MlflowAdapter:
         return edges
 
     async def _logged_model_node(self, model_id: str) -> LineageNode:
-        uri = f"mlflow-logged-model://{self.registry_id}/{model_id}"
+        uri = mlflow_logged_model_uri(self.registry_id, model_id)
         try:
             body = await self._http.get(f"logged-models/{path_segment(model_id)}")
             label = (body.get("model") or {}).get("info", {}).get("name") or model_id
@@ -517,6 +538,10 @@ class MlflowAdapter:
     def describe_endpoint(self) -> str:
         """The tracking server's REST root (``EndpointDescriber``)."""
         return self._http.base_url
+
+    def source_url(self, model_name: str, version: str | None = None) -> str:
+        """MLflow's page for the model or version (``SourceLinker``)."""
+        return mlflow_ui_url(self.options.ui_url or self.options.url, model_name, version)
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -29,6 +29,8 @@ SECRETS = ("token", "username", "password", "webhook_secret")
 @dataclass(frozen=True)
 class MlflowOptions:
     url: str
+    # Where people open MLflow's UI, when not at ``url`` (a cluster-internal address).
+    ui_url: str | None = None
     # "aliases" (MLflow's current way) or "stages" (the legacy None/Staging/Production/Archived).
     stage_mapping: str = "aliases"
     production_aliases: list[str] = field(default_factory=lambda: ["production", "champion"])
@@ -84,6 +86,8 @@ def parse_options(registry: RegistrySettings) -> MlflowOptions:
             raise ConfigError(f"{key}.{name}", f"secrets are never inline: use {name}_env or {name}_file")
     options = parse_section(MlflowOptions, registry.options, key, also_known=REGISTRY_COMMON_KEYS)
     _check_url(options.url, f"{key}.url")
+    if options.ui_url is not None:
+        _check_url(options.ui_url, f"{key}.ui_url")
     if options.stage_mapping not in ("aliases", "stages"):
         raise ConfigError(
             f"{key}.stage_mapping", f"must be 'aliases' or 'stages', got {options.stage_mapping!r}"

@@ -21,6 +21,7 @@ from typing import Any
 from adapters.base import ChangeSet, Health, Page, iterate_pages
 from adapters.sagemaker.calls import OperationUnsupported, SageMakerCalls, paging
 from adapters.sagemaker.lineage import api_edges, gather_bounded
+from adapters.sagemaker.links import sagemaker_console_url
 from adapters.sagemaker.options import SageMakerOptions, StageMapping
 from adapters.sagemaker.records import model_from_group, version_from_package
 from gateway.domain import (
@@ -298,6 +299,10 @@ class SageMakerRegistry:
         return result
 
     # --- health ------------------------------------------------------------
+
+    def source_url(self, model_name: str, version: str | None = None) -> str | None:
+        """The model package group's page in the AWS console (``SourceLinker``)."""
+        return sagemaker_console_url(self.options.region, self.options.endpoint_url, model_name)
 
     async def health(self) -> Health:
         """One cheap, unretried listing: proves the endpoint, the credentials and

@@ -11,6 +11,7 @@ import httpx
 
 from adapters.base import ChangeSet, Health, Page, RetryPolicy, to_utc
 from adapters.vertex.api import VertexApi
+from adapters.vertex.links import vertex_console_url
 from adapters.vertex.mapping import MODEL_NAME, lineage_edges, model_id_of, to_model, to_version
 from adapters.vertex.options import VertexSettings
 from gateway.domain import LineageEdge, Model, ModelVersion, Stage, record_edges
@@ -196,6 +197,11 @@ class VertexRegistry:
         except RegistryError as exc:
             return Health(ok=False, detail=exc.message)
         return Health(ok=True)
+
+    def source_url(self, model_name: str, version: str | None = None) -> str | None:
+        """The model's page in the Google Cloud console (``SourceLinker``)."""
+        s = self.settings
+        return vertex_console_url(s.api_base, s.project, s.location, model_name)
 
     def describe_endpoint(self) -> str:
         """The Vertex AI REST root of the configured location (``EndpointDescriber``)."""

@@ -10,12 +10,13 @@ import binascii
 import enum
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode, SelectionSetNode
 from strawberry.types import Info
 
+from adapters.base import MetricHistoryReader, source_url_of
 from gateway.api.context import Context
 from gateway.api.limits import max_page_size
 from gateway.catalogue.index import FacetCount, SearchFilter, SearchPage, SortOrder
@@ -94,6 +95,21 @@ class Tag:
 class Metric:
     key: str
     value: float
+
+
+@strawberry.type(description="One logged value of a metric during training.")
+class MetricPoint:
+    step: int = strawberry.field(description="The training step (epoch, iteration) the value was logged at.")
+    value: float = strawberry.field(description="The metric's value at that step.")
+    at: datetime | None = strawberry.field(description="When it was logged (UTC), if the registry says.")
+
+
+@strawberry.type(description="How one metric moved during training, in step order.")
+class MetricSeries:
+    key: str = strawberry.field(description="The metric's name, as in `ModelVersion.metrics`.")
+    points: list[MetricPoint] = strawberry.field(
+        description="The logged values, oldest step first; at most the latest `limit`."
+    )
 
 
 @strawberry.type
@@ -399,6 +415,15 @@ async def registry_view(info: Info[Context, None], settings: RegistrySettings) -
     )
 
 
+MAX_HISTORY_POINTS = 10_000
+MAX_HISTORY_KEYS = 50
+SOURCE_URL_HELP = (
+    "Where to open this in its source registry's own UI: MLflow's model page, the SageMaker, "
+    "Vertex AI or Azure ML console, the Git repository of a GTO registry. Null when the "
+    "registry has no page modelgate can name (the native registry, a local emulator)."
+)
+
+
 @strawberry.type(name="Model")
 class ModelType(Node):
     uri: str
@@ -423,6 +448,10 @@ class ModelType(Node):
             updated_at=m.updated_at,
             registry_id=m.registry_id,
         )
+
+    @strawberry.field(description=SOURCE_URL_HELP)
+    def source_url(self, info: Info[Context, None]) -> str | None:
+        return source_url_of(info.context.gateway.adapters.get(self.registry_id), self.name)
 
     @strawberry.field
     async def registry(self, info: Info[Context, None]) -> Registry:
@@ -536,6 +565,44 @@ class ModelVersionType(Node):
             reviews=[Review(principal=r.principal, comment=r.comment, at=r.at) for r in v.reviews],
             _version=v,
         )
+
+    @strawberry.field(
+        description=(
+            "How the version's metrics moved during training, read live from its registry "
+            "(MLflow: the metric history of the version's run). Empty where the registry "
+            "keeps no history; null, with a REGISTRY_UNAVAILABLE error, when it does not answer."
+        )
+    )
+    async def metric_history(
+        self,
+        info: Info[Context, None],
+        keys: Annotated[
+            list[str] | None,
+            strawberry.argument(description="The metrics to read; null: every metric the version carries."),
+        ] = None,
+        limit: Annotated[
+            int,
+            strawberry.argument(description="The most points per series (the latest), 1 to 10000."),
+        ] = 500,
+    ) -> list[MetricSeries] | None:
+        if not 1 <= limit <= MAX_HISTORY_POINTS:
+            raise BadInput(f"limit must be between 1 and {MAX_HISTORY_POINTS}, got {limit}", field="limit")
+        if keys is not None and len(keys) > MAX_HISTORY_KEYS:
+            raise BadInput(f"at most {MAX_HISTORY_KEYS} keys at once, got {len(keys)}", field="keys")
+        v = self._version
+        adapter = info.context.gateway.adapters.get(v.registry_id)
+        if not isinstance(adapter, MetricHistoryReader):
+            return []
+        series = await adapter.metric_history(v, keys, limit)
+        return [
+            MetricSeries(key=k, points=[MetricPoint(step=p.step, value=p.value, at=p.at) for p in points])
+            for k, points in sorted(series.items())
+        ]
+
+    @strawberry.field(description=SOURCE_URL_HELP)
+    def source_url(self, info: Info[Context, None]) -> str | None:
+        v = self._version
+        return source_url_of(info.context.gateway.adapters.get(v.registry_id), v.model_name, v.version)
 
     @strawberry.field
     async def model(self, info: Info[Context, None]) -> ModelType:

@@ -15,6 +15,7 @@ import pytest
 
 from adapters.base import JsonHttpClient, RetryPolicy
 from adapters.mlflow.wire import translate_error
+from adapters.unity_catalog.api import error_translator as unity_catalog_translator
 from adapters.vertex.api import error_translator
 from gateway.errors import (
     RegistryAuthError,
@@ -26,14 +27,16 @@ from gateway.errors import (
 )
 
 REGISTRY = "reg-1"
-# status -> (the kind every adapter must produce, MLflow's code, Google's status, AWS's
-# code, the Hugging Face Hub's X-Error-Code)
-TAXONOMY: dict[int, tuple[type[RegistryError], str, str, str, str]] = {
+# status -> (the kind every adapter must produce, MLflow's code, Google's status, AWS's code,
+# Unity Catalog's error_code: the OSS server's ErrorCode.java; it has no 503, Databricks' code is used;
+# the Hugging Face Hub's X-Error-Code)
+TAXONOMY: dict[int, tuple[type[RegistryError], str, str, str, str, str]] = {
     400: (
         RegistryRejected,
         "INVALID_PARAMETER_VALUE",
         "INVALID_ARGUMENT",
         "ValidationException",
+        "INVALID_ARGUMENT",
         "BadRequest",
     ),
     401: (
@@ -41,19 +44,42 @@ TAXONOMY: dict[int, tuple[type[RegistryError], str, str, str, str]] = {
         "UNAUTHENTICATED",
         "UNAUTHENTICATED",
         "UnrecognizedClientException",
+        "UNAUTHENTICATED",
         "Unauthorized",
     ),
-    403: (RegistryForbidden, "PERMISSION_DENIED", "PERMISSION_DENIED", "AccessDeniedException", "GatedRepo"),
-    404: (RegistryNotFound, "RESOURCE_DOES_NOT_EXIST", "NOT_FOUND", "ResourceNotFound", "RepoNotFound"),
+    403: (
+        RegistryForbidden,
+        "PERMISSION_DENIED",
+        "PERMISSION_DENIED",
+        "AccessDeniedException",
+        "PERMISSION_DENIED",
+        "GatedRepo",
+    ),
+    404: (
+        RegistryNotFound,
+        "RESOURCE_DOES_NOT_EXIST",
+        "NOT_FOUND",
+        "ResourceNotFound",
+        "NOT_FOUND",
+        "RepoNotFound",
+    ),
     429: (
         RegistryUnavailable,
         "REQUEST_LIMIT_EXCEEDED",
         "RESOURCE_EXHAUSTED",
         "ThrottlingException",
+        "RESOURCE_EXHAUSTED",
         "RateLimited",
     ),
-    500: (RegistryUnavailable, "INTERNAL_ERROR", "INTERNAL", "InternalFailure", "InternalError"),
-    503: (RegistryUnavailable, "TEMPORARILY_UNAVAILABLE", "UNAVAILABLE", "ServiceUnavailable", "Unavailable"),
+    500: (RegistryUnavailable, "INTERNAL_ERROR", "INTERNAL", "InternalFailure", "INTERNAL", "InternalError"),
+    503: (
+        RegistryUnavailable,
+        "TEMPORARILY_UNAVAILABLE",
+        "UNAVAILABLE",
+        "ServiceUnavailable",
+        "TEMPORARILY_UNAVAILABLE",
+        "Unavailable",
+    ),
 }
 
 
@@ -85,10 +111,17 @@ def sagemaker_answer(status: int, headers: dict[str, str]) -> RegistryError:
     return error
 
 
+def unity_catalog_answer(status: int, headers: dict[str, str]) -> RegistryError:
+    code = TAXONOMY[status][4]
+    body = {"error_code": code, "message": "no", "details": [{"reason": code}]}
+    response = httpx.Response(status, json=body, headers=headers, request=_request())
+    return unity_catalog_translator(REGISTRY)(response)
+
+
 def huggingface_answer(status: int, headers: dict[str, str]) -> RegistryError:
     from adapters.huggingface.api import error_translator as hub_translator
 
-    headers = {"X-Error-Code": TAXONOMY[status][4], "X-Error-Message": "no", **headers}
+    headers = {"X-Error-Code": TAXONOMY[status][5], "X-Error-Message": "no", **headers}
     response = httpx.Response(status, json={"error": "no"}, headers=headers, request=_request())
     return hub_translator(REGISTRY)(response)
 
@@ -97,9 +130,10 @@ TRANSLATORS: dict[str, Callable[[int, dict[str, str]], RegistryError]] = {
     "mlflow": mlflow_answer,
     "vertex": vertex_answer,
     "sagemaker": sagemaker_answer,
+    "unity_catalog": unity_catalog_answer,
     "huggingface": huggingface_answer,
 }
-CODE_COLUMN = {"mlflow": 1, "vertex": 2, "sagemaker": 3, "huggingface": 4}
+CODE_COLUMN = {"mlflow": 1, "vertex": 2, "sagemaker": 3, "unity_catalog": 4, "huggingface": 5}
 
 
 @pytest.mark.parametrize("status", sorted(TAXONOMY))
@@ -116,7 +150,7 @@ def test_every_adapter_maps_a_status_to_the_same_kind_and_keys(adapter: str, sta
     assert error.retryable is (expected is RegistryUnavailable)
 
 
-@pytest.mark.parametrize("adapter", ["mlflow", "vertex", "huggingface"])
+@pytest.mark.parametrize("adapter", ["mlflow", "vertex", "unity_catalog", "huggingface"])
 def test_retry_after_reaches_the_same_key(adapter: str) -> None:
     error = TRANSLATORS[adapter](429, {"Retry-After": "7"})
     assert error.extensions["retryAfterSeconds"] == 7.0
@@ -126,7 +160,11 @@ async def test_a_timeout_is_unavailable_for_http_adapters() -> None:
     def hang(request: httpx.Request) -> httpx.Response:
         raise httpx.ReadTimeout("no answer", request=request)
 
-    for translate in (translate_error(REGISTRY), error_translator(REGISTRY)):
+    for translate in (
+        translate_error(REGISTRY),
+        error_translator(REGISTRY),
+        unity_catalog_translator(REGISTRY),
+    ):
         client = JsonHttpClient(
             REGISTRY,
             "http://registry.test",
@@ -152,9 +190,8 @@ def test_a_timeout_is_unavailable_for_sagemaker() -> None:
 def test_the_hub_s_rate_limit_header_is_the_retry_after() -> None:
     """The Hub throttles with IETF draft headers (``RateLimit: "api";r=0;t=<s>``),
     often without ``Retry-After``."""
-    error = huggingface_answer(
-        429, {"RateLimit": '"api";r=0;t=42', "RateLimit-Policy": '"fixed window";"api";q=500;w=300'}
-    )
+    headers = {"RateLimit": '"api";r=0;t=42', "RateLimit-Policy": '"fixed window";"api";q=500;w=300'}
+    error = huggingface_answer(429, headers)
     assert error.extensions["retryAfterSeconds"] == 42.0
 
 

@@ -92,9 +92,12 @@ def with_api_keys(config: str) -> str:
 
 
 @contextlib.contextmanager
-def running_demo(workdir: Path, config_text: str | None = None) -> Iterator[str]:
+def running_demo(
+    workdir: Path, config_text: str | None = None, *, git: bool = False, extra: tuple[str, ...] = ()
+) -> Iterator[str]:
     """``modelgate demo`` on a free port in ``workdir``, with the shipped config
-    (rewritten to ``config_text`` when given); yields its base URL once ready."""
+    (rewritten to ``config_text`` when given); yields its base URL once ready.
+    Without ``git``, the native registries only: the dashboard tests count their models."""
     shutil.copytree(REPO / "config", workdir / "config")
     config = workdir / "config" / "modelgate.toml"
     if config_text is not None:
@@ -102,13 +105,13 @@ def running_demo(workdir: Path, config_text: str | None = None) -> Iterator[str]
     port = free_port()
     log = (workdir / "server.log").open("w")
     proc = subprocess.Popen(
-        # The native registries only: the dashboard tests count their models.
         [
             sys.executable,
             "-m",
             "gateway.cli",
             "demo",
-            "--no-git",
+            *([] if git else ["--no-git"]),
+            *extra,
             "--config",
             str(config),
             "--port",
@@ -149,7 +152,7 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def plain_demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``modelgate demo`` exactly as the README starts it (auth off, personas on)."""
-    with running_demo(tmp_path_factory.mktemp("ui-plain-demo")) as base:
+    with running_demo(tmp_path_factory.mktemp("ui-plain-demo"), git=True) as base:
         yield base
 
 

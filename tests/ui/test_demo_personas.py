@@ -90,3 +90,19 @@ def test_request_as_one_person_approve_as_three_others_audit_as_a_fifth(plain_pa
         expect(approvals.filter(has_text=person)).to_have_count(1)
     expect(page.locator('table.audit tr[data-action="promotion.applied"]')).to_have_count(1)
     snap(page, "demo-audit")
+
+
+def test_a_model_page_points_into_its_source_registry(plain_page: Any) -> None:
+    """The demo's Git registry links its repository; a native model links nowhere else."""
+    page = plain_page
+    page.goto(model_link("mg://models-git/churn-gbm", "v1.0.0"))
+    expect(page.locator("h1")).to_have_text("churn-gbm")
+    expect(page.locator(".kind-badge").first).to_have_text("Git (GTO)")
+    source = page.locator(".page-head .source-link")
+    expect(source).to_have_count(1)
+    expect(source.locator("code")).to_contain_text("file:///")
+    snap(page, "demo-source-link")
+
+    page.goto(model_link("mg://research/recsys-ranker", "3"))
+    expect(page.locator("h1")).to_have_text("recsys-ranker")
+    expect(page.locator(".source-link")).to_have_count(0)

@@ -55,6 +55,19 @@ export function kindBadge(registry) {
   return h("span", { class: `kind-badge kind-${String(kind).toLowerCase()}`, title: "registry kind" }, KIND_NAMES[kind] ?? kind);
 }
 
+/** A link into the source registry's own UI (MLflow, a cloud console, the Git
+ * repository). A browser will not open file:// from this page, so a local
+ * repository is shown as text to copy instead. */
+export function sourceLink(url, registry) {
+  if (!url) return null;
+  const kind = registry?.kind === "OTHER" ? registry.kindName : registry?.kind;
+  const where = KIND_NAMES[kind] ?? kind ?? "the registry";
+  if (/^https?:\/\//.test(url)) {
+    return h("a", { class: "source-link", href: url, target: "_blank", rel: "noopener noreferrer" }, `Open in ${where}`);
+  }
+  return h("span", { class: "source-link muted", title: `where ${where} keeps it` }, h("code", {}, url));
+}
+
 /** A registry that is not serving fresh data, said on the page (not only in a tooltip). */
 export function registryProblem(registry) {
   if (registry.healthy) return null;

@@ -1,11 +1,12 @@
 // A model's page: its versions, and one version in full with its lineage graph.
 import { ApiError, gql, surface } from "./api.js";
-import { ago, h, links, metricsText, registryChip, registryProblem, section, stageBadge } from "./dom.js";
+import { ago, h, links, metricsText, registryChip, registryProblem, section, sourceLink, stageBadge } from "./dom.js";
+import { trainingCurves } from "./history.js";
 import { lineageGraph, nodeDetails } from "./lineage.js";
 
 const MODEL = `query Model($uri: String!) {
   model(uri: $uri) {
-    uri name description team tags { key value } updatedAt
+    uri name description team tags { key value } updatedAt sourceUrl
     registry { id kind kindName state healthy syncedAt lastError }
     versions(first: 100) {
       totalCount
@@ -16,7 +17,7 @@ const MODEL = `query Model($uri: String!) {
 
 const VERSION = `query Version($uri: String!) {
   modelVersion(uri: $uri) {
-    uri version semver stage nativeStage aliases description artifactUri createdAt createdBy
+    uri version semver stage nativeStage aliases description artifactUri createdAt createdBy sourceUrl
     trainingData { uri name role }
     hyperparameters { key value }
     metrics { key value }
@@ -69,6 +70,7 @@ function header(model) {
       model.team ? h("span", {}, `team ${model.team}`) : null,
       model.tags.map((t) => h("span", { class: "tag" }, `${t.key}=${t.value}`)),
       h("a", { class: "impact-link", href: `#/impact?uri=${encodeURIComponent(model.uri)}` }, "What depends on it?"),
+      sourceLink(model.sourceUrl, model.registry),
     ),
     registryProblem(model.registry),
   );
@@ -118,7 +120,7 @@ function modelCard(card) {
   return section("Model card", body);
 }
 
-function record(v) {
+function record(v, model) {
   return section(
     `Version ${v.version}`,
     h(
@@ -127,6 +129,7 @@ function record(v) {
       stageBadge(v.stage),
       v.nativeStage ? h("span", { class: "muted" }, `native: ${v.nativeStage}`) : null,
       v.aliases.map((a) => h("span", { class: "tag" }, a)),
+      v.sourceUrl && v.sourceUrl !== model.sourceUrl ? sourceLink(v.sourceUrl, model.registry) : null,
     ),
     v.description ? h("p", {}, v.description) : null,
     definitions([
@@ -263,10 +266,12 @@ export async function renderModel(page, uri, wanted) {
   if (!chosen) return;
   const detail = (await gql(VERSION, { uri: chosen.uri })).data.modelVersion;
   const promotions = governance(detail);
+  const curves = trainingCurves(detail.uri);
   page.append(
-    h("div", { class: "columns" }, record(detail), modelCard(detail.modelCard)),
+    h("div", { class: "columns" }, record(detail, model), modelCard(detail.modelCard)),
+    curves.panel,
     promotions.panel,
     lineage(detail),
   );
-  await promotions.load();
+  await Promise.all([promotions.load(), curves.load()]);
 }

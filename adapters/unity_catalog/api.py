@@ -1,0 +1,158 @@
+"""The Unity Catalog REST calls modelgate makes (``/api/2.1/unity-catalog``), and
+its errors as ``RegistryError`` values.
+
+Paths and fields are those of the OSS spec (``api/all.yaml`` of
+unitycatalog/unitycatalog); Databricks serves the same paths and adds aliases
+(``include_aliases`` on reads, ``/models/{full_name}/aliases/{alias}``), which
+only the ``databricks`` flavor uses. Lists page with ``max_results`` (at most
+50) and an opaque ``page_token``; ``next_page_token`` is absent on the last page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from adapters.base import ErrorTranslator, JsonHttpClient, RetryPolicy, error_for_status, retry_after_seconds
+from adapters.unity_catalog.options import PREFIX, TokenSource, UnityCatalogSettings
+from gateway.errors import RegistryError, RegistryNotFound
+
+Wire = dict[str, Any]
+
+
+class BearerTokenAuth(httpx.Auth):
+    """``Authorization: Bearer`` from a fixed value or a token file, re-read when the
+    file changes (a rotated personal access token or service-principal token)."""
+
+    def __init__(self, source: TokenSource):
+        self._source = source
+        self._cached: tuple[float, str] | None = None
+
+    def token(self) -> str | None:
+        if self._source.value:
+            return self._source.value
+        if self._source.path is None:
+            return None
+        try:
+            mtime = self._source.path.stat().st_mtime
+            if self._cached is None or self._cached[0] != mtime:
+                self._cached = (mtime, self._source.path.read_text(encoding="utf-8").strip())
+        except OSError:
+            return self._cached[1] if self._cached else None  # keep the last token we could read
+        return self._cached[1]
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if token := self.token():
+            request.headers["Authorization"] = f"Bearer {token}"
+        yield request
+
+
+def error_translator(registry_id: str) -> ErrorTranslator:
+    """The server's ``{"error_code", "message", "details"}`` body → the shared taxonomy."""
+
+    def translate(response: httpx.Response) -> RegistryError:
+        code: str | None = None
+        message = response.text[:300] or response.reason_phrase
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and isinstance(body.get("message"), str):
+            message = body["message"]
+            code = str(body.get("error_code") or "") or None
+        method, path = response.request.method, response.request.url.path
+        text = f"Unity Catalog answered {method} {path} with {response.status_code}: {message}"
+        retry = retry_after_seconds(response.headers.get("Retry-After"))
+        return error_for_status(
+            registry_id, response.status_code, text, registry_code=code, retry_after=retry
+        )
+
+    return translate
+
+
+def _segment(text: str) -> str:
+    return quote(text, safe="")
+
+
+class UnityCatalogApi:
+    """Thin calls over ``JsonHttpClient``; answers are the server's JSON."""
+
+    def __init__(
+        self,
+        registry_id: str,
+        settings: UnityCatalogSettings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+    ):
+        self.registry_id = registry_id
+        self.settings = settings
+        self.auth = BearerTokenAuth(settings.token)
+        self._http = JsonHttpClient(
+            registry_id,
+            settings.base_url + PREFIX,
+            error_translator(registry_id),
+            auth=self.auth,
+            timeout=settings.timeout_seconds,
+            retry=retry,
+            transport=transport,
+        )
+
+    @property
+    def base_url(self) -> str:
+        return self._http.base_url
+
+    def _paging(self, token: str | None, size: int | None) -> dict[str, Any]:
+        params: dict[str, Any] = {"max_results": size or self.settings.page_size}
+        if token:
+            params["page_token"] = token
+        return params
+
+    def _aliases(self) -> dict[str, Any]:
+        return {"include_aliases": "true"} if self.settings.has_aliases else {}
+
+    async def list_schemas(self, token: str | None = None, size: int | None = None) -> Wire:
+        params = {"catalog_name": self.settings.catalog, **self._paging(token, size)}
+        result: Wire = await self._http.get("/schemas", params)
+        return result
+
+    async def list_models(self, schema: str, token: str | None = None, size: int | None = None) -> Wire:
+        params = {"catalog_name": self.settings.catalog, "schema_name": schema, **self._paging(token, size)}
+        result: Wire = await self._http.get("/models", params)
+        return result
+
+    async def get_model(self, full_name: str) -> Wire | None:
+        try:
+            result: Wire = await self._http.get(f"/models/{_segment(full_name)}", self._aliases())
+        except RegistryNotFound:
+            return None
+        return result
+
+    async def list_versions(self, full_name: str, token: str | None = None, size: int | None = None) -> Wire:
+        path = f"/models/{_segment(full_name)}/versions"
+        result: Wire = await self._http.get(path, self._paging(token, size))
+        return result
+
+    async def get_version(self, full_name: str, version: int) -> Wire | None:
+        path = f"/models/{_segment(full_name)}/versions/{version}"
+        try:
+            result: Wire = await self._http.get(path, self._aliases())
+        except RegistryNotFound:
+            return None
+        return result
+
+    async def set_alias(self, full_name: str, alias: str, version: int) -> Wire:
+        """Databricks only; a write, sent once."""
+        path = f"/models/{_segment(full_name)}/aliases/{_segment(alias)}"
+        result: Wire = await self._http.send("PUT", path, json_body={"version_num": version})
+        return result
+
+    async def delete_alias(self, full_name: str, alias: str) -> None:
+        """Databricks only; a write, sent once."""
+        await self._http.send("DELETE", f"/models/{_segment(full_name)}/aliases/{_segment(alias)}")
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
