@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_check
 import httpx
 from tenacity import (
     AsyncRetrying,
+    RetryCallState,
     retry_if_exception,
     stop_after_attempt,
     stop_after_delay,
@@ -351,6 +352,12 @@ class ReferenceParser(Protocol):
 #   case_insensitive_references: bool  this kind's references may spell model
 #       names case-folded (SageMaker ARNs): the gateway looks the catalogue's
 #       spelling up for any reference into such a registry.
+#   bare_reference(text) -> str | None  a bare name this kind's model cards use for
+#       a model (the Hub's ``org/name`` in ``base_model``) as this kind's full
+#       reference; read only for card values, never for free text.
+#   canonical_reference(text) -> str | None  the one spelling of this kind's
+#       reference when no configured registry owns it (an external node), so its
+#       spellings meet at one node.
 
 
 def reference_parser(factory: AdapterFactory) -> ReferenceParser | None:
@@ -490,11 +497,29 @@ def is_retryable(exc: BaseException) -> bool:
     return isinstance(exc, httpx.TransportError)
 
 
+def _backoff(policy: RetryPolicy) -> Callable[[RetryCallState], float]:
+    """Jittered exponential waits, or longer when the registry said how long
+    (``retryAfterSeconds``, from ``Retry-After`` or a rate-limit header): a throttled
+    registry is asked again only once its window reopens, never past the deadline."""
+    jittered = wait_random_exponential(multiplier=policy.initial_wait, max=policy.max_wait)
+
+    def wait(state: RetryCallState) -> float:
+        pause = jittered(state)
+        failure = state.outcome.exception() if state.outcome is not None else None
+        hinted = failure.extensions.get("retryAfterSeconds") if isinstance(failure, RegistryError) else None
+        if isinstance(hinted, int | float) and hinted > pause:
+            remaining = policy.deadline_seconds - (state.seconds_since_start or 0.0)
+            pause = min(float(hinted), max(remaining, 0.0))
+        return pause
+
+    return wait
+
+
 async def retry_read(call: Callable[[], Awaitable[T]], policy: RetryPolicy) -> T:
     """Run an idempotent read, retrying transient failures. Writes must not use this."""
     async for attempt in AsyncRetrying(
         retry=retry_if_exception(is_retryable),
-        wait=wait_random_exponential(multiplier=policy.initial_wait, max=policy.max_wait),
+        wait=_backoff(policy),
         stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.deadline_seconds),
         reraise=True,
     ):
@@ -550,6 +575,25 @@ def retry_after_seconds(value: str | None) -> float | None:
 # --- OAuth tokens --------------------------------------------------------------
 
 
+def _with_httpx2(name: str) -> tuple[type[Any], ...]:
+    """``httpx.<name>`` and, when installed, ``httpx2.<name>``: authlib's httpx
+    integration switches to the ``httpx2`` fork whenever it is importable (the
+    ``huggingface-hub`` client brings it), and then raises that fork's errors."""
+    own = getattr(httpx, name)
+    try:
+        import httpx2  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return (own,)
+    return (own, getattr(httpx2, name))
+
+
+# What an OAuth client built on authlib raises, whichever httpx it runs on; catch
+# these in this order (a timeout is a transport error too).
+HTTP_STATUS_ERRORS: tuple[type[httpx.HTTPStatusError], ...] = _with_httpx2("HTTPStatusError")
+HTTP_TIMEOUTS: tuple[type[httpx.TimeoutException], ...] = _with_httpx2("TimeoutException")
+HTTP_TRANSPORT_ERRORS: tuple[type[httpx.TransportError], ...] = _with_httpx2("TransportError")
+
+
 def token_from_response(
     registry_id: str, who: str, token: Mapping[str, Any], started: float, margin_seconds: float
 ) -> tuple[str, float]:
@@ -602,12 +646,30 @@ class JsonHttpClient:
     async def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         return await retry_read(lambda: self._send("GET", path, params=params), self._retry)
 
+    async def get_linked(self, path: str, params: Mapping[str, Any] | None = None) -> tuple[Any, str | None]:
+        """A retried GET of one page of a listing paged by ``Link: <url>; rel="next"``
+        (RFC 8288, as GitHub and the Hugging Face Hub page): the body and the next
+        page's URL, or None on the last page."""
+
+        async def once() -> tuple[Any, str | None]:
+            response = await self._request("GET", path, params=params)
+            next_url = response.links.get("next", {}).get("url")
+            return self._json_of(response, "GET", path), next_url or None
+
+        return await retry_read(once, self._retry)
+
     async def send(self, method: str, path: str, *, json_body: Any = None, params: Any = None) -> Any:
         """A write: sent once. A transport failure is reported, not retried, because
         the registry may have applied it."""
         return await self._send(method, path, params=params, json_body=json_body)
 
     async def _send(self, method: str, path: str, *, params: Any = None, json_body: Any = None) -> Any:
+        response = await self._request(method, path, params=params, json_body=json_body)
+        return self._json_of(response, method, path)
+
+    async def _request(
+        self, method: str, path: str, *, params: Any = None, json_body: Any = None
+    ) -> httpx.Response:
         try:
             response = await self._client.request(method, path, params=params, json=json_body)
         except httpx.TimeoutException as exc:
@@ -620,6 +682,9 @@ class JsonHttpClient:
             ) from exc
         if response.status_code >= 400:
             raise self._translate(response)
+        return response
+
+    def _json_of(self, response: httpx.Response, method: str, path: str) -> Any:
         if not response.content:
             return {}
         try:

@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 from adapters.base import ChangeSet, Health, Page, RegistryAdapter, endpoint_of
 from gateway.config import RegistrySettings
 from gateway.domain import LineageEdge, Model, ModelVersion, Stage
-from gateway.errors import RegistryUnavailable
+from gateway.errors import RegistryAuthError, RegistryUnavailable
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -167,6 +167,12 @@ class CircuitBreaker:
             result = await fn()
         except RegistryUnavailable as exc:
             self.failed(trial, exc)
+            raise
+        except RegistryAuthError as exc:
+            # It answered, so the circuit stays closed; but with credentials it
+            # refuses nothing works: the registry's state is UNAVAILABLE, saying why.
+            self.succeeded(trial)
+            self.last_failure = exc.message
             raise
         except Exception:
             self.succeeded(trial)  # the registry answered, with an error of ours or its own

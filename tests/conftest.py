@@ -35,6 +35,7 @@ pytest_plugins = [
     "tests.servers.azureml",
     "tests.servers.wandb",
     "tests.servers.unity_catalog",
+    "tests.servers.huggingface",
 ]
 
 REQUIRE_SERVICES = bool(os.environ.get("CI") or os.environ.get("MODELGATE_TEST_REQUIRE_SERVICES"))

@@ -29,7 +29,7 @@ import authlib.deprecate
 import httpx
 
 from adapters.azureml.options import Credential
-from adapters.base import token_from_response
+from adapters.base import HTTP_STATUS_ERRORS, HTTP_TIMEOUTS, HTTP_TRANSPORT_ERRORS, token_from_response
 from gateway.errors import RegistryAuthError, RegistryUnavailable
 
 with warnings.catch_warnings():
@@ -121,17 +121,17 @@ class EntraClientCredentialsAuth(httpx.Auth):
         except OAuthError as exc:
             detail = f" ({exc.description})" if exc.description else ""
             raise RegistryAuthError(self._registry_id, f"{who} was refused: {exc.error}{detail}") from None
-        except httpx.HTTPStatusError as exc:
+        except HTTP_STATUS_ERRORS as exc:
             status = exc.response.status_code
             if status == 429 or status >= 500:
                 message = f"token endpoint {self._token_url} answered HTTP {status}"
                 raise RegistryUnavailable(self._registry_id, message, status=status) from None
             raise RegistryAuthError(self._registry_id, f"{who} was refused with HTTP {status}") from None
-        except httpx.TimeoutException:
+        except HTTP_TIMEOUTS:
             raise RegistryUnavailable(
                 self._registry_id, f"token endpoint {self._token_url} timed out"
             ) from None
-        except httpx.TransportError as exc:
+        except HTTP_TRANSPORT_ERRORS as exc:
             raise RegistryUnavailable(
                 self._registry_id, f"token endpoint {self._token_url} unreachable ({exc})"
             ) from None

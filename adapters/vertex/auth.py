@@ -26,7 +26,7 @@ import authlib.deprecate
 import httpx
 from joserfc.jwk import RSAKey
 
-from adapters.base import token_from_response
+from adapters.base import HTTP_STATUS_ERRORS, HTTP_TIMEOUTS, HTTP_TRANSPORT_ERRORS, token_from_response
 from adapters.vertex.options import CLOUD_PLATFORM_SCOPE, GOOGLE_TOKEN_URL, ServiceAccount
 from gateway.errors import RegistryAuthError, RegistryUnavailable
 
@@ -114,16 +114,16 @@ class ServiceAccountAuth(httpx.Auth):
         except OAuthError as exc:
             detail = f" ({exc.description})" if exc.description else ""
             raise RegistryAuthError(self._registry_id, f"{who} was refused: {exc.error}{detail}") from None
-        except httpx.HTTPStatusError as exc:
+        except HTTP_STATUS_ERRORS as exc:
             status = exc.response.status_code
             if status == 429 or status >= 500:
                 message = f"token endpoint {self._token_url} answered HTTP {status}"
                 raise RegistryUnavailable(self._registry_id, message, status=status) from None
             raise RegistryAuthError(self._registry_id, f"{who} was refused with HTTP {status}") from None
-        except httpx.TimeoutException:
+        except HTTP_TIMEOUTS:
             message = f"token endpoint {self._token_url} timed out"
             raise RegistryUnavailable(self._registry_id, message) from None
-        except httpx.TransportError as exc:
+        except HTTP_TRANSPORT_ERRORS as exc:
             raise RegistryUnavailable(
                 self._registry_id, f"token endpoint {self._token_url} unreachable ({exc})"
             ) from None

@@ -15,6 +15,7 @@ writes, inside the same transaction, it replaces that version's edges with
   tag                      relation          value
   ======================== ===============  ===========================================
   ``lineage.parent``       DERIVED_FROM      ``mg://`` URI or a registry reference
+  ``base_model``           DERIVED_FROM      the same, or a bare name a kind's cards use
   ``lineage.training_data``   TRAINED_ON     dataset URIs, any spelling
   ``lineage.validation_data`` VALIDATED_ON   dataset URIs, any spelling
   ======================== ===============  ===========================================
@@ -61,15 +62,20 @@ from gateway.store.tables import lineage_artifacts, lineage_edges, lineage_state
 log = logging.getLogger(__name__)
 
 PARENT_TAG = "lineage.parent"
+# The model-card convention for what a model was fine-tuned from (Hugging Face cards,
+# and teams that copy the card into native or MLflow tags); its values may be bare
+# names a kind's cards use (``ReferenceResolver.qualify``).
+BASE_MODEL_TAG = "base_model"
 TRAINING_DATA_TAG = "lineage.training_data"
 VALIDATION_DATA_TAG = "lineage.validation_data"
 DECLARED_TAGS: Mapping[str, Relation] = {
     PARENT_TAG: Relation.DERIVED_FROM,
+    BASE_MODEL_TAG: Relation.DERIVED_FROM,
     TRAINING_DATA_TAG: Relation.TRAINED_ON,
     VALIDATION_DATA_TAG: Relation.VALIDATED_ON,
 }
 # Bump when harvesting changes meaning: stored edges are then rebuilt at start.
-HARVEST_REVISION = "2"  # 2: code nodes are repository + commit + path
+HARVEST_REVISION = "3"  # 2: code nodes are repository + commit + path; 3: base_model, external spellings
 FINGERPRINT_KEY = "fingerprint"
 REBUILD_BATCH = 2000
 
@@ -86,7 +92,7 @@ def reference_node(
     case-folded (a SageMaker ARN) and needs the catalogue's spelling."""
     resolved = resolver.resolve(ref, context_registry=context_registry)
     if resolved is None:
-        return LineageNode(ref.strip(), "model_version", None, None), False
+        return LineageNode(resolver.external(ref), "model_version", None, None), False
     node = LineageNode(resolved.uri, resolved.kind, resolved.label, resolved.registry_id)
     return node, resolved.case_insensitive
 
@@ -120,6 +126,8 @@ def harvest_edges(version: ModelVersion, resolver: ReferenceResolver) -> list[Ed
         add(LineageNode(d.endpoint, "deployment", d.endpoint, None), Relation.DEPLOYED_TO, "record")
     for tag, relation in DECLARED_TAGS.items():
         for value in _split(str(version.tags.get(tag) or "")):
+            if tag == BASE_MODEL_TAG:
+                value = resolver.qualify(value)
             if relation is Relation.DERIVED_FROM:
                 target, folded = reference_node(value, resolver, version.registry_id)
             else:

@@ -150,8 +150,11 @@ class LineageService:
             except ValueError as exc:
                 raise BadInput(str(exc), field="uri") from None
             return await self._spelled(text)
-        if self.resolver.is_reference(text) and (resolved := await self.resolve(text)):
-            return resolved
+        if self.resolver.is_reference(text):
+            if resolved := await self.resolve(text):
+                return resolved
+            if (external := self.resolver.external(text)) != text:
+                return external
         normalized = normalize_dataset_uri(text)
         if normalized == text:
             return text

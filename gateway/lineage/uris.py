@@ -175,6 +175,31 @@ class ReferenceResolver:
         text = text.strip()
         return text.startswith(URI_SCHEME) or any(p.is_reference(text) for p in self.parsers.values())
 
+    def qualify(self, text: str) -> str:
+        """A model-card value (``base_model``) as a reference: as given when it already
+        is one, else the reference the one kind whose cards use such bare names
+        makes of it (its parser's optional ``bare_reference``), else as given."""
+        text = text.strip()
+        if self.is_reference(text):
+            return text
+        spelled = {
+            full
+            for parser in self.parsers.values()
+            if (bare := getattr(parser, "bare_reference", None)) is not None and (full := bare(text))
+        }
+        return spelled.pop() if len(spelled) == 1 else text
+
+    def external(self, ref: str) -> str:
+        """The node URI of a reference no configured registry owns: its kind's one
+        spelling (the parser's optional ``canonical_reference``), so that spellings of
+        one external model meet at one node; else the reference as given."""
+        text = ref.strip()
+        for parser in self.parsers.values():
+            canonical = getattr(parser, "canonical_reference", None)
+            if canonical is not None and parser.is_reference(text) and (spelled := canonical(text)):
+                return str(spelled)
+        return text
+
     def fingerprint(self) -> str:
         """What resolution depends on: each registry's id, kind and options (any of
         which a kind's parser may read). Stored references are resolved again when

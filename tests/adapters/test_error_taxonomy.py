@@ -28,14 +28,16 @@ from gateway.errors import (
 
 REGISTRY = "reg-1"
 # status -> (the kind every adapter must produce, MLflow's code, Google's status, AWS's code,
-# Unity Catalog's error_code: the OSS server's ErrorCode.java; it has no 503, Databricks' code is used)
-_CODES: dict[int, tuple[type[RegistryError], str, str, str, str]] = {
+# Unity Catalog's error_code: the OSS server's ErrorCode.java; it has no 503, Databricks' code is used;
+# the Hugging Face Hub's X-Error-Code)
+_CODES: dict[int, tuple[type[RegistryError], str, str, str, str, str]] = {
     400: (
         RegistryRejected,
         "INVALID_PARAMETER_VALUE",
         "INVALID_ARGUMENT",
         "ValidationException",
         "INVALID_ARGUMENT",
+        "BadRequest",
     ),
     401: (
         RegistryAuthError,
@@ -43,6 +45,7 @@ _CODES: dict[int, tuple[type[RegistryError], str, str, str, str]] = {
         "UNAUTHENTICATED",
         "UnrecognizedClientException",
         "UNAUTHENTICATED",
+        "Unauthorized",
     ),
     403: (
         RegistryForbidden,
@@ -50,22 +53,32 @@ _CODES: dict[int, tuple[type[RegistryError], str, str, str, str]] = {
         "PERMISSION_DENIED",
         "AccessDeniedException",
         "PERMISSION_DENIED",
+        "GatedRepo",
     ),
-    404: (RegistryNotFound, "RESOURCE_DOES_NOT_EXIST", "NOT_FOUND", "ResourceNotFound", "NOT_FOUND"),
+    404: (
+        RegistryNotFound,
+        "RESOURCE_DOES_NOT_EXIST",
+        "NOT_FOUND",
+        "ResourceNotFound",
+        "NOT_FOUND",
+        "RepoNotFound",
+    ),
     429: (
         RegistryUnavailable,
         "REQUEST_LIMIT_EXCEEDED",
         "RESOURCE_EXHAUSTED",
         "ThrottlingException",
         "RESOURCE_EXHAUSTED",
+        "RateLimited",
     ),
-    500: (RegistryUnavailable, "INTERNAL_ERROR", "INTERNAL", "InternalFailure", "INTERNAL"),
+    500: (RegistryUnavailable, "INTERNAL_ERROR", "INTERNAL", "InternalFailure", "INTERNAL", "InternalError"),
     503: (
         RegistryUnavailable,
         "TEMPORARILY_UNAVAILABLE",
         "UNAVAILABLE",
         "ServiceUnavailable",
         "TEMPORARILY_UNAVAILABLE",
+        "Unavailable",
     ),
 }
 # ... and W&B's: none, its GraphQL errors carry only a message.
@@ -114,14 +127,23 @@ def unity_catalog_answer(status: int, headers: dict[str, str]) -> RegistryError:
     return unity_catalog_translator(REGISTRY)(response)
 
 
+def huggingface_answer(status: int, headers: dict[str, str]) -> RegistryError:
+    from adapters.huggingface.api import error_translator as hub_translator
+
+    headers = {"X-Error-Code": TAXONOMY[status][5], "X-Error-Message": "no", **headers}
+    response = httpx.Response(status, json={"error": "no"}, headers=headers, request=_request())
+    return hub_translator(REGISTRY)(response)
+
+
 TRANSLATORS: dict[str, Callable[[int, dict[str, str]], RegistryError]] = {
     "mlflow": mlflow_answer,
     "vertex": vertex_answer,
     "sagemaker": sagemaker_answer,
     "unity_catalog": unity_catalog_answer,
+    "huggingface": huggingface_answer,
     "wandb": wandb_answer,
 }
-CODE_COLUMN = {"mlflow": 1, "vertex": 2, "sagemaker": 3, "unity_catalog": 4, "wandb": 5}
+CODE_COLUMN = {"mlflow": 1, "vertex": 2, "sagemaker": 3, "unity_catalog": 4, "huggingface": 5, "wandb": 6}
 
 
 @pytest.mark.parametrize("status", sorted(TAXONOMY))
@@ -138,7 +160,7 @@ def test_every_adapter_maps_a_status_to_the_same_kind_and_keys(adapter: str, sta
     assert error.retryable is (expected is RegistryUnavailable)
 
 
-@pytest.mark.parametrize("adapter", ["mlflow", "vertex", "unity_catalog", "wandb"])
+@pytest.mark.parametrize("adapter", ["mlflow", "vertex", "unity_catalog", "wandb", "huggingface"])
 def test_retry_after_reaches_the_same_key(adapter: str) -> None:
     error = TRANSLATORS[adapter](429, {"Retry-After": "7"})
     assert error.extensions["retryAfterSeconds"] == 7.0
@@ -173,3 +195,18 @@ def test_a_timeout_is_unavailable_for_sagemaker() -> None:
 
     error = translate(REGISTRY, "ListModelPackages", ReadTimeoutError(endpoint_url="http://sm.test"))
     assert type(error) is RegistryUnavailable and "timed out" in str(error)
+
+
+def test_the_hub_s_rate_limit_header_is_the_retry_after() -> None:
+    """The Hub throttles with IETF draft headers (``RateLimit: "api";r=0;t=<s>``),
+    often without ``Retry-After``."""
+    headers = {"RateLimit": '"api";r=0;t=42', "RateLimit-Policy": '"fixed window";"api";q=500;w=300'}
+    error = huggingface_answer(429, headers)
+    assert error.extensions["retryAfterSeconds"] == 42.0
+
+
+def test_the_hub_s_anonymous_repo_not_found_is_not_an_auth_failure() -> None:
+    """Anonymous, the Hub answers 401 ``RepoNotFound`` for a missing or private
+    repository (as ``hf_raise_for_status`` reads it): a missing model, not bad credentials."""
+    error = huggingface_answer(401, {"X-Error-Code": "RepoNotFound"})
+    assert type(error) is RegistryNotFound
