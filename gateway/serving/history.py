@@ -120,6 +120,7 @@ class StageHistory:
         self,
         conn: AsyncConnection,
         changes: Sequence[tuple[Model, Mapping[str, ModelVersion], Sequence[ModelVersion]]],
+        records: Mapping[str, Mapping[str, Any]] | None = None,  # the index's rows; stages suffice here
     ) -> None:
         moved = [
             (before.get(v.uri), v)
