@@ -6,9 +6,10 @@ REST spec (``azureml_fake`` fails a test that broke it). The subjects seed the
 registry as a team would, with **Microsoft's own clients**: azure-identity's
 ``ClientSecretCredential`` plus azure-ai-ml's ``MLClient`` for a workspace, and
 azure-ai-ml's generated ARM client for an Azure ML registry (``MLClient`` writes
-to a registry only through Azure's discovery service and blob uploads). With
-``MODELGATE_TEST_NO_AZURE_AI_ML=1`` the same ARM requests go through azure-core's
-pipeline with azure-identity's token policy instead (``tests/servers/azureml.py``).
+to a registry only through Azure's discovery service and blob uploads). Where
+azure-ai-ml is not installed (it is not in the test extra: see pyproject), the
+same ARM requests go through azure-core's pipeline with azure-identity's token
+policy (``tests/servers/azureml.py``).
 """
 
 from __future__ import annotations
