@@ -90,3 +90,17 @@ def merge_cards(primary: ModelCard, fallback: ModelCard) -> ModelCard:
 def code_of(values: Mapping[str, Any]) -> CodeRef | None:
     repository, commit, path = (_text(values.get(k)) for k in CODE_KEYS)
     return CodeRef(repository, commit, path) if repository or commit else None
+
+
+# Lineage node names for MLflow runs and logged models: one rule for every adapter that
+# names them (MLflow's own versions, Unity Catalog's run_id), so their nodes meet.
+def mlflow_run_uri(tracking_registry: str, run_id: str) -> str:
+    """The lineage node of an MLflow run, named under the registry whose tracking
+    server holds it. One rule for every adapter that names MLflow runs (MLflow's
+    own versions, Unity Catalog's ``run_id``), so their nodes meet."""
+    return f"mlflow-run://{tracking_registry}/{run_id}"
+
+
+def mlflow_logged_model_uri(tracking_registry: str, model_id: str) -> str:
+    """The lineage node of an MLflow 3 LoggedModel (``models:/m-<id>``), by the same rule."""
+    return f"mlflow-logged-model://{tracking_registry}/{model_id}"

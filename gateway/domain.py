@@ -338,18 +338,6 @@ def code_node(code: CodeRef | None) -> LineageNode | None:
     return LineageNode(uri, "code", code.label, None)
 
 
-def mlflow_run_uri(tracking_registry: str, run_id: str) -> str:
-    """The lineage node of an MLflow run, named under the registry whose tracking
-    server holds it. One rule for every adapter that names MLflow runs (MLflow's
-    own versions, Unity Catalog's ``run_id``), so their nodes meet."""
-    return f"mlflow-run://{tracking_registry}/{run_id}"
-
-
-def mlflow_logged_model_uri(tracking_registry: str, model_id: str) -> str:
-    """The lineage node of an MLflow 3 LoggedModel (``models:/m-<id>``), by the same rule."""
-    return f"mlflow-logged-model://{tracking_registry}/{model_id}"
-
-
 def version_node(version: ModelVersion) -> LineageNode:
     return LineageNode(
         version.uri, "model_version", f"{version.model_name} v{version.version}", version.registry_id

@@ -52,6 +52,7 @@ from adapters.base import (
     Page,
     RetryPolicy,
 )
+from adapters.conventions import mlflow_logged_model_uri, mlflow_run_uri
 from adapters.mlflow import webhooks
 from adapters.mlflow.changes import ChangeTracker
 from adapters.mlflow.history import MetricHistory
@@ -82,8 +83,6 @@ from gateway.domain import (
     Relation,
     Stage,
     code_node,
-    mlflow_logged_model_uri,
-    mlflow_run_uri,
     version_node,
 )
 from gateway.errors import NotFound, RegistryError

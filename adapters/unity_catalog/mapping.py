@@ -12,7 +12,7 @@
   (``READY (OSS: no aliases, read-only lifecycle)``).
 - ARCHIVED: Unity Catalog has nothing that means it (no stages, no tags on the
   REST API); it is never read and cannot be written.
-- Lineage: ``run_id`` → PRODUCED_BY the MLflow run (``gateway.domain.mlflow_run_uri``,
+- Lineage: ``run_id`` → PRODUCED_BY the MLflow run (``adapters.conventions.mlflow_run_uri``,
   under the configured ``runs_registry``, so it meets the MLflow adapter's node);
   a ``models:/m-<id>`` source → SAME_AS that LoggedModel.
 """
@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from adapters.base import to_utc
+from adapters.conventions import mlflow_logged_model_uri, mlflow_run_uri
 from adapters.unity_catalog.options import AliasMapping
 from gateway.domain import (
     LineageEdge,
@@ -31,8 +32,6 @@ from gateway.domain import (
     ModelVersion,
     Relation,
     Stage,
-    mlflow_logged_model_uri,
-    mlflow_run_uri,
     version_node,
 )
 
