@@ -101,9 +101,16 @@ def serve_traffic(cw: Any, endpoint: str, calls: int, errors: int, seconds: int 
         data = []
         for s in range(offset, offset + 10):
             at = start + timedelta(seconds=s)
-            data.append({"MetricName": "Invocations", "Dimensions": dimensions, "Timestamp": at, "Value": calls})
             data.append(
-                {"MetricName": "Invocation5XXErrors", "Dimensions": dimensions, "Timestamp": at, "Value": errors}
+                {"MetricName": "Invocations", "Dimensions": dimensions, "Timestamp": at, "Value": calls}
+            )
+            data.append(
+                {
+                    "MetricName": "Invocation5XXErrors",
+                    "Dimensions": dimensions,
+                    "Timestamp": at,
+                    "Value": errors,
+                }
             )
         cw.put_metric_data(Namespace="AWS/SageMaker", MetricData=data)
 
@@ -277,7 +284,7 @@ def test_start_approve_as_another_person_and_watch_it_succeed(tab: Any, setup: S
     expect(rows.locator(".state")).to_have_text(["passed", "passed"])
     expect(rows.locator(".error-rate")).to_have_text(["0.5 %", "0.5 %"])
     expect(rows.nth(0)).to_contain_text("≤ 1 %")
-    expect(rows.nth(0).locator("td").nth(2)).to_have_text(re.compile(r"\d\d:\d\d:\d\d – \d\d:\d\d:\d\d"))
+    expect(rows.nth(0).locator("td").nth(2)).to_have_text(re.compile(r"\d\d:\d\d:\d\d \u2013 \d\d:\d\d:\d\d"))
     expect(card.locator(".abort")).to_have_count(0)  # over: nothing to abort
     expect(tab.locator(".rollouts-panel")).to_have_attribute("data-polling", "false")
     tab.reload()
@@ -302,9 +309,7 @@ def test_a_failing_step_rolls_back_with_its_reason(tab: Any, setup: Setup) -> No
     expect(card).to_contain_text("0 % of traffic now")  # what the endpoint had before
 
 
-def test_only_the_team_sees_the_form_and_abort_and_api_errors_show_their_code(
-    tab: Any, setup: Setup
-) -> None:
+def test_only_the_team_sees_the_form_and_abort_and_api_errors_show_their_code(tab: Any, setup: Setup) -> None:
     canary = setup.aborted
     ready(setup, canary)
     open_as(tab, RITA, version_page(canary.candidate_uri))
@@ -356,7 +361,9 @@ def test_the_serving_page_lists_rollouts_says_when_it_cannot_and_recovers(tab: A
             r.fulfill(
                 status=503,
                 content_type="application/json",
-                body=json.dumps({"errors": [{"message": "down for a moment", "extensions": {"code": "UNAVAILABLE"}}]}),
+                body=json.dumps(
+                    {"errors": [{"message": "down for a moment", "extensions": {"code": "UNAVAILABLE"}}]}
+                ),
             )
         else:
             r.continue_()
