@@ -257,6 +257,8 @@ def test_start_approve_as_another_person_and_watch_it_succeed(tab: Any, setup: S
     expect(form).to_contain_text("default 1, 5, 10, 25, 50, 100")
     expect(form).to_contain_text("default 3600")
     expect(form).to_contain_text("default 0.01")
+    # The endpoint already serving the version (its candidate variant) is the one offered.
+    expect(form.get_by_label("Endpoint").locator("option:checked")).to_have_text(canary.endpoint)
     card = start_from_page(tab, canary, "50, 100", 1)
     expect(card.locator(".promotion")).to_contain_text("pending, waiting for TEAM_LEAD")
     expect(card.locator(".step-waiting")).to_have_count(1)

@@ -206,11 +206,17 @@ export async function startRolloutForm(version, registry, onStarted) {
     slot.replaceChildren(h("p", { class: "muted" }, `Registry ${registry} has no endpoints to roll out onto.`));
     return slot;
   }
-  const endpoint = h("select", { name: "endpoint" }, data.endpoints.map((e) => h("option", { value: e.uri }, e.name)));
+  // The endpoint the version is already on (as a candidate variant, say) comes first to mind.
+  const serving = new Set((version.deployments ?? []).map((d) => d.endpoint));
+  const endpoint = h(
+    "select",
+    { name: "endpoint" },
+    data.endpoints.map((e) => h("option", { value: e.uri, selected: serving.has(e.uri) }, e.name)),
+  );
   const steps = h("input", { type: "text", name: "steps", placeholder: options.steps.join(", "), size: 22 });
   const seconds = h("input", { type: "number", name: "stepSeconds", min: 1, placeholder: String(options.stepSeconds) });
   const rate = h("input", { type: "number", name: "maxErrorRate", min: 0, max: 1, step: "any", placeholder: String(options.maxErrorRate) });
-  const reason = h("input", { type: "text", name: "reason", placeholder: "Why (shown to approvers)" });
+  const reason = h("input", { type: "text", name: "reason", size: 28 });
   const outcome = h("p", { class: "outcome", role: "status" });
 
   const input = () => {
@@ -250,11 +256,11 @@ export async function startRolloutForm(version, registry, onStarted) {
     h(
       "form",
       { class: "rollout-form", "aria-label": "Start rollout", onsubmit: submit },
-      field("Endpoint", endpoint),
+      field("Endpoint", endpoint, `of registry ${registry}`),
       field("Steps (%)", steps, `default ${options.steps.join(", ")}`),
       field("Watch per step (s)", seconds, `default ${options.stepSeconds}`),
       field("Max error rate", rate, `default ${options.maxErrorRate}`),
-      field("Reason", reason),
+      field("Reason", reason, "shown to approvers"),
       h("button", { type: "submit" }, "Start rollout"),
     ),
     outcome,
