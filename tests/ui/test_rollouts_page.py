@@ -355,29 +355,37 @@ def test_only_the_team_sees_the_form_and_abort_and_api_errors_show_their_code(ta
 
 
 def test_the_serving_page_lists_rollouts_says_when_it_cannot_and_recovers(tab: Any, setup: Setup) -> None:
-    # An outage of the gateway's GraphQL endpoint for the rollout list only.
-    failing = {"on": True}
+    # The rollout list is first held (loading), then fails (an outage), then answers.
+    state = {"now": "hold"}
+    held: list[Any] = []
+    outage = json.dumps({"errors": [{"message": "down for a moment", "extensions": {"code": "UNAVAILABLE"}}]})
+
+    def fail(r: Any) -> None:
+        r.fulfill(status=503, content_type="application/json", body=outage)
 
     def route(r: Any) -> None:
-        if failing["on"] and "query Rollouts" in (r.request.post_data or ""):
-            r.fulfill(
-                status=503,
-                content_type="application/json",
-                body=json.dumps(
-                    {"errors": [{"message": "down for a moment", "extensions": {"code": "UNAVAILABLE"}}]}
-                ),
-            )
-        else:
+        if "query Rollouts" not in (r.request.post_data or "") or state["now"] == "pass":
             r.continue_()
+        elif state["now"] == "hold":
+            held.append(r)
+        else:
+            fail(r)
 
     tab.route("**/graphql", route)
     open_as(tab, RITA, "/#/serving")
     panel = tab.locator(".rollouts-panel")
+    expect(panel.locator(".loading")).to_have_text("Loading rollouts…")
+    expect(panel.locator(".rollout")).to_have_count(0)
+    state["now"] = "fail"
+    for r in held:
+        fail(r)
     expect(panel.locator(".rollouts-error")).to_have_text(
         "Rollouts could not be loaded: UNAVAILABLE: down for a moment"
     )
-    failing["on"] = False  # the next poll finds it back
+    expect(panel.locator(".loading")).to_have_count(0)
+    state["now"] = "pass"  # the next poll finds it back
     expect(panel.locator(".rollouts-error")).to_have_text("")
+    # The rollouts the tests above left: newest first.
     expect(panel.locator(".rollout")).to_have_count(3)
     statuses = panel.locator(".rollout .rollout-status")
     expect(statuses).to_have_text(["ABORTED", "ROLLED_BACK", "SUCCEEDED"])
