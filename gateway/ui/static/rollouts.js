@@ -155,16 +155,21 @@ export function rolloutsPanel(title, wanted, empty) {
     return aborts.get(r.id);
   };
 
+  let latest = 0;
+
   const load = async () => {
     clearTimeout(timer);
+    const mine = ++latest; // a poll and a reload after Abort may overlap: the last one asked wins
     let active = false;
     try {
       const found = (await gql(ROLLOUTS, {}, { quiet: QUIET })).data.rollouts.filter(wanted);
+      if (mine !== latest) return;
       failure.textContent = "";
       list.replaceChildren(...found.map((r) => rolloutCard(r, r.canAbort ? abortOf(r) : null)));
       if (!found.length) list.append(h("li", { class: "empty" }, empty));
       active = found.some((r) => ACTIVE.has(r.status));
     } catch (error) {
+      if (mine !== latest) return;
       failure.textContent = `Rollouts could not be loaded: ${errorText(error)}`;
       active = true; // try again: the gateway may be back by then
     } finally {
