@@ -183,5 +183,6 @@ class ServingMutation:
             as_of,
             reason,
             info.context.access,
+            gateway.rollouts.restorer,
         )
         return PromotionRequestType.from_domain(request)
