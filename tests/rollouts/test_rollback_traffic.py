@@ -20,9 +20,11 @@ from sqlalchemy import select
 from starlette.requests import Request
 
 from gateway.auth.principal import Principal
-from gateway.domain import Stage, utcnow
+from gateway.domain import Endpoint, Stage, TrafficShare, utcnow
+from gateway.errors import Conflict
 from gateway.governance.promotions import PromotionStatus
 from gateway.rollouts.records import RolloutStatus
+from gateway.rollouts.restore import restored_split
 from gateway.runtime import Gateway
 from gateway.server import create_app
 from gateway.store.tables import audit_events
@@ -215,3 +217,50 @@ async def test_a_variant_lost_while_the_request_waits_fails_it_and_shifts_nothin
     assert weights(sm, canary.endpoint) == {"candidate": 100.0}
     assert (await gw.index.get_version(canary.current_uri)).stage is not Stage.PRODUCTION  # type: ignore[union-attr]
     assert await traffic_events(gw) == []
+
+
+async def test_an_endpoint_already_back_is_left_alone_and_a_running_rollout_refuses(
+    served: tuple[httpx.AsyncClient, Gateway], sm: Any, canary: Canary, clock: DateClock
+) -> None:
+    _, gw = served
+    as_of = utcnow()
+    clock.now = as_of + timedelta(seconds=1)
+    model_uri = canary.current_uri.rsplit("/", 1)[0]
+    rollout = await gw.rollouts.start(ALICE, canary.candidate_uri, canary.endpoint, steps=[40, 100])
+    await gw.governance.promotions.approve(BOB, rollout.promotion_id or "")
+    await gw.rollouts.tick()
+    assert weights(sm, canary.endpoint) == {"current": 60.0, "candidate": 40.0}
+    with pytest.raises(Conflict, match="abort it or let it finish") as running:
+        await gw.rollouts.restorer.plan(model_uri, as_of)
+    assert running.value.extensions["field"] == "modelUri"
+
+    await gw.rollouts.abort(ALICE, rollout.id, "not today")
+    assert weights(sm, canary.endpoint) == {"current": 100.0, "candidate": 0.0}
+    assert await gw.rollouts.restorer.plan(model_uri, as_of) == []  # the abort already put it back
+
+
+def test_a_variant_added_since_gets_no_traffic() -> None:
+    wanted = [TrafficShare(100.0, "mg://ads/m/1", "current"), TrafficShare(0.0, "mg://ads/m/2", "candidate")]
+    now = Endpoint(
+        "arn:e",
+        "e",
+        "ads",
+        traffic=(
+            TrafficShare(10.0, "mg://ads/m/1", "current"),
+            TrafficShare(80.0, "mg://ads/m/2", "candidate"),
+            TrafficShare(10.0, "mg://ads/m/3", "shadow"),
+        ),
+    )
+    assert [(s.variant, s.percent) for s in restored_split(now, wanted)] == [
+        ("current", 100.0),
+        ("candidate", 0.0),
+        ("shadow", 0.0),
+    ]
+    only_current = Endpoint("arn:e", "e", "ads", traffic=(TrafficShare(100.0, "mg://ads/m/1", "current"),))
+    # A variant removed since that the old split gave nothing is simply left out.
+    assert [(s.variant, s.percent) for s in restored_split(only_current, wanted)] == [("current", 100.0)]
+    only_candidate = Endpoint(
+        "arn:e", "e", "ads", traffic=(TrafficShare(100.0, "mg://ads/m/2", "candidate"),)
+    )
+    with pytest.raises(Conflict, match="no longer has variant current"):
+        restored_split(only_candidate, wanted)
