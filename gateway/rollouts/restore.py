@@ -12,7 +12,9 @@ in the request's own transaction); sent through the adapter's
 its stage is written (``Promotions.before_write``). Every endpoint is checked
 before any is shifted: one that no longer has a variant the old split gives
 traffic to fails the request with that reason, and no endpoint is changed.
-A retried request repeats the shift (setting a split twice is harmless).
+An endpoint restored is marked so (``restored_at``): a retry after a failed
+stage write only writes the stage. A crash between the shift and that mark
+repeats the shift on retry, which is harmless (the same split again).
 """
 
 from __future__ import annotations
