@@ -63,6 +63,10 @@ MAX_LIST = 500
 Judge = Callable[[ModelVersion, Stage | None], Awaitable[Evaluation]]
 # The risk tier of a model (by URI): promotion rules may be scoped by tier.
 TierOf = Callable[[str], Awaitable[str | None]]
+# Runs in a new request's insert transaction (with its id): what rides on the request.
+OnOpen = Callable[[AsyncConnection, str], Awaitable[None]]
+# Runs before a request's stage is written; a GatewayError fails the request with its message.
+BeforeWrite = Callable[["PromotionRequest"], Awaitable[None]]
 
 
 async def _no_tier(model_uri: str) -> str | None:
@@ -167,6 +171,8 @@ class Promotions:
         self.policies = policies
         self.judge = judge
         self.tier_of = tier_of
+        # A rollback's traffic restore (gateway.rollouts.restore) waits for the write-through.
+        self.before_write: list[BeforeWrite] = []
 
     # --- reads --------------------------------------------------------------------
 
@@ -267,12 +273,14 @@ class Promotions:
         *,
         rollback: bool = False,
         hold: bool = False,
+        on_open: OnOpen | None = None,
     ) -> PromotionRequest:
         """Open a request to move a version to ``target`` (see the module docstring).
         A ``rollback``'s request needs the policy file's ``rollback:`` approvals.
 
         ``hold``: approval does not write through; ``apply_held`` does, later (a
-        canary rollout writes PRODUCTION only once all traffic is shifted)."""
+        canary rollout writes PRODUCTION only once all traffic is shifted).
+        ``on_open`` runs in the request's insert transaction, before any write-through."""
         try:
             parsed = parse_uri(uri)
         except ValueError as exc:
@@ -341,6 +349,8 @@ class Promotions:
                         **({"held": True} if hold else {}),
                     },
                 )
+                if on_open is not None:
+                    await on_open(conn, request_id)
         except IntegrityError:
             existing = await self.find(PromotionStatus.PENDING.value, uri)
             existing += await self.find(PromotionStatus.FAILED.value, uri)
@@ -580,6 +590,8 @@ class Promotions:
             await self._record_failed(request, f"registry {request.registry_id!r} is no longer configured")
             return
         try:
+            for hook in self.before_write:
+                await hook(request)
             if isinstance(adapter, VersionRegistrar):
 
                 async def within(conn: AsyncConnection, updated: ModelVersion) -> None:

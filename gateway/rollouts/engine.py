@@ -57,6 +57,7 @@ from gateway.rollouts.records import (
     traffic_json,
     traffic_of,
 )
+from gateway.rollouts.restore import TrafficRestorer
 from gateway.store.database import Database, ReadConnection
 from gateway.store.tables import rollout_steps as rs
 from gateway.store.tables import rollouts as ro
@@ -84,6 +85,7 @@ class RolloutEngine:
         clock: Clock = utcnow,
         prometheus: PrometheusGate | None = None,
         prometheus_registries: Sequence[str] = (),
+        restorer: TrafficRestorer | None = None,
     ):
         self.db = database
         self.adapters = adapters
@@ -95,6 +97,8 @@ class RolloutEngine:
         self.clock = clock
         self.prometheus = prometheus
         self.prometheus_registries = frozenset(prometheus_registries)
+        # What a rollback puts back of the traffic these rollouts shifted.
+        self.restorer = restorer or TrafficRestorer(database, adapters)
 
     # --- reads --------------------------------------------------------------------
 
