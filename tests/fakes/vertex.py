@@ -16,14 +16,17 @@ document ``aiplatform.v1.json`` (shipped inside google-api-python-client):
 Served: ``models.list / get / listVersions / mergeVersionAliases / patch /
 upload`` (a long-running operation, done on the first ``operations.get``),
 ``models.operations.get``, ``metadataStores.artifacts.queryArtifactLineageSubgraph``
-and ``endpoints.list / get / patch`` (``patch`` with ``updateMask=traffic_split``
-only), and the ML Metadata writes a team's training code makes (``artifacts.create``,
+``endpoints.list / get / patch`` (``patch`` with ``updateMask=traffic_split``
+only), ``endpoints.deployModel`` (a long-running operation, done on the first
+``endpoints.operations.get``; ``"0"`` in its ``trafficSplit`` names the model
+being deployed), and the ML Metadata writes a team's training code makes (``artifacts.create``,
 ``executions.create``, ``executions.addExecutionEvents``; every upload also
 creates the version's ``google.VertexModel`` artifact, as Vertex does).
-Not served, so set through test-only methods: deployments (``deploy``; really
-``endpoints.deployModel``, a long-running operation, with its ``trafficSplit``
-where ``"0"`` names the model being deployed); ``add_training_run`` is a
-shortcut for a whole run.
+Not served, so set through test-only methods: creating an endpoint with its
+first deployment (``deploy``; ``endpoints.create`` is not served);
+``add_training_run`` is a shortcut for a whole run. Cloud Monitoring's
+``timeSeries.list / create`` are served on the same port under ``/v3/``
+(``tests.fakes.vertex_monitoring``).
 
 Behaviour Google documents and the fake implements: ``default`` alias on a
 model's first version, exactly one ``default`` per model; an alias is unique
@@ -94,6 +97,8 @@ SERVED = {
     "aiplatform.projects.locations.endpoints.list",
     "aiplatform.projects.locations.endpoints.get",
     "aiplatform.projects.locations.endpoints.patch",
+    "aiplatform.projects.locations.endpoints.deployModel",
+    "aiplatform.projects.locations.endpoints.operations.get",
     "aiplatform.projects.locations.metadataStores.artifacts.create",
     "aiplatform.projects.locations.metadataStores.executions.create",
     "aiplatform.projects.locations.metadataStores.executions.addExecutionEvents",
@@ -178,11 +183,11 @@ def to_json_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
 class SchemaBook:
     """Validators for the document's schemas, plus the envelopes it leaves implicit."""
 
-    def __init__(self, document: Mapping[str, Any]):
+    def __init__(self, document: Mapping[str, Any], status_schema: str = "GoogleRpcStatus"):
         defs = {name: to_json_schema(s) for name, s in document["schemas"].items()}
         # The REST error body wraps google.rpc.Status and adds the code's name as
         # ``status`` (AIP-193); the discovery document describes only the Status.
-        status = dict(defs["GoogleRpcStatus"])
+        status = dict(defs[status_schema])
         status["properties"] = {**status["properties"], "status": {"enum": sorted(HTTP_STATUS)}}
         status["required"] = ["code", "message", "status"]
         defs["ErrorEnvelope"] = {
@@ -222,7 +227,7 @@ class SchemaBook:
         ]
 
     def any_errors(self, value: Any, expected: str) -> list[str]:
-        """A ``google.protobuf.Any`` (``@type`` plus the message's fields)."""
+        """A ``google.protobuf.Any`` (``@type`` plus the message's fields) of aiplatform v1."""
         if not isinstance(value, dict) or value.get("@type") != TYPE_PREFIX + expected:
             return [f"Any: expected @type {TYPE_PREFIX + expected}, got {value!r:.80}"]
         return self.errors(
@@ -371,12 +376,18 @@ class StoredModel:
         return next(v for v in self.versions.values() if "default" in v.aliases)
 
 
+def dedicated(machine_type: str = "n1-standard-2", replicas: int = 1) -> dict[str, Any]:
+    return {"dedicatedResources": {"machineSpec": {"machineType": machine_type}, "minReplicaCount": replicas}}
+
+
 @dataclass
 class StoredDeployedModel:
     deployed_id: str
     model_id: str
     version_id: str
     created: int
+    resources: dict[str, Any] = field(default_factory=dedicated)
+    display_name: str | None = None
 
 
 @dataclass
@@ -418,6 +429,10 @@ class FakeVertex:
         self.models: dict[str, StoredModel] = {}
         self.endpoints: dict[str, StoredEndpoint] = {}
         self.operations: dict[str, dict[str, Any]] = {}
+        self.operation_types: dict[str, tuple[str, str]] = {}  # name -> (metadata, response) types
+        from tests.fakes.vertex_monitoring import FakeMonitoring  # it builds on this module
+
+        self.monitoring = FakeMonitoring(self)
         self.artifacts: dict[str, dict[str, Any]] = {}
         self.executions: dict[str, dict[str, Any]] = {}
         self.events: list[dict[str, Any]] = []
@@ -443,6 +458,8 @@ class FakeVertex:
             self.expected_audience = "https://oauth2.googleapis.com/token"
             self.failures: deque[tuple[int, str | None]] = deque()
             self.token_failures: deque[int] = deque()
+            # Messages of the next deployModel operations to end in an error (a quota, say).
+            self.deploy_failures: deque[str] = deque()
             self.accept_tokens = True  # False: the API refuses every token (clock skew, wrong universe)
 
     def add_service_account(self, email: str, kid: str, public_key: RSAKey) -> None:
@@ -492,6 +509,8 @@ class FakeVertex:
         version_id: str,
         endpoint_id: str,
         traffic_split: Mapping[str, int] | None = None,
+        *,
+        machine_type: str = "n1-standard-2",
     ) -> str:
         """What ``endpoints.deployModel`` does: a DeployedModel on the endpoint (created
         if new), the endpoint's ``trafficSplit`` replaced by ``traffic_split`` when given
@@ -509,7 +528,9 @@ class FakeVertex:
             split = dict(traffic_split or ({} if endpoint.deployed else {"0": 100}))
             if "0" in split:
                 split[deployed_id] = split.pop("0")
-            endpoint.deployed.append(StoredDeployedModel(deployed_id, model_id, version_id, now))
+            endpoint.deployed.append(
+                StoredDeployedModel(deployed_id, model_id, version_id, now, dedicated(machine_type))
+            )
             if split:
                 self._set_split(endpoint, split)
             self._touch_endpoint(endpoint)
@@ -539,26 +560,24 @@ class FakeVertex:
         out: dict[str, Any] = {
             "name": f"{self.parent}/endpoints/{endpoint.endpoint_id}",
             "displayName": endpoint.display_name,
-            "deployedModels": [
-                {
-                    "id": d.deployed_id,
-                    "model": self.model_name(d.model_id),
-                    "modelVersionId": d.version_id,
-                    "displayName": self.models[d.model_id].display_name,
-                    "createTime": rfc3339(d.created),
-                    "dedicatedResources": {
-                        "machineSpec": {"machineType": "n1-standard-2"},
-                        "minReplicaCount": 1,
-                    },
-                }
-                for d in endpoint.deployed
-            ],
+            "deployedModels": [self.render_deployed(d) for d in endpoint.deployed],
             "trafficSplit": dict(endpoint.traffic),
             "etag": endpoint.etag,
             "createTime": rfc3339(endpoint.created),
             "updateTime": rfc3339(endpoint.updated),
         }
         return {k: v for k, v in out.items() if v not in (None, "", [], {})}
+
+    def render_deployed(self, d: StoredDeployedModel) -> dict[str, Any]:
+        """A ``GoogleCloudAiplatformV1DeployedModel``."""
+        return {
+            "id": d.deployed_id,
+            "model": self.model_name(d.model_id),
+            "modelVersionId": d.version_id,
+            "displayName": d.display_name or self.models[d.model_id].display_name,
+            "createTime": rfc3339(d.created),
+            **d.resources,
+        }
 
     def add_training_run(
         self,
@@ -655,6 +674,8 @@ class FakeVertex:
         with self._lock:
             record = RequestRecord(method, path, dict(query))
             self.requests.append(record)
+            if path.startswith("/v3/"):  # Cloud Monitoring, served on the same port
+                return self.monitoring.handle(method, path, query, headers, body, record)
             api_method: ApiMethod | None = None
             schema: str | None
             if path == "/token" and method == "POST":
@@ -680,9 +701,15 @@ class FakeVertex:
         """An Operation's ``metadata`` and ``response`` are ``Any``: check what they hold."""
         if api_method is None or status != 200 or api_method.response != "GoogleLongrunningOperation":
             return []
-        problems = schema_book().any_errors(payload.get("metadata"), "UploadModelOperationMetadata")
-        if payload.get("done"):
-            problems += schema_book().any_errors(payload.get("response"), "UploadModelResponse")
+        types = self.operation_types.get(str(payload.get("name")))
+        if types is None:
+            return [f"operation {payload.get('name')} of no known kind"]
+        metadata, response = types
+        problems = schema_book().any_errors(payload.get("metadata"), metadata)
+        if payload.get("done") and "error" not in payload:
+            problems += schema_book().any_errors(payload.get("response"), response)
+        if payload.get("done") and ("error" in payload) == ("response" in payload):
+            problems.append(f"operation {payload.get('name')}: done with both or neither of error/response")
         return problems
 
     def _handlers(self) -> dict[str, Any]:
@@ -699,6 +726,8 @@ class FakeVertex:
             prefix + "endpoints.list": self._list_endpoints,
             prefix + "endpoints.get": self._get_endpoint,
             prefix + "endpoints.patch": self._patch_endpoint,
+            prefix + "endpoints.deployModel": self._deploy_model,
+            prefix + "endpoints.operations.get": self._get_endpoint_operation,
             prefix + "metadataStores.artifacts.create": self._create_artifact,
             prefix + "metadataStores.executions.create": self._create_execution,
             prefix + "metadataStores.executions.addExecutionEvents": self._add_execution_events,
@@ -964,6 +993,7 @@ class FakeVertex:
             "modelVersionId": version_id,
         }
         self.operations[name] = {"name": name, "metadata": metadata, "done": True, "response": response}
+        self.operation_types[name] = ("UploadModelOperationMetadata", "UploadModelResponse")
         return {"name": name, "metadata": metadata}  # not done yet: clients must poll
 
     def _get_operation(self, args: Mapping[str, str], query: Mapping[str, str], body: Any) -> Any:
@@ -1068,6 +1098,71 @@ class FakeVertex:
                 )
         self._touch_endpoint(endpoint)
         return self.render_endpoint(endpoint)
+
+    def _deploy_model(self, args: Mapping[str, str], query: Mapping[str, str], body: Any) -> Any:
+        """``endpoints.deployModel``: the model must exist (``@version`` or ``@alias``, else
+        its ``default`` version) and, being a custom model that supports only
+        DEDICATED_RESOURCES, come with ``dedicatedResources.machineSpec.machineType``."""
+        endpoint = self._endpoint(args["endpointsId"])
+        spec = body.get("deployedModel") or {}
+        match = re.fullmatch(r"projects/([^/]+)/locations/([^/]+)/models/([^/@]+)(?:@([^/]+))?", spec.get("model", ""))
+        if match is None:
+            raise ApiError("INVALID_ARGUMENT", "deployed_model.model must be a Model resource name.")
+        if match[1] not in (self.project_id, self.project_number) or match[2] != self.location:
+            raise ApiError("INVALID_ARGUMENT", f"Model {spec['model']} is not in this project and location.")
+        model, version = self._resolve(match[3] + (f"@{match[4]}" if match[4] else ""))
+        resources = {k: spec[k] for k in ("dedicatedResources", "automaticResources") if k in spec}
+        machine = ((resources.get("dedicatedResources") or {}).get("machineSpec") or {}).get("machineType")
+        if not machine:
+            raise ApiError(
+                "INVALID_ARGUMENT",
+                "Model does not support AutomaticResources; deployed_model.dedicated_resources.machine_spec.machine_type is required.",
+            )
+        if int(resources["dedicatedResources"].get("minReplicaCount") or 0) < 1:
+            raise ApiError("INVALID_ARGUMENT", "dedicated_resources.min_replica_count must be at least 1.")
+        now = self._now()
+        op_name = f"{self.parent}/endpoints/{endpoint.endpoint_id}/operations/{self._new_id()}"
+        stamp = rfc3339(now)
+        metadata = {
+            "@type": TYPE_PREFIX + "DeployModelOperationMetadata",
+            "genericMetadata": {"createTime": stamp, "updateTime": stamp},
+        }
+        self.operation_types[op_name] = ("DeployModelOperationMetadata", "DeployModelResponse")
+        if self.deploy_failures:  # fails while provisioning: nothing is deployed
+            message = self.deploy_failures.popleft()
+            self.operations[op_name] = {
+                "name": op_name,
+                "metadata": metadata,
+                "done": True,
+                "error": {"code": 8, "message": message},
+            }
+            return {"name": op_name, "metadata": metadata}
+        deployed_id = self._new_id()[-10:]
+        deployed = StoredDeployedModel(
+            deployed_id, model.model_id, version.version_id, now, resources, spec.get("displayName")
+        )
+        split = {str(k): int(v) for k, v in (body.get("trafficSplit") or {}).items()}
+        if "0" in split:
+            split[deployed_id] = split.pop("0")
+        endpoint.deployed.append(deployed)
+        try:
+            if split:  # documented: an empty trafficSplit leaves the endpoint's split as it is
+                self._set_split(endpoint, split)
+        except ApiError:
+            endpoint.deployed.remove(deployed)
+            raise
+        self._touch_endpoint(endpoint)
+        version.deployed.append({"endpoint": f"{self.parent}/endpoints/{endpoint.endpoint_id}", "deployedModelId": deployed_id})
+        self._touch(model, version)
+        response = {"@type": TYPE_PREFIX + "DeployModelResponse", "deployedModel": self.render_deployed(deployed)}
+        self.operations[op_name] = {"name": op_name, "metadata": metadata, "done": True, "response": response}
+        return {"name": op_name, "metadata": metadata}  # not done yet: clients must poll
+
+    def _get_endpoint_operation(self, args: Mapping[str, str], query: Mapping[str, str], body: Any) -> Any:
+        name = f"{self.parent}/endpoints/{args['endpointsId']}/operations/{args['operationsId']}"
+        if name not in self.operations:
+            raise ApiError("NOT_FOUND", f"Operation {name} does not exist.")
+        return self.operations[name]
 
     # --- ML Metadata writes (what the Vertex SDK's experiment tracking sends) ------
 
