@@ -12,7 +12,7 @@ credentials_file = "service-account.json" # or credentials_env = "VERTEX_SA" (se
 # token_audience = "https://oauth2.googleapis.com/token"       (the JWT's aud; see below)
 # production_aliases = ["production"]   staging_aliases = ["staging"]   archived_label = "stage=archived"
 # model_filter = 'labels.team="vision"'   incremental_sync = false   timeout_seconds = 10   page_size = 100
-# monitoring_endpoint = "https://monitoring.googleapis.com"   deploy_timeout_seconds = 1800   (canary rollouts)
+# monitoring_endpoint = "https://monitoring.googleapis.com"   deploy_timeout_seconds = 1800   (rollouts)
 ```
 
 ``credentials_env`` names an environment variable holding either the *path* of

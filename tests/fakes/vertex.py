@@ -1105,7 +1105,9 @@ class FakeVertex:
         DEDICATED_RESOURCES, come with ``dedicatedResources.machineSpec.machineType``."""
         endpoint = self._endpoint(args["endpointsId"])
         spec = body.get("deployedModel") or {}
-        match = re.fullmatch(r"projects/([^/]+)/locations/([^/]+)/models/([^/@]+)(?:@([^/]+))?", spec.get("model", ""))
+        match = re.fullmatch(
+            r"projects/([^/]+)/locations/([^/]+)/models/([^/@]+)(?:@([^/]+))?", spec.get("model", "")
+        )
         if match is None:
             raise ApiError("INVALID_ARGUMENT", "deployed_model.model must be a Model resource name.")
         if match[1] not in (self.project_id, self.project_number) or match[2] != self.location:
@@ -1152,9 +1154,14 @@ class FakeVertex:
             endpoint.deployed.remove(deployed)
             raise
         self._touch_endpoint(endpoint)
-        version.deployed.append({"endpoint": f"{self.parent}/endpoints/{endpoint.endpoint_id}", "deployedModelId": deployed_id})
+        version.deployed.append(
+            {"endpoint": f"{self.parent}/endpoints/{endpoint.endpoint_id}", "deployedModelId": deployed_id}
+        )
         self._touch(model, version)
-        response = {"@type": TYPE_PREFIX + "DeployModelResponse", "deployedModel": self.render_deployed(deployed)}
+        response = {
+            "@type": TYPE_PREFIX + "DeployModelResponse",
+            "deployedModel": self.render_deployed(deployed),
+        }
         self.operations[op_name] = {"name": op_name, "metadata": metadata, "done": True, "response": response}
         return {"name": op_name, "metadata": metadata}  # not done yet: clients must poll
 

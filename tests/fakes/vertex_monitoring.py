@@ -60,7 +60,9 @@ BUILT_IN = {
     "aiplatform.googleapis.com/prediction/online/response_count": (
         "DELTA",
         "INT64",
-        frozenset({"deployed_model_id", "response_code", "spot", "model_display_name", "endpoint_display_name"}),
+        frozenset(
+            {"deployed_model_id", "response_code", "spot", "model_display_name", "endpoint_display_name"}
+        ),
         "aiplatform.googleapis.com/Endpoint",
     ),
     "aiplatform.googleapis.com/prediction/online/prediction_count": (
@@ -123,7 +125,10 @@ def parse_time(text: str, what: str) -> int:
     """An RFC 3339 UTC timestamp as nanoseconds."""
     match = DATETIME.match(text or "")
     if match is None:
-        raise ApiError("INVALID_ARGUMENT", f"Invalid value at '{what}' (type.googleapis.com/google.protobuf.Timestamp), \"{text}\"")
+        raise ApiError(
+            "INVALID_ARGUMENT",
+            f"Invalid value at '{what}' (type.googleapis.com/google.protobuf.Timestamp), \"{text}\"",
+        )
     seconds = int(datetime.fromisoformat(match[1] + "+00:00").timestamp())
     nanos = int((match[2] or "0").ljust(9, "0"))
     return seconds * 1_000_000_000 + nanos
@@ -184,7 +189,10 @@ class FakeMonitoring:
                     raise ApiError("INVALID_ARGUMENT", f"Invalid JSON payload received. {problems[0]}")
             project = match["projectsId"]
             if project not in (self.vertex.project_id, self.vertex.project_number):
-                raise ApiError("PERMISSION_DENIED", f"Permission monitoring.timeSeries.list denied (or the resource may not exist): projects/{project}.")
+                raise ApiError(
+                    "PERMISSION_DENIED",
+                    f"Permission monitoring.timeSeries.list denied (or the resource may not exist): projects/{project}.",
+                )
             if api_method.id.endswith(".create"):
                 status, answer = 200, self._create(payload)
             else:
@@ -209,9 +217,11 @@ class FakeMonitoring:
                     f'Invalid JSON payload received. Unknown name "{name}": Cannot bind query parameter.',
                 )
             if "enum" in spec and value not in spec["enum"]:
-                raise ApiError("INVALID_ARGUMENT", f'Invalid value at \'{name}\', "{value}"')
+                raise ApiError("INVALID_ARGUMENT", f"Invalid value at '{name}', \"{value}\"")
             if spec.get("format") == "google-duration" and not DURATION.match(value):
-                raise ApiError("INVALID_ARGUMENT", f"Invalid value at '{name}' (google.protobuf.Duration), \"{value}\"")
+                raise ApiError(
+                    "INVALID_ARGUMENT", f"Invalid value at '{name}' (google.protobuf.Duration), \"{value}\""
+                )
             if spec.get("format") == "int32" and not re.fullmatch(r"-?\d+", value):
                 raise ApiError("INVALID_ARGUMENT", f"Invalid value at '{name}' (TYPE_INT32), \"{value}\"")
 
@@ -220,41 +230,64 @@ class FakeMonitoring:
     def _create(self, body: Mapping[str, Any]) -> Any:
         wanted = body.get("timeSeries") or []
         if not wanted or len(wanted) > MAX_SERIES_PER_CREATE:
-            raise ApiError("INVALID_ARGUMENT", f"Request must contain 1 to {MAX_SERIES_PER_CREATE} time series.")
+            raise ApiError(
+                "INVALID_ARGUMENT", f"Request must contain 1 to {MAX_SERIES_PER_CREATE} time series."
+            )
         for ts in wanted:
             metric, resource = ts.get("metric") or {}, ts.get("resource") or {}
             metric_type, resource_type = metric.get("type", ""), resource.get("type", "")
             known = BUILT_IN.get(metric_type)
             if known is None and not metric_type.startswith("custom.googleapis.com/"):
-                raise ApiError("INVALID_ARGUMENT", f"The metric type {metric_type!r} cannot be written by this fake.")
+                raise ApiError(
+                    "INVALID_ARGUMENT", f"The metric type {metric_type!r} cannot be written by this fake."
+                )
             kind = ts.get("metricKind") or (known[0] if known else "GAUGE")
             value_type = ts.get("valueType") or (known[1] if known else "INT64")
             if known is not None:
                 labels, resource_of = known[2], known[3]
                 if (kind, value_type) != known[:2] or resource_type != resource_of:
-                    raise ApiError("INVALID_ARGUMENT", f"{metric_type} is {known[0]} {known[1]} on {resource_of}.")
+                    raise ApiError(
+                        "INVALID_ARGUMENT", f"{metric_type} is {known[0]} {known[1]} on {resource_of}."
+                    )
                 if unknown := set(metric.get("labels") or {}) - labels:
-                    raise ApiError("INVALID_ARGUMENT", f"Unknown metric label(s) {sorted(unknown)} for {metric_type}.")
-                if unknown := set(resource.get("labels") or {}) - RESOURCE_LABELS.get(resource_type, frozenset()):
-                    raise ApiError("INVALID_ARGUMENT", f"Unknown resource label(s) {sorted(unknown)} for {resource_type}.")
+                    raise ApiError(
+                        "INVALID_ARGUMENT", f"Unknown metric label(s) {sorted(unknown)} for {metric_type}."
+                    )
+                if unknown := set(resource.get("labels") or {}) - RESOURCE_LABELS.get(
+                    resource_type, frozenset()
+                ):
+                    raise ApiError(
+                        "INVALID_ARGUMENT",
+                        f"Unknown resource label(s) {sorted(unknown)} for {resource_type}.",
+                    )
             points = ts.get("points") or []
             if len(points) != 1:
                 raise ApiError("INVALID_ARGUMENT", "Each time series must contain exactly one point.")
             point = points[0]
             interval = point.get("interval") or {}
             end = parse_time(interval.get("endTime", ""), "interval.end_time")
-            start = parse_time(interval["startTime"], "interval.start_time") if interval.get("startTime") else end
+            start = (
+                parse_time(interval["startTime"], "interval.start_time") if interval.get("startTime") else end
+            )
             if kind == "DELTA" and start >= end:
-                raise ApiError("INVALID_ARGUMENT", "The start time must be before the end time for a DELTA metric.")
+                raise ApiError(
+                    "INVALID_ARGUMENT", "The start time must be before the end time for a DELTA metric."
+                )
             value = point.get("value") or {}
             if value_type != "INT64" or "int64Value" not in value:
                 raise ApiError("INVALID_ARGUMENT", "The fake stores INT64 values only (value.int64Value).")
             series = StoredSeries(
-                metric_type, dict(metric.get("labels") or {}), resource_type,
-                dict(resource.get("labels") or {}), kind, value_type,
+                metric_type,
+                dict(metric.get("labels") or {}),
+                resource_type,
+                dict(resource.get("labels") or {}),
+                kind,
+                value_type,
             )
             stored = self.series.setdefault(series.key(), series)
-            if stored.points and (end <= stored.points[-1][1] or (kind == "DELTA" and start < stored.points[-1][1])):
+            if stored.points and (
+                end <= stored.points[-1][1] or (kind == "DELTA" and start < stored.points[-1][1])
+            ):
                 raise ApiError(
                     "INVALID_ARGUMENT",
                     "Points must be written in order. One or more of the points specified had an older start time than the most recent point.",
@@ -269,13 +302,19 @@ class FakeMonitoring:
         if "interval.endTime" not in query:
             raise ApiError("INVALID_ARGUMENT", "Field interval.endTime had an invalid value: must be set.")
         end = parse_time(query["interval.endTime"], "interval.end_time")
-        start = parse_time(query["interval.startTime"], "interval.start_time") if "interval.startTime" in query else end
+        start = (
+            parse_time(query["interval.startTime"], "interval.start_time")
+            if "interval.startTime" in query
+            else end
+        )
         if start > end:
             raise ApiError("INVALID_ARGUMENT", "The start time must be before the end time.")
         aligner = query.get("aggregation.perSeriesAligner", "ALIGN_NONE")
         reducer = query.get("aggregation.crossSeriesReducer", "REDUCE_NONE")
         if aligner not in ("ALIGN_NONE", "ALIGN_SUM") or reducer not in ("REDUCE_NONE", "REDUCE_SUM"):
-            raise ApiError("UNIMPLEMENTED", "This fake aligns with ALIGN_SUM and reduces with REDUCE_SUM only.")
+            raise ApiError(
+                "UNIMPLEMENTED", "This fake aligns with ALIGN_SUM and reduces with REDUCE_SUM only."
+            )
         if reducer != "REDUCE_NONE" and aligner == "ALIGN_NONE":
             raise ApiError("INVALID_ARGUMENT", "A cross-series reducer requires a per-series aligner.")
         matched = [s for s in self.series.values() if all(t(s) for t in tests)]
@@ -341,8 +380,16 @@ class FakeMonitoring:
                 raise ApiError("INVALID_ARGUMENT", f"Invalid group-by field {f!r}.")
         groups: dict[tuple[Any, ...], tuple[StoredSeries, dict[tuple[int, int], int]]] = {}
         for s, points in aligned:
-            metric = {f.split(".", 2)[2]: s.metric_labels[f.split(".", 2)[2]] for f in fields if f.startswith("metric.") and f.split(".", 2)[2] in s.metric_labels}
-            resource = {f.split(".", 2)[2]: s.resource_labels[f.split(".", 2)[2]] for f in fields if f.startswith("resource.") and f.split(".", 2)[2] in s.resource_labels}
+            metric = {
+                f.split(".", 2)[2]: s.metric_labels[f.split(".", 2)[2]]
+                for f in fields
+                if f.startswith("metric.") and f.split(".", 2)[2] in s.metric_labels
+            }
+            resource = {
+                f.split(".", 2)[2]: s.resource_labels[f.split(".", 2)[2]]
+                for f in fields
+                if f.startswith("resource.") and f.split(".", 2)[2] in s.resource_labels
+            }
             head = StoredSeries(s.metric_type, metric, s.resource_type, resource, "DELTA", s.value_type)
             _, sums = groups.setdefault(head.key(), (head, {}))
             for a, b, v in points:
@@ -363,7 +410,10 @@ class FakeMonitoring:
             "metricKind": kind,
             "valueType": s.value_type,
             "points": [
-                {"interval": {"startTime": rfc3339(a), "endTime": rfc3339(b)}, "value": {"int64Value": str(v)}}
+                {
+                    "interval": {"startTime": rfc3339(a), "endTime": rfc3339(b)},
+                    "value": {"int64Value": str(v)},
+                }
                 for a, b, v in reversed(points)  # newest first, as Google lists them
             ],
         }
@@ -382,5 +432,7 @@ class FakeMonitoring:
         if page:
             out["timeSeries"] = page
         if offset + size < len(series):
-            out["nextPageToken"] = base64.urlsafe_b64encode(json.dumps({"o": offset + size}).encode()).decode()
+            out["nextPageToken"] = base64.urlsafe_b64encode(
+                json.dumps({"o": offset + size}).encode()
+            ).decode()
         return out

@@ -176,10 +176,14 @@ async def test_a_healthy_candidate_is_deployed_rolled_out_and_written_to_product
     seen = []
     for percent in (10, 50, 100):
         await gw.rollouts.tick()
-        assert split(vertex_fake, canary) == ({"1": 100 - percent, "2": percent} if percent < 100 else {"2": 100})
+        assert split(vertex_fake, canary) == (
+            {"1": 100 - percent, "2": percent} if percent < 100 else {"2": 100}
+        )
         seen.append((await gw.rollouts.get(rollout_id)).current_percent)
         candidate = candidate_id(vertex_fake, canary)
-        await responses(vertex_fake, canary, candidate, clock.now + timedelta(seconds=120), {"2xx": 997, "5xx": 3})
+        await responses(
+            vertex_fake, canary, candidate, clock.now + timedelta(seconds=120), {"2xx": 997, "5xx": 3}
+        )
         await responses(vertex_fake, canary, canary.current, clock.now + timedelta(seconds=120), {"5xx": 500})
         clock.advance(301)
     await gw.rollouts.tick()
@@ -217,14 +221,18 @@ async def test_a_candidate_over_the_error_threshold_is_rolled_back_with_the_spli
     clock: DateClock,
     receiver: WebhookReceiver,
 ) -> None:
-    rollout_id = await approve_and_start(gw, canary, steps=[10, 50, 100], step_seconds=60, max_error_rate=0.02)
+    rollout_id = await approve_and_start(
+        gw, canary, steps=[10, 50, 100], step_seconds=60, max_error_rate=0.02
+    )
     await gw.rollouts.tick()
     candidate = candidate_id(vertex_fake, canary)
     await responses(vertex_fake, canary, candidate, clock.now + timedelta(seconds=30), {"200": 99, "503": 1})
     clock.advance(61)
     await gw.rollouts.tick()
     assert split(vertex_fake, canary) == {"1": 50, "2": 50}
-    await responses(vertex_fake, canary, candidate, clock.now + timedelta(seconds=30), {"2xx": 920, "5xx": 80})
+    await responses(
+        vertex_fake, canary, candidate, clock.now + timedelta(seconds=30), {"2xx": 920, "5xx": 80}
+    )
     clock.advance(61)
     await gw.rollouts.tick()
 
@@ -266,7 +274,9 @@ async def test_a_step_without_responses_passes_with_no_error_rate(
 async def test_a_failed_deployment_is_reported_and_retried_on_the_next_pass(
     gw: Gateway, vertex_fake: VertexServer, canary: VertexCanary
 ) -> None:
-    quota = "The following quota metrics exceed quota limits: aiplatform.googleapis.com/custom_model_serving_cpus"
+    quota = (
+        "The following quota metrics exceed quota limits: aiplatform.googleapis.com/custom_model_serving_cpus"
+    )
     vertex_fake.fake.deploy_failures.append(quota)
     adapter = gw.adapters[REGISTRY]
     version = await gw.index.get_version(canary.candidate_uri)
@@ -290,7 +300,11 @@ async def test_endpoints_are_named_by_resource_name_or_id(
 ) -> None:
     adapter: Any = gw.adapters[REGISTRY]
     by_id = await adapter.endpoint_traffic(canary.endpoint_id)
-    assert by_id.uri == canary.endpoint == f"projects/{PROJECT_NUMBER}/locations/{LOCATION}/endpoints/{canary.endpoint_id}"
+    assert (
+        by_id.uri
+        == canary.endpoint
+        == f"projects/{PROJECT_NUMBER}/locations/{LOCATION}/endpoints/{canary.endpoint_id}"
+    )
     assert [(t.variant, t.percent, t.version_uri) for t in by_id.traffic] == [
         (canary.current, 100.0, canary.current_uri)
     ]
@@ -303,4 +317,7 @@ def test_percentages_are_whole_and_sum_to_100() -> None:
     shares = [TrafficShare(12.5, None, "c"), TrafficShare(43.75, None, "a"), TrafficShare(43.75, None, "b")]
     assert whole_percentages(shares) == {"c": 12, "a": 44, "b": 44}
     assert sum(whole_percentages([TrafficShare(100 / 3, None, str(i)) for i in range(3)]).values()) == 100
-    assert whole_percentages([TrafficShare(0.0, None, "c"), TrafficShare(100.0, None, "a")]) == {"c": 0, "a": 100}
+    assert whole_percentages([TrafficShare(0.0, None, "c"), TrafficShare(100.0, None, "a")]) == {
+        "c": 0,
+        "a": 100,
+    }
