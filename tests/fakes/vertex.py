@@ -45,7 +45,12 @@ removing ``default`` is ``INVALID_ARGUMENT``; an etag mismatch is ``ABORTED``;
 one lineage hop is one event edge; deploying the first model onto an endpoint
 without a ``trafficSplit`` gives it 100 % (what ``gcloud ai endpoints deploy-model``
 sends by default); a traffic split is refused unless it sums to 100 and names
-deployed models only (Google documents both rules); the token endpoint also refuses a replayed
+deployed models only (Google documents both rules); ``deployModel`` puts the
+deployed model on the endpoint at once and the operation answers ``done`` on
+the first poll (``deploy_polls`` delays that; Vertex adds the model when the
+operation finishes), ends in a RESOURCE_EXHAUSTED error for each message in
+``deploy_failures``, and needs ``dedicatedResources`` with a machine type (the
+uploaded models support DEDICATED_RESOURCES only); the token endpoint also refuses a replayed
 ``jti`` (stricter than Google documents).
 """
 
@@ -430,6 +435,7 @@ class FakeVertex:
         self.endpoints: dict[str, StoredEndpoint] = {}
         self.operations: dict[str, dict[str, Any]] = {}
         self.operation_types: dict[str, tuple[str, str]] = {}  # name -> (metadata, response) types
+        self.polls_left: dict[str, int] = {}  # operation -> "not done" answers still to give
         from tests.fakes.vertex_monitoring import FakeMonitoring  # it builds on this module
 
         self.monitoring = FakeMonitoring(self)
@@ -460,6 +466,8 @@ class FakeVertex:
             self.token_failures: deque[int] = deque()
             # Messages of the next deployModel operations to end in an error (a quota, say).
             self.deploy_failures: deque[str] = deque()
+            # How many operations.get answers of a new deployModel say "not done" first.
+            self.deploy_polls = 0
             self.accept_tokens = True  # False: the API refuses every token (clock skew, wrong universe)
 
     def add_service_account(self, email: str, kid: str, public_key: RSAKey) -> None:
@@ -1130,6 +1138,7 @@ class FakeVertex:
             "genericMetadata": {"createTime": stamp, "updateTime": stamp},
         }
         self.operation_types[op_name] = ("DeployModelOperationMetadata", "DeployModelResponse")
+        self.polls_left[op_name] = self.deploy_polls
         if self.deploy_failures:  # fails while provisioning: nothing is deployed
             message = self.deploy_failures.popleft()
             self.operations[op_name] = {
@@ -1169,6 +1178,9 @@ class FakeVertex:
         name = f"{self.parent}/endpoints/{args['endpointsId']}/operations/{args['operationsId']}"
         if name not in self.operations:
             raise ApiError("NOT_FOUND", f"Operation {name} does not exist.")
+        if self.polls_left.get(name, 0) > 0:
+            self.polls_left[name] -= 1
+            return {"name": name, "metadata": self.operations[name]["metadata"]}
         return self.operations[name]
 
     # --- ML Metadata writes (what the Vertex SDK's experiment tracking sends) ------

@@ -22,13 +22,21 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from asgi_lifespan import LifespanManager
+from starlette.requests import Request
 
-from adapters.vertex.traffic import RESPONSE_COUNT, whole_percentages
-from gateway.domain import TrafficShare
-from gateway.errors import RegistryRejected
+from adapters.vertex.api import VertexApi
+from adapters.vertex.options import load_settings
+from adapters.vertex.traffic import RESPONSE_COUNT, VertexTraffic, whole_percentages
+from gateway.auth.principal import Principal
+from gateway.config import RegistrySettings
+from gateway.domain import ModelVersion, TrafficShare
+from gateway.errors import RegistryRejected, RegistryUnavailable
 from gateway.rollouts.records import RolloutStatus
 from gateway.runtime import Gateway
+from gateway.server import create_app
 from tests.adapters.contract import unique_name
 from tests.adapters.test_vertex import upload
 from tests.rollouts.support import (
@@ -42,7 +50,7 @@ from tests.rollouts.support import (
     webhook_receiver,
 )
 from tests.servers.vertex import LOCATION, PROJECT_NUMBER, VertexServer
-from tests.support import make_settings
+from tests.support import data_of, gql, make_settings
 
 REGISTRY = "vx-serving"
 
@@ -311,6 +319,76 @@ async def test_endpoints_are_named_by_resource_name_or_id(
     for wrong in ("ranker-prod", f"projects/{PROJECT_NUMBER}/locations/europe-west4/endpoints/1"):
         with pytest.raises(RegistryRejected):
             await adapter.endpoint_traffic(wrong)
+
+
+async def test_a_deployment_is_polled_until_done_and_given_up_after_its_timeout(
+    vertex_fake: VertexServer, canary: VertexCanary
+) -> None:
+    registry = RegistrySettings(
+        id=REGISTRY, kind="vertex", team="ads", options=vertex_fake.options(deploy_timeout_seconds=30)
+    )
+    settings = load_settings(registry, environ={})
+    api = VertexApi(REGISTRY, settings)
+    now = [0.0]
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:  # the poll's pauses, on the test's clock
+        waits.append(seconds)
+        now[0] += seconds
+
+    traffic = VertexTraffic(REGISTRY, settings, api, sleep=sleep, clock=lambda: now[0])
+    version = ModelVersion(registry_id=REGISTRY, model_name=canary.model, version="2")
+    try:
+        vertex_fake.fake.deploy_polls = 3
+        endpoint = await traffic.deploy_candidate(canary.endpoint_id, version)
+        assert waits == [1.0, 2.0, 4.0]  # backing off between operations.get calls
+        assert sorted(t.percent for t in endpoint.traffic) == [0.0, 100.0]
+
+        vertex_fake.fake.deploy_polls = 100
+        waits.clear()
+        with pytest.raises(RegistryUnavailable, match="not done after 30 s"):
+            await traffic.deploy_candidate(canary.endpoint_id, version)
+        assert sum(waits) >= 30
+    finally:
+        await traffic.aclose()
+        await api.aclose()
+
+
+START = """mutation($i: RolloutInput!) { startRollout(input: $i) {
+  id status promotion { id } endpoint { name traffic { variant percent version { uri } } } } }"""
+APPROVE = "mutation($id: ID!) { approvePromotion(requestId: $id) { id status } }"
+ROLLOUTS = "query { rollouts { id status currentPercent endpoint { traffic { percent version { uri } } } } }"
+
+
+async def test_a_rollout_by_endpoint_id_through_graphql(
+    gw: Gateway, vertex_fake: VertexServer, canary: VertexCanary
+) -> None:
+    principals = {p.name: p for p in (ALICE, BOB)}
+
+    async def principal_for(request: Request) -> Principal:
+        return principals[request.headers.get("x-test-principal", "alice")]
+
+    app = create_app(gw.settings, gateway=gw, background_sync=False, principal_for_request=principal_for)
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as c,
+    ):
+        plan = {"uri": canary.candidate_uri, "endpoint": canary.endpoint_id, "steps": [30, 100]}
+        started = data_of(await gql(c, START, {"i": plan}))["startRollout"]
+        assert started["status"] == "PENDING_APPROVAL"
+        assert started["endpoint"]["traffic"] == [
+            {"variant": canary.current, "percent": 100.0, "version": {"uri": canary.current_uri}}
+        ]
+        c.headers["x-test-principal"] = "bob"
+        data_of(await gql(c, APPROVE, {"id": started["promotion"]["id"]}))
+        await gw.rollouts.tick()
+        listed = data_of(await gql(c, ROLLOUTS))["rollouts"]
+        now = next(r for r in listed if r["id"] == started["id"])
+    assert now["status"] == "RUNNING" and now["currentPercent"] == 30.0
+    assert sorted((t["version"]["uri"], t["percent"]) for t in now["endpoint"]["traffic"]) == [
+        (canary.current_uri, 70.0),
+        (canary.candidate_uri, 30.0),
+    ]
 
 
 def test_percentages_are_whole_and_sum_to_100() -> None:
