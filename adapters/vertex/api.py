@@ -184,6 +184,13 @@ class VertexApi:
     async def get_operation(self, name: str) -> dict[str, Any]:
         return await self._http.get(name)
 
+    async def list_operations(self, name: str, page_token: str | None = None) -> dict[str, Any]:
+        """One page of a resource's long-running operations (``…/operations``)."""
+        params: dict[str, Any] = {"pageSize": self.settings.page_size}
+        if page_token:
+            params["pageToken"] = page_token
+        return await self._http.get(f"{name}/operations", params)
+
     async def lineage_subgraph(self, artifact: str) -> dict[str, Any] | None:
         """The ML Metadata lineage around an artifact; None if the artifact is gone."""
         try:

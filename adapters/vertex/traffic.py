@@ -13,7 +13,10 @@ rollouts (``TrafficController``, ``CandidateDeployer``, ``ErrorRateReader``).
   the version's ``…/models/ID@VERSION``, the ``dedicatedResources`` (or
   ``automaticResources``) of the deployed model with the largest share, so
   machine types match, and ``trafficSplit`` = the split as it is plus
-  ``"0": 0`` (Vertex's name for the model being deployed).
+  ``"0": 0`` (Vertex's name for the model being deployed). One pass waits
+  ``deploy_wait_seconds`` for it; a deployment still running is found on the
+  endpoint's operations (``endpoints.operations.list``) by the next pass and
+  waited on, never started twice.
 - Error rate: Cloud Monitoring v3 ``timeSeries.list`` of
   ``aiplatform.googleapis.com/prediction/online/response_count`` (DELTA,
   INT64; label ``response_code``: ``5xx`` or a code) on the monitored resource
@@ -39,7 +42,7 @@ from adapters.vertex.api import VertexApi, error_translator
 from adapters.vertex.options import VertexSettings
 from adapters.vertex.serving import endpoint_from_wire
 from gateway.domain import Endpoint, ModelVersion, TrafficShare
-from gateway.errors import RegistryRejected, RegistryUnavailable
+from gateway.errors import RegistryError, RegistryRejected, RegistryUnavailable
 
 RESPONSE_COUNT = "aiplatform.googleapis.com/prediction/online/response_count"
 ENDPOINT_RESOURCE = "aiplatform.googleapis.com/Endpoint"
@@ -124,7 +127,18 @@ class VertexTraffic:
         return self._endpoint(await self._api.patch_traffic_split(name, whole_percentages(shares)))
 
     async def deploy_candidate(self, endpoint: str, version: ModelVersion) -> Endpoint:
+        """Deploy ``version`` with 0 % traffic. A deployment takes minutes: one pass
+        waits ``deploy_wait_seconds`` and then raises ``RegistryUnavailable``; the
+        next pass finds the operation still running on the endpoint and waits on
+        it again rather than deploying twice (also when another replica started it)."""
         name = self.endpoint_name(endpoint)
+        what = f"deploying {version.uri} onto {name}"
+        deadline = self._clock() + self.settings.deploy_wait_seconds
+        for pending in await self._deploys_under_way(name):
+            await self._wait(pending, what, deadline)
+        current = await self.endpoint_traffic(name)
+        if any(s.version_uri == version.uri for s in current.traffic):
+            return current  # the deployment a previous pass started has finished
         wire = await self._api.get_endpoint(name)
         deployed = list(wire.get("deployedModels") or ())
         if not deployed:
@@ -132,27 +146,46 @@ class VertexTraffic:
         split = {str(k): int(v) for k, v in (wire.get("trafficSplit") or {}).items()}
         template = max(deployed, key=lambda d: split.get(str(d.get("id")), 0))
         model = {
-            "model": f"{self._api.model_path(version.model_name, version.version)}",
+            "model": self._api.model_path(version.model_name, version.version),
             "displayName": f"{version.model_name}-v{version.version}"[:128],
             **{k: template[k] for k in RESOURCE_KEYS if k in template},
         }
         operation = await self._api.deploy_model(name, model, {**split, "0": 0})
-        await self._wait(operation, f"deploying {version.uri} onto {name}")
+        await self._wait(operation, what, deadline)
         return await self.endpoint_traffic(name)
 
-    async def _wait(self, operation: Mapping[str, Any], what: str) -> Mapping[str, Any]:
-        deadline = self._clock() + self.settings.deploy_timeout_seconds
+    async def _deploys_under_way(self, name: str) -> list[Mapping[str, Any]]:
+        """The endpoint's ``deployModel`` operations not yet done (any model's: the
+        split is only safe to copy once they have finished)."""
+        found: list[Mapping[str, Any]] = []
+        token: str | None = None
+        while True:
+            try:
+                body = await self._api.list_operations(name, token)
+            except RegistryError as exc:
+                if exc.status == 501:  # UNIMPLEMENTED: nothing to learn here
+                    return found
+                raise
+            for op in body.get("operations") or ():
+                kind = str((op.get("metadata") or {}).get("@type", ""))
+                if not op.get("done") and kind.endswith(".DeployModelOperationMetadata"):
+                    found.append(op)
+            token = body.get("nextPageToken") or None
+            if token is None:
+                return found
+
+    async def _wait(self, operation: Mapping[str, Any], what: str, deadline: float) -> Mapping[str, Any]:
         delay = POLL_FIRST_SECONDS
         while not operation.get("done"):
             if self._clock() >= deadline:
                 raise RegistryUnavailable(
                     self.registry_id,
-                    f"{what}: operation {operation.get('name')} not done after "
-                    f"{self.settings.deploy_timeout_seconds:g} s",
+                    f"{what}: operation {operation.get('name')} still running after "
+                    f"{self.settings.deploy_wait_seconds:g} s; the next pass looks again",
                 )
             operation = await self._api.get_operation(str(operation["name"]))
             if not operation.get("done"):
-                await self._sleep(delay)
+                await self._sleep(min(delay, max(0.0, deadline - self._clock())))
                 delay = min(delay * 2, POLL_MAX_SECONDS)
         error = operation.get("error")
         if error:

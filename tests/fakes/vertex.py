@@ -19,7 +19,7 @@ upload`` (a long-running operation, done on the first ``operations.get``),
 ``endpoints.list / get / patch`` (``patch`` with ``updateMask=traffic_split``
 only), ``endpoints.deployModel`` (a long-running operation, done on the first
 ``endpoints.operations.get``; ``"0"`` in its ``trafficSplit`` names the model
-being deployed), and the ML Metadata writes a team's training code makes (``artifacts.create``,
+being deployed), ``endpoints.operations.list``, and the ML Metadata writes a team's training code makes (``artifacts.create``,
 ``executions.create``, ``executions.addExecutionEvents``; every upload also
 creates the version's ``google.VertexModel`` artifact, as Vertex does).
 Not served, so set through test-only methods: creating an endpoint with its
@@ -45,10 +45,10 @@ removing ``default`` is ``INVALID_ARGUMENT``; an etag mismatch is ``ABORTED``;
 one lineage hop is one event edge; deploying the first model onto an endpoint
 without a ``trafficSplit`` gives it 100 % (what ``gcloud ai endpoints deploy-model``
 sends by default); a traffic split is refused unless it sums to 100 and names
-deployed models only (Google documents both rules); ``deployModel`` puts the
-deployed model on the endpoint at once and the operation answers ``done`` on
-the first poll (``deploy_polls`` delays that; Vertex adds the model when the
-operation finishes), ends in a RESOURCE_EXHAUSTED error for each message in
+deployed models only (Google documents both rules); a ``deployModel``
+operation finishes (the deployed model joins the endpoint, the split is set)
+on its first ``operations.get`` (after ``deploy_polls`` "not done" answers, to
+play a deployment that takes minutes), ends in a RESOURCE_EXHAUSTED error for each message in
 ``deploy_failures``, and needs ``dedicatedResources`` with a machine type (the
 uploaded models support DEDICATED_RESOURCES only); the token endpoint also refuses a replayed
 ``jti`` (stricter than Google documents).
@@ -104,6 +104,7 @@ SERVED = {
     "aiplatform.projects.locations.endpoints.patch",
     "aiplatform.projects.locations.endpoints.deployModel",
     "aiplatform.projects.locations.endpoints.operations.get",
+    "aiplatform.projects.locations.endpoints.operations.list",
     "aiplatform.projects.locations.metadataStores.artifacts.create",
     "aiplatform.projects.locations.metadataStores.executions.create",
     "aiplatform.projects.locations.metadataStores.executions.addExecutionEvents",
@@ -436,6 +437,7 @@ class FakeVertex:
         self.operations: dict[str, dict[str, Any]] = {}
         self.operation_types: dict[str, tuple[str, str]] = {}  # name -> (metadata, response) types
         self.polls_left: dict[str, int] = {}  # operation -> "not done" answers still to give
+        self.unfinished: dict[str, Callable[[], dict[str, Any]]] = {}  # operation -> its completion
         from tests.fakes.vertex_monitoring import FakeMonitoring  # it builds on this module
 
         self.monitoring = FakeMonitoring(self)
@@ -707,8 +709,15 @@ class FakeVertex:
 
     def _check_operation(self, api_method: ApiMethod | None, status: int, payload: Any) -> list[str]:
         """An Operation's ``metadata`` and ``response`` are ``Any``: check what they hold."""
-        if api_method is None or status != 200 or api_method.response != "GoogleLongrunningOperation":
+        if api_method is None or status != 200:
             return []
+        if api_method.response == "GoogleLongrunningListOperationsResponse":
+            return [p for op in payload.get("operations") or () for p in self._operation_problems(op)]
+        if api_method.response != "GoogleLongrunningOperation":
+            return []
+        return self._operation_problems(payload)
+
+    def _operation_problems(self, payload: Any) -> list[str]:
         types = self.operation_types.get(str(payload.get("name")))
         if types is None:
             return [f"operation {payload.get('name')} of no known kind"]
@@ -736,6 +745,7 @@ class FakeVertex:
             prefix + "endpoints.patch": self._patch_endpoint,
             prefix + "endpoints.deployModel": self._deploy_model,
             prefix + "endpoints.operations.get": self._get_endpoint_operation,
+            prefix + "endpoints.operations.list": self._list_endpoint_operations,
             prefix + "metadataStores.artifacts.create": self._create_artifact,
             prefix + "metadataStores.executions.create": self._create_execution,
             prefix + "metadataStores.executions.addExecutionEvents": self._add_execution_events,
@@ -1130,6 +1140,14 @@ class FakeVertex:
             )
         if int(resources["dedicatedResources"].get("minReplicaCount") or 0) < 1:
             raise ApiError("INVALID_ARGUMENT", "dedicated_resources.min_replica_count must be at least 1.")
+        split = {str(k): int(v) for k, v in (body.get("trafficSplit") or {}).items()}
+        known = {d.deployed_id for d in endpoint.deployed} | {"0"}
+        if unknown := sorted(set(split) - known):
+            raise ApiError(
+                "INVALID_ARGUMENT", f"Deployed model(s) {', '.join(unknown)} not found in the endpoint."
+            )
+        if split and sum(split.values()) != 100:
+            raise ApiError("INVALID_ARGUMENT", "The sum of all traffic split values must be 100.")
         now = self._now()
         op_name = f"{self.parent}/endpoints/{endpoint.endpoint_id}/operations/{self._new_id()}"
         stamp = rfc3339(now)
@@ -1139,40 +1157,45 @@ class FakeVertex:
         }
         self.operation_types[op_name] = ("DeployModelOperationMetadata", "DeployModelResponse")
         self.polls_left[op_name] = self.deploy_polls
-        if self.deploy_failures:  # fails while provisioning: nothing is deployed
-            message = self.deploy_failures.popleft()
-            self.operations[op_name] = {
-                "name": op_name,
-                "metadata": metadata,
-                "done": True,
-                "error": {"code": 8, "message": message},
+        failure = self.deploy_failures.popleft() if self.deploy_failures else None
+
+        def finish() -> dict[str, Any]:
+            """What Vertex does when the deployment completes."""
+            if failure is not None:  # fails while provisioning: nothing is deployed
+                return {
+                    "name": op_name,
+                    "metadata": metadata,
+                    "done": True,
+                    "error": {"code": 8, "message": failure},
+                }
+            deployed_id = self._new_id()[-10:]
+            deployed = StoredDeployedModel(
+                deployed_id,
+                model.model_id,
+                version.version_id,
+                self._now(),
+                resources,
+                spec.get("displayName"),
+            )
+            endpoint.deployed.append(deployed)
+            final = dict(split)
+            if "0" in final:
+                final[deployed_id] = final.pop("0")
+            if final:  # documented: an empty trafficSplit leaves the endpoint's split as it is
+                endpoint.traffic = final
+            self._touch_endpoint(endpoint)
+            name = f"{self.parent}/endpoints/{endpoint.endpoint_id}"
+            version.deployed.append({"endpoint": name, "deployedModelId": deployed_id})
+            self._touch(model, version)
+            response = {
+                "@type": TYPE_PREFIX + "DeployModelResponse",
+                "deployedModel": self.render_deployed(deployed),
             }
-            return {"name": op_name, "metadata": metadata}
-        deployed_id = self._new_id()[-10:]
-        deployed = StoredDeployedModel(
-            deployed_id, model.model_id, version.version_id, now, resources, spec.get("displayName")
-        )
-        split = {str(k): int(v) for k, v in (body.get("trafficSplit") or {}).items()}
-        if "0" in split:
-            split[deployed_id] = split.pop("0")
-        endpoint.deployed.append(deployed)
-        try:
-            if split:  # documented: an empty trafficSplit leaves the endpoint's split as it is
-                self._set_split(endpoint, split)
-        except ApiError:
-            endpoint.deployed.remove(deployed)
-            raise
-        self._touch_endpoint(endpoint)
-        version.deployed.append(
-            {"endpoint": f"{self.parent}/endpoints/{endpoint.endpoint_id}", "deployedModelId": deployed_id}
-        )
-        self._touch(model, version)
-        response = {
-            "@type": TYPE_PREFIX + "DeployModelResponse",
-            "deployedModel": self.render_deployed(deployed),
-        }
-        self.operations[op_name] = {"name": op_name, "metadata": metadata, "done": True, "response": response}
-        return {"name": op_name, "metadata": metadata}  # not done yet: clients must poll
+            return {"name": op_name, "metadata": metadata, "done": True, "response": response}
+
+        self.unfinished[op_name] = finish
+        self.operations[op_name] = {"name": op_name, "metadata": metadata}
+        return self.operations[op_name]  # not done yet: clients must poll
 
     def _get_endpoint_operation(self, args: Mapping[str, str], query: Mapping[str, str], body: Any) -> Any:
         name = f"{self.parent}/endpoints/{args['endpointsId']}/operations/{args['operationsId']}"
@@ -1180,8 +1203,18 @@ class FakeVertex:
             raise ApiError("NOT_FOUND", f"Operation {name} does not exist.")
         if self.polls_left.get(name, 0) > 0:
             self.polls_left[name] -= 1
-            return {"name": name, "metadata": self.operations[name]["metadata"]}
+        elif name in self.unfinished:
+            self.operations[name] = self.unfinished.pop(name)()
         return self.operations[name]
+
+    def _list_endpoint_operations(self, args: Mapping[str, str], query: Mapping[str, str], body: Any) -> Any:
+        """Oldest first, unpaged (the fake never holds many); ``filter`` is not served."""
+        if query.get("filter"):
+            raise ApiError("UNIMPLEMENTED", "This fake lists operations without a filter.")
+        endpoint = self._endpoint(args["endpointsId"])
+        prefix = f"{self.parent}/endpoints/{endpoint.endpoint_id}/operations/"
+        found = [op for name, op in self.operations.items() if name.startswith(prefix)]
+        return {"operations": found} if found else {}
 
     # --- ML Metadata writes (what the Vertex SDK's experiment tracking sends) ------
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -81,6 +81,12 @@ async def canary(vertex_fake: VertexServer) -> VertexCanary:
 
 
 @pytest.fixture
+def extra_options() -> dict[str, Any]:
+    """Further options of the Vertex registry (a test parametrizes it)."""
+    return {}
+
+
+@pytest.fixture
 def clock() -> DateClock:
     return DateClock()
 
@@ -99,6 +105,7 @@ async def gw(
     clock: DateClock,
     receiver: WebhookReceiver,
     monkeypatch: pytest.MonkeyPatch,
+    extra_options: dict[str, Any],
 ) -> AsyncIterator[Gateway]:
     monkeypatch.setenv("ROLLOUT_ALERT_SECRET", "vertex-rollout-secret-0123")
     policies = tmp_path / "policies.yaml"
@@ -107,7 +114,7 @@ async def gw(
         "id": REGISTRY,
         "kind": "vertex",
         "team": "ads",
-        **vertex_fake.options(monitoring_endpoint=vertex_fake.base_url),
+        **vertex_fake.options(monitoring_endpoint=vertex_fake.base_url, **extra_options),
     }
     settings = make_settings(
         database_url,
@@ -321,11 +328,11 @@ async def test_endpoints_are_named_by_resource_name_or_id(
             await adapter.endpoint_traffic(wrong)
 
 
-async def test_a_deployment_is_polled_until_done_and_given_up_after_its_timeout(
+async def test_a_slow_deployment_is_waited_on_across_passes_and_never_sent_twice(
     vertex_fake: VertexServer, canary: VertexCanary
 ) -> None:
     registry = RegistrySettings(
-        id=REGISTRY, kind="vertex", team="ads", options=vertex_fake.options(deploy_timeout_seconds=30)
+        id=REGISTRY, kind="vertex", team="ads", options=vertex_fake.options(deploy_wait_seconds=30)
     )
     settings = load_settings(registry, environ={})
     api = VertexApi(REGISTRY, settings)
@@ -337,21 +344,54 @@ async def test_a_deployment_is_polled_until_done_and_given_up_after_its_timeout(
         now[0] += seconds
 
     traffic = VertexTraffic(REGISTRY, settings, api, sleep=sleep, clock=lambda: now[0])
-    version = ModelVersion(registry_id=REGISTRY, model_name=canary.model, version="2")
+    v2 = ModelVersion(registry_id=REGISTRY, model_name=canary.model, version="2")
+    fake = vertex_fake.fake
     try:
-        vertex_fake.fake.deploy_polls = 3
-        endpoint = await traffic.deploy_candidate(canary.endpoint_id, version)
+        fake.deploy_polls = 3
+        endpoint = await traffic.deploy_candidate(canary.endpoint_id, v2)
         assert waits == [1.0, 2.0, 4.0]  # backing off between operations.get calls
-        assert sorted(t.percent for t in endpoint.traffic) == [0.0, 100.0]
+        assert sorted((t.version_uri or "", t.percent) for t in endpoint.traffic) == [
+            (canary.current_uri, 100.0),
+            (canary.candidate_uri, 0.0),
+        ]
 
-        vertex_fake.fake.deploy_polls = 100
-        waits.clear()
-        with pytest.raises(RegistryUnavailable, match="not done after 30 s"):
-            await traffic.deploy_candidate(canary.endpoint_id, version)
-        assert sum(waits) >= 30
+        v3 = await asyncio.to_thread(
+            vertex_fake.upload, canary.model, artifact_uri="gs://m/3", new_version=True
+        )
+        fake.deploy_polls = 1000
+        for _ in range(2):  # still running: each pass gives up after deploy_wait_seconds
+            with pytest.raises(RegistryUnavailable, match="still running after 30 s"):
+                await traffic.deploy_candidate(canary.endpoint_id, replace(v2, version=v3))
+        assert len(fake.endpoints[canary.endpoint_id].deployed) == 2  # not there until done
+        for name in fake.polls_left:
+            fake.polls_left[name] = 0  # the deployment completes
+        endpoint = await traffic.deploy_candidate(canary.endpoint_id, replace(v2, version=v3))
+        assert (
+            sorted(t.version_uri or "" for t in endpoint.traffic)[-1]
+            == f"mg://{REGISTRY}/{canary.model}/{v3}"
+        )
+        sent = [r for r in fake.requests if r.path.endswith(f"/{canary.endpoint_id}:deployModel")]
+        assert len(sent) == 2  # one per version: the slow one was waited on, not sent again
     finally:
         await traffic.aclose()
         await api.aclose()
+
+
+@pytest.mark.parametrize("extra_options", [{"deploy_wait_seconds": 0.2}])
+async def test_a_rollout_waits_passes_for_its_candidate_to_deploy(
+    gw: Gateway, vertex_fake: VertexServer, canary: VertexCanary
+) -> None:
+    vertex_fake.fake.deploy_polls = 2
+    rollout_id = await approve_and_start(gw, canary, steps=[10, 100], step_seconds=60)
+    passes = 0
+    while (await gw.rollouts.get(rollout_id)).status is RolloutStatus.PENDING_APPROVAL and passes < 20:
+        await gw.rollouts.tick()
+        passes += 1
+    assert (await gw.rollouts.get(rollout_id)).status is RolloutStatus.RUNNING
+    assert passes > 1
+    assert split(vertex_fake, canary) == {"1": 90, "2": 10}
+    sent = [r for r in vertex_fake.fake.requests if r.path.endswith(f"/{canary.endpoint_id}:deployModel")]
+    assert len(sent) == 1
 
 
 START = """mutation($i: RolloutInput!) { startRollout(input: $i) {
