@@ -33,7 +33,7 @@ from adapters.vertex.traffic import RESPONSE_COUNT, VertexTraffic, whole_percent
 from gateway.auth.principal import Principal
 from gateway.config import RegistrySettings
 from gateway.domain import ModelVersion, TrafficShare
-from gateway.errors import RegistryRejected, RegistryUnavailable
+from gateway.errors import RegistryForbidden, RegistryRejected, RegistryUnavailable
 from gateway.rollouts.records import RolloutStatus
 from gateway.runtime import Gateway
 from gateway.server import create_app
@@ -392,6 +392,22 @@ async def test_a_rollout_waits_passes_for_its_candidate_to_deploy(
     assert split(vertex_fake, canary) == {"1": 90, "2": 10}
     sent = [r for r in vertex_fake.fake.requests if r.path.endswith(f"/{canary.endpoint_id}:deployModel")]
     assert len(sent) == 1
+
+
+async def test_a_monitoring_refusal_names_cloud_monitoring(vertex_fake: VertexServer) -> None:
+    options = vertex_fake.options(project="someone-elses-project", monitoring_endpoint=vertex_fake.base_url)
+    settings = load_settings(RegistrySettings(id=REGISTRY, kind="vertex", options=options), environ={})
+    api = VertexApi(REGISTRY, settings)
+    traffic = VertexTraffic(REGISTRY, settings, api)
+    end = datetime.now(UTC)
+    try:
+        with pytest.raises(RegistryForbidden) as refused:
+            await traffic.error_rate("1234", "5678", end - timedelta(minutes=5), end)
+    finally:
+        await traffic.aclose()
+        await api.aclose()
+    assert "Cloud Monitoring answered 403 PERMISSION_DENIED" in refused.value.message
+    assert refused.value.registry_id == REGISTRY
 
 
 START = """mutation($i: RolloutInput!) { startRollout(input: $i) {
