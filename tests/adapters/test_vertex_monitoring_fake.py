@@ -115,12 +115,15 @@ async def test_undeclared_parameters_and_bad_filters_are_refused(vertex_fake: Ve
         base_url=vertex_fake.base_url, headers={"authorization": f"Bearer {token}"}
     ) as http:
         path = f"/v3/projects/{PROJECT_ID}/timeSeries"
-        answers = [
-            await http.get(path, params={"filter": f'metric.type = "{RESPONSE_COUNT}"', "interval.endTime": "2026-01-01T00:00:00Z", "colour": "red"}),
-            await http.get(path, params={"filter": 'resource.type = "x"', "interval.endTime": "2026-01-01T00:00:00Z"}),
-            await http.get(path, params={"filter": f'metric.type = "{RESPONSE_COUNT}"', "interval.endTime": "yesterday"}),
-            await http.get(path, params={"filter": f'metric.type = "{RESPONSE_COUNT}"', "interval.endTime": "2026-01-01T00:00:00Z", "aggregation.perSeriesAligner": "ALIGN_SIDEWAYS"}),
-        ]  # fmt: skip
+        metric = f'metric.type = "{RESPONSE_COUNT}"'
+        at = "2026-01-01T00:00:00Z"
+        queries = [
+            {"filter": metric, "interval.endTime": at, "colour": "red"},
+            {"filter": 'resource.type = "x"', "interval.endTime": at},
+            {"filter": metric, "interval.endTime": "yesterday"},
+            {"filter": metric, "interval.endTime": at, "aggregation.perSeriesAligner": "ALIGN_SIDEWAYS"},
+        ]
+        answers = [await http.get(path, params=q) for q in queries]
         unauthenticated = await http.get(
             path, headers={"authorization": "Bearer nope"}, params={"filter": "x"}
         )

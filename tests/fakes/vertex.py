@@ -15,13 +15,14 @@ document ``aiplatform.v1.json`` (shipped inside google-api-python-client):
 
 Served: ``models.list / get / listVersions / mergeVersionAliases / patch /
 upload`` (a long-running operation, done on the first ``operations.get``),
-``models.operations.get``, ``metadataStores.artifacts.queryArtifactLineageSubgraph``
+``models.operations.get``, ``metadataStores.artifacts.queryArtifactLineageSubgraph``,
 ``endpoints.list / get / patch`` (``patch`` with ``updateMask=traffic_split``
 only), ``endpoints.deployModel`` (a long-running operation, done on the first
 ``endpoints.operations.get``; ``"0"`` in its ``trafficSplit`` names the model
-being deployed), ``endpoints.operations.list``, and the ML Metadata writes a team's training code makes (``artifacts.create``,
-``executions.create``, ``executions.addExecutionEvents``; every upload also
-creates the version's ``google.VertexModel`` artifact, as Vertex does).
+being deployed), ``endpoints.operations.list``, and the ML Metadata writes a
+team's training code makes (``artifacts.create``, ``executions.create``,
+``executions.addExecutionEvents``; every upload also creates the version's
+``google.VertexModel`` artifact, as Vertex does).
 Not served, so set through test-only methods: creating an endpoint with its
 first deployment (``deploy``; ``endpoints.create`` is not served);
 ``add_training_run`` is a shortcut for a whole run. Cloud Monitoring's
@@ -48,10 +49,10 @@ sends by default); a traffic split is refused unless it sums to 100 and names
 deployed models only (Google documents both rules); a ``deployModel``
 operation finishes (the deployed model joins the endpoint, the split is set)
 on its first ``operations.get`` (after ``deploy_polls`` "not done" answers, to
-play a deployment that takes minutes), ends in a RESOURCE_EXHAUSTED error for each message in
-``deploy_failures``, and needs ``dedicatedResources`` with a machine type (the
-uploaded models support DEDICATED_RESOURCES only); the token endpoint also refuses a replayed
-``jti`` (stricter than Google documents).
+play a deployment that takes minutes), ends in a RESOURCE_EXHAUSTED error for
+each message in ``deploy_failures``, and needs ``dedicatedResources`` with a
+machine type (the uploaded models support DEDICATED_RESOURCES only); the token
+endpoint also refuses a replayed ``jti`` (stricter than Google documents).
 """
 
 from __future__ import annotations
