@@ -144,7 +144,7 @@ class RolloutEngine:
         if not isinstance(adapter, TrafficController):
             raise BadInput(
                 f"registry {registry_id!r} ({adapter.kind}) cannot shift endpoint traffic: canary "
-                "rollouts need a SageMaker registry",
+                "rollouts need a SageMaker or Vertex AI registry",
                 field="endpoint",
             )
         if self._gated_by_prometheus(registry_id) is None and not isinstance(adapter, ErrorRateReader):
