@@ -46,10 +46,13 @@ class DemoPackage:
     variant: tuple[str, float] | None = None  # (production variant, weight) on the demo endpoint
 
 
+# CustomerMetadataProperties values allow letters, digits, spaces and _.:/=+-@ only.
 CARD = {
     "model_card.intended_use": "Scoring card-not-present transactions at checkout",
-    "model_card.limitations": "Same features as the platform model; not retrained on SageMaker",
+    "model_card.limitations": "Same features as the platform model - not retrained on SageMaker",
     "model_card.evaluation": "AUC as recorded by the platform registry",
+    "model_card.bias_assessment": "False-positive rates within 2 percent across regions - the platform check",
+    "modelgate.code.repository": "https://git.acme.example/ml/fraud-detector",
 }
 
 # (group, description, packages in version order)
@@ -63,7 +66,12 @@ DEMO_SAGEMAKER: list[tuple[str, str, list[DemoPackage]]] = [
                 "s3://acme-models/platform/fraud-detector/1.4.0/model.tar.gz",
                 "Imported from the platform registry as is",
                 "Approved",
-                {"modelgate.semver": "1.4.0", "framework": "xgboost", **CARD},
+                {
+                    "modelgate.semver": "1.4.0",
+                    "framework": "xgboost",
+                    "modelgate.code.commit": "05c0ffee5",
+                    **CARD,
+                },
                 variant=("primary", 9.0),
             ),
             DemoPackage(
@@ -73,6 +81,7 @@ DEMO_SAGEMAKER: list[tuple[str, str, list[DemoPackage]]] = [
                 {
                     "modelgate.semver": "1.5.0",
                     "framework": "xgboost",
+                    "modelgate.code.commit": "51ca1b7e",
                     "lineage.parent": "mg://platform/fraud-detector/6",
                     "lineage.training_data": "s3://acme-data/fraud/chargebacks/2026-10/",
                     **CARD,

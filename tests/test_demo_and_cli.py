@@ -81,6 +81,30 @@ async def test_demo_data_is_realistic_and_idempotent(gateway: Gateway) -> None:
     assert await seed_demo(gateway) == 0
 
 
+def test_the_sagemaker_demo_data_is_valid_for_sagemaker_itself() -> None:
+    """moto does not check CustomerMetadataProperties; SageMaker does. Every key and
+    value the demo writes fits the patterns and lengths of botocore's service model."""
+    import botocore.session
+    import regex
+
+    from gateway.demo_sagemaker import DEMO_SAGEMAKER
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    rules = {
+        name: (regex.compile(shape.metadata["pattern"]), shape.metadata["min"], shape.metadata["max"])
+        for name in ("CustomerMetadataKey", "CustomerMetadataValue")
+        for shape in [model.shape_for(name)]
+    }
+    checked = 0
+    for _group, _description, packages in DEMO_SAGEMAKER:
+        for package in packages:
+            for key, value in package.properties.items():
+                for text, (pattern, low, high) in zip((key, value), rules.values(), strict=True):
+                    assert low <= len(text) <= high and pattern.fullmatch(text), (key, text)
+                    checked += 1
+    assert checked > 20
+
+
 def test_version_flag(tmp_path: Path) -> None:
     result = run_cli("--version", cwd=tmp_path)
     assert result.returncode == 0
