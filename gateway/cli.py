@@ -229,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, text in (
         ("serve", "run the gateway"),
-        ("demo", "fill the shipped native registries with sample models and serve"),
+        ("demo", "serve sample models in native, Git (GTO) and SageMaker (moto) registries"),
     ):
         server = with_config(sub.add_parser(name, help=text))
         if name == "demo":

@@ -27,8 +27,9 @@ KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
             "lineage: fraud-detector-sm v1 is the very artifact of mg://platform/fraud-detector/5 "
             "(SAME_AS), v2 derives from mg://platform/fraud-detector/6 and churn-retention-offers v2 "
             "from mg://platform/churn-predictor/3: {base}/#/impact?uri=mg://platform/fraud-detector/5",
-            "conflict: both fraud-detector-sm packages are Approved, so two PRODUCTION versions "
-            "(GraphQL: models(filter: { multipleProduction: true }))",
+            "conflict: both fraud-detector-sm packages are Approved, so two PRODUCTION versions; its model "
+            "page flags modelgate.multiple-production, GraphQL models(filter: { multipleProduction: true }) "
+            "lists it: {base}/#/model/mg%3A%2F%2Ffraud-sagemaker%2Ffraud-detector-sm",
             "serving: endpoint fraud-detector-live sends 90% to v1 and 10% to v2: {base}/#/serving",
         ),
     ),
