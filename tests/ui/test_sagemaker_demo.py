@@ -47,7 +47,9 @@ def test_the_demo_shows_sagemaker_serving_lineage_and_the_conflict(
 
     page.goto("/#/impact?uri=mg://platform/fraud-detector/5")
     expect(page.locator(".impact-list")).to_contain_text("fraud-sagemaker/fraud-detector-sm/1")
-    expect(page.locator(".impact-list li").first).to_contain_text("same artifact as platform/fraud-detector/5")
+    expect(page.locator(".impact-list li").first).to_contain_text(
+        "same artifact as platform/fraud-detector/5"
+    )
     assert "null" not in page.locator(".impact-result").inner_text()  # no stray placeholder text
     snap(page, "demo-impact-into-sagemaker")
 
