@@ -166,22 +166,8 @@ def _demo_registries(settings: Settings, args: argparse.Namespace) -> Iterator[S
     with contextlib.ExitStack() as stack:
         if args.no_sagemaker or args.workers > 1:
             pass
-        elif not demo_sagemaker.moto_available():
-            print(
-                f"SageMaker registry left out: the emulator is not installed ({demo_sagemaker.INSTALL_HINT})",
-                flush=True,
-            )
-        else:
-            url = stack.enter_context(demo_sagemaker.local_sagemaker())
-            added = demo_sagemaker.seed_sagemaker(url)
-            credentials = stack.enter_context(demo_sagemaker.credentials_file())
-            print(
-                f"SageMaker Model Registry (moto) at {url} (registry {demo_sagemaker.REGISTRY_ID}, "
-                f"kind sagemaker): {plural(added, 'model package')} added, "
-                f"endpoint {demo_sagemaker.ENDPOINT}",
-                flush=True,
-            )
-            settings = demo_sagemaker.with_sagemaker_registry(settings, url, credentials)
+        elif (federated := demo_sagemaker.start(stack, settings)) is not None:
+            settings = federated
             kinds.append("sagemaker")
         if args.with_mlflow:
             from gateway import demo_mlflow

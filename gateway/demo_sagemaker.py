@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.config import RegistrySettings, Settings
+from gateway.wording import plural
 
 REGISTRY_ID = "fraud-sagemaker"
 TEAM = "fraud"
@@ -228,3 +229,20 @@ def with_sagemaker_registry(settings: Settings, url: str, credentials: Path) -> 
         key=f"registries[{len(settings.registries)}]",
     )
     return dataclasses.replace(settings, registries=(*settings.registries, registry))
+
+
+def start(stack: contextlib.ExitStack, settings: Settings) -> Settings | None:
+    """Start and fill the emulator (stopped with ``stack``) and return ``settings``
+    with the registry added; None, after saying how to add it, without moto."""
+    if not moto_available():
+        print(f"SageMaker registry left out: the emulator is not installed ({INSTALL_HINT})", flush=True)
+        return None
+    url = stack.enter_context(local_sagemaker())
+    added = seed_sagemaker(url)
+    credentials = stack.enter_context(credentials_file())
+    print(
+        f"SageMaker Model Registry (moto) at {url} (registry {REGISTRY_ID}, kind sagemaker): "
+        f"{plural(added, 'model package')} added, endpoint {ENDPOINT}",
+        flush=True,
+    )
+    return with_sagemaker_registry(settings, url, credentials)
