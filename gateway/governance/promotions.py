@@ -255,6 +255,28 @@ class Promotions:
         settings = self.registries.get(row.registry_id)
         return settings.team if settings else None
 
+    async def writable_version(self, principal: Principal, uri: str) -> tuple[ModelVersion, str | None]:
+        """The version ``principal`` may request a stage change of, and its team:
+        BAD_USER_INPUT for a URI that names no version, NOT_FOUND for one they may
+        not see (as for an absent one: no oracle), FORBIDDEN outside their teams."""
+        try:
+            parsed = parse_uri(uri)
+        except ValueError as exc:
+            raise BadInput(str(exc), field="uri") from None
+        if parsed.version is None:
+            raise BadInput(f"{uri} names a model: promote one of its versions", field="uri")
+        access = self._access(principal)
+        version = (await self.index.get_versions([uri], visibility=access.visibility)).get(uri)
+        if version is None:
+            raise NotFound(f"no version {uri} in the catalogue", field="uri")
+        team = await self._team(version)
+        if not access.can_write(team):
+            raise Forbidden(
+                f"{principal.name} is not a member of team {team or '(none)'}, which owns registry "
+                f"{version.registry_id!r}"
+            )
+        return version, team
+
     async def _team(self, version: ModelVersion) -> str | None:
         """The team owning a version: its registry's, else its own, else its model's."""
         settings = self.registries.get(version.registry_id)
@@ -281,23 +303,7 @@ class Promotions:
         ``hold``: approval does not write through; ``apply_held`` does, later (a
         canary rollout writes PRODUCTION only once all traffic is shifted).
         ``on_open`` runs in the request's insert transaction, before any write-through."""
-        try:
-            parsed = parse_uri(uri)
-        except ValueError as exc:
-            raise BadInput(str(exc), field="uri") from None
-        if parsed.version is None:
-            raise BadInput(f"{uri} names a model: promote one of its versions", field="uri")
-        access = self._access(principal)
-        # A version the requester may not see answers as an absent one does (no oracle).
-        version = (await self.index.get_versions([uri], visibility=access.visibility)).get(uri)
-        if version is None:
-            raise NotFound(f"no version {uri} in the catalogue", field="uri")
-        team = await self._team(version)
-        if not access.can_write(team):
-            raise Forbidden(
-                f"{principal.name} is not a member of team {team or '(none)'}, which owns registry "
-                f"{version.registry_id!r}"
-            )
+        version, team = await self.writable_version(principal, uri)
         if version.stage is target:
             raise BadInput(f"{uri} is already in {target.value}", field="targetStage")
         evaluation = await self.judge(version, target)

@@ -195,6 +195,8 @@ class RolloutEngine:
             raise BadInput(f"{uri} names a model: roll out one of its versions", field="uri")
         if not endpoint.strip():
             raise BadInput("endpoint must name an endpoint (Endpoint.uri)", field="endpoint")
+        # Who may roll it out is settled before the serving system is asked anything.
+        await self.promotions.writable_version(principal, uri)
         controller = self._controller(parsed.registry_id)
         current = await controller.endpoint_traffic(endpoint)
         if not isinstance(controller, CandidateDeployer) or _serves(current, uri):
