@@ -615,6 +615,31 @@ def token_from_response(
 ErrorTranslator = Callable[[httpx.Response], RegistryError]
 
 
+def message_error_translator(registry_id: str, service: str, code_key: str) -> ErrorTranslator:
+    """A server whose error body is ``{"<code_key>": …, "message": …}`` (Kubeflow's
+    ``code``, Unity Catalog's ``error_code``) → the shared taxonomy, naming the
+    call that failed."""
+
+    def translate(response: httpx.Response) -> RegistryError:
+        code: str | None = None
+        message = response.text[:300] or response.reason_phrase
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and isinstance(body.get("message"), str):
+            message = body["message"]
+            code = str(body.get(code_key) or "") or None
+        method, path = response.request.method, response.request.url.path
+        text = f"{service} answered {method} {path} with {response.status_code}: {message}"
+        retry = retry_after_seconds(response.headers.get("Retry-After"))
+        return error_for_status(
+            registry_id, response.status_code, text, registry_code=code, retry_after=retry
+        )
+
+    return translate
+
+
 class BearerTokenAuth(httpx.Auth):
     """``Authorization: Bearer`` from a fixed value or a token file, re-read when the
     file changes (Kubernetes rotates projected service-account tokens in place; a

@@ -23,34 +23,14 @@ from adapters.base import (
     ErrorTranslator,
     JsonHttpClient,
     RetryPolicy,
-    error_for_status,
-    retry_after_seconds,
+    message_error_translator,
 )
 from adapters.kubeflow.options import PREFIX, KubeflowSettings
-from gateway.errors import RegistryError, RegistryNotFound
+from gateway.errors import RegistryNotFound
 
 
 def error_translator(registry_id: str) -> ErrorTranslator:
-    """The server's ``{"code", "message"}`` body → the shared error taxonomy."""
-
-    def translate(response: httpx.Response) -> RegistryError:
-        code: str | None = None
-        message = response.text[:300] or response.reason_phrase
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if isinstance(body, dict) and isinstance(body.get("message"), str):
-            message = body["message"]
-            code = str(body.get("code") or "") or None
-        method, path = response.request.method, response.request.url.path
-        text = f"Kubeflow Model Registry answered {method} {path} with {response.status_code}: {message}"
-        retry = retry_after_seconds(response.headers.get("Retry-After"))
-        return error_for_status(
-            registry_id, response.status_code, text, registry_code=code, retry_after=retry
-        )
-
-    return translate
+    return message_error_translator(registry_id, "Kubeflow Model Registry", "code")
 
 
 class KubeflowApi:

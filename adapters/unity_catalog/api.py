@@ -20,36 +20,16 @@ from adapters.base import (
     ErrorTranslator,
     JsonHttpClient,
     RetryPolicy,
-    error_for_status,
-    retry_after_seconds,
+    message_error_translator,
 )
 from adapters.unity_catalog.options import PREFIX, UnityCatalogSettings
-from gateway.errors import RegistryError, RegistryNotFound
+from gateway.errors import RegistryNotFound
 
 Wire = dict[str, Any]
 
 
 def error_translator(registry_id: str) -> ErrorTranslator:
-    """The server's ``{"error_code", "message", "details"}`` body → the shared taxonomy."""
-
-    def translate(response: httpx.Response) -> RegistryError:
-        code: str | None = None
-        message = response.text[:300] or response.reason_phrase
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if isinstance(body, dict) and isinstance(body.get("message"), str):
-            message = body["message"]
-            code = str(body.get("error_code") or "") or None
-        method, path = response.request.method, response.request.url.path
-        text = f"Unity Catalog answered {method} {path} with {response.status_code}: {message}"
-        retry = retry_after_seconds(response.headers.get("Retry-After"))
-        return error_for_status(
-            registry_id, response.status_code, text, registry_code=code, retry_after=retry
-        )
-
-    return translate
+    return message_error_translator(registry_id, "Unity Catalog", "error_code")
 
 
 def _segment(text: str) -> str:
