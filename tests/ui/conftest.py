@@ -97,15 +97,16 @@ def running_demo(
     config_text: str | None = None,
     *,
     git: bool = False,
+    sagemaker: bool = False,
     extra: tuple[str, ...] = (),
     command: str = "demo",
     env: dict[str, str] | None = None,
 ) -> Iterator[str]:
     """``modelgate demo`` on a free port in ``workdir``, with the shipped config
     (rewritten to ``config_text`` when given); yields its base URL once ready.
-    Without ``git``, the native registries only: the dashboard tests count their models.
-    ``command="serve"`` serves the config's registries as they are (nothing seeded);
-    ``env`` is added to the server's environment."""
+    Without ``git`` and ``sagemaker``, the native registries only: the dashboard
+    tests count their models. ``command="serve"`` serves the config's registries
+    as they are (nothing seeded); ``env`` is added to the server's environment."""
     shutil.copytree(REPO / "config", workdir / "config")
     config = workdir / "config" / "modelgate.toml"
     if config_text is not None:
@@ -119,6 +120,7 @@ def running_demo(
             "gateway.cli",
             command,
             *([] if git or command != "demo" else ["--no-git"]),
+            *([] if sagemaker or command != "demo" else ["--no-sagemaker"]),
             *extra,
             "--config",
             str(config),
@@ -160,7 +162,7 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def plain_demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``modelgate demo`` exactly as the README starts it (auth off, personas on)."""
-    with running_demo(tmp_path_factory.mktemp("ui-plain-demo"), git=True) as base:
+    with running_demo(tmp_path_factory.mktemp("ui-plain-demo"), git=True, sagemaker=True) as base:
         yield base
 
 
