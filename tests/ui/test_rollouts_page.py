@@ -24,7 +24,7 @@ import pytest
 from tests.adapters.contract import unique_name
 from tests.adapters.test_sagemaker import inference_spec
 from tests.servers.sagemaker import DUMMY_CREDENTIALS
-from tests.ui.conftest import REPO, browser_page, running_demo
+from tests.ui.conftest import ARTIFACTS, browser_page, running_demo
 from tests.ui.test_dashboard import expect, snap, use_token
 
 REGION = "eu-west-3"  # this module's own: nothing else in the session makes endpoints here
@@ -401,5 +401,4 @@ def test_the_serving_page_lists_rollouts_says_when_it_cannot_and_recovers(tab: A
     tab.set_viewport_size({"width": 1280, "height": 1400})
     panel.scroll_into_view_if_needed()
     snap(tab, "rollouts")
-    (REPO / "docs").mkdir(exist_ok=True)
-    panel.screenshot(path=str(REPO / "docs" / "dashboard-rollouts.png"))
+    panel.screenshot(path=str(ARTIFACTS / "rollouts-panel.png"))  # docs/dashboard-rollouts.png is a copy
