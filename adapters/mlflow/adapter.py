@@ -38,6 +38,7 @@ why MLflow's timestamps alone cannot drive it: ``changes.py``.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
@@ -130,6 +131,9 @@ class MlflowAdapter:
             transport=transport,
         )
         self._aliases: dict[str, tuple[float, dict[str, tuple[str, ...]]]] = {}
+        # A brief listing's wire records and aliases by version URI, until filled.
+        self._brief: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {}
+        self._brief_options = dataclasses.replace(options, fetch_run_details=False)
         self._runs = RunReader(registry_id, self._http, self._retry, options.run_concurrency)
         self._history = MetricHistory(self._http, self._retry, options.run_concurrency)
         self._files = ModelFileReader(
@@ -291,6 +295,63 @@ class MlflowAdapter:
         body = await self._http.get("model-versions/search", query)
         raws = body.get("model_versions") or []
         return Page(await self._versions(raws), body.get("next_page_token") or None)
+
+    # --- two-pass full sync (DetailFiller) ----------------------------------
+
+    @property
+    def fills_details(self) -> bool:
+        return self.options.fetch_run_details or self.options.read_model_files
+
+    async def list_all_versions_brief(self, page_token: str | None = None) -> Page[ModelVersion]:
+        """``list_all_versions`` without the run details and model files: only what
+        ``model-versions/search`` and the model listing's aliases say (stage, tags,
+        aliases, source). The wire records are kept until ``fill_details`` takes them."""
+        size = self.options.version_page_size
+        query: dict[str, Any] = {
+            "max_results": size if page_token else min(FIRST_VERSION_PAGE, size),
+            "order_by": ["name ASC", "version_number ASC"],
+        }
+        if page_token:
+            query["page_token"] = page_token
+        else:  # a new listing: whatever an abandoned one left is stale
+            self._brief.clear()
+        body = await self._http.get("model-versions/search", query)
+        raws = body.get("model_versions") or []
+        aliases = await self._aliases_for(r["name"] for r in raws)
+        versions = []
+        for raw in raws:
+            held = aliases.get(raw["name"], {}).get(str(raw["version"]), ())
+            version = version_from_wire(self.registry_id, self._brief_options, raw, held, None)
+            self._brief[version.uri] = (raw, held)
+            versions.append(version)
+        return Page(versions, body.get("next_page_token") or None)
+
+    async def fill_details(self, versions: Sequence[ModelVersion]) -> list[ModelVersion]:
+        """The versions of a brief listing with their run details and model files, as
+        ``list_all_versions`` builds them (the same wire record and aliases); a version
+        the adapter no longer holds the record of is read again."""
+        held = [self._brief.pop(v.uri, None) for v in versions]
+        raws = [h[0] for h in held if h is not None]
+        runs = await self._run_details(r.get("run_id") for r in raws)
+        files = await self._model_files(raws, runs)
+        filled: list[ModelVersion] = []
+        for version, kept in zip(versions, held, strict=True):
+            if kept is None:
+                fresh = await self.get_version(version.model_name, version.version)
+                filled.append(fresh or version)
+                continue
+            raw, aliases = kept
+            filled.append(
+                version_from_wire(
+                    self.registry_id,
+                    self.options,
+                    raw,
+                    aliases,
+                    runs.get(raw.get("run_id") or ""),
+                    files.get((raw["name"], str(raw["version"]))),
+                )
+            )
+        return filled
 
     async def get_version(self, name: str, version: str) -> ModelVersion | None:
         """Every detail of one version. MLflow answers a non-numeric version with 400,
