@@ -186,6 +186,24 @@ async def test_listing_and_detail_agree(adapter: MlflowAdapter, trained: dict[st
     assert everywhere == [detail]
 
 
+async def test_a_brief_listing_filled_in_is_the_full_listing(
+    adapter: MlflowAdapter, trained: dict[str, str]
+) -> None:
+    """The two-pass full sync: the listing without run details or model files, then
+    ``fill_details``, gives exactly what the one-pass listing gives."""
+    full = [v async for v in iterate_pages(adapter.list_all_versions)]
+    brief = [v async for v in iterate_pages(adapter.list_all_versions_brief)]
+    assert [v.uri for v in brief] == [v.uri for v in full]
+    mine = next(v for v in brief if v.model_name == trained["name"])
+    assert mine.stage is Stage.PRODUCTION and mine.aliases == ("blue", "champion")
+    assert mine.tags == {"reviewed": "yes"}
+    assert (mine.hyperparameters, mine.metrics, mine.training_data) == ({}, {}, ())
+    assert "run" not in mine.native  # not "the run is gone": not read yet
+    assert adapter.fills_details
+    assert await adapter.fill_details(brief) == full
+    assert await adapter.fill_details([mine]) == [v for v in full if v.uri == mine.uri]  # read again
+
+
 async def test_model_carries_tags_description_and_aliases(
     adapter: MlflowAdapter, trained: dict[str, str]
 ) -> None:
