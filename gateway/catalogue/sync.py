@@ -45,7 +45,7 @@ FIRST_BATCH_SIZE = 50  # the first models of a full sync are written (searchable
 BATCH_SIZE = 200  # models written per index transaction: the first batches of a full sync
 # Later batches of a full sync: fewer, larger transactions cost less per model (statement
 # compilation, listener set-up) once the first models are searchable.
-FULL_SYNC_BATCH_SIZE = 1000
+FULL_SYNC_BATCH_SIZE = 500
 SMALL_BATCHES_UNTIL = 1000  # models of a full sync written in BATCH_SIZE batches
 READ_CONCURRENCY = 8  # per-model version listings in flight against one registry
 WRITE_AHEAD = 4  # batches read ahead of the index writer during a full sync
@@ -262,6 +262,8 @@ class SyncEngine:
         to_fill: asyncio.Queue[list[Pair] | None] = asyncio.Queue()
         filled: asyncio.Queue[list[Pair] | BaseException | None] = asyncio.Queue(maxsize=FILLS_AHEAD)
 
+        listed = asyncio.Event()  # the listings have ended (their last batches may be unwritten)
+
         async def read() -> None:
             try:
                 batch: list[Pair] = []
@@ -285,17 +287,33 @@ class SyncEngine:
                     if len(batch) >= size:
                         await batches.put(batch)
                         batch = []
+                listed.set()
                 if batch:
                     await batches.put(batch)
                 await batches.put(None)
             except Exception as exc:  # handed to the writer, which fails the pass with it
                 await batches.put(exc)
+            finally:
+                listed.set()
 
         async def fill(details: DetailFiller) -> None:
             try:
                 while (batch := await to_fill.get()) is not None:
+                    # Batches written meanwhile join this step (fewer, fuller requests).
+                    ended = False
+                    while not to_fill.empty() and sum(len(vs) for _, vs in batch) < FILL_VERSIONS:
+                        more = to_fill.get_nowait()
+                        if more is None:
+                            ended = True
+                            break
+                        batch = [*batch, *more]
                     for part in _by_versions(batch, FILL_VERSIONS):
                         await filled.put(await self._fill(adapter, details, part))
+                        # The first models' details come at once; the rest wait for the
+                        # listings to end, so the catalogue pass has the registry to itself.
+                        await listed.wait()
+                    if ended:
+                        break
                 await filled.put(None)
             except Exception as exc:  # handed to the writer: the details pass ends with it
                 await filled.put(exc)
