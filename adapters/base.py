@@ -141,7 +141,9 @@ class DetailFiller(Protocol):
 
     ``fill_details`` returns the versions exactly as ``list_all_versions`` would have
     (same order); ``fills_details`` is False when the adapter reads no details at
-    all (then the brief listing is the whole listing)."""
+    all (then the brief listing is the whole listing). The brief listing may be
+    asked for pages ahead of the model listing: it waits for whatever model data
+    its versions need (MLflow: aliases) itself."""
 
     @property
     def fills_details(self) -> bool: ...

@@ -204,12 +204,9 @@ class SyncEngine:
         team = self._team(adapter.registry_id)
         if isinstance(adapter, BulkVersionLister):
             served = self._served.get(adapter.registry_id)
-            listing = (
-                adapter.list_all_versions_brief
-                if brief and isinstance(adapter, DetailFiller)
-                else adapter.list_all_versions
-            )
-            async for pair in _merge_listings(listing, adapter):
+            brief = brief and isinstance(adapter, DetailFiller)
+            listing = adapter.list_all_versions_brief if brief else adapter.list_all_versions  # type: ignore[attr-defined]
+            async for pair in _merge_listings(listing, adapter, paced=not brief):
                 yield _with_team(*pair, team, served) if pair is not None else None
             return
         limit = asyncio.Semaphore(READ_CONCURRENCY)
@@ -505,7 +502,10 @@ async def _all_versions(adapter: RegistryAdapter, model_name: str) -> list[Model
 
 
 async def _merge_listings(
-    list_all_versions: Callable[[str | None], Awaitable[Page[ModelVersion]]], adapter: RegistryAdapter
+    list_all_versions: Callable[[str | None], Awaitable[Page[ModelVersion]]],
+    adapter: RegistryAdapter,
+    *,
+    paced: bool = True,
 ) -> AsyncIterator[Pair | None]:
     """The model listing and the all-versions listing, read concurrently and joined:
     a model is yielded once its record has arrived and the versions listing has
@@ -526,7 +526,7 @@ async def _merge_listings(
     models_listed = asyncio.Event()
 
     async def may_ask(stream: str) -> None:
-        if stream == "versions":
+        if stream == "versions" and paced:  # unpaced: the listing waits for model data itself
             async with model_pages_seen:
                 await model_pages_seen.wait_for(
                     lambda: models_listed.is_set() or counts["models"] > counts["versions"]
