@@ -13,7 +13,7 @@ retrying idempotent reads, and a JSON-over-HTTP client.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import entry_points
@@ -30,7 +30,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from gateway.config import ConfigError, RegistrySettings, did_you_mean
+from gateway.config import ConfigError, RegistrySettings, SecretSource, did_you_mean
 from gateway.domain import (
     Approval,
     Endpoint,
@@ -635,6 +635,59 @@ def token_from_response(
 # --- JSON over HTTP ----------------------------------------------------------
 
 ErrorTranslator = Callable[[httpx.Response], RegistryError]
+
+
+def message_error_translator(registry_id: str, service: str, code_key: str) -> ErrorTranslator:
+    """A server whose error body is ``{"<code_key>": …, "message": …}`` (Kubeflow's
+    ``code``, Unity Catalog's ``error_code``) → the shared taxonomy, naming the
+    call that failed."""
+
+    def translate(response: httpx.Response) -> RegistryError:
+        code: str | None = None
+        message = response.text[:300] or response.reason_phrase
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and isinstance(body.get("message"), str):
+            message = body["message"]
+            code = str(body.get(code_key) or "") or None
+        method, path = response.request.method, response.request.url.path
+        text = f"{service} answered {method} {path} with {response.status_code}: {message}"
+        retry = retry_after_seconds(response.headers.get("Retry-After"))
+        return error_for_status(
+            registry_id, response.status_code, text, registry_code=code, retry_after=retry
+        )
+
+    return translate
+
+
+class BearerTokenAuth(httpx.Auth):
+    """``Authorization: Bearer`` from a fixed value or a token file, re-read when the
+    file changes (Kubernetes rotates projected service-account tokens in place; a
+    personal access token file is replaced on rotation)."""
+
+    def __init__(self, source: SecretSource):
+        self._source = source
+        self._cached: tuple[float, str] | None = None
+
+    def token(self) -> str | None:
+        if self._source.value:
+            return self._source.value
+        if self._source.path is None:
+            return None
+        try:
+            mtime = self._source.path.stat().st_mtime
+            if self._cached is None or self._cached[0] != mtime:
+                self._cached = (mtime, self._source.path.read_text(encoding="utf-8").strip())
+        except OSError:
+            return self._cached[1] if self._cached else None  # keep the last token we could read
+        return self._cached[1]
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if token := self.token():
+            request.headers["Authorization"] = f"Bearer {token}"
+        yield request
 
 
 class JsonHttpClient:

@@ -20,6 +20,7 @@ from typing import Any
 from gateway import __version__
 from gateway.catalogue import commands as catalogue_commands
 from gateway.config import ConfigError, Settings, is_loopback_host, load_settings
+from gateway.demo_summary import demo_summary
 from gateway.evidence import commands as evidence_commands
 from gateway.governance import commands as governance_commands
 from gateway.lineage import commands as lineage_commands
@@ -141,36 +142,47 @@ def _split_list(text: str | None) -> list[str]:
 
 @contextlib.contextmanager
 def _demo_registries(settings: Settings, args: argparse.Namespace) -> Iterator[Settings]:
-    """The demo's settings: a Git (GTO) registry the demo creates beside the native
-    ones, and with ``--with-mlflow`` a local MLflow server (or the one
-    ``--mlflow-url`` names) filled with federated examples."""
-    from gateway import demo_gto
+    """The demo's settings: beside the native registries, a Git (GTO) repository
+    the demo creates and a SageMaker Model Registry on moto, and with
+    ``--with-mlflow`` a local MLflow server (or the one ``--mlflow-url`` names),
+    each filled with federated examples."""
+    from gateway import demo_gto, demo_sagemaker
 
-    # Workers build their settings from the config file, which does not name it.
+    kinds = ["native"]
+    # Workers build their settings from the config file, which names neither.
     if not args.no_git and args.workers <= 1 and demo_gto.git_available():
         bare = demo_gto.create_repository(Path("data/demo-gto"))
         print(f"Git registry at {bare.as_uri()} (registry {demo_gto.REGISTRY_ID}, kind gto)", flush=True)
         settings = demo_gto.with_gto_registry(settings, bare)
-    if not args.with_mlflow:
-        yield settings
-        return
-    if args.workers > 1:  # workers read the config file, which does not name the demo's MLflow
+        kinds.append("gto")
+    if args.with_mlflow and args.workers > 1:  # workers read the config file, which does not name it
         raise ConfigError("--with-mlflow", "runs with one worker: drop --workers")
-    from gateway import demo_mlflow
-
-    try:
-        import mlflow  # noqa: F401  (the server is MLflow's own)
-    except ImportError:
-        if args.mlflow_url is None:
-            raise ConfigError("--with-mlflow", "needs the mlflow package: pip install mlflow") from None
+    if args.with_mlflow:
+        try:
+            import mlflow  # noqa: F401  (the server is MLflow's own)
+        except ImportError:
+            if args.mlflow_url is None:
+                raise ConfigError("--with-mlflow", "needs the mlflow package: pip install mlflow") from None
     with contextlib.ExitStack() as stack:
-        url = args.mlflow_url or stack.enter_context(demo_mlflow.local_mlflow(Path("data/demo-mlflow")))
-        added = demo_mlflow.seed_mlflow(url)
-        print(
-            f"MLflow at {url} (registry {demo_mlflow.REGISTRY_ID}): {plural(added, 'version')} added",
-            flush=True,
-        )
-        yield demo_mlflow.with_mlflow_registry(settings, url)
+        if args.no_sagemaker or args.workers > 1:
+            pass
+        elif (federated := demo_sagemaker.start(stack, settings)) is not None:
+            settings = federated
+            kinds.append("sagemaker")
+        if args.with_mlflow:
+            from gateway import demo_mlflow
+
+            url = args.mlflow_url or stack.enter_context(demo_mlflow.local_mlflow(Path("data/demo-mlflow")))
+            added = demo_mlflow.seed_mlflow(url)
+            print(
+                f"MLflow at {url} (registry {demo_mlflow.REGISTRY_ID}): {plural(added, 'version')} added",
+                flush=True,
+            )
+            settings = demo_mlflow.with_mlflow_registry(settings, url)
+            kinds.append("mlflow")
+        base = f"http://{args.host or settings.server.host}:{args.port or settings.server.port}"
+        print(demo_summary(kinds, base), flush=True)
+        yield settings
 
 
 def _apikey(args: argparse.Namespace) -> int:
@@ -203,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, text in (
         ("serve", "run the gateway"),
-        ("demo", "fill the shipped native registries with sample models and serve"),
+        ("demo", "serve sample models in native, Git (GTO) and SageMaker (moto) registries"),
     ):
         server = with_config(sub.add_parser(name, help=text))
         if name == "demo":
@@ -217,6 +229,11 @@ def build_parser() -> argparse.ArgumentParser:
             )
             server.add_argument(
                 "--no-git", action="store_true", help="leave out the demo's Git (GTO) registry"
+            )
+            server.add_argument(
+                "--no-sagemaker",
+                action="store_true",
+                help="leave out the demo's SageMaker Model Registry (served by moto)",
             )
         server.add_argument("--host")
         server.add_argument("--port", type=int)

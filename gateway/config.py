@@ -549,6 +549,51 @@ def load_settings(path: str | os.PathLike[str], environ: Mapping[str, str] | Non
     return dataclasses.replace(settings, source=str(p))
 
 
+@dataclass(frozen=True)
+class SecretSource:
+    """Where a secret comes from: a value read once at load (an environment
+    variable), or a file re-read when it changes (a rotated token), or neither."""
+
+    value: str | None = None
+    path: Path | None = None
+
+
+def secret_source(
+    env_name: str | None, file_name: str | None, key: str, what: str, environ: Mapping[str, str]
+) -> SecretSource:
+    """The ``<what>_env`` / ``<what>_file`` pair of a section, checked now: one of
+    them at most, a set variable, a readable non-empty file. Errors name the key,
+    never the value."""
+    env_key, file_key = f"{key}.{what}_env", f"{key}.{what}_file"
+    if env_name and file_name:
+        raise ConfigError(file_key, f"give {what}_env or {what}_file, not both")
+    if env_name:
+        value = environ.get(env_name, "").strip()
+        if not value:
+            raise ConfigError(env_key, f"environment variable {env_name} is not set")
+        return SecretSource(value=value)
+    if file_name:
+        path = Path(file_name)
+        try:
+            text = path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(file_key, f"cannot read {file_name}: {exc.strerror}") from None
+        if not text:
+            raise ConfigError(file_key, f"{file_name} is empty")
+        return SecretSource(path=path)
+    return SecretSource()
+
+
+def read_secret(
+    env_name: str | None, file_name: str | None, key: str, what: str, environ: Mapping[str, str]
+) -> str | None:
+    """The secret of a ``<what>_env`` / ``<what>_file`` pair, read now (None: neither given)."""
+    source = secret_source(env_name, file_name, key, what, environ)
+    if source.path is not None:
+        return source.path.read_text(encoding="utf-8").strip()
+    return source.value
+
+
 def resolve_secret(
     options: Mapping[str, Any], name: str, key: str, environ: Mapping[str, str] | None = None
 ) -> str | None:

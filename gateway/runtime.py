@@ -39,6 +39,7 @@ from gateway.resilience import GuardedAdapter, guard
 from gateway.rollouts.alerts import AlertSender
 from gateway.rollouts.engine import RolloutEngine
 from gateway.rollouts.prometheus import PrometheusGate
+from gateway.rollouts.restore import TrafficRestorer
 from gateway.serving.history import StageHistory
 from gateway.serving.service import DeploymentReport, Serving
 from gateway.store.database import Database
@@ -129,7 +130,10 @@ class Gateway:
                 else None
             ),
             prometheus_registries=rollout_settings.prometheus_registries,
+            restorer=TrafficRestorer(database, adapters, serving),
         )
+        # A rollback's restored traffic is sent when its request is applied.
+        governance.promotions.before_write.append(rollouts.restorer.before_write)
         history = StageHistory(database)
         index.listeners.append(history)  # stage changes, inside the indexing transactions
         gateway = cls(

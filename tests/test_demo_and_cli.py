@@ -81,6 +81,30 @@ async def test_demo_data_is_realistic_and_idempotent(gateway: Gateway) -> None:
     assert await seed_demo(gateway) == 0
 
 
+def test_the_sagemaker_demo_data_is_valid_for_sagemaker_itself() -> None:
+    """moto does not check CustomerMetadataProperties; SageMaker does. Every key and
+    value the demo writes fits the patterns and lengths of botocore's service model."""
+    import botocore.session
+    import regex
+
+    from gateway.demo_sagemaker import DEMO_SAGEMAKER
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    rules = {
+        name: (regex.compile(shape.metadata["pattern"]), shape.metadata["min"], shape.metadata["max"])
+        for name in ("CustomerMetadataKey", "CustomerMetadataValue")
+        for shape in [model.shape_for(name)]
+    }
+    checked = 0
+    for _group, _description, packages in DEMO_SAGEMAKER:
+        for package in packages:
+            for key, value in package.properties.items():
+                for text, (pattern, low, high) in zip((key, value), rules.values(), strict=True):
+                    assert low <= len(text) <= high and pattern.fullmatch(text), (key, text)
+                    checked += 1
+    assert checked > 20
+
+
 def test_version_flag(tmp_path: Path) -> None:
     result = run_cli("--version", cwd=tmp_path)
     assert result.returncode == 0
@@ -146,7 +170,7 @@ def test_demo_serves_the_catalogue_and_stops_gracefully(tmp_path: Path) -> None:
         )
         body = response.json()
         assert "errors" not in body
-        assert body["data"]["models"]["totalCount"] == 10  # 8 native, 2 in the demo's Git registry
+        assert body["data"]["models"]["totalCount"] == 12  # 8 native, 2 in Git, 2 in SageMaker
         git = httpx.post(
             f"http://127.0.0.1:{port}/graphql",
             json={
@@ -157,7 +181,7 @@ def test_demo_serves_the_catalogue_and_stops_gracefully(tmp_path: Path) -> None:
             },
             timeout=10,
         ).json()["data"]
-        assert {r["kind"] for r in git["registries"]} == {"NATIVE", "GTO"}
+        assert {r["kind"] for r in git["registries"]} == {"NATIVE", "GTO", "SAGEMAKER"}  # three kinds
         stages = {
             e["node"]["uri"]: (e["node"]["stage"], e["node"]["nativeStage"]) for e in git["versions"]["edges"]
         }
@@ -168,12 +192,109 @@ def test_demo_serves_the_catalogue_and_stops_gracefully(tmp_path: Path) -> None:
         assert git["native"] == {"sourceUrl": None}
         # Lineage crosses from a Git tag to the native registry.
         assert "mg://models-git/churn-gbm/v1.0.0" in {v["uri"] for v in git["impact"]}
+        assert_sagemaker_is_federated(port)
     finally:
         proc.send_signal(signal.SIGTERM)
         output, _ = proc.communicate(timeout=30)
+    assert "Federating 3 registry kinds: native, gto, sagemaker." in output, output
+    assert "endpoint fraud-detector-live sends 90% to v1 and 10% to v2" in output
     # uvicorn finishes in-flight work, then re-raises SIGTERM so supervisors see it.
     assert proc.returncode in (0, -signal.SIGTERM), output
     assert "Application shutdown complete" in output
+    assert "Traceback" not in output
+
+
+def graphql(port: int, query: str) -> dict:
+    body = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": query}, timeout=20).json()
+    assert "errors" not in body, body
+    return dict(body["data"])
+
+
+def assert_sagemaker_is_federated(port: int) -> None:
+    """The demo's SageMaker registry (moto, filled with boto3) as the catalogue
+    reads it: healthy, the same artifact as a native version, derived from
+    native versions, two PRODUCTION versions, and an endpoint's traffic."""
+    data = graphql(
+        port,
+        "{ registries { id kind state versionCount } "
+        'copy: lineage(uri: "mg://fraud-sagemaker/fraud-detector-sm/1", depth: 1) '
+        "{ edges { source target relation evidence } } "
+        'same: impact(uri: "mg://platform/fraud-detector/5") { uri } '
+        'derived: impact(uri: "mg://platform/fraud-detector/6") { uri } '
+        'churn: impact(uri: "mg://platform/churn-predictor/3") { uri } '
+        "conflicts: models(filter: { multipleProduction: true }) { edges { node { uri } } } "
+        'v2: modelVersion(uri: "mg://fraud-sagemaker/fraud-detector-sm/2") '
+        "{ stage nativeStage semver sourceUrl } "
+        'endpoints(registry: "fraud-sagemaker") { name status '
+        "traffic { variant percent version { uri } } } }",
+    )
+    sagemaker = next(r for r in data["registries"] if r["id"] == "fraud-sagemaker")
+    assert sagemaker == {"id": "fraud-sagemaker", "kind": "SAGEMAKER", "state": "HEALTHY", "versionCount": 4}
+    # ModelDataUrl equals the native version's artifact: the two are one model (SAME_AS).
+    same_as = {(e["source"], e["target"]) for e in data["copy"]["edges"] if e["relation"] == "SAME_AS"}
+    assert ("mg://fraud-sagemaker/fraud-detector-sm/1", "mg://platform/fraud-detector/5") in same_as
+    assert "mg://fraud-sagemaker/fraud-detector-sm/1" in {v["uri"] for v in data["same"]}
+    # lineage.parent in CustomerMetadataProperties: derived from native versions.
+    assert "mg://fraud-sagemaker/fraud-detector-sm/2" in {v["uri"] for v in data["derived"]}
+    assert "mg://fraud-sagemaker/churn-retention-offers/2" in {v["uri"] for v in data["churn"]}
+    # Two Approved packages: two PRODUCTION versions, a conflict the catalogue reports.
+    assert [e["node"]["uri"] for e in data["conflicts"]["edges"]] == [
+        "mg://fraud-sagemaker/fraud-detector-sm"
+    ]
+    # A local emulator has no AWS console to link to.
+    assert data["v2"] == {
+        "stage": "PRODUCTION",
+        "nativeStage": "Approved",
+        "semver": "1.5.0",
+        "sourceUrl": None,
+    }
+    assert data["endpoints"] == [
+        {
+            "name": "fraud-detector-live",
+            "status": "InService",
+            "traffic": [
+                {
+                    "variant": "primary",
+                    "percent": 90.0,
+                    "version": {"uri": "mg://fraud-sagemaker/fraud-detector-sm/1"},
+                },
+                {
+                    "variant": "canary",
+                    "percent": 10.0,
+                    "version": {"uri": "mg://fraud-sagemaker/fraud-detector-sm/2"},
+                },
+            ],
+        }
+    ]
+
+
+def test_demo_without_moto_says_how_to_add_it_and_serves_the_other_kinds(tmp_path: Path) -> None:
+    """Installed without the ``demo`` extra: moto cannot be imported (here a
+    package of that name that refuses to import stands in for its absence)."""
+    shutil.copytree(REPO / "config", tmp_path / "config")
+    hidden = tmp_path / "no-moto" / "moto"
+    hidden.mkdir(parents=True)
+    (hidden / "__init__.py").write_text("raise ImportError('moto is not installed')\n")
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "demo", "--no-git", "--port", str(port)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(hidden.parent)},
+    )
+    try:
+        wait_until_ready(port, proc, 60)
+        wait_until_synced(port, 60)
+        kinds = {r["kind"] for r in graphql(port, "{ registries { kind } }")["registries"]}
+        assert kinds == {"NATIVE"}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=30)
+    assert "SageMaker registry left out: the emulator is not installed" in output, output
+    assert "pip install 'modelgate[demo]'" in output
+    assert "Federating 1 registry kind: native." in output
     assert "Traceback" not in output
 
 
@@ -335,7 +456,7 @@ def test_demo_with_mlflow_federates_with_lineage_and_a_stage_conflict(
         wait_until_ready(port, proc, 90)
         wait_until_synced(port, 90)
         registries = {r["id"]: r for r in ask("{ registries { id kind state versionCount } }")["registries"]}
-        assert {r["kind"] for r in registries.values()} == {"NATIVE", "MLFLOW", "GTO"}  # three kinds
+        assert {r["kind"] for r in registries.values()} == {"NATIVE", "MLFLOW", "GTO", "SAGEMAKER"}
         assert registries["fraud-mlflow"]["versionCount"] >= 4
         linked = ask('{ modelVersion(uri: "mg://fraud-mlflow/fraud-detector-eu/2") { sourceUrl } }')
         # MLflow's own UI: the version's page on the tracking server.
@@ -388,3 +509,4 @@ def test_demo_with_mlflow_federates_with_lineage_and_a_stage_conflict(
         proc.send_signal(signal.SIGTERM)
         output, _ = proc.communicate(timeout=30)
     assert "registry fraud-mlflow" in output and "Traceback" not in output, output
+    assert "Federating 4 registry kinds: native, gto, sagemaker, mlflow." in output

@@ -25,10 +25,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
-from pathlib import Path
 from urllib.parse import urlsplit
 
-from gateway.config import ConfigError, RegistrySettings, registry_options
+from gateway.config import ConfigError, RegistrySettings, read_secret, registry_options
 from gateway.domain import Stage
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
@@ -120,23 +119,8 @@ def _tags(values: list[str], key: str) -> tuple[str, ...]:
 
 
 def _token(options: HuggingFaceOptions, key: str, environ: Mapping[str, str]) -> str | None:
-    if options.token_env and options.token_file:
-        raise ConfigError(f"{key}.token_file", "give token_env or token_file, not both")
-    if options.token_env:
-        value = environ.get(options.token_env, "").strip()
-        if not value:
-            raise ConfigError(f"{key}.token_env", f"environment variable {options.token_env} is not set")
-        return value
-    if options.token_file:
-        path = Path(options.token_file)
-        try:
-            value = path.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(f"{key}.token_file", f"cannot read {path}: {exc.strerror}") from None
-        if not value:
-            raise ConfigError(f"{key}.token_file", f"{path} is empty")
-        return value
-    return None  # anonymous: public repositories only, and no write-through
+    # None: anonymous, public repositories only, and no write-through.
+    return read_secret(options.token_env, options.token_file, key, "token", environ)
 
 
 def load_settings(

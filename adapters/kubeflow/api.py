@@ -13,64 +13,24 @@ modelgate addresses models and versions by name and caches the ids.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 
-from adapters.base import ErrorTranslator, JsonHttpClient, RetryPolicy, error_for_status, retry_after_seconds
-from adapters.kubeflow.options import PREFIX, KubeflowSettings, TokenSource
-from gateway.errors import RegistryError, RegistryNotFound
-
-
-class BearerTokenAuth(httpx.Auth):
-    """``Authorization: Bearer`` from a fixed value or a token file, re-read when the
-    file changes (Kubernetes rotates projected service-account tokens in place)."""
-
-    def __init__(self, source: TokenSource):
-        self._source = source
-        self._cached: tuple[float, str] | None = None
-
-    def token(self) -> str | None:
-        if self._source.value:
-            return self._source.value
-        if self._source.path is None:
-            return None
-        try:
-            mtime = self._source.path.stat().st_mtime
-            if self._cached is None or self._cached[0] != mtime:
-                self._cached = (mtime, self._source.path.read_text(encoding="utf-8").strip())
-        except OSError:
-            return self._cached[1] if self._cached else None  # keep the last token we could read
-        return self._cached[1]
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        if token := self.token():
-            request.headers["Authorization"] = f"Bearer {token}"
-        yield request
+from adapters.base import (
+    BearerTokenAuth,
+    ErrorTranslator,
+    JsonHttpClient,
+    RetryPolicy,
+    message_error_translator,
+)
+from adapters.kubeflow.options import PREFIX, KubeflowSettings
+from gateway.errors import RegistryNotFound
 
 
 def error_translator(registry_id: str) -> ErrorTranslator:
-    """The server's ``{"code", "message"}`` body → the shared error taxonomy."""
-
-    def translate(response: httpx.Response) -> RegistryError:
-        code: str | None = None
-        message = response.text[:300] or response.reason_phrase
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if isinstance(body, dict) and isinstance(body.get("message"), str):
-            message = body["message"]
-            code = str(body.get("code") or "") or None
-        method, path = response.request.method, response.request.url.path
-        text = f"Kubeflow Model Registry answered {method} {path} with {response.status_code}: {message}"
-        retry = retry_after_seconds(response.headers.get("Retry-After"))
-        return error_for_status(
-            registry_id, response.status_code, text, registry_code=code, retry_after=retry
-        )
-
-    return translate
+    return message_error_translator(registry_id, "Kubeflow Model Registry", "code")
 
 
 class KubeflowApi:

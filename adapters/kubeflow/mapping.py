@@ -36,12 +36,14 @@ from adapters.kubeflow.options import StageMapping
 from gateway.domain import (
     DatasetRef,
     Deployment,
+    Endpoint,
     LineageEdge,
     LineageNode,
     Model,
     ModelVersion,
     Relation,
     Stage,
+    TrafficShare,
     version_node,
 )
 
@@ -257,6 +259,26 @@ def deployment_of(service: Mapping[str, Any], environment: str | None) -> Deploy
         endpoint=f"{environment}/{name}" if environment else name,
         traffic_percent=None,  # the registry does not know how KServe splits traffic
         updated_at=to_utc(service.get("lastUpdateTimeSinceEpoch")),
+    )
+
+
+def endpoint_of(
+    service: Mapping[str, Any], environment: str | None, version_uri: str | None, registry_id: str
+) -> Endpoint:
+    """An InferenceService as a serving endpoint: ``<serving environment>/<name>``
+    (what its versions' deployments are called), its ``desiredState`` as status,
+    and all traffic on the version it serves while DEPLOYED (0 % once UNDEPLOYED:
+    KServe has taken it down). The registry records one version per service, so
+    no finer split."""
+    deployment = deployment_of(service, environment)
+    state = service.get("desiredState") or "DEPLOYED"
+    return Endpoint(
+        uri=deployment.endpoint,
+        name=service.get("name") or deployment.endpoint,
+        registry_id=registry_id,
+        status=state,
+        traffic=(TrafficShare(100.0 if state == "DEPLOYED" else 0.0, version_uri),) if version_uri else (),
+        updated_at=deployment.updated_at,
     )
 
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from gateway.config import ConfigError, RegistrySettings, parse_section
+from gateway.config import ConfigError, RegistrySettings, SecretSource, parse_section, secret_source
 from gateway.domain import Stage
 
 SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
@@ -75,18 +75,10 @@ class StageMapping:
 
 
 @dataclass(frozen=True)
-class TokenSource:
-    """Where the bearer token comes from: a value read once, or a file re-read on change."""
-
-    value: str | None = None
-    path: Path | None = None
-
-
-@dataclass(frozen=True)
 class KubeflowSettings:
     base_url: str  # scheme://host[:port][/path], no trailing slash
     api_version: str  # "auto" | "v1" | "v1alpha3"
-    token: TokenSource
+    token: SecretSource
     stages: StageMapping
     param_prefix: str
     timeout_seconds: float
@@ -115,25 +107,13 @@ def _check_values(values: list[str], key: str) -> tuple[str, ...]:
     return tuple(values)
 
 
-def _token(options: KubeflowOptions, key: str, environ: Mapping[str, str]) -> TokenSource:
-    if options.token_env and options.token_file:
-        raise ConfigError(f"{key}.token_file", "give token_env or token_file, not both")
-    if options.token_env:
-        value = environ.get(options.token_env, "").strip()
-        if not value:
-            raise ConfigError(f"{key}.token_env", f"environment variable {options.token_env} is not set")
-        return TokenSource(value=value)
-    if options.token_file:
-        path = Path(options.token_file)
-        try:
-            if not path.read_text(encoding="utf-8").strip():
-                raise ConfigError(f"{key}.token_file", f"{path} is empty")
-        except OSError as exc:
-            raise ConfigError(f"{key}.token_file", f"cannot read {path}: {exc.strerror}") from None
-        return TokenSource(path=path)
+def _token(options: KubeflowOptions, key: str, environ: Mapping[str, str]) -> SecretSource:
+    source = secret_source(options.token_env, options.token_file, key, "token", environ)
+    if source.value or source.path:
+        return source
     default = Path(SERVICE_ACCOUNT_TOKEN)
     # Inside a pod the service account's token is the usual credential; outside, no token.
-    return TokenSource(path=default) if default.is_file() else TokenSource()
+    return SecretSource(path=default) if default.is_file() else SecretSource()
 
 
 def load_settings(registry: RegistrySettings, environ: Mapping[str, str] | None = None) -> KubeflowSettings:

@@ -13,6 +13,7 @@ from adapters.kubeflow.api import KubeflowApi
 from adapters.kubeflow.mapping import (
     deployment_of,
     domain_name,
+    endpoint_of,
     registry_name,
     source_edges,
     string_property,
@@ -20,7 +21,16 @@ from adapters.kubeflow.mapping import (
     to_version,
 )
 from adapters.kubeflow.options import KubeflowSettings
-from gateway.domain import Deployment, LineageEdge, Model, ModelVersion, Stage, record_edges
+from gateway.domain import (
+    Deployment,
+    Endpoint,
+    LineageEdge,
+    Model,
+    ModelVersion,
+    Stage,
+    record_edges,
+    version_uri,
+)
 from gateway.errors import RegistryError, RegistryNotFound, RegistryRejected
 
 Wire = dict[str, Any]
@@ -134,6 +144,39 @@ class KubeflowRegistry:
         if "id" not in version.native:  # e.g. a bare index row
             version = await self.get_version(version.model_name, version.version) or version
         return record_edges(version) + source_edges(version)
+
+    async def list_endpoints(self) -> list[Endpoint]:
+        """``ServingReader``: one endpoint per InferenceService, DEPLOYED or not,
+        serving its ``modelVersionId`` or, without one, its model's latest version
+        by creation (the spec's rule). One listing of the services, then one of
+        the versions of each model they serve (names for the URIs)."""
+        services = [s async for s in self._api.every("inference_services")]
+        models = await self._models_by_id({str(s["registeredModelId"]) for s in services})
+        versions: dict[str, list[Wire]] = {}  # model id → its versions, oldest first
+        for model_id in models:
+            versions[model_id] = [
+                v
+                async for v in self._api.every(
+                    f"registered_models/{model_id}/versions", order_by="CREATE_TIME", sort_order="ASC"
+                )
+            ]
+        endpoints = []
+        for service in services:
+            model_id = str(service["registeredModelId"])
+            model = models.get(model_id)
+            known = versions.get(model_id) or []
+            wanted = service.get("modelVersionId")
+            served = next((v for v in known if str(v["id"]) == str(wanted)), None) if wanted else None
+            if not wanted and known:
+                served = known[-1]
+            uri = (
+                version_uri(self.registry_id, domain_name(model["name"]), domain_name(served["name"]))
+                if model is not None and served is not None
+                else None
+            )
+            environment = await self._environment(str(service.get("servingEnvironmentId") or ""))
+            endpoints.append(endpoint_of(service, environment, uri, self.registry_id))
+        return sorted(endpoints, key=lambda e: e.uri)
 
     # --- write-through -------------------------------------------------------
 

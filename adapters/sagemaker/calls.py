@@ -15,7 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 from adapters.base import RetryPolicy, error_for_status, retry_read, run_blocking
-from adapters.sagemaker.options import SageMakerOptions
+from adapters.sagemaker.options import SageMakerOptions, static_keys
+from gateway.config import ConfigError
 from gateway.errors import (
     RegistryAuthError,
     RegistryError,
@@ -118,6 +119,8 @@ def translate(
         return error_for_status(registry_id, status or 400, text, registry_code=registry_code, awsCode=code)
     if isinstance(exc, bx.ParamValidationError):
         return RegistryRejected(registry_id, f"{operation}: invalid parameters: {exc}")
+    if isinstance(exc, ConfigError):  # credentials_file unreadable since the config was checked
+        return RegistryAuthError(registry_id, str(exc))
     if isinstance(exc, bx.NoCredentialsError | bx.PartialCredentialsError | bx.ProfileNotFound):
         return RegistryAuthError(registry_id, str(exc))
     if isinstance(exc, bx.TokenRetrievalError | bx.SSOError | bx.CredentialRetrievalError):
@@ -135,12 +138,15 @@ def is_missing(exc: RegistryError) -> bool:
 
 def make_client(options: SageMakerOptions, service: str = "sagemaker") -> Any:
     """A SageMaker (or, for endpoint metrics, CloudWatch) client on the standard
-    AWS credential chain (environment, profile, SSO, container/instance roles).
-    Builds no connection yet."""
+    AWS credential chain (environment, profile, SSO, container/instance roles),
+    or on the static keys of ``credentials_file`` alone. Builds no connection yet."""
     import boto3
     from botocore.config import Config
 
-    session = boto3.session.Session(profile_name=options.profile, region_name=options.region)
+    if options.credentials_file is not None:
+        session = boto3.session.Session(region_name=options.region, **static_keys(options))
+    else:
+        session = boto3.session.Session(profile_name=options.profile, region_name=options.region)
     return session.client(
         service,
         endpoint_url=options.endpoint_url,

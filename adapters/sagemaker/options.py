@@ -57,6 +57,10 @@ class SageMakerOptions:
     region: str
     endpoint_url: str | None = None
     profile: str | None = None
+    # An AWS shared-credentials file (INI) whose ``profile`` section (else
+    # ``default``) holds static keys: they replace the whole standard chain, so
+    # nothing from the environment is used (a mounted secret, a local emulator).
+    credentials_file: str | None = None
     stage_source: str = "both"
     approval_stages: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_APPROVAL_STAGES))
     lifecycle_stages: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_LIFECYCLE_STAGES))
@@ -83,6 +87,8 @@ def parse_options(registry: RegistrySettings) -> SageMakerOptions:
         raise ConfigError(
             f"{key}.endpoint_url", f"must be an http:// or https:// URL, got {options.endpoint_url!r}"
         )
+    if options.credentials_file is not None:
+        static_keys(options, key)  # readable and complete, or the error names the key
     if options.stage_source not in STAGE_SOURCES:
         raise ConfigError(
             f"{key}.stage_source", f"must be one of {', '.join(STAGE_SOURCES)}, got {options.stage_source!r}"
@@ -112,6 +118,33 @@ def parse_options(registry: RegistrySettings) -> SageMakerOptions:
     if not 1 <= options.lineage_max_depth <= 10:
         raise ConfigError(f"{key}.lineage_max_depth", "must be between 1 and 10 (QueryLineage's limit)")
     return options
+
+
+CREDENTIAL_KEYS = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token")
+
+
+def static_keys(options: SageMakerOptions, key: str = "credentials_file") -> dict[str, str]:
+    """The boto3 session arguments ``credentials_file`` holds (``aws_access_key_id``,
+    ``aws_secret_access_key``, optionally ``aws_session_token``); ConfigError when
+    the file cannot be read or lacks them."""
+    import configparser
+
+    where = key if key.endswith("credentials_file") else f"{key}.credentials_file"
+    section = options.profile or "default"
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        with open(options.credentials_file or "", encoding="utf-8") as handle:
+            parser.read_file(handle)
+    except OSError as exc:
+        raise ConfigError(where, f"cannot read {options.credentials_file}: {exc.strerror}") from None
+    except configparser.Error:
+        raise ConfigError(where, f"{options.credentials_file} is not an AWS credentials (INI) file") from None
+    if not parser.has_section(section):
+        raise ConfigError(where, f"{options.credentials_file} has no [{section}] section")
+    keys = {k: v.strip() for k, v in parser.items(section) if k in CREDENTIAL_KEYS and v.strip()}
+    if not {"aws_access_key_id", "aws_secret_access_key"} <= set(keys):
+        raise ConfigError(where, f"[{section}] needs aws_access_key_id and aws_secret_access_key")
+    return keys
 
 
 def _check_stage_values(table: Mapping[str, Any], key: str) -> None:

@@ -10,67 +10,26 @@ only the ``databricks`` flavor uses. Lists page with ``max_results`` (at most
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
-from adapters.base import ErrorTranslator, JsonHttpClient, RetryPolicy, error_for_status, retry_after_seconds
-from adapters.unity_catalog.options import PREFIX, TokenSource, UnityCatalogSettings
-from gateway.errors import RegistryError, RegistryNotFound
+from adapters.base import (
+    BearerTokenAuth,
+    ErrorTranslator,
+    JsonHttpClient,
+    RetryPolicy,
+    message_error_translator,
+)
+from adapters.unity_catalog.options import PREFIX, UnityCatalogSettings
+from gateway.errors import RegistryNotFound
 
 Wire = dict[str, Any]
 
 
-class BearerTokenAuth(httpx.Auth):
-    """``Authorization: Bearer`` from a fixed value or a token file, re-read when the
-    file changes (a rotated personal access token or service-principal token)."""
-
-    def __init__(self, source: TokenSource):
-        self._source = source
-        self._cached: tuple[float, str] | None = None
-
-    def token(self) -> str | None:
-        if self._source.value:
-            return self._source.value
-        if self._source.path is None:
-            return None
-        try:
-            mtime = self._source.path.stat().st_mtime
-            if self._cached is None or self._cached[0] != mtime:
-                self._cached = (mtime, self._source.path.read_text(encoding="utf-8").strip())
-        except OSError:
-            return self._cached[1] if self._cached else None  # keep the last token we could read
-        return self._cached[1]
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        if token := self.token():
-            request.headers["Authorization"] = f"Bearer {token}"
-        yield request
-
-
 def error_translator(registry_id: str) -> ErrorTranslator:
-    """The server's ``{"error_code", "message", "details"}`` body → the shared taxonomy."""
-
-    def translate(response: httpx.Response) -> RegistryError:
-        code: str | None = None
-        message = response.text[:300] or response.reason_phrase
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if isinstance(body, dict) and isinstance(body.get("message"), str):
-            message = body["message"]
-            code = str(body.get("error_code") or "") or None
-        method, path = response.request.method, response.request.url.path
-        text = f"Unity Catalog answered {method} {path} with {response.status_code}: {message}"
-        retry = retry_after_seconds(response.headers.get("Retry-After"))
-        return error_for_status(
-            registry_id, response.status_code, text, registry_code=code, retry_after=retry
-        )
-
-    return translate
+    return message_error_translator(registry_id, "Unity Catalog", "error_code")
 
 
 def _segment(text: str) -> str:

@@ -24,10 +24,9 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import urlsplit
 
-from gateway.config import ConfigError, RegistrySettings, registry_options
+from gateway.config import ConfigError, RegistrySettings, SecretSource, registry_options, secret_source
 from gateway.domain import Stage
 
 PREFIX = "/api/2.1/unity-catalog"
@@ -74,20 +73,12 @@ class AliasMapping:
 
 
 @dataclass(frozen=True)
-class TokenSource:
-    """Where the bearer token comes from: a value read once, or a file re-read on change."""
-
-    value: str | None = None
-    path: Path | None = None
-
-
-@dataclass(frozen=True)
 class UnityCatalogSettings:
     base_url: str  # scheme://host[:port][/path], no trailing slash
     catalog: str
     schema: str | None
     flavor: str
-    token: TokenSource
+    token: SecretSource
     aliases: AliasMapping
     runs_registry: str  # the registry id run nodes are named under
     timeout_seconds: float
@@ -120,23 +111,9 @@ def _check_aliases(values: list[str], key: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in values)
 
 
-def _token(options: UnityCatalogOptions, key: str, environ: Mapping[str, str]) -> TokenSource:
-    if options.token_env and options.token_file:
-        raise ConfigError(f"{key}.token_file", "give token_env or token_file, not both")
-    if options.token_env:
-        value = environ.get(options.token_env, "").strip()
-        if not value:
-            raise ConfigError(f"{key}.token_env", f"environment variable {options.token_env} is not set")
-        return TokenSource(value=value)
-    if options.token_file:
-        path = Path(options.token_file)
-        try:
-            if not path.read_text(encoding="utf-8").strip():
-                raise ConfigError(f"{key}.token_file", f"{path} is empty")
-        except OSError as exc:
-            raise ConfigError(f"{key}.token_file", f"cannot read {path}: {exc.strerror}") from None
-        return TokenSource(path=path)
-    return TokenSource()  # an OSS server without authorization enabled
+def _token(options: UnityCatalogOptions, key: str, environ: Mapping[str, str]) -> SecretSource:
+    # Neither given: an OSS server without authorization enabled.
+    return secret_source(options.token_env, options.token_file, key, "token", environ)
 
 
 def load_settings(

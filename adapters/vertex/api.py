@@ -28,16 +28,16 @@ from gateway.errors import (
 LINEAGE_MAX_HOPS = 2
 
 
-def error_translator(registry_id: str) -> ErrorTranslator:
+def error_translator(registry_id: str, service: str = "Vertex AI") -> ErrorTranslator:
     """Google's error body ``{"error": {"code", "message", "status"}}`` → a coded error."""
 
     def translate(response: httpx.Response) -> RegistryError:
         code = response.status_code
         status, message = _google_error(response)
         if code == 401:
-            text = f"Vertex AI refused the access token ({message})"
+            text = f"{service} refused the access token ({message})"
         else:
-            text = f"Vertex AI answered {code} {status}: {message}"
+            text = f"{service} answered {code} {status}: {message}"
         return error_for_status(
             registry_id,
             code,
@@ -162,6 +162,34 @@ class VertexApi:
         if page_token:
             params["pageToken"] = page_token
         return await self._http.get(f"{self.settings.parent}/endpoints", params)
+
+    async def get_endpoint(self, name: str) -> dict[str, Any]:
+        """One endpoint by resource name (``projects/P/locations/L/endpoints/ID``)."""
+        return await self._http.get(name)
+
+    async def patch_traffic_split(self, name: str, split: dict[str, int]) -> dict[str, Any]:
+        """Replace the endpoint's whole ``trafficSplit`` (the field mask names only it)."""
+        return await self._http.send(
+            "PATCH", name, json_body={"trafficSplit": split}, params={"updateMask": "trafficSplit"}
+        )
+
+    async def deploy_model(
+        self, name: str, deployed_model: dict[str, Any], split: dict[str, int]
+    ) -> dict[str, Any]:
+        """``endpoints.deployModel``: a long-running operation (poll ``get_operation``);
+        ``"0"`` in ``split`` names the model being deployed. Sent once."""
+        body = {"deployedModel": deployed_model, "trafficSplit": split}
+        return await self._http.send("POST", f"{name}:deployModel", json_body=body)
+
+    async def get_operation(self, name: str) -> dict[str, Any]:
+        return await self._http.get(name)
+
+    async def list_operations(self, name: str, page_token: str | None = None) -> dict[str, Any]:
+        """One page of a resource's long-running operations (``…/operations``)."""
+        params: dict[str, Any] = {"pageSize": self.settings.page_size}
+        if page_token:
+            params["pageToken"] = page_token
+        return await self._http.get(f"{name}/operations", params)
 
     async def lineage_subgraph(self, artifact: str) -> dict[str, Any] | None:
         """The ML Metadata lineage around an artifact; None if the artifact is gone."""

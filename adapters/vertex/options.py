@@ -12,6 +12,7 @@ credentials_file = "service-account.json" # or credentials_env = "VERTEX_SA" (se
 # token_audience = "https://oauth2.googleapis.com/token"       (the JWT's aud; see below)
 # production_aliases = ["production"]   staging_aliases = ["staging"]   archived_label = "stage=archived"
 # model_filter = 'labels.team="vision"'   incremental_sync = false   timeout_seconds = 10   page_size = 100
+# monitoring_endpoint = "https://monitoring.googleapis.com"   deploy_wait_seconds = 30   (rollouts)
 ```
 
 ``credentials_env`` names an environment variable holding either the *path* of
@@ -25,6 +26,12 @@ Stage aliases: any alias of a list is recognised on read, the first is the one
 written. ``model_filter`` (Vertex filter syntax) scopes which models the
 catalogue lists. ``incremental_sync`` trusts ``updateTime`` for incremental
 syncs (see ``VertexRegistry.changes_since`` for why it is off by default).
+
+``monitoring_endpoint`` is the Cloud Monitoring API root a canary rollout reads
+error rates from (same OAuth token, scope ``cloud-platform``);
+``deploy_wait_seconds`` is how long one rollout pass waits for a candidate's
+``endpoints.deployModel`` (a long-running operation that takes minutes) before
+leaving it to the next pass; keep it well below ``[rollouts] lease_seconds``.
 
 ``token_url`` is where the signed assertion is POSTed; ``token_audience`` is the
 assertion's ``aud`` claim. They differ on purpose: Google's own google-auth
@@ -56,6 +63,7 @@ from gateway.config import (
 
 GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+MONITORING_URL = "https://monitoring.googleapis.com"
 # Vertex's alias grammar (discovery doc, MergeVersionAliasesRequest); numbers are version ids.
 ALIAS = re.compile(r"^[a-z][a-zA-Z0-9-]{0,126}[a-z0-9-]$")
 # Label keys start with a lowercase letter; keys and values use [a-z0-9_-], at most 63 characters.
@@ -81,6 +89,8 @@ class VertexOptions:
     incremental_sync: bool = False
     timeout_seconds: float = 10.0
     page_size: int = 100
+    monitoring_endpoint: str = MONITORING_URL
+    deploy_wait_seconds: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -123,6 +133,8 @@ class VertexSettings:
     incremental_sync: bool
     timeout_seconds: float
     page_size: int
+    monitoring_base: str = f"{MONITORING_URL}/v3/"  # ends with /v3/
+    deploy_wait_seconds: float = 30.0
 
     @property
     def parent(self) -> str:
@@ -234,6 +246,9 @@ def load_settings(registry: RegistrySettings, environ: Mapping[str, str] | None 
         raise ConfigError(f"{key}.timeout_seconds", "must be greater than 0")
     if not 1 <= options.page_size <= 1000:
         raise ConfigError(f"{key}.page_size", "must be between 1 and 1000")
+    if options.deploy_wait_seconds <= 0:
+        raise ConfigError(f"{key}.deploy_wait_seconds", "must be greater than 0")
+    monitoring = _check_url(options.monitoring_endpoint, f"{key}.monitoring_endpoint")
     production = _check_aliases(options.production_aliases, f"{key}.production_aliases")
     staging = _check_aliases(options.staging_aliases, f"{key}.staging_aliases")
     if overlap := set(production) & set(staging):
@@ -259,4 +274,6 @@ def load_settings(registry: RegistrySettings, environ: Mapping[str, str] | None 
         incremental_sync=options.incremental_sync,
         timeout_seconds=options.timeout_seconds,
         page_size=options.page_size,
+        monitoring_base=f"{monitoring}/v3/",
+        deploy_wait_seconds=options.deploy_wait_seconds,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import httpx
@@ -15,7 +15,8 @@ from adapters.vertex.links import vertex_console_url
 from adapters.vertex.mapping import MODEL_NAME, lineage_edges, model_id_of, to_model, to_version
 from adapters.vertex.options import VertexSettings
 from adapters.vertex.serving import endpoint_from_wire
-from gateway.domain import Endpoint, LineageEdge, Model, ModelVersion, Stage, record_edges
+from adapters.vertex.traffic import VertexTraffic
+from gateway.domain import Endpoint, LineageEdge, Model, ModelVersion, Stage, TrafficShare, record_edges
 from gateway.errors import RegistryError, RegistryRejected
 
 # Vertex model IDs: generated ones are numbers, user-chosen ones [a-z0-9_-].
@@ -43,6 +44,7 @@ class VertexRegistry:
         self.team = team
         self.settings = settings
         self._api = VertexApi(registry_id, settings, transport=transport, retry=retry, clock=clock)
+        self._traffic = VertexTraffic(registry_id, settings, self._api, transport=transport, retry=retry)
 
     # --- reads ---------------------------------------------------------------
 
@@ -147,6 +149,24 @@ class VertexRegistry:
             if token is None:
                 return found
 
+    # --- canary rollouts (see adapters.vertex.traffic) ---------------------------
+
+    async def endpoint_traffic(self, endpoint: str) -> Endpoint:
+        """One endpoint's deployed models and split (``TrafficController``)."""
+        return await self._traffic.endpoint_traffic(endpoint)
+
+    async def set_traffic(self, endpoint: str, shares: Sequence[TrafficShare]) -> Endpoint:
+        """Replace the endpoint's ``trafficSplit`` (whole percentages summing to 100)."""
+        return await self._traffic.set_traffic(endpoint, shares)
+
+    async def deploy_candidate(self, endpoint: str, version: ModelVersion) -> Endpoint:
+        """``endpoints.deployModel`` with 0 % traffic (``CandidateDeployer``)."""
+        return await self._traffic.deploy_candidate(endpoint, version)
+
+    async def error_rate(self, endpoint: str, variant: str, start: datetime, end: datetime) -> float | None:
+        """5xx share of a deployed model's responses, from Cloud Monitoring (``ErrorRateReader``)."""
+        return await self._traffic.error_rate(endpoint, variant, start, end)
+
     # --- write-through -------------------------------------------------------
 
     async def set_stage(self, version: ModelVersion, stage: Stage, *, actor: str) -> ModelVersion:
@@ -226,6 +246,7 @@ class VertexRegistry:
         return f"{self.settings.api_base}{self.settings.parent}"
 
     async def aclose(self) -> None:
+        await self._traffic.aclose()
         await self._api.aclose()
 
 

@@ -25,10 +25,9 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import urlsplit
 
-from gateway.config import ConfigError, RegistrySettings, registry_options
+from gateway.config import ConfigError, RegistrySettings, read_secret, registry_options
 from gateway.domain import Stage
 
 DEFAULT_URL = "https://api.wandb.ai"
@@ -108,30 +107,6 @@ def _aliases(values: list[str], key: str) -> tuple[str, ...]:
     return tuple(values)
 
 
-def _secret(
-    env_name: str | None, file_name: str | None, key: str, what: str, environ: Mapping[str, str]
-) -> str | None:
-    """A secret from an environment variable or a file; the error names the key,
-    never the value."""
-    env_key, file_key = f"{key}.{what}_env", f"{key}.{what}_file"
-    if env_name and file_name:
-        raise ConfigError(file_key, f"give {what}_env or {what}_file, not both")
-    if env_name:
-        value = environ.get(env_name, "").strip()
-        if not value:
-            raise ConfigError(env_key, f"environment variable {env_name} is not set")
-        return value
-    if file_name:
-        try:
-            value = Path(file_name).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(file_key, f"cannot read {file_name}: {exc.strerror}") from None
-        if not value:
-            raise ConfigError(file_key, f"{file_name} is empty")
-        return value
-    return None
-
-
 def load_settings(registry: RegistrySettings, environ: Mapping[str, str] | None = None) -> WandbSettings:
     """Validate a wandb registry's options; raises ``ConfigError`` naming the key."""
     key = registry.key
@@ -144,7 +119,7 @@ def load_settings(registry: RegistrySettings, environ: Mapping[str, str] | None 
     options = registry_options(WandbOptions, registry)
     if not options.organization.strip():
         raise ConfigError(f"{key}.organization", "must name the W&B organization")
-    api_key = _secret(options.api_key_env, options.api_key_file, key, "api_key", env)
+    api_key = read_secret(options.api_key_env, options.api_key_file, key, "api_key", env)
     if api_key is None:
         raise ConfigError(f"{key}.api_key_env", "is required (or api_key_file): W&B needs an API key")
     production = _aliases(options.production_aliases, f"{key}.production_aliases")
@@ -166,7 +141,7 @@ def load_settings(registry: RegistrySettings, environ: Mapping[str, str] | None 
         api_key=api_key,
         registry=registry_name,
         stages=StageAliases(production, staging, options.archived_tag),
-        webhook_token=_secret(
+        webhook_token=read_secret(
             options.webhook_token_env, options.webhook_token_file, key, "webhook_token", env
         ),
         timeout_seconds=options.timeout_seconds,

@@ -29,7 +29,7 @@ from gateway.api.types import (
 )
 from gateway.catalogue.index import SearchFilter as IndexFilter
 from gateway.domain import Approval as DomainApproval
-from gateway.domain import ModelVersion, Stage, parse_uri
+from gateway.domain import Endpoint, ModelVersion, Stage, parse_uri
 from gateway.errors import BadInput
 from gateway.governance import audit, inventory, reports
 from gateway.governance.promotions import PromotionRequest
@@ -37,9 +37,11 @@ from gateway.governance.reviews import ReviewOutcome
 
 if TYPE_CHECKING:
     from gateway.api.schema import SearchFilter
+    from gateway.api.serving import EndpointType
 
 # The catalogue's filter input, resolved lazily: gateway.api.schema imports this module.
 LazySearchFilter = Annotated["SearchFilter", strawberry.lazy("gateway.api.schema")]
+LazyEndpoint = Annotated["EndpointType", strawberry.lazy("gateway.api.serving")]
 
 MAX_AUDIT_PAGE = 500
 MAX_VIOLATION_PAGE = 1000
@@ -127,6 +129,22 @@ class PromotionRequestType:
     )
     async def reviews(self, info: Info[Context, None]) -> list[Review]:
         return [review_view(r) for r in await info.context.reviews.load(self.version_uri) or []]
+
+    @strawberry.field(
+        description="The endpoints whose traffic this request puts back when it is applied (a rollback's: "
+        "the split each had at its asOf, before the gateway's rollouts shifted it), each with that split; "
+        "empty for other requests. Restored only once the request is approved and applied."
+    )
+    async def restores_traffic(self, info: Info[Context, None]) -> list[LazyEndpoint]:
+        from gateway.api.serving import EndpointType  # it imports this module
+
+        restorer = info.context.gateway.rollouts.restorer
+        return [
+            EndpointType.from_domain(
+                Endpoint(p.endpoint_uri, p.endpoint_uri.rsplit("/", 1)[-1], p.registry_id, traffic=p.traffic)
+            )
+            for p in await restorer.planned(self.id)
+        ]
 
     @strawberry.field(
         description="The version to promote (as the request knew it if it has left the catalogue since)."

@@ -161,7 +161,9 @@ class ServingMutation:
         "promotion request per version that differs (a version created later and PRODUCTION or STAGING "
         "now is requested ARCHIVED), needing the policy file's rollback approvals. Returns the request "
         "restoring a version to PRODUCTION if there is one, else the first; every request's reason "
-        "starts 'rollback to <asOf>'."
+        "starts 'rollback to <asOf>'. Endpoints the gateway's rollouts of the model shifted after asOf "
+        "are put back on the split they had then when that request is applied (restoresTraffic); "
+        "CONFLICT if one no longer has a variant that split needs."
     )
     async def rollback(
         self,
@@ -183,5 +185,6 @@ class ServingMutation:
             as_of,
             reason,
             info.context.access,
+            gateway.rollouts.restorer,
         )
         return PromotionRequestType.from_domain(request)

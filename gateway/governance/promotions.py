@@ -63,6 +63,10 @@ MAX_LIST = 500
 Judge = Callable[[ModelVersion, Stage | None], Awaitable[Evaluation]]
 # The risk tier of a model (by URI): promotion rules may be scoped by tier.
 TierOf = Callable[[str], Awaitable[str | None]]
+# Runs in a new request's insert transaction (with its id): what rides on the request.
+OnOpen = Callable[[AsyncConnection, str], Awaitable[None]]
+# Runs before a request's stage is written; a GatewayError fails the request with its message.
+BeforeWrite = Callable[["PromotionRequest"], Awaitable[None]]
 
 
 async def _no_tier(model_uri: str) -> str | None:
@@ -167,6 +171,8 @@ class Promotions:
         self.policies = policies
         self.judge = judge
         self.tier_of = tier_of
+        # A rollback's traffic restore (gateway.rollouts.restore) waits for the write-through.
+        self.before_write: list[BeforeWrite] = []
 
     # --- reads --------------------------------------------------------------------
 
@@ -249,6 +255,28 @@ class Promotions:
         settings = self.registries.get(row.registry_id)
         return settings.team if settings else None
 
+    async def writable_version(self, principal: Principal, uri: str) -> tuple[ModelVersion, str | None]:
+        """The version ``principal`` may request a stage change of, and its team:
+        BAD_USER_INPUT for a URI that names no version, NOT_FOUND for one they may
+        not see (as for an absent one: no oracle), FORBIDDEN outside their teams."""
+        try:
+            parsed = parse_uri(uri)
+        except ValueError as exc:
+            raise BadInput(str(exc), field="uri") from None
+        if parsed.version is None:
+            raise BadInput(f"{uri} names a model: promote one of its versions", field="uri")
+        access = self._access(principal)
+        version = (await self.index.get_versions([uri], visibility=access.visibility)).get(uri)
+        if version is None:
+            raise NotFound(f"no version {uri} in the catalogue", field="uri")
+        team = await self._team(version)
+        if not access.can_write(team):
+            raise Forbidden(
+                f"{principal.name} is not a member of team {team or '(none)'}, which owns registry "
+                f"{version.registry_id!r}"
+            )
+        return version, team
+
     async def _team(self, version: ModelVersion) -> str | None:
         """The team owning a version: its registry's, else its own, else its model's."""
         settings = self.registries.get(version.registry_id)
@@ -267,29 +295,15 @@ class Promotions:
         *,
         rollback: bool = False,
         hold: bool = False,
+        on_open: OnOpen | None = None,
     ) -> PromotionRequest:
         """Open a request to move a version to ``target`` (see the module docstring).
         A ``rollback``'s request needs the policy file's ``rollback:`` approvals.
 
         ``hold``: approval does not write through; ``apply_held`` does, later (a
-        canary rollout writes PRODUCTION only once all traffic is shifted)."""
-        try:
-            parsed = parse_uri(uri)
-        except ValueError as exc:
-            raise BadInput(str(exc), field="uri") from None
-        if parsed.version is None:
-            raise BadInput(f"{uri} names a model: promote one of its versions", field="uri")
-        access = self._access(principal)
-        # A version the requester may not see answers as an absent one does (no oracle).
-        version = (await self.index.get_versions([uri], visibility=access.visibility)).get(uri)
-        if version is None:
-            raise NotFound(f"no version {uri} in the catalogue", field="uri")
-        team = await self._team(version)
-        if not access.can_write(team):
-            raise Forbidden(
-                f"{principal.name} is not a member of team {team or '(none)'}, which owns registry "
-                f"{version.registry_id!r}"
-            )
+        canary rollout writes PRODUCTION only once all traffic is shifted).
+        ``on_open`` runs in the request's insert transaction, before any write-through."""
+        version, team = await self.writable_version(principal, uri)
         if version.stage is target:
             raise BadInput(f"{uri} is already in {target.value}", field="targetStage")
         evaluation = await self.judge(version, target)
@@ -341,6 +355,8 @@ class Promotions:
                         **({"held": True} if hold else {}),
                     },
                 )
+                if on_open is not None:
+                    await on_open(conn, request_id)
         except IntegrityError:
             existing = await self.find(PromotionStatus.PENDING.value, uri)
             existing += await self.find(PromotionStatus.FAILED.value, uri)
@@ -580,6 +596,8 @@ class Promotions:
             await self._record_failed(request, f"registry {request.registry_id!r} is no longer configured")
             return
         try:
+            for hook in self.before_write:
+                await hook(request)
             if isinstance(adapter, VersionRegistrar):
 
                 async def within(conn: AsyncConnection, updated: ModelVersion) -> None:

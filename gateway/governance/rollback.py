@@ -11,11 +11,21 @@ promotion, and are applied as each is approved. Their reason reads
 
 The answer is one request: the one restoring a version to PRODUCTION if there
 is one, else the first opened (versions in catalogue order).
+
+Traffic: where gateway rollouts of the model shifted an endpoint after
+``asOf``, the answer request also carries the split each such endpoint had
+then (``gateway.rollouts.restore``), restored through the serving system when
+that request is approved and applied, never before. The plan is checked
+first: a rollout of the model still in progress, or an endpoint that no longer
+has a variant the old split gives traffic to, is a CONFLICT and no request is
+opened.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.auth.access import AccessPolicy
 from gateway.auth.principal import Principal
@@ -23,6 +33,7 @@ from gateway.catalogue.index import CatalogueIndex, SearchFilter, Visibility
 from gateway.domain import ModelVersion, Stage, parse_uri, utcnow
 from gateway.errors import BadInput, Forbidden, NotFound
 from gateway.governance.promotions import PromotionRequest, Promotions
+from gateway.rollouts.restore import TrafficRestorer
 from gateway.serving.history import StageHistory
 
 PAGE = 500
@@ -70,6 +81,7 @@ async def rollback(
     as_of: datetime,
     reason: str,
     access: AccessPolicy,
+    traffic: TrafficRestorer | None = None,
 ) -> PromotionRequest:
     """Open the requests that restore ``model_uri``'s stages at ``as_of`` (module docstring)."""
     try:
@@ -102,6 +114,17 @@ async def rollback(
             f"{model_uri} already has the stages it had at {as_of.isoformat()}: nothing to roll back",
             field="asOf",
         )
+    restores = await traffic.plan(model_uri, as_of) if traffic is not None else []
+
+    async def carry(conn: AsyncConnection, request_id: str) -> None:
+        assert traffic is not None
+        await traffic.attach(conn, request_id, restores)
+
     why = f"rollback to {as_of.isoformat()}: {reason.strip()}"
-    opened = [await promotions.request(principal, v.uri, target, why, rollback=True) for v, target in moves]
+    opened = [
+        await promotions.request(
+            principal, v.uri, target, why, rollback=True, on_open=carry if i == 0 and restores else None
+        )
+        for i, (v, target) in enumerate(moves)
+    ]
     return opened[0]

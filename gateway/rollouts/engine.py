@@ -57,6 +57,7 @@ from gateway.rollouts.records import (
     traffic_json,
     traffic_of,
 )
+from gateway.rollouts.restore import TrafficRestorer
 from gateway.store.database import Database, ReadConnection
 from gateway.store.tables import rollout_steps as rs
 from gateway.store.tables import rollouts as ro
@@ -84,6 +85,7 @@ class RolloutEngine:
         clock: Clock = utcnow,
         prometheus: PrometheusGate | None = None,
         prometheus_registries: Sequence[str] = (),
+        restorer: TrafficRestorer | None = None,
     ):
         self.db = database
         self.adapters = adapters
@@ -95,6 +97,8 @@ class RolloutEngine:
         self.clock = clock
         self.prometheus = prometheus
         self.prometheus_registries = frozenset(prometheus_registries)
+        # What a rollback puts back of the traffic these rollouts shifted.
+        self.restorer = restorer or TrafficRestorer(database, adapters)
 
     # --- reads --------------------------------------------------------------------
 
@@ -140,7 +144,7 @@ class RolloutEngine:
         if not isinstance(adapter, TrafficController):
             raise BadInput(
                 f"registry {registry_id!r} ({adapter.kind}) cannot shift endpoint traffic: canary "
-                "rollouts need a SageMaker registry",
+                "rollouts need a SageMaker or Vertex AI registry",
                 field="endpoint",
             )
         if self._gated_by_prometheus(registry_id) is None and not isinstance(adapter, ErrorRateReader):
@@ -191,6 +195,8 @@ class RolloutEngine:
             raise BadInput(f"{uri} names a model: roll out one of its versions", field="uri")
         if not endpoint.strip():
             raise BadInput("endpoint must name an endpoint (Endpoint.uri)", field="endpoint")
+        # Who may roll it out is settled before the serving system is asked anything.
+        await self.promotions.writable_version(principal, uri)
         controller = self._controller(parsed.registry_id)
         current = await controller.endpoint_traffic(endpoint)
         if not isinstance(controller, CandidateDeployer) or _serves(current, uri):

@@ -1,7 +1,7 @@
 """What serves what: endpoints read from registries that have them, traffic
 reported by serving systems for the others, and the versions' ``deployments``.
 
-Registries whose adapter is a ``ServingReader`` (SageMaker, Vertex AI) are read
+Registries whose adapter is a ``ServingReader`` (SageMaker, Vertex AI, Kubeflow) are read
 at the start of each sync pass; the version records the pass indexes carry
 their deployments, so ``ModelVersion.deployments``, search and the built-in
 compliance checks all see the same state, and a traffic change re-indexes the

@@ -462,3 +462,18 @@ version_reviews = Table(
     Index("ix_version_reviews_version", "version_uri", "at"),
     Index("ix_version_reviews_model", "model_uri"),
 )
+
+# --- rollback: the traffic a rollback's request restores -----------------------
+
+# One row per endpoint a rollback puts back: the gateway rollout whose recorded
+# previous split is restored when the request is applied (restored_at then set).
+rollback_traffic = Table(
+    "rollback_traffic",
+    metadata,
+    Column("promotion_id", String(36), primary_key=True),
+    Column("endpoint_uri", String(700), primary_key=True),
+    Column("registry_id", String(64), nullable=False),
+    Column("rollout_id", String(36), nullable=False),
+    Column("as_of", UtcDateTime(), nullable=False),
+    Column("restored_at", UtcDateTime()),
+)

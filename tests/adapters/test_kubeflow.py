@@ -25,12 +25,11 @@ from asgi_lifespan import LifespanManager
 from starlette.requests import Request
 
 import adapters.kubeflow.options as kubeflow_options
-from adapters.base import RetryPolicy, iterate_pages
+from adapters.base import BearerTokenAuth, RetryPolicy, iterate_pages
 from adapters.kubeflow import KubeflowRegistry, factory, load_settings
-from adapters.kubeflow.api import BearerTokenAuth
 from adapters.kubeflow.mapping import stage_of
 from gateway.auth.principal import Principal
-from gateway.config import ConfigError, RegistrySettings
+from gateway.config import ConfigError, RegistrySettings, SecretSource
 from gateway.domain import Relation, Stage
 from gateway.errors import (
     RegistryAuthError,
@@ -757,7 +756,7 @@ def test_the_service_account_token_is_the_default_only_where_it_exists(
 ) -> None:
     registry = RegistrySettings(id="kf", kind="kubeflow", options={"url": "http://mr:8080"})
     monkeypatch.setattr(kubeflow_options, "SERVICE_ACCOUNT_TOKEN", str(tmp_path / "absent"))
-    assert load_settings(registry, environ={}).token == kubeflow_options.TokenSource()  # outside a pod
+    assert load_settings(registry, environ={}).token == SecretSource()  # outside a pod
     token = tmp_path / "token"
     token.write_text("pod-token\n")
     monkeypatch.setattr(kubeflow_options, "SERVICE_ACCOUNT_TOKEN", str(token))

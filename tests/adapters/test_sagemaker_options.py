@@ -156,3 +156,49 @@ def test_only_a_model_package_source_uri_is_a_parent() -> None:
     assert parent_from_source_uri("arn:aws:sagemaker:us-east-1:123456789012:model-package/base/3")
     assert parent_from_source_uri("arn:aws:sagemaker:us-east-1:123456789012:model/m-1") is None
     assert parent_from_source_uri("s3://bucket/model.tar.gz") is None
+
+
+def test_a_credentials_file_replaces_the_whole_chain(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Static keys from ``credentials_file`` (its ``profile`` section) win over
+    whatever the environment holds: a local emulator never sees a user's keys."""
+    from adapters.sagemaker.calls import make_client
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIA-FROM-THE-ENVIRONMENT")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret-from-the-environment")
+    path = tmp_path / "credentials"
+    path.write_text(
+        "[default]\naws_access_key_id = from-default\naws_secret_access_key = s1\n"
+        "[demo]\naws_access_key_id = from-demo\naws_secret_access_key = s2\naws_session_token = t2\n"
+    )
+    options = parse_options(settings(region="us-east-1", credentials_file=str(path)))
+    # botocore keeps the resolved keys on the signer; no public accessor exists.
+    signed = make_client(options)._request_signer._credentials
+    assert (signed.access_key, signed.secret_key, signed.token) == ("from-default", "s1", None)
+    demo = parse_options(settings(region="us-east-1", credentials_file=str(path), profile="demo"))
+    signed = make_client(demo)._request_signer._credentials
+    assert (signed.access_key, signed.secret_key, signed.token) == ("from-demo", "s2", "t2")
+
+
+@pytest.mark.parametrize(
+    ("content", "profile", "problem"),
+    [
+        (None, None, "cannot read"),
+        ("not an ini file", None, "is not an AWS credentials (INI) file"),
+        ("[other]\naws_access_key_id = a\naws_secret_access_key = b\n", None, "has no [default] section"),
+        ("[default]\naws_access_key_id = a\n", None, "needs aws_access_key_id and aws_secret_access_key"),
+        ("[default]\naws_access_key_id = a\naws_secret_access_key = b\n", "ci", "has no [ci] section"),
+    ],
+)
+def test_a_bad_credentials_file_is_refused_naming_the_key(
+    tmp_path: Any, content: str | None, profile: str | None, problem: str
+) -> None:
+    path = tmp_path / "credentials"
+    if content is not None:
+        path.write_text(content)
+    options: dict[str, Any] = {"region": "us-east-1", "credentials_file": str(path)}
+    if profile:
+        options["profile"] = profile
+    with pytest.raises(ConfigError) as raised:
+        parse_options(settings(**options))
+    assert raised.value.key == "registries[1].credentials_file"
+    assert problem in str(raised.value)

@@ -80,7 +80,7 @@ async def setup(mlflow_url: str, tmp_path: Path) -> AsyncIterator[Setup]:
             registry("refused", refused_url, timeout_seconds=1),
             # The client's own timeout is long: the gateway's call deadline is what ends the wait.
             registry("silent", silent.url, timeout_seconds=30, call_timeout_seconds=DEADLINE),
-            registry("dying", forwarder.url, timeout_seconds=1, fetch_run_details=False),
+            registry("dying", forwarder.url, timeout_seconds=15, fetch_run_details=False),
         ]
         async with gateway_for(tmp_path, registries) as (gw, client):
             yield Setup(gw, client, silent, forwarder, refused_url, name)

@@ -15,15 +15,19 @@ document ``aiplatform.v1.json`` (shipped inside google-api-python-client):
 
 Served: ``models.list / get / listVersions / mergeVersionAliases / patch /
 upload`` (a long-running operation, done on the first ``operations.get``),
-``models.operations.get``, ``metadataStores.artifacts.queryArtifactLineageSubgraph``
-and ``endpoints.list / get / patch`` (``patch`` with ``updateMask=traffic_split``
-only), and the ML Metadata writes a team's training code makes (``artifacts.create``,
-``executions.create``, ``executions.addExecutionEvents``; every upload also
-creates the version's ``google.VertexModel`` artifact, as Vertex does).
-Not served, so set through test-only methods: deployments (``deploy``; really
-``endpoints.deployModel``, a long-running operation, with its ``trafficSplit``
-where ``"0"`` names the model being deployed); ``add_training_run`` is a
-shortcut for a whole run.
+``models.operations.get``, ``metadataStores.artifacts.queryArtifactLineageSubgraph``,
+``endpoints.list / get / patch`` (``patch`` with ``updateMask=traffic_split``
+only), ``endpoints.deployModel`` (a long-running operation, done on the first
+``endpoints.operations.get``; ``"0"`` in its ``trafficSplit`` names the model
+being deployed), ``endpoints.operations.list``, and the ML Metadata writes a
+team's training code makes (``artifacts.create``, ``executions.create``,
+``executions.addExecutionEvents``; every upload also creates the version's
+``google.VertexModel`` artifact, as Vertex does).
+Not served, so set through test-only methods: creating an endpoint with its
+first deployment (``deploy``; ``endpoints.create`` is not served);
+``add_training_run`` is a shortcut for a whole run. Cloud Monitoring's
+``timeSeries.list / create`` are served on the same port under ``/v3/``
+(``tests.fakes.vertex_monitoring``).
 
 Behaviour Google documents and the fake implements: ``default`` alias on a
 model's first version, exactly one ``default`` per model; an alias is unique
@@ -42,8 +46,13 @@ removing ``default`` is ``INVALID_ARGUMENT``; an etag mismatch is ``ABORTED``;
 one lineage hop is one event edge; deploying the first model onto an endpoint
 without a ``trafficSplit`` gives it 100 % (what ``gcloud ai endpoints deploy-model``
 sends by default); a traffic split is refused unless it sums to 100 and names
-deployed models only (Google documents both rules); the token endpoint also refuses a replayed
-``jti`` (stricter than Google documents).
+deployed models only (Google documents both rules); a ``deployModel``
+operation finishes (the deployed model joins the endpoint, the split is set)
+on its first ``operations.get`` (after ``deploy_polls`` "not done" answers, to
+play a deployment that takes minutes), ends in a RESOURCE_EXHAUSTED error for
+each message in ``deploy_failures``, and needs ``dedicatedResources`` with a
+machine type (the uploaded models support DEDICATED_RESOURCES only); the token
+endpoint also refuses a replayed ``jti`` (stricter than Google documents).
 """
 
 from __future__ import annotations
@@ -94,6 +103,9 @@ SERVED = {
     "aiplatform.projects.locations.endpoints.list",
     "aiplatform.projects.locations.endpoints.get",
     "aiplatform.projects.locations.endpoints.patch",
+    "aiplatform.projects.locations.endpoints.deployModel",
+    "aiplatform.projects.locations.endpoints.operations.get",
+    "aiplatform.projects.locations.endpoints.operations.list",
     "aiplatform.projects.locations.metadataStores.artifacts.create",
     "aiplatform.projects.locations.metadataStores.executions.create",
     "aiplatform.projects.locations.metadataStores.executions.addExecutionEvents",
@@ -178,11 +190,11 @@ def to_json_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
 class SchemaBook:
     """Validators for the document's schemas, plus the envelopes it leaves implicit."""
 
-    def __init__(self, document: Mapping[str, Any]):
+    def __init__(self, document: Mapping[str, Any], status_schema: str = "GoogleRpcStatus"):
         defs = {name: to_json_schema(s) for name, s in document["schemas"].items()}
         # The REST error body wraps google.rpc.Status and adds the code's name as
         # ``status`` (AIP-193); the discovery document describes only the Status.
-        status = dict(defs["GoogleRpcStatus"])
+        status = dict(defs[status_schema])
         status["properties"] = {**status["properties"], "status": {"enum": sorted(HTTP_STATUS)}}
         status["required"] = ["code", "message", "status"]
         defs["ErrorEnvelope"] = {
@@ -222,7 +234,7 @@ class SchemaBook:
         ]
 
     def any_errors(self, value: Any, expected: str) -> list[str]:
-        """A ``google.protobuf.Any`` (``@type`` plus the message's fields)."""
+        """A ``google.protobuf.Any`` (``@type`` plus the message's fields) of aiplatform v1."""
         if not isinstance(value, dict) or value.get("@type") != TYPE_PREFIX + expected:
             return [f"Any: expected @type {TYPE_PREFIX + expected}, got {value!r:.80}"]
         return self.errors(
@@ -371,12 +383,18 @@ class StoredModel:
         return next(v for v in self.versions.values() if "default" in v.aliases)
 
 
+def dedicated(machine_type: str = "n1-standard-2", replicas: int = 1) -> dict[str, Any]:
+    return {"dedicatedResources": {"machineSpec": {"machineType": machine_type}, "minReplicaCount": replicas}}
+
+
 @dataclass
 class StoredDeployedModel:
     deployed_id: str
     model_id: str
     version_id: str
     created: int
+    resources: dict[str, Any] = field(default_factory=dedicated)
+    display_name: str | None = None
 
 
 @dataclass
@@ -418,6 +436,12 @@ class FakeVertex:
         self.models: dict[str, StoredModel] = {}
         self.endpoints: dict[str, StoredEndpoint] = {}
         self.operations: dict[str, dict[str, Any]] = {}
+        self.operation_types: dict[str, tuple[str, str]] = {}  # name -> (metadata, response) types
+        self.polls_left: dict[str, int] = {}  # operation -> "not done" answers still to give
+        self.unfinished: dict[str, Callable[[], dict[str, Any]]] = {}  # operation -> its completion
+        from tests.fakes.vertex_monitoring import FakeMonitoring  # it builds on this module
+
+        self.monitoring = FakeMonitoring(self)
         self.artifacts: dict[str, dict[str, Any]] = {}
         self.executions: dict[str, dict[str, Any]] = {}
         self.events: list[dict[str, Any]] = []
@@ -443,6 +467,10 @@ class FakeVertex:
             self.expected_audience = "https://oauth2.googleapis.com/token"
             self.failures: deque[tuple[int, str | None]] = deque()
             self.token_failures: deque[int] = deque()
+            # Messages of the next deployModel operations to end in an error (a quota, say).
+            self.deploy_failures: deque[str] = deque()
+            # How many operations.get answers of a new deployModel say "not done" first.
+            self.deploy_polls = 0
             self.accept_tokens = True  # False: the API refuses every token (clock skew, wrong universe)
 
     def add_service_account(self, email: str, kid: str, public_key: RSAKey) -> None:
@@ -492,6 +520,8 @@ class FakeVertex:
         version_id: str,
         endpoint_id: str,
         traffic_split: Mapping[str, int] | None = None,
+        *,
+        machine_type: str = "n1-standard-2",
     ) -> str:
         """What ``endpoints.deployModel`` does: a DeployedModel on the endpoint (created
         if new), the endpoint's ``trafficSplit`` replaced by ``traffic_split`` when given
@@ -509,7 +539,9 @@ class FakeVertex:
             split = dict(traffic_split or ({} if endpoint.deployed else {"0": 100}))
             if "0" in split:
                 split[deployed_id] = split.pop("0")
-            endpoint.deployed.append(StoredDeployedModel(deployed_id, model_id, version_id, now))
+            endpoint.deployed.append(
+                StoredDeployedModel(deployed_id, model_id, version_id, now, dedicated(machine_type))
+            )
             if split:
                 self._set_split(endpoint, split)
             self._touch_endpoint(endpoint)
@@ -539,26 +571,24 @@ class FakeVertex:
         out: dict[str, Any] = {
             "name": f"{self.parent}/endpoints/{endpoint.endpoint_id}",
             "displayName": endpoint.display_name,
-            "deployedModels": [
-                {
-                    "id": d.deployed_id,
-                    "model": self.model_name(d.model_id),
-                    "modelVersionId": d.version_id,
-                    "displayName": self.models[d.model_id].display_name,
-                    "createTime": rfc3339(d.created),
-                    "dedicatedResources": {
-                        "machineSpec": {"machineType": "n1-standard-2"},
-                        "minReplicaCount": 1,
-                    },
-                }
-                for d in endpoint.deployed
-            ],
+            "deployedModels": [self.render_deployed(d) for d in endpoint.deployed],
             "trafficSplit": dict(endpoint.traffic),
             "etag": endpoint.etag,
             "createTime": rfc3339(endpoint.created),
             "updateTime": rfc3339(endpoint.updated),
         }
         return {k: v for k, v in out.items() if v not in (None, "", [], {})}
+
+    def render_deployed(self, d: StoredDeployedModel) -> dict[str, Any]:
+        """A ``GoogleCloudAiplatformV1DeployedModel``."""
+        return {
+            "id": d.deployed_id,
+            "model": self.model_name(d.model_id),
+            "modelVersionId": d.version_id,
+            "displayName": d.display_name or self.models[d.model_id].display_name,
+            "createTime": rfc3339(d.created),
+            **d.resources,
+        }
 
     def add_training_run(
         self,
@@ -655,6 +685,8 @@ class FakeVertex:
         with self._lock:
             record = RequestRecord(method, path, dict(query))
             self.requests.append(record)
+            if path.startswith("/v3/"):  # Cloud Monitoring, served on the same port
+                return self.monitoring.handle(method, path, query, headers, body, record)
             api_method: ApiMethod | None = None
             schema: str | None
             if path == "/token" and method == "POST":
@@ -678,11 +710,24 @@ class FakeVertex:
 
     def _check_operation(self, api_method: ApiMethod | None, status: int, payload: Any) -> list[str]:
         """An Operation's ``metadata`` and ``response`` are ``Any``: check what they hold."""
-        if api_method is None or status != 200 or api_method.response != "GoogleLongrunningOperation":
+        if api_method is None or status != 200:
             return []
-        problems = schema_book().any_errors(payload.get("metadata"), "UploadModelOperationMetadata")
-        if payload.get("done"):
-            problems += schema_book().any_errors(payload.get("response"), "UploadModelResponse")
+        if api_method.response == "GoogleLongrunningListOperationsResponse":
+            return [p for op in payload.get("operations") or () for p in self._operation_problems(op)]
+        if api_method.response != "GoogleLongrunningOperation":
+            return []
+        return self._operation_problems(payload)
+
+    def _operation_problems(self, payload: Any) -> list[str]:
+        types = self.operation_types.get(str(payload.get("name")))
+        if types is None:
+            return [f"operation {payload.get('name')} of no known kind"]
+        metadata, response = types
+        problems = schema_book().any_errors(payload.get("metadata"), metadata)
+        if payload.get("done") and "error" not in payload:
+            problems += schema_book().any_errors(payload.get("response"), response)
+        if payload.get("done") and ("error" in payload) == ("response" in payload):
+            problems.append(f"operation {payload.get('name')}: done with both or neither of error/response")
         return problems
 
     def _handlers(self) -> dict[str, Any]:
@@ -699,6 +744,9 @@ class FakeVertex:
             prefix + "endpoints.list": self._list_endpoints,
             prefix + "endpoints.get": self._get_endpoint,
             prefix + "endpoints.patch": self._patch_endpoint,
+            prefix + "endpoints.deployModel": self._deploy_model,
+            prefix + "endpoints.operations.get": self._get_endpoint_operation,
+            prefix + "endpoints.operations.list": self._list_endpoint_operations,
             prefix + "metadataStores.artifacts.create": self._create_artifact,
             prefix + "metadataStores.executions.create": self._create_execution,
             prefix + "metadataStores.executions.addExecutionEvents": self._add_execution_events,
@@ -964,6 +1012,7 @@ class FakeVertex:
             "modelVersionId": version_id,
         }
         self.operations[name] = {"name": name, "metadata": metadata, "done": True, "response": response}
+        self.operation_types[name] = ("UploadModelOperationMetadata", "UploadModelResponse")
         return {"name": name, "metadata": metadata}  # not done yet: clients must poll
 
     def _get_operation(self, args: Mapping[str, str], query: Mapping[str, str], body: Any) -> Any:
@@ -1068,6 +1117,105 @@ class FakeVertex:
                 )
         self._touch_endpoint(endpoint)
         return self.render_endpoint(endpoint)
+
+    def _deploy_model(self, args: Mapping[str, str], query: Mapping[str, str], body: Any) -> Any:
+        """``endpoints.deployModel``: the model must exist (``@version`` or ``@alias``, else
+        its ``default`` version) and, being a custom model that supports only
+        DEDICATED_RESOURCES, come with ``dedicatedResources.machineSpec.machineType``."""
+        endpoint = self._endpoint(args["endpointsId"])
+        spec = body.get("deployedModel") or {}
+        match = re.fullmatch(
+            r"projects/([^/]+)/locations/([^/]+)/models/([^/@]+)(?:@([^/]+))?", spec.get("model", "")
+        )
+        if match is None:
+            raise ApiError("INVALID_ARGUMENT", "deployed_model.model must be a Model resource name.")
+        if match[1] not in (self.project_id, self.project_number) or match[2] != self.location:
+            raise ApiError("INVALID_ARGUMENT", f"Model {spec['model']} is not in this project and location.")
+        model, version = self._resolve(match[3] + (f"@{match[4]}" if match[4] else ""))
+        resources = {k: spec[k] for k in ("dedicatedResources", "automaticResources") if k in spec}
+        machine = ((resources.get("dedicatedResources") or {}).get("machineSpec") or {}).get("machineType")
+        if not machine:
+            raise ApiError(
+                "INVALID_ARGUMENT",
+                "Model does not support AutomaticResources; deployed_model.dedicated_resources.machine_spec.machine_type is required.",
+            )
+        if int(resources["dedicatedResources"].get("minReplicaCount") or 0) < 1:
+            raise ApiError("INVALID_ARGUMENT", "dedicated_resources.min_replica_count must be at least 1.")
+        split = {str(k): int(v) for k, v in (body.get("trafficSplit") or {}).items()}
+        known = {d.deployed_id for d in endpoint.deployed} | {"0"}
+        if unknown := sorted(set(split) - known):
+            raise ApiError(
+                "INVALID_ARGUMENT", f"Deployed model(s) {', '.join(unknown)} not found in the endpoint."
+            )
+        if split and sum(split.values()) != 100:
+            raise ApiError("INVALID_ARGUMENT", "The sum of all traffic split values must be 100.")
+        now = self._now()
+        op_name = f"{self.parent}/endpoints/{endpoint.endpoint_id}/operations/{self._new_id()}"
+        stamp = rfc3339(now)
+        metadata = {
+            "@type": TYPE_PREFIX + "DeployModelOperationMetadata",
+            "genericMetadata": {"createTime": stamp, "updateTime": stamp},
+        }
+        self.operation_types[op_name] = ("DeployModelOperationMetadata", "DeployModelResponse")
+        self.polls_left[op_name] = self.deploy_polls
+        failure = self.deploy_failures.popleft() if self.deploy_failures else None
+
+        def finish() -> dict[str, Any]:
+            """What Vertex does when the deployment completes."""
+            if failure is not None:  # fails while provisioning: nothing is deployed
+                return {
+                    "name": op_name,
+                    "metadata": metadata,
+                    "done": True,
+                    "error": {"code": 8, "message": failure},
+                }
+            deployed_id = self._new_id()[-10:]
+            deployed = StoredDeployedModel(
+                deployed_id,
+                model.model_id,
+                version.version_id,
+                self._now(),
+                resources,
+                spec.get("displayName"),
+            )
+            endpoint.deployed.append(deployed)
+            final = dict(split)
+            if "0" in final:
+                final[deployed_id] = final.pop("0")
+            if final:  # documented: an empty trafficSplit leaves the endpoint's split as it is
+                endpoint.traffic = final
+            self._touch_endpoint(endpoint)
+            name = f"{self.parent}/endpoints/{endpoint.endpoint_id}"
+            version.deployed.append({"endpoint": name, "deployedModelId": deployed_id})
+            self._touch(model, version)
+            response = {
+                "@type": TYPE_PREFIX + "DeployModelResponse",
+                "deployedModel": self.render_deployed(deployed),
+            }
+            return {"name": op_name, "metadata": metadata, "done": True, "response": response}
+
+        self.unfinished[op_name] = finish
+        self.operations[op_name] = {"name": op_name, "metadata": metadata}
+        return self.operations[op_name]  # not done yet: clients must poll
+
+    def _get_endpoint_operation(self, args: Mapping[str, str], query: Mapping[str, str], body: Any) -> Any:
+        name = f"{self.parent}/endpoints/{args['endpointsId']}/operations/{args['operationsId']}"
+        if name not in self.operations:
+            raise ApiError("NOT_FOUND", f"Operation {name} does not exist.")
+        if self.polls_left.get(name, 0) > 0:
+            self.polls_left[name] -= 1
+        elif name in self.unfinished:
+            self.operations[name] = self.unfinished.pop(name)()
+        return self.operations[name]
+
+    def _list_endpoint_operations(self, args: Mapping[str, str], query: Mapping[str, str], body: Any) -> Any:
+        """Oldest first, unpaged (the fake never holds many); ``filter`` is not served."""
+        if query.get("filter"):
+            raise ApiError("UNIMPLEMENTED", "This fake lists operations without a filter.")
+        endpoint = self._endpoint(args["endpointsId"])
+        prefix = f"{self.parent}/endpoints/{endpoint.endpoint_id}/operations/"
+        found = [op for name, op in self.operations.items() if name.startswith(prefix)]
+        return {"operations": found} if found else {}
 
     # --- ML Metadata writes (what the Vertex SDK's experiment tracking sends) ------
 

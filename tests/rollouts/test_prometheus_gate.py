@@ -9,12 +9,14 @@ few seconds; waits are bounded, nothing is timed."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import socket
 import subprocess
 import threading
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -90,6 +92,16 @@ class ServingService:
         self.server.server_close()
 
 
+def _scraped(url: str, samples: int) -> bool:
+    query = urllib.parse.urlencode({"query": "min(count_over_time(serve_requests_total[1m]))"})
+    try:
+        with urllib.request.urlopen(f"{url}/api/v1/query?{query}", timeout=2) as answer:
+            result = json.load(answer)["data"]["result"]
+    except OSError:
+        return False
+    return bool(result) and float(result[0]["value"][1]) >= samples
+
+
 def prometheus_binary() -> str | None:
     named = os.environ.get("MODELGATE_TEST_PROMETHEUS")
     return (
@@ -146,6 +158,12 @@ def prometheus(tmp_path: Path, service: ServingService) -> Iterator[str]:
                 pass
             assert process.poll() is None, (tmp_path / "prometheus.log").read_text()[-500:]
             assert time.monotonic() < deadline, "prometheus did not become ready"
+            time.sleep(0.2)
+        # Ready is not yet scraped: a step judged before the first samples would see
+        # no traffic. Wait until the service's counters have several samples.
+        while not _scraped(url, samples=3):
+            assert process.poll() is None, (tmp_path / "prometheus.log").read_text()[-500:]
+            assert time.monotonic() < deadline, "prometheus did not scrape the serving service"
             time.sleep(0.2)
         yield url
     finally:

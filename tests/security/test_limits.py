@@ -82,12 +82,13 @@ async def test_alias_floods_are_refused(client: httpx.AsyncClient, resolver_call
     assert error["extensions"]["actual"] == 200 and resolver_calls == []
 
 
-async def test_token_floods_are_refused_while_parsing(client: httpx.AsyncClient) -> None:
+async def test_token_floods_are_refused_while_parsing(
+    client: httpx.AsyncClient, resolver_calls: list[str]
+) -> None:
     flood = "{ models { " + " ".join(["totalCount"] * 20_000) + " } }"
-    started = time.perf_counter()
     error = the_error(await post(client, {"query": flood}))
     assert (error["extensions"]["code"], error["extensions"]["limit"]) == ("QUERY_TOO_COMPLEX", "tokens")
-    assert time.perf_counter() - started < 1.0
+    assert resolver_calls == []
 
 
 async def test_huge_pages_cost_too_much(client: httpx.AsyncClient, resolver_calls: list[str]) -> None:
@@ -112,10 +113,9 @@ async def test_fragment_bombs_are_costed_in_linear_time(client: httpx.AsyncClien
             f"fragment F{n} on Model {{ ...F{n - 1} latestVersion {{ model {{ ...F{n - 1} }} }} }}"
         )
     query = "{ models(first: 1) { edges { node { ...F25 } } } } " + " ".join(fragments)
-    started = time.perf_counter()
+    # Costing the expansion (3^25 fields) would not finish: an answer at all is the proof.
     error = the_error(await post(client, {"query": query}))
     assert error["extensions"]["code"] == "QUERY_TOO_COMPLEX"
-    assert time.perf_counter() - started < 1.0
 
 
 @pytest.mark.parametrize(
@@ -200,7 +200,7 @@ async def test_queries_have_a_deadline_and_mutations_finish(
     sqlite_gateway: Gateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async def slow_search(*args: Any, **kwargs: Any) -> Any:
-        await asyncio.sleep(5)
+        await asyncio.sleep(30)
 
     monkeypatch.setattr(sqlite_gateway.index, "search_models", slow_search)
     original = sqlite_gateway.register_version
@@ -213,7 +213,7 @@ async def test_queries_have_a_deadline_and_mutations_finish(
     async with serve(sqlite_gateway, settings=with_limits(sqlite_gateway, timeout_seconds=0.2)) as c:
         started = time.perf_counter()
         response = await post(c, {"query": "{ models { totalCount } }"})
-        assert time.perf_counter() - started < 2
+        assert time.perf_counter() - started < 15  # far short of the 30 s search
         error = the_error(response)
         assert error["extensions"]["code"] == "TIMEOUT" and response.json()["data"] is None
         mutation = 'mutation { registerModelVersion(input: {registry: "platform", model: "m", artifactUri: "s3://b/m"}) { uri } }'

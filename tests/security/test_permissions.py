@@ -7,6 +7,7 @@ it gets a row here."""
 from __future__ import annotations
 
 import itertools
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +18,9 @@ import pytest
 
 from adapters.base import RegistrationRequest
 from gateway.api.schema import schema
-from gateway.domain import ModelVersion, Stage
+from gateway.domain import ModelVersion, Stage, utcnow
 from gateway.runtime import Gateway
+from gateway.store.tables import rollouts
 from tests.security.conftest import PRINCIPALS, error_codes, gql_as, principal_from_header, serve
 from tests.support import make_settings
 
@@ -38,6 +40,8 @@ PLATFORM_TEAM = frozenset({"admin", "alice", "bob"})
 APPROVERS = frozenset({"bob", "carol", "dave", "researcher"})
 # A request may be retried by whoever opened it and by its team.
 RETRIERS = frozenset({"admin", "alice", "bob"})
+
+REVIEWERS = AUDITORS | {"alice", "bob", "carol", "dave", "researcher"}
 
 _counter = itertools.count()
 
@@ -80,6 +84,33 @@ async def _request_promotion(client: httpx.AsyncClient, gw: Gateway, who: str) -
     v = await register(gw, f"r{next(_counter)}")
     text = "mutation($u: String!) { requestPromotion(uri: $u, targetStage: STAGING) { id } }"
     return await gql_as(client, who, text, {"u": v.uri})
+
+
+async def _abort_rollout(client: httpx.AsyncClient, gw: Gateway, who: str) -> dict[str, Any]:
+    """A rollout alice asked for, still waiting for approval, aborted by ``who``."""
+    v = await register(gw, f"ro{next(_counter)}")
+    rollout_id = uuid.uuid4().hex
+    now = utcnow()
+    async with gw.database.write() as conn:
+        await conn.execute(
+            rollouts.insert().values(
+                id=rollout_id,
+                version_uri=v.uri,
+                registry_id="platform",
+                endpoint_uri="kserve/fraud",
+                status="PENDING_APPROVAL",
+                steps=[50, 100],
+                step_seconds=60,
+                max_error_rate=0.01,
+                step_index=-1,
+                current_percent=0.0,
+                requested_by="alice",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    text = 'mutation($id: ID!) { abortRollout(id: $id, reason: "stop") { status } }'
+    return await gql_as(client, who, text, {"id": rollout_id})
 
 
 REGISTER = """mutation($i: RegisterVersionInput!) { registerModelVersion(input: $i) { uri } }"""
@@ -129,6 +160,27 @@ MATRIX: dict[str, Row] = {
         mutation_on_request('mutation($id: ID!) { rejectPromotion(requestId: $id, comment: "no") { id } }'),
     ),
     # Retrying a request that has not failed is a CONFLICT for those allowed to retry.
+    "rollouts": Row(EVERYONE, query("{ rollouts { id } }")),
+    # A native registry has no traffic to shift: BAD_USER_INPUT for the team, FORBIDDEN first.
+    "startRollout": Row(
+        PLATFORM_TEAM,
+        query(
+            "mutation($i: RolloutInput!) { startRollout(input: $i) { id } }",
+            i={"uri": VERSION, "endpoint": "kserve/fraud"},
+        ),
+    ),
+    # Its requester and the team that owns the version.
+    "abortRollout": Row(RETRIERS, _abort_rollout),
+    "complianceInventory": Row(AUDITORS, query("{ complianceInventory { totalModels } }")),
+    "setRiskTier": Row(
+        frozenset({"admin", "compliance"}),
+        query('mutation { setRiskTier(modelUri: "mg://platform/fraud", tier: null, reason: "x") { tier } }'),
+    ),
+    # Auditors and compliance, its team's leads, and LEGAL and SECURITY (approval roles of every team).
+    "addReview": Row(
+        REVIEWERS,
+        query(f'mutation {{ addReview(uri: "{VERSION}", comment: "ok", outcome: APPROVED) {{ outcome }} }}'),
+    ),
     "retryPromotion": Row(
         RETRIERS, mutation_on_request("mutation($id: ID!) { retryPromotion(requestId: $id) { id } }")
     ),

@@ -31,6 +31,7 @@ from googleapiclient.discovery import build_from_document
 from joserfc.jwk import RSAKey
 
 from tests.fakes.vertex import DISCOVERY_FILE, FakeVertex
+from tests.fakes.vertex_monitoring import MONITORING_FILE
 
 PROJECT_ID = "modelgate-test"
 PROJECT_NUMBER = "123456789012"
@@ -129,6 +130,24 @@ class VertexServer:
             client_options={"api_endpoint": self.base_url},
             http=http,
         )
+
+    @functools.cached_property
+    def google_monitoring(self) -> Any:
+        """Google's Cloud Monitoring v3 client against the fake (same port, ``/v3/``),
+        with the same service-account credentials (call from a thread)."""
+        return build_from_document(
+            MONITORING_FILE.read_text(encoding="utf-8"),
+            client_options={"api_endpoint": self.base_url},
+            http=self.google._http,
+        )
+
+    def write_time_series(self, series: list[dict[str, Any]]) -> None:
+        """``projects.timeSeries.create`` through Google's client."""
+        with self._google_lock:
+            self._drop_idle_connections()
+            self.google_monitoring.projects().timeSeries().create(
+                name=f"projects/{self.project}", body={"timeSeries": series}
+            ).execute()
 
     def upload(
         self,

@@ -93,11 +93,17 @@ def with_api_keys(config: str) -> str:
 
 @contextlib.contextmanager
 def running_demo(
-    workdir: Path, config_text: str | None = None, *, git: bool = False, extra: tuple[str, ...] = ()
+    workdir: Path,
+    config_text: str | None = None,
+    *,
+    git: bool = False,
+    sagemaker: bool = False,
+    extra: tuple[str, ...] = (),
 ) -> Iterator[str]:
     """``modelgate demo`` on a free port in ``workdir``, with the shipped config
     (rewritten to ``config_text`` when given); yields its base URL once ready.
-    Without ``git``, the native registries only: the dashboard tests count their models."""
+    Without ``git`` and ``sagemaker``, the native registries only: the dashboard
+    tests count their models."""
     shutil.copytree(REPO / "config", workdir / "config")
     config = workdir / "config" / "modelgate.toml"
     if config_text is not None:
@@ -111,6 +117,7 @@ def running_demo(
             "gateway.cli",
             "demo",
             *([] if git else ["--no-git"]),
+            *([] if sagemaker else ["--no-sagemaker"]),
             *extra,
             "--config",
             str(config),
@@ -152,7 +159,7 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def plain_demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``modelgate demo`` exactly as the README starts it (auth off, personas on)."""
-    with running_demo(tmp_path_factory.mktemp("ui-plain-demo"), git=True) as base:
+    with running_demo(tmp_path_factory.mktemp("ui-plain-demo"), git=True, sagemaker=True) as base:
         yield base
 
 

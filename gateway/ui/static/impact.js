@@ -59,10 +59,13 @@ export async function renderImpact(page, params) {
         h("span", { class: "path" }, pathText(hit)),
       ),
     );
+    // Element.append would print a null as the text "null": leave the note out instead.
     result.append(
-      h("p", { class: "summary", role: "status" }, `${plural(analysis.versions.length, "version")} downstream of ${analysis.root}`),
-      items.length ? h("ol", { class: "impact-list" }, items) : h("p", { class: "muted" }, "Nothing is built on it."),
-      analysis.truncated ? h("p", { class: "muted" }, "The walk was cut short: there may be more.") : null,
+      ...[
+        h("p", { class: "summary", role: "status" }, `${plural(analysis.versions.length, "version")} downstream of ${analysis.root}`),
+        items.length ? h("ol", { class: "impact-list" }, items) : h("p", { class: "muted" }, "Nothing is built on it."),
+        analysis.truncated ? h("p", { class: "muted" }, "The walk was cut short: there may be more.") : null,
+      ].filter(Boolean),
     );
   } catch (error) {
     if (!(error instanceof ApiError)) throw error;
