@@ -240,7 +240,7 @@ async def bench(url: str, args: argparse.Namespace, workdir: Path) -> None:
             if details:
                 line += f" | catalogue {run.catalogue:6.2f} s, run details {run.seconds:6.2f} s"
             else:
-                line += f" | no run details {run.seconds:6.2f} s"
+                line += f" | no run details: catalogue {run.catalogue:6.2f} s, all {run.seconds:6.2f} s"
             line += f", first searchable {run.first:5.2f} s" if run.first is not None else ""
         loads.append(os.getloadavg()[0])
         print(line + f" (load {loads[-1]:.1f})", flush=True)
@@ -262,9 +262,14 @@ async def bench(url: str, args: argparse.Namespace, workdir: Path) -> None:
             print(f"  {'first models searchable':<46} {first:6.2f} s")
             filled = min(r.with_details for r in done)
             print(f"  versions with their run's params: {filled} of {counts['sync' + str(details)][1]}")
-        else:
+        else:  # still two passes: compliance and lineage judge the versions in the second
+            catalogue = statistics.median(r.catalogue for r in done)
             total = statistics.median(r.seconds for r in done)
-            print(f"  {'full sync, no run details':<46} {total:6.2f} s   ratio {total / raw:4.2f}x")
+            print(
+                f"  {'no run details: catalogue complete':<46} {catalogue:6.2f} s"
+                f"   ratio {catalogue / raw:4.2f}x"
+            )
+            print(f"  {'no run details: whole pass':<46} {total:6.2f} s   ratio {total / raw:4.2f}x")
         if counts[f"sync{details}"] != counts["raw"]:
             print(f"  WARNING: the sync indexed {counts[f'sync{details}']}, the listing saw {counts['raw']}")
 
