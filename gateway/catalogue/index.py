@@ -336,9 +336,10 @@ class CatalogueIndex:
             else:
                 for model, before, after in told:
                     await listener.model_indexed(conn, model, before, after)
-        await self.refresh_model_compliance(
-            conn, [m.uri for m, _ in batch] if filled else [m.uri for m, _, _ in changed]
-        )
+        if not details_pending:  # else nothing is judged yet: the flag stays unset (compliant)
+            await self.refresh_model_compliance(
+                conn, [m.uri for m, _ in batch] if filled else [m.uri for m, _, _ in changed]
+            )
         return len(changed)
 
     async def refresh_model_compliance(self, conn: AsyncConnection, model_uris: Sequence[str] | None) -> None:
