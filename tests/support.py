@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
+from starlette.requests import Request
 
+from gateway.auth.principal import Principal
 from gateway.config import Settings, settings_from_mapping
+from gateway.runtime import Gateway
 
 
 def make_settings(database_url: str, tmp_path: Path, **sections: Any) -> Settings:
@@ -58,3 +63,36 @@ class ManualClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+@contextlib.asynccontextmanager
+async def served_gateway(
+    settings: Settings, principals: Mapping[str, Principal], *, sync: Sequence[str] = ()
+) -> AsyncIterator[tuple[Gateway, httpx.AsyncClient]]:
+    """A gateway over ``settings`` with each registry in ``sync`` fully synced (and
+    asserted to have synced models), served in-process. The client asks as the
+    first of ``principals`` unless its ``x-test-principal`` header names another."""
+    from asgi_lifespan import LifespanManager
+
+    from gateway.server import create_app
+
+    default = next(iter(principals))
+
+    async def principal_for(request: Request) -> Principal:
+        return principals[request.headers.get("x-test-principal", default)]
+
+    gateway = await Gateway.open(settings)
+    try:
+        for registry in sync:
+            result = await gateway.sync.sync_registry(registry, full=True)
+            assert result.error is None and result.models >= 1, result
+        app = create_app(
+            gateway.settings, gateway=gateway, background_sync=False, principal_for_request=principal_for
+        )
+        async with (
+            LifespanManager(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client,
+        ):
+            yield gateway, client
+    finally:
+        await gateway.aclose()

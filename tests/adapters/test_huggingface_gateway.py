@@ -13,7 +13,6 @@ from pathlib import Path
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
-from starlette.requests import Request
 
 from adapters.huggingface.mapping import domain_name
 from gateway.auth.principal import Principal
@@ -21,7 +20,7 @@ from gateway.runtime import Gateway
 from gateway.server import create_app
 from tests.adapters.contract import unique_name
 from tests.servers.huggingface import ORG, HubServer
-from tests.support import data_of, gql, make_settings
+from tests.support import data_of, gql, make_settings, served_gateway
 
 REGISTRY = "hub"
 POLICIES = """
@@ -64,92 +63,71 @@ async def test_gateway_federates_the_hub_and_links_fine_tunes(hub_fake: HubServe
         registries=[native, hub],
         governance={"policies": str(policies)},
     )
-    gateway = await Gateway.open(settings)
-    principals = {"alice": ALICE, "bob": BOB}
-
-    async def principal_for(request: Request) -> Principal:
-        return principals[request.headers.get("x-test-principal", "alice")]
-
     model = f"mg://{REGISTRY}/{domain_name(repo)}"
-    try:
-        app = create_app(
-            gateway.settings, gateway=gateway, background_sync=False, principal_for_request=principal_for
-        )
-        async with (
-            LifespanManager(app),
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client,
-        ):
-            tuned: dict[str, str] = {}
-            for key, extra in {
-                "by_parent": {"parent": f"hf://{repo}@v1.0.0"},
-                "by_card": {"tags": [{"key": "base_model", "value": repo}]},
-                "external": {"tags": [{"key": "base_model", "value": "meta-llama/Llama-3.1-8B"}]},
-            }.items():
-                variables = {
-                    "input": {
-                        "registry": "platform",
-                        "model": f"{stem}-{key}",
-                        "artifactUri": f"s3://acme-models/{stem}-{key}/1",
-                        **extra,
-                    }
+    async with served_gateway(settings, {"alice": ALICE, "bob": BOB}) as (gateway, client):
+        tuned: dict[str, str] = {}
+        for key, extra in {
+            "by_parent": {"parent": f"hf://{repo}@v1.0.0"},
+            "by_card": {"tags": [{"key": "base_model", "value": repo}]},
+            "external": {"tags": [{"key": "base_model", "value": "meta-llama/Llama-3.1-8B"}]},
+        }.items():
+            variables = {
+                "input": {
+                    "registry": "platform",
+                    "model": f"{stem}-{key}",
+                    "artifactUri": f"s3://acme-models/{stem}-{key}/1",
+                    **extra,
                 }
-                tuned[key] = data_of(await gql(client, REGISTER, variables))["registerModelVersion"]["uri"]
-            for registry in (REGISTRY, "platform"):
-                result = await gateway.sync.sync_registry(registry, full=True)
-                assert result.error is None, result.error
-
-            versions = data_of(
-                await gql(
-                    client,
-                    "query($u: String!) { model(uri: $u) { versions { edges { node { version stage nativeStage } } } } }",
-                    {"u": model},
-                )
-            )["model"]["versions"]["edges"]
-            assert {
-                (e["node"]["version"], e["node"]["stage"], e["node"]["nativeStage"]) for e in versions
-            } == {
-                ("v1.0.0", "PRODUCTION", "prod"),
-                ("v2.0.0", "DRAFT", None),
-                ("main", "DRAFT", None),
             }
+            tuned[key] = data_of(await gql(client, REGISTER, variables))["registerModelVersion"]["uri"]
+        for registry in (REGISTRY, "platform"):
+            result = await gateway.sync.sync_registry(registry, full=True)
+            assert result.error is None, result.error
 
-            # impact of the Hub base model (any spelling) lists every internal fine-tune.
-            of_model = data_of(await gql(client, IMPACT, {"u": model}))["impact"]
-            assert {v["uri"] for v in of_model} == {tuned["by_parent"], tuned["by_card"]}
-            of_version = data_of(
-                await gql(client, IMPACT, {"u": f"https://huggingface.co/{repo}/tree/v1.0.0"})
+        versions = data_of(
+            await gql(
+                client,
+                "query($u: String!) { model(uri: $u) { versions { edges { node { version stage nativeStage } } } } }",
+                {"u": model},
             )
-            assert {v["uri"] for v in of_version["impact"]} == {tuned["by_parent"]}
-            external = data_of(
-                await gql(client, IMPACT, {"u": "https://huggingface.co/meta-llama/Llama-3.1-8B"})
-            )
-            assert {v["uri"] for v in external["impact"]} == {tuned["external"]}
-            dataset = data_of(await gql(client, IMPACT, {"u": "hf://datasets/acme-ml/pile"}))["impact"]
-            assert {v["uri"] for v in dataset} >= {f"{model}/v1.0.0", f"{model}/v2.0.0"}
+        )["model"]["versions"]["edges"]
+        assert {(e["node"]["version"], e["node"]["stage"], e["node"]["nativeStage"]) for e in versions} == {
+            ("v1.0.0", "PRODUCTION", "prod"),
+            ("v2.0.0", "DRAFT", None),
+            ("main", "DRAFT", None),
+        }
 
-            # A promotion, approved, moves the Hub's prod tag.
-            target = f"{model}/v2.0.0"
-            requested = data_of(
-                await gql(
-                    client,
-                    'mutation($u: String!) { requestPromotion(uri: $u, targetStage: PRODUCTION, reason: "better") { id status } }',
-                    {"u": target},
-                )
-            )["requestPromotion"]
-            assert requested["status"] == "PENDING"
-            client.headers["x-test-principal"] = "bob"
-            approved = data_of(
-                await gql(
-                    client,
-                    "mutation($id: ID!) { approvePromotion(requestId: $id) { status version { stage nativeStage } } }",
-                    {"id": requested["id"]},
-                )
-            )["approvePromotion"]
+        # impact of the Hub base model (any spelling) lists every internal fine-tune.
+        of_model = data_of(await gql(client, IMPACT, {"u": model}))["impact"]
+        assert {v["uri"] for v in of_model} == {tuned["by_parent"], tuned["by_card"]}
+        of_version = data_of(await gql(client, IMPACT, {"u": f"https://huggingface.co/{repo}/tree/v1.0.0"}))
+        assert {v["uri"] for v in of_version["impact"]} == {tuned["by_parent"]}
+        external = data_of(await gql(client, IMPACT, {"u": "https://huggingface.co/meta-llama/Llama-3.1-8B"}))
+        assert {v["uri"] for v in external["impact"]} == {tuned["external"]}
+        dataset = data_of(await gql(client, IMPACT, {"u": "hf://datasets/acme-ml/pile"}))["impact"]
+        assert {v["uri"] for v in dataset} >= {f"{model}/v1.0.0", f"{model}/v2.0.0"}
+
+        # A promotion, approved, moves the Hub's prod tag.
+        target = f"{model}/v2.0.0"
+        requested = data_of(
+            await gql(
+                client,
+                'mutation($u: String!) { requestPromotion(uri: $u, targetStage: PRODUCTION, reason: "better") { id status } }',
+                {"u": target},
+            )
+        )["requestPromotion"]
+        assert requested["status"] == "PENDING"
+        client.headers["x-test-principal"] = "bob"
+        approved = data_of(
+            await gql(
+                client,
+                "mutation($id: ID!) { approvePromotion(requestId: $id) { status version { stage nativeStage } } }",
+                {"id": requested["id"]},
+            )
+        )["approvePromotion"]
         assert approved == {"status": "APPLIED", "version": {"stage": "PRODUCTION", "nativeStage": "prod"}}
         refs = await asyncio.to_thread(hub_fake.client.list_repo_refs, repo)
         assert {t.name: t.target_commit for t in refs.tags}["prod"] == second
-    finally:
-        await gateway.aclose()
 
 
 @pytest.mark.parametrize(

@@ -19,10 +19,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from asgi_lifespan import LifespanManager
-from starlette.requests import Request
 
 import adapters.kubeflow.options as kubeflow_options
 from adapters.base import BearerTokenAuth, RetryPolicy, iterate_pages
@@ -37,8 +34,6 @@ from gateway.errors import (
     RegistryNotFound,
     RegistryUnavailable,
 )
-from gateway.runtime import Gateway
-from gateway.server import create_app
 from tests.adapters.contract import (
     HYPERPARAMETERS,
     LINEAGE,
@@ -52,7 +47,7 @@ from tests.adapters.contract import (
     unique_name,
 )
 from tests.servers.kubeflow import KubeflowServer
-from tests.support import data_of, gql, make_settings
+from tests.support import data_of, gql, make_settings, served_gateway
 
 REGISTRY = "kf"
 FAST_RETRY = RetryPolicy(attempts=4, deadline_seconds=5.0, initial_wait=0.01, max_wait=0.05)
@@ -686,60 +681,45 @@ async def test_gateway_federates_a_kubeflow_registry(kubeflow_fake: KubeflowServ
     settings = make_settings(
         f"sqlite:///{tmp_path}/mg.db", tmp_path, registries=[registry], governance={"policies": str(policies)}
     )
-    gateway = await Gateway.open(settings)
-    principals = {"alice": ALICE, "bob": BOB}
-
-    async def principal_for(request: Request) -> Principal:
-        return principals[request.headers.get("x-test-principal", "alice")]
-
-    try:
-        result = await gateway.sync.sync_registry(REGISTRY, full=True)
-        assert result.error is None and result.models >= 1
-        app = create_app(
-            gateway.settings, gateway=gateway, background_sync=False, principal_for_request=principal_for
-        )
-        async with (
-            LifespanManager(app),
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client,
-        ):
-            found = data_of(
-                await gql(
-                    client,
-                    "query($q: String!) { models(query: $q) { edges { node { uri registry { id } } } } }",
-                    {"q": name},
-                )
+    async with served_gateway(settings, {"alice": ALICE, "bob": BOB}, sync=[REGISTRY]) as (_, client):
+        found = data_of(
+            await gql(
+                client,
+                "query($q: String!) { models(query: $q) { edges { node { uri registry { id } } } } }",
+                {"q": name},
             )
-            nodes = [e["node"] for e in found["models"]["edges"]]
-            assert {"uri": f"mg://{REGISTRY}/{name}", "registry": {"id": REGISTRY}} in nodes
-            served = data_of(
-                await gql(
-                    client,
-                    "query($uri: String!) { modelVersion(uri: $uri) { stage nativeStage deployments { endpoint } } }",
-                    {"uri": f"mg://{REGISTRY}/{name}/v1"},
-                )
-            )["modelVersion"]
-            assert served == {
-                "stage": "PRODUCTION",
-                "nativeStage": "DEPLOYED",
-                "deployments": [{"endpoint": f"ml-serving/{name}-isvc"}],
-            }
-            uri = f"mg://{REGISTRY}/{name}/v2"
-            requested = data_of(
-                await gql(
-                    client,
-                    'mutation($uri: String!) { requestPromotion(uri: $uri, targetStage: STAGING, reason: "try") { id status } }',
-                    {"uri": uri},
-                )
-            )["requestPromotion"]
-            assert requested["status"] == "PENDING"
-            client.headers["x-test-principal"] = "bob"
-            approved = data_of(
-                await gql(
-                    client,
-                    "mutation($id: ID!) { approvePromotion(requestId: $id) { status version { stage nativeStage metrics { key value } } } }",
-                    {"id": requested["id"]},
-                )
-            )["approvePromotion"]
+        )
+        nodes = [e["node"] for e in found["models"]["edges"]]
+        assert {"uri": f"mg://{REGISTRY}/{name}", "registry": {"id": REGISTRY}} in nodes
+        served = data_of(
+            await gql(
+                client,
+                "query($uri: String!) { modelVersion(uri: $uri) { stage nativeStage deployments { endpoint } } }",
+                {"uri": f"mg://{REGISTRY}/{name}/v1"},
+            )
+        )["modelVersion"]
+        assert served == {
+            "stage": "PRODUCTION",
+            "nativeStage": "DEPLOYED",
+            "deployments": [{"endpoint": f"ml-serving/{name}-isvc"}],
+        }
+        uri = f"mg://{REGISTRY}/{name}/v2"
+        requested = data_of(
+            await gql(
+                client,
+                'mutation($uri: String!) { requestPromotion(uri: $uri, targetStage: STAGING, reason: "try") { id status } }',
+                {"uri": uri},
+            )
+        )["requestPromotion"]
+        assert requested["status"] == "PENDING"
+        client.headers["x-test-principal"] = "bob"
+        approved = data_of(
+            await gql(
+                client,
+                "mutation($id: ID!) { approvePromotion(requestId: $id) { status version { stage nativeStage metrics { key value } } } }",
+                {"id": requested["id"]},
+            )
+        )["approvePromotion"]
         assert approved["status"] == "APPLIED"
         assert approved["version"]["stage"] == "STAGING" and approved["version"]["nativeStage"] == "staging"
         assert approved["version"]["metrics"] == [{"key": "auc", "value": pytest.approx(0.94)}]
@@ -747,8 +727,6 @@ async def test_gateway_federates_a_kubeflow_registry(kubeflow_fake: KubeflowServ
         assert seen.custom_properties["stage"] == "staging"  # the registry's own client sees it
         other = await asyncio.to_thread(kubeflow_fake.client.get_model_version, name, "v1")
         assert "stage" not in other.custom_properties
-    finally:
-        await gateway.aclose()
 
 
 def test_the_service_account_token_is_the_default_only_where_it_exists(

@@ -7,19 +7,14 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from asgi_lifespan import LifespanManager
-from starlette.requests import Request
 
 from adapters.unity_catalog import UnityCatalogRegistry
 from gateway.auth.principal import Principal
-from gateway.runtime import Gateway
-from gateway.server import create_app
 from tests.adapters.contract import unique_name
 from tests.adapters.test_unity_catalog import databricks_sdk, make_adapter
 from tests.servers.unity_catalog import CATALOG, SCHEMAS, UnityCatalogServer
-from tests.support import data_of, gql, make_settings
+from tests.support import data_of, gql, make_settings, served_gateway
 
 POLICIES = """
 policies: []
@@ -77,53 +72,36 @@ async def test_gateway_federates_unity_catalog_registries(
         f"sqlite:///{tmp_path}/mg.db", tmp_path, registries=registries, governance={"policies": str(policies)}
     )
     monkeypatch.setenv("MG_TEST_UC_TOKEN", uc_oss.token)  # the gateway reads token_env from its environment
-    gateway = await Gateway.open(settings)
-    principals = {"alice": ALICE, "bob": BOB}
-
-    async def principal_for(request: Request) -> Principal:
-        return principals[request.headers.get("x-test-principal", "alice")]
-
-    try:
-        for registry in ("uc", "ucoss"):
-            result = await gateway.sync.sync_registry(registry, full=True)
-            assert result.error is None and result.models >= 1
-        app = create_app(
-            gateway.settings, gateway=gateway, background_sync=False, principal_for_request=principal_for
-        )
-        async with (
-            LifespanManager(app),
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client,
-        ):
-            found = data_of(
-                await gql(
-                    client,
-                    "query($q: String!) { models(query: $q) { edges { node { uri registry { id kind } } } } }",
-                    {"q": short},
-                )
+    async with served_gateway(settings, {"alice": ALICE, "bob": BOB}, sync=["uc", "ucoss"]) as (
+        _,
+        client,
+    ):
+        found = data_of(
+            await gql(
+                client,
+                "query($q: String!) { models(query: $q) { edges { node { uri registry { id kind } } } } }",
+                {"q": short},
             )
-            nodes = [e["node"] for e in found["models"]["edges"]]
-            assert {"uri": f"mg://uc/{managed}", "registry": {"id": "uc", "kind": "UNITY_CATALOG"}} in nodes
-            assert {"uri": f"mg://ucoss/{oss}", "registry": {"id": "ucoss", "kind": "UNITY_CATALOG"}} in nodes
-            champion = data_of(await gql(client, VERSION_QUERY, {"uri": f"mg://uc/{managed}/1"}))[
-                "modelVersion"
-            ]
-            assert champion == {
-                "stage": "PRODUCTION",
-                "nativeStage": "champion",
-                "artifactUri": f"s3://b/{short}/0",
-            }
-            ready = data_of(await gql(client, VERSION_QUERY, {"uri": f"mg://ucoss/{oss}/1"}))["modelVersion"]
-            assert ready["stage"] == "DRAFT" and ready["nativeStage"].startswith("READY (OSS: no aliases")
+        )
+        nodes = [e["node"] for e in found["models"]["edges"]]
+        assert {"uri": f"mg://uc/{managed}", "registry": {"id": "uc", "kind": "UNITY_CATALOG"}} in nodes
+        assert {"uri": f"mg://ucoss/{oss}", "registry": {"id": "ucoss", "kind": "UNITY_CATALOG"}} in nodes
+        champion = data_of(await gql(client, VERSION_QUERY, {"uri": f"mg://uc/{managed}/1"}))["modelVersion"]
+        assert champion == {
+            "stage": "PRODUCTION",
+            "nativeStage": "champion",
+            "artifactUri": f"s3://b/{short}/0",
+        }
+        ready = data_of(await gql(client, VERSION_QUERY, {"uri": f"mg://ucoss/{oss}/1"}))["modelVersion"]
+        assert ready["stage"] == "DRAFT" and ready["nativeStage"].startswith("READY (OSS: no aliases")
 
-            outcomes = {}
-            for uri in (f"mg://uc/{managed}/2", f"mg://ucoss/{oss}/1"):
-                client.headers["x-test-principal"] = "alice"
-                requested = data_of(await gql(client, REQUEST, {"uri": uri}))["requestPromotion"]
-                assert requested["status"] == "PENDING"
-                client.headers["x-test-principal"] = "bob"
-                outcomes[uri] = data_of(await gql(client, APPROVE, {"id": requested["id"]}))[
-                    "approvePromotion"
-                ]
+        outcomes = {}
+        for uri in (f"mg://uc/{managed}/2", f"mg://ucoss/{oss}/1"):
+            client.headers["x-test-principal"] = "alice"
+            requested = data_of(await gql(client, REQUEST, {"uri": uri}))["requestPromotion"]
+            assert requested["status"] == "PENDING"
+            client.headers["x-test-principal"] = "bob"
+            outcomes[uri] = data_of(await gql(client, APPROVE, {"id": requested["id"]}))["approvePromotion"]
         applied = outcomes[f"mg://uc/{managed}/2"]
         assert applied["status"] == "APPLIED" and applied["version"]["stage"] == "STAGING"
         assert applied["version"]["nativeStage"] == "challenger"
@@ -132,8 +110,6 @@ async def test_gateway_federates_unity_catalog_registries(
         failed = outcomes[f"mg://ucoss/{oss}/1"]
         assert failed["status"] == "FAILED" and "read-only" in failed["error"]
         assert failed["version"]["stage"] == "DRAFT"
-    finally:
-        await gateway.aclose()
 
 
 async def test_mlflow_uc_registry_uri_registers_a_version_the_adapter_reads(

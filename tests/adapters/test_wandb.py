@@ -25,7 +25,6 @@ from typing import Any
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
-from starlette.requests import Request
 
 from adapters.base import RetryPolicy, WebhookRejected, iterate_pages
 from adapters.wandb import WandbRegistry, factory, load_settings
@@ -47,7 +46,7 @@ from tests.adapters.contract import (
 )
 from tests.fakes.wandb.store import MembershipData
 from tests.servers.wandb import ORG_ENTITY, WandbServer
-from tests.support import data_of, gql, make_settings
+from tests.support import data_of, gql, make_settings, served_gateway
 
 pytest.importorskip("wandb", reason="the wandb SDK drives the fake (pip install 'modelgate[wandb]')")
 
@@ -474,56 +473,39 @@ async def test_gateway_federates_a_wandb_registry(wandb_fake: WandbServer, tmp_p
     settings = make_settings(
         f"sqlite:///{tmp_path}/mg.db", tmp_path, registries=[registry], governance={"policies": str(policies)}
     )
-    gateway = await Gateway.open(settings)
-    principals = {"alice": ALICE, "bob": BOB}
-
-    async def principal_for(request: Request) -> Principal:
-        return principals[request.headers.get("x-test-principal", "alice")]
-
-    try:
-        result = await gateway.sync.sync_registry(REGISTRY, full=True)
-        assert result.error is None and result.models >= 1
-        app = create_app(
-            gateway.settings, gateway=gateway, background_sync=False, principal_for_request=principal_for
-        )
-        async with (
-            LifespanManager(app),
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client,
-        ):
-            found = data_of(
-                await gql(
-                    client,
-                    "query($uri: String!) { model(uri: $uri) { versions { edges { node { version stage nativeStage } } } } }",
-                    {"uri": f"mg://{REGISTRY}/{name}"},
-                )
+    async with served_gateway(settings, {"alice": ALICE, "bob": BOB}, sync=[REGISTRY]) as (_, client):
+        found = data_of(
+            await gql(
+                client,
+                "query($uri: String!) { model(uri: $uri) { versions { edges { node { version stage nativeStage } } } } }",
+                {"uri": f"mg://{REGISTRY}/{name}"},
             )
-            nodes = [e["node"] for e in found["model"]["versions"]["edges"]]
-            assert {"version": "v0", "stage": "STAGING", "nativeStage": "staging"} in nodes
-            assert {"version": "v1", "stage": "DRAFT", "nativeStage": None} in nodes
-            requested = data_of(
-                await gql(
-                    client,
-                    'mutation($uri: String!) { requestPromotion(uri: $uri, targetStage: PRODUCTION, reason: "better auc") { id status } }',
-                    {"uri": f"mg://{REGISTRY}/{name}/v1"},
-                )
-            )["requestPromotion"]
-            assert requested["status"] == "PENDING"
-            client.headers["x-test-principal"] = "bob"
-            approved = data_of(
-                await gql(
-                    client,
-                    "mutation($id: ID!) { approvePromotion(requestId: $id) { status version { stage nativeStage } } }",
-                    {"id": requested["id"]},
-                )
-            )["approvePromotion"]
+        )
+        nodes = [e["node"] for e in found["model"]["versions"]["edges"]]
+        assert {"version": "v0", "stage": "STAGING", "nativeStage": "staging"} in nodes
+        assert {"version": "v1", "stage": "DRAFT", "nativeStage": None} in nodes
+        requested = data_of(
+            await gql(
+                client,
+                'mutation($uri: String!) { requestPromotion(uri: $uri, targetStage: PRODUCTION, reason: "better auc") { id status } }',
+                {"uri": f"mg://{REGISTRY}/{name}/v1"},
+            )
+        )["requestPromotion"]
+        assert requested["status"] == "PENDING"
+        client.headers["x-test-principal"] = "bob"
+        approved = data_of(
+            await gql(
+                client,
+                "mutation($id: ID!) { approvePromotion(requestId: $id) { status version { stage nativeStage } } }",
+                {"id": requested["id"]},
+            )
+        )["approvePromotion"]
         assert approved == {
             "status": "APPLIED",
             "version": {"stage": "PRODUCTION", "nativeStage": "production"},
         }
         seen = await asyncio.to_thread(sdk_version, wandb_fake, name, 1)
         assert "production" in seen.aliases
-    finally:
-        await gateway.aclose()
 
 
 async def test_a_revoked_key_makes_the_registry_unavailable_not_the_gateway(

@@ -32,6 +32,15 @@ def test_the_demo_shows_sagemaker_serving_lineage_and_the_conflict(
     page.goto("/#/")
     chip = page.locator('.registry-chip[data-registry="fraud-sagemaker"]')
     expect(chip.first.locator(".kind-badge")).to_have_text("SageMaker")
+    # The two Approved packages show in the list, not only on the model page.
+    card = page.locator('.result[data-uri="mg://fraud-sagemaker/fraud-detector-sm"]')
+    expect(card.locator(".conflict")).to_have_text("several in production")
+    # SageMaker keeps no update time for a package group: the card says when its latest version came.
+    expect(card.locator(".meta")).to_contain_text("latest version")
+    # A Git tag version is already spelled with its "v".
+    gto = page.locator('.result[data-uri="mg://models-git/churn-gbm"] .stages')
+    expect(gto).to_contain_text("v1.0.0")
+    assert "vv1" not in gto.inner_text()
     snap(page, "demo-catalogue-three-kinds")
 
     page.goto("/#/serving")

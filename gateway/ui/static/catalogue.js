@@ -1,6 +1,6 @@
 // The catalogue: free-text search with facets, and how fresh each registry is.
 import { gql, surface } from "./api.js";
-import { ago, h, links, plural, registryChip, registryProblem, stageBadge } from "./dom.js";
+import { ago, h, links, plural, registryChip, registryProblem, stageBadge, versionLabel } from "./dom.js";
 
 const PAGE = 20;
 const FACETS = [
@@ -19,8 +19,8 @@ const SEARCH = `query Catalogue($query: String, $filter: SearchFilter, $first: I
     edges { node {
       uri name description team updatedAt
       registry { id }
-      latestVersion { version stage }
-      production: versions(stage: PRODUCTION, first: 1) { edges { node { version } } }
+      latestVersion { version stage createdAt }
+      production: versions(stage: PRODUCTION, first: 2) { edges { node { version } } }
     } }
   }
 }`;
@@ -86,6 +86,8 @@ function facetGroup(name, title, facets, state, toggle) {
 function resultCard(model, registries) {
   const latest = model.latestVersion;
   const production = model.production.edges[0]?.node;
+  // The registry states two PRODUCTION versions (say, two Approved SageMaker packages).
+  const conflict = model.production.edges.length > 1;
   const registry = registries.get(model.registry.id);
   return h(
     "li",
@@ -97,9 +99,18 @@ function resultCard(model, registries) {
       h(
         "span",
         { class: "stages" },
-        production ? h("span", { class: "version-badge" }, stageBadge("PRODUCTION"), ` v${production.version}`) : null,
+        production
+          ? h("span", { class: "version-badge" }, stageBadge("PRODUCTION"), ` ${versionLabel(production.version)}`)
+          : null,
+        conflict
+          ? h(
+              "span",
+              { class: "conflict", title: "More than one version is PRODUCTION in the source registry" },
+              "several in production",
+            )
+          : null,
         latest && latest.version !== production?.version
-          ? h("span", { class: "version-badge" }, stageBadge(latest.stage), ` v${latest.version}`)
+          ? h("span", { class: "version-badge" }, stageBadge(latest.stage), ` ${versionLabel(latest.version)}`)
           : null,
       ),
     ),
@@ -109,7 +120,11 @@ function resultCard(model, registries) {
       { class: "meta" },
       registry ? registryChip(registry) : model.registry.id,
       model.team ? h("span", {}, `team ${model.team}`) : null,
-      h("span", { class: "muted" }, `updated ${ago(model.updatedAt)}`),
+      // Some registries keep no update time for a model (a SageMaker package group):
+      // then say when its latest version came.
+      model.updatedAt || !latest?.createdAt
+        ? h("span", { class: "muted" }, `updated ${ago(model.updatedAt)}`)
+        : h("span", { class: "muted" }, `latest version ${ago(latest.createdAt)}`),
     ),
   );
 }

@@ -26,6 +26,11 @@ export function stageBadge(stage) {
   return h("span", { class: `badge stage-${stage.toLowerCase()}`, title: `stage ${stage}` }, stage);
 }
 
+/** "v3" for version 3, but a version already spelled "v1.0.0" (a Git tag) stays as it is. */
+export function versionLabel(version) {
+  return /^v\d/i.test(version) ? version : `v${version}`;
+}
+
 export function ago(iso) {
   if (!iso) return "never";
   const seconds = Math.round((Date.now() - new Date(iso).getTime()) / 1000);

@@ -1,6 +1,6 @@
 // A model's page: its versions, and one version in full with its lineage graph.
 import { ApiError, gql, surface } from "./api.js";
-import { ago, h, links, metricsText, registryChip, registryProblem, section, sourceLink, stageBadge } from "./dom.js";
+import { ago, h, links, metricsText, registryChip, registryProblem, section, sourceLink, stageBadge, versionLabel } from "./dom.js";
 import { trainingCurves } from "./history.js";
 import { lineageGraph, nodeDetails } from "./lineage.js";
 
@@ -91,7 +91,7 @@ function versionsTable(model, selected) {
       h(
         "td",
         {},
-        h("a", { href: links.model(model.uri, v.version), "aria-current": current(v) }, `v${v.version}`),
+        h("a", { href: links.model(model.uri, v.version), "aria-current": current(v) }, versionLabel(v.version)),
         v.semver ? h("span", { class: "muted" }, ` ${v.semver}`) : null,
       ),
       h("td", {}, stageBadge(v.stage)),
