@@ -132,6 +132,28 @@ class BulkVersionLister(Protocol):
 
 
 @runtime_checkable
+class DetailFiller(Protocol):
+    """Optional capability of a ``BulkVersionLister`` whose versions carry details
+    the listing itself does not return (MLflow: the run's params, metrics and
+    datasets, the logged model's files). A full sync then lists without them
+    (``list_all_versions_brief``), so the catalogue is complete at the speed of the
+    listing, and fills them in place afterwards (``fill_details``), batch by batch.
+
+    ``fill_details`` returns the versions exactly as ``list_all_versions`` would have
+    (same order); ``fills_details`` is False when the adapter reads no details at
+    all (then the brief listing is the whole listing). The brief listing may be
+    asked for pages ahead of the model listing: it waits for whatever model data
+    its versions need (MLflow: aliases) itself."""
+
+    @property
+    def fills_details(self) -> bool: ...
+
+    async def list_all_versions_brief(self, page_token: str | None = None) -> Page[ModelVersion]: ...
+
+    async def fill_details(self, versions: Sequence[ModelVersion]) -> list[ModelVersion]: ...
+
+
+@runtime_checkable
 class ServingReader(Protocol):
     """Optional capability: the serving endpoints the registry's platform runs and
     how their traffic splits between versions (SageMaker endpoints, Vertex AI

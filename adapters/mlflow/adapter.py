@@ -38,6 +38,8 @@ why MLflow's timestamps alone cannot drive it: ``changes.py``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
@@ -98,6 +100,7 @@ PROMPT_TAG = "mlflow.prompt.is_prompt"
 # page names only models that page listed (their aliases are at hand).
 FIRST_MODEL_PAGE = 100
 FIRST_VERSION_PAGE = FIRST_MODEL_PAGE
+LISTING_WAIT = 30.0  # seconds a brief version page waits for the model listing to reach it
 
 
 class MlflowAdapter:
@@ -130,6 +133,13 @@ class MlflowAdapter:
             transport=transport,
         )
         self._aliases: dict[str, tuple[float, dict[str, tuple[str, ...]]]] = {}
+        # A brief listing's wire records and aliases by version URI, until filled.
+        self._brief: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {}
+        self._brief_options = dataclasses.replace(options, fetch_run_details=False)
+        self._ahead: dict[str, asyncio.Task[dict[str, Any]]] = {}  # brief version pages read ahead
+        # How far the running model listing has got: (last name listed, ended); None: none ran.
+        self._listed: tuple[str, bool] | None = None
+        self._listing = asyncio.Condition()
         self._runs = RunReader(registry_id, self._http, self._retry, options.run_concurrency)
         self._history = MetricHistory(self._http, self._retry, options.run_concurrency)
         self._files = ModelFileReader(
@@ -172,8 +182,11 @@ class MlflowAdapter:
         token is an offset: in name order only creations and deletions shift it, while
         timestamp order would reshuffle pages on every edit. MLflow hides prompts."""
         first = None if page_token else min(FIRST_MODEL_PAGE, self.options.page_size)
+        if page_token is None:  # a listing begins: brief version pages wait for it from now on
+            self._listed = ("", False)
         raws, token = await self._search_models(page_token, first)
         self._changes.observe_listing(raws, first_page=page_token is None, last_page=token is None)
+        await self._listed_through(raws[-1]["name"] if raws else None, ended=token is None)
         return Page([model_from_wire(self.registry_id, r) for r in raws], token)
 
     async def get_model(self, name: str) -> Model | None:
@@ -291,6 +304,100 @@ class MlflowAdapter:
         body = await self._http.get("model-versions/search", query)
         raws = body.get("model_versions") or []
         return Page(await self._versions(raws), body.get("next_page_token") or None)
+
+    # --- two-pass full sync (DetailFiller) ----------------------------------
+
+    @property
+    def fills_details(self) -> bool:
+        return self.options.fetch_run_details or self.options.read_model_files
+
+    async def list_all_versions_brief(self, page_token: str | None = None) -> Page[ModelVersion]:
+        """``list_all_versions`` without the run details and model files: only what
+        ``model-versions/search`` and the model listing's aliases say (stage, tags,
+        aliases, source). The wire records are kept until ``fill_details`` takes them."""
+        size = self.options.version_page_size
+        query: dict[str, Any] = {
+            "max_results": size if page_token else min(FIRST_VERSION_PAGE, size),
+            "order_by": ["name ASC", "version_number ASC"],
+        }
+        if page_token:
+            query["page_token"] = page_token
+        else:  # a new listing: whatever an abandoned one left is stale
+            self._brief.clear()
+            self._drop_ahead()
+        # The next page is on its way while this one waits for its models' aliases.
+        fetching = (self._ahead.pop(page_token, None) if page_token else None) or self._fetch_versions(query)
+        body = await fetching
+        raws = body.get("model_versions") or []
+        if token := body.get("next_page_token"):
+            self._ahead[token] = self._fetch_versions({**query, "max_results": size, "page_token": token})
+        if raws:
+            await self._until_listed(raws[-1]["name"])
+        aliases = await self._aliases_for(r["name"] for r in raws)
+        versions = []
+        for raw in raws:
+            held = aliases.get(raw["name"], {}).get(str(raw["version"]), ())
+            version = version_from_wire(self.registry_id, self._brief_options, raw, held, None)
+            self._brief[version.uri] = (raw, held)
+            versions.append(version)
+        return Page(versions, body.get("next_page_token") or None)
+
+    def _fetch_versions(self, query: dict[str, Any]) -> asyncio.Task[dict[str, Any]]:
+        task = asyncio.ensure_future(self._http.get("model-versions/search", query))
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())  # retrieved, if never awaited
+        return task
+
+    def _drop_ahead(self) -> None:
+        for task in self._ahead.values():
+            task.cancel()
+        self._ahead.clear()
+
+    async def _listed_through(self, name: str | None, *, ended: bool) -> None:
+        """A model listing page arrived: versions of models up to ``name`` (name order)
+        find their aliases fresh."""
+        async with self._listing:
+            previous = self._listed[0] if self._listed else ""
+            self._listed = (name or previous, ended)
+            self._listing.notify_all()
+
+    async def _until_listed(self, name: str) -> None:
+        """Wait (briefly) until a running model listing has listed ``name``, so its
+        aliases come from that listing rather than from a request of their own."""
+        async with self._listing:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._listing.wait_for(
+                        lambda: self._listed is None or self._listed[1] or self._listed[0] >= name
+                    ),
+                    LISTING_WAIT,
+                )
+
+    async def fill_details(self, versions: Sequence[ModelVersion]) -> list[ModelVersion]:
+        """The versions of a brief listing with their run details and model files, as
+        ``list_all_versions`` builds them (the same wire record and aliases); a version
+        the adapter no longer holds the record of is read again."""
+        held = [self._brief.pop(v.uri, None) for v in versions]
+        raws = [h[0] for h in held if h is not None]
+        runs = await self._run_details(r.get("run_id") for r in raws)
+        files = await self._model_files(raws, runs)
+        filled: list[ModelVersion] = []
+        for version, kept in zip(versions, held, strict=True):
+            if kept is None:
+                fresh = await self.get_version(version.model_name, version.version)
+                filled.append(fresh or version)
+                continue
+            raw, aliases = kept
+            filled.append(
+                version_from_wire(
+                    self.registry_id,
+                    self.options,
+                    raw,
+                    aliases,
+                    runs.get(raw.get("run_id") or ""),
+                    files.get((raw["name"], str(raw["version"]))),
+                )
+            )
+        return filled
 
     async def get_version(self, name: str, version: str) -> ModelVersion | None:
         """Every detail of one version. MLflow answers a non-numeric version with 400,
@@ -554,5 +661,6 @@ class MlflowAdapter:
         return mlflow_ui_url(self.options.ui_url or self.options.url, model_name, version)
 
     async def aclose(self) -> None:
+        self._drop_ahead()
         await self._http.aclose()
         await self._files.aclose()

@@ -89,7 +89,13 @@ class IndexListener(Protocol):
     A listener may also offer ``models_indexed(conn, [(model, before, after), ...],
     records)``, called once per indexing batch instead of ``model_indexed`` once per
     model; ``records`` maps each version URI of ``after`` to the codec record the
-    index just stored (``version_to_dict``), so a listener need not build it again."""
+    index just stored (``version_to_dict``), so a listener need not build it again.
+
+    A listener whose work depends on a version's details (run params, metrics,
+    datasets: compliance, lineage) sets ``reads_details = True``: a first full sync
+    that indexes the catalogue before the details (``details_pending``) skips it,
+    and tells it about every model of the batch that fills them in
+    (``details_filled``), as new to it."""
 
     async def model_indexed(
         self,
@@ -213,15 +219,33 @@ class CatalogueIndex:
         """Make the index hold exactly this model and these versions. True if anything changed."""
         return bool(await self.replace_models([(model, versions)]))
 
-    async def replace_models(self, batch: Sequence[tuple[Model, Sequence[ModelVersion]]]) -> int:
-        """Replace many models in one transaction; returns how many changed."""
+    async def replace_models(
+        self,
+        batch: Sequence[tuple[Model, Sequence[ModelVersion]]],
+        *,
+        details_pending: bool = False,
+        details_filled: bool = False,
+    ) -> int:
+        """Replace many models in one transaction; returns how many changed.
+
+        ``details_pending``: the versions lack the details a second pass fills in,
+        so listeners that read details (``reads_details``) are not told yet;
+        ``details_filled``: that second pass, so they are told of every model of the
+        batch, changed or not, as new to them (they never saw it)."""
         if not batch:
             return 0
         async with self.db.write() as conn:
-            return await self._replace_models(conn, batch)
+            return await self._replace_models(
+                conn, batch, details_pending=details_pending, details_filled=details_filled
+            )
 
     async def _replace_models(
-        self, conn: AsyncConnection, batch: Sequence[tuple[Model, Sequence[ModelVersion]]]
+        self,
+        conn: AsyncConnection,
+        batch: Sequence[tuple[Model, Sequence[ModelVersion]]],
+        *,
+        details_pending: bool = False,
+        details_filled: bool = False,
     ) -> int:
         now = utcnow()
         uris = [m.uri for m, _ in batch]
@@ -243,10 +267,14 @@ class CatalogueIndex:
         stored_records: dict[str, dict[str, Any]] = {}  # of the changed models' versions
         restricted_models: list[str] = []
         open_models: list[str] = []
+        filled: list[tuple[Model, dict[str, ModelVersion], list[ModelVersion]]] = []
         for model, versions in batch:
             ordered = sorted(versions, key=lambda v: version_sort_key(v.version))
             previous = old_versions.get(model.uri, {})
             records = {v.uri: version_to_dict(v) for v in ordered}
+            if details_filled:
+                filled.append((model, {}, ordered))
+                stored_records.update(records)
             dirty = [v for v in ordered if previous.get(v.uri) != records[v.uri]]
             removed = [uri for uri in previous if uri not in records]
             model_row = _model_row(model, ordered, now)
@@ -265,7 +293,7 @@ class CatalogueIndex:
                 {"subject_uri": v.uri, "key": k, "value": val} for v in dirty for k, val in v.tags.items()
             ]
 
-        if not changed:
+        if not changed and not filled:
             return 0
         self.forget_searches()
         await upsert(conn, cm, model_rows, key=["uri"])
@@ -294,13 +322,24 @@ class CatalogueIndex:
             for model, previous, ordered in changed
         ]
         for listener in self.listeners:
+            told: Sequence[tuple[Model, Mapping[str, ModelVersion], Sequence[ModelVersion]]] = decoded
+            if getattr(listener, "reads_details", False):
+                if details_pending:
+                    continue
+                if details_filled:
+                    told = filled
+            if not told:
+                continue
             batched = getattr(listener, "models_indexed", None)
             if batched is not None:  # one call per batch: set-based writes
-                await batched(conn, decoded, stored_records)
+                await batched(conn, told, stored_records)
             else:
-                for model, before, ordered in decoded:
-                    await listener.model_indexed(conn, model, before, ordered)
-        await self.refresh_model_compliance(conn, [m.uri for m, _, _ in changed])
+                for model, before, after in told:
+                    await listener.model_indexed(conn, model, before, after)
+        if not details_pending:  # else nothing is judged yet: the flag stays unset (compliant)
+            await self.refresh_model_compliance(
+                conn, [m.uri for m, _ in batch] if filled else [m.uri for m, _, _ in changed]
+            )
         return len(changed)
 
     async def refresh_model_compliance(self, conn: AsyncConnection, model_uris: Sequence[str] | None) -> None:

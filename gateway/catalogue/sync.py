@@ -24,7 +24,14 @@ from typing import Any
 
 from sqlalchemy import text
 
-from adapters.base import BulkVersionLister, Page, RegistryAdapter, iterate_page_items, iterate_pages
+from adapters.base import (
+    BulkVersionLister,
+    DetailFiller,
+    Page,
+    RegistryAdapter,
+    iterate_page_items,
+    iterate_pages,
+)
 from gateway.catalogue.index import CatalogueIndex
 from gateway.config import RegistrySettings
 from gateway.domain import Model, ModelVersion
@@ -38,11 +45,13 @@ FIRST_BATCH_SIZE = 50  # the first models of a full sync are written (searchable
 BATCH_SIZE = 200  # models written per index transaction: the first batches of a full sync
 # Later batches of a full sync: fewer, larger transactions cost less per model (statement
 # compilation, listener set-up) once the first models are searchable.
-FULL_SYNC_BATCH_SIZE = 1000
+FULL_SYNC_BATCH_SIZE = 500
 SMALL_BATCHES_UNTIL = 1000  # models of a full sync written in BATCH_SIZE batches
 READ_CONCURRENCY = 8  # per-model version listings in flight against one registry
 WRITE_AHEAD = 4  # batches read ahead of the index writer during a full sync
 PAGES_AHEAD = 2  # listing pages read ahead of the join during a full sync
+FILL_VERSIONS = 1000  # versions whose details one fill step reads (and the index then writes)
+FILLS_AHEAD = 2  # fill steps read ahead of the index writer
 
 ProgressCallback = Callable[[str, int], None]  # (registry id, models done)
 Pair = tuple[Model, list[ModelVersion]]
@@ -59,6 +68,10 @@ class SyncResult:
     error: str | None = None
     skipped: bool = False  # another replica held the registry's sync lock
     partial: str | None = None  # the pass completed without some models (which, and why)
+    # A two-pass full sync: seconds until the catalogue was complete (the registry
+    # HEALTHY), before the details were filled in; ``seconds`` is the whole pass.
+    catalogued_seconds: float | None = None
+    details_error: str | None = None  # the details pass failed: some versions lack them
 
 
 def _with_team(
@@ -181,16 +194,19 @@ class SyncEngine:
             return SyncResult(registry_id, full, 0, 0, 0, time.perf_counter() - started, message)
 
     async def _read_all(
-        self, adapter: RegistryAdapter, skipped: dict[str, str]
+        self, adapter: RegistryAdapter, skipped: dict[str, str], brief: bool = False
     ) -> AsyncIterator[Pair | None]:
         """Every model with its versions, each as soon as it is complete, in as few
         registry round trips as the registry allows; ``None`` marks a page boundary
         (nothing more is ready until the next page arrives). A model the registry
-        refuses to list (not a registry outage) lands in ``skipped`` with the reason."""
+        refuses to list (not a registry outage) lands in ``skipped`` with the reason.
+        ``brief``: without the details a ``DetailFiller`` fills in afterwards."""
         team = self._team(adapter.registry_id)
         if isinstance(adapter, BulkVersionLister):
             served = self._served.get(adapter.registry_id)
-            async for pair in _merge_listings(adapter, adapter):
+            brief = brief and isinstance(adapter, DetailFiller)
+            listing = adapter.list_all_versions_brief if brief else adapter.list_all_versions  # type: ignore[attr-defined]
+            async for pair in _merge_listings(listing, adapter, paced=not brief):
                 yield _with_team(*pair, team, served) if pair is not None else None
             return
         limit = asyncio.Semaphore(READ_CONCURRENCY)
@@ -214,24 +230,42 @@ class SyncEngine:
                     yield pair
             yield None
 
+    def _filler(self, adapter: RegistryAdapter, indexed_models: int) -> DetailFiller | None:
+        """The adapter, when this full sync indexes the catalogue first and fills the
+        details after: only into an empty index, where no version holds details a
+        brief listing would take away for the length of the pass."""
+        if indexed_models or not isinstance(adapter, BulkVersionLister):
+            return None
+        if isinstance(adapter, DetailFiller) and adapter.fills_details:
+            return adapter
+        return None
+
     async def _full(
         self, adapter: RegistryAdapter, progress: ProgressCallback | None, started: float
     ) -> SyncResult:
         # Take the change cursor first: anything that changes during the listing
         # is picked up again by the next incremental pass.
         changes = await adapter.changes_since(None)
+        stats = (await self.index.registry_stats()).get(adapter.registry_id)
+        filler = self._filler(adapter, stats.models if stats else 0)
         seen: set[str] = set()
         skipped: dict[str, str] = {}
         changed = 0
         # Reading runs ahead of writing by a few batches: the registry serves the
         # next pages while the index commits this one.
         batches: asyncio.Queue[list[Pair] | BaseException | None] = asyncio.Queue(maxsize=WRITE_AHEAD)
+        # Two passes (``filler``): each written batch goes on to have its details read
+        # (unbounded: the catalogue pass never waits for details) and written again.
+        to_fill: asyncio.Queue[list[Pair] | None] = asyncio.Queue()
+        filled: asyncio.Queue[list[Pair] | BaseException | None] = asyncio.Queue(maxsize=FILLS_AHEAD)
+
+        listed = asyncio.Event()  # the listings have ended (their last batches may be unwritten)
 
         async def read() -> None:
             try:
                 batch: list[Pair] = []
                 read_models = 0
-                async for pair in self._read_all(adapter, skipped):
+                async for pair in self._read_all(adapter, skipped, brief=filler is not None):
                     if pair is None:  # a page boundary: the first models go out at once
                         if batch and read_models <= FIRST_BATCH_SIZE:
                             await batches.put(batch)
@@ -250,38 +284,138 @@ class SyncEngine:
                     if len(batch) >= size:
                         await batches.put(batch)
                         batch = []
+                listed.set()
                 if batch:
                     await batches.put(batch)
                 await batches.put(None)
             except Exception as exc:  # handed to the writer, which fails the pass with it
                 await batches.put(exc)
+            finally:
+                listed.set()
 
-        reader = asyncio.create_task(read(), name=f"modelgate-sync-read-{adapter.registry_id}")
+        async def fill(details: DetailFiller) -> None:
+            try:
+                while (batch := await to_fill.get()) is not None:
+                    # Batches written meanwhile join this step (fewer, fuller requests).
+                    ended = False
+                    while not to_fill.empty() and sum(len(vs) for _, vs in batch) < FILL_VERSIONS:
+                        more = to_fill.get_nowait()
+                        if more is None:
+                            ended = True
+                            break
+                        batch = [*batch, *more]
+                    for part in _by_versions(batch, FILL_VERSIONS):
+                        await filled.put(await self._fill(adapter, details, part))
+                        # The first models' details come at once; the rest wait for the
+                        # listings to end, so the catalogue pass has the registry to itself.
+                        await listed.wait()
+                    if ended:
+                        break
+                await filled.put(None)
+            except Exception as exc:  # handed to the writer: the details pass ends with it
+                await filled.put(exc)
+
+        tasks = [asyncio.create_task(read(), name=f"modelgate-sync-read-{adapter.registry_id}")]
+        if filler is not None:
+            tasks.append(asyncio.create_task(fill(filler), name=f"modelgate-sync-fill-{adapter.registry_id}"))
+        catalogued: float | None = None
+        details_error: str | None = None
+        error: str | None = None
+        removed = 0
+        source: dict[asyncio.Future[Any], str] = {}
         try:
-            while (item := await batches.get()) is not None:
-                if isinstance(item, BaseException):
-                    raise item
-                changed += await self.index.replace_models(item)
-                seen.update(model.name for model, _ in item)
-                if progress:
-                    progress(adapter.registry_id, len(seen))
+            # One writer: a catalogue batch whenever one is ready, details in between.
+            open_queues = {"catalogue": batches, **({"details": filled} if filler else {})}
+            while open_queues:
+                for name, queue in open_queues.items():
+                    if name not in source.values():
+                        source[asyncio.ensure_future(queue.get())] = name
+                done, _ = await asyncio.wait(source, return_when=asyncio.FIRST_COMPLETED)
+                ready = sorted(done, key=lambda f: source[f] != "catalogue")  # catalogue first
+                task = ready[0]
+                stream = source.pop(task)
+                item = task.result()
+                if stream == "catalogue":
+                    if isinstance(item, BaseException):
+                        raise item
+                    if item is None:
+                        del open_queues["catalogue"]
+                        to_fill.put_nowait(None)
+                        removed, error = await self._catalogued(
+                            adapter, seen, skipped, changes.cursor, started
+                        )
+                        catalogued = time.perf_counter() - started
+                        continue
+                    changed += await self.index.replace_models(item, details_pending=filler is not None)
+                    seen.update(model.name for model, _ in item)
+                    if filler is not None:
+                        to_fill.put_nowait(item)
+                    if progress:
+                        progress(adapter.registry_id, len(seen))
+                elif isinstance(item, BaseException):
+                    del open_queues["details"]
+                    details_error = _details_message(item)
+                    log.warning("%s: %s", adapter.registry_id, details_error)
+                elif item is None:
+                    del open_queues["details"]
+                else:
+                    await self.index.replace_models(item, details_filled=True)
         finally:
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reader
+            for task in [*tasks, *source]:
+                task.cancel()
+            for task in [*tasks, *source]:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        seconds = time.perf_counter() - started
+        if details_error is not None:
+            await self.index.record_sync(adapter.registry_id, healthy=True, error=details_error)
+        return SyncResult(
+            adapter.registry_id,
+            True,
+            len(seen),
+            changed,
+            removed,
+            seconds,
+            partial=error,
+            catalogued_seconds=catalogued if filler is not None else None,
+            details_error=details_error,
+        )
+
+    async def _catalogued(
+        self,
+        adapter: RegistryAdapter,
+        seen: set[str],
+        skipped: Mapping[str, str],
+        cursor: str | None,
+        started: float,
+    ) -> tuple[int, str | None]:
+        """Every model is indexed: drop those deleted upstream and mark the registry
+        synced (HEALTHY), whether or not details are still being filled in.
+        Returns (models removed, the message about skipped models)."""
         # A model that could not be read is kept as indexed, not dropped as deleted.
         removed = await self.index.remove_models_except(adapter.registry_id, seen | set(skipped))
-        seconds = time.perf_counter() - started
         error = _skipped_message(skipped) if skipped else None
         await self.index.record_sync(
             adapter.registry_id,
             healthy=True,
             error=error,
-            cursor=changes.cursor,
+            cursor=cursor,
             synced=True,
-            seconds=seconds,
+            seconds=time.perf_counter() - started,
         )
-        return SyncResult(adapter.registry_id, True, len(seen), changed, removed, seconds, partial=error)
+        return removed, error
+
+    async def _fill(self, adapter: RegistryAdapter, filler: DetailFiller, batch: list[Pair]) -> list[Pair]:
+        """The batch's versions with their details, each model's as the index holds them
+        otherwise (team, serving state)."""
+        versions = await filler.fill_details([v for _, vs in batch for v in vs])
+        team, served = self._team(adapter.registry_id), self._served.get(adapter.registry_id)
+        pairs: list[Pair] = []
+        at = 0
+        for model, vs in batch:
+            pairs.append(_with_team(model, versions[at : at + len(vs)], team, served))
+            at += len(vs)
+        return pairs
 
     async def _incremental(
         self,
@@ -333,7 +467,8 @@ class SyncEngine:
         full = True
         while True:
             result = await self.sync_registry(registry_id, full=full, progress=self.on_progress)
-            full = full and (result.error is not None or result.skipped)
+            # Again in full until one pass completed with every detail.
+            full = full and (result.error is not None or result.skipped or result.details_error is not None)
             await asyncio.sleep(interval)
 
 
@@ -344,11 +479,34 @@ def _skipped_message(skipped: Mapping[str, str]) -> str:
     return f"{len(names)} model(s) could not be read and keep their last indexed state ({shown}): {first}"
 
 
+def _details_message(exc: BaseException) -> str:
+    reason = exc.message if isinstance(exc, GatewayError) else f"{type(exc).__name__}"
+    return f"the catalogue is complete, but some versions lack their run details: {reason}"
+
+
+def _by_versions(batch: list[Pair], size: int) -> list[list[Pair]]:
+    """The batch in parts of about ``size`` versions, whole models each."""
+    parts: list[list[Pair]] = [[]]
+    count = 0
+    for pair in batch:
+        if count >= size:
+            parts.append([])
+            count = 0
+        parts[-1].append(pair)
+        count += len(pair[1])
+    return [p for p in parts if p]
+
+
 async def _all_versions(adapter: RegistryAdapter, model_name: str) -> list[ModelVersion]:
     return [v async for v in iterate_pages(lambda t: adapter.list_versions(model_name, t))]
 
 
-async def _merge_listings(lister: BulkVersionLister, adapter: RegistryAdapter) -> AsyncIterator[Pair | None]:
+async def _merge_listings(
+    list_all_versions: Callable[[str | None], Awaitable[Page[ModelVersion]]],
+    adapter: RegistryAdapter,
+    *,
+    paced: bool = True,
+) -> AsyncIterator[Pair | None]:
     """The model listing and the all-versions listing, read concurrently and joined:
     a model is yielded once its record has arrived and the versions listing has
     moved on to another model (or ended); ``None`` after each page's complete models.
@@ -368,7 +526,7 @@ async def _merge_listings(lister: BulkVersionLister, adapter: RegistryAdapter) -
     models_listed = asyncio.Event()
 
     async def may_ask(stream: str) -> None:
-        if stream == "versions":
+        if stream == "versions" and paced:  # unpaced: the listing waits for model data itself
             async with model_pages_seen:
                 await model_pages_seen.wait_for(
                     lambda: models_listed.is_set() or counts["models"] > counts["versions"]
@@ -401,7 +559,7 @@ async def _merge_listings(lister: BulkVersionLister, adapter: RegistryAdapter) -
 
     pumps = [
         asyncio.create_task(pump("models", adapter.list_models, models_pages)),
-        asyncio.create_task(pump("versions", lister.list_all_versions, version_pages)),
+        asyncio.create_task(pump("versions", list_all_versions, version_pages)),
     ]
     models: dict[str, Model] = {}  # listed, not yet yielded
     groups: dict[str, list[ModelVersion]] = defaultdict(list)

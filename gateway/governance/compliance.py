@@ -232,6 +232,9 @@ def builtin_violations(
 class ComplianceRecorder:
     """The index listener that keeps compliance current (see the module docstring)."""
 
+    # Policies read run details (training data, params, metrics): judged once they are in.
+    reads_details = True
+
     def __init__(self, evaluator: Evaluator, serving_registries: frozenset[str] = frozenset()):
         self.evaluator = evaluator
         # Registries that read their own endpoints: where "serves nothing" is known.

@@ -186,6 +186,9 @@ async def canonical_names(conn: ReadConnection, edges: list[Edge]) -> list[Edge]
 class LineageHarvester:
     """Keeps ``lineage_edges``/``lineage_artifacts`` current as the index changes."""
 
+    # Edges come from run details (datasets, code): harvested once they are in.
+    reads_details = True
+
     def __init__(self, resolver: ReferenceResolver):
         self.resolver = resolver
 

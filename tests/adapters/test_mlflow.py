@@ -186,6 +186,24 @@ async def test_listing_and_detail_agree(adapter: MlflowAdapter, trained: dict[st
     assert everywhere == [detail]
 
 
+async def test_a_brief_listing_filled_in_is_the_full_listing(
+    adapter: MlflowAdapter, trained: dict[str, str]
+) -> None:
+    """The two-pass full sync: the listing without run details or model files, then
+    ``fill_details``, gives exactly what the one-pass listing gives."""
+    full = [v async for v in iterate_pages(adapter.list_all_versions)]
+    brief = [v async for v in iterate_pages(adapter.list_all_versions_brief)]
+    assert [v.uri for v in brief] == [v.uri for v in full]
+    mine = next(v for v in brief if v.model_name == trained["name"])
+    assert mine.stage is Stage.PRODUCTION and mine.aliases == ("blue", "champion")
+    assert mine.tags == {"reviewed": "yes"}
+    assert (mine.hyperparameters, mine.metrics, mine.training_data) == ({}, {}, ())
+    assert "run" not in mine.native  # not "the run is gone": not read yet
+    assert adapter.fills_details
+    assert await adapter.fill_details(brief) == full
+    assert await adapter.fill_details([mine]) == [v for v in full if v.uri == mine.uri]  # read again
+
+
 async def test_model_carries_tags_description_and_aliases(
     adapter: MlflowAdapter, trained: dict[str, str]
 ) -> None:
@@ -677,3 +695,44 @@ async def test_the_catalogue_syncs_fully_then_incrementally(
         team.client.set_registered_model_alias(trained["name"], "champion", trained["version"])
         team.client.delete_registered_model_alias(trained["name"], "challenger")
         await gw.aclose()
+
+
+async def test_a_first_full_sync_lists_the_catalogue_then_fills_run_details(
+    mlflow_url: str, trained: dict[str, str], trained_family: str, tmp_path: Path
+) -> None:
+    """Two passes over the real server, with pages small enough that the versions
+    listing runs ahead of the model listing: it waits for the models' aliases
+    instead of reading them model by model, and the filled versions are exactly
+    what the adapter reads one by one."""
+    from gateway.catalogue.index import CatalogueIndex, SearchFilter
+    from gateway.catalogue.sync import SyncEngine
+    from gateway.config import RegistrySettings
+    from gateway.store.database import Database
+
+    transport = CountingTransport()
+    counted = MlflowAdapter(
+        REGISTRY,
+        MlflowOptions(url=mlflow_url, page_size=7, version_page_size=5),
+        transport=transport,
+        retry=FAST_RETRY,
+    )
+    db = Database(f"sqlite:///{tmp_path}/index.db")
+    await db.migrate()
+    try:
+        engine = SyncEngine(
+            CatalogueIndex(db), {REGISTRY: counted}, {REGISTRY: RegistrySettings(id=REGISTRY, kind="mlflow")}
+        )
+        result = await engine.sync_registry(REGISTRY, full=True)
+        assert result.error is None and result.details_error is None
+        assert result.catalogued_seconds is not None and result.catalogued_seconds <= result.seconds
+        assert transport.calls.get("registered-models/get", 0) == 0  # aliases came from the listing
+        assert transport.calls.get("runs/search", 0) >= 1
+        for name, number in ((trained["name"], trained["version"]), (trained_family, "6")):
+            indexed = await engine.index.get_version(f"mg://{REGISTRY}/{name}/{number}")
+            assert indexed is not None
+            assert indexed == await counted.get_version(name, number)
+        page = await engine.index.search_versions(None, SearchFilter(), 1, None, facets=())
+        assert page.total == len([v async for v in iterate_pages(counted.list_all_versions)])
+    finally:
+        await counted.aclose()
+        await db.aclose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,7 +13,12 @@ from gateway.catalogue.index import CatalogueIndex, SearchFilter
 from gateway.catalogue.sync import FIRST_BATCH_SIZE, SyncEngine
 from gateway.config import RegistrySettings
 from gateway.store.database import Database
-from tests.fakes.memory_registry import MemoryRegistry, PagedBulkRegistry, PerModelRegistry
+from tests.fakes.memory_registry import (
+    DetailFillingRegistry,
+    MemoryRegistry,
+    PagedBulkRegistry,
+    PerModelRegistry,
+)
 
 
 @pytest.fixture
@@ -202,3 +208,99 @@ async def test_a_model_the_registry_refuses_to_list_makes_a_partial_pass(databas
     assert "m2" in await names(engine.index)
     health = (await engine.index.registry_health())["mem"]
     assert health.healthy and health.last_error and "m2" in health.last_error
+
+
+class Told:
+    """An index listener that records what it was told, per model URI."""
+
+    def __init__(self, reads_details: bool):
+        self.reads_details = reads_details
+        self.told: list[tuple[str, int, list[dict[str, float]]]] = []  # (model, versions before, metrics)
+
+    async def model_indexed(self, conn: Any, model: Any, before: Any, after: Any) -> None:
+        self.told.append((model.uri, len(before), [dict(v.metrics) for v in after]))
+
+    async def models_removed(self, conn: Any, model_uris: Any) -> None:
+        pass
+
+
+async def all_metrics(index: CatalogueIndex) -> list[dict[str, float]]:
+    page = await index.search_versions(None, SearchFilter(), 1000, None, facets=())
+    return [dict(v.metrics) for v in page.items]
+
+
+async def test_a_first_full_sync_indexes_the_catalogue_then_fills_the_details(database: Database) -> None:
+    reg = DetailFillingRegistry("mem", page_size=20, version_page_size=40)
+    for i in range(120):
+        reg.put(f"m{i:03d}", versions=2)
+    engine = engine_for(database, reg)
+    details, plain = Told(reads_details=True), Told(reads_details=False)
+    engine.index.listeners += [details, plain]
+    seen_first: list[list[dict[str, float]]] = []
+
+    def progress(_registry: str, done: int) -> None:
+        if not seen_first:  # the first batch just committed: the listing's data, no details yet
+            seen_first.append([])
+
+    result = await engine.sync_registry("mem", full=True, progress=progress)
+    assert (result.models, result.error, result.details_error) == (120, None, None)
+    assert result.catalogued_seconds is not None and result.catalogued_seconds <= result.seconds
+    assert reg.calls["list_all_versions_brief"] >= 1 and reg.calls["detailed_listing"] == 0
+    assert reg.calls["fill_details"] >= 1
+    metrics = await all_metrics(engine.index)
+    assert len(metrics) == 240 and all(m.get("auc", 0) > 0.5 for m in metrics)
+    # A listener that reads details is told of each model once, with them, as new to it.
+    assert sorted(uri for uri, _, _ in details.told) == sorted(f"mg://mem/m{i:03d}" for i in range(120))
+    assert all(before == 0 and all(m for m in after) for _, before, after in details.told)
+    # The others hear both writes: the catalogue's, then the change the details made.
+    assert len(plain.told) == 240
+    assert {before for _, before, _ in plain.told} == {0, 2}
+    stats = (await engine.index.registry_stats())["mem"]
+    assert stats.healthy and stats.last_error is None and stats.synced_at is not None
+
+
+async def test_the_catalogue_pass_does_not_wait_for_the_details(database: Database) -> None:
+    reg = DetailFillingRegistry("mem", page_size=20, version_page_size=40)
+    for i in range(60):
+        reg.put(f"m{i:02d}", versions=2)
+    engine = engine_for(database, reg)
+    release = asyncio.Event()
+    fill = reg.fill_details
+
+    async def slow_fill(versions: Any) -> Any:
+        await release.wait()
+        return await fill(versions)
+
+    reg.fill_details = slow_fill  # type: ignore[method-assign]
+    sync = asyncio.create_task(engine.sync_registry("mem", full=True))
+    for _ in range(500):  # the registry is marked synced while every fill is still held
+        stats = (await engine.index.registry_stats()).get("mem")
+        if stats is not None and stats.synced_at is not None:
+            break
+        await asyncio.sleep(0.01)
+    assert stats is not None and stats.healthy and stats.models == 60
+    assert all(not m for m in await all_metrics(engine.index))
+    release.set()
+    result = await sync
+    assert result.details_error is None
+    assert all(m for m in await all_metrics(engine.index))
+
+
+async def test_details_that_cannot_be_read_leave_a_complete_catalogue(database: Database) -> None:
+    reg = DetailFillingRegistry("mem", page_size=20, version_page_size=40)
+    for i in range(50):
+        reg.put(f"m{i:02d}", versions=1)
+    reg.failing_details = True
+    engine = engine_for(database, reg)
+    result = await engine.sync_registry("mem", full=True)
+    assert result.error is None and result.models == 50
+    assert result.details_error is not None and "runs/search timed out" in result.details_error
+    stats = (await engine.index.registry_stats())["mem"]
+    assert stats.healthy and stats.models == 50
+    assert stats.last_error is not None and "run details" in stats.last_error
+
+    reg.failing_details = False  # the next full pass reads them in one go (the index is not empty)
+    again = await engine.sync_registry("mem", full=True)
+    assert (again.details_error, again.catalogued_seconds) == (None, None)
+    assert reg.calls["detailed_listing"] >= 1
+    assert all(m for m in await all_metrics(engine.index))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -173,6 +173,37 @@ class PagedBulkRegistry(MemoryRegistry):
             await self.release.wait()
         end = start + self.version_page_size
         return Page(everything[start:end], encode_token({"i": end}) if end < len(everything) else None)
+
+
+class DetailFillingRegistry(PagedBulkRegistry):
+    """A ``DetailFiller``: its versions' details (a metric, as MLflow's come from the
+    run) are left out of ``list_all_versions_brief`` and added by ``fill_details``;
+    ``failing_details`` makes the fill fail as an outage would."""
+
+    fills_details = True
+    failing_details = False
+
+    def _detailed(self, v: ModelVersion) -> ModelVersion:
+        return dataclasses.replace(v, metrics={"auc": 0.5 + int(v.version) / 100})
+
+    async def list_versions(self, model_name: str, page_token: str | None = None) -> Page[ModelVersion]:
+        page = await super().list_versions(model_name, page_token)
+        return Page([self._detailed(v) for v in page.items], page.next_token)
+
+    async def list_all_versions(self, page_token: str | None = None) -> Page[ModelVersion]:
+        self.calls["detailed_listing"] += 1  # the brief listing counts as list_all_versions too
+        page = await super().list_all_versions(page_token)
+        return Page([self._detailed(v) for v in page.items], page.next_token)
+
+    async def list_all_versions_brief(self, page_token: str | None = None) -> Page[ModelVersion]:
+        self.calls["list_all_versions_brief"] += 1
+        return await super().list_all_versions(page_token)
+
+    async def fill_details(self, versions: Sequence[ModelVersion]) -> list[ModelVersion]:
+        await self._call("fill_details")
+        if self.failing_details:
+            raise RegistryUnavailable(self.registry_id, "runs/search timed out")
+        return [self._detailed(v) for v in versions]
 
 
 class BatchingRegistry(MemoryRegistry):
