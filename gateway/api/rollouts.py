@@ -15,13 +15,22 @@ from gateway.api.serving import EndpointType
 from gateway.api.types import ModelVersionType
 from gateway.domain import Endpoint, ModelVersion, parse_uri
 from gateway.errors import RegistryError
-from gateway.rollouts.records import Rollout
+from gateway.rollouts.records import (
+    ACTIVE,
+    DEFAULT_MAX_ERROR_RATE,
+    DEFAULT_STEP_SECONDS,
+    DEFAULT_STEPS,
+    Rollout,
+)
 
 
 @strawberry.type(description="One traffic step of a rollout.")
 class RolloutStep:
     percent: float = strawberry.field(description="The candidate's share of traffic in this step.")
     started_at: datetime | None = strawberry.field(description="When the traffic shift was confirmed.")
+    finished_at: datetime | None = strawberry.field(
+        description="When its watch time ended and its error rate was judged; null until then."
+    )
     error_rate: float | None = strawberry.field(
         description="The candidate's server-error rate over the step (null: no traffic reached it)."
     )
@@ -44,6 +53,12 @@ class RolloutType:
         description="Why it ended as it did (a rollback's error rate, an abort's reason); "
         "until then the reason it was asked for."
     )
+    step_seconds: int = strawberry.field(description="How long each step is watched, in seconds.")
+    max_error_rate: float = strawberry.field(
+        description="The candidate's highest tolerated server-error rate per step (a fraction)."
+    )
+    requested_by: str = strawberry.field(description="Who started it: the principal's name.")
+    created_at: datetime = strawberry.field(description="When it was asked for.")
     _rollout: strawberry.Private[Rollout]
 
     @staticmethod
@@ -56,6 +71,7 @@ class RolloutType:
                 RolloutStep(
                     percent=percent,
                     started_at=s.started_at if s else None,
+                    finished_at=s.finished_at if s else None,
                     error_rate=s.error_rate if s else None,
                     passed=s.passed if s else None,
                 )
@@ -68,6 +84,10 @@ class RolloutType:
             started_at=r.started_at,
             finished_at=r.finished_at,
             reason=r.outcome or r.reason,
+            step_seconds=r.step_seconds,
+            max_error_rate=r.max_error_rate,
+            requested_by=r.requested_by,
+            created_at=r.created_at,
             _rollout=r,
         )
 
@@ -90,12 +110,45 @@ class RolloutType:
             current = Endpoint(r.endpoint_uri, r.endpoint_uri.rsplit("/", 1)[-1], r.registry_id)
         return EndpointType.from_domain(current)
 
+    @strawberry.field(
+        description="Whether the caller may abort it now: it is PENDING_APPROVAL or RUNNING, and the "
+        "caller started it or belongs to the team owning the version (or is admin)."
+    )
+    async def can_abort(self, info: Info[Context, None]) -> bool:
+        r = self._rollout
+        if r.status.value not in ACTIVE:
+            return False
+        if r.requested_by == info.context.principal.name:
+            return True
+        return await _may_write(info, r.version_uri)
+
     @strawberry.field(description="The PRODUCTION promotion request the rollout goes through.")
     async def promotion(self, info: Info[Context, None]) -> PromotionRequestType | None:
         if self._rollout.promotion_id is None:
             return None
         promotions = info.context.gateway.governance.promotions
         return PromotionRequestType.from_domain(await promotions.get(self._rollout.promotion_id))
+
+
+async def _may_write(info: Info[Context, None], uri: str) -> bool:
+    """The rule the engine applies to startRollout and abortRollout: the owning team, or admin."""
+    version = await info.context.versions.load(uri)
+    if version is None:
+        return False
+    promotions = info.context.gateway.governance.promotions
+    return info.context.access.can_write(await promotions.team_of(version))
+
+
+@strawberry.type(description="What startRollout would do with a version when its plan is left out.")
+class RolloutOptions:
+    can_start: bool = strawberry.field(
+        description="Whether the caller may start a rollout of the version (its team, or admin)."
+    )
+    steps: list[float] = strawberry.field(description="The default traffic steps, in percent.")
+    step_seconds: int = strawberry.field(description="The default watch time of a step, in seconds.")
+    max_error_rate: float = strawberry.field(
+        description="The default highest tolerated server-error rate per step (a fraction)."
+    )
 
 
 @strawberry.input(description="What to roll out where, and how.")
@@ -134,6 +187,24 @@ class RolloutQuery:
             for r in found
             if r.version_uri not in hidden or r.requested_by == access.principal.name
         ]
+
+    @strawberry.field(
+        description="Whether the caller may roll a version out, and the plan startRollout uses "
+        "when its steps, stepSeconds or maxErrorRate are left out."
+    )
+    async def rollout_options(
+        self,
+        info: Info[Context, None],
+        uri: Annotated[
+            str, strawberry.argument(description="The version, mg://<registry>/<model>/<version>.")
+        ],
+    ) -> RolloutOptions:
+        return RolloutOptions(
+            can_start=await _may_write(info, uri),
+            steps=list(DEFAULT_STEPS),
+            step_seconds=DEFAULT_STEP_SECONDS,
+            max_error_rate=DEFAULT_MAX_ERROR_RATE,
+        )
 
 
 @strawberry.type

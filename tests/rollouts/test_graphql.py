@@ -38,6 +38,11 @@ START = """mutation($i: RolloutInput!) { startRollout(input: $i) {
 LIST = "query($s: String) { rollouts(status: $s) { id status currentPercent reason } }"
 ABORT = "mutation($id: ID!, $r: String!) { abortRollout(id: $id, reason: $r) { id status reason currentPercent } }"
 APPROVE = "mutation($id: ID!) { approvePromotion(requestId: $id) { id status } }"
+# Of another team: sees the rollouts, may neither start nor abort one.
+CAROL = Principal("carol", frozenset({"TEAM_LEAD"}), frozenset({"other"}))
+OPTIONS = "query($u: String!) { rolloutOptions(uri: $u) { canStart steps stepSeconds maxErrorRate } }"
+DETAIL = """query { rollouts { id stepSeconds maxErrorRate requestedBy createdAt canAbort
+  steps { percent startedAt finishedAt errorRate passed } } }"""
 
 
 @pytest.fixture
@@ -49,7 +54,7 @@ def sm(moto_sagemaker_url: str, aws_env: None) -> Any:
 async def client(sqlite_url: str, tmp_path: Path, moto_sagemaker_url: str, sm: Any) -> AsyncIterator[Any]:
     canary = create_canary(sm)
     gw = await open_gateway(rollout_settings(sqlite_url, tmp_path, moto_sagemaker_url), DateClock())
-    principals = {p.name: p for p in (ALICE, BOB)}
+    principals = {p.name: p for p in (ALICE, BOB, CAROL)}
 
     async def principal_for(request: Request) -> Principal:
         return principals[request.headers.get("x-test-principal", "alice")]
@@ -122,3 +127,55 @@ async def test_bad_rollout_input_names_the_argument(client: Any, extra: dict[str
     assert error["extensions"]["field"] == field
     assert "Traceback" not in error["message"]
     assert data_of(await gql(c, LIST, {}))["rollouts"] == []
+
+
+async def test_the_plan_the_permissions_and_each_step_s_watch_are_readable(
+    client: tuple[httpx.AsyncClient, Gateway, Canary],
+) -> None:
+    c, gw, canary = client
+    c.headers["x-test-principal"] = "carol"
+    assert data_of(await gql(c, OPTIONS, {"u": canary.candidate_uri}))["rolloutOptions"] == {
+        "canStart": False,
+        "steps": [1.0, 5.0, 10.0, 25.0, 50.0, 100.0],
+        "stepSeconds": 3600,
+        "maxErrorRate": 0.01,
+    }
+    denied = await gql(c, START, {"i": {"uri": canary.candidate_uri, "endpoint": canary.endpoint}})
+    assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"  # what canStart said
+    c.headers["x-test-principal"] = "alice"
+    assert data_of(await gql(c, OPTIONS, {"u": canary.candidate_uri}))["rolloutOptions"]["canStart"] is True
+    plan = {"steps": [20, 100], "stepSeconds": 120, "maxErrorRate": 0.05}
+    started = data_of(
+        await gql(c, START, {"i": {"uri": canary.candidate_uri, "endpoint": canary.endpoint, **plan}}),
+        down=frozenset({REGISTRY}),
+    )["startRollout"]
+
+    (r,) = data_of(await gql(c, DETAIL))["rollouts"]
+    assert (r["stepSeconds"], r["maxErrorRate"], r["requestedBy"], r["canAbort"]) == (
+        120,
+        0.05,
+        "alice",
+        True,
+    )
+    assert r["createdAt"] is not None
+    assert [s["startedAt"] for s in r["steps"]] == [None, None]
+    c.headers["x-test-principal"] = "carol"
+    assert data_of(await gql(c, DETAIL))["rollouts"][0]["canAbort"] is False
+    c.headers["x-test-principal"] = "bob"  # the team's: may abort what alice started
+    assert data_of(await gql(c, DETAIL))["rollouts"][0]["canAbort"] is True
+
+    data_of(await gql(c, APPROVE, {"id": started["promotion"]["id"]}))
+    await gw.rollouts.tick()
+    first = data_of(await gql(c, DETAIL))["rollouts"][0]["steps"][0]
+    assert first["startedAt"] is not None and first["finishedAt"] is None and first["passed"] is None
+    clock = gw.rollouts.clock
+    assert isinstance(clock, DateClock)
+    clock.advance(121)
+    await gw.rollouts.tick()
+    steps = data_of(await gql(c, DETAIL))["rollouts"][0]["steps"]
+    assert steps[0]["passed"] is True and steps[0]["errorRate"] is None  # no traffic reached it
+    assert steps[0]["finishedAt"] > steps[0]["startedAt"]
+    assert steps[1]["startedAt"] is not None and steps[1]["finishedAt"] is None
+
+    data_of(await gql(c, ABORT, {"id": started["id"], "r": "enough"}))
+    assert data_of(await gql(c, DETAIL))["rollouts"][0]["canAbort"] is False  # over

@@ -99,11 +99,14 @@ def running_demo(
     git: bool = False,
     sagemaker: bool = False,
     extra: tuple[str, ...] = (),
+    command: str = "demo",
+    env: dict[str, str] | None = None,
 ) -> Iterator[str]:
     """``modelgate demo`` on a free port in ``workdir``, with the shipped config
     (rewritten to ``config_text`` when given); yields its base URL once ready.
     Without ``git`` and ``sagemaker``, the native registries only: the dashboard
-    tests count their models."""
+    tests count their models. ``command="serve"`` serves the config's registries
+    as they are (nothing seeded); ``env`` is added to the server's environment."""
     shutil.copytree(REPO / "config", workdir / "config")
     config = workdir / "config" / "modelgate.toml"
     if config_text is not None:
@@ -115,9 +118,9 @@ def running_demo(
             sys.executable,
             "-m",
             "gateway.cli",
-            "demo",
-            *([] if git else ["--no-git"]),
-            *([] if sagemaker else ["--no-sagemaker"]),
+            command,
+            *([] if git or command != "demo" else ["--no-git"]),
+            *([] if sagemaker or command != "demo" else ["--no-sagemaker"]),
             *extra,
             "--config",
             str(config),
@@ -127,7 +130,7 @@ def running_demo(
         cwd=workdir,
         stdout=log,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"},
     )
     base = f"http://127.0.0.1:{port}"
     try:

@@ -164,6 +164,12 @@ export async function renderGovernance(page, params) {
     const found = (await gql(REQUESTS, { status })).data.promotionRequests;
     list.replaceChildren(...found.map((r) => requestCard(r, decide)));
     if (!found.length) list.append(h("li", { class: "empty" }, `No ${status.toLowerCase()} promotion requests.`));
+    // A link from elsewhere (a rollout's promotion) names one request: point it out.
+    const named = [...list.children].find((li) => li.dataset.requestId === params.get("request"));
+    if (named) {
+      named.classList.add("highlight");
+      named.scrollIntoView({ block: "center" });
+    }
   };
   async function decide(request, verb, comment, outcome) {
     if (verb === "reject" && !comment) {

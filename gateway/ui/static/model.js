@@ -3,6 +3,7 @@ import { ApiError, gql, surface } from "./api.js";
 import { ago, h, links, metricsText, registryChip, registryProblem, section, sourceLink, stageBadge, versionLabel } from "./dom.js";
 import { trainingCurves } from "./history.js";
 import { lineageGraph, nodeDetails } from "./lineage.js";
+import { rolloutsPanel, startRolloutForm } from "./rollouts.js";
 
 const MODEL = `query Model($uri: String!) {
   model(uri: $uri) {
@@ -292,12 +293,15 @@ export async function renderModel(page, uri, wanted) {
   const detail = (await gql(VERSION, { uri: chosen.uri })).data.modelVersion;
   const promotions = governance(detail);
   const curves = trainingCurves(detail.uri);
+  const rollouts = rolloutsPanel("Rollouts", (r) => r.version.uri === detail.uri, "No rollouts of this version.");
+  rollouts.panel.querySelector("h2").after(await startRolloutForm(detail, model.registry.id, rollouts.load));
   page.append(
     h("div", { class: "columns" }, record(detail, model), modelCard(detail.modelCard)),
     curves.panel,
     promotions.panel,
+    rollouts.panel,
     await stageHistory(detail.uri),
     lineage(detail),
   );
-  await Promise.all([promotions.load(), curves.load()]);
+  await Promise.all([promotions.load(), curves.load(), rollouts.load()]);
 }
