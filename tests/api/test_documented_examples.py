@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from graphql import parse, validate
+from graphql import GraphQLSyntaxError, parse, validate
 
 from gateway.api.schema import schema
 
@@ -24,11 +24,24 @@ def readme_examples() -> list[tuple[str, str]]:
     return [(f"README.md block {i + 1}", block) for i, block in enumerate(README_BLOCK.findall(text))]
 
 
+# const NAME = `...`; a selection an operation of the same file splices in as ${NAME}.
+JS_CONSTANT = re.compile(r"const ([A-Z_]+) = `([^`]*)`;")
+SPLICE = re.compile(r"\$\{([^}]*)\}")
+
+
+def _spliced(operation: str, constants: dict[str, str]) -> str:
+    """The document the dashboard sends: each ${NAME} replaced by that constant; any
+    other interpolation stays, so the document fails to parse and the test says where."""
+    return SPLICE.sub(lambda m: constants.get(m.group(1), m.group(0)), operation)
+
+
 def dashboard_operations() -> list[tuple[str, str]]:
     found = []
     for path in sorted(STATIC.glob("*.js")):
-        for i, operation in enumerate(JS_OPERATION.findall(path.read_text(encoding="utf-8"))):
-            found.append((f"{path.name} operation {i + 1}", operation))
+        text = path.read_text(encoding="utf-8")
+        constants = dict(JS_CONSTANT.findall(text))
+        for i, operation in enumerate(JS_OPERATION.findall(text)):
+            found.append((f"{path.name} operation {i + 1}", _spliced(operation, constants)))
     return found
 
 
@@ -46,6 +59,13 @@ def test_the_examples_were_found() -> None:
 def test_example_is_one_valid_document(where: str, document: str) -> None:
     errors = validate(schema._schema, parse(document))
     assert not errors, f"{where}: {[e.message for e in errors]}"
+
+
+def test_splices_are_resolved_from_the_same_file() -> None:
+    constants = {"FIELDS": "id status"}
+    assert _spliced("query { rollouts { ${FIELDS} } }", constants) == "query { rollouts { id status } }"
+    with pytest.raises(GraphQLSyntaxError):
+        parse(_spliced("query { rollouts { ${other.fields} } }", constants))
 
 
 def test_a_broken_example_would_be_caught() -> None:

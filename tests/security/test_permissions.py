@@ -161,6 +161,8 @@ MATRIX: dict[str, Row] = {
     ),
     # Retrying a request that has not failed is a CONFLICT for those allowed to retry.
     "rollouts": Row(EVERYONE, query("{ rollouts { id } }")),
+    # Everyone may ask; canStart answers whether they may start one.
+    "rolloutOptions": Row(EVERYONE, query(f'{{ rolloutOptions(uri: "{VERSION}") {{ canStart }} }}')),
     # A native registry has no traffic to shift: BAD_USER_INPUT for the team, FORBIDDEN first.
     "startRollout": Row(
         PLATFORM_TEAM,
