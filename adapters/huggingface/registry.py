@@ -12,6 +12,7 @@ import httpx
 
 from adapters.base import ChangeSet, Health, Page, RetryPolicy, decode_token, encode_token
 from adapters.huggingface.api import HubApi
+from adapters.huggingface.links import hub_page_url
 from adapters.huggingface.mapping import (
     BASE_MODEL_TAG,
     base_reference,
@@ -197,6 +198,10 @@ class HuggingFaceRegistry:
             raise
 
     # --- operations ----------------------------------------------------------
+
+    def source_url(self, model_name: str, version: str | None = None) -> str | None:
+        """The repository's page on the Hub (``SourceLinker``)."""
+        return hub_page_url(self.settings.endpoint, model_name, version)
 
     async def health(self) -> Health:
         """``whoami`` with a token (it proves the token), else one listing call."""

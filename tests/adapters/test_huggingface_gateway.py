@@ -84,17 +84,22 @@ async def test_gateway_federates_the_hub_and_links_fine_tunes(hub_fake: HubServe
             result = await gateway.sync.sync_registry(registry, full=True)
             assert result.error is None, result.error
 
-        versions = data_of(
+        found = data_of(
             await gql(
                 client,
-                "query($u: String!) { model(uri: $u) { versions { edges { node { version stage nativeStage } } } } }",
+                "query($u: String!) { model(uri: $u) { sourceUrl versions { edges { node { version stage nativeStage sourceUrl } } } } }",
                 {"u": model},
             )
-        )["model"]["versions"]["edges"]
+        )["model"]
+        assert found["sourceUrl"] == f"{hub_fake.endpoint}/{repo}"  # the Hub's own page
+        versions = found["versions"]["edges"]
         assert {(e["node"]["version"], e["node"]["stage"], e["node"]["nativeStage"]) for e in versions} == {
             ("v1.0.0", "PRODUCTION", "prod"),
             ("v2.0.0", "DRAFT", None),
             ("main", "DRAFT", None),
+        }
+        assert {e["node"]["sourceUrl"] for e in versions} == {
+            f"{hub_fake.endpoint}/{repo}/tree/{tag}" for tag in ("v1.0.0", "v2.0.0", "main")
         }
 
         # impact of the Hub base model (any spelling) lists every internal fine-tune.

@@ -11,6 +11,7 @@ from adapters.azureml.links import studio_url
 from adapters.azureml.options import load_settings
 from adapters.base import source_url_of
 from adapters.gto.links import repository_url
+from adapters.huggingface.links import hub_page_url
 from adapters.mlflow.links import mlflow_ui_url
 from adapters.sagemaker.links import sagemaker_console_url
 from adapters.vertex.links import vertex_console_url
@@ -82,6 +83,18 @@ def test_azure_ml_links_studio_for_a_workspace_in_the_public_cloud() -> None:
     assert studio_url(load_settings(_azure(registry="org-registry"), environ=env), "credit", "4") is None
     local = load_settings(_azure(workspace="risk-ws", endpoint="http://127.0.0.1:8081"), environ=env)
     assert studio_url(local, "credit", "4") is None
+
+
+def test_the_hub_links_a_repository_and_its_tag() -> None:
+    assert hub_page_url("https://huggingface.co", "acme%2Fllm") == "https://huggingface.co/acme/llm"
+    assert hub_page_url("https://huggingface.co", "acme%2Fllm", "v1.0.0") == (
+        "https://huggingface.co/acme/llm/tree/v1.0.0"
+    )
+    # A self-hosted Hub serves its pages where it serves its API.
+    assert hub_page_url("https://hub.internal:8443/", "nlp%2Fbert", "main") == (
+        "https://hub.internal:8443/nlp/bert/tree/main"
+    )
+    assert hub_page_url("https://huggingface.co", "not-a-repository") is None
 
 
 def test_a_link_that_fails_is_no_link() -> None:
