@@ -14,6 +14,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY gateway ./gateway
 COPY adapters ./adapters
+COPY demos ./demos
 RUN pip install '.[postgres,redis,sagemaker]'
 
 COPY config /etc/modelgate

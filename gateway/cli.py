@@ -20,7 +20,6 @@ from typing import Any
 from gateway import __version__
 from gateway.catalogue import commands as catalogue_commands
 from gateway.config import ConfigError, Settings, is_loopback_host, load_settings
-from gateway.demo_summary import demo_summary
 from gateway.evidence import commands as evidence_commands
 from gateway.governance import commands as governance_commands
 from gateway.lineage import commands as lineage_commands
@@ -146,7 +145,9 @@ def _demo_registries(settings: Settings, args: argparse.Namespace) -> Iterator[S
     the demo creates and a SageMaker Model Registry on moto, and with
     ``--with-mlflow`` a local MLflow server (or the one ``--mlflow-url`` names),
     each filled with federated examples."""
-    from gateway import demo_gto, demo_sagemaker
+    from demos import gto as demo_gto
+    from demos import sagemaker as demo_sagemaker
+    from demos.summary import demo_summary
 
     kinds = ["native"]
     # Workers build their settings from the config file, which names neither.
@@ -170,7 +171,7 @@ def _demo_registries(settings: Settings, args: argparse.Namespace) -> Iterator[S
             settings = federated
             kinds.append("sagemaker")
         if args.with_mlflow:
-            from gateway import demo_mlflow
+            from demos import mlflow as demo_mlflow
 
             url = args.mlflow_url or stack.enter_context(demo_mlflow.local_mlflow(Path("data/demo-mlflow")))
             added = demo_mlflow.seed_mlflow(url)

@@ -87,7 +87,7 @@ def test_the_sagemaker_demo_data_is_valid_for_sagemaker_itself() -> None:
     import botocore.session
     import regex
 
-    from gateway.demo_sagemaker import DEMO_SAGEMAKER
+    from demos.sagemaker import DEMO_SAGEMAKER
 
     model = botocore.session.get_session().get_service_model("sagemaker")
     rules = {
