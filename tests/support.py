@@ -96,3 +96,29 @@ async def served_gateway(
             yield gateway, client
     finally:
         await gateway.aclose()
+
+
+async def request_and_approve(
+    client: httpx.AsyncClient,
+    uri: str,
+    stage: str,
+    *,
+    approver: str,
+    reason: str,
+    version_fields: str = "stage nativeStage",
+) -> dict[str, Any]:
+    """``requestPromotion`` as the client's current principal (it must be PENDING),
+    then ``approvePromotion`` as ``approver`` (who stays the client's principal);
+    returns the approval's ``{status, version {<version_fields>}}``."""
+    request = (
+        "mutation($u: String!, $s: Stage!, $r: String) "
+        "{ requestPromotion(uri: $u, targetStage: $s, reason: $r) { id status } }"
+    )
+    requested = data_of(await gql(client, request, {"u": uri, "s": stage, "r": reason}))["requestPromotion"]
+    assert requested["status"] == "PENDING", requested
+    client.headers["x-test-principal"] = approver
+    approve = f"mutation($id: ID!) {{ approvePromotion(requestId: $id) {{ status version {{ {version_fields} }} }} }}"
+    approved: dict[str, Any] = data_of(await gql(client, approve, {"id": requested["id"]}))[
+        "approvePromotion"
+    ]
+    return approved

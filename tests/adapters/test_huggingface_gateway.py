@@ -20,7 +20,7 @@ from gateway.runtime import Gateway
 from gateway.server import create_app
 from tests.adapters.contract import unique_name
 from tests.servers.huggingface import ORG, HubServer
-from tests.support import data_of, gql, make_settings, served_gateway
+from tests.support import data_of, gql, make_settings, request_and_approve, served_gateway
 
 REGISTRY = "hub"
 POLICIES = """
@@ -114,22 +114,7 @@ async def test_gateway_federates_the_hub_and_links_fine_tunes(hub_fake: HubServe
 
         # A promotion, approved, moves the Hub's prod tag.
         target = f"{model}/v2.0.0"
-        requested = data_of(
-            await gql(
-                client,
-                'mutation($u: String!) { requestPromotion(uri: $u, targetStage: PRODUCTION, reason: "better") { id status } }',
-                {"u": target},
-            )
-        )["requestPromotion"]
-        assert requested["status"] == "PENDING"
-        client.headers["x-test-principal"] = "bob"
-        approved = data_of(
-            await gql(
-                client,
-                "mutation($id: ID!) { approvePromotion(requestId: $id) { status version { stage nativeStage } } }",
-                {"id": requested["id"]},
-            )
-        )["approvePromotion"]
+        approved = await request_and_approve(client, target, "PRODUCTION", approver="bob", reason="better")
         assert approved == {"status": "APPLIED", "version": {"stage": "PRODUCTION", "nativeStage": "prod"}}
         refs = await asyncio.to_thread(hub_fake.client.list_repo_refs, repo)
         assert {t.name: t.target_commit for t in refs.tags}["prod"] == second

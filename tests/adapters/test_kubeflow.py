@@ -47,7 +47,7 @@ from tests.adapters.contract import (
     unique_name,
 )
 from tests.servers.kubeflow import KubeflowServer
-from tests.support import data_of, gql, make_settings, served_gateway
+from tests.support import data_of, gql, make_settings, request_and_approve, served_gateway
 
 REGISTRY = "kf"
 FAST_RETRY = RetryPolicy(attempts=4, deadline_seconds=5.0, initial_wait=0.01, max_wait=0.05)
@@ -704,22 +704,14 @@ async def test_gateway_federates_a_kubeflow_registry(kubeflow_fake: KubeflowServ
             "deployments": [{"endpoint": f"ml-serving/{name}-isvc"}],
         }
         uri = f"mg://{REGISTRY}/{name}/v2"
-        requested = data_of(
-            await gql(
-                client,
-                'mutation($uri: String!) { requestPromotion(uri: $uri, targetStage: STAGING, reason: "try") { id status } }',
-                {"uri": uri},
-            )
-        )["requestPromotion"]
-        assert requested["status"] == "PENDING"
-        client.headers["x-test-principal"] = "bob"
-        approved = data_of(
-            await gql(
-                client,
-                "mutation($id: ID!) { approvePromotion(requestId: $id) { status version { stage nativeStage metrics { key value } } } }",
-                {"id": requested["id"]},
-            )
-        )["approvePromotion"]
+        approved = await request_and_approve(
+            client,
+            uri,
+            "STAGING",
+            approver="bob",
+            reason="try",
+            version_fields="stage nativeStage metrics { key value }",
+        )
         assert approved["status"] == "APPLIED"
         assert approved["version"]["stage"] == "STAGING" and approved["version"]["nativeStage"] == "staging"
         assert approved["version"]["metrics"] == [{"key": "auc", "value": pytest.approx(0.94)}]

@@ -46,7 +46,7 @@ from tests.adapters.contract import (
 )
 from tests.fakes.wandb.store import MembershipData
 from tests.servers.wandb import ORG_ENTITY, WandbServer
-from tests.support import data_of, gql, make_settings, served_gateway
+from tests.support import data_of, gql, make_settings, request_and_approve, served_gateway
 
 pytest.importorskip("wandb", reason="the wandb SDK drives the fake (pip install 'modelgate[wandb]')")
 
@@ -484,22 +484,9 @@ async def test_gateway_federates_a_wandb_registry(wandb_fake: WandbServer, tmp_p
         nodes = [e["node"] for e in found["model"]["versions"]["edges"]]
         assert {"version": "v0", "stage": "STAGING", "nativeStage": "staging"} in nodes
         assert {"version": "v1", "stage": "DRAFT", "nativeStage": None} in nodes
-        requested = data_of(
-            await gql(
-                client,
-                'mutation($uri: String!) { requestPromotion(uri: $uri, targetStage: PRODUCTION, reason: "better auc") { id status } }',
-                {"uri": f"mg://{REGISTRY}/{name}/v1"},
-            )
-        )["requestPromotion"]
-        assert requested["status"] == "PENDING"
-        client.headers["x-test-principal"] = "bob"
-        approved = data_of(
-            await gql(
-                client,
-                "mutation($id: ID!) { approvePromotion(requestId: $id) { status version { stage nativeStage } } }",
-                {"id": requested["id"]},
-            )
-        )["approvePromotion"]
+        approved = await request_and_approve(
+            client, f"mg://{REGISTRY}/{name}/v1", "PRODUCTION", approver="bob", reason="better auc"
+        )
         assert approved == {
             "status": "APPLIED",
             "version": {"stage": "PRODUCTION", "nativeStage": "production"},
