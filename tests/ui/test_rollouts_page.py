@@ -21,15 +21,12 @@ import boto3
 import httpx
 import pytest
 
-from tests.adapters.contract import unique_name
-from tests.adapters.test_sagemaker import inference_spec
+from tests.rollouts.support import REGISTRY, Canary, create_canary
 from tests.servers.sagemaker import DUMMY_CREDENTIALS
 from tests.ui.conftest import ARTIFACTS, browser_page, running_demo
 from tests.ui.test_dashboard import expect, snap, use_token
 
 REGION = "eu-west-3"  # this module's own: nothing else in the session makes endpoints here
-REGISTRY = "ads"
-ROLE = "arn:aws:iam::123456789012:role/sagemaker-rollouts"
 RITA, LENA, VIC = "mg_ui_rita", "mg_ui_lena", "mg_ui_vic"
 KEYS = {
     RITA: ("rita", [], [REGISTRY]),  # the team's engineer: starts rollouts, approves nothing
@@ -41,12 +38,6 @@ POLICIES = "policies: []\npromotions:\n  - to: PRODUCTION\n    approvals: [TEAM_
 HEALTHY, BROKEN = (200, 1), (200, 40)
 
 
-@dataclass
-class Canary:
-    endpoint: str
-    candidate_uri: str
-
-
 def aws(service: str, url: str) -> Any:
     return boto3.client(
         service,
@@ -56,40 +47,6 @@ def aws(service: str, url: str) -> Any:
         aws_secret_access_key="testing",
         aws_session_token="testing",
     )
-
-
-def create_canary(sm: Any) -> Canary:
-    """An endpoint whose ``current`` variant serves version 1 (all traffic) and
-    whose ``candidate`` variant serves version 2 (none)."""
-    group = unique_name("Ranker")
-    sm.create_model_package_group(ModelPackageGroupName=group)
-    models = []
-    for status in ("Approved", "PendingManualApproval"):
-        arn = sm.create_model_package(
-            ModelPackageGroupName=group,
-            InferenceSpecification=inference_spec(f"s3://models/{group}/model.tar.gz"),
-            ModelApprovalStatus=status,
-        )["ModelPackageArn"]
-        name = unique_name("model")
-        sm.create_model(ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer={"ModelPackageName": arn})
-        models.append(name)
-    config = unique_name("config")
-    sm.create_endpoint_config(
-        EndpointConfigName=config,
-        ProductionVariants=[
-            {
-                "VariantName": variant,
-                "ModelName": model,
-                "InitialInstanceCount": 1,
-                "InstanceType": "ml.m5.large",
-                "InitialVariantWeight": weight,
-            }
-            for variant, model, weight in (("current", models[0], 1.0), ("candidate", models[1], 0.0))
-        ],
-    )
-    endpoint = unique_name("endpoint")
-    sm.create_endpoint(EndpointName=endpoint, EndpointConfigName=config)
-    return Canary(endpoint, f"mg://{REGISTRY}/{group}/2")
 
 
 def serve_traffic(cw: Any, endpoint: str, calls: int, errors: int, seconds: int = 120) -> None:
