@@ -106,10 +106,14 @@ class TrafficRestorer:
         async with self.db.read() as conn:
             rows = (
                 await conn.execute(
-                    select(ro).where(ro.c.registry_id == registry_id).order_by(ro.c.started_at, ro.c.id)
+                    select(ro)
+                    .where(
+                        ro.c.registry_id == registry_id,
+                        ro.c.version_uri.startswith(f"{model_uri}/", autoescape=True),
+                    )
+                    .order_by(ro.c.started_at, ro.c.id)
                 )
             ).all()
-        rows = [r for r in rows if parse_uri(r.version_uri).model_uri == model_uri]
         for r in rows:
             if r.status in ACTIVE:
                 raise Conflict(
