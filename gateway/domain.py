@@ -193,11 +193,14 @@ class ModelCard:
     warnings: str | None = None
 
     def is_empty(self) -> bool:
-        return not any(getattr(self, f.name) for f in dataclasses.fields(self))
+        return not any(getattr(self, name) for name in _CARD_FIELDS)
 
     def text(self) -> str:
         """All card text joined, for free-text search."""
-        return " ".join(v for f in dataclasses.fields(self) if (v := getattr(self, f.name)))
+        return " ".join(v for name in _CARD_FIELDS if (v := getattr(self, name)))
+
+
+_CARD_FIELDS = tuple(f.name for f in dataclasses.fields(ModelCard))  # read for every indexed version
 
 
 @dataclass(frozen=True, slots=True)

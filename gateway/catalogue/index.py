@@ -8,6 +8,7 @@ cheap, and listeners (compliance, audit) only hear about real changes.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -27,6 +28,7 @@ from gateway.catalogue.search import (
     SearchPage,
     SortOrder,
     Visibility,
+    add_fulltext,
     search_models,
     search_versions,
     stage_mask,
@@ -56,6 +58,7 @@ __all__ = [
 STAGE_RANK = {Stage.DRAFT: 0, Stage.STAGING: 1, Stage.PRODUCTION: 2, Stage.ARCHIVED: -1}
 # Keeps every IN (...) list well under SQLite's bound-parameter limit.
 CHUNK = 2000
+YIELD_EVERY = 50  # models prepared between returns to the event loop
 T = TypeVar("T")
 
 
@@ -248,6 +251,12 @@ class CatalogueIndex:
         details_filled: bool = False,
     ) -> int:
         now = utcnow()
+        # A model (or version) twice in one batch: the last one wins. Written twice, the
+        # second write would update a row whose full-text entry is not written yet.
+        batch = [
+            (model, list({v.uri: v for v in versions}.values()))
+            for model, versions in {m.uri: (m, vs) for m, vs in batch}.values()
+        ]
         uris = [m.uri for m, _ in batch]
         old_models: dict[str, Any] = {}
         old_versions: dict[str, dict[str, Any]] = {}
@@ -260,6 +269,7 @@ class CatalogueIndex:
 
         model_rows: list[dict[str, Any]] = []
         version_rows: list[dict[str, Any]] = []
+        new_versions: list[str] = []  # not indexed before: they need full-text entries
         gone: list[str] = []
         retag: list[str] = []
         tag_rows: list[dict[str, Any]] = []
@@ -268,7 +278,11 @@ class CatalogueIndex:
         restricted_models: list[str] = []
         open_models: list[str] = []
         filled: list[tuple[Model, dict[str, ModelVersion], list[ModelVersion]]] = []
-        for model, versions in batch:
+        for at, (model, versions) in enumerate(batch, start=1):
+            if at % YIELD_EVERY == 0:
+                # A batch takes tenths of a second to prepare: let the event loop send
+                # the registry its next request (a sync's listing) meanwhile.
+                await asyncio.sleep(0)
             ordered = sorted(versions, key=lambda v: version_sort_key(v.version))
             previous = old_versions.get(model.uri, {})
             records = {v.uri: version_to_dict(v) for v in ordered}
@@ -286,6 +300,7 @@ class CatalogueIndex:
             restricted = model_row["restricted"]
             (restricted_models if restricted else open_models).append(model.uri)
             version_rows += [_version_row(model, v, records[v.uri], now, restricted) for v in dirty]
+            new_versions += [v.uri for v in dirty if v.uri not in previous]
             gone += removed
             retag += [model.uri, *removed, *(v.uri for v in dirty)]
             tag_rows += [{"subject_uri": model.uri, "key": k, "value": val} for k, val in model.tags.items()]
@@ -297,10 +312,12 @@ class CatalogueIndex:
             return 0
         self.forget_searches()
         await upsert(conn, cm, model_rows, key=["uri"])
+        await add_fulltext(conn, cm, [r["uri"] for r in model_rows if r["uri"] not in old_models])
         for chunk in _chunks(gone):
             await conn.execute(delete(cv).where(cv.c.uri.in_(chunk)))
-        for rows_chunk in _chunks(version_rows, 500):
+        for rows_chunk in _chunks(version_rows, 250):
             await upsert(conn, cv, rows_chunk, key=["uri"])
+        await add_fulltext(conn, cv, new_versions)
         # Unchanged versions of a model whose restriction changed follow its flag.
         for uris, flag in ((restricted_models, True), (open_models, False)):
             for part in _chunks(uris):

@@ -259,7 +259,8 @@ class SyncEngine:
         to_fill: asyncio.Queue[list[Pair] | None] = asyncio.Queue()
         filled: asyncio.Queue[list[Pair] | BaseException | None] = asyncio.Queue(maxsize=FILLS_AHEAD)
 
-        listed = asyncio.Event()  # the listings have ended (their last batches may be unwritten)
+        # Every model is written and the registry HEALTHY: details may have the registry now.
+        catalogue_done = asyncio.Event()
 
         async def read() -> None:
             try:
@@ -284,17 +285,17 @@ class SyncEngine:
                     if len(batch) >= size:
                         await batches.put(batch)
                         batch = []
-                listed.set()
                 if batch:
                     await batches.put(batch)
                 await batches.put(None)
             except Exception as exc:  # handed to the writer, which fails the pass with it
                 await batches.put(exc)
-            finally:
-                listed.set()
 
         async def fill(details: DetailFiller) -> None:
             try:
+                # The catalogue pass has the registry (and the index writer) to itself:
+                # details are read once every model is searchable.
+                await catalogue_done.wait()
                 while (batch := await to_fill.get()) is not None:
                     # Batches written meanwhile join this step (fewer, fuller requests).
                     ended = False
@@ -306,9 +307,6 @@ class SyncEngine:
                         batch = [*batch, *more]
                     for part in _by_versions(batch, FILL_VERSIONS):
                         await filled.put(await self._fill(adapter, details, part))
-                        # The first models' details come at once; the rest wait for the
-                        # listings to end, so the catalogue pass has the registry to itself.
-                        await listed.wait()
                     if ended:
                         break
                 await filled.put(None)
@@ -345,6 +343,7 @@ class SyncEngine:
                             adapter, seen, skipped, changes.cursor, started
                         )
                         catalogued = time.perf_counter() - started
+                        catalogue_done.set()
                         continue
                     changed += await self.index.replace_models(item, details_pending=filler is not None)
                     seen.update(model.name for model, _ in item)

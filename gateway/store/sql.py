@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -34,10 +35,16 @@ async def upsert(
     """INSERT ... ON CONFLICT (key) DO UPDATE every other column, for many rows."""
     if not rows:
         return
-    stmt = _insert(conn, table)
-    columns = [c for c in rows[0] if c not in key]
-    stmt = stmt.on_conflict_do_update(index_elements=list(key), set_={c: stmt.excluded[c] for c in columns})
-    await conn.execute(stmt, list(rows))
+    columns = tuple(c for c in rows[0] if c not in key)
+    await conn.execute(_upsert_statement(conn.dialect.name, table, tuple(key), columns), list(rows))
+
+
+@functools.lru_cache(maxsize=64)
+def _upsert_statement(dialect: str, table: Table, key: tuple[str, ...], columns: tuple[str, ...]) -> Any:
+    """Built once per table and column set: ``excluded`` copies every column of the
+    table, which a sync writing batch after batch would otherwise pay each time."""
+    stmt = (postgresql if dialect == "postgresql" else sqlite).insert(table)
+    return stmt.on_conflict_do_update(index_elements=list(key), set_={c: stmt.excluded[c] for c in columns})
 
 
 def escape_like(text: str) -> str:
