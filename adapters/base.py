@@ -143,7 +143,9 @@ class DetailFiller(Protocol):
     (same order); ``fills_details`` is False when the adapter reads no details at
     all (then the brief listing is the whole listing). The brief listing may be
     asked for pages ahead of the model listing: it waits for whatever model data
-    its versions need (MLflow: aliases) itself."""
+    its versions need (MLflow: aliases) itself. Its versions are ``partial``: a
+    read of one before its details are in (or after a details pass that failed)
+    completes it through the adapter instead of answering without them."""
 
     @property
     def fills_details(self) -> bool: ...

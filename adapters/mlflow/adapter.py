@@ -337,7 +337,7 @@ class MlflowAdapter:
         versions = []
         for raw in raws:
             held = aliases.get(raw["name"], {}).get(str(raw["version"]), ())
-            version = version_from_wire(self.registry_id, self._brief_options, raw, held, None)
+            version = version_from_wire(self.registry_id, self._brief_options, raw, held, None, partial=True)
             self._brief[version.uri] = (raw, held)
             versions.append(version)
         return Page(versions, body.get("next_page_token") or None)

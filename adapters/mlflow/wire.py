@@ -301,12 +301,15 @@ def version_from_wire(
     aliases: tuple[str, ...],
     run: RunDetails | None,
     files: ModelFiles | None = None,
+    *,
+    partial: bool = False,
 ) -> ModelVersion:
     """One ``model_version`` object as a domain version. ``aliases`` comes from the
     registered model (search results never carry them); ``files`` from the
     model's own files where they were readable. Semver, model card and
     environment follow the documented tags; the environment falls back to the
-    model's files."""
+    model's files. ``partial``: built without the run and files it has (a brief
+    listing), so a read completes it through the adapter."""
     tags = tag_map(raw.get("tags"))
     legacy = raw.get("current_stage") or "None"
     stage, native_stage = derive_stage(options, aliases, legacy, tags)
@@ -367,6 +370,7 @@ def version_from_wire(
         created_at=to_utc(raw.get("creation_timestamp")),
         updated_at=to_utc(raw.get("last_updated_timestamp")),
         native=native,
+        partial=partial,
     )
 
 

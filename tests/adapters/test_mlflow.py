@@ -199,6 +199,7 @@ async def test_a_brief_listing_filled_in_is_the_full_listing(
     assert mine.tags == {"reviewed": "yes"}
     assert (mine.hyperparameters, mine.metrics, mine.training_data) == ({}, {}, ())
     assert "run" not in mine.native  # not "the run is gone": not read yet
+    assert all(v.partial for v in brief) and not any(v.partial for v in full)  # reads complete them
     assert adapter.fills_details
     assert await adapter.fill_details(brief) == full
     assert await adapter.fill_details([mine]) == [v for v in full if v.uri == mine.uri]  # read again

@@ -12,6 +12,7 @@ import pytest
 from gateway.catalogue.index import CatalogueIndex, SearchFilter
 from gateway.catalogue.sync import FIRST_BATCH_SIZE, SyncEngine
 from gateway.config import RegistrySettings
+from gateway.domain import ModelVersion
 from gateway.store.database import Database
 from tests.fakes.memory_registry import (
     DetailFillingRegistry,
@@ -224,9 +225,12 @@ class Told:
         pass
 
 
+async def all_versions(index: CatalogueIndex) -> list[ModelVersion]:
+    return (await index.search_versions(None, SearchFilter(), 1000, None, facets=())).items
+
+
 async def all_metrics(index: CatalogueIndex) -> list[dict[str, float]]:
-    page = await index.search_versions(None, SearchFilter(), 1000, None, facets=())
-    return [dict(v.metrics) for v in page.items]
+    return [dict(v.metrics) for v in await all_versions(index)]
 
 
 async def test_a_first_full_sync_indexes_the_catalogue_then_fills_the_details(database: Database) -> None:
@@ -280,10 +284,12 @@ async def test_the_catalogue_pass_does_not_wait_for_the_details(database: Databa
         await asyncio.sleep(0.01)
     assert stats is not None and stats.healthy and stats.models == 60
     assert all(not m for m in await all_metrics(engine.index))
+    assert all(v.partial for v in await all_versions(engine.index))  # a read completes them meanwhile
     release.set()
     result = await sync
     assert result.details_error is None
     assert all(m for m in await all_metrics(engine.index))
+    assert not any(v.partial for v in await all_versions(engine.index))
 
 
 async def test_details_that_cannot_be_read_leave_a_complete_catalogue(database: Database) -> None:

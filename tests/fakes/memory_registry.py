@@ -184,7 +184,7 @@ class DetailFillingRegistry(PagedBulkRegistry):
     failing_details = False
 
     def _detailed(self, v: ModelVersion) -> ModelVersion:
-        return dataclasses.replace(v, metrics={"auc": 0.5 + int(v.version) / 100})
+        return dataclasses.replace(v, metrics={"auc": 0.5 + int(v.version) / 100}, partial=False)
 
     async def list_versions(self, model_name: str, page_token: str | None = None) -> Page[ModelVersion]:
         page = await super().list_versions(model_name, page_token)
@@ -197,7 +197,8 @@ class DetailFillingRegistry(PagedBulkRegistry):
 
     async def list_all_versions_brief(self, page_token: str | None = None) -> Page[ModelVersion]:
         self.calls["list_all_versions_brief"] += 1
-        return await super().list_all_versions(page_token)
+        page = await super().list_all_versions(page_token)
+        return Page([dataclasses.replace(v, partial=True) for v in page.items], page.next_token)
 
     async def fill_details(self, versions: Sequence[ModelVersion]) -> list[ModelVersion]:
         await self._call("fill_details")
