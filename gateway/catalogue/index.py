@@ -298,11 +298,15 @@ class CatalogueIndex:
             stored_records.update(records)
             model_rows.append(model_row)
             restricted = model_row["restricted"]
-            (restricted_models if restricted else open_models).append(model.uri)
             version_rows += [_version_row(model, v, records[v.uri], now, restricted) for v in dirty]
             new_versions += [v.uri for v in dirty if v.uri not in previous]
             gone += removed
-            retag += [model.uri, *removed, *(v.uri for v in dirty)]
+            # Only what was indexed before has tags to replace and versions whose flag may
+            # lag (a first sync writes every row new: these statements would find nothing).
+            retag += [*removed, *(v.uri for v in dirty if v.uri in previous)]
+            if model.uri in old_models:
+                retag.append(model.uri)
+                (restricted_models if restricted else open_models).append(model.uri)
             tag_rows += [{"subject_uri": model.uri, "key": k, "value": val} for k, val in model.tags.items()]
             tag_rows += [
                 {"subject_uri": v.uri, "key": k, "value": val} for v in dirty for k, val in v.tags.items()
