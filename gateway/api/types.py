@@ -581,6 +581,17 @@ class Registry:
         state = (await info.context.gateway.index.registry_health()).get(self.id)
         return state.last_error if state else None
 
+    @strawberry.field(
+        description="True while the registry's first full sync, its catalogue in, is still reading "
+        "its versions' details (run params, metrics, datasets, code), or when that read failed "
+        "(lastError says so) and no full sync has read them since. Meanwhile a read of such a "
+        "version completes it from the registry, and its compliance is not evaluated yet "
+        "(reports count it as compliant until it is)."
+    )
+    async def details_pending(self, info: Info[Context, None]) -> bool:
+        state = (await info.context.gateway.index.registry_health()).get(self.id)
+        return state.details_pending if state else False
+
     # A count of a registry that is down or never finished syncing may be short: say so.
     @strawberry.field(
         description="Models of it in the index that the caller may see (short while it is SYNCING "

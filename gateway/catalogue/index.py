@@ -70,6 +70,7 @@ class RegistryHealth:
     healthy: bool
     synced_at: datetime | None
     last_error: str | None
+    details_pending: bool = False
 
 
 @dataclass(frozen=True)
@@ -416,12 +417,27 @@ class CatalogueIndex:
         cursor: str | None = None,
         synced: bool = False,
         seconds: float | None = None,
+        details_pending: bool | None = None,
     ) -> None:
+        """``details_pending``: set when a full pass indexes the catalogue (True: a second
+        pass reads the details), None leaves it as it was."""
         values: dict[str, Any] = {"registry_id": registry_id, "healthy": healthy, "last_error": error}
         if synced:
             values.update(synced_at=utcnow(), cursor=cursor, sync_seconds=seconds)
+        if details_pending is not None:
+            values["details_pending"] = details_pending
         async with self.db.write() as conn:
             await upsert(conn, registry_state, [values], key=["registry_id"])
+        self._health = None
+
+    async def record_details_filled(self, registry_id: str) -> None:
+        """The details pass filled every version in."""
+        async with self.db.write() as conn:
+            await conn.execute(
+                update(registry_state)
+                .where(registry_state.c.registry_id == registry_id)
+                .values(details_pending=False)
+            )
         self._health = None
 
     # --- reads -------------------------------------------------------------
@@ -499,9 +515,13 @@ class CatalogueIndex:
                     registry_state.c.healthy,
                     registry_state.c.synced_at,
                     registry_state.c.last_error,
+                    registry_state.c.details_pending,
                 )
             )
-            health = {r.registry_id: RegistryHealth(r.healthy, r.synced_at, r.last_error) for r in rows}
+            health = {
+                r.registry_id: RegistryHealth(r.healthy, r.synced_at, r.last_error, r.details_pending)
+                for r in rows
+            }
         self._health = (now, health)
         return health
 

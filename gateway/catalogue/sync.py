@@ -340,7 +340,7 @@ class SyncEngine:
                         del open_queues["catalogue"]
                         to_fill.put_nowait(None)
                         removed, error = await self._catalogued(
-                            adapter, seen, skipped, changes.cursor, started
+                            adapter, seen, skipped, changes.cursor, started, filler is not None
                         )
                         catalogued = time.perf_counter() - started
                         catalogue_done.set()
@@ -357,6 +357,7 @@ class SyncEngine:
                     log.warning("%s: %s", adapter.registry_id, details_error)
                 elif item is None:
                     del open_queues["details"]
+                    await self.index.record_details_filled(adapter.registry_id)
                 else:
                     await self.index.replace_models(item, details_filled=True)
         finally:
@@ -387,6 +388,7 @@ class SyncEngine:
         skipped: Mapping[str, str],
         cursor: str | None,
         started: float,
+        details_pending: bool,
     ) -> tuple[int, str | None]:
         """Every model is indexed: drop those deleted upstream and mark the registry
         synced (HEALTHY), whether or not details are still being filled in.
@@ -401,6 +403,7 @@ class SyncEngine:
             cursor=cursor,
             synced=True,
             seconds=time.perf_counter() - started,
+            details_pending=details_pending,
         )
         return removed, error
 

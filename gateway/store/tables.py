@@ -178,6 +178,9 @@ registry_state = Table(
     Column("last_error", Text),
     Column("cursor", Text),
     Column("sync_seconds", Float),
+    # A first full sync's catalogue is in, its versions' details are still being read
+    # (or that pass failed and the next full one has not read them yet).
+    Column("details_pending", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 # --- governance ---------------------------------------------------------------

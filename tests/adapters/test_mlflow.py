@@ -726,6 +726,7 @@ async def test_a_first_full_sync_lists_the_catalogue_then_fills_run_details(
         result = await engine.sync_registry(REGISTRY, full=True)
         assert result.error is None and result.details_error is None
         assert result.catalogued_seconds is not None and result.catalogued_seconds <= result.seconds
+        assert not (await engine.index.registry_health())[REGISTRY].details_pending
         assert transport.calls.get("registered-models/get", 0) == 0  # aliases came from the listing
         assert transport.calls.get("runs/search", 0) >= 1
         for name, number in ((trained["name"], trained["version"]), (trained_family, "6")):

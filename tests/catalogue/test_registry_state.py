@@ -176,6 +176,14 @@ async def test_after_the_first_sync_each_registry_says_what_happened(setup: Setu
     body = await gql(s.client, "{ registries { id modelCount } }")
     assert set(unavailable(body)) == {"refused", "silent"}
 
+    # No details pass is running (this MLflow registry reads no run details); once one
+    # is (as a first full sync records it), the registry says so.
+    pending = "{ registries { id detailsPending } }"
+    assert not any(r["detailsPending"] for r in (await gql(s.client, pending))["data"]["registries"])
+    await s.gateway.index.record_sync("dying", healthy=True, details_pending=True)
+    shown = {r["id"]: r["detailsPending"] for r in (await gql(s.client, pending))["data"]["registries"]}
+    assert shown == {"platform": False, "dying": True, "refused": False, "silent": False}
+
 
 async def test_a_registry_that_dies_after_its_first_sync(setup: Setup) -> None:
     s = setup

@@ -285,11 +285,13 @@ async def test_the_catalogue_pass_does_not_wait_for_the_details(database: Databa
     assert stats is not None and stats.healthy and stats.models == 60
     assert all(not m for m in await all_metrics(engine.index))
     assert all(v.partial for v in await all_versions(engine.index))  # a read completes them meanwhile
+    assert (await engine.index.registry_health())["mem"].details_pending
     release.set()
     result = await sync
     assert result.details_error is None
     assert all(m for m in await all_metrics(engine.index))
     assert not any(v.partial for v in await all_versions(engine.index))
+    assert not (await engine.index.registry_health())["mem"].details_pending
 
 
 async def test_details_that_cannot_be_read_leave_a_complete_catalogue(database: Database) -> None:
@@ -304,9 +306,13 @@ async def test_details_that_cannot_be_read_leave_a_complete_catalogue(database: 
     stats = (await engine.index.registry_stats())["mem"]
     assert stats.healthy and stats.models == 50
     assert stats.last_error is not None and "run details" in stats.last_error
+    assert (await engine.index.registry_health())["mem"].details_pending  # still missing
+    await engine.sync_registry("mem")  # an incremental pass reads no details: still pending
+    assert (await engine.index.registry_health())["mem"].details_pending
 
     reg.failing_details = False  # the next full pass reads them in one go (the index is not empty)
     again = await engine.sync_registry("mem", full=True)
     assert (again.details_error, again.catalogued_seconds) == (None, None)
     assert reg.calls["detailed_listing"] >= 1
     assert all(m for m in await all_metrics(engine.index))
+    assert not (await engine.index.registry_health())["mem"].details_pending
