@@ -66,12 +66,12 @@ class ManualClock:
 
 
 @contextlib.asynccontextmanager
-async def served_gateway(
-    settings: Settings, principals: Mapping[str, Principal], *, sync: Sequence[str] = ()
-) -> AsyncIterator[tuple[Gateway, httpx.AsyncClient]]:
-    """A gateway over ``settings`` with each registry in ``sync`` fully synced (and
-    asserted to have synced models), served in-process. The client asks as the
-    first of ``principals`` unless its ``x-test-principal`` header names another."""
+async def served_app(
+    gateway: Gateway, principals: Mapping[str, Principal]
+) -> AsyncIterator[httpx.AsyncClient]:
+    """``gateway`` (already open, closed by the caller) served in-process. The client
+    asks as the first of ``principals`` unless its ``x-test-principal`` header names
+    another."""
     from asgi_lifespan import LifespanManager
 
     from gateway.server import create_app
@@ -81,18 +81,28 @@ async def served_gateway(
     async def principal_for(request: Request) -> Principal:
         return principals[request.headers.get("x-test-principal", default)]
 
+    app = create_app(
+        gateway.settings, gateway=gateway, background_sync=False, principal_for_request=principal_for
+    )
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client,
+    ):
+        yield client
+
+
+@contextlib.asynccontextmanager
+async def served_gateway(
+    settings: Settings, principals: Mapping[str, Principal], *, sync: Sequence[str] = ()
+) -> AsyncIterator[tuple[Gateway, httpx.AsyncClient]]:
+    """A gateway over ``settings`` with each registry in ``sync`` fully synced (and
+    asserted to have synced models), served in-process as ``served_app`` serves it."""
     gateway = await Gateway.open(settings)
     try:
         for registry in sync:
             result = await gateway.sync.sync_registry(registry, full=True)
             assert result.error is None and result.models >= 1, result
-        app = create_app(
-            gateway.settings, gateway=gateway, background_sync=False, principal_for_request=principal_for
-        )
-        async with (
-            LifespanManager(app),
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client,
-        ):
+        async with served_app(gateway, principals) as client:
             yield gateway, client
     finally:
         await gateway.aclose()

@@ -16,19 +16,15 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
-from starlette.requests import Request
 
 from adapters.base import ServingReader
 from adapters.kubeflow import KubeflowRegistry
-from gateway.auth.principal import Principal
 from gateway.config import Settings
 from gateway.runtime import Gateway
-from gateway.server import create_app
 from tests.adapters.contract import unique_name
 from tests.adapters.test_kubeflow import ALICE, POLICIES, REGISTRY, make_adapter, register
 from tests.servers.kubeflow import KubeflowServer
-from tests.support import data_of, gql, make_settings
+from tests.support import data_of, gql, make_settings, served_app
 
 ENDPOINTS = """query($r: String) { endpoints(registry: $r) {
   uri name status registry { id } traffic { percent variant version { uri } } } }"""
@@ -101,18 +97,9 @@ async def test_the_gateway_shows_inference_services_and_warns_of_production_not_
     settings = make_settings_for(tmp_path, {**registry, "token_file": str(token_file)}, policies)
     gateway = await Gateway.open(settings)
 
-    async def principal_for(request: Request) -> Principal:
-        return ALICE
-
     try:
         assert (await gateway.sync.sync_registry(REGISTRY, full=True)).error is None
-        app = create_app(
-            gateway.settings, gateway=gateway, background_sync=False, principal_for_request=principal_for
-        )
-        async with (
-            LifespanManager(app),
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client,
-        ):
+        async with served_app(gateway, {ALICE.name: ALICE}) as client:
             endpoint = await one_endpoint(client, f"ml-serving/{name}-isvc")
             assert endpoint == {
                 "uri": f"ml-serving/{name}-isvc",

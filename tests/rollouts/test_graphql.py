@@ -11,12 +11,9 @@ from typing import Any
 import boto3
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
-from starlette.requests import Request
 
 from gateway.auth.principal import Principal
 from gateway.runtime import Gateway
-from gateway.server import create_app
 from tests.rollouts.support import (
     ALICE,
     BOB,
@@ -29,7 +26,7 @@ from tests.rollouts.support import (
     rollout_settings,
     weights,
 )
-from tests.support import data_of, gql
+from tests.support import data_of, gql, served_app
 
 START = """mutation($i: RolloutInput!) { startRollout(input: $i) {
   id status currentPercent steps { percent passed } version { uri }
@@ -54,17 +51,8 @@ def sm(moto_sagemaker_url: str, aws_env: None) -> Any:
 async def client(sqlite_url: str, tmp_path: Path, moto_sagemaker_url: str, sm: Any) -> AsyncIterator[Any]:
     canary = create_canary(sm)
     gw = await open_gateway(rollout_settings(sqlite_url, tmp_path, moto_sagemaker_url), DateClock())
-    principals = {p.name: p for p in (ALICE, BOB, CAROL)}
-
-    async def principal_for(request: Request) -> Principal:
-        return principals[request.headers.get("x-test-principal", "alice")]
-
-    app = create_app(gw.settings, gateway=gw, background_sync=False, principal_for_request=principal_for)
     try:
-        async with (
-            LifespanManager(app),
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as c,
-        ):
+        async with served_app(gw, {p.name: p for p in (ALICE, BOB, CAROL)}) as c:
             yield c, gw, canary
     finally:
         await gw.aclose()

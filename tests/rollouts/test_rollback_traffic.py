@@ -15,18 +15,14 @@ from typing import Any
 import boto3
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy import select
-from starlette.requests import Request
 
-from gateway.auth.principal import Principal
 from gateway.domain import Endpoint, Stage, TrafficShare, utcnow
 from gateway.errors import Conflict
 from gateway.governance.promotions import PromotionStatus
 from gateway.rollouts.records import RolloutStatus
 from gateway.rollouts.restore import restored_split
 from gateway.runtime import Gateway
-from gateway.server import create_app
 from gateway.store.tables import audit_events
 from tests.adapters.contract import unique_name
 from tests.rollouts.support import (
@@ -40,7 +36,7 @@ from tests.rollouts.support import (
     rollout_settings,
     weights,
 )
-from tests.support import data_of, gql
+from tests.support import data_of, gql, served_app
 
 ROLLBACK = """mutation($uri: String!, $asOf: DateTime!) {
   rollback(modelUri: $uri, asOf: $asOf, reason: "v2 misbehaves") {
@@ -70,17 +66,8 @@ async def served(
     database_url: str, tmp_path: Path, moto_sagemaker_url: str, canary: Canary, clock: DateClock
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Gateway]]:
     gw = await open_gateway(rollout_settings(database_url, tmp_path, moto_sagemaker_url), clock)
-    principals = {p.name: p for p in (ALICE, BOB)}
-
-    async def principal_for(request: Request) -> Principal:
-        return principals[request.headers.get("x-test-principal", "alice")]
-
-    app = create_app(gw.settings, gateway=gw, background_sync=False, principal_for_request=principal_for)
     try:
-        async with (
-            LifespanManager(app),
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as c,
-        ):
+        async with served_app(gw, {p.name: p for p in (ALICE, BOB)}) as c:
             yield c, gw
     finally:
         await gw.aclose()

@@ -22,21 +22,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from asgi_lifespan import LifespanManager
-from starlette.requests import Request
 
 from adapters.vertex.api import VertexApi
 from adapters.vertex.options import load_settings
 from adapters.vertex.traffic import RESPONSE_COUNT, VertexTraffic, whole_percentages
-from gateway.auth.principal import Principal
 from gateway.config import RegistrySettings
 from gateway.domain import ModelVersion, TrafficShare
 from gateway.errors import RegistryForbidden, RegistryRejected, RegistryUnavailable
 from gateway.rollouts.records import RolloutStatus
 from gateway.runtime import Gateway
-from gateway.server import create_app
 from tests.adapters.contract import unique_name
 from tests.adapters.test_vertex import upload
 from tests.rollouts.support import (
@@ -50,7 +45,7 @@ from tests.rollouts.support import (
     webhook_receiver,
 )
 from tests.servers.vertex import LOCATION, PROJECT_NUMBER, VertexServer
-from tests.support import data_of, gql, make_settings
+from tests.support import data_of, gql, make_settings, served_app
 
 REGISTRY = "vx-serving"
 
@@ -419,16 +414,7 @@ ROLLOUTS = "query { rollouts { id status currentPercent endpoint { traffic { per
 async def test_a_rollout_by_endpoint_id_through_graphql(
     gw: Gateway, vertex_fake: VertexServer, canary: VertexCanary
 ) -> None:
-    principals = {p.name: p for p in (ALICE, BOB)}
-
-    async def principal_for(request: Request) -> Principal:
-        return principals[request.headers.get("x-test-principal", "alice")]
-
-    app = create_app(gw.settings, gateway=gw, background_sync=False, principal_for_request=principal_for)
-    async with (
-        LifespanManager(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as c,
-    ):
+    async with served_app(gw, {p.name: p for p in (ALICE, BOB)}) as c:
         plan = {"uri": canary.candidate_uri, "endpoint": canary.endpoint_id, "steps": [30, 100]}
         started = data_of(await gql(c, START, {"i": plan}))["startRollout"]
         assert started["status"] == "PENDING_APPROVAL"
