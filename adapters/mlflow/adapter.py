@@ -294,6 +294,13 @@ class MlflowAdapter:
         """Every version of every model by (name, version), ``version_page_size`` per
         request (MLflow allows 200,000): the cheap way to sync a whole registry, with
         aliases reused from the model listing that precedes it."""
+        body = await self._http.get("model-versions/search", self._all_versions_query(page_token))
+        raws = body.get("model_versions") or []
+        return Page(await self._versions(raws), body.get("next_page_token") or None)
+
+    def _all_versions_query(self, page_token: str | None) -> dict[str, Any]:
+        """``model-versions/search`` over every model in (name, version) order; a small
+        first page, so the first models are indexed at once."""
         size = self.options.version_page_size
         query: dict[str, Any] = {
             "max_results": size if page_token else min(FIRST_VERSION_PAGE, size),
@@ -301,9 +308,7 @@ class MlflowAdapter:
         }
         if page_token:
             query["page_token"] = page_token
-        body = await self._http.get("model-versions/search", query)
-        raws = body.get("model_versions") or []
-        return Page(await self._versions(raws), body.get("next_page_token") or None)
+        return query
 
     # --- two-pass full sync (DetailFiller) ----------------------------------
 
@@ -315,14 +320,8 @@ class MlflowAdapter:
         """``list_all_versions`` without the run details and model files: only what
         ``model-versions/search`` and the model listing's aliases say (stage, tags,
         aliases, source). The wire records are kept until ``fill_details`` takes them."""
-        size = self.options.version_page_size
-        query: dict[str, Any] = {
-            "max_results": size if page_token else min(FIRST_VERSION_PAGE, size),
-            "order_by": ["name ASC", "version_number ASC"],
-        }
-        if page_token:
-            query["page_token"] = page_token
-        else:  # a new listing: whatever an abandoned one left is stale
+        query = self._all_versions_query(page_token)
+        if not page_token:  # a new listing: whatever an abandoned one left is stale
             self._brief.clear()
             self._drop_ahead()
         # The next page is on its way while this one waits for its models' aliases.
@@ -330,7 +329,7 @@ class MlflowAdapter:
         body = await fetching
         raws = body.get("model_versions") or []
         if token := body.get("next_page_token"):
-            self._ahead[token] = self._fetch_versions({**query, "max_results": size, "page_token": token})
+            self._ahead[token] = self._fetch_versions(self._all_versions_query(token))
         if raws:
             await self._until_listed(raws[-1]["name"])
         aliases = await self._aliases_for(r["name"] for r in raws)

@@ -317,12 +317,14 @@ class CatalogueIndex:
             return 0
         self.forget_searches()
         await upsert(conn, cm, model_rows, key=["uri"])
-        await add_fulltext(conn, cm, [r["uri"] for r in model_rows if r["uri"] not in old_models])
+        for chunk in _chunks([r["uri"] for r in model_rows if r["uri"] not in old_models]):
+            await add_fulltext(conn, cm, chunk)
         for chunk in _chunks(gone):
             await conn.execute(delete(cv).where(cv.c.uri.in_(chunk)))
         for rows_chunk in _chunks(version_rows, 250):
             await upsert(conn, cv, rows_chunk, key=["uri"])
-        await add_fulltext(conn, cv, new_versions)
+        for chunk in _chunks(new_versions):
+            await add_fulltext(conn, cv, chunk)
         # Unchanged versions of a model whose restriction changed follow its flag.
         for uris, flag in ((restricted_models, True), (open_models, False)):
             for part in _chunks(uris):

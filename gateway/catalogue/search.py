@@ -51,7 +51,6 @@ from gateway.store.tables import serving_traffic as st
 from gateway.tokens import decode_token, encode_token
 
 T = TypeVar("T")
-FULLTEXT_CHUNK = 2000  # URIs per full-text statement, under SQLite's bound-parameter limit
 
 # Versions as seen from inside a model-level subquery: a separate alias, so the
 # subquery never correlates with a versions table in the outer query.
@@ -143,20 +142,18 @@ def _fulltext(dialect: str, table: Any, terms: list[str]) -> Subquery:
 
 
 async def add_fulltext(conn: AsyncConnection, table: Any, uris: Sequence[str]) -> None:
-    """Full-text entries for rows just inserted into ``table`` (by URI): on SQLite one
-    ``INSERT ... SELECT`` per chunk (see migration 0008: a trigger costs 8x more);
-    PostgreSQL's tsvector is a generated column and needs nothing."""
+    """Full-text entries for rows just inserted into ``table`` (by URI; as many as one
+    IN list may hold): on SQLite one ``INSERT ... SELECT`` (see migration 0008: a
+    trigger costs 8x more); PostgreSQL's tsvector is a generated column."""
     if conn.dialect.name != "sqlite" or not uris:
         return
     fts = f"{table.name}_fts"
-    for start in range(0, len(uris), FULLTEXT_CHUNK):
-        chunk = list(uris[start : start + FULLTEXT_CHUNK])
-        await conn.execute(
-            text(
-                f"INSERT INTO {fts}(rowid, search_text) "
-                f"SELECT id, search_text FROM {table.name} WHERE uri IN :uris"
-            ).bindparams(bindparam("uris", chunk, expanding=True))
-        )
+    await conn.execute(
+        text(
+            f"INSERT INTO {fts}(rowid, search_text) "
+            f"SELECT id, search_text FROM {table.name} WHERE uri IN :uris"
+        ).bindparams(bindparam("uris", list(uris), expanding=True))
+    )
 
 
 def _fulltext_match(dialect: str, table: Any, terms: list[str]) -> ColumnElement[bool]:

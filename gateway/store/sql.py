@@ -12,7 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 
 def _insert(conn: AsyncConnection, table: Table) -> Any:
-    return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
+    return _insert_for(conn.dialect.name, table)
+
+
+def _insert_for(dialect: str, table: Table) -> Any:
+    return (postgresql if dialect == "postgresql" else sqlite).insert(table)
 
 
 async def insert_ignore(conn: AsyncConnection, table: Table, values: Mapping[str, Any]) -> None:
@@ -43,7 +47,7 @@ async def upsert(
 def _upsert_statement(dialect: str, table: Table, key: tuple[str, ...], columns: tuple[str, ...]) -> Any:
     """Built once per table and column set: ``excluded`` copies every column of the
     table, which a sync writing batch after batch would otherwise pay each time."""
-    stmt = (postgresql if dialect == "postgresql" else sqlite).insert(table)
+    stmt = _insert_for(dialect, table)
     return stmt.on_conflict_do_update(index_elements=list(key), set_={c: stmt.excluded[c] for c in columns})
 
 
