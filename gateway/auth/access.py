@@ -39,7 +39,7 @@ from sqlalchemy import ColumnElement, or_, true
 from gateway.auth.principal import AUDIT_ROLES, Principal
 from gateway.config import RegistrySettings, Settings
 from gateway.domain import parse_uri
-from gateway.errors import Forbidden
+from gateway.errors import BadInput, Forbidden, NotFound
 
 # Redacted lineage ids are keyed per process: a plain hash of a guessable URI
 # (mg://registry/model/1) could be reversed by hashing guesses.
@@ -235,6 +235,24 @@ class AccessPolicy:
             ):
                 hidden.add(uri)
         return hidden
+
+    async def visible_version(self, index: CatalogueReader, uri: str) -> Any:
+        """The indexed version ``uri`` names, for a mutation on it: BAD_USER_INPUT
+        for a URI that names no version, NOT_FOUND for one this principal may not
+        see, worded as for an absent one (no oracle). Whatever role a principal
+        holds, a version hidden from them is absent to them: every mutation on a
+        version (``requestPromotion``, ``addReview``) starts here, before any
+        permission check that would name its team."""
+        try:
+            parsed = parse_uri(uri)
+        except ValueError as exc:
+            raise BadInput(str(exc), field="uri") from None
+        if parsed.version is None:
+            raise BadInput(f"{uri} names a model: name one of its versions", field="uri")
+        version = (await index.get_versions([uri], visibility=self.visibility)).get(uri)
+        if version is None:
+            raise NotFound(f"no version {uri} in the catalogue", field="uri")
+        return version
 
     def _registry_restricted(self, registry_id: str) -> bool:
         registry = self.registries.get(registry_id)
