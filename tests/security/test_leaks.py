@@ -5,6 +5,8 @@ version (``addReview`` answers as ``requestPromotion`` does), evidence packs
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,12 @@ from typing import Any
 import httpx
 import pytest
 
+from adapters.base import load_factories
+from gateway.catalogue.state import CALL_FAILED, SYNC_PARTIAL
+from gateway.config import RegistrySettings
+from gateway.errors import RegistryUnavailable
 from gateway.runtime import Gateway
+from tests.fakes.memory_registry import MemoryFactory, PerModelRegistry
 from tests.security.conftest import error_codes, serve
 from tests.security.test_visibility import _principal, register
 from tests.support import make_settings
@@ -142,3 +149,94 @@ async def test_a_pack_of_a_version_hidden_from_the_auditor_shows_no_lineage(
     html = await pack(client, "auditor", child)  # compliance evidence: auditors read it
     assert child in html and "<svg" not in html and "Shown only to the model" in html
     assert "<svg" in await pack(client, "admin", child)
+
+
+# --- registry errors ----------------------------------------------------------------------------
+
+
+class QuotingRegistry(PerModelRegistry):
+    """A registry that fails as an HTTP one does behind a proxy: its error quotes
+    the request path, and so the name of the model asked about."""
+
+    failure: str | None = None
+
+    async def _call(self, name: str) -> None:
+        await super()._call(name)
+        if self.failure:
+            raise RegistryUnavailable(self.registry_id, self.failure)
+
+
+@pytest.fixture
+async def lab(
+    database_url: str, tmp_path: Path
+) -> AsyncIterator[tuple[Gateway, QuotingRegistry, httpx.AsyncClient]]:
+    """Registry ``lab`` of team platform (alice's), holding a model restricted to it."""
+    factory = MemoryFactory(lambda r: QuotingRegistry(r.id))
+    settings = make_settings(database_url, tmp_path)
+    lab = RegistrySettings(id="lab", kind="memory", team="platform", key="registries[2]")
+    settings = dataclasses.replace(settings, registries=(*settings.registries, lab))
+    gw = await Gateway.open(settings, factories={**load_factories(), "memory": factory})
+    registry: QuotingRegistry = factory.made["lab"]
+    registry.put("open-m")
+    registry.put("secret-m", tags={"restricted": "true"})
+    await gw.sync.sync_all(full=True)
+    try:
+        async with serve(gw, principal_for_request=_principal) as client:
+            yield gw, registry, client
+    finally:
+        await gw.aclose()
+
+
+LAB = '{ registries { id state lastError } models(query: "m") { totalCount } }'
+
+
+def lab_of(body: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = next(r for r in body["data"]["registries"] if r["id"] == "lab")
+    return found
+
+
+@pytest.mark.parametrize("outsider", ["nobody", "researcher", "auditor"])
+async def test_registry_errors_name_no_model_the_reader_may_not_see(
+    lab: tuple[Gateway, QuotingRegistry, httpx.AsyncClient], outsider: str
+) -> None:
+    gw, registry, client = lab
+    # A full pass that cannot read the restricted model names it in lastError.
+    registry.put("secret-m")  # a second version it cannot list
+    registry.refused_models = {"secret-m"}
+    await gw.sync.sync_registry("lab", full=True)
+    told = await ask(client, "alice", LAB)
+    assert lab_of(told)["state"] == "DEGRADED" and "secret-m" in lab_of(told)["lastError"]
+    body = await ask(client, outsider, LAB)
+    assert lab_of(body) == {"id": "lab", "state": "DEGRADED", "lastError": SYNC_PARTIAL}
+    assert "secret-m" not in json.dumps(body)
+
+    # A failed call whose error quotes the path of the restricted model.
+    registry.failure = "GET /api/models/secret-m/versions/2: HTTP 503 from the proxy"
+    live = (
+        'query($u: String!) { modelVersion(uri: $u, live: true) { uri } models(query: "m") { totalCount } }'
+    )
+    own = await ask(client, "alice", live, u="mg://lab/secret-m/1")
+    assert "secret-m/versions/2" in json.dumps(own["errors"])  # the team reads what the registry said
+    for uri in ("mg://lab/open-m/1", "mg://lab/secret-m/1"):  # a live read and a search
+        body = await ask(client, outsider, live, u=uri)
+        assert error_codes(body) == ["REGISTRY_UNAVAILABLE"] and "secret-m" not in json.dumps(body)
+    body = await ask(client, outsider, LAB)
+    assert lab_of(body)["state"] == "UNAVAILABLE" and "secret-m" not in json.dumps(body)
+
+
+async def test_readyz_says_states_never_what_a_registry_said(
+    lab: tuple[Gateway, QuotingRegistry, httpx.AsyncClient],
+) -> None:
+    gw, registry, client = lab
+    registry.refused_models = {"secret-m"}
+    registry.put("secret-m")
+    await gw.sync.sync_registry("lab", full=True)
+    ready = (await client.get("/readyz")).json()["registries"]["lab"]
+    assert (ready["state"], ready["reason"], ready["lastError"]) == ("DEGRADED", SYNC_PARTIAL, SYNC_PARTIAL)
+    registry.failure = "GET /api/models/secret-m/versions/1: HTTP 503"
+    await ask(client, "admin", '{ modelVersion(uri: "mg://lab/secret-m/1", live: true) { uri } }')
+    response = await client.get("/readyz")
+    ready = response.json()["registries"]["lab"]
+    assert (ready["state"], ready["reason"]) == ("UNAVAILABLE", CALL_FAILED)
+    assert ready["breaker"]["consecutiveFailures"] >= 1
+    assert "secret-m" not in response.text
