@@ -386,6 +386,38 @@ def _env_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
             raw.setdefault(section, {})[f.name] = value
 
 
+# Schemes whose userinfo is a login: any user name there may be a token
+# (https://TOKEN@host). Elsewhere a user name alone is no secret (an ssh login,
+# an abfss:// container); a password is, in every scheme.
+_LOGIN_SCHEMES = frozenset({"http", "https", "ws", "wss"})
+
+
+def check_no_credentials(value: Any, key: str) -> None:
+    """Secrets never sit in the file: a URL anywhere in ``value`` (a registry's
+    options, nested tables and lists included) that carries credentials in its
+    userinfo is an error naming the key, never the value. Were it accepted, the
+    URL would be published wherever the registry's address is (``/readyz``,
+    errors, every ``sourceUrl``)."""
+    if isinstance(value, Mapping):
+        for name, item in value.items():
+            check_no_credentials(item, f"{key}.{name}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            check_no_credentials(item, f"{key}[{i}]")
+    elif isinstance(value, str) and "://" in value and "@" in value:
+        try:
+            parts = urlsplit(value.strip())
+            user, password = parts.username, parts.password
+        except ValueError:  # not a URL the adapter will accept either; it says why
+            return
+        if password is not None or (user is not None and parts.scheme.lower() in _LOGIN_SCHEMES):
+            raise ConfigError(
+                key,
+                "credentials never sit in the URL (user:password@ or token@): remove them and give "
+                "the secret through the registry's *_env or *_file key",
+            )
+
+
 def _parse_registries(raw: Any) -> tuple[RegistrySettings, ...]:
     if raw is None:
         return ()
@@ -410,6 +442,7 @@ def _parse_registries(raw: Any) -> tuple[RegistrySettings, ...]:
             raise ConfigError(f"{key}.breaker_failures", "must be at least 1")
         seen.add(base.id)
         options = {k: v for k, v in entry.items() if k not in common}
+        check_no_credentials(options, key)  # every kind's URLs, plugins' too
         result.append(dataclasses.replace(base, options=options, key=key))
     return tuple(result)
 

@@ -91,8 +91,6 @@ def check_repo_url(value: str, key: str) -> str:
         raise ConfigError(key, f"expected a Git URL (file://, git://, https://, ssh://), got {value!r}")
     if parts.scheme != "file" and not parts.hostname:
         raise ConfigError(key, f"the URL names no host: {value!r}")
-    if parts.password:
-        raise ConfigError(key, "credentials never sit in the URL: use token_env or token_file")
     return value
 
 

@@ -15,7 +15,7 @@ from gateway.auth.access import AccessPolicy, Visibility
 from gateway.auth.principal import LOCAL_OPERATOR, Principal
 from gateway.catalogue.index import RegistryStats
 from gateway.catalogue.live import LiveVersion
-from gateway.catalogue.state import StateReport, registry_states
+from gateway.catalogue.state import StateReport, error_summary, registry_states
 from gateway.domain import Approval, Model, ModelVersion, Review
 from gateway.errors import RegistryError
 from gateway.governance.service import StoredCompliance
@@ -82,13 +82,26 @@ class Context:
         return await asyncio.shield(self._stats)
 
     def report(self, error: RegistryError) -> None:
-        self.registry_errors.setdefault(error.registry_id, error)
+        """A registry failure to carry in ``errors[]``, as the principal may read it."""
+        self.registry_errors.setdefault(error.registry_id, self.access.registry_error(error))
 
     async def registry_states(self) -> dict[str, StateReport]:
-        """The state of every configured registry (``gateway.catalogue.state``)."""
+        """The state of every configured registry (``gateway.catalogue.state``), each
+        reason as the principal may read it (``AccessPolicy.reads_registry_errors``)."""
         health = await self.gateway.index.registry_health()
         ids = [r.id for r in self.gateway.settings.registries]
-        return registry_states(ids, health, self.gateway.adapters)
+        states = registry_states(ids, health, self.gateway.adapters)
+        return {
+            rid: s if self.access.reads_registry_errors(rid) else s.without_detail()
+            for rid, s in states.items()
+        }
+
+    async def registry_error(self, registry_id: str) -> str | None:
+        """A registry's last sync error as the principal may read it."""
+        health = (await self.gateway.index.registry_health()).get(registry_id)
+        if self.access.reads_registry_errors(registry_id):
+            return health.last_error if health else None
+        return error_summary(health)
 
     async def note_index_answer(self, registry_ids: Iterable[str] | None = None) -> None:
         """An answer from the index covered these registries (None: every configured
@@ -97,15 +110,15 @@ class Context:
         states = await self.registry_states()
         for rid in states if registry_ids is None else set(registry_ids):
             state = states.get(rid)
-            if state is not None and state.reported:
-                self.report(state.error())
+            if state is not None and state.reported:  # its reason is already the reader's
+                self.registry_errors.setdefault(rid, state.error())
 
     async def note_missing(self, uri: str, registry_id: str) -> None:
         """A by-URI read the index could not answer: if the registry is down or has
         never completed a sync, the null is not an answer, so say so."""
         state = (await self.registry_states()).get(registry_id)
         if state is not None and state.reported:
-            self.report(state.error(subject=uri))
+            self.registry_errors.setdefault(registry_id, state.error(subject=uri))
 
     async def complete(self, versions: list[ModelVersion], *, live: bool = False) -> list[ModelVersion]:
         """Versions with every detail: index records that lack some (``partial``), or

@@ -576,10 +576,13 @@ class Registry:
         state = (await info.context.gateway.index.registry_health()).get(self.id)
         return state.synced_at if state else None
 
-    @strawberry.field(description="The error of its last failed sync or call; null when it last succeeded.")
+    @strawberry.field(
+        description="The error of its last failed or partial sync; null when it last succeeded. "
+        "What the registry said (which may name models) is shown to its team and admins; others "
+        "read a summary in the gateway's words."
+    )
     async def last_error(self, info: Info[Context, None]) -> str | None:
-        state = (await info.context.gateway.index.registry_health()).get(self.id)
-        return state.last_error if state else None
+        return await info.context.registry_error(self.id)
 
     @strawberry.field(
         description="True while the registry's first full sync, its catalogue in, is still reading "

@@ -13,6 +13,14 @@ Reading the catalogue:
   impact, promotion requests and the metrics. Everywhere else it is absent:
   an outsider gets the same answer for a hidden and an absent model.
 
+What a registry said when it failed (a sync's ``lastError``, a call's error
+text and URL) may quote request paths and the models it skipped, restricted
+ones among them, so it is for those who answer for the registry: its team and
+``admin``. Everyone else reads the registry's state with a reason in the
+gateway's own words (``/readyz`` is read by anyone, so it has only those). The
+rule does not depend on what the text says or on what the registry holds, so
+it cannot become an oracle of either.
+
 Compliance reports and the audit log are for ``auditor``, ``compliance`` and
 ``admin`` (``AUDIT_ROLES``); those roles see restricted models there too,
 because a compliance report or an audit trail with holes is not one.
@@ -39,7 +47,7 @@ from sqlalchemy import ColumnElement, or_, true
 from gateway.auth.principal import AUDIT_ROLES, Principal
 from gateway.config import RegistrySettings, Settings
 from gateway.domain import parse_uri
-from gateway.errors import Forbidden
+from gateway.errors import BadInput, Forbidden, NotFound, RegistryError
 
 # Redacted lineage ids are keyed per process: a plain hash of a guessable URI
 # (mg://registry/model/1) could be reversed by hashing guesses.
@@ -235,6 +243,33 @@ class AccessPolicy:
             ):
                 hidden.add(uri)
         return hidden
+
+    async def visible_version(self, index: CatalogueReader, uri: str) -> Any:
+        """The indexed version ``uri`` names, for a mutation on it: BAD_USER_INPUT
+        for a URI that names no version, NOT_FOUND for one this principal may not
+        see, worded as for an absent one (no oracle). Whatever role a principal
+        holds, a version hidden from them is absent to them: every mutation on a
+        version (``requestPromotion``, ``addReview``) starts here, before any
+        permission check that would name its team."""
+        try:
+            parsed = parse_uri(uri)
+        except ValueError as exc:
+            raise BadInput(str(exc), field="uri") from None
+        if parsed.version is None:
+            raise BadInput(f"{uri} names a model: name one of its versions", field="uri")
+        version = (await index.get_versions([uri], visibility=self.visibility)).get(uri)
+        if version is None:
+            raise NotFound(f"no version {uri} in the catalogue", field="uri")
+        return version
+
+    def reads_registry_errors(self, registry_id: str) -> bool:
+        """Whether this principal reads what ``registry_id`` said when it failed."""
+        return self.principal.in_team(self.registry_team(registry_id))
+
+    def registry_error(self, error: RegistryError) -> RegistryError:
+        """``error`` as this principal may be told it: every registry error an answer
+        carries passes here (``Context.report``, the OpenLineage export)."""
+        return error if self.reads_registry_errors(error.registry_id) else error.without_detail()
 
     def _registry_restricted(self, registry_id: str) -> bool:
         registry = self.registries.get(registry_id)

@@ -30,13 +30,19 @@ carry a ``REGISTRY_UNAVAILABLE`` error naming it (``StateReport.error``).
 A half-open circuit is not a state of its own: it opens only after failures,
 so the last call failed and the registry stays ``UNAVAILABLE`` until the trial
 call is answered.
+
+What a registry said when it failed (a reason, a sync's ``last_error``) may
+quote request paths and the models a sync skipped, restricted ones included.
+Who reads it is ``AccessPolicy.reads_registry_errors``'s rule; everyone else
+gets the same state with a reason in the gateway's own words
+(``StateReport.without_detail``, ``error_summary``), and so does ``/readyz``.
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -64,6 +70,12 @@ class StateReport:
     reason: str | None  # why it is not HEALTHY, in words an operator can act on
     url: str | None  # where the gateway calls it, if its adapter says
     synced_at: datetime | None
+    # The reason in the gateway's own words, quoting nothing the registry said.
+    summary: str | None = None
+
+    def without_detail(self) -> StateReport:
+        """This report for a reader who may not read what the registry said."""
+        return replace(self, reason=self.summary)
 
     @property
     def reported(self) -> bool:
@@ -95,6 +107,20 @@ def _without_prefix(registry_id: str, message: str | None) -> str | None:
     return message.removeprefix(f"registry {registry_id}: ") if message else message
 
 
+SYNC_FAILED = "its last sync failed"
+SYNC_PARTIAL = "its last sync could not read everything (some models or version details)"
+CALL_FAILED = "its last call failed"
+CIRCUIT_OPEN = "circuit open after repeated failures"
+FIRST_SYNC = "first sync not finished"
+
+
+def error_summary(health: RegistryHealth | None) -> str | None:
+    """A sync's ``last_error`` in the gateway's own words (None: no error)."""
+    if health is None or not health.last_error:
+        return None
+    return SYNC_PARTIAL if health.healthy else SYNC_FAILED
+
+
 def registry_state(registry_id: str, health: RegistryHealth | None, adapter: object | None) -> StateReport:
     """The state of one registry from its sync record (None: no sync has recorded
     anything yet) and its adapter (its breaker, when guarded)."""
@@ -108,24 +134,26 @@ def registry_state(registry_id: str, health: RegistryHealth | None, adapter: obj
     sync_failed = health is not None and not health.healthy
     sync_error = _without_prefix(registry_id, health.last_error if health else None)
 
-    def report(state: RegistryState, reason: str | None) -> StateReport:
-        return StateReport(registry_id, state, reason, endpoint_of(adapter), synced_at)
+    def report(state: RegistryState, reason: str | None, summary: str | None) -> StateReport:
+        return StateReport(registry_id, state, reason, endpoint_of(adapter), synced_at, summary)
 
     if failing_now:
         if circuit is BreakerState.OPEN and last_failure is None:
-            last_failure = "circuit open after repeated failures"
-        return report(RegistryState.UNAVAILABLE, _without_prefix(registry_id, last_failure) or sync_error)
+            return report(RegistryState.UNAVAILABLE, CIRCUIT_OPEN, CIRCUIT_OPEN)
+        reason = _without_prefix(registry_id, last_failure) or sync_error
+        return report(RegistryState.UNAVAILABLE, reason, CALL_FAILED)
     if synced_at is None:
         if sync_failed and not answered_since:
-            return report(RegistryState.UNAVAILABLE, sync_error)
-        return report(RegistryState.SYNCING, "first sync not finished")
+            return report(RegistryState.UNAVAILABLE, sync_error, SYNC_FAILED)
+        return report(RegistryState.SYNCING, FIRST_SYNC, FIRST_SYNC)
     if sync_failed:
         if answered_since:
-            return report(RegistryState.DEGRADED, f"answers again, but its last sync failed: {sync_error}")
-        return report(RegistryState.UNAVAILABLE, sync_error)
+            recovering = "answers again, but its last sync failed"
+            return report(RegistryState.DEGRADED, f"{recovering}: {sync_error}", recovering)
+        return report(RegistryState.UNAVAILABLE, sync_error, SYNC_FAILED)
     if sync_error:  # the last pass completed, but skipped what it could not read
-        return report(RegistryState.DEGRADED, sync_error)
-    return report(RegistryState.HEALTHY, None)
+        return report(RegistryState.DEGRADED, sync_error, SYNC_PARTIAL)
+    return report(RegistryState.HEALTHY, None, None)
 
 
 def registry_states(

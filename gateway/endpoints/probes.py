@@ -1,5 +1,9 @@
 """Probes and metrics: ``/healthz`` (the process answers), ``/readyz`` (the store
-answers; registries' states) and ``/metrics`` (Prometheus text format)."""
+answers; registries' states) and ``/metrics`` (Prometheus text format).
+
+``/readyz`` is open to anyone, so it says what state each registry is in, with
+a reason in the gateway's own words and breaker counts, and never what a
+registry said (that may name restricted models: ``gateway.catalogue.state``)."""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gateway.catalogue.state import RegistryState, registry_states
+from gateway.catalogue.state import RegistryState, error_summary, registry_states
 from gateway.endpoints import started_gateway
 from gateway.resilience import breaker_states
 
@@ -28,7 +32,6 @@ async def readyz(request: Request) -> Response:
         store_ok = True
     except Exception:  # report, do not raise: this is a probe
         store_ok = False
-    stats = await gw.index.registry_stats() if store_ok else {}
     # The same states GraphQL reports (gateway.catalogue.state), so the two agree.
     health = await gw.index.registry_health() if store_ok else {}
     states = registry_states([r.id for r in gw.settings.registries], health, gw.adapters)
@@ -36,10 +39,10 @@ async def readyz(request: Request) -> Response:
         r.id: {
             "state": states[r.id].state.value,
             "healthy": states[r.id].state is RegistryState.HEALTHY,
-            "reason": states[r.id].reason,
+            "reason": states[r.id].summary,
             "url": states[r.id].url,
-            "syncedAt": synced.isoformat() if r.id in stats and (synced := stats[r.id].synced_at) else None,
-            "lastError": stats[r.id].last_error if r.id in stats else None,
+            "syncedAt": synced.isoformat() if (synced := states[r.id].synced_at) else None,
+            "lastError": error_summary(health.get(r.id)),
         }
         for r in gw.settings.registries
     }

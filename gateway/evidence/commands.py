@@ -28,13 +28,14 @@ def add_command(
 
 
 async def _write(settings: Settings, uri: str, fmt: str, output: str | None) -> int:
+    from gateway.auth.principal import LOCAL_OPERATOR
     from gateway.evidence.gather import gather
     from gateway.evidence.render import render
     from gateway.runtime import Gateway
 
     gateway = await Gateway.open(settings)
     try:
-        pack = await gather(gateway, uri)
+        pack = await gather(gateway, uri, gateway.access(LOCAL_OPERATOR))  # the operator sees all
     finally:
         await gateway.aclose()
     body = render(pack, fmt)

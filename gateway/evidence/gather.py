@@ -1,6 +1,12 @@
 """What an evidence pack holds, gathered from the gateway: the version record,
 its tier, approvals, reviews, policy results, deployment history, lineage and
-the audit events about it with the chain's head."""
+the audit events about it with the chain's head.
+
+The version's own record is compliance evidence, which audit roles read for
+restricted models too (README "Auditors and restricted models"). Its lineage is
+not: it comes through the one lineage gate (``LineageService.visible_graph``)
+for whoever asks, so a pack shows the graph that principal's GraphQL
+``lineage`` would, and none for a version hidden from them."""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from gateway.auth.access import AccessPolicy
 from gateway.domain import Approval, Model, ModelVersion, Review, utcnow
 from gateway.errors import BadInput, NotFound
 from gateway.governance import audit
@@ -51,7 +58,7 @@ class Evidence:
     chain_head: str | None
     chain_ok: bool
     chain_problem: str | None
-    graph: Graph
+    graph: Graph | None  # None: the version is hidden from the reader in the catalogue
     generated_at: datetime = field(default_factory=utcnow)
 
     @property
@@ -59,8 +66,9 @@ class Evidence:
         return [e for e in self.events if e.action in STAGE_ACTIONS]
 
 
-async def gather(gateway: Gateway, uri: str) -> Evidence:
-    """Everything the pack shows about version ``uri`` (raises NotFound/BadInput)."""
+async def gather(gateway: Gateway, uri: str, access: AccessPolicy) -> Evidence:
+    """Everything the pack shows ``access``'s principal about version ``uri``
+    (raises NotFound/BadInput)."""
     if not uri.startswith("mg://") or uri.count("/") != 4:
         raise BadInput(f"{uri!r} is not a version URI (mg://<registry>/<model>/<version>)", field="uri")
     governance = gateway.governance
@@ -104,7 +112,11 @@ async def gather(gateway: Gateway, uri: str) -> Evidence:
         -MAX_EVENTS:
     ]
     verification = await governance.verify_audit()
-    graph = await gateway.lineage.graph(uri, Direction.BOTH, 2, version=version, registry_lineage=False)
+    graph = None
+    if not await access.hidden_uris(gateway.index, [uri]):
+        graph = await gateway.lineage.visible_graph(
+            uri, access, Direction.BOTH, 2, version=version, registry_lineage=False
+        )
     return Evidence(
         version=version,
         model=model,

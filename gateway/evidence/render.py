@@ -128,7 +128,12 @@ def render_html(ev: Evidence) -> str:
             _table(("Role", "Name", "URI", "Digest"), datasets, "No datasets recorded.")
             + f"<p>Training code: {_e(code)}; environment: {_e(v.environment)}</p>",
         ),
-        ("Lineage", lineage_svg(ev.graph, v.uri)),
+        (
+            "Lineage",
+            lineage_svg(ev.graph, v.uri)
+            if ev.graph is not None
+            else '<p class="muted">Shown only to the model\'s team and admins.</p>',
+        ),
         ("Approvals", _table(("Principal", "Role", "At", "Comment"), approvals, "No approvals recorded.")),
         (
             "Promotion requests",

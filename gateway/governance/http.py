@@ -177,7 +177,7 @@ async def evidence(request: Request, gw: Gateway) -> Response:
     fmt = request.query_params.get("format", "html")
     if fmt not in ("html", "pdf"):
         raise BadInput(f"format must be html or pdf, got {fmt!r}", field="format")
-    pack = await gather(gw, uri)
+    pack = await gather(gw, uri, gw.access(await current_principal(request)))
     body = await asyncio.to_thread(render, pack, fmt)  # PDF layout is CPU work: off the event loop
     name = f"evidence-{pack.version.model_name}-{pack.version.version}.{fmt}"
     disposition = "inline" if fmt == "html" else "attachment"

@@ -44,7 +44,7 @@ from gateway.auth.principal import Principal
 from gateway.catalogue.index import CatalogueIndex
 from gateway.catalogue.sync import SyncEngine
 from gateway.config import RegistrySettings
-from gateway.domain import Approval, ModelVersion, Stage, parse_uri, utcnow
+from gateway.domain import Approval, ModelVersion, Stage, utcnow
 from gateway.errors import BadInput, Conflict, Forbidden, GatewayError, NotFound
 from gateway.governance import audit
 from gateway.governance.evaluation import Evaluation, Violation
@@ -257,18 +257,11 @@ class Promotions:
 
     async def writable_version(self, principal: Principal, uri: str) -> tuple[ModelVersion, str | None]:
         """The version ``principal`` may request a stage change of, and its team:
-        BAD_USER_INPUT for a URI that names no version, NOT_FOUND for one they may
-        not see (as for an absent one: no oracle), FORBIDDEN outside their teams."""
-        try:
-            parsed = parse_uri(uri)
-        except ValueError as exc:
-            raise BadInput(str(exc), field="uri") from None
-        if parsed.version is None:
-            raise BadInput(f"{uri} names a model: promote one of its versions", field="uri")
+        the visibility gate first (``AccessPolicy.visible_version``: BAD_USER_INPUT,
+        or NOT_FOUND for a hidden version as for an absent one), then FORBIDDEN
+        outside their teams."""
         access = self._access(principal)
-        version = (await self.index.get_versions([uri], visibility=access.visibility)).get(uri)
-        if version is None:
-            raise NotFound(f"no version {uri} in the catalogue", field="uri")
+        version: ModelVersion = await access.visible_version(self.index, uri)
         team = await self._team(version)
         if not access.can_write(team):
             raise Forbidden(

@@ -12,7 +12,6 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.base import RegistryAdapter, ServingReader
-from gateway.auth.access import AccessPolicy
 from gateway.auth.principal import Principal
 from gateway.catalogue.index import CatalogueIndex, SearchFilter
 from gateway.catalogue.sync import SyncEngine
@@ -174,14 +173,14 @@ class Governance:
 
     async def add_review(self, principal: Principal, uri: str, comment: str, outcome: str) -> Review:
         """Record a review of a version (audited); APPROVED resets its review clock.
-        Reviewers hold an audit role (auditor, compliance, admin) or a role that can
+        It answers as ``requestPromotion`` does: the visibility gate first (a version
+        hidden from the principal is NOT_FOUND, whatever roles they hold), then who
+        may review: an audit role (auditor, compliance, admin) or a role that can
         approve this model's promotions."""
+        access = self.promotions.access(principal)
+        version: ModelVersion = await access.visible_version(self.index, uri)
         checked = reviews.check_review(comment, outcome)
-        version = await self.index.get_version(uri)
-        if version is None:
-            raise NotFound(f"no version {uri} in the catalogue", field="uri")
-        team = await self.promotions._team(version)
-        access = AccessPolicy(principal, self.registries, self.policies.roles)
+        team = await self.promotions.team_of(version)
         approver_roles = {r for rule in self.policies.promotions for r in rule.approvals}
         if not access.can_read_audit and not access.approvable(sorted(approver_roles), team):
             raise Forbidden(

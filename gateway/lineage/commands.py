@@ -67,19 +67,21 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.auth.principal import LOCAL_OPERATOR
     from gateway.runtime import Gateway
 
     gateway = await Gateway.open(settings)
     errors: dict[str, RegistryError] = {}
     try:
         lineage = gateway.lineage
+        operator = gateway.access(LOCAL_OPERATOR)  # the command line sees everything
         report = None if args.no_registry_lineage else (lambda e: errors.setdefault(e.registry_id, e))
         if args.impact:
             depth = MAX_DEPTH if args.depth is None else args.depth
             result = await lineage.impact(args.uri, depth=depth, limit=MAX_IMPACT_LIMIT)
             if not result.hits:
                 # Tell "nothing downstream" from "no such node": the graph walk knows.
-                await lineage.graph(args.uri, depth=0, registry_lineage=False)
+                await lineage.visible_graph(args.uri, operator, depth=0, registry_lineage=False)
             lines = [json.dumps(_impact_json(result), indent=2)] if args.json else _impact_lines(result)
         elif args.openlineage:
             events = await lineage.openlineage_events(
@@ -92,8 +94,9 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
             )
             lines = [json.dumps(e, separators=(",", ":")) for e in events]
         else:
-            graph = await lineage.graph(
+            graph = await lineage.visible_graph(
                 args.uri,
+                operator,
                 Direction(args.direction),
                 3 if args.depth is None else args.depth,
                 max_nodes=args.max_nodes,

@@ -58,13 +58,14 @@ async def openlineage_export(request: Request) -> Response:
         if fmt not in ("json", "jsonl"):
             raise BadInput(f"format must be json or jsonl, got {fmt!r}", field="format")
         errors: dict[str, RegistryError] = {}
+        access = gateway.access(principal)
         events = await gateway.lineage.openlineage_events(
             uri,
             _direction(request),
             _int(request, "depth", 3),
             max_nodes=_int(request, "maxNodes", 500),
-            report=lambda e: errors.setdefault(e.registry_id, e),
-            access=gateway.access(principal),
+            report=lambda e: errors.setdefault(e.registry_id, access.registry_error(e)),
+            access=access,
         )
     except GatewayError as exc:
         return gateway_error_response(exc, request_id_of(request))

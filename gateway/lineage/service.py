@@ -164,7 +164,7 @@ class LineageService:
 
     # --- walks -----------------------------------------------------------------
 
-    async def graph(
+    async def _graph(
         self,
         uri: str,
         direction: Direction = Direction.BOTH,
@@ -181,7 +181,8 @@ class LineageService:
         ``registry_lineage`` merges what the registries' lineage APIs know about the
         versions visited (bounded; failures go to ``report``). A root ``access``
         may not see is answered as if absent, before any walk or registry call.
-        The graph is not redacted: ``visible_graph`` is."""
+        The graph is not redacted: ``visible_graph`` is, and it is the only way
+        out (GraphQL, the evidence pack, the CLI), so no answer skips the gate."""
         check_range(depth, 0, MAX_DEPTH, "depth")
         check_range(max_nodes, 1, MAX_NODES_LIMIT, "maxNodes")
         root = version.uri if version is not None else await self.canonical(uri)
@@ -233,7 +234,7 @@ class LineageService:
         report: Report | None = None,
     ) -> Graph:
         """``graph`` as ``access`` may see it (``gateway.lineage.visibility``)."""
-        graph = await self.graph(
+        graph = await self._graph(
             uri,
             direction,
             depth,
@@ -295,7 +296,7 @@ class LineageService:
         ``uri``; each event carries all of its version's inputs, not only those
         inside the walk's depth. Versions ``visibility`` hides get no event and
         appear only as redacted placeholders."""
-        graph = await self.graph(
+        graph = await self._graph(
             uri,
             direction,
             depth,

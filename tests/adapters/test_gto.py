@@ -378,7 +378,6 @@ async def test_a_known_mirror_serves_reads_while_the_remote_is_down(
     [
         ({"repo": "git://h/r.git", "colour": "x"}, "registries[3].colour", "unknown key"),
         ({"repo": "ftp://h/r.git"}, "registries[3].repo", "Git URL"),
-        ({"repo": "https://u:secret@h/r.git"}, "registries[3].repo", "never sit in the URL"),
         ({"repo": "https://h/r.git", "token": "abc"}, "registries[3].token", "never inline"),
         ({"repo": "git://h/r.git", "token_env": "T"}, "registries[3].token_env", "https"),
         ({"repo": "git://h/r.git", "staging_stages": ["prod"]}, "registries[3].staging_stages", "PRODUCTION"),

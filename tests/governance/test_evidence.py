@@ -59,7 +59,7 @@ async def reviewed_production(gw: Gateway) -> str:
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_the_pdf_holds_approvals_reviews_and_hashes(tiered: Gateway, tmp_path: Path) -> None:
     uri = await reviewed_production(tiered)
-    pack = await gather(tiered, uri)
+    pack = await gather(tiered, uri, tiered.access(AUDITOR))
     pdf = tmp_path / "evidence.pdf"
     pdf.write_bytes(render(pack, "pdf"))
     assert pdf.read_bytes().startswith(b"%PDF-")

@@ -159,6 +159,59 @@ def test_secrets_come_from_env_or_file(tmp_path: Path) -> None:
         resolve_secret({"token_file": str(tmp_path / "missing")}, "token", "registries[0]", {})
 
 
+@pytest.mark.parametrize(
+    ("registry", "key"),
+    [
+        ({"kind": "mlflow", "url": "http://ml:hunter2@127.0.0.1:5000"}, "registries[0].url"),
+        (
+            {"kind": "mlflow", "url": "http://m", "ui_url": "https://u:hunter2@ml.acme"},
+            "registries[0].ui_url",
+        ),
+        ({"kind": "wandb", "url": "https://hunter2@api.wandb.ai"}, "registries[0].url"),  # a token as user
+        ({"kind": "kubeflow", "url": "http://k:hunter2@mr:8080"}, "registries[0].url"),
+        ({"kind": "unity_catalog", "url": "http://u:hunter2@uc:8080"}, "registries[0].url"),
+        ({"kind": "huggingface", "endpoint": "https://x:hunter2@hf.acme"}, "registries[0].endpoint"),
+        ({"kind": "azureml", "endpoint": "https://a:hunter2@arm.acme"}, "registries[0].endpoint"),
+        ({"kind": "vertex", "token_url": "https://v:hunter2@oauth.acme/token"}, "registries[0].token_url"),
+        (
+            {"kind": "sagemaker", "endpoint_url": "http://s:hunter2@localhost:4566"},
+            "registries[0].endpoint_url",
+        ),
+        ({"kind": "gto", "repo": "ssh://git:hunter2@git.acme/m.git"}, "registries[0].repo"),
+        ({"kind": "plugin", "servers": [{"at": "https://p:hunter2@h"}]}, "registries[0].servers[0].at"),
+    ],
+)
+def test_credentials_in_a_registry_url_are_a_config_error(registry: dict[str, object], key: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        settings_from_mapping({"registries": [{"id": "r", **registry}]}, environ={})
+    assert raised.value.key == key and "never sit in the URL" in str(raised.value)
+    assert "hunter2" not in str(raised.value)
+
+
+def test_a_login_name_without_a_secret_is_no_credential() -> None:
+    registries = [
+        {"id": "a", "kind": "gto", "repo": "ssh://git@git.acme/m.git"},
+        {"id": "b", "kind": "gto", "repo": "git@git.acme:m.git"},
+        {"id": "c", "kind": "plugin", "store": "abfss://container@acct.dfs.core.windows.net/m"},
+    ]
+    assert len(settings_from_mapping({"registries": registries}, environ={}).registries) == 3
+
+
+def test_a_url_with_a_password_stops_serve_with_exit_2(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, '[[registries]]\nid = "ml"\nkind = "mlflow"\nurl = "http://u:hunter2@127.0.0.1:5000"\n'
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "serve", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"{path}: registries[0].url: credentials never sit in the URL" in result.stderr
+    assert "hunter2" not in result.stderr
+
+
 def test_serve_with_bad_config_exits_2_without_traceback(tmp_path: Path) -> None:
     path = write(tmp_path, '[server]\nport = "eighty"\n')
     result = subprocess.run(
