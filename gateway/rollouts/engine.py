@@ -66,6 +66,8 @@ from gateway.store.tables import rollouts as ro
 log = logging.getLogger(__name__)
 MAX_LIST = 500
 Clock = Callable[[], datetime]
+# An endpoint as a rollout names it: (registry id, endpoint URI).
+EndpointKey = tuple[str, str]
 
 
 class LeaseLost(Exception):
@@ -151,6 +153,20 @@ class RolloutEngine:
     async def endpoint_now(self, rollout: Rollout) -> Endpoint:
         """The rollout's endpoint as its serving system reports it now."""
         return await self._controller(rollout.registry_id).endpoint_traffic(rollout.endpoint_uri)
+
+    async def endpoints_now(self, keys: Sequence[EndpointKey]) -> list[Endpoint | GatewayError]:
+        """Each (registry, endpoint URI) as its serving system reports it now, read
+        once per distinct key and concurrently; a failed read is its error, in place."""
+
+        async def one(key: EndpointKey) -> Endpoint | GatewayError:
+            try:
+                return await self._controller(key[0]).endpoint_traffic(key[1])
+            except GatewayError as exc:
+                return exc
+
+        distinct = list(dict.fromkeys(keys))
+        read = dict(zip(distinct, await asyncio.gather(*(one(k) for k in distinct)), strict=True))
+        return [read[k] for k in keys]
 
     def _controller(self, registry_id: str) -> TrafficController:
         adapter = self.adapters.get(registry_id)
