@@ -16,10 +16,11 @@ from gateway.auth.principal import LOCAL_OPERATOR, Principal
 from gateway.catalogue.index import RegistryStats
 from gateway.catalogue.live import LiveVersion
 from gateway.catalogue.state import StateReport, error_summary, registry_states
-from gateway.domain import Approval, Model, ModelVersion, Review
-from gateway.errors import RegistryError
+from gateway.domain import Approval, Endpoint, Model, ModelVersion, Review
+from gateway.errors import GatewayError, RegistryError
 from gateway.governance.service import StoredCompliance
 from gateway.governance.tier_store import AssignedTier
+from gateway.rollouts.engine import EndpointKey
 from gateway.runtime import Gateway
 
 
@@ -55,6 +56,10 @@ class Context:
     live: DataLoader[str, LiveVersion] = field(init=False)
     # ``live: true`` reads: through the adapters now, refreshing the cache.
     live_fresh: DataLoader[str, LiveVersion] = field(init=False)
+    # Rollout endpoints as their serving system reports them now, keyed (registry,
+    # endpoint URI): one live read per endpoint per request, however many rollouts
+    # or aliases ask for it.
+    rollout_endpoints: DataLoader[EndpointKey, Endpoint | GatewayError] = field(init=False)
     # Registries whose part of this answer came from the index because they failed:
     # reported in ``errors[]`` (REGISTRY_UNAVAILABLE) next to the data, one per registry.
     registry_errors: dict[str, RegistryError] = field(default_factory=dict)
@@ -73,6 +78,7 @@ class Context:
         self.risk_tiers = _loader(self.gateway.governance.tiers_of)
         self.live = _loader(self.gateway.live.versions)
         self.live_fresh = _loader(partial(self.gateway.live.versions, fresh=True))
+        self.rollout_endpoints = DataLoader(load_fn=self.gateway.rollouts.endpoints_now)
 
     async def registry_stats(self) -> dict[str, RegistryStats]:
         """Health and freshness of every registry, read once per request: the

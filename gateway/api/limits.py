@@ -20,10 +20,13 @@ The knobs are the ``[graphql]`` section of the config (``GraphQLSettings``):
 ``max_page_size`` (100)
     the largest ``first`` of a catalogue connection (``check_page_size``).
 ``timeout_seconds`` (10)
-    execution deadline of a query; past it the answer is a ``TIMEOUT`` error.
-    Mutations are exempt: cancelling one half-way would leave its caller not
-    knowing whether it applied (their writes are transactional, and registry
-    calls have their own timeouts).
+    execution deadline of an operation, query or mutation; past it the answer is
+    a ``TIMEOUT`` error. A mutation's write (a root field's resolver) is never
+    cut half-way, which would leave its caller not knowing whether it applied:
+    the deadline waits for a write that has begun, no write begins past it, and
+    a mutation's ``TIMEOUT`` lists in ``extensions.applied`` the fields (response
+    keys) whose writes applied. The selections under them are bounded like a
+    query's (``guard_mutations``).
 ``introspection`` (true)
     false refuses ``__schema``/``__type`` and drops the "Did you mean ...?"
     suggestions from validation errors, which would leak the schema anyway.
@@ -48,10 +51,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
 
 from graphql import (
     DocumentNode,
@@ -60,9 +64,11 @@ from graphql import (
     FragmentSpreadNode,
     GraphQLError,
     GraphQLField,
+    GraphQLFieldResolver,
     GraphQLInterfaceType,
     GraphQLNamedType,
     GraphQLObjectType,
+    GraphQLResolveInfo,
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
@@ -70,6 +76,7 @@ from graphql import (
     OperationType,
     SelectionSetNode,
     VariableNode,
+    default_field_resolver,
     get_named_type,
     parse,
     specified_rules,
@@ -94,14 +101,85 @@ max_page_size: ContextVar[int] = ContextVar("max_page_size", default=GraphQLSett
 search_budget: ContextVar[tuple[int, int]] = ContextVar(
     "search_budget", default=(GraphQLSettings().max_search_chars, GraphQLSettings().max_search_terms)
 )
-# The running request's deadline; the extension lifts it for mutations.
-current_deadline: ContextVar[asyncio.Timeout | None] = ContextVar("current_deadline", default=None)
 
 
 class QueryTimeout(GatewayError):
-    """The query ran past ``[graphql] timeout_seconds``."""
+    """The operation ran past ``[graphql] timeout_seconds``."""
 
     code = "TIMEOUT"
+
+
+@dataclass
+class Deadline:
+    """The running request's deadline, and the mutation fields whose writes applied under it."""
+
+    timeout: asyncio.Timeout
+    mutation: bool = False
+    applied: list[str] = field(default_factory=list)
+
+    def passed(self) -> bool:
+        when = self.timeout.when()
+        return self.timeout.expired() or (when is not None and when <= asyncio.get_running_loop().time())
+
+    async def expire(self) -> NoReturn:
+        """End the operation now, as the deadline does: ``TimeoutError`` at ``deadline``."""
+        if not self.timeout.expired():
+            self.timeout.reschedule(asyncio.get_running_loop().time())
+        await asyncio.get_running_loop().create_future()  # cancelled by the timeout at once
+        raise AssertionError("unreachable: the deadline cancels the wait")
+
+    def error(self, seconds: float) -> QueryTimeout:
+        if not self.mutation:
+            return QueryTimeout(f"the query did not finish within {seconds:g}s; ask for less")
+        done = (
+            f"the writes of {', '.join(self.applied)} applied (each whole): query them for their result"
+            if self.applied
+            else "none of its writes applied"
+        )
+        return QueryTimeout(
+            f"the mutation did not finish within {seconds:g}s; {done}", applied=list(self.applied)
+        )
+
+
+# The running request's deadline (``deadline``).
+current_deadline: ContextVar[Deadline | None] = ContextVar("current_deadline", default=None)
+
+
+def guard_mutations(schema: GraphQLSchema) -> None:
+    """Put every root mutation field's resolver under ``_whole_write``: the rule holds
+    for each mutation the schema has, present and future."""
+    if schema.mutation_type is not None:
+        for definition in schema.mutation_type.fields.values():
+            definition.resolve = _whole_write(definition.resolve or default_field_resolver)
+
+
+def _whole_write(resolve: GraphQLFieldResolver) -> GraphQLFieldResolver:
+    """A write under the deadline: it does not begin once the deadline has passed,
+    the deadline waits for it to end once begun, and it is recorded as applied.
+    Mutation fields run one after another, so one write at a time holds the deadline."""
+
+    async def write(root: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
+        current = current_deadline.get()
+        if current is None:  # executed outside the endpoint (no deadline)
+            result = resolve(root, info, **args)
+            return await result if inspect.isawaitable(result) else result
+        if current.passed():
+            await current.expire()
+        when = current.timeout.when()
+        current.timeout.reschedule(None)
+        try:
+            result = resolve(root, info, **args)
+            if inspect.isawaitable(result):
+                result = await result
+        finally:
+            if not current.timeout.expired():
+                current.timeout.reschedule(when)
+        current.applied.append(str(info.path.key))
+        if current.passed():  # the write ended past the deadline: its selection is not read
+            await current.expire()
+        return result
+
+    return write
 
 
 def check_search_query(query: str | None) -> str | None:
@@ -384,8 +462,8 @@ class RequestLimits(SchemaExtension):
 
     def on_execute(self) -> Iterator[None]:
         deadline = current_deadline.get()
-        if deadline is not None and self.execution_context.operation_type.value != "query":
-            deadline.reschedule(None)  # see the module docstring: mutations run to the end
+        if deadline is not None:  # how a TIMEOUT is told (see the module docstring)
+            deadline.mutation = self.execution_context.operation_type.value == "mutation"
         yield
 
 
@@ -402,13 +480,17 @@ class ExecutorWithoutSuggestions(StrawberryGraphQLCoreExecutionContext):
 
 @contextlib.asynccontextmanager
 async def deadline(seconds: float) -> Any:
-    """Bound the request's execution; ``QueryTimeout`` when it runs out."""
+    """Bound the request's execution, every operation type; ``QueryTimeout`` when
+    it runs out (a mutation's writes: ``guard_mutations``)."""
+    current: Deadline | None = None
     try:
         async with asyncio.timeout(seconds) as timeout:
-            token = current_deadline.set(timeout)
+            current = Deadline(timeout)
+            token = current_deadline.set(current)
             try:
-                yield timeout
+                yield current
             finally:
                 current_deadline.reset(token)
     except TimeoutError:
-        raise QueryTimeout(f"the query did not finish within {seconds:g}s; ask for less") from None
+        assert current is not None
+        raise current.error(seconds) from None

@@ -14,7 +14,7 @@ from gateway.api.governance import PromotionRequestType
 from gateway.api.serving import EndpointType
 from gateway.api.types import ModelVersionType
 from gateway.domain import Endpoint, ModelVersion, parse_uri
-from gateway.errors import RegistryError
+from gateway.errors import GatewayError, RegistryError
 from gateway.rollouts.records import (
     ACTIVE,
     DEFAULT_MAX_ERROR_RATE,
@@ -103,11 +103,12 @@ class RolloutType:
     @strawberry.field(description="The endpoint, as its serving system reports it now.")
     async def endpoint(self, info: Info[Context, None]) -> EndpointType:
         r = self._rollout
-        try:
-            current = await info.context.gateway.rollouts.endpoint_now(r)
-        except RegistryError as exc:  # the serving system is down: what the rollout knows
-            info.context.report(exc)
+        current = await info.context.rollout_endpoints.load((r.registry_id, r.endpoint_uri))
+        if isinstance(current, RegistryError):  # the serving system is down: what the rollout knows
+            info.context.report(current)
             current = Endpoint(r.endpoint_uri, r.endpoint_uri.rsplit("/", 1)[-1], r.registry_id)
+        elif isinstance(current, GatewayError):
+            raise current
         return EndpointType.from_domain(current)
 
     @strawberry.field(

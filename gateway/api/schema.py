@@ -19,6 +19,7 @@ from gateway.api.limits import (
     GraphQLLimits,
     RequestLimits,
     check_search_query,
+    guard_mutations,
 )
 from gateway.api.lineage import LineageQuery
 from gateway.api.rollouts import RolloutMutation, RolloutQuery
@@ -508,13 +509,15 @@ def build_schema(
         from strawberry.extensions.tracing import OpenTelemetryExtension
 
         extensions.append(OpenTelemetryExtension)
-    return GatewaySchema(
+    built = GatewaySchema(
         query=described(merge_types("Query", QUERY_PARTS), QUERY_DESCRIPTION),
         mutation=described(merge_types("Mutation", MUTATION_PARTS), MUTATION_DESCRIPTION),
         types=[ModelType, ModelVersionType],
         extensions=extensions,
         execution_context_class=None if settings.introspection else ExecutorWithoutSuggestions,
     )
+    guard_mutations(built._schema)  # every mutation's write is whole under the deadline
+    return built
 
 
 async def _may_read_live(info: Info[Context, None], registry_id: str, uri: str) -> bool:

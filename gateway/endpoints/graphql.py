@@ -74,7 +74,7 @@ class GraphQLView(GraphQL[Context, None]):
             async with deadline(self._timeout):
                 return await super().execute_single(*args, **kwargs)
         except QueryTimeout as exc:
-            log.warning("GraphQL query timed out after %.1fs", self._timeout)
+            log.warning("GraphQL operation timed out after %.1fs", self._timeout)
             return ExecutionResult(data=None, errors=[GraphQLError(exc.message, original_error=exc)])
 
     async def get_context(self, request: Any, response: Any = None) -> Context:

@@ -63,8 +63,9 @@ MAX_LIST = 500
 Judge = Callable[[ModelVersion, Stage | None], Awaitable[Evaluation]]
 # The risk tier of a model (by URI): promotion rules may be scoped by tier.
 TierOf = Callable[[str], Awaitable[str | None]]
-# Runs in a new request's insert transaction (with its id): what rides on the request.
-OnOpen = Callable[[AsyncConnection, str], Awaitable[None]]
+# Runs in a new request's insert transaction (with its id and the status it opens
+# with): what rides on the request. An exception rolls the request back too.
+OnOpen = Callable[[AsyncConnection, str, "PromotionStatus"], Awaitable[None]]
 # Runs before a request's stage is written; a GatewayError fails the request with its message.
 BeforeWrite = Callable[["PromotionRequest"], Awaitable[None]]
 
@@ -349,7 +350,7 @@ class Promotions:
                     },
                 )
                 if on_open is not None:
-                    await on_open(conn, request_id)
+                    await on_open(conn, request_id, status)
         except IntegrityError:
             existing = await self.find(PromotionStatus.PENDING.value, uri)
             existing += await self.find(PromotionStatus.FAILED.value, uri)

@@ -32,7 +32,7 @@ from gateway.auth.principal import Principal
 from gateway.catalogue.index import CatalogueIndex, SearchFilter, Visibility
 from gateway.domain import ModelVersion, Stage, parse_uri, utcnow
 from gateway.errors import BadInput, Forbidden, NotFound
-from gateway.governance.promotions import PromotionRequest, Promotions
+from gateway.governance.promotions import PromotionRequest, Promotions, PromotionStatus
 from gateway.rollouts.restore import TrafficRestorer
 from gateway.serving.history import StageHistory
 
@@ -116,7 +116,7 @@ async def rollback(
         )
     restores = await traffic.plan(model_uri, as_of) if traffic is not None else []
 
-    async def carry(conn: AsyncConnection, request_id: str) -> None:
+    async def carry(conn: AsyncConnection, request_id: str, _opened: PromotionStatus) -> None:
         assert traffic is not None
         await traffic.attach(conn, request_id, restores)
 

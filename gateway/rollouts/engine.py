@@ -37,6 +37,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.base import CandidateDeployer, ErrorRateReader, RegistryAdapter, TrafficController
@@ -65,6 +66,8 @@ from gateway.store.tables import rollouts as ro
 log = logging.getLogger(__name__)
 MAX_LIST = 500
 Clock = Callable[[], datetime]
+# An endpoint as a rollout names it: (registry id, endpoint URI).
+EndpointKey = tuple[str, str]
 
 
 class LeaseLost(Exception):
@@ -133,9 +136,37 @@ class RolloutEngine:
             steps = await self._steps(conn, [r.id for r in rows])
         return [rollout_of(r, steps[r.id]) for r in rows]
 
+    async def _busy(self, registry_id: str, endpoint_uri: str) -> str | None:
+        """The id of the endpoint's rollout in progress, if it has one."""
+        async with self.db.read() as conn:
+            found = (
+                await conn.execute(
+                    select(ro.c.id).where(
+                        ro.c.registry_id == registry_id,
+                        ro.c.endpoint_uri == endpoint_uri,
+                        ro.c.status.in_(ACTIVE),
+                    )
+                )
+            ).first()
+        return None if found is None else str(found.id)
+
     async def endpoint_now(self, rollout: Rollout) -> Endpoint:
         """The rollout's endpoint as its serving system reports it now."""
         return await self._controller(rollout.registry_id).endpoint_traffic(rollout.endpoint_uri)
+
+    async def endpoints_now(self, keys: Sequence[EndpointKey]) -> list[Endpoint | GatewayError]:
+        """Each (registry, endpoint URI) as its serving system reports it now, read
+        once per distinct key and concurrently; a failed read is its error, in place."""
+
+        async def one(key: EndpointKey) -> Endpoint | GatewayError:
+            try:
+                return await self._controller(key[0]).endpoint_traffic(key[1])
+            except GatewayError as exc:
+                return exc
+
+        distinct = list(dict.fromkeys(keys))
+        read = dict(zip(distinct, await asyncio.gather(*(one(k) for k in distinct)), strict=True))
+        return [read[k] for k in keys]
 
     def _controller(self, registry_id: str) -> TrafficController:
         adapter = self.adapters.get(registry_id)
@@ -201,40 +232,36 @@ class RolloutEngine:
         current = await controller.endpoint_traffic(endpoint)
         if not isinstance(controller, CandidateDeployer) or _serves(current, uri):
             self._candidate(current, uri)  # fails now, not later, if the endpoint cannot serve it
-        async with self.db.read() as conn:
-            busy = (
-                await conn.execute(
-                    select(ro.c.id).where(ro.c.endpoint_uri == current.uri, ro.c.status.in_(ACTIVE))
-                )
-            ).first()
-        if busy is not None:
-            raise Conflict(f"endpoint {current.name} already has a rollout in progress ({busy.id})")
-        request = await self.promotions.request(principal, uri, Stage.PRODUCTION, reason, hold=True)
-        failed = request.status is PromotionStatus.BLOCKED
-        now = self.clock()
+        if (busy := await self._busy(parsed.registry_id, current.uri)) is not None:
+            raise _endpoint_busy(current, busy)
         rollout_id = uuid.uuid4().hex
-        status = RolloutStatus.FAILED if failed else RolloutStatus.PENDING_APPROVAL
-        outcome = _promotion_outcome(request) if failed else None
-        async with self.db.write() as conn:
+        now = self.clock()
+        row = {
+            "id": rollout_id,
+            "version_uri": uri,
+            "registry_id": parsed.registry_id,
+            "endpoint_uri": current.uri,
+            "steps": list(plan),
+            "step_seconds": seconds,
+            "max_error_rate": rate,
+            "step_index": -1,
+            "current_percent": _share_of(current, uri),
+            "reason": reason,
+            "requested_by": principal.name,
+            "created_at": now,
+            "updated_at": now,
+        }
+
+        async def store(
+            conn: AsyncConnection, request_id: str, status: RolloutStatus, outcome: str | None
+        ) -> None:
             await conn.execute(
                 ro.insert().values(
-                    id=rollout_id,
-                    version_uri=uri,
-                    registry_id=parsed.registry_id,
-                    endpoint_uri=current.uri,
-                    promotion_id=request.id,
+                    **row,
+                    promotion_id=request_id,
                     status=status.value,
-                    steps=list(plan),
-                    step_seconds=seconds,
-                    max_error_rate=rate,
-                    step_index=-1,
-                    current_percent=_share_of(current, uri),
-                    reason=reason,
                     outcome=outcome,
-                    requested_by=principal.name,
-                    created_at=now,
-                    finished_at=now if failed else None,
-                    updated_at=now,
+                    finished_at=now if status is RolloutStatus.FAILED else None,
                 )
             )
             await audit.append(
@@ -248,11 +275,32 @@ class RolloutEngine:
                     "steps": list(plan),
                     "stepSeconds": seconds,
                     "maxErrorRate": rate,
-                    "promotionId": request.id,
+                    "promotionId": request_id,
                     "status": status.value,
                     "reason": reason,
                 },
             )
+
+        async def claim_endpoint(conn: AsyncConnection, request_id: str, opened: PromotionStatus) -> None:
+            """In the request's transaction: an open request and its rollout are stored
+            together, or neither is (the endpoint's unique index refused the rollout)."""
+            if opened is not PromotionStatus.PENDING:
+                return  # BLOCKED: the rollout is stored FAILED below, with the request's outcome
+            try:
+                await store(conn, request_id, RolloutStatus.PENDING_APPROVAL, None)
+            except IntegrityError:
+                raise _EndpointTaken from None
+
+        try:
+            request = await self.promotions.request(
+                principal, uri, Stage.PRODUCTION, reason, hold=True, on_open=claim_endpoint
+            )
+        except _EndpointTaken:
+            # Another start won the race (here or on another replica) after the check above.
+            raise _endpoint_busy(current, await self._busy(parsed.registry_id, current.uri)) from None
+        if request.status is PromotionStatus.BLOCKED:
+            async with self.db.write() as conn:
+                await store(conn, request.id, RolloutStatus.FAILED, _promotion_outcome(request))
         return await self.get(rollout_id)
 
     async def abort(self, principal: Principal, rollout_id: str, reason: str) -> Rollout:
@@ -644,6 +692,18 @@ async def _upsert_step(conn: AsyncConnection, rollout_id: str, values: Mapping[s
     )
     if result.rowcount == 0:
         await conn.execute(rs.insert().values(rollout_id=rollout_id, **values))
+
+
+class _EndpointTaken(Exception):
+    """The store refused a second rollout in progress on one endpoint."""
+
+
+def _endpoint_busy(endpoint: Endpoint, rollout_id: str | None) -> Conflict:
+    held = f" ({rollout_id})" if rollout_id else ""
+    return Conflict(
+        f"endpoint {endpoint.name} already has a rollout in progress{held}: abort it or wait for it to end",
+        field="endpoint",
+    )
 
 
 def _event(action: str, row: Any, details: Mapping[str, Any]) -> audit.NewEvent:

@@ -11,6 +11,7 @@ from typing import Any
 
 from gateway.domain import TrafficShare
 from gateway.errors import BadInput
+from gateway.store.tables import ROLLOUT_ACTIVE_STATUSES
 
 DEFAULT_STEPS = (1.0, 5.0, 10.0, 25.0, 50.0, 100.0)
 DEFAULT_STEP_SECONDS = 3600
@@ -26,7 +27,8 @@ class RolloutStatus(enum.StrEnum):
     FAILED = "FAILED"
 
 
-ACTIVE = (RolloutStatus.PENDING_APPROVAL.value, RolloutStatus.RUNNING.value)
+# In progress: the store allows one such rollout per endpoint (its unique index).
+ACTIVE = ROLLOUT_ACTIVE_STATUSES
 
 
 @dataclass(frozen=True)

@@ -372,6 +372,20 @@ rollouts = Table(
     Index("ix_rollouts_status", "status", "created_at"),
 )
 
+# The statuses of a rollout still in progress (``gateway.rollouts.records.ACTIVE``).
+ROLLOUT_ACTIVE_STATUSES = ("PENDING_APPROVAL", "RUNNING")
+_rollout_active = rollouts.c.status.in_(ROLLOUT_ACTIVE_STATUSES)
+# At most one rollout in progress per endpoint: the store holds it, so two starts
+# racing (in one process or on two replicas) cannot both insert one.
+Index(
+    "ux_rollouts_active_endpoint",
+    rollouts.c.registry_id,
+    rollouts.c.endpoint_uri,
+    unique=True,
+    postgresql_where=_rollout_active,
+    sqlite_where=_rollout_active,
+)
+
 rollout_steps = Table(
     "rollout_steps",
     metadata,

@@ -97,6 +97,37 @@ def create_canary(sm: Any, *, candidate_variant: bool = True) -> Canary:
     return Canary(group, endpoint, f"mg://{REGISTRY}/{group}/1", f"mg://{REGISTRY}/{group}/2", arns[1])
 
 
+def endpoint_with_candidates(sm: Any, candidates: int) -> tuple[str, list[str]]:
+    """An endpoint whose variant ``current`` serves version 1 (all traffic) and
+    whose variants ``candidate<i>`` serve versions 2.. (weight 0); returns its name
+    and the candidates' URIs."""
+    group = unique_name("Ranker")
+    sm.create_model_package_group(ModelPackageGroupName=group)
+    variants = []
+    for i in range(candidates + 1):
+        arn = sm.create_model_package(
+            ModelPackageGroupName=group,
+            InferenceSpecification=inference_spec(f"s3://models/{group}/{i}/model.tar.gz"),
+            ModelApprovalStatus="Approved" if i == 0 else "PendingManualApproval",
+        )["ModelPackageArn"]
+        model = unique_name("model")
+        sm.create_model(ModelName=model, ExecutionRoleArn=ROLE, PrimaryContainer={"ModelPackageName": arn})
+        variants.append(
+            {
+                "VariantName": "current" if i == 0 else f"candidate{i}",
+                "ModelName": model,
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+                "InitialVariantWeight": 1.0 if i == 0 else 0.0,
+            }
+        )
+    config = unique_name("config")
+    sm.create_endpoint_config(EndpointConfigName=config, ProductionVariants=variants)
+    endpoint = unique_name("endpoint")
+    sm.create_endpoint(EndpointName=endpoint, EndpointConfigName=config)
+    return endpoint, [f"mg://{REGISTRY}/{group}/{i}" for i in range(2, candidates + 2)]
+
+
 def weights(sm: Any, endpoint: str) -> dict[str, float]:
     """Each variant's weight as SageMaker reports it now."""
     described = sm.describe_endpoint(EndpointName=endpoint)

@@ -196,7 +196,18 @@ async def test_the_max_page_size_is_configurable(sqlite_gateway: Gateway) -> Non
         assert error["extensions"]["code"] == "BAD_USER_INPUT" and "between 0 and 5" in error["message"]
 
 
-async def test_queries_have_a_deadline_and_mutations_finish(
+def register(alias: str, model: str, selection: str = "uri") -> str:
+    return (
+        f'{alias}: registerModelVersion(input: {{registry: "platform", model: "{model}", '
+        f'artifactUri: "s3://b/{model}"}}) {{ {selection} }}'
+    )
+
+
+async def indexed(gw: Gateway, uri: str) -> bool:
+    return await gw.index.get_version(uri) is not None
+
+
+async def test_queries_have_a_deadline_and_a_write_begun_runs_to_its_end(
     sqlite_gateway: Gateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async def slow_search(*args: Any, **kwargs: Any) -> Any:
@@ -216,9 +227,36 @@ async def test_queries_have_a_deadline_and_mutations_finish(
         assert time.perf_counter() - started < 15  # far short of the 30 s search
         error = the_error(response)
         assert error["extensions"]["code"] == "TIMEOUT" and response.json()["data"] is None
-        mutation = 'mutation { registerModelVersion(input: {registry: "platform", model: "m", artifactUri: "s3://b/m"}) { uri } }'
-        done = (await post(c, {"query": mutation})).json()
-        assert done == {"data": {"registerModelVersion": {"uri": "mg://platform/m/1"}}}
+        # The write outlasts the deadline: it is not cut half-way, and the answer says it applied.
+        response = await post(c, {"query": "mutation { " + register("a", "m") + " }"})
+        error = the_error(response)
+        assert error["extensions"]["code"] == "TIMEOUT" and error["extensions"]["applied"] == ["a"]
+        assert await indexed(sqlite_gateway, "mg://platform/m/1")
+
+
+async def test_a_mutation_s_selection_has_the_deadline_and_no_write_starts_past_it(
+    sqlite_gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Aliased writes whose selections are slow (a deep lineage read each): the
+    first write applies, its selection is cut at the deadline, the second never
+    starts; TIMEOUT says which applied."""
+
+    async def slow_walk(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(30)
+
+    monkeypatch.setattr(sqlite_gateway.lineage, "visible_graph", slow_walk)
+    slow = "uri lineage(depth: 10) { nodes { uri } }"
+    mutation = "mutation { " + register("first", "m1", slow) + " " + register("second", "m2", slow) + " }"
+    async with serve(sqlite_gateway, settings=with_limits(sqlite_gateway, timeout_seconds=1)) as c:
+        response = await post(c, {"query": mutation})
+
+    error = the_error(response)
+    assert error["extensions"]["code"] == "TIMEOUT", error
+    assert response.json()["data"] is None
+    assert error["extensions"]["applied"] == ["first"]
+    assert "first" in error["message"]
+    assert await indexed(sqlite_gateway, "mg://platform/m1/1")
+    assert not await indexed(sqlite_gateway, "mg://platform/m2/1")
 
 
 async def test_unknown_and_repeated_operations(client: httpx.AsyncClient) -> None:

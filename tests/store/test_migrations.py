@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -75,5 +77,77 @@ async def test_an_index_written_before_0008_keeps_its_full_text_after_it(
             [],
             ["new"],
         ]
+    finally:
+        await db.aclose()
+
+
+async def test_0010_keeps_one_rollout_in_progress_per_endpoint(database_url: str) -> None:
+    """A store where two starts raced before 0010 holds two rollouts in progress on
+    one endpoint: the migration keeps the RUNNING one, ends the other ABORTED
+    saying why and withdraws its held request, then the index holds."""
+    from alembic import command
+    from sqlalchemy import insert, select
+    from sqlalchemy.exc import IntegrityError
+
+    from gateway.store.migrate import alembic_config
+    from gateway.store.tables import promotion_requests, rollouts
+
+    db = Database(database_url)
+    now = datetime.now(UTC)
+
+    def rollout(rid: str, status: str, created: datetime, endpoint: str = "ep/a") -> dict[str, Any]:
+        return dict(
+            id=rid, version_uri=f"mg://sm/m/{rid}", registry_id="sm", endpoint_uri=endpoint,
+            promotion_id=f"p-{rid}", status=status, steps=[50, 100], step_seconds=60,
+            max_error_rate=0.01, step_index=-1, current_percent=0.0, requested_by="alice",
+            created_at=created, updated_at=created,
+        )  # fmt: skip
+
+    def request(rid: str) -> dict[str, Any]:
+        return dict(
+            id=f"p-{rid}", version_uri=f"mg://sm/m/{rid}", registry_id="sm", from_stage="NONE",
+            target_stage="PRODUCTION", status="PENDING", requested_by="alice", required_roles=[],
+            violations=[], attempts=0, pending_key=f"mg://sm/m/{rid} PRODUCTION", held=True,
+            created_at=now, updated_at=now,
+        )  # fmt: skip
+
+    try:
+        await db.migrate()
+        async with db.engine.begin() as conn:
+            await conn.run_sync(lambda c: command.downgrade(alembic_config(c), "0009"))
+            await conn.execute(
+                insert(rollouts),
+                [
+                    rollout("older", "PENDING_APPROVAL", now - timedelta(hours=2)),
+                    rollout("running", "RUNNING", now - timedelta(hours=1)),
+                    rollout("newer", "PENDING_APPROVAL", now),
+                    rollout("elsewhere", "PENDING_APPROVAL", now, endpoint="ep/b"),
+                ],
+            )
+            await conn.execute(
+                insert(promotion_requests), [request(r) for r in ("older", "running", "newer", "elsewhere")]
+            )
+        await db.migrate()
+
+        async with db.read() as conn:
+            rows = {r.id: r for r in await conn.execute(select(rollouts))}
+            requests = {r.id: r for r in await conn.execute(select(promotion_requests))}
+        assert {k: r.status for k, r in rows.items()} == {
+            "older": "ABORTED",
+            "running": "RUNNING",
+            "newer": "ABORTED",
+            "elsewhere": "PENDING_APPROVAL",
+        }
+        assert "rollout running was already in progress on this endpoint" in rows["newer"].outcome
+        assert {k: r.status for k, r in requests.items()} == {
+            "p-older": "REJECTED",
+            "p-running": "PENDING",
+            "p-newer": "REJECTED",
+            "p-elsewhere": "PENDING",
+        }
+        assert requests["p-newer"].pending_key is None
+        with pytest.raises(IntegrityError):
+            async with db.write() as conn:
+                await conn.execute(insert(rollouts).values(rollout("again", "PENDING_APPROVAL", now)))
     finally:
         await db.aclose()
