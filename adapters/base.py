@@ -674,7 +674,17 @@ def listing(
     return items
 
 
-def page_token(registry_id: str, body: Mapping[str, Any], key: str, *, what: str) -> str | None:
+def record(registry_id: str, body: Any, key: str, *, what: str) -> dict[str, Any]:
+    """The one object a get answer ``{"<key>": {...}}`` always carries."""
+    if not isinstance(body, dict):
+        raise _off_shape(registry_id, what, f"a JSON {type(body).__name__} instead of an object")
+    found = body.get(key)
+    if not isinstance(found, dict):
+        raise _off_shape(registry_id, what, f"no {key!r} object")
+    return found
+
+
+def listing_token(registry_id: str, body: Mapping[str, Any], key: str, *, what: str) -> str | None:
     """The next page's token of a listing answer (absent or empty: the last page)."""
     token = body.get(key)
     if token is None or token == "":
@@ -744,7 +754,7 @@ async def send_capped(
         raise ResponseTooLarge(
             registry_id,
             f"answered {request.method} {request.url.path} with more than {max_bytes} bytes "
-            "(max_response_bytes); the answer was not read",
+            "(max_response_bytes); reading stopped there",
             status=response.status_code,
             url=url,
         )

@@ -42,6 +42,8 @@ class FlakyMlflow:
         self.answer: Any = None  # None: MLflow's own answers; else this JSON for every search
         self.raw_body: tuple[int, bytes] | None = None  # (repeat, chunk): a body that size instead
         self.bytes_sent = 0
+        self.requests = 0
+        self.finished = threading.Event()  # set when a streamed body ends (or its reader hangs up)
         self._server: ThreadingHTTPServer | None = None
 
     @property
@@ -76,6 +78,7 @@ class FlakyMlflow:
 
             def do_GET(self) -> None:
                 parts = urlsplit(self.path)
+                owner.requests += 1
                 if owner.raw_body is not None:
                     self._stream(*owner.raw_body)
                     return
@@ -106,6 +109,8 @@ class FlakyMlflow:
                         owner.bytes_sent += len(chunk)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the reader hung up: what the cap is for
+                finally:
+                    owner.finished.set()
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
