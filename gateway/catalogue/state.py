@@ -20,7 +20,8 @@ The states (API.md "Registry state"):
     it has completed a sync and answers calls, but the index may be stale or
     incomplete: its last sync pass failed (and a later call was answered, so it
     is recovering), or the last pass completed while some models could not be
-    read (``last_error`` names them);
+    read (``last_error`` names them), or it held removals past the registry's
+    ``max_removal_share`` (``last_error`` says how many, and how to confirm);
 ``HEALTHY``
     otherwise.
 
@@ -123,7 +124,7 @@ def registry_state(registry_id: str, health: RegistryHealth | None, adapter: obj
         if answered_since:
             return report(RegistryState.DEGRADED, f"answers again, but its last sync failed: {sync_error}")
         return report(RegistryState.UNAVAILABLE, sync_error)
-    if sync_error:  # the last pass completed, but skipped what it could not read
+    if sync_error:  # the last pass completed, but skipped what it could not read or held removals
         return report(RegistryState.DEGRADED, sync_error)
     return report(RegistryState.HEALTHY, None)
 
