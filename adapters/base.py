@@ -13,7 +13,9 @@ retrying idempotent reads, and a JSON-over-HTTP client.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import entry_points
@@ -450,6 +452,14 @@ def factory_for(registry: RegistrySettings, factories: Mapping[str, AdapterFacto
     return factory
 
 
+def create_adapter(
+    registry: RegistrySettings, factories: Mapping[str, AdapterFactory], context: AdapterContext
+) -> RegistryAdapter:
+    """The registry's adapter, its HTTP clients capped at its ``max_response_bytes``."""
+    with response_cap(registry.max_response_bytes):
+        return factory_for(registry, factories).create(registry, context)
+
+
 # --- time ------------------------------------------------------------------
 
 
@@ -634,6 +644,135 @@ def token_from_response(
     return access_token, started + lifetime - min(margin_seconds, lifetime / 10)
 
 
+# --- answers of the documented shape ------------------------------------------
+
+
+def listing(
+    registry_id: str, body: Any, key: str, *, what: str, always_sent: bool = False
+) -> list[dict[str, Any]]:
+    """The items of a listing answer ``{"<key>": [{...}, ...], ...}``.
+
+    Registries that omit empty fields (MLflow, Google APIs) leave ``key`` out when
+    there is nothing to list, so a missing key is an empty page unless the registry
+    documents it as ``always_sent``. Anything else off the documented shape (a body
+    that is not an object, ``key`` not a list, an item not an object) is
+    ``RegistryUnavailable``, never an empty page: a sync takes an empty page to mean
+    the registry's models were deleted."""
+    if not isinstance(body, dict):
+        raise _off_shape(registry_id, what, f"a JSON {type(body).__name__} instead of an object")
+    if key not in body:
+        if always_sent:
+            raise _off_shape(registry_id, what, f"an object without {key!r}")
+        return []
+    items = body[key]
+    if items is None and not always_sent:
+        return []
+    if not isinstance(items, list):
+        raise _off_shape(registry_id, what, f"{key!r} as a JSON {type(items).__name__} instead of a list")
+    if not all(isinstance(item, dict) for item in items):
+        raise _off_shape(registry_id, what, f"{key!r} holding something other than objects")
+    return items
+
+
+def record(registry_id: str, body: Any, key: str, *, what: str) -> dict[str, Any]:
+    """The one object a get answer ``{"<key>": {...}}`` always carries."""
+    if not isinstance(body, dict):
+        raise _off_shape(registry_id, what, f"a JSON {type(body).__name__} instead of an object")
+    found = body.get(key)
+    if not isinstance(found, dict):
+        raise _off_shape(registry_id, what, f"no {key!r} object")
+    return found
+
+
+def listing_token(registry_id: str, body: Mapping[str, Any], key: str, *, what: str) -> str | None:
+    """The next page's token of a listing answer (absent or empty: the last page)."""
+    token = body.get(key)
+    if token is None or token == "":
+        return None
+    if not isinstance(token, str):
+        raise _off_shape(registry_id, what, f"{key!r} as a JSON {type(token).__name__} instead of a string")
+    return token
+
+
+def _off_shape(registry_id: str, what: str, found: str) -> RegistryUnavailable:
+    return RegistryUnavailable(
+        registry_id, f"answered {what} with {found}: not the documented shape", shape="unexpected"
+    )
+
+
+# --- response size -----------------------------------------------------------
+
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+# The cap of the registry whose adapter is being built: its HTTP clients take it
+# when they are made (``response_cap``), so no adapter has to pass it along.
+_RESPONSE_CAP: ContextVar[int] = ContextVar("modelgate_response_cap", default=DEFAULT_MAX_RESPONSE_BYTES)
+
+
+@contextlib.contextmanager
+def response_cap(max_bytes: int) -> Iterator[None]:
+    """Clients made inside read at most ``max_bytes`` of any one response body."""
+    reset = _RESPONSE_CAP.set(max_bytes)
+    try:
+        yield
+    finally:
+        _RESPONSE_CAP.reset(reset)
+
+
+def current_response_cap() -> int:
+    return _RESPONSE_CAP.get()
+
+
+class ResponseTooLarge(RegistryUnavailable):
+    """A body past the registry's ``max_response_bytes``: reading stopped there.
+    Not retried: the registry would send the same again."""
+
+    retryable = False
+
+
+async def send_capped(
+    client: httpx.AsyncClient, registry_id: str, request: httpx.Request, max_bytes: int
+) -> httpx.Response:
+    """Send ``request`` and read its body while it stays within ``max_bytes``
+    (decoded), so an outsized answer never sits in memory whole."""
+    response = await client.send(request, stream=True)
+    try:
+        declared = response.headers.get("Content-Length", "")
+        too_large = declared.isdigit() and int(declared) > max_bytes
+        chunks: list[bytes] = []
+        size = 0
+        if not too_large:
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > max_bytes:
+                    too_large = True
+                    break
+                chunks.append(chunk)
+    finally:
+        await response.aclose()
+    if too_large:
+        url = str(request.url.copy_with(query=None))
+        raise ResponseTooLarge(
+            registry_id,
+            f"answered {request.method} {request.url.path} with more than {max_bytes} bytes "
+            "(max_response_bytes); reading stopped there",
+            status=response.status_code,
+            url=url,
+        )
+    # The body as read (decoded): headers that describe the wire form no longer apply.
+    headers = [
+        (k, v)
+        for k, v in response.headers.multi_items()
+        if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+    ]
+    return httpx.Response(
+        response.status_code,
+        headers=headers,
+        content=b"".join(chunks),
+        request=request,
+        extensions=response.extensions,
+    )
+
+
 # --- JSON over HTTP ----------------------------------------------------------
 
 ErrorTranslator = Callable[[httpx.Response], RegistryError]
@@ -694,8 +833,9 @@ class BearerTokenAuth(httpx.Auth):
 
 class JsonHttpClient:
     """httpx with the habits every HTTP registry needs: timeouts, retried GETs,
-    never-retried writes, and the registry's error bodies turned into
-    ``RegistryError`` values that name the registry."""
+    never-retried writes, bodies read no further than ``max_response_bytes``, and
+    the registry's error bodies turned into ``RegistryError`` values that name the
+    registry."""
 
     def __init__(
         self,
@@ -708,9 +848,11 @@ class JsonHttpClient:
         timeout: float = 10.0,
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        max_response_bytes: int | None = None,
     ):
         self.registry_id = registry_id
         self._translate = translate_error
+        self.max_response_bytes = max_response_bytes or current_response_cap()
         self._retry = retry or RetryPolicy(deadline_seconds=timeout * 2)
         self._client = httpx.AsyncClient(
             base_url=base_url,
@@ -748,7 +890,8 @@ class JsonHttpClient:
         self, method: str, path: str, *, params: Any = None, json_body: Any = None
     ) -> httpx.Response:
         try:
-            response = await self._client.request(method, path, params=params, json=json_body)
+            request = self._client.build_request(method, path, params=params, json=json_body)
+            response = await send_capped(self._client, self.registry_id, request, self.max_response_bytes)
         except httpx.TimeoutException as exc:
             raise RegistryUnavailable(
                 self.registry_id, f"timed out ({type(exc).__name__})", url=self._url_of(path)

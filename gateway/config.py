@@ -38,7 +38,8 @@ name is counted as ``other``.
 Per registry, beside its adapter's keys: ``call_timeout_seconds`` (30; every
 adapter call), ``breaker_failures`` (5 consecutive unavailability failures open
 the circuit) and ``breaker_reset_seconds`` (30; how long it stays open before
-one trial call).
+one trial call); ``max_removal_share`` (0.5: a sync that would remove more of the
+registry's models is held) and ``max_response_bytes`` (64 MiB; any one response body).
 """
 
 from __future__ import annotations
@@ -249,6 +250,11 @@ class RegistrySettings:
     call_timeout_seconds: float = 30.0
     breaker_failures: int = 5
     breaker_reset_seconds: float = 30.0
+    # A sync that would remove more than this share of the registry's indexed models
+    # is held (gateway.catalogue.sync); 1 lets every removal through.
+    max_removal_share: float = 0.5
+    # The most of any one response body read from the registry (adapters.base).
+    max_response_bytes: int = 64 * 1024 * 1024
     # Every other key belongs to the adapter, which validates it (``parse_section``).
     options: Mapping[str, Any] = field(default_factory=dict)
     key: str = "registries[0]"  # where it stood in the file, for error messages
@@ -440,6 +446,10 @@ def _parse_registries(raw: Any) -> tuple[RegistrySettings, ...]:
                 raise ConfigError(f"{key}.{name}", "must be greater than 0")
         if base.breaker_failures < 1:
             raise ConfigError(f"{key}.breaker_failures", "must be at least 1")
+        if not 0 <= base.max_removal_share <= 1:
+            raise ConfigError(f"{key}.max_removal_share", "must be between 0 and 1")
+        if base.max_response_bytes < 1024:
+            raise ConfigError(f"{key}.max_response_bytes", "must be at least 1024")
         seen.add(base.id)
         options = {k: v for k, v in entry.items() if k not in common}
         check_no_credentials(options, key)  # every kind's URLs, plugins' too

@@ -24,12 +24,15 @@ from __future__ import annotations
 import asyncio
 import enum
 import functools
+import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, Protocol, TypeVar
 
+from adapters import base as adapter_base
 from adapters.base import ChangeSet, Health, Page, RegistryAdapter, endpoint_of
+from gateway.catalogue.live import BatchVersionReader
 from gateway.config import RegistrySettings
 from gateway.domain import LineageEdge, Model, ModelVersion, Stage
 from gateway.errors import RegistryAuthError, RegistryUnavailable
@@ -37,22 +40,39 @@ from gateway.errors import RegistryAuthError, RegistryUnavailable
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# Optional capabilities (``BulkVersionLister``, ``BatchVersionReader``,
-# ``VersionRegistrar``, ``ServingReader``): exposed only when the wrapped adapter has them, so the
-# ``isinstance`` checks on runtime protocols give the same answer as before.
-GUARDED_CAPABILITIES = frozenset(
-    {
-        "list_all_versions",
-        "get_versions",
-        "register_version",
-        "list_endpoints",
-        "endpoint_traffic",
-        "set_traffic",
-        "error_rate",
-        "deploy_candidate",
-        "metric_history",
-    }
-)
+# Calls that reach no registry: ``aclose`` releases the adapter's own clients and
+# ``handle_webhook`` verifies a delivery's signature locally (the refresh it asks for
+# goes through the guard).
+UNGUARDED = frozenset({"aclose", "handle_webhook"})
+
+
+def protocol_calls(protocols: Iterable[type]) -> frozenset[str]:
+    """The coroutine methods the protocols declare, less ``UNGUARDED``: every one may
+    wait on a registry, so every one gets the deadline and the breaker."""
+    return frozenset(
+        name
+        for protocol in protocols
+        for name, member in vars(protocol).items()
+        if inspect.iscoroutinefunction(member) and name not in UNGUARDED
+    )
+
+
+def adapter_protocols() -> tuple[type, ...]:
+    """The core protocol and every capability protocol: each ``Protocol`` class of
+    ``adapters.base``, and ``BatchVersionReader``. A protocol added there is guarded
+    without anyone listing it here."""
+    declared = [
+        value
+        for value in vars(adapter_base).values()
+        if isinstance(value, type) and getattr(value, "_is_protocol", False) and value is not Protocol
+    ]
+    return (*declared, BatchVersionReader)
+
+
+# Optional capabilities are reached through ``__getattr__``: exposed only when the
+# wrapped adapter has them, so ``isinstance`` checks on runtime protocols give the
+# same answer as for the adapter itself.
+GUARDED_CALLS = protocol_calls(adapter_protocols())
 
 
 class BreakerState(enum.Enum):
@@ -259,11 +279,10 @@ class GuardedAdapter:
         await self.inner.aclose()
 
     def __getattr__(self, name: str) -> Any:
-        # Only reached for names not defined above: optional capabilities and
-        # adapter-specific attributes (``handle_webhook`` verifies a signature
-        # locally, so it is passed through unguarded).
+        # Only reached for names not defined above: optional capabilities (guarded
+        # when a protocol declares them as calls) and adapter-specific attributes.
         attr = getattr(self.inner, name)
-        if name in GUARDED_CAPABILITIES and attr is not None:
+        if name in GUARDED_CALLS and attr is not None:
 
             @functools.wraps(attr)
             async def guarded(*args: Any, **kwargs: Any) -> Any:

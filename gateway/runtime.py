@@ -18,6 +18,7 @@ from adapters.base import (
     RegistrationRequest,
     RegistryAdapter,
     VersionRegistrar,
+    create_adapter,
     factory_for,
     load_factories,
 )
@@ -102,7 +103,7 @@ class Gateway:
             context = AdapterContext(database=database, artifacts_dir=artifacts_dir, environ=dict(os.environ))
             # Every registry call gets a deadline and a circuit breaker (gateway.resilience).
             adapters: dict[str, RegistryAdapter] = {
-                r.id: guard(factory_for(r, factories).create(r, context), r) for r in settings.registries
+                r.id: guard(create_adapter(r, factories, context), r) for r in settings.registries
             }
         except BaseException:
             await database.aclose()

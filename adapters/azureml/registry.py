@@ -12,7 +12,16 @@ from adapters.azureml.auth import EntraClientCredentialsAuth
 from adapters.azureml.links import studio_url
 from adapters.azureml.mapping import job_edge, stage_fields, to_model, to_version, writable_properties
 from adapters.azureml.options import AzureMLSettings
-from adapters.base import ChangeSet, Health, Page, RetryPolicy, decode_token, encode_token
+from adapters.base import (
+    ChangeSet,
+    Health,
+    Page,
+    RetryPolicy,
+    decode_token,
+    encode_token,
+    listing,
+    listing_token,
+)
 from gateway.domain import LineageEdge, Model, ModelVersion, Stage, record_edges
 from gateway.errors import RegistryError, RegistryNotFound
 
@@ -50,8 +59,11 @@ class AzureMLRegistry:
     async def list_models(self, page_token: str | None = None) -> Page[Model]:
         """One page of model containers, archived ones included (``listViewType=All``)."""
         body = await self._api.list_containers(self._next_link(page_token))
-        models = [to_model(m, self.registry_id) for m in body.get("value") or ()]
-        return Page(models, self._token(body.get("nextLink")))
+        items = listing(self.registry_id, body, "value", what="a model listing")
+        models = [to_model(m, self.registry_id) for m in items]
+        return Page(
+            models, self._token(listing_token(self.registry_id, body, "nextLink", what="a model listing"))
+        )
 
     async def get_model(self, name: str) -> Model | None:
         if not NAME.match(name):
@@ -74,10 +86,9 @@ class AzureMLRegistry:
         body = await self._api.list_versions(model_name, state.get("next"), view=ALL)
         if body is None:
             return Page([])
-        versions = [
-            to_version(v, self.registry_id, self.settings.stages, model_name) for v in body.get("value") or ()
-        ]
-        next_link = body.get("nextLink") or None
+        items = listing(self.registry_id, body, "value", what="a version listing")
+        versions = [to_version(v, self.registry_id, self.settings.stages, model_name) for v in items]
+        next_link = listing_token(self.registry_id, body, "nextLink", what="a version listing")
         if not self.settings.is_registry:
             return Page(versions, self._token(next_link))
         seen = set(state.get("seen") or ()) | {int(v.version) for v in versions if v.version.isdigit()}

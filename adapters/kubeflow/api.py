@@ -23,6 +23,8 @@ from adapters.base import (
     ErrorTranslator,
     JsonHttpClient,
     RetryPolicy,
+    listing,
+    listing_token,
     message_error_translator,
 )
 from adapters.kubeflow.options import PREFIX, KubeflowSettings
@@ -104,7 +106,13 @@ class KubeflowApi:
             params["filterQuery"] = filter_query
         if token:
             params["nextPageToken"] = token
-        return await self.get(path, params)
+        body = await self.get(path, params)
+        # The server always sends ``items`` (and ``nextPageToken``, "" on the last page):
+        # a page without them is not an empty page but a wrong answer.
+        what = f"GET {path}"
+        listing(self.registry_id, body, "items", what=what, always_sent=True)
+        listing_token(self.registry_id, body, "nextPageToken", what=what)
+        return dict(body)
 
     async def every(self, path: str, **kwargs: Any) -> AsyncIterator[dict[str, Any]]:
         """Every item of a listing, following ``nextPageToken``."""

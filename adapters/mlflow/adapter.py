@@ -53,6 +53,9 @@ from adapters.base import (
     JsonHttpClient,
     Page,
     RetryPolicy,
+    listing,
+    listing_token,
+    record,
 )
 from adapters.conventions import mlflow_logged_model_uri, mlflow_run_uri
 from adapters.mlflow import webhooks
@@ -162,11 +165,11 @@ class MlflowAdapter:
         if page_token:
             query["page_token"] = page_token
         body = await self._http.get("registered-models/search", query)
-        raws = body.get("registered_models") or []  # an empty result is {}, not []
+        raws = self._items(body, "registered_models")  # an empty result is {}, not []
         now = time.monotonic()
         for raw in raws:
             self._aliases[raw["name"]] = (now, alias_map(raw))
-        return raws, body.get("next_page_token") or None
+        return raws, self._next(body)
 
     async def _all_models(self) -> AsyncIterator[dict[str, Any]]:
         token: str | None = None
@@ -176,6 +179,14 @@ class MlflowAdapter:
                 yield raw
             if not token:
                 return
+
+    def _items(self, body: Any, key: str) -> list[dict[str, Any]]:
+        """A search's results: MLflow omits ``key`` when there are none (``{}``); any
+        other shape is an error, never an empty page."""
+        return listing(self.registry_id, body, key, what=f"a search for {key}")
+
+    def _next(self, body: Mapping[str, Any]) -> str | None:
+        return listing_token(self.registry_id, body, "next_page_token", what="a search")
 
     async def list_models(self, page_token: str | None = None) -> Page[Model]:
         """Registered models by name, ``page_size`` (≤ 1,000) per request. MLflow's page
@@ -204,7 +215,7 @@ class MlflowAdapter:
                 self._aliases.pop(name, None)
                 return None
             raise
-        raw = body["registered_model"]
+        raw = record(self.registry_id, body, "registered_model", what="registered-models/get")
         self._aliases[name] = (time.monotonic(), alias_map(raw))
         if any(t.get("key") == PROMPT_TAG and t.get("value") == "true" for t in raw.get("tags") or ()):
             return None
@@ -285,18 +296,18 @@ class MlflowAdapter:
         if page_token:
             query["page_token"] = page_token
         body = await self._http.get("model-versions/search", query)
-        raws = body.get("model_versions") or []
+        raws = self._items(body, "model_versions")
         if exact:
             raws = [r for r in raws if r["name"] == model_name]
-        return Page(await self._versions(raws), body.get("next_page_token") or None)
+        return Page(await self._versions(raws), self._next(body))
 
     async def list_all_versions(self, page_token: str | None = None) -> Page[ModelVersion]:
         """Every version of every model by (name, version), ``version_page_size`` per
         request (MLflow allows 200,000): the cheap way to sync a whole registry, with
         aliases reused from the model listing that precedes it."""
         body = await self._http.get("model-versions/search", self._all_versions_query(page_token))
-        raws = body.get("model_versions") or []
-        return Page(await self._versions(raws), body.get("next_page_token") or None)
+        raws = self._items(body, "model_versions")
+        return Page(await self._versions(raws), self._next(body))
 
     def _all_versions_query(self, page_token: str | None) -> dict[str, Any]:
         """``model-versions/search`` over every model in (name, version) order; a small
@@ -327,8 +338,8 @@ class MlflowAdapter:
         # The next page is on its way while this one waits for its models' aliases.
         fetching = (self._ahead.pop(page_token, None) if page_token else None) or self._fetch_versions(query)
         body = await fetching
-        raws = body.get("model_versions") or []
-        if token := body.get("next_page_token"):
+        raws = self._items(body, "model_versions")
+        if token := self._next(body):
             self._ahead[token] = self._fetch_versions(self._all_versions_query(token))
         if raws:
             await self._until_listed(raws[-1]["name"])
@@ -339,7 +350,7 @@ class MlflowAdapter:
             version = version_from_wire(self.registry_id, self._brief_options, raw, held, None, partial=True)
             self._brief[version.uri] = (raw, held)
             versions.append(version)
-        return Page(versions, body.get("next_page_token") or None)
+        return Page(versions, self._next(body))
 
     def _fetch_versions(self, query: dict[str, Any]) -> asyncio.Task[dict[str, Any]]:
         task = asyncio.ensure_future(self._http.get("model-versions/search", query))
@@ -414,7 +425,7 @@ class MlflowAdapter:
             raise
         if raw_model is None:
             return None
-        raw = body["model_version"]
+        raw = record(self.registry_id, body, "model_version", what="model-versions/get")
         runs = await self._run_details([raw.get("run_id")])
         files = await self._model_files([raw], runs)
         aliases = alias_map(raw_model).get(str(raw["version"]), ())
@@ -571,10 +582,10 @@ class MlflowAdapter:
             if token:
                 query["page_token"] = token
             body = await self._http.get("model-versions/search", query)
-            for raw in body.get("model_versions") or ():
+            for raw in self._items(body, "model_versions"):
                 if raw["name"] == name:
                     stages[str(raw["version"])] = raw.get("current_stage") or "None"
-            token = body.get("next_page_token") or None
+            token = self._next(body)
             if not token:
                 return stages
 

@@ -34,7 +34,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapters.base import ChangeSet, JsonHttpClient, decode_token, encode_token
+from adapters.base import ChangeSet, JsonHttpClient, decode_token, encode_token, listing, listing_token
 from adapters.mlflow.wire import model_fingerprint
 
 OVERLAP_MS = 2_000  # re-read window below the newest version stamp seen
@@ -141,12 +141,12 @@ class ChangeTracker:
             if token:
                 query["page_token"] = token
             body = await self._http.get("model-versions/search", query)
-            for raw in body.get("model_versions") or ():
+            for raw in listing(self._http.registry_id, body, "model_versions", what="a version search"):
                 stamp = int(raw.get("last_updated_timestamp") or 0)
                 if floor_ms is not None and stamp < floor_ms:
                     return rows
                 rows.append((raw["name"], str(raw["version"]), stamp))
-            token = body.get("next_page_token") or None
+            token = listing_token(self._http.registry_id, body, "next_page_token", what="a version search")
             if not token or floor_ms is None:
                 return rows
 

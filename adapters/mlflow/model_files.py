@@ -27,6 +27,7 @@ import httpx
 import yaml
 from cachetools import LRUCache
 
+from adapters.base import ResponseTooLarge, send_capped
 from adapters.mlflow.wire import ModelFiles
 
 log = logging.getLogger(__name__)
@@ -113,14 +114,16 @@ class ModelFileReader:
         self._cache: LRUCache[tuple[str, str, str], ModelFiles | None] = LRUCache(CACHE_ENTRIES)
 
     async def _file(self, name: str, version: str, path: str) -> str | None:
+        request = self._client.build_request(
+            "GET", "/model-versions/get-artifact", params={"name": name, "version": version, "path": path}
+        )
         try:
-            response = await self._client.get(
-                "/model-versions/get-artifact", params={"name": name, "version": version, "path": path}
-            )
-        except httpx.HTTPError as exc:
+            # A file past the limit is left out, never read whole.
+            response = await send_capped(self._client, self.registry_id, request, MAX_FILE_BYTES)
+        except (httpx.HTTPError, ResponseTooLarge) as exc:
             log.info("%s: cannot read %s of %s v%s: %s", self.registry_id, path, name, version, exc)
             return None
-        if response.status_code != 200 or len(response.content) > MAX_FILE_BYTES:
+        if response.status_code != 200:
             return None
         return response.text
 

@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Iterable
 
-from adapters.base import JsonHttpClient, RetryPolicy, retry_read
+from adapters.base import JsonHttpClient, RetryPolicy, record, retry_read
 from adapters.mlflow.wire import RunDetails, is_not_found, run_from_wire
 from gateway.errors import RegistryError, RegistryForbidden
 
@@ -68,7 +68,7 @@ class RunReader:
             if is_not_found(exc):
                 return None
             raise
-        return run_from_wire(self.registry_id, body["run"])
+        return run_from_wire(self.registry_id, record(self.registry_id, body, "run", what="runs/get"))
 
     async def _search(self, experiments: list[str], run_ids: list[str]) -> dict[str, RunDetails]:
         quoted = ", ".join(f"'{r}'" for r in run_ids if "'" not in r)

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from adapters.base import ChangeSet, Health, Page, iterate_pages
+from adapters.base import ChangeSet, Health, Page, iterate_pages, listing
 from adapters.sagemaker.calls import OperationUnsupported, SageMakerCalls, paging
 from adapters.sagemaker.lineage import api_edges, gather_bounded
 from adapters.sagemaker.links import sagemaker_console_url
@@ -117,7 +117,15 @@ class SageMakerRegistry:
             MaxResults=PAGE_SIZE,
             **paging(page_token),
         )
-        groups = page.get("ModelPackageGroupSummaryList", [])
+        # The API always sends the list (its reference: Required); an answer without it is
+        # not an empty registry.
+        groups = listing(
+            self.registry_id,
+            page,
+            "ModelPackageGroupSummaryList",
+            what="ListModelPackageGroups",
+            always_sent=True,
+        )
         models = await gather_bounded(self.options.max_concurrency, [self._model(g) for g in groups])
         return Page(models, page.get("NextToken") or None)
 
@@ -148,7 +156,9 @@ class SageMakerRegistry:
             MaxResults=PAGE_SIZE,
             **paging(page_token),
         )
-        summaries = page.get("ModelPackageSummaryList", [])
+        summaries = listing(
+            self.registry_id, page, "ModelPackageSummaryList", what="ListModelPackages", always_sent=True
+        )
         described = await gather_bounded(
             self.options.max_concurrency, [self._describe(s["ModelPackageArn"]) for s in summaries]
         )

@@ -6,7 +6,16 @@ from typing import Any
 
 import httpx
 
-from adapters.base import ChangeSet, Health, Page, RetryPolicy, decode_token, encode_token
+from adapters.base import (
+    ChangeSet,
+    Health,
+    Page,
+    RetryPolicy,
+    decode_token,
+    encode_token,
+    listing,
+    listing_token,
+)
 from adapters.unity_catalog.api import UnityCatalogApi, Wire
 from adapters.unity_catalog.mapping import alias_names, lineage_edges, to_model, to_version
 from adapters.unity_catalog.options import PREFIX, UnityCatalogSettings
@@ -51,7 +60,7 @@ class UnityCatalogRegistry:
         (by name, in name order) the listing has reached."""
         if self.settings.schema is not None:
             body = await self._api.list_models(self.settings.schema, page_token)
-            return Page(self._models(body), body.get("next_page_token") or None)
+            return Page(self._models(body), self._token(body))
         state = _state(page_token)
         schemas = await self._schemas()
         position = schemas.index(state["s"]) if state.get("s") in schemas else 0
@@ -59,7 +68,7 @@ class UnityCatalogRegistry:
         while position < len(schemas):
             body = await self._api.list_models(schemas[position], token)
             models = self._models(body)
-            token = body.get("next_page_token") or None
+            token = self._token(body)
             if token:
                 return Page(models, encode_token({"s": schemas[position], "t": token}))
             position += 1
@@ -88,9 +97,9 @@ class UnityCatalogRegistry:
         body = await self._api.list_versions(model_name, page_token)
         versions = [
             self._version(w, None if model_aliases is None else alias_names(model_aliases, w["version"]))
-            for w in body.get("model_versions") or ()
+            for w in listing(self.registry_id, body, "model_versions", what="a version listing")
         ]
-        return Page(versions, body.get("next_page_token") or None)
+        return Page(versions, self._token(body))
 
     async def get_version(self, name: str, version: str) -> ModelVersion | None:
         if not self._in_scope(name) or not version.isdigit():
@@ -181,7 +190,11 @@ class UnityCatalogRegistry:
         return self.settings.schema is None or parts[1] == self.settings.schema
 
     def _models(self, body: Wire) -> list[Model]:
-        return [to_model(w, self.registry_id, self.team) for w in body.get("registered_models") or ()]
+        items = listing(self.registry_id, body, "registered_models", what="a model listing")
+        return [to_model(w, self.registry_id, self.team) for w in items]
+
+    def _token(self, body: Wire) -> str | None:
+        return listing_token(self.registry_id, body, "next_page_token", what="a listing")
 
     def _version(self, wire: Wire, aliases: list[str] | None) -> ModelVersion:
         return to_version(

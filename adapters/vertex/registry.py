@@ -9,7 +9,7 @@ from datetime import datetime
 
 import httpx
 
-from adapters.base import ChangeSet, Health, Page, RetryPolicy, to_utc
+from adapters.base import ChangeSet, Health, Page, RetryPolicy, listing, listing_token, to_utc
 from adapters.vertex.api import VertexApi
 from adapters.vertex.links import vertex_console_url
 from adapters.vertex.mapping import MODEL_NAME, lineage_edges, model_id_of, to_model, to_version
@@ -55,8 +55,10 @@ class VertexRegistry:
         that version's labels. ``model_filter`` (Vertex filter syntax) scopes the
         listing; reads by name are not filtered."""
         body = await self._api.list_models(page_token)
-        models = [to_model(m, self.registry_id) for m in body.get("models") or ()]
-        return Page(models, body.get("nextPageToken") or None)
+        # Google APIs omit an empty ``models``; anything else off the shape is an error.
+        items = listing(self.registry_id, body, "models", what="models.list")
+        models = [to_model(m, self.registry_id) for m in items]
+        return Page(models, listing_token(self.registry_id, body, "nextPageToken", what="models.list"))
 
     async def list_versions(self, model_name: str, page_token: str | None = None) -> Page[ModelVersion]:
         """Every version through ``:listVersions``, oldest first. In this listing
@@ -66,8 +68,11 @@ class VertexRegistry:
         body = await self._api.list_versions(model_name, page_token)
         if body is None:
             return Page([])
-        versions = [to_version(m, self.registry_id, self.settings.stages) for m in body.get("models") or ()]
-        return Page(versions, body.get("nextPageToken") or None)
+        items = listing(self.registry_id, body, "models", what="models.listVersions")
+        versions = [to_version(m, self.registry_id, self.settings.stages) for m in items]
+        return Page(
+            versions, listing_token(self.registry_id, body, "nextPageToken", what="models.listVersions")
+        )
 
     async def get_model(self, name: str) -> Model | None:
         if not MODEL_ID.match(name):

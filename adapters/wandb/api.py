@@ -18,7 +18,14 @@ from typing import Any
 
 import httpx
 
-from adapters.base import JsonHttpClient, RetryPolicy, error_for_status, is_retryable, retry_after_seconds
+from adapters.base import (
+    JsonHttpClient,
+    RetryPolicy,
+    error_for_status,
+    is_retryable,
+    retry_after_seconds,
+    send_capped,
+)
 from adapters.wandb.options import WandbSettings
 from gateway.errors import RegistryError, RegistryRejected, RegistryUnavailable
 
@@ -121,7 +128,10 @@ class WandbApi:
         """A JSON file from storage (an artifact manifest), retried like a read."""
         for attempt in range(1, self._retry.attempts + 1):
             try:
-                response = await self._storage.get(url)
+                request = self._storage.build_request("GET", url)
+                response = await send_capped(
+                    self._storage, self.registry_id, request, self._http.max_response_bytes
+                )
             except httpx.TransportError as exc:
                 if attempt == self._retry.attempts:
                     raise RegistryUnavailable(self.registry_id, f"manifest unreachable ({exc})") from exc

@@ -35,7 +35,7 @@ from adapters.wandb.queries import (
     VERSION_DETAILS,
 )
 from gateway.domain import LineageEdge, Model, ModelVersion, Stage, record_edges
-from gateway.errors import RegistryError, RegistryNotFound, RegistryRejected
+from gateway.errors import RegistryError, RegistryNotFound, RegistryRejected, RegistryUnavailable
 
 log = logging.getLogger(__name__)
 DETAIL_CONCURRENCY = 8
@@ -93,8 +93,16 @@ class WandbRegistry:
                     f"W&B organization {self.settings.organization!r} not found (or not visible to this key)",
                 )
             self._org_entity = entity.get("name") or self._org_entity
-            connection = entity.get(field) or {}
-            edges = [e for e in connection.get("edges") or () if e and e.get("node")]
+            # GraphQL answers every field asked for: a field missing, or a connection
+            # whose ``edges`` is not a list, is a wrong answer, not an empty page.
+            connection = entity.get(field, ...)
+            found = connection.get("edges") if isinstance(connection, dict) else None
+            if connection is ... or (connection is not None and not isinstance(found, list)):
+                raise RegistryUnavailable(
+                    self.registry_id, f"answered the {field} query off its shape", shape="unexpected"
+                )
+            connection = connection or {}
+            edges = [e for e in found or () if isinstance(e, dict) and e.get("node")]
             info = connection.get("pageInfo") or {}
             after = info.get("endCursor") or (edges[-1].get("cursor") if edges else None)
             claims_more = bool(info.get("hasNextPage"))

@@ -77,7 +77,8 @@ RegistryStateEnum = strawberry.enum(
     name="RegistryState",
     description="SYNCING until its first full sync completes; UNAVAILABLE when its last call "
     "failed or timed out (or its last sync failed and nothing answered since); DEGRADED when it "
-    "answers but its last sync failed or skipped models it could not read; else HEALTHY.",
+    "answers but its last sync failed, skipped models it could not read, or held removals past "
+    "max_removal_share; else HEALTHY.",
 )
 
 describe_values(
@@ -85,7 +86,8 @@ describe_values(
     {
         "SYNCING": "Its first full sync has not completed: answers may lack its models.",
         "HEALTHY": "It answers and its last sync succeeded.",
-        "DEGRADED": "It answers, but its last sync failed or skipped models it could not read.",
+        "DEGRADED": "It answers, but its last sync failed, skipped models it could not read, or held "
+        "removals past max_removal_share (lastError says how to confirm them).",
         "UNAVAILABLE": "Its last call failed or timed out: answers come from the index.",
     },
 )

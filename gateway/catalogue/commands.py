@@ -2,11 +2,11 @@
 
     modelgate search QUERY [--stage S] [--team T] [--registry R] [--limit N] [--json]
     modelgate show URI [--json]
-    modelgate sync [--full] [--json]
+    modelgate sync [--full] [--allow-removals REGISTRY ...] [--json]
 
 They read the gateway's database directly (no server needed): readable tables
 in a terminal (rich), JSON with ``--json`` for scripts. Exit codes: 0 success,
-1 not found or a registry failed, 2 bad usage.
+1 not found, a registry failed or its removals were held, 2 bad usage.
 """
 
 from __future__ import annotations
@@ -57,6 +57,13 @@ def add_commands(
 
     sync = with_config(sub.add_parser("sync", help="sync every registry into the index once"))
     sync.add_argument("--full", action="store_true", help="re-list everything instead of an incremental pass")
+    sync.add_argument(
+        "--allow-removals",
+        action="append",
+        default=[],
+        metavar="REGISTRY",
+        help="apply this registry's removals even past its max_removal_share (repeatable)",
+    )
     sync.add_argument("--json", action="store_true", help="JSON for scripts (no progress bar)")
 
 
@@ -220,10 +227,13 @@ async def _show(args: argparse.Namespace, settings: Settings) -> int:
 async def _sync(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.runtime import Gateway
 
+    allowed = set(args.allow_removals)
+    if unknown := sorted(allowed - {r.id for r in settings.registries}):
+        raise BadInput(f"--allow-removals: no registry {', '.join(map(repr, unknown))} in the configuration")
     gateway = await Gateway.open(settings)
     try:
         if args.json:
-            results = await gateway.sync.sync_all(full=args.full)
+            results = await gateway.sync.sync_all(full=args.full, allow_removals=allowed)
         else:
             with Progress(
                 TextColumn("{task.description}"),
@@ -243,6 +253,9 @@ async def _sync(args: argparse.Namespace, settings: Settings) -> int:
                     if r.error:  # a failed pass is no finished bar: it reads as the failure it is
                         progress.update(task, description=f"[bold red]{r.registry_id} FAILED[/]")
                         progress.stop_task(task)
+                    elif r.held:
+                        progress.update(task, description=f"[yellow]{r.registry_id} HELD[/]")
+                        progress.stop_task(task)
                     elif r.partial:
                         progress.update(
                             task, description=f"[yellow]{r.registry_id} PARTIAL[/]",
@@ -253,19 +266,23 @@ async def _sync(args: argparse.Namespace, settings: Settings) -> int:
                     return r
 
                 async def one(registry_id: str) -> SyncResult:
-                    result = await gateway.sync.sync_registry(registry_id, full=args.full, progress=advance)
+                    result = await gateway.sync.sync_registry(
+                        registry_id, full=args.full, progress=advance, allow_removals=registry_id in allowed
+                    )
                     return finished(result)  # as each registry ends, not when all have
 
                 results = list(await asyncio.gather(*(one(rid) for rid in gateway.adapters)))
     finally:
         await gateway.aclose()
-    failed = [r for r in results if r.error]
+    failed = [r for r in results if r.error or r.held]
     if args.json:
         _print_json([r.__dict__ for r in results])
     else:
         for r in results:
             if r.error:
                 print(f"{r.registry_id}: FAILED: {r.error}", file=sys.stderr)
+            elif r.held:
+                print(f"{r.registry_id}: HELD: {r.held}", file=sys.stderr)
             elif r.skipped:
                 print(f"{r.registry_id}: skipped (another gateway replica is syncing it)")
             elif r.partial:

@@ -385,12 +385,11 @@ class CatalogueIndex:
                 removed += await self._remove(conn, cm.c.uri.in_(chunk))
         return removed
 
-    async def remove_models_except(self, registry_id: str, keep: set[str]) -> int:
-        """Drop every model of the registry not in ``keep`` (deleted upstream)."""
+    async def model_names(self, registry_id: str) -> list[str]:
+        """The names of every model the index holds for the registry."""
         async with self.db.read() as conn:
-            names = (await conn.execute(select(cm.c.name).where(cm.c.registry_id == registry_id))).scalars()
-            gone = [n for n in names if n not in keep]
-        return await self.remove_models(registry_id, gone)
+            query = select(cm.c.name).where(cm.c.registry_id == registry_id)
+            return list((await conn.execute(query)).scalars())
 
     def forget_searches(self) -> None:
         if self._searches is not None:

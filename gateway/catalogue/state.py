@@ -20,7 +20,8 @@ The states (API.md "Registry state"):
     it has completed a sync and answers calls, but the index may be stale or
     incomplete: its last sync pass failed (and a later call was answered, so it
     is recovering), or the last pass completed while some models could not be
-    read (``last_error`` names them);
+    read (``last_error`` names them), or it held removals past the registry's
+    ``max_removal_share`` (``last_error`` says how many, and how to confirm);
 ``HEALTHY``
     otherwise.
 
@@ -112,13 +113,20 @@ SYNC_PARTIAL = "its last sync could not read everything (some models or version 
 CALL_FAILED = "its last call failed"
 CIRCUIT_OPEN = "circuit open after repeated failures"
 FIRST_SYNC = "first sync not finished"
+SYNC_HELD = "its last sync would have removed most of its models, so its removals are held"
+# The sync engine's held-removal message starts so (counts only, no names).
+_HELD_PREFIX = "sync held:"
+
+
+def _partial_summary(sync_error: str) -> str:
+    return SYNC_HELD if sync_error.startswith(_HELD_PREFIX) else SYNC_PARTIAL
 
 
 def error_summary(health: RegistryHealth | None) -> str | None:
     """A sync's ``last_error`` in the gateway's own words (None: no error)."""
     if health is None or not health.last_error:
         return None
-    return SYNC_PARTIAL if health.healthy else SYNC_FAILED
+    return _partial_summary(health.last_error) if health.healthy else SYNC_FAILED
 
 
 def registry_state(registry_id: str, health: RegistryHealth | None, adapter: object | None) -> StateReport:
@@ -151,8 +159,8 @@ def registry_state(registry_id: str, health: RegistryHealth | None, adapter: obj
             recovering = "answers again, but its last sync failed"
             return report(RegistryState.DEGRADED, f"{recovering}: {sync_error}", recovering)
         return report(RegistryState.UNAVAILABLE, sync_error, SYNC_FAILED)
-    if sync_error:  # the last pass completed, but skipped what it could not read
-        return report(RegistryState.DEGRADED, sync_error, SYNC_PARTIAL)
+    if sync_error:  # the last pass completed, but skipped what it could not read or held removals
+        return report(RegistryState.DEGRADED, sync_error, _partial_summary(sync_error))
     return report(RegistryState.HEALTHY, None, None)
 
 

@@ -5,6 +5,14 @@ what changed since the last cursor and re-reads only those models. A failing
 registry is marked unhealthy and keeps its last good index entries, so queries
 go on answering from the index.
 
+Removals are decided in one place (``_remove``): a pass (full, incremental or a
+webhook's refresh) that would remove more than the registry's
+``max_removal_share`` of its indexed models is held. Nothing is removed, the
+registry is DEGRADED with a ``last_error`` that says how to confirm, and passes
+stay full until one finds the models again or is run with ``allow_removals``
+(``modelgate sync --full --allow-removals ID``). A registry that suddenly answers
+"nothing" (a proxy page, a wrong path) thus never wipes its catalogue.
+
 Only one gateway replica syncs a registry at a time: on PostgreSQL a session
 advisory lock per registry (released by the server if the holder dies), within a
 process an asyncio lock. A replica that finds the lock taken skips that pass.
@@ -72,6 +80,7 @@ class SyncResult:
     # HEALTHY), before the details were filled in; ``seconds`` is the whole pass.
     catalogued_seconds: float | None = None
     details_error: str | None = None  # the details pass failed: some versions lack them
+    held: str | None = None  # removals this pass would have made, held (why, how to confirm)
 
 
 def _with_team(
@@ -109,6 +118,8 @@ class SyncEngine:
         self.serving = serving
         self._served: dict[str, DeploymentMap] = {}
         self._locks = {rid: asyncio.Lock() for rid in adapters}
+        # Registries whose removals are held: their passes stay full until one is not.
+        self._held: set[str] = set()
         # Told of every background pass's progress (metrics); a caller's own callback is extra.
         self.on_progress: ProgressCallback | None = None
 
@@ -162,16 +173,24 @@ class SyncEngine:
         adapter = self.adapters[registry_id]
         model = await adapter.get_model(name)
         if model is None:
-            await self.index.remove_models(registry_id, [name])
+            if held := await self._remove(registry_id, [name], allow=False):
+                await self.index.record_sync(registry_id, healthy=True, error=held)
             return False
         served = await self.serving.deployments(registry_id, [model.uri]) if self.serving else {}
         await self.index.replace_models([await self._versions(adapter, model, served)])
         return True
 
     async def sync_registry(
-        self, registry_id: str, *, full: bool = False, progress: ProgressCallback | None = None
+        self,
+        registry_id: str,
+        *,
+        full: bool = False,
+        progress: ProgressCallback | None = None,
+        allow_removals: bool = False,
     ) -> SyncResult:
-        """One sync pass; never raises for a registry failure (it is recorded instead)."""
+        """One sync pass; never raises for a registry failure (it is recorded instead).
+        ``allow_removals``: apply removals past ``max_removal_share`` (an operator's
+        confirmation that the registry really lost those models)."""
         adapter = self.adapters[registry_id]
         started = time.perf_counter()
         async with self._exclusive(registry_id) as mine:
@@ -181,9 +200,11 @@ class SyncEngine:
             cursor = stats.cursor if stats and stats.synced_at else None
             try:
                 serving_changed = await self._read_serving(registry_id)
-                if full or cursor is None:
-                    return await self._full(adapter, progress, started)
-                return await self._incremental(adapter, cursor, progress, started, serving_changed)
+                if full or cursor is None or registry_id in self._held:
+                    return await self._full(adapter, progress, started, allow_removals)
+                return await self._incremental(
+                    adapter, cursor, progress, started, serving_changed, allow_removals
+                )
             except GatewayError as exc:
                 message = exc.message
                 log.warning("sync of %s failed: %s", registry_id, message)
@@ -241,7 +262,11 @@ class SyncEngine:
         return None
 
     async def _full(
-        self, adapter: RegistryAdapter, progress: ProgressCallback | None, started: float
+        self,
+        adapter: RegistryAdapter,
+        progress: ProgressCallback | None,
+        started: float,
+        allow_removals: bool = False,
     ) -> SyncResult:
         # Take the change cursor first: anything that changes during the listing
         # is picked up again by the next incremental pass.
@@ -319,6 +344,7 @@ class SyncEngine:
         catalogued: float | None = None
         details_error: str | None = None
         error: str | None = None
+        held: str | None = None
         removed = 0
         source: dict[asyncio.Future[Any], str] = {}
         try:
@@ -339,8 +365,14 @@ class SyncEngine:
                     if item is None:
                         del open_queues["catalogue"]
                         to_fill.put_nowait(None)
-                        removed, error = await self._catalogued(
-                            adapter, seen, skipped, changes.cursor, started, filler is not None
+                        removed, error, held = await self._catalogued(
+                            adapter,
+                            seen,
+                            skipped,
+                            changes.cursor,
+                            started,
+                            filler is not None,
+                            allow_removals,
                         )
                         catalogued = time.perf_counter() - started
                         catalogue_done.set()
@@ -379,6 +411,7 @@ class SyncEngine:
             partial=error,
             catalogued_seconds=catalogued if filler is not None else None,
             details_error=details_error,
+            held=held,
         )
 
     async def _catalogued(
@@ -389,12 +422,21 @@ class SyncEngine:
         cursor: str | None,
         started: float,
         details_pending: bool,
-    ) -> tuple[int, str | None]:
+        allow_removals: bool,
+    ) -> tuple[int, str | None, str | None]:
         """Every model is indexed: drop those deleted upstream and mark the registry
         synced (HEALTHY), whether or not details are still being filled in.
-        Returns (models removed, the message about skipped models)."""
+        Returns (models removed, the message about skipped models, the held removals).
+        Held removals leave the registry DEGRADED and its last sync and cursor as they
+        were: the next pass is full again."""
         # A model that could not be read is kept as indexed, not dropped as deleted.
-        removed = await self.index.remove_models_except(adapter.registry_id, seen | set(skipped))
+        keep = seen | set(skipped)
+        gone = [n for n in await self.index.model_names(adapter.registry_id) if n not in keep]
+        held = await self._remove(adapter.registry_id, gone, allow=allow_removals)
+        if held:
+            await self.index.record_sync(adapter.registry_id, healthy=True, error=held)
+            return 0, None, held
+        removed = len(gone)
         error = _skipped_message(skipped) if skipped else None
         await self.index.record_sync(
             adapter.registry_id,
@@ -405,7 +447,26 @@ class SyncEngine:
             seconds=time.perf_counter() - started,
             details_pending=details_pending,
         )
-        return removed, error
+        return removed, error, None
+
+    async def _remove(self, registry_id: str, names: Collection[str], *, allow: bool) -> str | None:
+        """Remove the models, unless they are more than ``max_removal_share`` of the
+        registry's indexed models and ``allow`` is not given: then nothing is removed
+        and the message that says so is returned (the registry's ``last_error``)."""
+        if not names:
+            self._held.discard(registry_id)
+            return None
+        settings = self.registries.get(registry_id)
+        share = settings.max_removal_share if settings else 1.0
+        indexed = len(await self.index.model_names(registry_id))
+        if not allow and share < 1 and len(names) > share * indexed:
+            self._held.add(registry_id)
+            message = _held_message(registry_id, len(names), indexed, share)
+            log.warning("%s: %s", registry_id, message)
+            return message
+        await self.index.remove_models(registry_id, names)
+        self._held.discard(registry_id)
+        return None
 
     async def _fill(self, adapter: RegistryAdapter, filler: DetailFiller, batch: list[Pair]) -> list[Pair]:
         """The batch's versions with their details, each model's as the index holds them
@@ -426,11 +487,13 @@ class SyncEngine:
         progress: ProgressCallback | None,
         started: float,
         serving_changed: Collection[str] = (),
+        allow_removals: bool = False,
     ) -> SyncResult:
         changes = await adapter.changes_since(cursor)
         if changes.changed is None:
-            return await self._full(adapter, progress, started)
-        changed = removed = 0
+            return await self._full(adapter, progress, started, allow_removals)
+        changed = 0
+        gone: list[str] = []
         # Models whose traffic moved are re-read too: their records carry it.
         prefix = f"mg://{adapter.registry_id}/"
         names = list(
@@ -439,24 +502,38 @@ class SyncEngine:
         for done, name in enumerate(names, start=1):
             model = await adapter.get_model(name)
             if model is None:
-                removed += await self.index.remove_models(adapter.registry_id, [name])
+                gone.append(name)
             else:
                 changed += await self.index.replace_models([await self._versions(adapter, model)])
             if progress:
                 progress(adapter.registry_id, done)
-        removed += await self.index.remove_models(adapter.registry_id, changes.deleted)
+        gone = list(dict.fromkeys([*gone, *changes.deleted]))
         seconds = time.perf_counter() - started
+        if held := await self._remove(adapter.registry_id, gone, allow=allow_removals):
+            # The cursor stays: the removals are found again until confirmed.
+            await self.index.record_sync(adapter.registry_id, healthy=True, error=held)
+            return SyncResult(adapter.registry_id, False, len(names), changed, 0, seconds, held=held)
         await self.index.record_sync(
             adapter.registry_id, healthy=True, cursor=changes.cursor, synced=True, seconds=seconds
         )
-        return SyncResult(adapter.registry_id, False, len(names), changed, removed, seconds)
+        return SyncResult(adapter.registry_id, False, len(names), changed, len(gone), seconds)
 
     async def sync_all(
-        self, *, full: bool = False, progress: ProgressCallback | None = None
+        self,
+        *,
+        full: bool = False,
+        progress: ProgressCallback | None = None,
+        allow_removals: Collection[str] = (),
     ) -> list[SyncResult]:
+        """``allow_removals``: registries whose removals past ``max_removal_share`` apply."""
         return list(
             await asyncio.gather(
-                *(self.sync_registry(rid, full=full, progress=progress) for rid in self.adapters)
+                *(
+                    self.sync_registry(
+                        rid, full=full, progress=progress, allow_removals=rid in allow_removals
+                    )
+                    for rid in self.adapters
+                )
             )
         )
 
@@ -472,6 +549,16 @@ class SyncEngine:
             # Again in full until one pass completed with every detail.
             full = full and (result.error is not None or result.skipped or result.details_error is not None)
             await asyncio.sleep(interval)
+
+
+def _held_message(registry_id: str, removing: int, indexed: int, share: float) -> str:
+    """Counts only: the names of the models would reach whoever sees the registry's state."""
+    return (
+        f"sync held: it would remove {removing} of the {indexed} models indexed from this registry, "
+        f"more than max_removal_share ({share:g}) allows, so nothing was removed. If the registry "
+        f"really deleted them, run `modelgate sync --full --allow-removals {registry_id}` (or raise "
+        "max_removal_share); if it answered wrongly, the next full sync that finds them clears this"
+    )
 
 
 def _skipped_message(skipped: Mapping[str, str]) -> str:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import inspect
+from typing import Any, Protocol
 
 import pytest
 
+import adapters.base
 from adapters.base import BulkVersionLister, VersionRegistrar, WebhookReceiver
 from gateway.catalogue.live import BatchVersionReader
 from gateway.errors import NotFound, RegistryRejected, RegistryUnavailable
@@ -120,6 +122,73 @@ async def test_guarded_calls_time_out() -> None:
     assert guarded.breaker.state is BreakerState.OPEN
     health = await guarded.health()
     assert not health.ok and "circuit open" in (health.detail or "")
+
+
+# Coroutine methods that reach no registry, passed through on purpose (resilience.UNGUARDED).
+LOCAL_CALLS = {"aclose", "handle_webhook"}
+
+
+def protocol_methods() -> dict[str, inspect.Signature]:
+    """Every coroutine method of every protocol an adapter may implement, by name."""
+    protocols = [
+        cls
+        for cls in vars(adapters.base).values()
+        if isinstance(cls, type) and Protocol in cls.__mro__ and cls is not Protocol
+    ]
+    methods: dict[str, inspect.Signature] = {}
+    for protocol in [*protocols, BatchVersionReader]:
+        for name, member in vars(protocol).items():
+            if inspect.iscoroutinefunction(member) and name not in LOCAL_CALLS:
+                methods[name] = inspect.signature(member)
+    return methods
+
+
+class HangingAdapter:
+    """An adapter of every protocol whose every call waits forever."""
+
+    registry_id = "stuck"
+    kind = "stuck"
+    fills_details = True
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in protocol_methods():
+            raise AttributeError(name)
+
+        async def hang(*args: Any, **kwargs: Any) -> Any:
+            await asyncio.Event().wait()
+
+        return hang
+
+
+def test_every_protocol_method_is_enumerated() -> None:
+    # The enumeration below must see the calls the guard once missed.
+    assert {"set_stage_for_promotion", "list_all_versions_brief", "fill_details", "get_versions"} <= set(
+        protocol_methods()
+    )
+
+
+@pytest.mark.parametrize("method", sorted(protocol_methods()))
+async def test_every_protocol_method_meets_the_deadline(method: str) -> None:
+    guarded = GuardedAdapter(
+        HangingAdapter(),  # type: ignore[arg-type]
+        CircuitBreaker("stuck", failure_threshold=100),
+        timeout_seconds=0.05,
+    )
+    signature = protocol_methods()[method]
+    params = [p for p in signature.parameters.values() if p.name != "self"]
+    args = [None for p in params if p.kind is p.POSITIONAL_OR_KEYWORD and p.default is p.empty]
+    kwargs = {p.name: None for p in params if p.kind is p.KEYWORD_ONLY and p.default is p.empty}
+    call = getattr(guarded, method)(*args, **kwargs)
+    try:
+        # The outer bound only stops a call that escaped the guard from hanging the run.
+        result = await asyncio.wait_for(call, timeout=5)
+    except RegistryUnavailable as exc:
+        assert "did not answer within 0.05s" in exc.message and method in exc.message
+    except TimeoutError:
+        pytest.fail(f"{method} escaped the guard: no deadline")
+    else:
+        # ``health`` reports the failure instead of raising it.
+        assert method == "health" and not result.ok and "did not answer within 0.05s" in result.detail
 
 
 @pytest.mark.parametrize(
