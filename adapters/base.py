@@ -279,8 +279,17 @@ class VersionRegistrar(Protocol):
     ) -> ModelVersion: ...
 
     async def set_stage(
-        self, version: ModelVersion, stage: Stage, *, actor: str, within: TransactionHook | None = None
-    ) -> ModelVersion: ...
+        self,
+        version: ModelVersion,
+        stage: Stage,
+        *,
+        actor: str,
+        within: TransactionHook | None = None,
+        demoted: TransactionHook | None = None,
+    ) -> ModelVersion:
+        """In the write's transaction, ``demoted`` runs with each version a PRODUCTION
+        write moved out of PRODUCTION (one PRODUCTION version per model), then
+        ``within`` with the written version."""
 
 
 @dataclass(frozen=True)
