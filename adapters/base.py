@@ -511,6 +511,25 @@ async def iterate_page_items(fetch: Callable[[str | None], Awaitable[Page[T]]]) 
         token = page.next_token
 
 
+async def archive_other_production(
+    adapter: RegistryAdapter, promoted: ModelVersion, archive: Callable[[ModelVersion], Awaitable[object]]
+) -> None:
+    """Keep one PRODUCTION version per model in a registry that would hold several
+    (any number of Approved SageMaker packages, a stage property per version): after
+    ``promoted`` was written PRODUCTION, ``archive`` every other version of its model
+    that still reads PRODUCTION, as MLflow's ``archive_existing_versions`` does. If
+    one of those writes fails, the error's ``extensions.applied`` says that the
+    promotion itself took effect (promoting it again finishes the job)."""
+    listing = iterate_pages(lambda t: adapter.list_versions(promoted.model_name, t))
+    others = [v async for v in listing if v.version != promoted.version and v.stage is Stage.PRODUCTION]
+    try:
+        for other in others:
+            await archive(other)
+    except RegistryError as exc:
+        exc.extensions["applied"] = [f"{promoted.uri} {Stage.PRODUCTION.value}"]
+        raise
+
+
 # --- retries ---------------------------------------------------------------
 
 

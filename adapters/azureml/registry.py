@@ -12,7 +12,15 @@ from adapters.azureml.auth import EntraClientCredentialsAuth
 from adapters.azureml.links import studio_url
 from adapters.azureml.mapping import job_edge, stage_fields, to_model, to_version, writable_properties
 from adapters.azureml.options import AzureMLSettings
-from adapters.base import ChangeSet, Health, Page, RetryPolicy, decode_token, encode_token
+from adapters.base import (
+    ChangeSet,
+    Health,
+    Page,
+    RetryPolicy,
+    archive_other_production,
+    decode_token,
+    encode_token,
+)
 from gateway.domain import LineageEdge, Model, ModelVersion, Stage, record_edges
 from gateway.errors import RegistryError, RegistryNotFound
 
@@ -125,8 +133,19 @@ class AzureMLRegistry:
 
     async def set_stage(self, version: ModelVersion, stage: Stage, *, actor: str) -> ModelVersion:
         """PUT the version back with the new ``stage`` (or ``isArchived``), every
-        other field as just read. Azure ML keeps no note of who asked: ``actor``
-        lives in modelgate's audit log only."""
+        other field as just read. ``stage`` is a free string per version, so
+        PRODUCTION then archives every other version of the model that reads
+        PRODUCTION: one PRODUCTION version per model (``archive_other_production``).
+        Azure ML keeps no note of who asked: ``actor`` lives in modelgate's audit
+        log only."""
+        written = await self._write_stage(version, stage)
+        if stage is Stage.PRODUCTION:
+            await archive_other_production(
+                self, written, lambda other: self._write_stage(other, Stage.ARCHIVED)
+            )
+        return written
+
+    async def _write_stage(self, version: ModelVersion, stage: Stage) -> ModelVersion:
         current = await self._api.get_version(version.model_name, version.version)
         if current is None:
             raise RegistryNotFound(
