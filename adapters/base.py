@@ -281,8 +281,17 @@ class VersionRegistrar(Protocol):
     ) -> ModelVersion: ...
 
     async def set_stage(
-        self, version: ModelVersion, stage: Stage, *, actor: str, within: TransactionHook | None = None
-    ) -> ModelVersion: ...
+        self,
+        version: ModelVersion,
+        stage: Stage,
+        *,
+        actor: str,
+        within: TransactionHook | None = None,
+        demoted: TransactionHook | None = None,
+    ) -> ModelVersion:
+        """In the write's transaction, ``demoted`` runs with each version a PRODUCTION
+        write moved out of PRODUCTION (one PRODUCTION version per model), then
+        ``within`` with the written version."""
 
 
 @dataclass(frozen=True)
@@ -510,6 +519,25 @@ async def iterate_page_items(fetch: Callable[[str | None], Awaitable[Page[T]]]) 
             raise RegistryError("?", f"paging token repeated: {page.next_token!r}")
         seen_tokens.add(page.next_token)
         token = page.next_token
+
+
+async def archive_other_production(
+    adapter: RegistryAdapter, promoted: ModelVersion, archive: Callable[[ModelVersion], Awaitable[object]]
+) -> None:
+    """Keep one PRODUCTION version per model in a registry that would hold several
+    (any number of Approved SageMaker packages, a stage property per version): after
+    ``promoted`` was written PRODUCTION, ``archive`` every other version of its model
+    that still reads PRODUCTION, as MLflow's ``archive_existing_versions`` does. If
+    one of those writes fails, the error's ``extensions.applied`` says that the
+    promotion itself took effect (promoting it again finishes the job)."""
+    listing = iterate_pages(lambda t: adapter.list_versions(promoted.model_name, t))
+    others = [v async for v in listing if v.version != promoted.version and v.stage is Stage.PRODUCTION]
+    try:
+        for other in others:
+            await archive(other)
+    except RegistryError as exc:
+        exc.extensions["applied"] = [f"{promoted.uri} {Stage.PRODUCTION.value}"]
+        raise
 
 
 # --- retries ---------------------------------------------------------------

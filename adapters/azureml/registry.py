@@ -17,6 +17,7 @@ from adapters.base import (
     Health,
     Page,
     RetryPolicy,
+    archive_other_production,
     decode_token,
     encode_token,
     listing,
@@ -136,8 +137,19 @@ class AzureMLRegistry:
 
     async def set_stage(self, version: ModelVersion, stage: Stage, *, actor: str) -> ModelVersion:
         """PUT the version back with the new ``stage`` (or ``isArchived``), every
-        other field as just read. Azure ML keeps no note of who asked: ``actor``
-        lives in modelgate's audit log only."""
+        other field as just read. ``stage`` is a free string per version, so
+        PRODUCTION then archives every other version of the model that reads
+        PRODUCTION: one PRODUCTION version per model (``archive_other_production``).
+        Azure ML keeps no note of who asked: ``actor`` lives in modelgate's audit
+        log only."""
+        written = await self._write_stage(version, stage)
+        if stage is Stage.PRODUCTION:
+            await archive_other_production(
+                self, written, lambda other: self._write_stage(other, Stage.ARCHIVED)
+            )
+        return written
+
+    async def _write_stage(self, version: ModelVersion, stage: Stage) -> ModelVersion:
         current = await self._api.get_version(version.model_name, version.version)
         if current is None:
             raise RegistryNotFound(

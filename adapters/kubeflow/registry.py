@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from adapters.base import ChangeSet, Health, Page, RetryPolicy
+from adapters.base import ChangeSet, Health, Page, RetryPolicy, archive_other_production
 from adapters.kubeflow.api import KubeflowApi
 from adapters.kubeflow.mapping import (
     deployment_of,
@@ -189,15 +189,31 @@ class KubeflowRegistry:
 
         Works from a fresh read and sends the whole ``customProperties`` map: the
         server *replaces* the map on PATCH, so sending only the stage would erase
-        every other property. Other versions keep their stage (a property is per
-        version; KServe may serve several at once). The registry records no editor:
-        ``actor`` lives in modelgate's audit log only."""
+        every other property. A stage property is per version, so PRODUCTION then
+        archives every other version of the model that reads PRODUCTION (by its
+        property, or by being served where ``deployed_is_production``): one
+        PRODUCTION version per model (``archive_other_production``). The registry
+        records no editor: ``actor`` lives in modelgate's audit log only."""
         model = await self._model(version.model_name)
         current = await self._version(model, version.version) if model else None
         if model is None or current is None:
             raise RegistryRejected(
                 self.registry_id, f"model {version.model_name} has no version {version.version}", status=404
             )
+        written = await self._write_stage(model, current, version, stage)
+        if stage is Stage.PRODUCTION:
+
+            async def archive(other: ModelVersion) -> None:
+                wire = await self._version(model, other.version)
+                if wire is not None:
+                    await self._write_stage(model, wire, other, Stage.ARCHIVED)
+
+            await archive_other_production(self, written, archive)
+        return written
+
+    async def _write_stage(
+        self, model: Wire, current: Wire, version: ModelVersion, stage: Stage
+    ) -> ModelVersion:
         stages = self.settings.stages
         properties = dict(current.get("customProperties") or {})
         wanted = string_property(stages.written(stage))

@@ -4,6 +4,9 @@ Version numbers are assigned by ``UPDATE ... SET last_version = last_version + 1
 RETURNING`` inside the registering transaction, so concurrent registrations
 into one model get 1, 2, 3 ... with no gap or duplicate on SQLite (one writer
 at a time) and PostgreSQL (the model row is locked until commit).
+
+A model has at most one PRODUCTION version: ``set_stage`` to PRODUCTION archives
+the one it replaces in the same transaction, under the same lock (see there).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import semver
@@ -273,26 +277,27 @@ class NativeRegistry:
         return version
 
     async def set_stage(
-        self, version: ModelVersion, stage: Stage, *, actor: str, within: TransactionHook | None = None
+        self,
+        version: ModelVersion,
+        stage: Stage,
+        *,
+        actor: str,
+        within: TransactionHook | None = None,
+        demoted: TransactionHook | None = None,
     ) -> ModelVersion:
+        """Write ``stage``. PRODUCTION is held by one version of a model: writing it
+        moves every other PRODUCTION version of the model to ARCHIVED (as MLflow's
+        ``archive_existing_versions`` does) in the same transaction, and hands each
+        to ``demoted`` there, before ``within``.
+
+        The registry's change counter and then the model row are updated first,
+        so concurrent writes to one model queue on their row locks (PostgreSQL;
+        SQLite's write transaction is exclusive) and each reads the stages the one
+        before it left: exactly one PRODUCTION version remains. The order of those
+        two locks is ``register_version``'s too, so the two never deadlock."""
         now = utcnow()
         async with self._db.write() as conn:
-            record = await self._version_record(conn, version.model_name, int(version.version))
-            if record is None:
-                raise NotFound(f"{version.uri} does not exist", registry=self.registry_id)
-            updated = dataclasses.replace(
-                version_from_dict(record), stage=stage, native_stage=stage.value, updated_at=now
-            )
             seq = await self._next_change(conn)
-            await conn.execute(
-                update(native_versions)
-                .where(
-                    native_versions.c.registry_id == self.registry_id,
-                    native_versions.c.model_name == version.model_name,
-                    native_versions.c.version == int(version.version),
-                )
-                .values(stage=stage.value, record=version_to_dict(updated), updated_at=now)
-            )
             await conn.execute(
                 update(native_models)
                 .where(
@@ -301,9 +306,55 @@ class NativeRegistry:
                 )
                 .values(change_seq=seq, updated_at=now)
             )
+            record = await self._version_record(conn, version.model_name, int(version.version))
+            if record is None:
+                raise NotFound(f"{version.uri} does not exist", registry=self.registry_id)
+            displaced: list[dict[str, Any]] = []
+            if stage is Stage.PRODUCTION:
+                displaced = await self._production_records(conn, version.model_name, int(version.version))
+            demotions = [self._restaged(r, Stage.ARCHIVED, now) for r in displaced]
+            for demotion in demotions:
+                await self._write_stage(conn, demotion, now)
+            updated = self._restaged(record, stage, now)
+            await self._write_stage(conn, updated, now)
+            if demoted is not None:
+                for demotion in demotions:
+                    await demoted(conn, demotion)
             if within is not None:
                 await within(conn, updated)
         return updated
+
+    async def _production_records(
+        self, conn: AsyncConnection, model_name: str, besides: int
+    ) -> list[dict[str, Any]]:
+        rows = await conn.execute(
+            select(native_versions.c.record)
+            .where(
+                native_versions.c.registry_id == self.registry_id,
+                native_versions.c.model_name == model_name,
+                native_versions.c.stage == Stage.PRODUCTION.value,
+                native_versions.c.version != besides,
+            )
+            .order_by(native_versions.c.version)
+        )
+        return list(rows.scalars())
+
+    @staticmethod
+    def _restaged(record: dict[str, Any], stage: Stage, now: datetime) -> ModelVersion:
+        return dataclasses.replace(
+            version_from_dict(record), stage=stage, native_stage=stage.value, updated_at=now
+        )
+
+    async def _write_stage(self, conn: AsyncConnection, version: ModelVersion, now: datetime) -> None:
+        await conn.execute(
+            update(native_versions)
+            .where(
+                native_versions.c.registry_id == self.registry_id,
+                native_versions.c.model_name == version.model_name,
+                native_versions.c.version == int(version.version),
+            )
+            .values(stage=version.stage.value, record=version_to_dict(version), updated_at=now)
+        )
 
     async def count_versions(self, model_name: str) -> int:
         async with self._db.read() as conn:

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from adapters.base import ChangeSet, Health, Page, iterate_pages, listing
+from adapters.base import ChangeSet, Health, Page, archive_other_production, listing
 from adapters.sagemaker.calls import OperationUnsupported, SageMakerCalls, paging
 from adapters.sagemaker.lineage import api_edges, gather_bounded
 from adapters.sagemaker.links import sagemaker_console_url
@@ -275,22 +275,15 @@ class SageMakerRegistry:
             raise RegistryRejected(self.registry_id, f"{version.uri} no longer exists", awsCode="NotFound")
         result = await self._write_stage(package, version.uri, stage, actor)
         if stage is Stage.PRODUCTION:
-            try:
-                await self._archive_other_production(result, actor)
-            except RegistryError as exc:
-                exc.extensions["applied"] = [f"{result.uri} {stage.value}"]
-                raise
-        return result
 
-    async def _archive_other_production(self, promoted: ModelVersion, actor: str) -> None:
-        async for other in iterate_pages(lambda t: self.list_versions(promoted.model_name, t)):
-            if other.version == promoted.version or other.stage is not Stage.PRODUCTION:
-                continue
-            package = await self._describe(other.native["arn"]) if other.native.get("arn") else None
-            if package is not None:
-                await self._write_stage(
-                    package, other.uri, Stage.ARCHIVED, actor, why=f"superseded by {promoted.uri}"
-                )
+            async def archive(other: ModelVersion) -> None:
+                package = await self._describe(other.native["arn"]) if other.native.get("arn") else None
+                if package is not None:
+                    why = f"superseded by {result.uri}"
+                    await self._write_stage(package, other.uri, Stage.ARCHIVED, actor, why=why)
+
+            await archive_other_production(self, result, archive)
+        return result
 
     async def _write_stage(
         self, package: dict[str, Any], uri: str, stage: Stage, actor: str, *, why: str | None = None

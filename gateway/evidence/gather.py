@@ -27,7 +27,7 @@ from gateway.lineage.walk import Direction
 if TYPE_CHECKING:
     from gateway.runtime import Gateway
 
-STAGE_ACTIONS = frozenset({"promotion.applied", "stage.synced", "version.registered"})
+STAGE_ACTIONS = frozenset({*audit.STAGE_ACTIONS, "version.registered"})
 MAX_EVENTS = 5000  # a pack lists at most this many audit events (the newest are kept)
 
 

@@ -30,7 +30,9 @@ head is held for as short a time as possible and always after every other lock.
 Actions: ``version.registered``, ``version.removed``, ``stage.synced`` (a sync
 saw a stage change modelgate did not make), ``promotion.requested``,
 ``promotion.approved``, ``promotion.rejected``, ``promotion.applied`` (the
-write-through), ``promotion.failed``, ``promotion.blocked``, ``policy.changed``
+write-through), ``stage.demoted`` (a version a PRODUCTION write-through moved
+out of PRODUCTION, in the same transaction), ``promotion.failed``,
+``promotion.blocked``, ``policy.changed``
 and ``compliance.changed`` (a version's evaluated state changed; these are what
 "as of" compliance reports are rebuilt from), and the canary rollouts'
 ``rollout.requested``, ``rollout.started``, ``rollout.step``,
@@ -64,6 +66,8 @@ from gateway.tokens import decode_token, encode_token
 from gateway.wording import plural
 
 SYSTEM = "system"
+# Events that record a version's stage change (``to`` in their details).
+STAGE_ACTIONS = ("promotion.applied", "stage.demoted", "stage.synced")
 HEAD_ID = 1
 EXPORT_BATCH = 2000
 # Where a write connection carries the audit HMAC key (``Database.audit_key``), so

@@ -11,7 +11,8 @@ and appends audit events:
   evaluation of a version is a change too, so the audit log holds each
   version's full compliance history and reports can be rebuilt "as of" a time;
 - ``stage.synced`` when a sync sees a stage change that modelgate did not make
-  itself (its own write-throughs are already recorded as ``promotion.applied``);
+  itself (its own write-throughs are already recorded as ``promotion.applied``
+  and ``stage.demoted``);
 - ``version.removed`` when a version leaves the index.
 
 ``reevaluate_all`` does the same for the whole index, in batches of models,
@@ -49,7 +50,6 @@ PRODUCTION_NOT_SERVING = "modelgate.production-not-serving"
 SERVING_NOT_PRODUCTION = "modelgate.serving-not-production"
 BUILTIN_REVISION = "builtin-2"
 SNAPSHOT_ACTIONS = ("compliance.changed", "version.removed")
-STAGE_ACTIONS = ("promotion.applied", "stage.synced")
 REEVALUATION_BATCH = 500  # models per transaction
 
 
@@ -300,7 +300,7 @@ class ComplianceRecorder:
             old = before.get(v.uri)
             if old is None or old.stage is v.stage:
                 continue
-            last = await audit.latest_event(conn, STAGE_ACTIONS, v.uri)
+            last = await audit.latest_event(conn, audit.STAGE_ACTIONS, v.uri)
             if last is not None and last.details.get("to") == v.stage.value:
                 continue  # modelgate's own write-through, recorded when it was made
             events.append(

@@ -15,13 +15,21 @@ and the second sees the first. The write-through is claimed with a conditional
 applies it, so concurrent or repeated approvals never apply twice. Unique keys
 on (request, role) and (request, principal) back this up in the database.
 
-Crash safety: for native registries the stage write, the request's new status
-and the ``promotion.applied`` event commit in one transaction (the registry's
-``within=`` hook). A remote registry cannot share a transaction, so its outcome
-and event are recorded right after the call; a crash in between leaves the
-request PENDING with a stale claim, which ``retry`` takes over after
-``STALE_CLAIM`` (writing a stage again is harmless), and the next sync records
-the change it sees as ``stage.synced`` meanwhile.
+One PRODUCTION version per model: a PRODUCTION write-through moves PRODUCTION
+off the model's other versions (the registries' write-throughs do; the native
+one under a lock on the model's row, so concurrent promotions queue). A version
+already in the target stage may be requested again only when it shares
+PRODUCTION with others: that re-promotion is what resolves the conflict
+(``modelgate.multiple-production`` says so).
+
+Crash safety: for native registries the stage write, the demotions it made, the
+request's new status and the ``promotion.applied`` and ``stage.demoted`` events
+commit in one transaction (the registry's ``within=`` and ``demoted=`` hooks).
+A remote registry cannot share a transaction, so its outcome and event are
+recorded right after the call; a crash in between leaves the request PENDING
+with a stale claim, which ``retry`` takes over after ``STALE_CLAIM`` (writing a
+stage again is harmless), and the next sync records the change it sees (and
+the demotions the registry made) as ``stage.synced`` meanwhile.
 """
 
 from __future__ import annotations
@@ -271,6 +279,14 @@ class Promotions:
             )
         return version, team
 
+    async def _shares_production(self, version: ModelVersion) -> bool:
+        """A PRODUCTION version with other PRODUCTION versions of its model: promoting
+        it again is how to leave it the only one (``modelgate.multiple-production``)."""
+        if version.stage is not Stage.PRODUCTION:
+            return False
+        production = await self.index.versions_in_stage([version.model_uri], Stage.PRODUCTION)
+        return any(v.uri != version.uri for v in production.get(version.model_uri, ()))
+
     async def _team(self, version: ModelVersion) -> str | None:
         """The team owning a version: its registry's, else its own, else its model's."""
         settings = self.registries.get(version.registry_id)
@@ -298,7 +314,7 @@ class Promotions:
         canary rollout writes PRODUCTION only once all traffic is shifted).
         ``on_open`` runs in the request's insert transaction, before any write-through."""
         version, team = await self.writable_version(principal, uri)
-        if version.stage is target:
+        if version.stage is target and not await self._shares_production(version):
             raise BadInput(f"{uri} is already in {target.value}", field="targetStage")
         evaluation = await self.judge(version, target)
         tier = await self.tier_of(version.model_uri)
@@ -593,12 +609,20 @@ class Promotions:
             for hook in self.before_write:
                 await hook(request)
             if isinstance(adapter, VersionRegistrar):
+                demotions: list[ModelVersion] = []
+
+                async def demoted(conn: AsyncConnection, other: ModelVersion) -> None:
+                    demotions.append(other)
 
                 async def within(conn: AsyncConnection, updated: ModelVersion) -> None:
-                    await self._record_applied(conn, request, updated)
+                    await self._record_applied(conn, request, updated, demotions)
 
                 await adapter.set_stage(
-                    version, request.target_stage, actor=request.requested_by, within=within
+                    version,
+                    request.target_stage,
+                    actor=request.requested_by,
+                    within=within,
+                    demoted=demoted,
                 )
             else:
                 if isinstance(adapter, PromotionRecorder):
@@ -627,18 +651,25 @@ class Promotions:
             log.warning("refresh after promotion %s failed: %s", request.id, exc.message)
 
     async def _record_applied(
-        self, conn: AsyncConnection, request: PromotionRequest, updated: ModelVersion
+        self,
+        conn: AsyncConnection,
+        request: PromotionRequest,
+        updated: ModelVersion,
+        demotions: Sequence[ModelVersion] = (),
     ) -> None:
+        """The request's outcome, with a stage-history row and a ``stage.demoted``
+        event for each version the write moved out of PRODUCTION (``demotions``:
+        reported by registries in the gateway's database; a remote registry's
+        show up as ``stage.synced`` at the refresh that follows)."""
         now = utcnow()
-        await history.record_change(
-            conn,
-            request.version_uri,
-            request.from_stage,
-            request.target_stage,
-            principal=request.requested_by,
-            source=history.ROLLOUT if request.held else history.PROMOTION,
-            at=now,
-        )
+        source = history.ROLLOUT if request.held else history.PROMOTION
+        changes = [(request.version_uri, request.from_stage, request.target_stage)]
+        changes += [(d.uri, Stage.PRODUCTION, d.stage) for d in demotions]
+        for uri, before, after in changes:
+            if before is not after:  # a re-promotion that resolves a conflict changes only the others
+                await history.record_change(
+                    conn, uri, before, after, principal=request.requested_by, source=source, at=now
+                )
         await conn.execute(
             update(pr)
             .where(pr.c.id == request.id)
@@ -652,8 +683,7 @@ class Promotions:
                 updated_at=now,
             )
         )
-        await audit.append(
-            conn,
+        applied = audit.NewEvent(
             "promotion.applied",
             request.requested_by,
             request.version_uri,
@@ -667,6 +697,23 @@ class Promotions:
                 "attempt": request.attempts + 1,
             },
         )
+        demoted = [
+            audit.NewEvent(
+                "stage.demoted",
+                request.requested_by,
+                d.uri,
+                {
+                    "requestId": request.id,
+                    "from": Stage.PRODUCTION.value,
+                    "to": d.stage.value,
+                    "registry": request.registry_id,
+                    "nativeStage": d.native_stage,
+                    "supersededBy": request.version_uri,
+                },
+            )
+            for d in demotions
+        ]
+        await audit.append_many(conn, [applied, *demoted])
 
     async def _record_failed(self, request: PromotionRequest, error: str) -> None:
         async with self.db.write() as conn:

@@ -28,7 +28,6 @@ from gateway.store.tables import audit_events as ae
 from gateway.store.tables import version_reviews as vr
 
 REVIEW_OVERDUE = "modelgate.review-overdue"
-STAGE_ACTIONS = ("promotion.applied", "stage.synced")
 MAX_COMMENT = 10_000
 
 
@@ -99,7 +98,7 @@ async def production_since(
     for i in range(0, len(uris), 500):
         query = (
             select(ae.c.subject, ae.c.at, ae.c.details)
-            .where(ae.c.subject.in_(uris[i : i + 500]), ae.c.action.in_(STAGE_ACTIONS))
+            .where(ae.c.subject.in_(uris[i : i + 500]), ae.c.action.in_(audit.STAGE_ACTIONS))
             .order_by(ae.c.seq)
         )
         if until is not None:

@@ -12,9 +12,11 @@ shared by the whole test session.
 
 Optional subject members (read with defaults, so older subjects keep working):
 ``page_size`` (the most models or versions the subject's adapter returns per
-page; the paging checks seed one more than that and skip without it), and the
-``LINEAGE`` capability (``seed`` records ``SeedVersion.datasets`` as training
-data, which ``lineage`` must then return). Error translation is checked for
+page; the paging checks seed one more than that and skip without it),
+``several_production`` (a reason, for a kind whose registry cannot be made to
+keep a single PRODUCTION version per model: the one-production check then skips
+saying so), and the ``LINEAGE`` capability (``seed`` records
+``SeedVersion.datasets`` as training data, which ``lineage`` must then return). Error translation is checked for
 every adapter against one table in ``tests/adapters/test_error_taxonomy.py``.
 """
 
@@ -203,6 +205,30 @@ class AdapterContract:
             assert reread is not None and reread.stage is stage
         untouched = await subject.adapter.get_version(seed.name, first.version)
         assert untouched is not None and untouched.stage is Stage.DRAFT
+
+    async def test_a_production_write_leaves_exactly_one_production_version(
+        self, subject: AdapterSubject
+    ) -> None:
+        """What ``modelgate.multiple-production`` warns about must never be the result
+        of modelgate's own write: PRODUCTION moves off the version that held it,
+        also back to a version it was moved off."""
+        if Stage.PRODUCTION not in subject.writable_stages:
+            pytest.skip("this registry cannot be written PRODUCTION")
+        if reason := getattr(subject, "several_production", None):
+            pytest.skip(f"this registry keeps several PRODUCTION versions: {reason}")
+        seed = _seed("oneproduction", versions=2)
+        await subject.seed([seed])
+        by_artifact = {v.artifact_uri: v for v in await _all_versions(subject.adapter, seed.name)}
+        first, second = (by_artifact[s.artifact_uri] for s in seed.versions)
+        for promoted in (first, second, first):
+            await subject.adapter.set_stage(promoted, Stage.PRODUCTION, actor="contract-suite")
+            listed = await _all_versions(subject.adapter, seed.name)
+            production = [v.version for v in listed if v.stage is Stage.PRODUCTION]
+            assert production == [promoted.version], f"PRODUCTION after promoting {promoted.version}"
+            for v in listed:
+                reread = await subject.adapter.get_version(seed.name, v.version)
+                assert reread is not None
+                assert (reread.stage is Stage.PRODUCTION) == (v.version == promoted.version)
 
     async def test_changes_since_sees_a_touched_model(self, subject: AdapterSubject) -> None:
         seed = _seed("changes", versions=1)

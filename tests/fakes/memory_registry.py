@@ -126,10 +126,15 @@ class MemoryRegistry:
 
     async def set_stage(self, version: ModelVersion, stage: Stage, *, actor: str) -> ModelVersion:
         await self._call("set_stage")
-        updated = dataclasses.replace(
-            self.versions[version.model_name][version.version], stage=stage, native_stage=stage.value
-        )
-        self.versions[version.model_name][version.version] = updated
+        versions = self.versions[version.model_name]
+        if stage is Stage.PRODUCTION:  # one PRODUCTION version per model, as the real adapters keep
+            for number, other in versions.items():
+                if other.stage is Stage.PRODUCTION and number != version.version:
+                    versions[number] = dataclasses.replace(
+                        other, stage=Stage.ARCHIVED, native_stage=Stage.ARCHIVED.value
+                    )
+        updated = dataclasses.replace(versions[version.version], stage=stage, native_stage=stage.value)
+        versions[version.version] = updated
         self.clock += 1
         self.changed_at[version.model_name] = self.clock
         return updated

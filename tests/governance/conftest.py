@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select, update
 
 from adapters.base import RegistrationRequest
 from gateway.auth.principal import Principal
-from gateway.domain import CodeRef, DatasetRef, ModelCard, ModelVersion
+from gateway.codec import version_from_dict, version_to_dict
+from gateway.domain import CodeRef, DatasetRef, ModelCard, ModelVersion, Stage
 from gateway.runtime import Gateway
+from gateway.store.tables import native_versions as nv
 from tests.support import make_settings
 
 POLICIES = """
@@ -94,3 +98,18 @@ async def register(
     fields.setdefault("artifact_uri", f"s3://models/{model}/model.bin")
     version = ModelVersion(registry_id=registry, model_name=model, version="0", **fields)
     return await gw.register_version(registry, RegistrationRequest(model, version, actor))
+
+
+async def force_stage(gw: Gateway, version: ModelVersion, stage: Stage) -> None:
+    """Write a native version's stage straight into its table, past the registry's
+    one-PRODUCTION-version rule: what a database from before that rule holds, or a
+    hand edit (the only way left to give a native model two PRODUCTION versions)."""
+    where = (
+        nv.c.registry_id == version.registry_id,
+        nv.c.model_name == version.model_name,
+        nv.c.version == int(version.version),
+    )
+    async with gw.database.write() as conn:
+        record = (await conn.execute(select(nv.c.record).where(*where))).scalar_one()
+        forced = dataclasses.replace(version_from_dict(record), stage=stage, native_stage=stage.value)
+        await conn.execute(update(nv).where(*where).values(stage=stage.value, record=version_to_dict(forced)))

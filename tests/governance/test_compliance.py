@@ -12,7 +12,15 @@ from gateway.domain import ModelCard, Stage
 from gateway.governance import audit
 from gateway.runtime import Gateway
 from gateway.store.tables import catalogue_versions as cv
-from tests.governance.conftest import ALICE, BOB, complete, open_gateway, register, write_policies
+from tests.governance.conftest import (
+    ALICE,
+    BOB,
+    complete,
+    force_stage,
+    open_gateway,
+    register,
+    write_policies,
+)
 from tests.governance.test_graphql import graphql_client
 from tests.support import data_of, gql
 
@@ -32,7 +40,7 @@ async def test_compliance_follows_the_catalogue(gov: Gateway) -> None:
     await gov.sync.refresh_model("platform", "fraud")
     assert await stored(gov, good.uri) == (True, ["min-auc"])
     bare = await register(gov, "fraud", **complete(model_card=ModelCard()))
-    await gov.adapters["platform"].set_stage(bare, Stage.PRODUCTION, actor="ops")  # type: ignore[call-arg]
+    await force_stage(gov, bare, Stage.PRODUCTION)  # a second one: only by a hand edit
     await gov.sync.refresh_model("platform", "fraud")
     # Two production versions now: the built-in warning names them on both.
     assert await stored(gov, bare.uri) == (False, ["card-complete", "modelgate.multiple-production"])
@@ -119,8 +127,8 @@ async def test_more_than_one_production_version_is_reported_and_searchable(gov: 
     v1 = await register(gov, "fraud", **complete())
     v2 = await register(gov, "fraud", **complete())
     other = await register(gov, "churn", **complete())
-    for v in (v1, v2, other):  # two production versions of fraud, set outside modelgate
-        await gov.adapters["platform"].set_stage(v, Stage.PRODUCTION, actor="ops")  # type: ignore[call-arg]
+    for v in (v1, v2, other):  # two production versions of fraud, by a hand edit
+        await force_stage(gov, v, Stage.PRODUCTION)
     await gov.sync.refresh_model("platform", "fraud")
     await gov.sync.refresh_model("platform", "churn")
 

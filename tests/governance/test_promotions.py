@@ -177,14 +177,14 @@ async def test_a_failed_write_through_is_recorded_and_retried(gov: Gateway) -> N
 async def test_native_stage_write_and_its_event_commit_together(gov: Gateway, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     v = await register(gov, "fraud", **complete())
     request = await gov.governance.promotions.request(ALICE, v.uri, Stage.STAGING)
-    real_append = audit.append
+    real_append = audit.append_many
 
-    async def crash(conn, action, *args, **kwargs):  # type: ignore[no-untyped-def]
-        if action == "promotion.applied":
+    async def crash(conn, events, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if any(e.action == "promotion.applied" for e in events):
             raise RuntimeError("power cut")
-        return await real_append(conn, action, *args, **kwargs)
+        return await real_append(conn, events, *args, **kwargs)
 
-    monkeypatch.setattr(audit, "append", crash)
+    monkeypatch.setattr(audit, "append_many", crash)
     failed = await gov.governance.promotions.approve(BOB, request.id)
     assert failed.status is PromotionStatus.FAILED
     # The registry's stage write rolled back with the event that failed.

@@ -16,7 +16,7 @@ from gateway.catalogue.index import SearchFilter
 from gateway.domain import ModelCard, Stage, utcnow
 from gateway.errors import BadInput
 from gateway.runtime import Gateway
-from tests.governance.conftest import complete, register
+from tests.governance.conftest import complete, force_stage, register
 from tests.governance.test_graphql import graphql_client
 
 
@@ -28,7 +28,7 @@ async def catalogue(gw: Gateway) -> None:
     v2 = await register(gw, "fraud", **complete(model_card=ModelCard()))
     n1 = await register(gw, "nlp", registry="research", **complete(training_data=()))
     for v, stage in ((v1, Stage.PRODUCTION), (v2, Stage.PRODUCTION), (n1, Stage.STAGING)):
-        await gw.adapters[v.registry_id].set_stage(v, stage, actor="ops")  # type: ignore[call-arg]
+        await force_stage(gw, v, stage)  # two PRODUCTION versions: only by a hand edit
     await gw.sync.refresh_model("platform", "fraud")
     await gw.sync.refresh_model("research", "nlp")
 

@@ -17,7 +17,16 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from adapters.base import AdapterContext, ChangeSet, Health, Page, ReferenceMatch, decode_token, encode_token
+from adapters.base import (
+    AdapterContext,
+    ChangeSet,
+    Health,
+    Page,
+    ReferenceMatch,
+    archive_other_production,
+    decode_token,
+    encode_token,
+)
 from gateway.config import ConfigError, RegistrySettings
 from gateway.domain import DatasetRef, LineageEdge, Model, ModelVersion, Stage, record_edges
 
@@ -135,7 +144,12 @@ class AcmeRegistry:
             if raw["number"] == version.version:
                 raw["state"] = WORDS[stage]
                 self.server._tick(version.model_name)
-                return self._version(version.model_name, raw)
+                written = self._version(version.model_name, raw)
+                if stage is Stage.PRODUCTION:
+                    await archive_other_production(
+                        self, written, lambda other: self.set_stage(other, Stage.ARCHIVED, actor=actor)
+                    )
+                return written
         raise LookupError(version.uri)
 
     async def health(self) -> Health:
