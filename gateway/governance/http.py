@@ -114,8 +114,19 @@ async def report_json(request: Request, gw: Gateway) -> Response:
     return JSONResponse(await reports.json_document(report))
 
 
-async def audit_export(request: Request, gw: Gateway) -> Response:
-    fmt = request.path_params["format"]
+# The audit export formats: each its own route, so no other path reaches the handler
+# (and nothing from the path is echoed into Content-Disposition).
+AUDIT_FORMATS = ("jsonl", "csv")
+
+
+def audit_export(fmt: str) -> Handler:
+    async def export(request: Request, gw: Gateway) -> Response:
+        return await _audit_export(request, gw, fmt)
+
+    return export
+
+
+async def _audit_export(request: Request, gw: Gateway, fmt: str) -> Response:
     f = audit_filter(request)
 
     async def lines() -> AsyncIterator[str]:
@@ -198,5 +209,5 @@ def routes() -> list[Route]:
         Route("/reports/evidence", guarded(evidence)),
         Route("/reports/compliance.csv", guarded(report_csv)),
         Route("/reports/compliance.json", guarded(report_json)),
-        Route("/audit/export.{format:str}", guarded(audit_export)),
+        *(Route(f"/audit/export.{fmt}", guarded(audit_export(fmt))) for fmt in AUDIT_FORMATS),
     ]
