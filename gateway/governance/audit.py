@@ -40,10 +40,8 @@ and ``compliance.changed`` (a version's evaluated state changed; these are what
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import hmac
-import io
 import json
 import math
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
@@ -56,6 +54,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.domain import utcnow
 from gateway.errors import BadInput
+from gateway.governance.csvfile import csv_line
 from gateway.store.database import Database, ReadConnection
 from gateway.store.sql import escape_like, insert_ignore
 from gateway.store.tables import audit_chain_head as head_table
@@ -457,19 +456,13 @@ def to_jsonl(event: AuditEvent) -> str:
 
 
 def csv_header() -> str:
-    return _csv_line(CSV_COLUMNS)
+    return csv_line(CSV_COLUMNS)
 
 
 def to_csv(event: AuditEvent) -> str:
     d = event.as_dict()
     d["details"] = json.dumps(d["details"], ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return _csv_line([d[c] if d[c] is not None else "" for c in CSV_COLUMNS])
-
-
-def _csv_line(values: Iterable[Any]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(list(values))
-    return buffer.getvalue()
+    return csv_line(d[c] for c in CSV_COLUMNS)
 
 
 def from_jsonl(lines: Iterable[str]) -> Iterable[AuditEvent]:

@@ -31,6 +31,7 @@ from gateway.errors import BadInput, GatewayError
 from gateway.evidence.gather import gather
 from gateway.evidence.render import render
 from gateway.governance import audit, inventory, reports
+from gateway.governance.csvfile import csv_line
 from gateway.http_errors import gateway_error_response, request_id_of
 
 if TYPE_CHECKING:
@@ -173,7 +174,7 @@ async def inventory_download(request: Request, gw: Gateway) -> Response:
     inv = await gw.governance.inventory(f, _time(request, "asOf"))
     if fmt == "json":
         return JSONResponse(inventory.json_document(inv))
-    lines = "".join(reports._csv(row) for row in inventory.csv_rows(inv))
+    lines = "".join(csv_line(row) for row in inventory.csv_rows(inv))
     return Response(
         lines,
         media_type="text/csv; charset=utf-8",

@@ -10,8 +10,6 @@ time, and the policy set of the last ``policy.changed`` event before it.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,6 +24,7 @@ from gateway.catalogue.search import _version_conditions as version_conditions
 from gateway.domain import utcnow
 from gateway.errors import BadInput
 from gateway.governance.compliance import SNAPSHOT_ACTIONS
+from gateway.governance.csvfile import csv_line
 from gateway.governance.policies import PolicySet, Scope
 from gateway.store.database import Database
 from gateway.store.tables import audit_events as ae
@@ -318,12 +317,6 @@ VIOLATION_COLUMNS = (
 SUMMARY_COLUMNS = ("group", "key", "versions", "compliant")
 
 
-def _csv(values: Iterable[Any]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(["" if v is None else v for v in values])
-    return buffer.getvalue()
-
-
 def violation_dict(v: ReportViolation) -> dict[str, Any]:
     return {
         "version": v.version_uri,
@@ -341,21 +334,21 @@ def violation_dict(v: ReportViolation) -> dict[str, Any]:
 async def csv_lines(report: ComplianceReport, view: str = "violations") -> AsyncIterator[str]:
     """The report as CSV: one row per violation, or (``view="summary"``) one row per group."""
     if view == "summary":
-        yield _csv(SUMMARY_COLUMNS)
-        yield _csv(("total", "all", report.total_versions, report.compliant_versions))
+        yield csv_line(SUMMARY_COLUMNS)
+        yield csv_line(("total", "all", report.total_versions, report.compliant_versions))
         for name, groups in (
             ("team", report.by_team),
             ("registry", report.by_registry),
             ("policy", report.by_policy),
         ):
             for g in groups:
-                yield _csv((name, g.key, g.versions, g.compliant))
+                yield csv_line((name, g.key, g.versions, g.compliant))
         return
     if view != "violations":
         raise BadInput(f"unknown report view {view!r} (violations or summary)", field="view")
-    yield _csv(VIOLATION_COLUMNS)
+    yield csv_line(VIOLATION_COLUMNS)
     async for v in report.all_violations():
-        yield _csv(violation_dict(v).values())
+        yield csv_line(violation_dict(v).values())
 
 
 async def json_document(report: ComplianceReport) -> dict[str, Any]:
