@@ -52,14 +52,14 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.cursors import decode_cursor
 from gateway.domain import utcnow
-from gateway.errors import BadInput
 from gateway.governance.csvfile import csv_line
 from gateway.store.database import Database, ReadConnection
 from gateway.store.sql import escape_like, insert_ignore
 from gateway.store.tables import audit_chain_head as head_table
 from gateway.store.tables import audit_events as ae
-from gateway.tokens import decode_token, encode_token
+from gateway.tokens import encode_token
 from gateway.wording import plural
 
 SYSTEM = "system"
@@ -413,13 +413,7 @@ async def query_events(database: Database, f: AuditFilter, first: int, after: st
     where = and_(true(), *f.conditions())
     query = select(ae).where(where)
     if after:
-        try:
-            before_seq = int(decode_token(after)["seq"])
-        except (ValueError, KeyError, TypeError):
-            raise BadInput(
-                f"invalid cursor {after!r}: pass an endCursor from an earlier page", field="after"
-            ) from None
-        query = query.where(ae.c.seq < before_seq)
+        query = query.where(ae.c.seq < decode_cursor(after, {"seq": int})["seq"])
     query = query.order_by(ae.c.seq.desc()).limit(first + 1)
     async with database.read() as conn:
         rows = (await conn.execute(query)).all()

@@ -25,7 +25,7 @@ from starlette.routing import Route
 
 from gateway.auth.middleware import current_principal
 from gateway.catalogue.index import SearchFilter
-from gateway.domain import Stage
+from gateway.domain import Stage, parse_instant
 from gateway.endpoints import gateway_of
 from gateway.errors import BadInput, GatewayError
 from gateway.evidence.gather import gather
@@ -43,12 +43,9 @@ def _time(request: Request, name: str) -> datetime | None:
     if not text:
         return None
     try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise BadInput(f"{name} must be an ISO 8601 time, got {text!r}", field=name) from None
-    if value.tzinfo is None:
-        raise BadInput(f"{name} needs a time zone (e.g. 2026-01-31T00:00:00Z)", field=name)
-    return value
+        return parse_instant(text)
+    except ValueError as exc:
+        raise BadInput(f"{name} {exc}", field=name) from None
 
 
 def report_filter(request: Request) -> SearchFilter:

@@ -21,6 +21,7 @@ from gateway.catalogue.index import SearchFilter
 
 # The catalogue's own filter semantics, so a report filters exactly as search does.
 from gateway.catalogue.search import _version_conditions as version_conditions
+from gateway.cursors import decode_cursor
 from gateway.domain import utcnow
 from gateway.errors import BadInput
 from gateway.governance.compliance import SNAPSHOT_ACTIONS
@@ -30,7 +31,7 @@ from gateway.store.database import Database
 from gateway.store.tables import audit_events as ae
 from gateway.store.tables import catalogue_versions as cv
 from gateway.store.tables import governance_violations as gv
-from gateway.tokens import decode_token, encode_token
+from gateway.tokens import encode_token
 
 NO_TEAM = "(none)"
 
@@ -136,13 +137,8 @@ def _cursor(v: ReportViolation) -> str:
 
 
 def _decode(after: str) -> tuple[str, str]:
-    try:
-        state = decode_token(after)
-        return str(state["uri"]), str(state["policy"])
-    except (ValueError, KeyError):
-        raise BadInput(
-            f"invalid cursor {after!r}: pass an endCursor from an earlier page", field="after"
-        ) from None
+    state = decode_cursor(after, {"uri": str, "policy": str})
+    return state["uri"], state["policy"]
 
 
 async def current_report(database: Database, policies: PolicySet, f: SearchFilter) -> ComplianceReport:
