@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -76,6 +77,10 @@ def _serve(
 
     host = host or settings.server.host
     port = port or settings.server.port
+    # The address served is the one the command line gave (the Host check trusts it).
+    settings = dataclasses.replace(
+        settings, server=dataclasses.replace(settings.server, host=host, port=port)
+    )
     check_exposure(settings, host)
     personas = demo_personas(settings) if seed else ()
     if personas:
@@ -102,6 +107,7 @@ def _serve(
         asyncio.run(_seed(settings))
     # Each worker builds its own app from the same file; one of them syncs (a lock).
     os.environ[CONFIG_ENV] = str(settings.source)
+    os.environ["MODELGATE_SERVER_HOST"], os.environ["MODELGATE_SERVER_PORT"] = host, str(port)
     if personas:
         os.environ[DEMO_ENV] = "1"
     os.environ[LOG_FORMAT_ENV], os.environ[LOG_LEVEL_ENV] = log

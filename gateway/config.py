@@ -30,7 +30,9 @@ the JSON body, 32), ``max_search_chars`` (256) and ``max_search_terms`` (16) of 
 catalogue search string, ``cache_bytes`` (the parse and validation caches, 32 MiB).
 
 ``[server]``: ``max_header_bytes`` (request line and headers, 32 KiB; 431
-beyond) and ``max_webhook_bytes`` (one webhook body, 1 MiB; 413 beyond).
+beyond), ``max_webhook_bytes`` (one webhook body, 1 MiB; 413 beyond) and
+``allowed_hosts`` (with ``auth.mode = "none"``, host names beyond ``host`` and
+loopback that ``Host`` and ``Origin`` may name; ``gateway.http_guard``).
 ``[observability]``: ``operation_names`` (an allow-list of operation-name
 labels) or ``max_operation_labels`` (the first N names seen, 100); any other
 name is counted as ``other``.
@@ -91,6 +93,8 @@ class ServerSettings:
     max_header_bytes: int = 32 * 1024
     # Body of one webhook delivery, by Content-Length and while it streams (HTTP 413).
     max_webhook_bytes: int = 1024 * 1024
+    # With auth.mode = "none": further names the gateway is reached by (``gateway.http_guard``).
+    allowed_hosts: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
