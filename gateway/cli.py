@@ -73,6 +73,7 @@ def _serve(
 ) -> None:
     import uvicorn
 
+    from gateway.http_deadlines import deadline_protocol
     from gateway.server import CONFIG_ENV, DEMO_ENV, LOG_FORMAT_ENV, LOG_LEVEL_ENV, create_app
 
     host = host or settings.server.host
@@ -99,6 +100,8 @@ def _serve(
         "timeout_graceful_shutdown": 10,
         # h11's own header limit; httptools has none (gateway.http_budgets covers both).
         "h11_max_incomplete_event_size": settings.server.max_header_bytes,
+        # Deadlines to receive each request's head and body (gateway.http_deadlines).
+        "http": deadline_protocol(settings.server),
     }
     if workers <= 1:
         uvicorn.run(create_app(settings, seed_demo=seed, personas=personas, freeze_gc=True), **options)
