@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -72,10 +73,15 @@ def _serve(
 ) -> None:
     import uvicorn
 
+    from gateway.http_deadlines import deadline_protocol
     from gateway.server import CONFIG_ENV, DEMO_ENV, LOG_FORMAT_ENV, LOG_LEVEL_ENV, create_app
 
     host = host or settings.server.host
     port = port or settings.server.port
+    # The address served is the one the command line gave (the Host check trusts it).
+    settings = dataclasses.replace(
+        settings, server=dataclasses.replace(settings.server, host=host, port=port)
+    )
     check_exposure(settings, host)
     personas = demo_personas(settings) if seed else ()
     if personas:
@@ -94,6 +100,8 @@ def _serve(
         "timeout_graceful_shutdown": 10,
         # h11's own header limit; httptools has none (gateway.http_budgets covers both).
         "h11_max_incomplete_event_size": settings.server.max_header_bytes,
+        # Deadlines to receive each request's head and body (gateway.http_deadlines).
+        "http": deadline_protocol(settings.server),
     }
     if workers <= 1:
         uvicorn.run(create_app(settings, seed_demo=seed, personas=personas, freeze_gc=True), **options)
@@ -102,6 +110,7 @@ def _serve(
         asyncio.run(_seed(settings))
     # Each worker builds its own app from the same file; one of them syncs (a lock).
     os.environ[CONFIG_ENV] = str(settings.source)
+    os.environ["MODELGATE_SERVER_HOST"], os.environ["MODELGATE_SERVER_PORT"] = host, str(port)
     if personas:
         os.environ[DEMO_ENV] = "1"
     os.environ[LOG_FORMAT_ENV], os.environ[LOG_LEVEL_ENV] = log

@@ -25,12 +25,13 @@ from starlette.routing import Route
 
 from gateway.auth.middleware import current_principal
 from gateway.catalogue.index import SearchFilter
-from gateway.domain import Stage
+from gateway.domain import Stage, parse_instant
 from gateway.endpoints import gateway_of
 from gateway.errors import BadInput, GatewayError
 from gateway.evidence.gather import gather
 from gateway.evidence.render import render
 from gateway.governance import audit, inventory, reports
+from gateway.governance.csvfile import csv_line
 from gateway.http_errors import gateway_error_response, request_id_of
 
 if TYPE_CHECKING:
@@ -42,12 +43,9 @@ def _time(request: Request, name: str) -> datetime | None:
     if not text:
         return None
     try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise BadInput(f"{name} must be an ISO 8601 time, got {text!r}", field=name) from None
-    if value.tzinfo is None:
-        raise BadInput(f"{name} needs a time zone (e.g. 2026-01-31T00:00:00Z)", field=name)
-    return value
+        return parse_instant(text)
+    except ValueError as exc:
+        raise BadInput(f"{name} {exc}", field=name) from None
 
 
 def report_filter(request: Request) -> SearchFilter:
@@ -114,8 +112,19 @@ async def report_json(request: Request, gw: Gateway) -> Response:
     return JSONResponse(await reports.json_document(report))
 
 
-async def audit_export(request: Request, gw: Gateway) -> Response:
-    fmt = request.path_params["format"]
+# The audit export formats: each its own route, so no other path reaches the handler
+# (and nothing from the path is echoed into Content-Disposition).
+AUDIT_FORMATS = ("jsonl", "csv")
+
+
+def audit_export(fmt: str) -> Handler:
+    async def export(request: Request, gw: Gateway) -> Response:
+        return await _audit_export(request, gw, fmt)
+
+    return export
+
+
+async def _audit_export(request: Request, gw: Gateway, fmt: str) -> Response:
     f = audit_filter(request)
 
     async def lines() -> AsyncIterator[str]:
@@ -162,7 +171,7 @@ async def inventory_download(request: Request, gw: Gateway) -> Response:
     inv = await gw.governance.inventory(f, _time(request, "asOf"))
     if fmt == "json":
         return JSONResponse(inventory.json_document(inv))
-    lines = "".join(reports._csv(row) for row in inventory.csv_rows(inv))
+    lines = "".join(csv_line(row) for row in inventory.csv_rows(inv))
     return Response(
         lines,
         media_type="text/csv; charset=utf-8",
@@ -198,5 +207,5 @@ def routes() -> list[Route]:
         Route("/reports/evidence", guarded(evidence)),
         Route("/reports/compliance.csv", guarded(report_csv)),
         Route("/reports/compliance.json", guarded(report_json)),
-        Route("/audit/export.{format:str}", guarded(audit_export)),
+        *(Route(f"/audit/export.{fmt}", guarded(audit_export(fmt))) for fmt in AUDIT_FORMATS),
     ]
