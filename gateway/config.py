@@ -32,7 +32,7 @@ catalogue search string, ``cache_bytes`` (the parse and validation caches, 32 Mi
 ``[server]``: ``max_header_bytes`` (request line and headers, 32 KiB; 431
 beyond), ``max_webhook_bytes`` (one webhook body, 1 MiB; 413 beyond),
 ``header_timeout_seconds`` and ``body_timeout_seconds`` (to receive a request's
-head, 10, and then its body, 60; 408 and the connection closed beyond) and
+head, 10, and the longest its body may stall, 60; 408 and the connection closed beyond) and
 ``allowed_hosts`` (with ``auth.mode = "none"``, host names beyond ``host`` and
 loopback that ``Host`` and ``Origin`` may name; ``gateway.http_guard``).
 ``[observability]``: ``operation_names`` (an allow-list of operation-name

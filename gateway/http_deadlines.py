@@ -7,8 +7,13 @@ Here each connection is in one of three phases, with one timer:
 
 - waiting for a request head (from the connection's start, or from the last
   response): ``[server] header_timeout_seconds``;
-- receiving the body of a request whose head has arrived:
-  ``body_timeout_seconds``;
+- receiving the body of a request whose head has arrived: no byte for
+  ``body_timeout_seconds`` (as nginx's ``client_body_timeout``, the clock
+  restarts with every chunk and stands still while the app holds reading
+  paused), and, past that same time, no slower than ``MIN_BODY_RATE`` on
+  average (as Kestrel's minimum data rate: a body dripped a byte at a time
+  never stalls, but is cut all the same). A large upload over a slow but live
+  link is never cut;
 - neither (the request is in, the app is answering): no deadline.
 
 A deadline that passes answers HTTP 408 ``REQUEST_TIMEOUT`` (the one error
@@ -38,6 +43,8 @@ log = logging.getLogger("modelgate.server")
 
 REQUEST_TIMEOUT = "REQUEST_TIMEOUT"
 HEAD, BODY = "head", "body"
+# Bytes a second a body must average once ``body_timeout_seconds`` has passed.
+MIN_BODY_RATE = 1024
 
 
 def _timeout_response(phase: str, seconds: float) -> bytes:
@@ -67,10 +74,26 @@ class ReceiveDeadlines:
         self._phase: str | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._head_begun = False  # a byte of the awaited head has arrived
+        self._body_started = 0.0
+        self._body_bytes = 0
 
     def _received(self, data: bytes) -> None:
         if data and self._phase == HEAD:
             self._head_begun = True
+        elif data and self._phase == BODY:
+            self._body_bytes += len(data)
+            elapsed = self.loop.time() - self._body_started
+            if elapsed > self._seconds[BODY] and self._body_bytes < MIN_BODY_RATE * elapsed:
+                if self._timer is not None:
+                    self._timer.cancel()
+                self._overdue(BODY)
+            else:
+                self._rearm(BODY)
+
+    def _rearm(self, phase: str) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self.loop.call_later(self._seconds[phase], self._overdue, phase)
 
     def _enter(self, phase: str | None) -> None:
         """Start ``phase``'s deadline (None: no deadline); staying in a phase keeps its clock."""
@@ -81,12 +104,17 @@ class ReceiveDeadlines:
             self._timer = None
         self._phase = phase
         self._head_begun = False
+        self._body_started, self._body_bytes = self.loop.time(), 0
         if phase is not None:
             self._timer = self.loop.call_later(self._seconds[phase], self._overdue, phase)
 
     def _overdue(self, phase: str) -> None:
         self._timer = None
         if self.transport.is_closing():
+            return
+        flow = getattr(self, "flow", None)
+        if phase == BODY and flow is not None and flow.read_paused:
+            self._rearm(BODY)  # the app is not reading: the client cannot send
             return
         cycle = self.cycle
         peer = self.transport.get_extra_info("peername")
@@ -124,7 +152,8 @@ if HttpToolsProtocol is not None:
 
         def data_received(self, data: bytes) -> None:
             self._received(data)
-            super().data_received(data)
+            if not self.transport.is_closing():
+                super().data_received(data)
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
@@ -162,7 +191,8 @@ class H11DeadlineProtocol(ReceiveDeadlines, H11Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._received(data)
-        super().data_received(data)
+        if not self.transport.is_closing():
+            super().data_received(data)
 
     def handle_events(self) -> None:
         super().handle_events()

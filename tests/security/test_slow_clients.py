@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from gateway.http_deadlines import deadline_protocol
+from gateway.http_deadlines import MIN_BODY_RATE, deadline_protocol
 from gateway.server import create_app
 from tests.security.conftest import free_port
 from tests.support import make_settings, modelgate_serve
@@ -104,6 +104,31 @@ def test_a_body_that_never_ends_is_cut_off(port: int) -> None:
         b"Content-Length: 1000\r\n\r\n"
     )
     assert_timed_out(trickle_until_closed(port, head + b'{"query": ', drip=b" "))
+
+
+def test_a_slow_but_steady_body_is_not_cut_off(port: int) -> None:
+    """The body deadline is a stall and a minimum rate, not a total: a body that
+    keeps arriving faster than ``MIN_BODY_RATE`` is received however long it takes."""
+    body = b'{"query": "{ registries { id } }"' + b" " * (3 * MIN_BODY_RATE) + b"}"
+    head = (
+        b"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(body)
+    )
+    chunk = 2 * MIN_BODY_RATE // 5  # every 0.2 s: twice the minimum rate
+    with socket.create_connection(("127.0.0.1", port), timeout=GIVE_UP_AFTER) as s:
+        s.sendall(head)
+        started = time.monotonic()
+        for i in range(0, len(body), chunk):
+            s.sendall(body[i : i + chunk])
+            time.sleep(0.2)
+        sent_for = time.monotonic() - started
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            data = s.recv(65536)
+            assert data, answer
+            answer += data
+    assert sent_for > DEADLINES["body_timeout_seconds"], "the body must outlast the deadline to test it"
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:300]
 
 
 def test_whole_requests_are_served_on_one_connection(port: int) -> None:
