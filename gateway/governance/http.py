@@ -15,6 +15,8 @@ Repeat ``registry``, ``team`` or ``stage`` to ask for several.
 from __future__ import annotations
 
 import asyncio
+import re
+import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -103,7 +105,7 @@ async def report_csv(request: Request, gw: Gateway) -> Response:
     return StreamingResponse(
         reports.csv_lines(report, view),
         media_type="text/csv; charset=utf-8",
-        headers={"content-disposition": f'attachment; filename="compliance-{view}.csv"'},
+        headers={"content-disposition": content_disposition(f"compliance-{view}.csv")},
     )
 
 
@@ -141,7 +143,7 @@ async def _audit_export(request: Request, gw: Gateway, fmt: str) -> Response:
         lines(),
         media_type=media,
         headers={
-            "content-disposition": f'attachment; filename="audit.{fmt}"',
+            "content-disposition": content_disposition(f"audit.{fmt}"),
             "x-modelgate-audit-head": f"{seq}:{head or ''}",
         },
     )
@@ -175,7 +177,7 @@ async def inventory_download(request: Request, gw: Gateway) -> Response:
     return Response(
         lines,
         media_type="text/csv; charset=utf-8",
-        headers={"content-disposition": 'attachment; filename="compliance-inventory.csv"'},
+        headers={"content-disposition": content_disposition("compliance-inventory.csv")},
     )
 
 
@@ -189,12 +191,11 @@ async def evidence(request: Request, gw: Gateway) -> Response:
     pack = await gather(gw, uri, gw.access(await current_principal(request)))
     body = await asyncio.to_thread(render, pack, fmt)  # PDF layout is CPU work: off the event loop
     name = f"evidence-{pack.version.model_name}-{pack.version.version}.{fmt}"
-    disposition = "inline" if fmt == "html" else "attachment"
     return Response(
         body,
         media_type="application/pdf" if fmt == "pdf" else "text/html; charset=utf-8",
         headers={
-            "content-disposition": f'{disposition}; filename="{name}"',
+            "content-disposition": content_disposition(name, inline=fmt == "html"),
             "x-modelgate-audit-head": f"{pack.chain_events}:{pack.chain_head or ''}",
         },
     )
@@ -209,3 +210,12 @@ def routes() -> list[Route]:
         Route("/reports/compliance.json", guarded(report_json)),
         *(Route(f"/audit/export.{fmt}", guarded(audit_export(fmt))) for fmt in AUDIT_FORMATS),
     ]
+
+
+def content_disposition(filename: str, *, inline: bool = False) -> str:
+    """A ``Content-Disposition`` value for ``filename`` (RFC 6266): names come from
+    registries, so the quoted ASCII name keeps only safe characters, and the exact
+    name travels percent-encoded in ``filename*``."""
+    fallback = re.sub(r"[^A-Za-z0-9._-]", "_", filename)
+    exact = urllib.parse.quote(filename, safe="")
+    return f"{'inline' if inline else 'attachment'}; filename=\"{fallback}\"; filename*=UTF-8''{exact}"
