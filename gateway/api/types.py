@@ -14,11 +14,14 @@ from typing import Annotated, Any
 
 import strawberry
 from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode, SelectionSetNode
+from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from adapters.base import MetricHistoryReader, source_url_of
 from gateway.api.context import Context
 from gateway.api.limits import max_page_size
+from gateway.bom.facts import gather_facts
+from gateway.bom.formats import BomFormat, document
 from gateway.catalogue.index import FacetCount, SearchFilter, SearchPage, SortOrder
 from gateway.catalogue.state import RegistryState
 from gateway.config import RegistrySettings
@@ -87,6 +90,20 @@ describe_values(
         "HEALTHY": "It answers and its last sync succeeded.",
         "DEGRADED": "It answers, but its last sync failed or skipped models it could not read.",
         "UNAVAILABLE": "Its last call failed or timed out: answers come from the index.",
+    },
+)
+
+BomFormatEnum = strawberry.enum(
+    BomFormat,
+    name="BomFormat",
+    description="A machine-readable bill of materials standard (AI/ML profile).",
+)
+describe_values(
+    BomFormat,
+    {
+        "CYCLONEDX_1_6": "CycloneDX 1.6 JSON (ECMA-424): a machine-learning-model component "
+        "with its modelCard.",
+        "SPDX_3_0": "SPDX 3.0.1 JSON-LD: an AIPackage with its datasets as DatasetPackages.",
     },
 )
 
@@ -944,6 +961,22 @@ class ModelVersionType(Node):
         depth: Annotated[int | None, DEPTH] = 3,
     ) -> LineageGraph:
         return await lineage_of(info, self._version, direction, depth)
+
+    @strawberry.field(
+        description="Its AI bill of materials as a JSON document of the standard asked for: the model, its "
+        "datasets with digests and roles, metrics, model card, parent and training code (a parent the "
+        "caller may not see is left out)."
+    )
+    async def bom(
+        self,
+        info: Info[Context, None],
+        format: Annotated[
+            BomFormatEnum,  # type: ignore[valid-type]
+            strawberry.argument(description="The standard: CYCLONEDX_1_6 or SPDX_3_0."),
+        ],
+    ) -> JSON:
+        facts = await gather_facts(info.context.gateway, self._version, info.context.access)
+        return document(facts, BomFormat(format))  # type: ignore[return-value]  # JSON is a dict
 
 
 # --- connections ---------------------------------------------------------------------
