@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 from gateway import __version__
-from gateway.bom.facts import BomFacts, parse_digest
+from gateway.bom.facts import BomFacts, metric_text, parse_digest
 from gateway.domain import DatasetRef, parse_uri
 
 SPEC_VERSION = "1.6"
@@ -117,7 +117,9 @@ def _model_card(facts: BomFacts, dataset_refs: list[str]) -> dict[str, Any]:
         model_card["modelParameters"] = parameters
     if v.metrics:
         model_card["quantitativeAnalysis"] = {
-            "performanceMetrics": [{"type": k, "value": _number(val)} for k, val in sorted(v.metrics.items())]
+            "performanceMetrics": [
+                {"type": k, "value": metric_text(val)} for k, val in sorted(v.metrics.items())
+            ]
         }
     considerations: dict[str, Any] = {}
     if users := v.tags.get("intended_users"):
@@ -257,7 +259,3 @@ def _environment(facts: BomFacts) -> dict[str, Any] | None:
 
 def _url(text: str) -> str:
     return quote(text.strip(), safe=_URL_SAFE)
-
-
-def _number(value: float) -> str:
-    return repr(float(value)) if not float(value).is_integer() else str(int(value))

@@ -57,6 +57,12 @@ def parse_digest(text: str | None) -> Digest | None:
     return Digest(known[0], value.lower())
 
 
+def metric_text(value: float) -> str:
+    """A metric as both standards carry it (text): 0.914, 32."""
+    number = float(value)
+    return str(int(number)) if number.is_integer() else repr(number)
+
+
 @dataclass(frozen=True, slots=True)
 class SignatureField:
     """One input (or output) of the model as its signature records it."""

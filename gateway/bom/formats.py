@@ -7,7 +7,7 @@ from typing import Any
 
 from gateway.bom.cyclonedx import cyclonedx_document
 from gateway.bom.facts import BomFacts
-from gateway.errors import BadInput
+from gateway.bom.spdx import spdx_document
 
 
 class BomFormat(enum.Enum):
@@ -39,4 +39,4 @@ def document(facts: BomFacts, fmt: BomFormat) -> dict[str, Any]:
     """The BOM of ``facts`` in ``fmt``."""
     if fmt is BomFormat.CYCLONEDX_1_6:
         return cyclonedx_document(facts)
-    raise BadInput(f"{fmt.name} documents are not available yet", field="format")
+    return spdx_document(facts)

@@ -39,8 +39,9 @@ from adapters.base import (
 )
 from gateway.bom.cyclonedx import cyclonedx_document
 from gateway.bom.facts import BomFacts
+from gateway.bom.spdx import spdx_document
 from gateway.domain import LineageEdge, Model, ModelVersion, Relation, Stage
-from tests.bom.validation import cyclonedx_errors
+from tests.bom.validation import cyclonedx_errors, spdx_errors
 
 T = TypeVar("T")
 
@@ -299,7 +300,8 @@ class AdapterContract:
         assert all(e.source.uri == version.uri for e in edges if e.relation is Relation.TRAINED_ON)
 
     async def test_bom_of_a_seeded_version_validates(self, subject: AdapterSubject) -> None:
-        """The version as this registry records it makes a BOM the official schema accepts."""
+        """The version as this registry records it makes BOMs the official schemas
+        accept (CycloneDX 1.6, SPDX 3.0.1)."""
         seed = _seed("bom", versions=1)
         if LINEAGE in subject.capabilities:
             seed.versions[0].datasets = [f"s3://contract-data/{seed.name}/train.parquet"]
@@ -312,6 +314,7 @@ class AdapterContract:
             subject.adapter.kind,
             source_url=source_url_of(subject.adapter, version.model_name, version.version),
         )
+        assert spdx_errors(spdx_document(facts)) == []
         document = cyclonedx_document(facts)
         assert cyclonedx_errors(document) == []
         model = document["metadata"]["component"]

@@ -18,7 +18,7 @@ from gateway.auth.principal import Principal
 from gateway.demo import seed_demo
 from gateway.domain import DatasetRef, ModelVersion
 from gateway.runtime import Gateway
-from tests.bom.validation import cyclonedx_errors
+from tests.bom.validation import cyclonedx_errors, spdx_errors
 from tests.support import data_of, gql, make_settings, served_gateway
 
 WHO = {
@@ -64,6 +64,17 @@ async def test_the_rest_download_is_a_valid_cyclonedx_bom(served: tuple[Gateway,
     assert document["metadata"]["component"]["bom-ref"] == "mg://platform/fraud-detector/5"
     explicit = await client.get("/bom/platform/fraud-detector/5", params={"format": "cyclonedx"})
     assert explicit.json()["metadata"]["component"] == document["metadata"]["component"]
+
+
+async def test_the_rest_download_as_spdx(served: tuple[Gateway, httpx.AsyncClient]) -> None:
+    _, client = served
+    response = await client.get("/bom/platform/fraud-detector/5", params={"format": "spdx"})
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/spdx+json")
+    assert 'filename="fraud-detector-5.spdx.json"' in response.headers["content-disposition"]
+    assert spdx_errors(response.json()) == []
+    hidden = await client.get("/bom/secret/classified/1", params={"format": "spdx"})
+    assert hidden.status_code == 404
 
 
 async def test_a_hidden_version_answers_as_an_absent_one(served: tuple[Gateway, httpx.AsyncClient]) -> None:
@@ -148,3 +159,12 @@ def test_the_cli_writes_a_bom(tmp_path: Path) -> None:
         [*cli, "mg://platform/fraud-detector/99"], capture_output=True, text=True, timeout=120, cwd=REPO
     )
     assert missing.returncode == 1 and "no version mg://platform/fraud-detector/99" in missing.stderr
+    spdx = subprocess.run(
+        [*cli, "mg://platform/fraud-detector/5", "--format", "spdx"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
+    assert spdx.returncode == 0, spdx.stderr
+    assert spdx_errors(json.loads(spdx.stdout)) == []
