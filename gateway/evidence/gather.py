@@ -4,6 +4,7 @@ the audit events about it with the chain's head."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING
 from gateway.domain import Approval, Model, ModelVersion, Review, utcnow
 from gateway.errors import BadInput, NotFound
 from gateway.governance import audit
+from gateway.governance.annex_iv import AnnexIvMap, annex_iv_map
 from gateway.governance.evaluation import Violation
 from gateway.governance.promotions import PromotionRequest
 from gateway.governance.reviews import ReviewState
@@ -52,6 +54,7 @@ class Evidence:
     chain_ok: bool
     chain_problem: str | None
     graph: Graph
+    annex_iv: AnnexIvMap
     generated_at: datetime = field(default_factory=utcnow)
 
     @property
@@ -123,4 +126,5 @@ async def gather(gateway: Gateway, uri: str) -> Evidence:
         chain_ok=verification.ok,
         chain_problem=verification.problem,
         graph=graph,
+        annex_iv=annex_iv_map(version if version.team else dataclasses.replace(version, team=team), tier),
     )
