@@ -140,6 +140,8 @@ def create_app(
             Route("/readyz", probes.readyz),
             Route("/artifacts/{registry}/{model}/{filename}", uploads.upload_artifact, methods=["PUT"]),
             Route("/hooks/{kind}/{registry}", webhooks.webhook, methods=["POST"]),
+            Route("/bom", bom.inventory_bom_download),
+            Route("/bom/{registry}/{model}", bom.model_bom_download),
             Route("/bom/{registry}/{model}/{version}", bom.version_bom_download),
             *governance_routes(),
             *lineage_routes(),

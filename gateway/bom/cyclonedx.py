@@ -14,6 +14,8 @@ risk tier), it is a ``modelgate:`` property, so nothing recorded is lost.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -31,6 +33,64 @@ _REQUIREMENTS_SUFFIXES = (".txt", ".in", ".yaml", ".yml", ".toml", ".lock", ".cf
 
 def cyclonedx_document(facts: BomFacts, *, serial: uuid.UUID | None = None) -> dict[str, Any]:
     """The BOM of one version (``serial``: the BOM's serial number, fresh when None)."""
+    model, components, dependencies = _version_parts(facts)
+    return _bom(model, components, dependencies, facts.generated_at, serial)
+
+
+def cyclonedx_collection(
+    versions: Sequence[BomFacts],
+    at: datetime,
+    *,
+    subject: dict[str, Any] | None = None,
+    serial: uuid.UUID | None = None,
+) -> dict[str, Any]:
+    """One BOM of several versions (a model's, an organisation's inventory): each a
+    ``machine-learning-model`` component with what it depends on, every component
+    once (two versions trained on one dataset still name it apart, by version).
+    ``subject`` (``metadata.component``, e.g. the model) depends on every version."""
+    components: dict[str, dict[str, Any]] = {}
+    dependencies: dict[str, dict[str, Any]] = {}
+    for facts in versions:
+        model, parts, needs = _version_parts(facts)
+        components[model["bom-ref"]] = model
+        for part in parts:
+            components.setdefault(part["bom-ref"], part)
+        for need in needs:
+            if need["ref"] not in dependencies or need.get("dependsOn"):
+                dependencies[need["ref"]] = need
+    if subject is not None:
+        refs = [f.version.uri for f in versions]
+        dependencies[subject["bom-ref"]] = {"ref": subject["bom-ref"], "dependsOn": refs}
+    return _bom(subject, list(components.values()), list(dependencies.values()), at, serial)
+
+
+def _bom(
+    subject: dict[str, Any] | None,
+    components: list[dict[str, Any]],
+    dependencies: list[dict[str, Any]],
+    at: datetime,
+    serial: uuid.UUID | None,
+) -> dict[str, Any]:
+    metadata: dict[str, Any] = {
+        "timestamp": at.isoformat().replace("+00:00", "Z"),
+        "tools": {"components": [{"type": "application", "name": "modelgate", "version": __version__}]},
+    }
+    if subject is not None:
+        metadata["component"] = subject
+    return {
+        "$schema": SCHEMA_URL,
+        "bomFormat": "CycloneDX",
+        "specVersion": SPEC_VERSION,
+        "serialNumber": (serial or uuid.uuid4()).urn,
+        "version": 1,
+        "metadata": metadata,
+        "components": components,
+        "dependencies": dependencies,
+    }
+
+
+def _version_parts(facts: BomFacts) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    """A version's model component, the components it depends on, and the dependencies."""
     v = facts.version
     components: list[dict[str, Any]] = []
     depends_on: list[str] = []
@@ -49,24 +109,9 @@ def cyclonedx_document(facts: BomFacts, *, serial: uuid.UUID | None = None) -> d
     if (environment := _environment(facts)) is not None:
         components.append(environment)
         depends_on.append(environment["bom-ref"])
-    document: dict[str, Any] = {
-        "$schema": SCHEMA_URL,
-        "bomFormat": "CycloneDX",
-        "specVersion": SPEC_VERSION,
-        "serialNumber": (serial or uuid.uuid4()).urn,
-        "version": 1,
-        "metadata": {
-            "timestamp": facts.generated_at.isoformat().replace("+00:00", "Z"),
-            "tools": {"components": [{"type": "application", "name": "modelgate", "version": __version__}]},
-            "component": _model(facts, dataset_refs),
-        },
-        "components": components,
-        "dependencies": [
-            {"ref": v.uri, "dependsOn": depends_on},
-            *({"ref": ref} for ref in depends_on),
-        ],
-    }
-    return document
+    dependencies: list[dict[str, Any]] = [{"ref": v.uri, "dependsOn": depends_on}]
+    dependencies += [{"ref": ref} for ref in depends_on]
+    return _model(facts, dataset_refs), components, dependencies
 
 
 def _model(facts: BomFacts, dataset_refs: list[str]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -150,25 +151,39 @@ class BomFacts:
 async def gather_facts(gateway: Gateway, version: ModelVersion, access: AccessPolicy | None) -> BomFacts:
     """The facts of ``version`` as ``access``'s principal may see them: a parent
     hidden from them is left out, as if the record named none (None: everything)."""
-    registry = gateway.settings.registry(version.registry_id)
-    parent = None
-    if version.parent:
-        parent = (
-            await gateway.lineage.resolve(version.parent, context_registry=version.registry_id)
-        ) or version.parent
-        if access is not None and await access.hidden_uris(gateway.index, [parent]):
-            parent = None
-    tiers = await gateway.governance.tiers_of([version.model_uri])
-    assigned = tiers.get(version.model_uri)
-    model = await gateway.index.get_model(version.model_uri)
-    return BomFacts(
-        version=version,
-        registry_kind=registry.kind if registry else "native",
-        team=version.team or (registry.team if registry else None) or (model.team if model else None),
-        source_url=source_url_of(
-            gateway.adapters.get(version.registry_id), version.model_name, version.version
-        ),
-        parent=parent,
-        risk_tier=assigned.tier if assigned else None,
-        model_description=model.description if model else None,
-    )
+    (facts,) = await gather_many(gateway, [version], access)
+    return facts
+
+
+async def gather_many(
+    gateway: Gateway, versions: Sequence[ModelVersion], access: AccessPolicy | None
+) -> list[BomFacts]:
+    """``gather_facts`` of several versions, with one read each of tiers, models and
+    visibility for all of them."""
+    model_uris = list(dict.fromkeys(v.model_uri for v in versions))
+    tiers = await gateway.governance.tiers_of(model_uris)
+    models = await gateway.index.get_models(model_uris)
+    parents: dict[str, str] = {}
+    for v in versions:
+        if v.parent:
+            resolved = await gateway.lineage.resolve(v.parent, context_registry=v.registry_id)
+            parents[v.uri] = resolved or v.parent
+    hidden = await access.hidden_uris(gateway.index, parents.values()) if access is not None else set()
+    gathered = []
+    for v in versions:
+        registry = gateway.settings.registry(v.registry_id)
+        model = models.get(v.model_uri)
+        assigned = tiers.get(v.model_uri)
+        parent = parents.get(v.uri)
+        gathered.append(
+            BomFacts(
+                version=v,
+                registry_kind=registry.kind if registry else "native",
+                team=v.team or (registry.team if registry else None) or (model.team if model else None),
+                source_url=source_url_of(gateway.adapters.get(v.registry_id), v.model_name, v.version),
+                parent=None if parent in hidden else parent,
+                risk_tier=assigned.tier if assigned else None,
+                model_description=model.description if model else None,
+            )
+        )
+    return gathered

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from typing import Any
 
-from gateway.bom.cyclonedx import cyclonedx_document
+from gateway.bom.cyclonedx import cyclonedx_collection, cyclonedx_document
 from gateway.bom.facts import BomFacts
-from gateway.bom.spdx import spdx_document
+from gateway.bom.spdx import spdx_collection, spdx_document
+from gateway.domain import Model, utcnow
 
 
 class BomFormat(enum.Enum):
@@ -40,3 +42,23 @@ def document(facts: BomFacts, fmt: BomFormat) -> dict[str, Any]:
     if fmt is BomFormat.CYCLONEDX_1_6:
         return cyclonedx_document(facts)
     return spdx_document(facts)
+
+
+def collection_document(
+    versions: Sequence[BomFacts], fmt: BomFormat, *, name: str, model: Model | None = None
+) -> dict[str, Any]:
+    """One BOM of several versions: a model's (``model``, the BOM's subject) or an
+    organisation's inventory (no subject)."""
+    at = utcnow()
+    if fmt is BomFormat.SPDX_3_0:
+        return spdx_collection(versions, at, name=name)
+    subject = None
+    if model is not None:
+        subject = {
+            "type": "machine-learning-model",
+            "bom-ref": model.uri,
+            "group": model.registry_id,
+            "name": model.name,
+            **({"description": model.description} if model.description else {}),
+        }
+    return cyclonedx_collection(versions, at, subject=subject)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,53 +50,80 @@ _HASH_ALGORITHMS = {
 
 def spdx_document(facts: BomFacts, *, serial: uuid.UUID | None = None) -> dict[str, Any]:
     """The SPDX 3.0.1 document of one version (``serial``: the document's id, fresh when None)."""
-    v = facts.version
+    return spdx_collection([facts], facts.generated_at, name=f"AI BOM of {facts.version.uri}", serial=serial)
+
+
+def spdx_collection(
+    versions: Sequence[BomFacts], at: datetime, *, name: str, serial: uuid.UUID | None = None
+) -> dict[str, Any]:
+    """One SPDX document of several versions (a model's, an organisation's
+    inventory), each a root element; an element two versions share (a supplier, a
+    parent that is itself in the document) appears once."""
     document_id = (serial or uuid.uuid4()).urn
-    agent_id, tool_id, supplier_id = (f"{v.uri}#{part}" for part in ("agent", "tool", "supplier"))
-    graph: list[dict[str, Any]] = [
-        {
-            "type": "CreationInfo",
-            "@id": CREATION,
-            "specVersion": SPEC_VERSION,
-            "created": _time(facts.generated_at),
-            "createdBy": [agent_id],
-            "createdUsing": [tool_id],
-        },
-        # modelgate made the document (an agent) with itself (a tool).
+    agent_id, tool_id = f"{document_id}#agent", f"{document_id}#tool"
+    elements: dict[str, dict[str, Any]] = {}
+    # modelgate made the document (an agent) with itself (a tool).
+    for element in (
         {"type": "SoftwareAgent", "spdxId": agent_id, "creationInfo": CREATION, "name": "modelgate"},
         {"type": "Tool", "spdxId": tool_id, "creationInfo": CREATION, "name": f"modelgate {__version__}"},
-        {"type": "Organization", "spdxId": supplier_id, "creationInfo": CREATION, "name": facts.supplier},
-    ]
-    graph.append(_model(facts, supplier_id))
+    ):
+        elements[element["spdxId"]] = element
+    suppliers: dict[str, str] = {}
+    for facts in versions:
+        if facts.supplier not in suppliers:
+            suppliers[facts.supplier] = supplier_id = f"{document_id}#supplier-{len(suppliers) + 1}"
+            elements[supplier_id] = {
+                "type": "Organization",
+                "spdxId": supplier_id,
+                "creationInfo": CREATION,
+                "name": facts.supplier,
+            }
+        model, parts = _version_parts(facts, suppliers[facts.supplier])
+        elements[model["spdxId"]] = model  # the version itself wins over a parent's stand-in
+        for part in parts:
+            elements.setdefault(part["spdxId"], part)
+    creation = {
+        "type": "CreationInfo",
+        "@id": CREATION,
+        "specVersion": SPEC_VERSION,
+        "created": _time(at),
+        "createdBy": [agent_id],
+        "createdUsing": [tool_id],
+    }
+    document = {
+        "type": "SpdxDocument",
+        "spdxId": document_id,
+        "creationInfo": CREATION,
+        "name": name,
+        "profileConformance": ["core", "software", "ai", "dataset"],
+        "rootElement": [f.version.uri for f in versions],
+        "element": list(elements),
+    }
+    return {"@context": CONTEXT, "@graph": [creation, *elements.values(), document]}
+
+
+def _version_parts(facts: BomFacts, supplier_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A version's AIPackage and the elements around it (datasets, parent, code, relationships)."""
+    v = facts.version
+    parts: list[dict[str, Any]] = []
     trained: list[str] = []
     tested: list[str] = []
     for index, dataset in enumerate(facts.datasets, start=1):
         element = _dataset(dataset, f"{v.uri}#dataset-{index}")
-        graph.append(element)
+        parts.append(element)
         (tested if (dataset.role or "").lower() in VALIDATION_ROLES else trained).append(element["spdxId"])
     relationships = [("trainedOn", trained), ("testedOn", tested)]
     if facts.parent:
         parent = _parent(facts.parent, f"{v.uri}#parent")
-        graph.append(parent)
+        parts.append(parent)
         relationships.append(("descendantOf", [parent["spdxId"]]))
     for kind, targets in relationships:
         if targets:
-            graph.append(_relationship(f"{v.uri}#{kind}", v.uri, kind, targets))
+            parts.append(_relationship(f"{v.uri}#{kind}", v.uri, kind, targets))
     if (code := _code(facts)) is not None:
-        graph.append(code)
-        graph.append(_relationship(f"{v.uri}#generatedBy", code["spdxId"], "generates", [v.uri]))
-    graph.append(
-        {
-            "type": "SpdxDocument",
-            "spdxId": document_id,
-            "creationInfo": CREATION,
-            "name": f"AI BOM of {v.uri}",
-            "profileConformance": ["core", "software", "ai", "dataset"],
-            "rootElement": [v.uri],
-            "element": [e["spdxId"] for e in graph if "spdxId" in e],
-        }
-    )
-    return {"@context": CONTEXT, "@graph": graph}
+        parts.append(code)
+        parts.append(_relationship(f"{v.uri}#generatedBy", code["spdxId"], "generates", [v.uri]))
+    return _model(facts, supplier_id), parts
 
 
 def _model(facts: BomFacts, supplier_id: str) -> dict[str, Any]:

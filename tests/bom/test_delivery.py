@@ -13,10 +13,11 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.base import RegistrationRequest
+from adapters.base import RegistrationRequest, iterate_pages
 from gateway.auth.principal import Principal
+from gateway.catalogue.index import SearchFilter
 from gateway.demo import seed_demo
-from gateway.domain import DatasetRef, ModelVersion
+from gateway.domain import DatasetRef, ModelVersion, Stage
 from gateway.runtime import Gateway
 from tests.bom.validation import cyclonedx_errors, spdx_errors
 from tests.support import data_of, gql, make_settings, served_gateway
@@ -46,7 +47,15 @@ async def served(database_url: str, tmp_path: Path) -> AsyncIterator[tuple[Gatew
     )
     async with served_gateway(settings, WHO) as (gw, client):
         await seed_demo(gw)
-        await register(gw, "secret", "classified", training_data=(DatasetRef("s3://data/secret-only"),))
+        classified = await register(
+            gw, "secret", "classified", training_data=(DatasetRef("s3://data/secret-only"),)
+        )
+        # In production, so the inventory would list it to anyone who may see it.
+        (version,) = [
+            v async for v in iterate_pages(lambda t: gw.adapters["secret"].list_versions("classified", t))
+        ]
+        await gw.adapters["secret"].set_stage(version, Stage.PRODUCTION, actor="setup")
+        assert classified == version.uri
         # An open version whose parent is restricted: its BOM must not name the parent.
         await register(gw, "platform", "child", parent="mg://secret/classified/1")
         await gw.sync.sync_all(full=True)
@@ -168,3 +177,59 @@ def test_the_cli_writes_a_bom(tmp_path: Path) -> None:
     )
     assert spdx.returncode == 0, spdx.stderr
     assert spdx_errors(json.loads(spdx.stdout)) == []
+
+
+async def test_a_model_bom_lists_its_staging_and_production_versions(
+    served: tuple[Gateway, httpx.AsyncClient],
+) -> None:
+    _, client = served
+    response = await client.get("/bom/platform/fraud-detector")
+    assert response.status_code == 200, response.text
+    assert 'filename="fraud-detector.cdx.json"' in response.headers["content-disposition"]
+    document = response.json()
+    assert cyclonedx_errors(document) == []
+    assert document["metadata"]["component"]["bom-ref"] == "mg://platform/fraud-detector"
+    models = [c for c in document["components"] if c["type"] == "machine-learning-model" and "modelCard" in c]
+    # v5 in PRODUCTION, v6 in STAGING; v6's parent is v5, listed once as itself.
+    assert sorted(m["version"] for m in models) == ["5", "6"]
+    refs = [c["bom-ref"] for c in document["components"]]
+    assert len(refs) == len(set(refs))
+    (subject,) = [d for d in document["dependencies"] if d["ref"] == "mg://platform/fraud-detector"]
+    assert sorted(subject["dependsOn"]) == [
+        "mg://platform/fraud-detector/5",
+        "mg://platform/fraud-detector/6",
+    ]
+
+    spdx = (await client.get("/bom/platform/fraud-detector", params={"format": "spdx"})).json()
+    assert spdx_errors(spdx) == []
+    (root,) = [e for e in spdx["@graph"] if e["type"] == "SpdxDocument"]
+    assert sorted(root["rootElement"]) == ["mg://platform/fraud-detector/5", "mg://platform/fraud-detector/6"]
+    ids = [e["spdxId"] for e in spdx["@graph"] if "spdxId" in e]
+    assert len(ids) == len(set(ids))
+
+    hidden = await client.get("/bom/secret/classified")
+    absent = await client.get("/bom/secret/nothing-here")
+    assert hidden.status_code == absent.status_code == 404
+    assert hidden.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+async def test_the_inventory_bom_lists_every_production_version_the_caller_may_see(
+    served: tuple[Gateway, httpx.AsyncClient],
+) -> None:
+    gw, client = served
+    outsider = await client.get("/bom")
+    assert outsider.status_code == 200, outsider.text
+    document = outsider.json()
+    assert cyclonedx_errors(document) == []
+    listed = {c["bom-ref"] for c in document["components"] if "modelCard" in c}
+    page = await gw.index.search_versions(None, SearchFilter(stages=(Stage.PRODUCTION,)), 100, None)
+    production = {v.uri for v in page.items}
+    assert "mg://secret/classified/1" in production
+    assert listed == production - {"mg://secret/classified/1"}
+    assert "secret" not in json.dumps(document)
+    insider = (
+        await client.get("/bom", params={"format": "spdx"}, headers={"x-test-principal": "sam"})
+    ).json()
+    assert spdx_errors(insider) == []
+    (root,) = [e for e in insider["@graph"] if e["type"] == "SpdxDocument"]
+    assert "mg://secret/classified/1" in root["rootElement"]
