@@ -221,3 +221,22 @@ async def test_the_evidence_pdf_shows_the_annex_iv_map(annexed: Gateway, tmp_pat
     assert flat.count("add tag") == 3
     for gap in ("annex_iv.risk_management", "annex_iv.declaration_of_conformity", "annex_iv.monitoring_plan"):
         assert gap in flat
+
+
+async def test_the_inventory_counts_each_production_version_s_gaps(annexed: Gateway) -> None:
+    version = await register(
+        annexed, "credit-scoring", **dict(DOCUMENTED, tags={STANDARDS_TAG: "ISO/IEC 42001"})
+    )
+    await annexed.adapters["platform"].set_stage(version, Stage.PRODUCTION, actor="setup")
+    await register(annexed, "churn", **DOCUMENTED)  # a draft: no production version
+    await annexed.sync.refresh_model("platform", "credit-scoring")
+    await annexed.sync.refresh_model("platform", "churn")
+    async with graphql_client(annexed, "audrey") as client:
+        body = await gql(client, "{ complianceInventory { items { name riskTier { tier } annexIVGaps } } }")
+    items = {i["name"]: i for i in data_of(body)["complianceInventory"]["items"]}
+    assert items["credit-scoring"] == {
+        "name": "credit-scoring",
+        "riskTier": {"tier": "high"},
+        "annexIVGaps": 3,
+    }
+    assert items["churn"]["annexIVGaps"] is None
