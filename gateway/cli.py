@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway import __version__
+from gateway.bom import commands as bom_commands
 from gateway.catalogue import commands as catalogue_commands
 from gateway.config import ConfigError, Settings, is_loopback_host, load_settings
 from gateway.evidence import commands as evidence_commands
@@ -270,6 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     governance_commands.add_commands(sub, with_config)
     lineage_commands.add_command(sub, with_config)
     evidence_commands.add_command(sub, with_config)
+    bom_commands.add_command(sub, with_config)
     return parser
 
 
@@ -302,6 +304,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return lineage_commands.run(args, settings)
         elif args.command == evidence_commands.COMMAND:
             return evidence_commands.run(args, settings)
+        elif args.command == bom_commands.COMMAND:
+            return bom_commands.run(args, settings)
         elif args.command == "db":
             asyncio.run(_db_upgrade(settings))
             print(f"database at {settings.storage.url} is at the newest schema")

@@ -26,7 +26,7 @@ from gateway.api.errors import INTERNAL_MESSAGE
 from gateway.auth.errors import AuthUnavailable, Unauthenticated
 from gateway.auth.middleware import AuthMiddleware, PrincipalResolver, authenticator_for, www_authenticate
 from gateway.config import Settings
-from gateway.endpoints import graphql, probes, uploads, webhooks
+from gateway.endpoints import bom, graphql, probes, uploads, webhooks
 from gateway.governance.http import routes as governance_routes
 from gateway.http_budgets import HeaderBudget
 from gateway.http_errors import error_response, request_id_of
@@ -148,6 +148,9 @@ def create_app(
             Route("/readyz", probes.readyz),
             Route("/artifacts/{registry}/{model}/{filename}", uploads.upload_artifact, methods=["PUT"]),
             Route("/hooks/{kind}/{registry}", webhooks.webhook, methods=["POST"]),
+            Route("/bom", bom.inventory_bom_download),
+            Route("/bom/{registry}/{model}", bom.model_bom_download),
+            Route("/bom/{registry}/{model}/{version}", bom.version_bom_download),
             *governance_routes(),
             *lineage_routes(),
             *serving_routes(),

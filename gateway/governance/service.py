@@ -20,6 +20,7 @@ from gateway.config import RegistrySettings
 from gateway.domain import ModelVersion, Review, Stage, utcnow, version_sort_key
 from gateway.errors import BadInput, Forbidden, NotFound
 from gateway.governance import audit, inventory, reports, retention, reviews, tier_store
+from gateway.governance.annex_iv import annex_iv_map
 from gateway.governance.compliance import BUILTIN_REVISION, ComplianceRecorder, ReevaluationResult
 from gateway.governance.evaluation import Evaluation, Evaluator, Subject, Violation
 from gateway.governance.policies import PolicySet
@@ -212,6 +213,13 @@ class Governance:
                 tier, v.stage, since.get(v.uri) or v.created_at, recorded.get(v.uri, []), now
             )
         return found
+
+    async def annex_iv_gaps(self, items: Sequence[inventory.InventoryItem]) -> dict[str, int]:
+        """The Annex IV gap count of each item's PRODUCTION version (by its URI), from
+        the version record as the index holds it now and the item's tier."""
+        tiers = {i.production_version: i.tier for i in items if i.production_version}
+        versions = await self.index.get_versions(list(tiers))
+        return {uri: len(annex_iv_map(v, tiers[uri]).gaps) for uri, v in versions.items()}
 
     async def inventory(
         self, f: inventory.InventoryFilter, as_of: datetime | None = None, now: datetime | None = None
