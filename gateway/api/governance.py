@@ -607,12 +607,12 @@ async def _visible_requests(
     gateway = info.context.gateway
     hidden = await access.hidden_uris(gateway.index, [r.version_uri for r in found])
 
-    def shown(r: PromotionRequest) -> bool:
-        if r.version_uri not in hidden or r.requested_by == access.principal.name:
-            return True
-        return bool(access.approvable(r.required_roles, access.registry_team(r.registry_id)))
-
-    return [r for r in found if shown(r)]
+    return [
+        r
+        for r in found
+        if r.version_uri not in hidden
+        or access.takes_part(r.requested_by, r.required_roles, access.registry_team(r.registry_id))
+    ]
 
 
 REQUEST_ID = strawberry.argument(description="The promotion request's id.")

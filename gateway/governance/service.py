@@ -18,7 +18,7 @@ from gateway.catalogue.sync import SyncEngine
 from gateway.codec import version_to_dict
 from gateway.config import RegistrySettings
 from gateway.domain import ModelVersion, Review, Stage, utcnow, version_sort_key
-from gateway.errors import BadInput, Forbidden, NotFound
+from gateway.errors import BadInput, Forbidden
 from gateway.governance import audit, inventory, reports, retention, reviews, tier_store
 from gateway.governance.annex_iv import annex_iv_map
 from gateway.governance.compliance import BUILTIN_REVISION, ComplianceRecorder, ReevaluationResult
@@ -161,9 +161,8 @@ class Governance:
                 f"unknown tier {tier!r} (tiers: {', '.join(self.policies.tiers.names) or 'none defined'})",
                 field="tier",
             )
-        model = await self.index.get_model(model_uri)
-        if model is None:
-            raise NotFound(f"no model {model_uri} in the catalogue", field="modelUri")
+        # A model hidden from them is absent, compliance role or not (no oracle, no write).
+        model = await self.promotions.access(principal).visible_model(self.index, model_uri)
         async with self.db.write() as conn:
             previous = tier_store.assigned(
                 self.policies.tiers, model, (await tier_store.overrides(conn, [model_uri])).get(model_uri)
