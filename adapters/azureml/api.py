@@ -18,7 +18,9 @@ import httpx
 
 from adapters.azureml.auth import EntraClientCredentialsAuth
 from adapters.azureml.options import AzureMLSettings
-from adapters.base import ErrorTranslator, JsonHttpClient, RetryPolicy, error_for_status, retry_after_seconds
+from adapters.toolkit.errors import error_for_status, retry_after_seconds
+from adapters.toolkit.http import ErrorTranslator, JsonHttpClient
+from adapters.toolkit.retry import RetryPolicy
 from gateway.errors import RegistryError, RegistryNotFound
 
 ACTIVE_ONLY, ARCHIVED_ONLY, ALL = "ActiveOnly", "ArchivedOnly", "All"

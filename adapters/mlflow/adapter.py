@@ -47,16 +47,7 @@ from typing import Any
 
 import httpx
 
-from adapters.base import (
-    ChangeSet,
-    Health,
-    JsonHttpClient,
-    Page,
-    RetryPolicy,
-    listing,
-    listing_token,
-    record,
-)
+from adapters.base import ChangeSet, Health, Page
 from adapters.conventions import mlflow_logged_model_uri, mlflow_run_uri
 from adapters.mlflow import webhooks
 from adapters.mlflow.changes import ChangeTracker
@@ -79,6 +70,9 @@ from adapters.mlflow.wire import (
     translate_error,
     version_from_wire,
 )
+from adapters.toolkit.http import JsonHttpClient
+from adapters.toolkit.paging import listing, listing_token, record
+from adapters.toolkit.retry import RetryPolicy
 from gateway.domain import (
     LineageEdge,
     LineageNode,

@@ -27,8 +27,8 @@ import httpx
 import yaml
 from cachetools import LRUCache
 
-from adapters.base import ResponseTooLarge, send_capped
 from adapters.mlflow.wire import ModelFiles
+from adapters.toolkit.http import ResponseTooLarge, send_capped
 
 log = logging.getLogger(__name__)
 

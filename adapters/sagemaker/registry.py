@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from adapters.base import ChangeSet, Health, Page, archive_other_production, listing
+from adapters.base import ChangeSet, Health, Page, archive_other_production
 from adapters.sagemaker.calls import OperationUnsupported, SageMakerCalls, paging
 from adapters.sagemaker.lineage import api_edges, gather_bounded
 from adapters.sagemaker.links import sagemaker_console_url
@@ -27,6 +27,7 @@ from adapters.sagemaker.options import SageMakerOptions, StageMapping
 from adapters.sagemaker.records import model_from_group, version_from_package
 from adapters.sagemaker.serving import ServingReads
 from adapters.sagemaker.traffic import SageMakerTraffic
+from adapters.toolkit.paging import listing
 from gateway.domain import (
     Endpoint,
     LineageEdge,

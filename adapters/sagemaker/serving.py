@@ -23,9 +23,9 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from adapters.base import to_utc
 from adapters.sagemaker.calls import SageMakerCalls, paging
 from adapters.sagemaker.lineage import gather_bounded
+from adapters.toolkit.timestamps import to_utc
 from gateway.domain import Endpoint, TrafficShare, version_uri
 
 log = logging.getLogger(__name__)

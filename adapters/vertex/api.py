@@ -16,7 +16,9 @@ from typing import Any
 
 import httpx
 
-from adapters.base import ErrorTranslator, JsonHttpClient, RetryPolicy, error_for_status, retry_after_seconds
+from adapters.toolkit.errors import error_for_status, retry_after_seconds
+from adapters.toolkit.http import ErrorTranslator, JsonHttpClient
+from adapters.toolkit.retry import RetryPolicy
 from adapters.vertex.auth import ServiceAccountAuth
 from adapters.vertex.options import VertexSettings
 from gateway.errors import (

@@ -18,14 +18,9 @@ from typing import Any
 
 import httpx
 
-from adapters.base import (
-    JsonHttpClient,
-    RetryPolicy,
-    error_for_status,
-    is_retryable,
-    retry_after_seconds,
-    send_capped,
-)
+from adapters.toolkit.errors import error_for_status, retry_after_seconds
+from adapters.toolkit.http import JsonHttpClient, send_capped
+from adapters.toolkit.retry import RetryPolicy, is_retryable
 from adapters.wandb.options import WandbSettings
 from gateway.errors import RegistryError, RegistryRejected, RegistryUnavailable
 

@@ -1,0 +1,12 @@
+"""Registry-neutral plumbing every adapter shares, one idea per module.
+
+- ``http``: the JSON-over-HTTP client, capped body reads, error bodies → errors;
+- ``auth``: bearer tokens from a value or file, and one refreshing OAuth token;
+- ``retry``: jittered retries of idempotent reads inside a deadline;
+- ``paging``: page tokens, following pages, listing answers of the documented shape;
+- ``errors``: HTTP statuses → the shared ``RegistryError`` taxonomy;
+- ``timestamps``: registry timestamps → aware UTC;
+- ``blocking``: blocking client calls off the event loop.
+
+None of it knows a registry kind or the adapter protocol (``adapters.base``).
+"""
