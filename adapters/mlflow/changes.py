@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from adapters.base import ChangeSet
-from adapters.mlflow.wire import model_fingerprint
+from adapters.mlflow.mapping import model_fingerprint
 from adapters.toolkit.http import JsonHttpClient
 from adapters.toolkit.paging import decode_token, encode_token, listing, listing_token
 

@@ -27,7 +27,7 @@ import httpx
 import yaml
 from cachetools import LRUCache
 
-from adapters.mlflow.wire import ModelFiles
+from adapters.mlflow.mapping import ModelFiles
 from adapters.toolkit.http import ResponseTooLarge, send_capped
 
 log = logging.getLogger(__name__)

@@ -162,7 +162,7 @@ def make_client(options: SageMakerOptions, service: str = "sagemaker") -> Any:
     )
 
 
-class SageMakerCalls:
+class SageMakerApi:
     """Every SageMaker call the adapter makes goes through here."""
 
     def __init__(
