@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from gateway.config import ConfigError, RegistrySettings, SecretSource, parse_section, secret_source
+from gateway.config import ConfigError, RegistrySettings, SecretSource, registry_options, secret_source
 from gateway.domain import Stage
 
 SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
@@ -122,7 +122,7 @@ def load_settings(registry: RegistrySettings, environ: Mapping[str, str] | None 
     if "token" in registry.options:
         raise ConfigError(f"{key}.token", "secrets are never inline: use token_env or token_file")
     env: Mapping[str, str] = os.environ if environ is None else environ
-    options = parse_section(KubeflowOptions, registry.options, key)
+    options = registry_options(KubeflowOptions, registry)
     base_url = _check_url(options.url, f"{key}.url")
     if options.api_version not in API_VERSIONS:
         raise ConfigError(

@@ -15,7 +15,12 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from gateway.config import REGISTRY_COMMON_KEYS, ConfigError, RegistrySettings, parse_section, resolve_secret
+from gateway.config import (
+    ConfigError,
+    RegistrySettings,
+    registry_options,
+    resolve_secret,
+)
 from gateway.domain import Stage
 
 # MLflow's own alias rules: ``^[\w\-]*$``, and ``latest`` / ``v<digits>`` are reserved.
@@ -81,10 +86,10 @@ class MlflowOptions:
 def parse_options(registry: RegistrySettings) -> MlflowOptions:
     """Parse and check every option; ``ConfigError`` names ``registries[i].<key>``."""
     key = registry.key
-    for name in SECRETS:  # before parse_section, whose "unknown key" would hide the real advice
+    for name in SECRETS:  # before registry_options, whose "unknown key" would hide the real advice
         if name in registry.options:
             raise ConfigError(f"{key}.{name}", f"secrets are never inline: use {name}_env or {name}_file")
-    options = parse_section(MlflowOptions, registry.options, key, also_known=REGISTRY_COMMON_KEYS)
+    options = registry_options(MlflowOptions, registry)
     _check_url(options.url, f"{key}.url")
     if options.ui_url is not None:
         _check_url(options.ui_url, f"{key}.ui_url")

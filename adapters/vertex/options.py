@@ -54,11 +54,10 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from gateway.config import (
-    REGISTRY_COMMON_KEYS,
     ConfigError,
     RegistrySettings,
     is_loopback_host,
-    parse_section,
+    registry_options,
 )
 
 GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"
@@ -237,7 +236,7 @@ def load_settings(registry: RegistrySettings, environ: Mapping[str, str] | None 
     """Validate a vertex registry's options and read its key file; raises ``ConfigError``."""
     key = registry.key
     env: Mapping[str, str] = os.environ if environ is None else environ
-    options = parse_section(VertexOptions, registry.options, key, also_known=REGISTRY_COMMON_KEYS)
+    options = registry_options(VertexOptions, registry)
     if not PROJECT.match(options.project):
         raise ConfigError(f"{key}.project", f"not a Google Cloud project ID or number: {options.project!r}")
     if not LOCATION.match(options.location):
