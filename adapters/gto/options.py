@@ -125,9 +125,7 @@ def load_settings(registry: RegistrySettings, environ: Mapping[str, str] | None 
     """Validate a gto registry's options; raises ``ConfigError`` naming the key."""
     key = registry.key
     env: Mapping[str, str] = os.environ if environ is None else environ
-    if "token" in registry.options:  # before registry_options, whose "unknown key" would hide the advice
-        raise ConfigError(f"{key}.token", "secrets are never inline: use token_env or token_file")
-    options = registry_options(GtoOptions, registry)
+    options = registry_options(GtoOptions, registry, secrets=["token"])
     repo = check_repo_url(options.repo, f"{key}.repo")
     scheme = "ssh" if SCP_LIKE.match(repo) else urlsplit(repo).scheme
     production = _check_stages(options.production_stages, f"{key}.production_stages")

@@ -7,12 +7,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping
+from pathlib import Path
 from typing import Any
 
 import httpx
 from authlib.integrations.base_client.errors import OAuthError
 
-from gateway.config import SecretSource
+from gateway.config import ConfigError, SecretSource
 from gateway.errors import RegistryAuthError, RegistryError, RegistryUnavailable
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "HTTP_TRANSPORT_ERRORS",
     "BearerTokenAuth",
     "RefreshingTokenAuth",
+    "read_credential_file",
     "token_from_response",
 ]
 
@@ -51,6 +53,15 @@ class BearerTokenAuth(httpx.Auth):
         if token := self.token():
             request.headers["Authorization"] = f"Bearer {token}"
         yield request
+
+
+def read_credential_file(path: str, key: str) -> str:
+    """A key or secret file named at config ``key``, read now so that a wrong path
+    fails at start-up (``ConfigError`` naming the key and the OS's reason)."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(key, f"cannot read {path}: {exc.strerror}") from None
 
 
 def _with_httpx2(name: str) -> tuple[type[Any], ...]:

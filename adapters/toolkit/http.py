@@ -8,11 +8,13 @@ import contextlib
 from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
 from adapters.toolkit.errors import error_for_status, retry_after_seconds
 from adapters.toolkit.retry import RetryPolicy, retry_read
+from gateway.config import ConfigError, is_loopback_host
 from gateway.errors import RegistryError, RegistryUnavailable
 
 __all__ = [
@@ -21,8 +23,10 @@ __all__ = [
     "JsonHttpClient",
     "ResponseTooLarge",
     "current_response_cap",
+    "error_object",
     "message_error_translator",
     "registry_client",
+    "registry_url",
     "response_cap",
     "send_capped",
 ]
@@ -54,6 +58,39 @@ class ResponseTooLarge(RegistryUnavailable):
     Not retried: the registry would send the same again."""
 
     retryable = False
+
+
+def registry_url(
+    value: str,
+    key: str,
+    *,
+    expected: str = "an http(s) URL",
+    https_off_loopback: bool = False,
+    bare: bool = False,
+) -> str:
+    """A registry URL from the config, without its trailing ``/``; ``ConfigError``
+    naming ``key`` unless it is http(s) with a host ("expected <expected>"). With
+    ``https_off_loopback``, plain http only to a loopback host (secrets must not
+    cross a network in clear text); with ``bare``, no query or fragment."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(key, f"expected {expected}, got {value!r}")
+    if https_off_loopback and parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        raise ConfigError(key, f"must use https (plain http is allowed only for loopback), got {value!r}")
+    if bare and (parts.query or parts.fragment):
+        raise ConfigError(key, f"must not carry a query or fragment, got {value!r}")
+    return value.rstrip("/")
+
+
+def error_object(response: httpx.Response, key: str = "error") -> Mapping[str, Any] | None:
+    """The ``{"error": {...}}`` object of an error body (Google's and Azure Resource
+    Manager's envelope), or None when the body is not JSON or has none."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    error = body.get(key) if isinstance(body, dict) else None
+    return error if isinstance(error, dict) else None
 
 
 def registry_client(
