@@ -1,6 +1,7 @@
 """JSON over HTTP with the habits every HTTP registry needs: one way to build the
-httpx client, bodies read no further than a cap, and error bodies turned into
-``RegistryError`` values that name the registry and the call."""
+httpx client, bodies read no further than a cap, error bodies turned into
+``RegistryError`` values that name the registry and the call, and registry URLs
+checked when the config is read."""
 
 from __future__ import annotations
 
