@@ -10,5 +10,6 @@ retention.
     reports.py     compliance reports, current or "as of" a past time
     retention.py   which versions retention rules archive
     service.py     ``Governance``: the parts wired together for the runtime
-    http.py        CSV/JSON downloads;  commands.py  the CLI commands
+
+The downloads are ``gateway.endpoints.reports``; the commands ``gateway.cli.governance``.
 """
