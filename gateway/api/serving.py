@@ -1,6 +1,6 @@
 """GraphQL for serving and stage history: endpoints, ``stageHistory`` and
 ``rollback``. Thin resolvers over ``gateway.serving`` and
-``gateway.governance.rollback``; what a caller may see is checked here."""
+``gateway.rollouts.rollback``; what a caller may see is checked here."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from gateway.api.governance import PromotionRequestType
 from gateway.api.types import ModelVersionType, Registry, StageEnum, registry_view
 from gateway.domain import Endpoint, ModelVersion, parse_uri
 from gateway.errors import BadInput, NotFound
-from gateway.governance.rollback import rollback
+from gateway.rollouts.rollback import rollback
 from gateway.serving.history import StageChange
 
 
