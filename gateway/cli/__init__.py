@@ -316,7 +316,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"modelgate: cannot serve: {exc}", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
