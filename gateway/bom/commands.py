@@ -26,9 +26,7 @@ def add_command(
     with_config: Callable[[argparse.ArgumentParser], argparse.ArgumentParser],
 ) -> None:
     p = with_config(
-        sub.add_parser(
-            COMMAND, help="write the AI bill of materials of a version, a model or the inventory"
-        )
+        sub.add_parser(COMMAND, help="write the AI bill of materials of a version, a model or the inventory")
     )
     p.add_argument(
         "uri",

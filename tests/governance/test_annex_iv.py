@@ -176,7 +176,9 @@ async def test_the_shipped_policy_blocks_a_high_risk_production_promotion_with_g
         await gw.governance.set_risk_tier(CORA, gapped.model_uri, "high", "credit decisions")
         blocked = await gw.governance.promotions.request(ALICE, gapped.uri, Stage.PRODUCTION, "launch")
         assert blocked.status is PromotionStatus.BLOCKED
-        assert "high-risk-annex-iv-complete" in {v.policy for v in blocked.violations if v.severity == "error"}
+        assert "high-risk-annex-iv-complete" in {
+            v.policy for v in blocked.violations if v.severity == "error"
+        }
         ok = await gw.governance.promotions.request(ALICE, documented.uri, Stage.PRODUCTION, "launch")
         assert ok.status is PromotionStatus.PENDING, ok.violations
         # To STAGING, the gaps are no obstacle: the rule guards production.
