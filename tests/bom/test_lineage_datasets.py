@@ -4,10 +4,12 @@ lineage's visibility gate."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import boto3
 import httpx
 import pytest
 
@@ -16,7 +18,9 @@ from gateway.auth.principal import Principal
 from gateway.domain import LineageEdge, LineageNode, Relation, Stage
 from gateway.lineage.graph import version_node
 from gateway.runtime import Gateway
+from tests.adapters.contract import unique_name
 from tests.bom.validation import cyclonedx_errors, spdx_errors
+from tests.fakes.sagemaker_lineage import SageMakerLineage, run_in_thread
 from tests.lineage.test_graphql import LineageFactory, LineageRegistry
 from tests.support import make_settings, served_app
 
@@ -108,3 +112,74 @@ async def test_lineage_datasets_follow_the_catalogue_visibility(served: tuple) -
     assert (await client.get("/bom/vault/classified/1")).status_code == 404
     insider = await client.get("/bom/vault/classified/1", headers={"x-test-principal": "sam"})
     assert insider.status_code == 200 and SECRET in insider.text
+
+
+@pytest.fixture(scope="module")
+def lineage_front(moto_sagemaker_url: str) -> Iterator[str]:
+    """moto behind the lineage API it lacks (``tests/fakes/sagemaker_lineage.py``)."""
+    front = SageMakerLineage(moto_sagemaker_url)
+    serving = run_in_thread(front)
+    yield next(serving)
+    assert front.violations == [], "the lineage front answered outside the service model"
+    serving.close()
+
+
+def seed_sagemaker(url: str, group: str, datasets: list[str]) -> None:
+    """A package whose datasets SageMaker holds only as lineage: a DataSet artifact
+    per URI, ContributedTo the package's artifact, as a team records them."""
+    sm = boto3.client("sagemaker", region_name="us-east-1", endpoint_url=url)
+    sm.create_model_package_group(ModelPackageGroupName=group)
+    arn = sm.create_model_package(
+        ModelPackageGroupName=group,
+        InferenceSpecification={
+            "Containers": [
+                {"Image": "1.dkr.ecr.us-east-1.amazonaws.com/x:1", "ModelDataUrl": "s3://m/x.tgz"}
+            ],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+        ModelApprovalStatus="Approved",
+    )["ModelPackageArn"]
+    (package,) = sm.list_artifacts(SourceUri=arn)["ArtifactSummaries"]
+    for uri in datasets:
+        dataset = sm.create_artifact(ArtifactType="DataSet", Source={"SourceUri": uri})
+        sm.add_association(
+            SourceArn=dataset["ArtifactArn"],
+            DestinationArn=package["ArtifactArn"],
+            AssociationType="ContributedTo",
+        )
+
+
+async def test_a_sagemaker_packages_bom_carries_its_lineage_datasets(
+    lineage_front: str, aws_env: None, database_url: str, tmp_path: Path
+) -> None:
+    group = unique_name("bom-lineage")
+    await asyncio.to_thread(seed_sagemaker, lineage_front, group, ["s3://acme/churn/train-2026-03"])
+    settings = make_settings(
+        database_url,
+        tmp_path,
+        registries=[
+            {
+                "id": "ads-sagemaker",
+                "kind": "sagemaker",
+                "team": "ads",
+                "region": "us-east-1",
+                "endpoint_url": lineage_front,
+            }
+        ],
+    )
+    gw = await Gateway.open(settings)
+    try:
+        await gw.sync.sync_all(full=True)
+        version = await gw.index.get_version(f"mg://ads-sagemaker/{group}/1")
+        assert version is not None and not version.training_data  # only lineage knows them
+        async with served_app(gw, {"ada": Principal("ada", teams=frozenset({"ads"}))}) as client:
+            document = (await client.get(f"/bom/ads-sagemaker/{group}/1")).json()
+        assert cyclonedx_errors(document) == []
+        data = [c for c in document["components"] if c["type"] == "data"]
+        (dataset,) = data
+        assert dataset["data"][0]["contents"] == {"url": "s3://acme/churn/train-2026-03"}
+        assert {"name": "modelgate:dataset:role", "value": "training"} in dataset["properties"]
+        assert document["metadata"]["component"]["modelCard"]["modelParameters"]["datasets"]
+    finally:
+        await gw.aclose()
