@@ -15,6 +15,7 @@ from gateway.runtime import Gateway
 from gateway.store.tables import audit_events as ae
 from tests.governance.conftest import complete, register
 from tests.governance.test_graphql import graphql_client
+from tests.support import data_of, gql
 
 LOG = "/audit/export.jsonl"
 MODEL = "mg://platform/fraud"
@@ -107,3 +108,18 @@ async def test_the_cli_exports_the_verified_log(gov: Gateway, tmp_path: Path) ->
     assert {e["subject"] for e in events} == {"mg://platform/fraud/1", "mg://platform/fraud/2"}
     assert last["verification"]["ok"] is True
     assert audit.verify_export(out.read_text().splitlines()).ok
+
+
+async def test_graphql_pages_the_same_events_with_the_chains_verification(gov: Gateway) -> None:
+    await catalogue(gov)
+    query = (
+        '{ auditEvents(subject: "mg://platform/fraud", first: 500) { totalCount edges { node '
+        "{ subject sequence hash prevHash } } } auditVerification { ok events headHash } }"
+    )
+    async with graphql_client(gov, "audrey") as client:
+        data = data_of(await gql(client, query))
+        exported = lines_of((await client.get(LOG, params={"subject": MODEL, "verify": "true"})).text)
+    nodes = [e["node"] for e in data["auditEvents"]["edges"]]
+    assert {n["subject"] for n in nodes} == {"mg://platform/fraud/1", "mg://platform/fraud/2"}
+    assert sorted(n["hash"] for n in nodes) == sorted(e["hash"] for e in exported[:-1])
+    assert data["auditVerification"]["headHash"] == exported[-1]["verification"]["headHash"]
