@@ -116,6 +116,9 @@ class BomFacts:
     parent: str | None = None  # the parent as a catalogue URI (or the record's reference)
     risk_tier: str | None = None
     model_description: str | None = None
+    # What lineage says the version was trained or validated on, for a record that
+    # names no dataset (SageMaker and Vertex keep datasets in their lineage APIs).
+    lineage_datasets: tuple[DatasetRef, ...] = ()
     generated_at: datetime = field(default_factory=utcnow)
 
     @property
@@ -132,7 +135,7 @@ class BomFacts:
 
     @property
     def datasets(self) -> tuple[DatasetRef, ...]:
-        return self.version.training_data
+        return self.version.training_data or self.lineage_datasets
 
     @property
     def inputs(self) -> list[SignatureField]:
@@ -169,6 +172,7 @@ async def gather_many(
             resolved = await gateway.lineage.resolve(v.parent, context_registry=v.registry_id)
             parents[v.uri] = resolved or v.parent
     hidden = await access.hidden_uris(gateway.index, parents.values()) if access is not None else set()
+    lineage = await gateway.lineage.datasets_of([v for v in versions if not v.training_data], access)
     gathered = []
     for v in versions:
         registry = gateway.settings.registry(v.registry_id)
@@ -184,6 +188,7 @@ async def gather_many(
                 parent=None if parent in hidden else parent,
                 risk_tier=assigned.tier if assigned else None,
                 model_description=model.description if model else None,
+                lineage_datasets=lineage.get(v.uri, ()),
             )
         )
     return gathered

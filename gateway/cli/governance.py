@@ -69,7 +69,12 @@ def add_commands(
     export = with_config(audit_sub.add_parser("export", help="write the audit log as JSON Lines or CSV"))
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     export.add_argument("--output", help="file to write (default: standard output)")
-    export.add_argument("--subject")
+    export.add_argument("--subject", help="a version's URI, or a model's: the model and all its versions")
+    export.add_argument(
+        "--verify",
+        action="store_true",
+        help="verify the whole chain first and end the JSON Lines with the verification (exit 1 if broken)",
+    )
     export.add_argument("--principal")
     export.add_argument("--action", help='an action, or a prefix ending in "*"')
     export.add_argument("--since", type=_time)
@@ -115,7 +120,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             return EXIT_OK if result.ok else EXIT_FAILED
         if args.command == "audit":
             which = audit.AuditFilter(args.subject, args.principal, args.action, args.since, args.until)
-            return asyncio.run(audit_export(settings, args.format, which, args.output))
+            if args.verify and args.format != "jsonl":
+                print("modelgate: --verify is for the JSON Lines export", file=sys.stderr)
+                return EXIT_USAGE
+            return asyncio.run(audit_export(settings, args.format, which, args.output, verify=args.verify))
         if args.command == "report":
             f = SearchFilter(
                 registries=tuple(args.registry),
@@ -214,18 +222,28 @@ async def audit_verify(settings: Settings, expect_head: str | None = None) -> au
 
 
 def verify_file(file: str, settings: Settings, expect_head: str | None = None) -> audit.Verification:
-    """Verify a JSON Lines export on its own (it has no chain head: a cut-off end
-    is only caught against a head hash recorded elsewhere, ``expect_head``)."""
+    """Verify a JSON Lines export on its own (a whole log has no chain head: a cut-off
+    end is only caught against a head hash recorded elsewhere, ``expect_head``; a
+    verified export is checked as an extract of the chain its last line names)."""
     key = settings.governance.audit_key()
     try:
         with Path(file).open(encoding="utf-8") as f:
-            return audit.verify_events(audit.from_jsonl(f), None, key=key, expect_head=expect_head)
+            return audit.verify_export(f, key=key, expect_head=expect_head)
     except (OSError, ValueError, KeyError) as exc:
         raise ConfigError("--file", f"cannot read {file} as an audit export: {exc}") from None
 
 
-async def audit_export(settings: Settings, fmt: str, f: audit.AuditFilter, path: str | None) -> int:
+async def audit_export(
+    settings: Settings, fmt: str, f: audit.AuditFilter, path: str | None, *, verify: bool = False
+) -> int:
     async with _database(settings) as db:
+        if verify:
+            export = await audit.verified_export(db, f)
+            print(export.verification, file=sys.stderr)
+            with _output(path) as out:
+                async for line in export.lines:
+                    out.write(line)
+            return EXIT_OK if export.verification.ok else EXIT_FAILED
         seq, head = await audit.chain_head(db)
         # Keep this line: it is the anchor `audit verify --expect-head` checks later.
         print(f"audit chain head: #{seq} {head or '(empty)'}", file=sys.stderr)

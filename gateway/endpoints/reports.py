@@ -4,7 +4,7 @@ catalogue or log is never held in memory whole (except the JSON report).
 
     GET /reports/compliance.csv   ?registry=&team=&stage=&compliant=&asOf=&view=violations|summary
     GET /reports/compliance.json  ?registry=&team=&stage=&compliant=&asOf=
-    GET /audit/export.jsonl       ?subject=&principal=&action=&since=&until=
+    GET /audit/export.jsonl       ?subject=&principal=&action=&since=&until=&verify=true|false
     GET /audit/export.csv         (same filters)
     GET /reports/inventory        ?format=csv|json&registry=&team=&tier=&state=&reviewOverdue=&asOf=
     GET /reports/evidence         ?uri=<version URI>&format=html|pdf
@@ -128,6 +128,16 @@ def audit_export(fmt: str) -> Handler:
 
 async def _audit_export(request: Request, gw: Gateway, fmt: str) -> Response:
     f = audit_filter(request)
+    verify = request.query_params.get("verify", "false")
+    if verify not in ("true", "false") or (verify == "true" and fmt != "jsonl"):
+        raise BadInput("verify must be true or false, and true only for JSON Lines", field="verify")
+    headers = {"content-disposition": content_disposition(f"audit.{fmt}")}
+    if verify == "true":
+        export = await audit.verified_export(gw.database, f)
+        seq, head = export.head
+        headers["x-modelgate-audit-verified"] = "ok" if export.verification.ok else "broken"
+        headers["x-modelgate-audit-head"] = f"{seq}:{head or ''}"
+        return StreamingResponse(export.lines, media_type="application/x-ndjson", headers=headers)
 
     async def lines() -> AsyncIterator[str]:
         if fmt == "csv":
@@ -139,14 +149,8 @@ async def _audit_export(request: Request, gw: Gateway, fmt: str) -> Response:
     # The chain's head when the export began: publish it, and a later
     # `audit verify --expect-head` catches a log cut back behind it.
     seq, head = await audit.chain_head(gw.database)
-    return StreamingResponse(
-        lines(),
-        media_type=media,
-        headers={
-            "content-disposition": content_disposition(f"audit.{fmt}"),
-            "x-modelgate-audit-head": f"{seq}:{head or ''}",
-        },
-    )
+    headers["x-modelgate-audit-head"] = f"{seq}:{head or ''}"
+    return StreamingResponse(lines(), media_type=media, headers=headers)
 
 
 async def inventory_download(request: Request, gw: Gateway) -> Response:

@@ -42,6 +42,7 @@ and ``compliance.changed`` (a version's evaluated state changed; these are what
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -237,8 +238,16 @@ class Verification:
     bad_seq: int | None = None
     problem: str | None = None
     keyed: int | None = None  # events signed with the audit key (None: verified without one)
+    extract_of: int | None = None  # a verified export's: the events of the chain the server verified
 
     def __str__(self) -> str:
+        if self.ok and self.extract_of is not None:
+            head = self.head_hash or "(empty)"
+            return (
+                f"audit extract intact: {plural(self.events, 'event')}, each matching its hash, "
+                f"from a chain of {plural(self.extract_of, 'event')} the server verified, head {head} "
+                f"(`modelgate audit verify --expect-head {head}` checks the chain still holds it)"
+            )
         if self.ok:
             signed = "" if self.keyed is None else f", {self.keyed} signed with the audit key"
             events = plural(self.events, "event")
@@ -375,14 +384,30 @@ async def _stream(conn: ReadConnection, query: Any) -> AsyncIterator[AuditEvent]
 
 @dataclass(frozen=True)
 class AuditFilter:
-    subject: str | None = None  # a version, or a model and all its versions
+    # A version, or a model and all its versions: ``mg://r/m`` matches ``mg://r/m`` and
+    # ``mg://r/m/<v>``, never ``mg://r/m2/...``.
+    subject: str | None = None
     principal: str | None = None
     action: str | None = None  # exact, or a prefix ending in "*" ("promotion.*")
     since: datetime | None = None
     until: datetime | None = None
+    through_seq: int | None = None  # only events of the chain up to this one (a verified export's)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The filter as a verified export's trailer names it (what was asked for)."""
+        named = {
+            "subject": self.subject,
+            "principal": self.principal,
+            "action": self.action,
+            "since": _time(self.since) if self.since else None,
+            "until": _time(self.until) if self.until else None,
+        }
+        return {k: v for k, v in named.items() if v is not None}
 
     def conditions(self) -> list[ColumnElement[bool]]:
         conds: list[ColumnElement[bool]] = []
+        if self.through_seq is not None:
+            conds.append(ae.c.seq <= self.through_seq)
         if self.subject:
             conds.append(
                 or_(
@@ -463,19 +488,164 @@ def to_csv(event: AuditEvent) -> str:
     return csv_line(d[c] for c in CSV_COLUMNS)
 
 
+def _from_dict(d: Mapping[str, Any]) -> AuditEvent:
+    return AuditEvent(
+        seq=int(d["seq"]),
+        at=datetime.fromisoformat(d["at"]),
+        action=d["action"],
+        principal=d["principal"],
+        subject=d.get("subject"),
+        details=d.get("details") or {},
+        prev_hash=d.get("prevHash"),
+        hash=d["hash"],
+    )
+
+
 def from_jsonl(lines: Iterable[str]) -> Iterable[AuditEvent]:
-    """Read back a JSON Lines export, so an export can be verified on its own."""
+    """Read back a JSON Lines export, so an export can be verified on its own (a
+    verified export's trailer is skipped: ``verify_export`` reads it)."""
     for line in lines:
         if not line.strip():
             continue
         d = json.loads(line)
-        yield AuditEvent(
-            seq=int(d["seq"]),
-            at=datetime.fromisoformat(d["at"]),
-            action=d["action"],
-            principal=d["principal"],
-            subject=d.get("subject"),
-            details=d.get("details") or {},
-            prev_hash=d.get("prevHash"),
-            hash=d["hash"],
-        )
+        if TRAILER not in d:
+            yield _from_dict(d)
+
+
+# --- a verified export: a filtered log checkable against the whole chain -------------------
+#
+# ``GET /audit/export.jsonl?subject=mg://r/m&verify=true`` (the Article 12 log of a
+# model): the server verifies the whole chain first, then writes the matching events
+# of the chain it verified, each with its hash and previous hash, and last one line
+# ``{"verification": {...}}``: the verdict, the chain's length and head hash, how many
+# events were exported and the filter. Each exported event can be checked against its
+# own hash (and against its neighbour where two follow each other in the chain); the
+# head ties the extract to the whole chain, which ``audit verify --expect-head`` checks.
+
+TRAILER = "verification"
+
+
+def trailer_line(v: Verification, exported: int, f: AuditFilter) -> str:
+    """The last line of a verified export."""
+    body = {
+        "ok": v.ok,
+        "chainEvents": v.events,
+        "headHash": v.head_hash,
+        "badEvent": v.bad_seq,
+        "problem": v.problem,
+        "signedEvents": v.keyed,
+        "exported": exported,
+        "filter": f.as_dict(),
+        "verifiedAt": _time(utcnow()),
+    }
+    return json.dumps({TRAILER: body}, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+@dataclass(frozen=True)
+class VerifiedExport:
+    verification: Verification
+    head: tuple[int, str | None]  # the chain's head the export stops at
+    lines: AsyncIterator[str]  # the events' JSON Lines, then the trailer
+
+
+async def verified_export(database: Database, f: AuditFilter) -> VerifiedExport:
+    """Verify the whole chain, then the events ``f`` matches among those verified and
+    the trailer (a broken chain is still exported, up to its head, and says so)."""
+    verification = await verify(database)
+    head = (verification.events, verification.head_hash) if verification.ok else await chain_head(database)
+    scoped = dataclasses.replace(f, through_seq=head[0])
+
+    async def lines() -> AsyncIterator[str]:
+        exported = 0
+        async for event in iter_events(database, scoped):
+            exported += 1
+            yield to_jsonl(event)
+        yield trailer_line(verification, exported, f)
+
+    return VerifiedExport(verification, head, lines())
+
+
+class ExtractVerifier:
+    """Checks the events of a filtered export: each against its own hash, in chain
+    order, and linked to its neighbour where the two are consecutive in the chain."""
+
+    def __init__(self, key: bytes | None = None) -> None:
+        self.key = key
+        self.count = 0
+        self.keyed = 0
+        self.last: AuditEvent | None = None
+        self.hashes: set[str] = set()
+
+    def check(self, e: AuditEvent) -> Verification | None:
+        last = self.last
+        if last is not None and e.seq <= last.seq:
+            return self._fail(e.seq, f"event #{e.seq} appears out of order or twice")
+        fields = (e.seq, e.at, e.action, e.principal, e.subject, e.details, e.prev_hash)
+        keyed = self.key is not None and hmac.compare_digest(event_hash(*fields, key=self.key), e.hash)
+        if not keyed and event_hash(*fields) != e.hash:
+            hint = "" if self.key is not None else " (or it is signed with an audit key: configure it)"
+            return self._fail(
+                e.seq, f"{e.action} at {_time(e.at)} was edited (its hash does not match){hint}"
+            )
+        if last is not None and e.seq == last.seq + 1 and e.prev_hash != last.hash:
+            return self._fail(e.seq, f"{e.action} at {_time(e.at)} does not follow event #{last.seq}")
+        self.count += 1
+        self.keyed += keyed
+        self.last = e
+        self.hashes.add(e.hash)
+        return None
+
+    def finish(self, trailer: Mapping[str, Any], expect_head: str | None = None) -> Verification:
+        """The verdict on the extract given the server's trailer."""
+        chain, head = int(trailer.get("chainEvents") or 0), trailer.get("headHash")
+        if not trailer.get("ok"):
+            return self._fail(
+                trailer.get("badEvent"), f"the server found the chain broken: {trailer.get('problem')}"
+            )
+        if int(trailer.get("exported", -1)) != self.count:
+            return self._fail(
+                None,
+                f"the server exported {trailer.get('exported')} events, the file holds {self.count}: "
+                "lines were removed or added",
+            )
+        last = self.last
+        if last is not None and (last.seq > chain or (last.seq == chain and last.hash != head)):
+            return self._fail(last.seq, f"event #{last.seq} is not in the verified chain ending in {head}")
+        wanted = expect_head.strip().lower() if expect_head else None
+        if wanted is not None and wanted != head and wanted not in self.hashes:
+            return self._fail(None, f"the expected head {wanted} is neither this export's head nor in it")
+        return Verification(True, self.count, head, keyed=self._keyed(), extract_of=chain)
+
+    def _keyed(self) -> int | None:
+        return self.keyed if self.key is not None else None
+
+    def _fail(self, seq: int | None, problem: str) -> Verification:
+        head = self.last.hash if self.last else None
+        return Verification(False, self.count, head, seq, problem, keyed=self._keyed())
+
+
+def verify_export(
+    lines: Iterable[str], *, key: bytes | None = None, expect_head: str | None = None
+) -> Verification:
+    """Verify a JSON Lines export on its own: a whole log as a chain (``verify_events``;
+    it has no chain head, so a cut-off end is only caught by ``expect_head``), or a
+    verified export (its last line the server's verification) as an extract of it."""
+    chain = ChainVerifier(key, expect_head)
+    extract = ExtractVerifier(key)
+    chain_failure = extract_failure = None
+    trailer: Mapping[str, Any] | None = None
+    for line in lines:
+        if not line.strip():
+            continue
+        d = json.loads(line)
+        if TRAILER in d:
+            trailer = d[TRAILER]
+            continue
+        if trailer is not None:
+            return Verification(False, extract.count, None, None, "events follow the verification line")
+        e = _from_dict(d)
+        chain_failure = chain_failure or chain.check(e)
+        extract_failure = extract_failure or extract.check(e)
+    if trailer is None:
+        return chain_failure or chain.finish(None)
+    return extract_failure or extract.finish(trailer, expect_head)

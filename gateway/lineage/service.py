@@ -13,7 +13,7 @@ from gateway.auth.access import AccessPolicy
 from gateway.catalogue.cache import AsyncCache
 from gateway.catalogue.index import CatalogueIndex
 from gateway.config import Settings
-from gateway.domain import URI_SCHEME, ModelVersion, Relation, parse_uri
+from gateway.domain import URI_SCHEME, DatasetRef, ModelVersion, Relation, parse_uri
 from gateway.errors import BadInput, NotFound
 from gateway.lineage import openlineage, store
 from gateway.lineage.graph import INPUT_RELATIONS, MAX_NODES, Graph, node_for_uri
@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 MAX_NODES_LIMIT = 5000
 MAX_IMPACT_LIMIT = 10_000
 IMPACT_MAX_NODES = 100_000
+DATASET_RELATIONS = frozenset({Relation.TRAINED_ON, Relation.VALIDATED_ON})
 
 
 def absent(root: str) -> NotFound:
@@ -278,6 +279,47 @@ class LineageService:
             links = [(child, step[0]) for child, step in result.visited.items() if step is not None]
             result.nodes_visited -= len(concealed(root, result.visited, links, hidden))
         return result
+
+    # --- datasets ---------------------------------------------------------------
+
+    async def datasets_of(
+        self,
+        versions: Sequence[ModelVersion],
+        access: AccessPolicy | None,
+        *,
+        registry_lineage: bool = True,
+        report: Report | None = None,
+    ) -> dict[str, tuple[DatasetRef, ...]]:
+        """The datasets lineage says each version was trained (TRAINED_ON) or validated
+        (VALIDATED_ON) on: the stored edges, and for a version none are stored for,
+        its registry's lineage API within a walk's budget (SageMaker and Vertex keep
+        datasets only there). Through the lineage gate (``visibility.concealed``): a
+        version ``access`` may not see has none, and a node its answer would redact is
+        left out. Roles are ``training`` and ``validation``; lineage knows no digest."""
+        uris = [v.uri for v in versions]
+        if not uris:
+            return {}
+        async with self.db.read() as conn:
+            edges = await store.hop(conn, uris, DATASET_RELATIONS, frozenset())
+        stored = {e.source.uri for e in edges}
+        asked = [u for u in uris if u not in stored]
+        if registry_lineage and asked:
+            fetched = await self.remote.edges(asked, self.remote.budget(), report)
+            edges += [e for e in fetched if e.relation in DATASET_RELATIONS]
+        by_version: dict[str, dict[str, DatasetRef]] = {u: {} for u in uris}
+        for e in edges:
+            found = by_version.get(e.source.uri)
+            if found is not None and e.target.uri not in found:
+                role = "training" if e.relation is Relation.TRAINED_ON else "validation"
+                found[e.target.uri] = DatasetRef(e.target.uri, e.target.label, None, role)
+        if access is not None and not access.sees_everything:
+            hidden = await access.hidden_uris(
+                self.index, [*uris, *(t for d in by_version.values() for t in d)]
+            )
+            for uri, found in by_version.items():
+                secret = concealed(uri, found, [(uri, t) for t in found], hidden)
+                by_version[uri] = {} if uri in secret else {t: d for t, d in found.items() if t not in secret}
+        return {uri: tuple(found.values()) for uri, found in by_version.items()}
 
     # --- export ----------------------------------------------------------------
 

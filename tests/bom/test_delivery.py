@@ -133,7 +133,8 @@ async def test_graphql_bom_field(served: tuple[Gateway, httpx.AsyncClient]) -> N
     assert data_of(hidden)["modelVersion"] is None
 
 
-def test_the_cli_writes_a_bom(tmp_path: Path) -> None:
+def seeded_config(tmp_path: Path) -> Path:
+    """A config file over a SQLite catalogue holding the demo's native registries."""
     config = tmp_path / "modelgate.toml"
     config.write_text(
         f'[storage]\nurl = "sqlite:///{tmp_path}/mg.db"\nartifacts_dir = "{tmp_path}/artifacts"\n\n'
@@ -153,6 +154,11 @@ def test_the_cli_writes_a_bom(tmp_path: Path) -> None:
     import asyncio
 
     asyncio.run(seed())
+    return config
+
+
+def test_the_cli_writes_a_bom(tmp_path: Path) -> None:
+    config = seeded_config(tmp_path)
     out = tmp_path / "fraud.cdx.json"
     cli = [sys.executable, "-m", "gateway.cli", "bom", "--config", str(config)]
     done = subprocess.run(
@@ -177,6 +183,36 @@ def test_the_cli_writes_a_bom(tmp_path: Path) -> None:
     )
     assert spdx.returncode == 0, spdx.stderr
     assert spdx_errors(json.loads(spdx.stdout)) == []
+
+
+def test_the_cli_writes_a_model_bom_and_the_inventory_bom(tmp_path: Path) -> None:
+    config = seeded_config(tmp_path)
+    cli = [sys.executable, "-m", "gateway.cli", "bom", "--config", str(config)]
+
+    def bom(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*cli, *args], capture_output=True, text=True, timeout=120, cwd=REPO)
+
+    model = bom("mg://platform/fraud-detector", "--format", "cyclonedx")
+    assert model.returncode == 0, model.stderr
+    document = json.loads(model.stdout)
+    assert cyclonedx_errors(document) == []
+    assert document["metadata"]["component"]["bom-ref"] == "mg://platform/fraud-detector"
+    cards = [c for c in document["components"] if "modelCard" in c]
+    assert sorted(c["version"] for c in cards) == ["5", "6"]  # PRODUCTION and STAGING
+
+    inventory = bom("--inventory", "--format", "spdx")
+    assert inventory.returncode == 0, inventory.stderr
+    spdx = json.loads(inventory.stdout)
+    assert spdx_errors(spdx) == []
+    (root,) = [e for e in spdx["@graph"] if e["type"] == "SpdxDocument"]
+    assert "mg://platform/fraud-detector/5" in root["rootElement"]
+    assert "mg://platform/fraud-detector/6" not in root["rootElement"]  # STAGING: not in the inventory
+
+    absent = bom("mg://platform/no-such-model")
+    assert absent.returncode == 1 and "no model mg://platform/no-such-model" in absent.stderr
+    both = bom("mg://platform/fraud-detector", "--inventory")
+    neither = bom()
+    assert both.returncode == neither.returncode == 2
 
 
 async def test_a_model_bom_lists_its_staging_and_production_versions(

@@ -36,9 +36,10 @@ from tests.governance.conftest import (
 )
 from tests.governance.test_evidence import poppler
 from tests.governance.test_graphql import graphql_client
-from tests.governance.test_tiers_and_reviews import RITA, TIERS
+from tests.governance.test_tiers_and_reviews import CORA, RITA, TIERS
 from tests.support import data_of, gql
 
+SHIPPED_POLICIES = Path(__file__).resolve().parents[2] / "config" / "policies.yaml"
 FULL_CARD = ModelCard(
     summary="Gradient-boosted trees.",
     intended_use="Credit line decisions, reviewed by an analyst.",
@@ -163,6 +164,28 @@ async def test_a_policy_blocks_a_high_risk_promotion_with_gaps(annexed: Gateway)
     minimal = await register(annexed, "churn", **gaps)
     other = await annexed.governance.promotions.request(ALICE, minimal.uri, Stage.PRODUCTION, "launch")
     assert other.status is PromotionStatus.PENDING, other.violations
+
+
+async def test_the_shipped_policy_blocks_a_high_risk_production_promotion_with_gaps(
+    database_url: str, tmp_path: Path
+) -> None:
+    gw = await open_gateway(database_url, tmp_path, SHIPPED_POLICIES)
+    try:
+        gapped = await register(gw, "credit-scoring", **dict(DOCUMENTED, tags={}))
+        documented = await register(gw, "credit-scoring", **DOCUMENTED)
+        await gw.governance.set_risk_tier(CORA, gapped.model_uri, "high", "credit decisions")
+        blocked = await gw.governance.promotions.request(ALICE, gapped.uri, Stage.PRODUCTION, "launch")
+        assert blocked.status is PromotionStatus.BLOCKED
+        assert "high-risk-annex-iv-complete" in {
+            v.policy for v in blocked.violations if v.severity == "error"
+        }
+        ok = await gw.governance.promotions.request(ALICE, documented.uri, Stage.PRODUCTION, "launch")
+        assert ok.status is PromotionStatus.PENDING, ok.violations
+        # To STAGING, the gaps are no obstacle: the rule guards production.
+        staging = await gw.governance.promotions.request(ALICE, gapped.uri, Stage.STAGING, "try")
+        assert "high-risk-annex-iv-complete" not in {v.policy for v in staging.violations}
+    finally:
+        await gw.aclose()
 
 
 async def test_graphql_annex_iv(annexed: Gateway) -> None:

@@ -1,7 +1,7 @@
 """The compliance page in a real headless Chromium against the demo: the inventory
 by risk tier, overdue reviews, the compliance-over-time chart drawn from as-of
-reports, the Annex IV gap count, an evidence pack downloaded as a PDF and the
-inventory's AI BOM."""
+reports, the Annex IV gap count, an evidence pack downloaded as a PDF, the
+inventory's AI BOM and a high-risk model's Article 12 log."""
 
 from __future__ import annotations
 
@@ -65,6 +65,21 @@ def test_compliance_page(page: Any, graphql: Any) -> None:
         assert bom["bomFormat"] == "CycloneDX" and bom["specVersion"] == "1.6"
         listed = {c["bom-ref"] for c in bom["components"] if "modelCard" in c}
         assert {i["productionVersion"] for i in items if i["productionVersion"]} <= listed
+
+        # A high-risk model's Article 12 log: its events only, ending with the verification.
+        with page.expect_download() as downloaded:
+            row.locator(f'a[data-article12="{target["modelUri"]}"]').click()
+        assert downloaded.value.suggested_filename == "article-12-log-demand-forecast.jsonl"
+        *events, last = [json.loads(line) for line in Path(downloaded.value.path()).read_text().splitlines()]
+        model = target["modelUri"]
+        assert events and all(e["subject"] == model or e["subject"].startswith(model + "/") for e in events)
+        assert {"risk_tier.set", "compliance.changed"} <= {e["action"] for e in events}
+        assert any(e["subject"].startswith(model + "/") for e in events)  # its versions too
+        chain = graphql("{ auditVerification { ok events headHash } }")["auditVerification"]
+        assert last["verification"]["ok"] is True and last["verification"]["exported"] == len(events)
+        assert last["verification"]["chainEvents"] <= chain["events"]
+        # Only high-risk models offer it.
+        expect(page.locator("a[data-article12]")).to_have_count(1)
 
         # Without an audit role the page says why instead of showing data.
         use_token(page, LEAD_KEY)

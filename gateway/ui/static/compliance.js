@@ -1,5 +1,6 @@
 // Compliance: the inventory by risk tier, overdue reviews, compliance over time (the
-// audit log's as-of series) and each production version's evidence pack.
+// audit log's as-of series), each production version's evidence pack and, for a
+// high-risk model, its Article 12 log.
 import { download, gql, surface } from "./api.js";
 import { h, links, plural, section, svg } from "./dom.js";
 
@@ -40,7 +41,19 @@ function evidenceLinks(item) {
     h("a", { href: `${item.evidenceUrl.slice(1)}&format=html`, "data-evidence": "html", onclick: fetchPack("html") }, "HTML"),
     " · ",
     h("a", { href: `${item.evidenceUrl.slice(1)}&format=pdf`, "data-evidence": "pdf", onclick: fetchPack("pdf") }, "PDF"),
+    item.riskTier.tier === "high" ? [" · ", article12Link(item)] : null,
   );
+}
+
+/** A high-risk model's Article 12 log: its audit events (all its versions) as JSON
+ * Lines, ending with the server's verification of the whole chain. */
+function article12Link(item) {
+  const path = `audit/export.jsonl?subject=${encodeURIComponent(item.modelUri)}&verify=true`;
+  const fetchLog = (event) => {
+    event.preventDefault();
+    download(path, `article-12-log-${item.name}.jsonl`).catch(surface);
+  };
+  return h("a", { href: path, "data-article12": item.modelUri, title: "Audit log of this model, with the chain's verification", onclick: fetchLog }, "Article 12 log");
 }
 
 function tierTable(byTier) {
