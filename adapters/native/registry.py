@@ -25,6 +25,7 @@ from adapters.base import (
     ChangeSet,
     Health,
     Page,
+    PromotionContext,
     RegistrationRequest,
     TransactionHook,
     decode_token,
@@ -276,19 +277,11 @@ class NativeRegistry:
                 await within(conn, version)
         return version
 
-    async def set_stage(
-        self,
-        version: ModelVersion,
-        stage: Stage,
-        *,
-        actor: str,
-        within: TransactionHook | None = None,
-        demoted: TransactionHook | None = None,
-    ) -> ModelVersion:
+    async def set_stage(self, version: ModelVersion, stage: Stage, context: PromotionContext) -> ModelVersion:
         """Write ``stage``. PRODUCTION is held by one version of a model: writing it
         moves every other PRODUCTION version of the model to ARCHIVED (as MLflow's
         ``archive_existing_versions`` does) in the same transaction, and hands each
-        to ``demoted`` there, before ``within``.
+        to ``context.demoted`` there, before ``context.within``.
 
         The registry's change counter and then the model row are updated first,
         so concurrent writes to one model queue on their row locks (PostgreSQL;
@@ -317,11 +310,11 @@ class NativeRegistry:
                 await self._write_stage(conn, demotion, now)
             updated = self._restaged(record, stage, now)
             await self._write_stage(conn, updated, now)
-            if demoted is not None:
+            if context.demoted is not None:
                 for demotion in demotions:
-                    await demoted(conn, demotion)
-            if within is not None:
-                await within(conn, updated)
+                    await context.demoted(conn, demotion)
+            if context.within is not None:
+                await context.within(conn, updated)
         return updated
 
     async def _production_records(

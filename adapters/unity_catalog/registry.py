@@ -16,6 +16,7 @@ from adapters.base import (
     listing,
     listing_token,
 )
+from adapters.protocol import PromotionContext
 from adapters.unity_catalog.api import UnityCatalogApi, Wire
 from adapters.unity_catalog.mapping import alias_names, lineage_edges, to_model, to_version
 from adapters.unity_catalog.options import PREFIX, UnityCatalogSettings
@@ -123,14 +124,14 @@ class UnityCatalogRegistry:
 
     # --- write-through -------------------------------------------------------
 
-    async def set_stage(self, version: ModelVersion, stage: Stage, *, actor: str) -> ModelVersion:
+    async def set_stage(self, version: ModelVersion, stage: Stage, context: PromotionContext) -> ModelVersion:
         """Databricks: move the stage's first configured alias to this version (an
         alias names one version, so it leaves the one it named) and remove from
         this version the aliases of the stages above the target (STAGING drops
         its production aliases; DRAFT its production and staging ones). Each
         request is sent once. OSS has no aliases: refused, the lifecycle is
         read-only. ARCHIVED has no Unity Catalog equivalent: refused. Unity
-        Catalog records the token's principal as editor; ``actor`` lives in
+        Catalog records the token's principal as editor; ``context.actor`` lives in
         modelgate's audit log."""
         if not self.settings.has_aliases:
             raise RegistryRejected(

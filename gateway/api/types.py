@@ -16,7 +16,8 @@ import strawberry
 from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode, SelectionSetNode
 from strawberry.types import Info
 
-from adapters.base import MetricHistoryReader, source_url_of
+from adapters.base import source_url_of
+from adapters.protocol import MetricHistoryReader
 from gateway.api.context import Context
 from gateway.api.limits import max_page_size
 from gateway.catalogue.index import FacetCount, SearchFilter, SearchPage, SortOrder

@@ -6,7 +6,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from adapters.base import VersionRegistrar
+from adapters.protocol import VersionRegistrar
 from gateway.auth.middleware import current_principal
 from gateway.endpoints import gateway_of
 from gateway.errors import GatewayError

@@ -30,7 +30,8 @@ from typing import Protocol, TypeVar
 
 import pytest
 
-from adapters.base import BulkVersionLister, ChangeSet, Health, Page, RegistryAdapter, iterate_pages
+from adapters.base import iterate_pages
+from adapters.protocol import BulkVersionLister, ChangeSet, Health, Page, PromotionContext, RegistryAdapter
 from gateway.domain import LineageEdge, Model, ModelVersion, Relation, Stage
 
 T = TypeVar("T")
@@ -198,7 +199,7 @@ class AdapterContract:
         for stage in (Stage.STAGING, Stage.PRODUCTION):
             if stage not in subject.writable_stages:
                 continue
-            returned = await subject.adapter.set_stage(second, stage, actor="contract-suite")
+            returned = await subject.adapter.set_stage(second, stage, PromotionContext("contract-suite"))
             assert returned.stage is stage
             assert returned.native_stage  # the registry's own word survives
             reread = await subject.adapter.get_version(seed.name, second.version)
@@ -221,7 +222,7 @@ class AdapterContract:
         by_artifact = {v.artifact_uri: v for v in await _all_versions(subject.adapter, seed.name)}
         first, second = (by_artifact[s.artifact_uri] for s in seed.versions)
         for promoted in (first, second, first):
-            await subject.adapter.set_stage(promoted, Stage.PRODUCTION, actor="contract-suite")
+            await subject.adapter.set_stage(promoted, Stage.PRODUCTION, PromotionContext("contract-suite"))
             listed = await _all_versions(subject.adapter, seed.name)
             production = [v.version for v in listed if v.stage is Stage.PRODUCTION]
             assert production == [promoted.version], f"PRODUCTION after promoting {promoted.version}"
@@ -295,7 +296,9 @@ class AdapterContract:
         seed = _seed("archive", versions=1)
         await subject.seed([seed])
         (version,) = await _all_versions(subject.adapter, seed.name)
-        returned = await subject.adapter.set_stage(version, Stage.ARCHIVED, actor="contract-suite")
+        returned = await subject.adapter.set_stage(
+            version, Stage.ARCHIVED, PromotionContext("contract-suite")
+        )
         assert returned.stage is Stage.ARCHIVED and returned.native_stage
         reread = await subject.adapter.get_version(seed.name, version.version)
         assert reread is not None and reread.stage is Stage.ARCHIVED

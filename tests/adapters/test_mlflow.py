@@ -20,6 +20,7 @@ from mlflow.exceptions import MlflowException
 from adapters.base import RetryPolicy, iterate_pages
 from adapters.mlflow import MlflowAdapter, MlflowOptions
 from adapters.mlflow.adapter import FIRST_MODEL_PAGE
+from adapters.protocol import PromotionContext
 from gateway.domain import DatasetRef, ModelVersion, Relation, Stage
 from gateway.errors import NotFound
 from tests.adapters.contract import (
@@ -382,21 +383,21 @@ async def test_promotion_moves_the_alias_in_mlflow(adapter: MlflowAdapter, team:
     v2 = await adapter.get_version(name, "2")
     assert v2 is not None and v2.stage is Stage.STAGING
 
-    promoted = await adapter.set_stage(v2, Stage.PRODUCTION, actor="alice")
+    promoted = await adapter.set_stage(v2, Stage.PRODUCTION, PromotionContext("alice"))
     assert (promoted.stage, promoted.native_stage) == (Stage.PRODUCTION, "production")
     assert c.get_model_version_by_alias(name, "production").version == "2"  # moved off v1 by MLflow
     assert set(c.get_model_version(name, "2").aliases) == {"production", "blue"}  # staging dropped
     v1 = await adapter.get_version(name, "1")
     assert v1 is not None and v1.stage is Stage.DRAFT
 
-    archived = await adapter.set_stage(promoted, Stage.ARCHIVED, actor="alice")
+    archived = await adapter.set_stage(promoted, Stage.ARCHIVED, PromotionContext("alice"))
     assert (archived.stage, archived.native_stage) == (Stage.ARCHIVED, "modelgate.stage=archived")
     with pytest.raises(MlflowException):
         c.get_model_version_by_alias(name, "production")
     assert c.get_model_version(name, "2").tags["modelgate.stage"] == "archived"
     assert archived.aliases == ("blue",)  # aliases modelgate does not map are left alone
 
-    drafted = await adapter.set_stage(archived, Stage.DRAFT, actor="alice")
+    drafted = await adapter.set_stage(archived, Stage.DRAFT, PromotionContext("alice"))
     assert drafted.stage is Stage.DRAFT
     assert "modelgate.stage" not in c.get_model_version(name, "2").tags
 
@@ -407,7 +408,7 @@ async def test_unarchiving_a_legacy_archived_version(adapter: MlflowAdapter, tea
     team.client.transition_model_version_stage(name, "1", "Archived")
     v = await adapter.get_version(name, "1")
     assert v is not None and v.stage is Stage.ARCHIVED
-    drafted = await adapter.set_stage(v, Stage.DRAFT, actor="bob")
+    drafted = await adapter.set_stage(v, Stage.DRAFT, PromotionContext("bob"))
     assert drafted.stage is Stage.DRAFT
     assert team.client.get_model_version(name, "1").current_stage == "None"
 
@@ -421,14 +422,16 @@ async def test_stages_mode_transitions_the_legacy_stage(mlflow_url: str, team: M
     try:
         v2 = await legacy.get_version(name, "2")
         assert v2 is not None
-        staged = await legacy.set_stage(v2, Stage.STAGING, actor="carol")
+        staged = await legacy.set_stage(v2, Stage.STAGING, PromotionContext("carol"))
         assert (staged.stage, staged.native_stage) == (Stage.STAGING, "Staging")
-        promoted = await legacy.set_stage(staged, Stage.PRODUCTION, actor="carol")
+        promoted = await legacy.set_stage(staged, Stage.PRODUCTION, PromotionContext("carol"))
         assert (promoted.stage, promoted.native_stage) == (Stage.PRODUCTION, "Production")
         assert (
             team.client.get_model_version(name, "1").current_stage == "Archived"
         )  # archive_existing_versions
-        assert (await legacy.set_stage(promoted, Stage.DRAFT, actor="carol")).native_stage == "None"
+        assert (
+            await legacy.set_stage(promoted, Stage.DRAFT, PromotionContext("carol"))
+        ).native_stage == "None"
     finally:
         await legacy.aclose()
 
@@ -436,7 +439,7 @@ async def test_stages_mode_transitions_the_legacy_stage(mlflow_url: str, team: M
 async def test_set_stage_of_a_missing_version(adapter: MlflowAdapter) -> None:
     ghost = ModelVersion(registry_id=REGISTRY, model_name=unique_name("ghost"), version="1")
     with pytest.raises(NotFound, match="does not exist"):
-        await adapter.set_stage(ghost, Stage.PRODUCTION, actor="dave")
+        await adapter.set_stage(ghost, Stage.PRODUCTION, PromotionContext("dave"))
 
 
 # --- incremental sync -------------------------------------------------------------

@@ -21,7 +21,8 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
-from adapters.base import AdapterContext, RegistryAdapter, load_factories
+from adapters.base import load_factories
+from adapters.protocol import AdapterContext, RegistryAdapter
 from gateway.config import RegistrySettings
 from gateway.domain import Stage
 from gateway.runtime import Gateway

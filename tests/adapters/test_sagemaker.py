@@ -20,7 +20,8 @@ import boto3
 import pytest
 
 import adapters.sagemaker.registry as sagemaker_registry
-from adapters.base import AdapterContext, iterate_pages, load_factories, run_blocking
+from adapters.base import iterate_pages, load_factories, run_blocking
+from adapters.protocol import AdapterContext, PromotionContext
 from adapters.sagemaker import SageMakerRegistry, factory
 from gateway.config import RegistrySettings
 from gateway.domain import Relation, Stage
@@ -269,7 +270,7 @@ async def test_set_stage_writes_approval_and_keeps_what_moto_would_drop(
     version = await adapter.get_version(name, "1")
     assert version is not None
 
-    promoted = await adapter.set_stage(version, Stage.PRODUCTION, actor="alice@acme")
+    promoted = await adapter.set_stage(version, Stage.PRODUCTION, PromotionContext("alice@acme"))
     assert (promoted.stage, promoted.native_stage) == (Stage.PRODUCTION, "Approved")
     raw = sm.describe_model_package(ModelPackageName=version.native["arn"])
     assert raw["ModelApprovalStatus"] == "Approved"
@@ -277,7 +278,7 @@ async def test_set_stage_writes_approval_and_keeps_what_moto_would_drop(
     assert "alice@acme" in raw["ApprovalDescription"]
     assert promoted.updated_at is not None and promoted.updated_at >= promoted.created_at  # type: ignore[operator]
 
-    archived = await adapter.set_stage(promoted, Stage.ARCHIVED, actor="bob@acme")
+    archived = await adapter.set_stage(promoted, Stage.ARCHIVED, PromotionContext("bob@acme"))
     assert (archived.stage, archived.native_stage) == (Stage.ARCHIVED, "Rejected")
     assert dict(archived.tags) == {"owner": "ads-team", "ticket": "ML-1234"}
 
@@ -296,7 +297,7 @@ async def test_staging_on_moto_is_reported_not_faked(adapter: SageMakerRegistry,
     version = await adapter.get_version(name, "1")
     assert version is not None
     with pytest.raises(RegistryError, match="keep ModelLifeCycle"):
-        await adapter.set_stage(version, Stage.STAGING, actor="alice@acme")
+        await adapter.set_stage(version, Stage.STAGING, PromotionContext("alice@acme"))
 
 
 async def test_moto_drops_lifecycle_card_and_source_uri(sm: Any) -> None:
@@ -393,7 +394,7 @@ async def test_promoting_a_package_archives_the_previous_production_package(
     v2 = await adapter.get_version(name, "2")
     assert v2 is not None
 
-    promoted = await adapter.set_stage(v2, Stage.PRODUCTION, actor="alice@acme")
+    promoted = await adapter.set_stage(v2, Stage.PRODUCTION, PromotionContext("alice@acme"))
 
     assert promoted.stage is Stage.PRODUCTION
     listed = [v async for v in iterate_pages(lambda t: adapter.list_versions(name, t))]

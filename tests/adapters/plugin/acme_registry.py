@@ -17,16 +17,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from adapters.base import (
-    AdapterContext,
-    ChangeSet,
-    Health,
-    Page,
-    ReferenceMatch,
-    archive_other_production,
-    decode_token,
-    encode_token,
-)
+from adapters.base import archive_other_production, decode_token, encode_token
+from adapters.protocol import AdapterContext, ChangeSet, Health, Page, PromotionContext, ReferenceMatch
 from gateway.config import ConfigError, RegistrySettings
 from gateway.domain import DatasetRef, LineageEdge, Model, ModelVersion, Stage, record_edges
 
@@ -139,7 +131,7 @@ class AcmeRegistry:
         current = await self.get_version(version.model_name, version.version)
         return record_edges(current) if current else []
 
-    async def set_stage(self, version: ModelVersion, stage: Stage, *, actor: str) -> ModelVersion:
+    async def set_stage(self, version: ModelVersion, stage: Stage, context: PromotionContext) -> ModelVersion:
         for raw in self.server.versions.get(version.model_name, []):
             if raw["number"] == version.version:
                 raw["state"] = WORDS[stage]
@@ -147,7 +139,7 @@ class AcmeRegistry:
                 written = self._version(version.model_name, raw)
                 if stage is Stage.PRODUCTION:
                     await archive_other_production(
-                        self, written, lambda other: self.set_stage(other, Stage.ARCHIVED, actor=actor)
+                        self, written, lambda other: self.set_stage(other, Stage.ARCHIVED, context)
                     )
                 return written
         raise LookupError(version.uri)
