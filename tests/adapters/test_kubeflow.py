@@ -28,7 +28,7 @@ from adapters.kubeflow.mapping import stage_of
 from adapters.protocol import PromotionContext
 from gateway.auth.principal import Principal
 from gateway.config import ConfigError, RegistrySettings, SecretSource
-from gateway.domain import Relation, Stage
+from gateway.domain import ModelVersion, Relation, Stage
 from gateway.errors import (
     RegistryAuthError,
     RegistryForbidden,
@@ -151,6 +151,15 @@ class KubeflowSubject:
 
     async def touch(self, model_name: str) -> None:
         await asyncio.to_thread(register, self.server, model_name, unique_name("touch"))
+
+    async def serve(self, version: ModelVersion) -> str:
+        """An InferenceService naming the version, as KServe's controller records it."""
+        client = self.server.client
+        model = await asyncio.to_thread(client.get_registered_model, version.model_name)
+        mv = await asyncio.to_thread(client.get_model_version, version.model_name, version.version)
+        name = f"{version.model_name}-isvc"
+        await asyncio.to_thread(self.server.deploy, model.id, mv.id, name)
+        return name
 
 
 class TestKubeflowContract(AdapterContract):

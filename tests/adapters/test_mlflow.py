@@ -5,6 +5,8 @@ legacy stages, alias write-through, incremental sync, paging past 1,000 models."
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -16,11 +18,15 @@ import pytest
 
 pytest.importorskip("mlflow")  # a test dependency: it starts the real server
 from mlflow.exceptions import MlflowException
+from mlflow.webhooks.delivery import _generate_hmac_signature  # MLflow's own signer
 
 from adapters.base import RetryPolicy, iterate_pages
 from adapters.mlflow import MlflowAdapter, MlflowOptions
+from adapters.mlflow import factory as mlflow_factory
 from adapters.mlflow.adapter import FIRST_MODEL_PAGE
+from adapters.mlflow.options import Credentials
 from adapters.protocol import PromotionContext
+from gateway.config import RegistrySettings
 from gateway.domain import DatasetRef, ModelVersion, Relation, Stage
 from gateway.errors import NotFound
 from tests.adapters.contract import (
@@ -42,10 +48,11 @@ REGISTRY = "mlflow-test"
 FAST_RETRY = RetryPolicy(attempts=3, deadline_seconds=5.0, initial_wait=0.05, max_wait=0.2)
 BULK_MODELS = 1_050  # more than MLflow's largest page (1,000)
 CONTRACT_PAGE_SIZE = 2
+WEBHOOK_SECRET = "whsec-contract-" + uuid.uuid4().hex
 
 
-def make_adapter(url: str, **options: Any) -> MlflowAdapter:
-    return MlflowAdapter(REGISTRY, MlflowOptions(url=url, **options), retry=FAST_RETRY)
+def make_adapter(url: str, credentials: Credentials | None = None, **options: Any) -> MlflowAdapter:
+    return MlflowAdapter(REGISTRY, MlflowOptions(url=url, **options), credentials, retry=FAST_RETRY)
 
 
 @pytest.fixture(scope="session")
@@ -80,9 +87,29 @@ class MlflowSubject:
     writable_stages = {Stage.STAGING, Stage.PRODUCTION, Stage.ARCHIVED}
     page_size = CONTRACT_PAGE_SIZE
 
-    def __init__(self, adapter: MlflowAdapter, team: MlflowTeam):
+    factory = mlflow_factory
+
+    def __init__(self, adapter: MlflowAdapter, team: MlflowTeam, url: str):
         self.adapter = adapter
         self.team = team
+        self.settings = RegistrySettings(id=REGISTRY, kind="mlflow", options={"url": url})
+
+    def reference_to(self, version: ModelVersion) -> str:
+        return f"models:/{version.model_name}/{version.version}"
+
+    def webhook_delivery(self, model_name: str) -> tuple[dict[str, str], bytes]:
+        """As MLflow's delivery code signs a ``model_version.created`` event."""
+        data = {"name": model_name, "version": "1", "source": "s3://b/m", "tags": {}, "description": None}
+        event = {"entity": "model_version", "action": "created", "timestamp": "2026-11-26T09:00:00+00:00"}
+        body = json.dumps({**event, "data": data})
+        delivery_id, timestamp = str(uuid.uuid4()), str(int(time.time()))
+        signature = _generate_hmac_signature(WEBHOOK_SECRET, delivery_id, timestamp, body)
+        headers = {
+            "X-MLflow-Delivery-Id": delivery_id,
+            "X-MLflow-Timestamp": timestamp,
+            "X-MLflow-Signature": signature,
+        }
+        return headers, body.encode()
 
     async def seed(self, models: list[SeedModel]) -> None:
         for m in models:
@@ -102,8 +129,13 @@ class TestMlflowContract(AdapterContract):
     @pytest.fixture
     async def subject(self, mlflow_url: str, team: MlflowTeam) -> AsyncIterator[MlflowSubject]:
         # Small pages, so that the contract's listings cross page boundaries.
-        paged = make_adapter(mlflow_url, page_size=CONTRACT_PAGE_SIZE, version_page_size=CONTRACT_PAGE_SIZE)
-        yield MlflowSubject(paged, team)
+        paged = make_adapter(
+            mlflow_url,
+            Credentials(webhook_secret=WEBHOOK_SECRET),
+            page_size=CONTRACT_PAGE_SIZE,
+            version_page_size=CONTRACT_PAGE_SIZE,
+        )
+        yield MlflowSubject(paged, team, mlflow_url)
         await paged.aclose()
 
 

@@ -16,6 +16,7 @@ for lineage shapes the SDK path does not need, such as parent models).
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -29,7 +30,7 @@ from adapters.base import RetryPolicy, iterate_pages
 from adapters.protocol import PromotionContext
 from adapters.vertex import VertexRegistry, load_settings
 from gateway.config import RegistrySettings
-from gateway.domain import Relation, Stage
+from gateway.domain import ModelVersion, Relation, Stage
 from gateway.errors import RegistryForbidden, RegistryRejected, RegistryUnavailable
 from gateway.runtime import Gateway
 from gateway.server import create_app
@@ -134,12 +135,21 @@ class VertexSubject:
             self.server.upload, model_name, artifact_uri="gs://vision-models/touched", new_version=True
         )
 
+    async def serve(self, version: ModelVersion) -> str:
+        """``endpoints.deployModel`` of the version to a new endpoint: its resource name."""
+        endpoint_id = str(secrets.randbelow(10**12) + 10**12)  # Vertex endpoint IDs are numbers
+        deploy = self.server.fake.deploy
+        return await asyncio.to_thread(deploy, version.model_name, version.version, endpoint_id)
+
 
 class TestVertexContract(AdapterContract):
     @pytest.fixture
     async def subject(self, vertex_fake: VertexServer) -> AsyncIterator[VertexSubject]:
         # Small pages (the page_size option), so that the contract's listings cross pages.
-        paged = make_adapter(vertex_fake, page_size=CONTRACT_PAGE_SIZE)
+        # Cloud Monitoring is served by the same fake (error rates).
+        paged = make_adapter(
+            vertex_fake, page_size=CONTRACT_PAGE_SIZE, monitoring_endpoint=vertex_fake.base_url
+        )
         yield VertexSubject(paged, vertex_fake)
         await paged.aclose()
 

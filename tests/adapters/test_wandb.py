@@ -54,6 +54,7 @@ pytest.importorskip("wandb", reason="the wandb SDK drives the fake (pip install 
 REGISTRY = "wb"
 FAST_RETRY = RetryPolicy(attempts=4, deadline_seconds=5.0, initial_wait=0.01, max_wait=0.05)
 PROJECT = "training"
+CONTRACT_HOOK_TOKEN = secrets.token_urlsafe(16)
 
 
 def make_adapter(
@@ -135,6 +136,15 @@ class WandbSubject:
         self.adapter = adapter
         self.server = server
 
+    def webhook_delivery(self, model_name: str) -> tuple[dict[str, str], bytes]:
+        """An automation's delivery about the collection, with the configured token."""
+        body = {
+            "event_type": "ADD_ARTIFACT_ALIAS",
+            "artifact_collection_name": model_name,
+            "project_name": "wandb-registry-model",
+        }
+        return {"Authorization": f"Bearer {CONTRACT_HOOK_TOKEN}"}, json.dumps(body).encode()
+
     async def seed(self, models: list[SeedModel]) -> None:
         for m in models:
             for v in m.versions:
@@ -159,7 +169,13 @@ class WandbSubject:
 class TestWandbContract(AdapterContract):
     @pytest.fixture
     async def subject(self, wandb_fake: WandbServer) -> AsyncIterator[WandbSubject]:
-        wb = make_adapter(wandb_fake, registry="model", page_size=WandbSubject.page_size)
+        wb = make_adapter(
+            wandb_fake,
+            registry="model",
+            page_size=WandbSubject.page_size,
+            webhook_token_env="WB_HOOK",
+            environ={**wandb_fake.environ, "WB_HOOK": CONTRACT_HOOK_TOKEN},
+        )
         yield WandbSubject(wb, wandb_fake)
         await wb.aclose()
 
