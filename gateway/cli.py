@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway import __version__
+from gateway.bom import commands as bom_commands
 from gateway.catalogue import commands as catalogue_commands
 from gateway.config import ConfigError, Settings, is_loopback_host, load_settings
 from gateway.evidence import commands as evidence_commands
@@ -72,10 +74,15 @@ def _serve(
 ) -> None:
     import uvicorn
 
+    from gateway.http_deadlines import deadline_protocol
     from gateway.server import CONFIG_ENV, DEMO_ENV, LOG_FORMAT_ENV, LOG_LEVEL_ENV, create_app
 
     host = host or settings.server.host
     port = port or settings.server.port
+    # The address served is the one the command line gave (the Host check trusts it).
+    settings = dataclasses.replace(
+        settings, server=dataclasses.replace(settings.server, host=host, port=port)
+    )
     check_exposure(settings, host)
     personas = demo_personas(settings) if seed else ()
     if personas:
@@ -94,6 +101,8 @@ def _serve(
         "timeout_graceful_shutdown": 10,
         # h11's own header limit; httptools has none (gateway.http_budgets covers both).
         "h11_max_incomplete_event_size": settings.server.max_header_bytes,
+        # Deadlines to receive each request's head and body (gateway.http_deadlines).
+        "http": deadline_protocol(settings.server),
     }
     if workers <= 1:
         uvicorn.run(create_app(settings, seed_demo=seed, personas=personas, freeze_gc=True), **options)
@@ -102,6 +111,7 @@ def _serve(
         asyncio.run(_seed(settings))
     # Each worker builds its own app from the same file; one of them syncs (a lock).
     os.environ[CONFIG_ENV] = str(settings.source)
+    os.environ["MODELGATE_SERVER_HOST"], os.environ["MODELGATE_SERVER_PORT"] = host, str(port)
     if personas:
         os.environ[DEMO_ENV] = "1"
     os.environ[LOG_FORMAT_ENV], os.environ[LOG_LEVEL_ENV] = log
@@ -261,6 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     governance_commands.add_commands(sub, with_config)
     lineage_commands.add_command(sub, with_config)
     evidence_commands.add_command(sub, with_config)
+    bom_commands.add_command(sub, with_config)
     return parser
 
 
@@ -293,6 +304,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return lineage_commands.run(args, settings)
         elif args.command == evidence_commands.COMMAND:
             return evidence_commands.run(args, settings)
+        elif args.command == bom_commands.COMMAND:
+            return bom_commands.run(args, settings)
         elif args.command == "db":
             asyncio.run(_db_upgrade(settings))
             print(f"database at {settings.storage.url} is at the newest schema")

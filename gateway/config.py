@@ -30,7 +30,11 @@ the JSON body, 32), ``max_search_chars`` (256) and ``max_search_terms`` (16) of 
 catalogue search string, ``cache_bytes`` (the parse and validation caches, 32 MiB).
 
 ``[server]``: ``max_header_bytes`` (request line and headers, 32 KiB; 431
-beyond) and ``max_webhook_bytes`` (one webhook body, 1 MiB; 413 beyond).
+beyond), ``max_webhook_bytes`` (one webhook body, 1 MiB; 413 beyond),
+``header_timeout_seconds`` and ``body_timeout_seconds`` (to receive a request's
+head, 10, and the longest its body may stall, 60; 408 and the connection closed beyond) and
+``allowed_hosts`` (with ``auth.mode = "none"``, host names beyond ``host`` and
+loopback that ``Host`` and ``Origin`` may name; ``gateway.http_guard``).
 ``[observability]``: ``operation_names`` (an allow-list of operation-name
 labels) or ``max_operation_labels`` (the first N names seen, 100); any other
 name is counted as ``other``.
@@ -92,6 +96,11 @@ class ServerSettings:
     max_header_bytes: int = 32 * 1024
     # Body of one webhook delivery, by Content-Length and while it streams (HTTP 413).
     max_webhook_bytes: int = 1024 * 1024
+    # Time to receive a request's line and headers, and then its body (HTTP 408; ``gateway.http_deadlines``).
+    header_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 60.0
+    # With auth.mode = "none": further names the gateway is reached by (``gateway.http_guard``).
+    allowed_hosts: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -472,7 +481,11 @@ def settings_from_mapping(raw: Mapping[str, Any], environ: Mapping[str, str] | N
     }
     sections["auth"] = _check_auth(sections["auth"])
     _check_graphql(sections["graphql"])
-    _check_positive(sections["server"], "server", ("max_header_bytes", "max_webhook_bytes"))
+    _check_positive(
+        sections["server"],
+        "server",
+        ("max_header_bytes", "max_webhook_bytes", "header_timeout_seconds", "body_timeout_seconds"),
+    )
     _check_positive(sections["observability"], "observability", ("max_operation_labels",))
     _check_positive(sections["rollouts"], "rollouts", ("poll_seconds", "lease_seconds"))
     rollouts: RolloutSettings = sections["rollouts"]

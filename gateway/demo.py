@@ -6,6 +6,7 @@ registry that already holds models is left alone.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 from adapters.protocol import PromotionContext, RegistrationRequest, VersionRegistrar
@@ -49,8 +50,16 @@ def _card(summary: str, use: str, limits: str, bias: str | None = None) -> Model
 
 
 def _series(
-    metric: str, values: list[float], stages: list[Stage], dataset: str, params: dict[str, str], note: str
+    metric: str,
+    values: list[float],
+    stages: list[Stage],
+    dataset: str,
+    params: dict[str, str],
+    note: str,
+    warm_start: str | None = None,
 ) -> list[DemoVersion]:
+    """Versions 1..n of a model; ``warm_start`` (the model's URI): each retrain
+    starts from the version before it, which it records as its parent."""
     return [
         DemoVersion(
             semver=f"1.{i}.0",
@@ -59,6 +68,7 @@ def _series(
             params={**params, "seed": str(40 + i)},
             dataset=f"{dataset}/2026-{i + 1:02d}/",
             description=f"{note} (retrain {i + 1})",
+            parent=f"{warm_start}/{i}" if warm_start and i else None,
             deployed=100.0 if stage is Stage.PRODUCTION else (10.0 if stage is Stage.STAGING else None),
         )
         for i, (value, stage) in enumerate(zip(values, stages, strict=True))
@@ -87,6 +97,7 @@ DEMO_MODELS: list[DemoModel] = [
             "s3://acme-data/fraud/transactions",
             {"max_depth": "8", "eta": "0.1", "n_estimators": "600"},
             "Weekly retrain on the latest labelled transactions",
+            warm_start="mg://platform/fraud-detector",
         ),
     ),
     DemoModel(
@@ -238,6 +249,11 @@ DEMO_MODELS: list[DemoModel] = [
 ]
 
 
+def _digest(uri: str) -> str:
+    """A stable stand-in for the SHA-256 of a demo dataset's snapshot."""
+    return "sha256:" + hashlib.sha256(uri.encode()).hexdigest()
+
+
 def _version(model: DemoModel, v: DemoVersion, number: int) -> ModelVersion:
     return ModelVersion(
         registry_id=model.registry,
@@ -249,10 +265,13 @@ def _version(model: DemoModel, v: DemoVersion, number: int) -> ModelVersion:
         training_code=CodeRef("https://git.acme.example/ml/" + model.name, f"{number:02d}c0ffee{number}"),
         environment=f"registry.acme.example/ml/{model.framework}-runtime:2026.{number}",
         training_data=(
+            DatasetRef(v.dataset, name=f"{model.name}-train", digest=_digest(v.dataset), role="training"),
             DatasetRef(
-                v.dataset, name=f"{model.name}-train", digest=f"sha256:{number:04d}d5a7", role="training"
+                holdout := v.dataset.rstrip("/") + "-holdout/",
+                name=f"{model.name}-holdout",
+                digest=_digest(holdout),
+                role="validation",
             ),
-            DatasetRef(v.dataset.rstrip("/") + "-holdout/", name=f"{model.name}-holdout", role="validation"),
         ),
         hyperparameters=v.params,
         metrics=v.metrics,

@@ -292,6 +292,21 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+INSTANT_EXAMPLE = "2026-01-31T00:00:00Z"
+
+
+def parse_instant(text: str) -> datetime:
+    """A client's ISO 8601 time, which must carry a zone: a naive time has no one
+    meaning, and stored times are all aware. ``ValueError`` says what is wrong."""
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+    except ValueError:
+        raise ValueError(f"must be an ISO 8601 time such as {INSTANT_EXAMPLE}, got {text[:64]!r}") from None
+    if value.tzinfo is None:
+        raise ValueError(f"needs a time zone (e.g. {INSTANT_EXAMPLE}), got {text[:64]!r}")
+    return value
+
+
 def version_sort_key(version: str) -> tuple[int, str]:
     """Numeric versions order numerically, anything else after them by text."""
     return (int(version), "") if version.isdigit() else (2**62, version)

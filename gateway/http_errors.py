@@ -55,9 +55,11 @@ def error_body(
     }
 
 
-def error_bytes(code: str, message: str, request_id: str) -> bytes:
+def error_bytes(
+    code: str, message: str, request_id: str, extensions: Mapping[str, Any] | None = None
+) -> bytes:
     """``error_body`` encoded, for raw ASGI middleware that sends before any route runs."""
-    return json.dumps(error_body(code, message, request_id)).encode()
+    return json.dumps(error_body(code, message, request_id, extensions)).encode()
 
 
 def error_response(

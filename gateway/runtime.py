@@ -231,11 +231,7 @@ class Gateway:
         write access to the version's team, as a registration does."""
         report = report.checked()
         access = self.access(principal)
-        version = (await self.index.get_versions([report.version_uri], visibility=access.visibility)).get(
-            report.version_uri
-        )
-        if version is None:  # a hidden version answers as an absent one does
-            raise NotFound(f"no version {report.version_uri} in the catalogue", field="uri")
+        version: ModelVersion = await access.visible_version(self.index, report.version_uri)
         settings = self.settings.registry(version.registry_id)
         team = (settings.team if settings else None) or version.team
         if not access.can_write(team):

@@ -26,10 +26,11 @@ from gateway.api.errors import INTERNAL_MESSAGE
 from gateway.auth.errors import AuthUnavailable, Unauthenticated
 from gateway.auth.middleware import AuthMiddleware, PrincipalResolver, authenticator_for, www_authenticate
 from gateway.config import Settings
-from gateway.endpoints import graphql, probes, uploads, webhooks
+from gateway.endpoints import bom, graphql, probes, uploads, webhooks
 from gateway.governance.http import routes as governance_routes
 from gateway.http_budgets import HeaderBudget
 from gateway.http_errors import error_response, request_id_of
+from gateway.http_guard import RequestGuard
 from gateway.lineage.http import routes as lineage_routes
 from gateway.observability import Metrics, RequestContextMiddleware
 from gateway.personas import Persona, demo_personas, with_personas
@@ -66,6 +67,13 @@ async def internal_error(request: Request, _exc: Exception) -> Response:
     """An unhandled fault: the shape, no detail (Starlette re-raises it for the server's log)."""
     return error_response(500, "INTERNAL_SERVER_ERROR", INTERNAL_MESSAGE, request_id_of(request))
 
+
+# Routes whose body is not JSON by design: artifact uploads (raw bytes) and
+# registry webhooks (the registry's payload, signed). Every other state-changing
+# route takes application/json only (``gateway.http_guard``).
+RAW_BODY_PREFIXES = ("/artifacts/", "/hooks/")
+# Requests that carry their own HMAC signature: exempt from the Host/Origin check.
+SIGNED_PREFIXES = ("/hooks/",)
 
 CONFIG_ENV = "MODELGATE_CONFIG_FILE"
 DEMO_ENV = "MODELGATE_DEMO"
@@ -140,6 +148,9 @@ def create_app(
             Route("/readyz", probes.readyz),
             Route("/artifacts/{registry}/{model}/{filename}", uploads.upload_artifact, methods=["PUT"]),
             Route("/hooks/{kind}/{registry}", webhooks.webhook, methods=["POST"]),
+            Route("/bom", bom.inventory_bom_download),
+            Route("/bom/{registry}/{model}", bom.model_bom_download),
+            Route("/bom/{registry}/{model}/{version}", bom.version_bom_download),
             *governance_routes(),
             *lineage_routes(),
             *serving_routes(),
@@ -150,6 +161,13 @@ def create_app(
         middleware=[
             Middleware(RequestContextMiddleware, metrics=lambda: _metrics_of(app)),
             Middleware(HeaderBudget, limit=settings.server.max_header_bytes),
+            Middleware(
+                RequestGuard,
+                server=settings.server,
+                check_origin=settings.auth.mode == "none",
+                raw_body_prefixes=RAW_BODY_PREFIXES,
+                signed_prefixes=SIGNED_PREFIXES,
+            ),
             Middleware(AuthMiddleware, authenticate=authenticate, reject=reject_unauthenticated),
         ],
         exception_handlers={HTTPException: http_exception, Exception: internal_error},

@@ -23,8 +23,8 @@ def decode_token(token: str) -> dict[str, Any]:
     """The state of a token ``encode_token`` made; ``ValueError`` for anything else."""
     try:
         value = json.loads(base64.urlsafe_b64decode(token.encode()))
-    except (ValueError, TypeError):
-        raise ValueError(f"invalid page token {token!r}") from None
+    except (ValueError, TypeError, RecursionError):  # RecursionError: JSON nested too deep
+        raise ValueError(f"invalid page token {token[:64]!r}") from None
     if not isinstance(value, dict):
-        raise ValueError(f"invalid page token {token!r}")
+        raise ValueError(f"invalid page token {token[:64]!r}")
     return value

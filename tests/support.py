@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -132,3 +132,43 @@ async def request_and_approve(
         "approvePromotion"
     ]
     return approved
+
+
+@contextlib.contextmanager
+def modelgate_serve(workdir: Path, config: str = "") -> Iterator[str]:
+    """``modelgate serve`` in a subprocess on a free loopback port (one native registry,
+    SQLite in ``workdir``, ``config`` TOML appended); yields its base URL once ready."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    path = workdir / "modelgate.toml"
+    path.write_text(
+        f'{config}\n[storage]\nurl = "sqlite:///{workdir}/mg.db"\nartifacts_dir = "{workdir}/artifacts"\n\n'
+        '[[registries]]\nid = "platform"\nkind = "native"\nteam = "platform"\n'
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "serve", "--config", str(path), "--port", str(port)],
+        cwd=workdir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "the gateway did not start"
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

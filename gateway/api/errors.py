@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from graphql import GraphQLError
+from graphql import GraphQLError, VariableDefinitionNode
 
 from gateway.errors import GatewayError
 
@@ -41,6 +41,11 @@ def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
         # graphql-core's own errors (parse, validation, value coercion) are the client's.
         extensions = dict(error.extensions or {})
         extensions.setdefault("code", _code_for_graphql_error(error))
+        if extensions["code"] == "BAD_USER_INPUT" and "field" not in extensions:
+            # A variable's value that does not coerce: named by its variable.
+            node = error.nodes[0] if error.nodes else None
+            if isinstance(node, VariableDefinitionNode):
+                extensions["field"] = node.variable.name.value
     else:
         log.error(
             "internal error in GraphQL request %s at %s",

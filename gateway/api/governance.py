@@ -3,6 +3,7 @@ Thin resolvers over ``gateway.governance``; permissions are checked here."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -327,6 +328,11 @@ class InventoryItem:
     evidence_url: str | None = strawberry.field(
         description="Path of the PRODUCTION version's evidence pack (GET /reports/evidence)."
     )
+    annex_iv_gaps: int | None = strawberry.field(
+        name="annexIVGaps",
+        description="How many facts the PRODUCTION version's EU AI Act Annex IV map lacks "
+        "(ModelVersion.annexIV), from its record as it stands now; null without a PRODUCTION version.",
+    )
 
 
 @strawberry.type(description="Models per risk tier.")
@@ -348,7 +354,7 @@ class ComplianceInventory:
     items: list[InventoryItem] = strawberry.field(description="The models, by URI.")
 
 
-def _inventory_item(i: inventory.InventoryItem) -> InventoryItem:
+def _inventory_item(i: inventory.InventoryItem, gaps: Mapping[str, int]) -> InventoryItem:
     from urllib.parse import quote
 
     return InventoryItem(
@@ -372,6 +378,7 @@ def _inventory_item(i: inventory.InventoryItem) -> InventoryItem:
         evidence_url=f"/reports/evidence?uri={quote(i.production_version, safe='')}"
         if i.production_version
         else None,
+        annex_iv_gaps=gaps.get(i.production_version) if i.production_version else None,
     )
 
 
@@ -492,6 +499,7 @@ class GovernanceQuery:
         info.context.access.require_audit_role()
         f = filter.to_domain() if filter is not None else inventory.InventoryFilter()
         inv = await info.context.gateway.governance.inventory(f, as_of)
+        gaps = await info.context.gateway.governance.annex_iv_gaps(inv.items)
         return ComplianceInventory(
             generated_at=inv.generated_at,
             as_of=inv.as_of,
@@ -500,7 +508,7 @@ class GovernanceQuery:
                 TierCount(tier=t.tier, models=t.models, overdue=t.overdue, non_compliant=t.non_compliant)
                 for t in inv.by_tier()
             ],
-            items=[_inventory_item(i) for i in inv.items],
+            items=[_inventory_item(i, gaps) for i in inv.items],
         )
 
     @strawberry.field(description="The audit log, newest first (roles auditor, compliance, admin).")
@@ -599,12 +607,12 @@ async def _visible_requests(
     gateway = info.context.gateway
     hidden = await access.hidden_uris(gateway.index, [r.version_uri for r in found])
 
-    def shown(r: PromotionRequest) -> bool:
-        if r.version_uri not in hidden or r.requested_by == access.principal.name:
-            return True
-        return bool(access.approvable(r.required_roles, access.registry_team(r.registry_id)))
-
-    return [r for r in found if shown(r)]
+    return [
+        r
+        for r in found
+        if r.version_uri not in hidden
+        or access.takes_part(r.requested_by, r.required_roles, access.registry_team(r.registry_id))
+    ]
 
 
 REQUEST_ID = strawberry.argument(description="The promotion request's id.")

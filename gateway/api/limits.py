@@ -75,6 +75,7 @@ from graphql import (
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
+    ValuesOfCorrectTypeRule,
     VariableNode,
     default_field_resolver,
     get_named_type,
@@ -89,6 +90,7 @@ from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRul
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 from gateway.api.document_cache import CachedDocument, DocumentCache
+from gateway.api.input_values import ArgumentValuesRule
 from gateway.catalogue.search import search_terms
 from gateway.config import GraphQLSettings
 from gateway.errors import BadInput, GatewayError
@@ -372,7 +374,9 @@ class GraphQLLimits:
     def __init__(self, settings: GraphQLSettings):
         self.settings = settings
         self.cache = DocumentCache(settings.cache_bytes)
-        rules = [*specified_rules, MaybeNullValidationRule, OneOfInputValidationRule]
+        # graphql-core's value check, naming the argument of a refused value.
+        specified = [ArgumentValuesRule if r is ValuesOfCorrectTypeRule else r for r in specified_rules]
+        rules = [*specified, MaybeNullValidationRule, OneOfInputValidationRule]
         if not settings.introspection:
             rules.append(NoSchemaIntrospectionCustomRule)
         self.rules = tuple(rules)

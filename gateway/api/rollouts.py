@@ -186,7 +186,7 @@ class RolloutQuery:
         return [
             RolloutType.from_domain(r)
             for r in found
-            if r.version_uri not in hidden or r.requested_by == access.principal.name
+            if r.version_uri not in hidden or access.takes_part(r.requested_by)
         ]
 
     @strawberry.field(

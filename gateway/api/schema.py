@@ -14,6 +14,7 @@ from adapters.protocol import RegistrationRequest
 from gateway.api.context import Context
 from gateway.api.governance import GovernanceMutation, GovernanceQuery
 from gateway.api.http_semantics import OperationChoice
+from gateway.api.input_values import DATETIME
 from gateway.api.limits import (
     ExecutorWithoutSuggestions,
     GraphQLLimits,
@@ -515,6 +516,7 @@ def build_schema(
         types=[ModelType, ModelVersionType],
         extensions=extensions,
         execution_context_class=None if settings.introspection else ExecutorWithoutSuggestions,
+        scalar_overrides={datetime: DATETIME},
     )
     guard_mutations(built._schema)  # every mutation's write is whole under the deadline
     return built

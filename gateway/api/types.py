@@ -14,17 +14,21 @@ from typing import Annotated, Any
 
 import strawberry
 from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode, SelectionSetNode
+from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from adapters.base import source_url_of
 from adapters.protocol import MetricHistoryReader
 from gateway.api.context import Context
 from gateway.api.limits import max_page_size
+from gateway.bom.facts import gather_facts
+from gateway.bom.formats import BomFormat, document
 from gateway.catalogue.index import FacetCount, SearchFilter, SearchPage, SortOrder
 from gateway.catalogue.state import RegistryState
 from gateway.config import RegistrySettings
 from gateway.domain import Model, ModelVersion, RegistryKind, Stage
 from gateway.errors import BadInput
+from gateway.governance.annex_iv import annex_iv_map
 from gateway.lineage.graph import Edge, Graph
 from gateway.lineage.walk import MAX_DEPTH, Direction
 
@@ -90,6 +94,20 @@ describe_values(
         "DEGRADED": "It answers, but its last sync failed, skipped models it could not read, or held "
         "removals past max_removal_share (lastError says how to confirm them).",
         "UNAVAILABLE": "Its last call failed or timed out: answers come from the index.",
+    },
+)
+
+BomFormatEnum = strawberry.enum(
+    BomFormat,
+    name="BomFormat",
+    description="A machine-readable bill of materials standard (AI/ML profile).",
+)
+describe_values(
+    BomFormat,
+    {
+        "CYCLONEDX_1_6": "CycloneDX 1.6 JSON (ECMA-424): a machine-learning-model component "
+        "with its modelCard.",
+        "SPDX_3_0": "SPDX 3.0.1 JSON-LD: an AIPackage with its datasets as DatasetPackages.",
     },
 )
 
@@ -303,6 +321,32 @@ def risk_tier_view(assigned: Any) -> RiskTier:
 
 def review_view(r: Any) -> Review:
     return Review(principal=r.principal, comment=r.comment, at=r.at, outcome=r.outcome)
+
+
+@strawberry.type(name="AnnexIVFact", description="A recorded fact that fills part of an Annex IV section.")
+class AnnexIvFact:
+    label: str = strawberry.field(description="What it documents (e.g. Intended purpose).")
+    value: str = strawberry.field(description="The recorded value.")
+
+
+@strawberry.type(name="AnnexIVGap", description="A fact an Annex IV section lacks, and where to record it.")
+class AnnexIvGap:
+    label: str = strawberry.field(description="What is missing (e.g. Training code).")
+    field: str = strawberry.field(
+        description="The field or tag that would hold it (e.g. trainingCode, tag annex_iv.standards)."
+    )
+
+
+@strawberry.type(
+    name="AnnexIVSection",
+    description="One of the nine sections of the EU AI Act's Annex IV (technical documentation): the "
+    "recorded facts that fill it and the ones missing. Documentation support, not legal advice.",
+)
+class AnnexIvSection:
+    number: int = strawberry.field(description="The section's number in Annex IV, 1 to 9.")
+    title: str = strawberry.field(description="What the section asks for, in short.")
+    filled: list[AnnexIvFact] = strawberry.field(description="The recorded facts that fill it.")
+    missing: list[AnnexIvGap] = strawberry.field(description="The facts it lacks; empty when none.")
 
 
 @strawberry.type(description="A governance policy a version does not satisfy.")
@@ -950,6 +994,40 @@ class ModelVersionType(Node):
         depth: Annotated[int | None, DEPTH] = 3,
     ) -> LineageGraph:
         return await lineage_of(info, self._version, direction, depth)
+
+    @strawberry.field(
+        name="annexIV",
+        description="Its EU AI Act Annex IV map: for each of the nine sections, the recorded facts that "
+        "fill it and the missing ones with the field to add. Documentation support, not legal advice.",
+    )
+    async def annex_iv(self, info: Info[Context, None]) -> list[AnnexIvSection]:
+        assigned = await info.context.risk_tiers.load(self._version.model_uri)
+        found = annex_iv_map(self._version, assigned.tier if assigned else None)
+        return [
+            AnnexIvSection(
+                number=section.number,
+                title=section.title,
+                filled=[AnnexIvFact(label=f.label, value=f.value) for f in section.filled],
+                missing=[AnnexIvGap(label=g.label, field=g.field) for g in section.missing],
+            )
+            for section in found.sections
+        ]
+
+    @strawberry.field(
+        description="Its AI bill of materials as a JSON document of the standard asked for: the model, its "
+        "datasets with digests and roles, metrics, model card, parent and training code (a parent the "
+        "caller may not see is left out)."
+    )
+    async def bom(
+        self,
+        info: Info[Context, None],
+        format: Annotated[
+            BomFormatEnum,  # type: ignore[valid-type]
+            strawberry.argument(description="The standard: CYCLONEDX_1_6 or SPDX_3_0."),
+        ],
+    ) -> JSON:
+        facts = await gather_facts(info.context.gateway, self._version, info.context.access)
+        return document(facts, BomFormat(format))  # type: ignore[return-value]  # JSON is a dict
 
 
 # --- connections ---------------------------------------------------------------------

@@ -25,11 +25,16 @@ Compliance reports and the audit log are for ``auditor``, ``compliance`` and
 ``admin`` (``AUDIT_ROLES``); those roles see restricted models there too,
 because a compliance report or an audit trail with holes is not one.
 
-Writing: ``registerModelVersion`` and ``requestPromotion`` need membership of
-the registry's team (or ``admin``). Approving or rejecting needs the role the
-approval satisfies; a team-scoped role (``TEAM_LEAD`` unless the policy file's
-``roles`` key says otherwise) counts only for the team that owns the model,
-an organisation-wide one (``LEGAL``, ``SECURITY``) for every team.
+Writing: a write on a model or version starts at ``visible_model`` or
+``visible_version``, and one on a promotion request or rollout at
+``require_visible_subject``: what is hidden from the principal is absent to
+them, worded as an absent one is, before any check that would name its team,
+whatever roles they hold. Then ``registerModelVersion`` and
+``requestPromotion`` need membership of the registry's team (or ``admin``).
+Approving or rejecting needs the role the approval satisfies; a team-scoped
+role (``TEAM_LEAD`` unless the policy file's ``roles`` key says otherwise)
+counts only for the team that owns the model, an organisation-wide one
+(``LEGAL``, ``SECURITY``) for every team.
 """
 
 from __future__ import annotations
@@ -244,23 +249,67 @@ class AccessPolicy:
                 hidden.add(uri)
         return hidden
 
-    async def visible_version(self, index: CatalogueReader, uri: str) -> Any:
+    # --- mutations: the one gate every write on a catalogue entry passes ---------------
+    #
+    # For a principal who may not see a model or version, it is absent: a write on it
+    # answers NOT_FOUND in the very words an absent one gets, before any permission
+    # check that would name its team, whatever organisation-wide role they hold.
+
+    async def visible_version(self, index: CatalogueReader, uri: str, *, field: str = "uri") -> Any:
         """The indexed version ``uri`` names, for a mutation on it: BAD_USER_INPUT
         for a URI that names no version, NOT_FOUND for one this principal may not
-        see, worded as for an absent one (no oracle). Whatever role a principal
-        holds, a version hidden from them is absent to them: every mutation on a
-        version (``requestPromotion``, ``addReview``) starts here, before any
-        permission check that would name its team."""
+        see, worded as for an absent one (``requestPromotion``, ``startRollout``,
+        ``addReview``, ``recordDeployment`` start here)."""
         try:
             parsed = parse_uri(uri)
         except ValueError as exc:
-            raise BadInput(str(exc), field="uri") from None
+            raise BadInput(str(exc), field=field) from None
         if parsed.version is None:
-            raise BadInput(f"{uri} names a model: name one of its versions", field="uri")
+            raise BadInput(f"{uri} names a model: name one of its versions", field=field)
         version = (await index.get_versions([uri], visibility=self.visibility)).get(uri)
         if version is None:
-            raise NotFound(f"no version {uri} in the catalogue", field="uri")
+            raise NotFound(f"no version {uri} in the catalogue", field=field)
         return version
+
+    async def visible_model(self, index: CatalogueReader, uri: str, *, field: str = "modelUri") -> Any:
+        """The indexed model ``uri`` names, for a mutation on it (``setRiskTier``,
+        ``rollback``): as ``visible_version``, for models."""
+        try:
+            parsed = parse_uri(uri)
+        except ValueError as exc:
+            raise BadInput(str(exc), field=field) from None
+        if parsed.version is not None:
+            raise BadInput(f"{uri} names a version: name its model, {parsed.model_uri}", field=field)
+        model = (await index.get_models([uri], visibility=self.visibility)).get(uri)
+        if model is None:
+            raise NotFound(f"no model {uri} in the catalogue", field=field)
+        return model
+
+    def takes_part(self, requested_by: str, roles: Iterable[str] = (), team: str | None = None) -> bool:
+        """Whether this principal asked for a promotion request or rollout, or may
+        decide one of ``roles`` for ``team``: they find it even when its version is
+        hidden from them (approvers of a restricted model's promotion must)."""
+        if self.sees_everything or requested_by == self.principal.name:
+            return True
+        return bool(self.approvable(roles, team))
+
+    async def require_visible_subject(
+        self,
+        index: CatalogueReader,
+        version_uri: str,
+        absent: NotFound,
+        *,
+        requested_by: str,
+        roles: Iterable[str] = (),
+        team: str | None = None,
+    ) -> None:
+        """A write on a promotion request or rollout of ``version_uri``: ``absent``
+        (what an unknown id gets) unless this principal takes part in it or may
+        see its version."""
+        if self.takes_part(requested_by, roles, team):
+            return
+        if await self.hidden_uris(index, [version_uri]):
+            raise absent
 
     def reads_registry_errors(self, registry_id: str) -> bool:
         """Whether this principal reads what ``registry_id`` said when it failed."""

@@ -42,13 +42,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.auth.access import Visibility, visible
 from gateway.codec import model_from_dict, version_from_dict
+from gateway.cursors import decode_cursor
 from gateway.domain import Model, ModelVersion, Stage
-from gateway.errors import BadInput
 from gateway.store.tables import catalogue_models as cm
 from gateway.store.tables import catalogue_tags as ct
 from gateway.store.tables import catalogue_versions as cv
 from gateway.store.tables import serving_traffic as st
-from gateway.tokens import decode_token, encode_token
+from gateway.tokens import encode_token
 
 T = TypeVar("T")
 
@@ -262,6 +262,7 @@ def _version_conditions(f: SearchFilter) -> list[ColumnElement[bool]]:
 class _Key:
     name: str
     column: Any
+    kind: type  # of its value in a cursor
     descending: bool = False
 
 
@@ -280,14 +281,7 @@ def _order(keys: Sequence[_Key]) -> list[Any]:
 
 
 def _decode_cursor(cursor: str, keys: Sequence[_Key]) -> dict[str, Any]:
-    try:
-        state = decode_token(cursor)
-        return {k.name: state[k.name] for k in keys}
-    except (ValueError, KeyError):
-        raise BadInput(
-            f"invalid cursor {cursor!r}: pass an endCursor from an earlier page of the same query",
-            field="after",
-        ) from None
+    return decode_cursor(cursor, {k.name: k.kind for k in keys}, hint="an earlier page of the same query")
 
 
 def _resolve_sort(sort: SortOrder | None, terms: list[str]) -> SortOrder:
@@ -403,15 +397,15 @@ async def _totals(
 
 def _sort_keys(table: Any, sort: SortOrder, rank: Any) -> list[_Key]:
     if sort is SortOrder.UPDATED:
-        return [_Key("updated", table.c.updated_order, descending=True), _Key("uri", table.c.uri)]
+        return [_Key("updated", table.c.updated_order, int, descending=True), _Key("uri", table.c.uri, str)]
     if sort is SortOrder.RELEVANCE:
-        return [_Key("rank", rank), _Key("uri", table.c.uri)]
+        return [_Key("rank", rank, float), _Key("uri", table.c.uri, str)]
     if table is cm:
-        return [_Key("name", cm.c.name), _Key("uri", cm.c.uri)]
+        return [_Key("name", cm.c.name, str), _Key("uri", cm.c.uri, str)]
     return [
-        _Key("name", cv.c.model_name),
-        _Key("order", cv.c.version_order, descending=True),
-        _Key("uri", cv.c.uri),
+        _Key("name", cv.c.model_name, str),
+        _Key("order", cv.c.version_order, int, descending=True),
+        _Key("uri", cv.c.uri, str),
     ]
 
 

@@ -10,6 +10,7 @@ for whoever asks, so a pack shows the graph that principal's GraphQL
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -18,6 +19,7 @@ from gateway.auth.access import AccessPolicy
 from gateway.domain import Approval, Model, ModelVersion, Review, utcnow
 from gateway.errors import BadInput, NotFound
 from gateway.governance import audit
+from gateway.governance.annex_iv import AnnexIvMap, annex_iv_map
 from gateway.governance.evaluation import Violation
 from gateway.governance.promotions import PromotionRequest
 from gateway.governance.reviews import ReviewState
@@ -59,6 +61,7 @@ class Evidence:
     chain_ok: bool
     chain_problem: str | None
     graph: Graph | None  # None: the version is hidden from the reader in the catalogue
+    annex_iv: AnnexIvMap
     generated_at: datetime = field(default_factory=utcnow)
 
     @property
@@ -135,4 +138,5 @@ async def gather(gateway: Gateway, uri: str, access: AccessPolicy) -> Evidence:
         chain_ok=verification.ok,
         chain_problem=verification.problem,
         graph=graph,
+        annex_iv=annex_iv_map(version if version.team else dataclasses.replace(version, team=team), tier),
     )

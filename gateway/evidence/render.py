@@ -121,6 +121,7 @@ def render_html(ev: Evidence) -> str:
         f'<span class="hash">{_e(v.artifact_digest)}</span></td></tr>'
     )
     sections = [
+        ("EU AI Act Annex IV map", _annex_iv(ev)),
         ("Model card", _table(("Field", "Text"), card_rows, "No model card.")),
         ("Metrics", _table(("Metric", "Value"), metrics, "No metrics recorded.")),
         (
@@ -181,6 +182,32 @@ def render_html(ev: Evidence) -> str:
         f"<h1>Evidence pack: {escape(v.model_name)} v{escape(v.version)}</h1>"
         f"<table><tbody>{summary}</tbody></table>{body}{closing}</body></html>\n"
     )
+
+
+def _annex_iv(ev: Evidence) -> str:
+    rows = [
+        (
+            f"{section.number}. {escape(section.title)}",
+            "<br>".join(f"{escape(f.label)}: {escape(_short(f.value))}" for f in section.filled) or "—",
+            "<br>".join(
+                f'<span class="fail">{escape(g.label)}</span> — add {escape(g.field)}'
+                for g in section.missing
+            )
+            or '<span class="pass">none</span>',
+        )
+        for section in ev.annex_iv.sections
+    ]
+    gaps = len(ev.annex_iv.gaps)
+    lead = (
+        f"<p>Where this version's record holds what each section of Annex IV (technical documentation of "
+        f"high-risk AI systems) asks about: {gaps} {'gap' if gaps == 1 else 'gaps'}. Documentation "
+        "support, not legal advice.</p>"
+    )
+    return lead + _table(("Section", "Filled by", "Missing (field to add)"), rows, "")
+
+
+def _short(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def render_pdf(html: str) -> bytes:

@@ -42,10 +42,8 @@ and ``compliance.changed`` (a version's evaluated state changed; these are what
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import hmac
-import io
 import json
 import math
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
@@ -56,13 +54,14 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.cursors import decode_cursor
 from gateway.domain import utcnow
-from gateway.errors import BadInput
+from gateway.governance.csvfile import csv_line
 from gateway.store.database import Database, ReadConnection
 from gateway.store.sql import escape_like, insert_ignore
 from gateway.store.tables import audit_chain_head as head_table
 from gateway.store.tables import audit_events as ae
-from gateway.tokens import decode_token, encode_token
+from gateway.tokens import encode_token
 from gateway.wording import plural
 
 SYSTEM = "system"
@@ -418,13 +417,7 @@ async def query_events(database: Database, f: AuditFilter, first: int, after: st
     where = and_(true(), *f.conditions())
     query = select(ae).where(where)
     if after:
-        try:
-            before_seq = int(decode_token(after)["seq"])
-        except (ValueError, KeyError, TypeError):
-            raise BadInput(
-                f"invalid cursor {after!r}: pass an endCursor from an earlier page", field="after"
-            ) from None
-        query = query.where(ae.c.seq < before_seq)
+        query = query.where(ae.c.seq < decode_cursor(after, {"seq": int})["seq"])
     query = query.order_by(ae.c.seq.desc()).limit(first + 1)
     async with database.read() as conn:
         rows = (await conn.execute(query)).all()
@@ -461,19 +454,13 @@ def to_jsonl(event: AuditEvent) -> str:
 
 
 def csv_header() -> str:
-    return _csv_line(CSV_COLUMNS)
+    return csv_line(CSV_COLUMNS)
 
 
 def to_csv(event: AuditEvent) -> str:
     d = event.as_dict()
     d["details"] = json.dumps(d["details"], ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return _csv_line([d[c] if d[c] is not None else "" for c in CSV_COLUMNS])
-
-
-def _csv_line(values: Iterable[Any]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(list(values))
-    return buffer.getvalue()
+    return csv_line(d[c] for c in CSV_COLUMNS)
 
 
 def from_jsonl(lines: Iterable[str]) -> Iterable[AuditEvent]:

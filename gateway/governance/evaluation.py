@@ -20,7 +20,13 @@ Helpers beyond the schema, for versioning rules:
 - ``previous``: the version before this one in the same model (by version
   number), as ``{exists, version, semver, semverMajor, semverMinor, semverPatch,
   inputSignature, stage}``; ``exists`` is false (and the rest empty/-1) for the
-  first version.
+  first version;
+- ``annexIV``: the EU AI Act Annex IV map of the version (``gateway.governance.annex_iv``)
+  as ``{complete, gaps, missing}``: ``complete`` is true when no section lacks a
+  fact, ``gaps`` counts the missing facts and ``missing`` lists them as
+  ``"<section>: <field>"`` (``'2: trainingCode'``). A policy scoped to the
+  ``high`` tier and PRODUCTION with ``version.annexIV.complete`` blocks the
+  promotion of a high-risk model whose documentation has gaps.
 
 A rule that fails to evaluate (a missing map key, a type error) counts as
 violated, with the CEL error as the message: policies fail closed. A rule whose
@@ -35,6 +41,7 @@ once per version and shared by every rule.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import functools
 import json
 import re
@@ -45,7 +52,9 @@ from typing import TYPE_CHECKING, Any
 import cel
 import semver
 
+from gateway.codec import version_from_dict
 from gateway.domain import URI_SCHEME, Stage
+from gateway.governance.annex_iv import annex_iv_map
 
 if TYPE_CHECKING:
     from gateway.governance.policies import Policy, PolicySet
@@ -142,6 +151,14 @@ def _previous(s: Subject) -> dict[str, Any]:
     }
 
 
+def _annex_iv(s: Subject) -> dict[str, Any]:
+    version = version_from_dict(dict(s.record))
+    if version.team is None and s.team is not None:  # the model's team, as the index knows it
+        version = dataclasses.replace(version, team=s.team)
+    found = annex_iv_map(version, s.tier)
+    return {"complete": found.complete, "gaps": len(found.gaps), "missing": found.missing}
+
+
 def _code(r: Record) -> str:
     code = r.get("training_code") or {}
     repo, commit, path = code.get("repository"), code.get("commit"), code.get("path")
@@ -224,6 +241,7 @@ _FIELD_BUILDERS: dict[str, Callable[[Subject], Any]] = {
     "semverPrerelease": lambda s: _semver_parts(s.record.get("semver"))[3],
     "inputSignature": lambda s: input_signature(s.record),
     "previous": _previous,
+    "annexIV": _annex_iv,
 }
 
 FIELDS: frozenset[str] = frozenset(_FIELD_BUILDERS)
@@ -240,6 +258,7 @@ FIXED_MAPS: dict[str, frozenset[str]] = {
     "previous": frozenset(_previous(Subject({}, None))),
     "model": frozenset({"uri", "name", "registry", "team"}),
     "trainingCodeRef": frozenset({"repository", "commit", "path"}),
+    "annexIV": frozenset({"complete", "gaps", "missing"}),
 }
 
 # What a rule reads: field -> the keys of it read (None: all of it).

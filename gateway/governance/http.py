@@ -15,6 +15,8 @@ Repeat ``registry``, ``team`` or ``stage`` to ask for several.
 from __future__ import annotations
 
 import asyncio
+import re
+import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -25,12 +27,13 @@ from starlette.routing import Route
 
 from gateway.auth.middleware import current_principal
 from gateway.catalogue.index import SearchFilter
-from gateway.domain import Stage
+from gateway.domain import Stage, parse_instant
 from gateway.endpoints import gateway_of
 from gateway.errors import BadInput, GatewayError
 from gateway.evidence.gather import gather
 from gateway.evidence.render import render
 from gateway.governance import audit, inventory, reports
+from gateway.governance.csvfile import csv_line
 from gateway.http_errors import gateway_error_response, request_id_of
 
 if TYPE_CHECKING:
@@ -42,12 +45,9 @@ def _time(request: Request, name: str) -> datetime | None:
     if not text:
         return None
     try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise BadInput(f"{name} must be an ISO 8601 time, got {text!r}", field=name) from None
-    if value.tzinfo is None:
-        raise BadInput(f"{name} needs a time zone (e.g. 2026-01-31T00:00:00Z)", field=name)
-    return value
+        return parse_instant(text)
+    except ValueError as exc:
+        raise BadInput(f"{name} {exc}", field=name) from None
 
 
 def report_filter(request: Request) -> SearchFilter:
@@ -105,7 +105,7 @@ async def report_csv(request: Request, gw: Gateway) -> Response:
     return StreamingResponse(
         reports.csv_lines(report, view),
         media_type="text/csv; charset=utf-8",
-        headers={"content-disposition": f'attachment; filename="compliance-{view}.csv"'},
+        headers={"content-disposition": content_disposition(f"compliance-{view}.csv")},
     )
 
 
@@ -114,8 +114,19 @@ async def report_json(request: Request, gw: Gateway) -> Response:
     return JSONResponse(await reports.json_document(report))
 
 
-async def audit_export(request: Request, gw: Gateway) -> Response:
-    fmt = request.path_params["format"]
+# The audit export formats: each its own route, so no other path reaches the handler
+# (and nothing from the path is echoed into Content-Disposition).
+AUDIT_FORMATS = ("jsonl", "csv")
+
+
+def audit_export(fmt: str) -> Handler:
+    async def export(request: Request, gw: Gateway) -> Response:
+        return await _audit_export(request, gw, fmt)
+
+    return export
+
+
+async def _audit_export(request: Request, gw: Gateway, fmt: str) -> Response:
     f = audit_filter(request)
 
     async def lines() -> AsyncIterator[str]:
@@ -132,7 +143,7 @@ async def audit_export(request: Request, gw: Gateway) -> Response:
         lines(),
         media_type=media,
         headers={
-            "content-disposition": f'attachment; filename="audit.{fmt}"',
+            "content-disposition": content_disposition(f"audit.{fmt}"),
             "x-modelgate-audit-head": f"{seq}:{head or ''}",
         },
     )
@@ -162,11 +173,11 @@ async def inventory_download(request: Request, gw: Gateway) -> Response:
     inv = await gw.governance.inventory(f, _time(request, "asOf"))
     if fmt == "json":
         return JSONResponse(inventory.json_document(inv))
-    lines = "".join(reports._csv(row) for row in inventory.csv_rows(inv))
+    lines = "".join(csv_line(row) for row in inventory.csv_rows(inv))
     return Response(
         lines,
         media_type="text/csv; charset=utf-8",
-        headers={"content-disposition": 'attachment; filename="compliance-inventory.csv"'},
+        headers={"content-disposition": content_disposition("compliance-inventory.csv")},
     )
 
 
@@ -180,12 +191,11 @@ async def evidence(request: Request, gw: Gateway) -> Response:
     pack = await gather(gw, uri, gw.access(await current_principal(request)))
     body = await asyncio.to_thread(render, pack, fmt)  # PDF layout is CPU work: off the event loop
     name = f"evidence-{pack.version.model_name}-{pack.version.version}.{fmt}"
-    disposition = "inline" if fmt == "html" else "attachment"
     return Response(
         body,
         media_type="application/pdf" if fmt == "pdf" else "text/html; charset=utf-8",
         headers={
-            "content-disposition": f'{disposition}; filename="{name}"',
+            "content-disposition": content_disposition(name, inline=fmt == "html"),
             "x-modelgate-audit-head": f"{pack.chain_events}:{pack.chain_head or ''}",
         },
     )
@@ -198,5 +208,14 @@ def routes() -> list[Route]:
         Route("/reports/evidence", guarded(evidence)),
         Route("/reports/compliance.csv", guarded(report_csv)),
         Route("/reports/compliance.json", guarded(report_json)),
-        Route("/audit/export.{format:str}", guarded(audit_export)),
+        *(Route(f"/audit/export.{fmt}", guarded(audit_export(fmt))) for fmt in AUDIT_FORMATS),
     ]
+
+
+def content_disposition(filename: str, *, inline: bool = False) -> str:
+    """A ``Content-Disposition`` value for ``filename`` (RFC 6266): names come from
+    registries, so the quoted ASCII name keeps only safe characters, and the exact
+    name travels percent-encoded in ``filename*``."""
+    fallback = re.sub(r"[^A-Za-z0-9._-]", "_", filename)
+    exact = urllib.parse.quote(filename, safe="")
+    return f"{'inline' if inline else 'attachment'}; filename=\"{fallback}\"; filename*=UTF-8''{exact}"

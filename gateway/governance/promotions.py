@@ -156,6 +156,11 @@ def _approval(row: Any) -> Approval:
     return Approval(principal=row.principal, role=row.role, at=row.at, comment=row.comment)
 
 
+def absent_request(request_id: str) -> NotFound:
+    """The answer for an unknown request id, and for a request hidden from the caller."""
+    return NotFound(f"no promotion request {request_id!r}", field="requestId")
+
+
 def _pending_key(uri: str, stage: Stage) -> str:
     return f"{uri} {stage.value}"
 
@@ -191,7 +196,7 @@ class Promotions:
             query = query.with_for_update()
         row = (await conn.execute(query)).first()
         if row is None:
-            raise NotFound(f"no promotion request {request_id!r}", field="requestId")
+            raise absent_request(request_id)
         return row
 
     async def _approvals(self, conn: ReadConnection, request_ids: Sequence[str]) -> dict[str, list[Approval]]:
@@ -263,6 +268,23 @@ class Promotions:
             return await self._team(version)
         settings = self.registries.get(row.registry_id)
         return settings.team if settings else None
+
+    async def _decider_team(self, principal: Principal, request_id: str) -> str | None:
+        """The team owning request ``request_id``'s version, for approving or
+        rejecting it; NOT_FOUND, as for an unknown id, when the request is hidden
+        from ``principal`` (``AccessPolicy.require_visible_subject``)."""
+        async with self.db.read() as conn:
+            row = await self._load(conn, request_id)
+        team = await self._request_team(row)
+        await self._access(principal).require_visible_subject(
+            self.index,
+            row.version_uri,
+            absent_request(request_id),
+            requested_by=row.requested_by,
+            roles=row.required_roles,
+            team=team,
+        )
+        return team
 
     async def writable_version(self, principal: Principal, uri: str) -> tuple[ModelVersion, str | None]:
         """The version ``principal`` may request a stage change of, and its team:
@@ -385,8 +407,7 @@ class Promotions:
         """Record ``principal``'s approval for one still-missing role they hold
         (``role`` picks which); the approval that satisfies the last role applies it."""
         claimed = False
-        async with self.db.read() as conn:
-            team = await self._request_team(await self._load(conn, request_id))
+        team = await self._decider_team(principal, request_id)
         try:
             async with self.db.write() as conn:
                 row = await self._load(conn, request_id, lock=True)
@@ -431,8 +452,7 @@ class Promotions:
         """Any principal holding one of the request's roles can end it."""
         if not comment or not comment.strip():
             raise BadInput("a rejection needs a comment saying why", field="comment")
-        async with self.db.read() as conn:
-            team = await self._request_team(await self._load(conn, request_id))
+        team = await self._decider_team(principal, request_id)
         async with self.db.write() as conn:
             row = await self._load(conn, request_id, lock=True)
             self._check_open(row, principal, "reject", allow_failed=True)
@@ -467,6 +487,14 @@ class Promotions:
         request = await self.get(request_id)
         version = await self.index.get_version(request.version_uri)
         team = await self._team(version) if version else None
+        await self._access(principal).require_visible_subject(
+            self.index,
+            request.version_uri,
+            absent_request(request_id),
+            requested_by=request.requested_by,
+            roles=request.required_roles,
+            team=team,
+        )
         if principal.name != request.requested_by and not self._access(principal).can_write(team):
             raise Forbidden(f"{principal.name} may not retry a request of team {team or '(none)'}")
         async with self.db.write() as conn:

@@ -10,8 +10,6 @@ time, and the policy set of the last ``policy.changed`` event before it.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,15 +21,17 @@ from gateway.catalogue.index import SearchFilter
 
 # The catalogue's own filter semantics, so a report filters exactly as search does.
 from gateway.catalogue.search import _version_conditions as version_conditions
+from gateway.cursors import decode_cursor
 from gateway.domain import utcnow
 from gateway.errors import BadInput
 from gateway.governance.compliance import SNAPSHOT_ACTIONS
+from gateway.governance.csvfile import csv_line
 from gateway.governance.policies import PolicySet, Scope
 from gateway.store.database import Database
 from gateway.store.tables import audit_events as ae
 from gateway.store.tables import catalogue_versions as cv
 from gateway.store.tables import governance_violations as gv
-from gateway.tokens import decode_token, encode_token
+from gateway.tokens import encode_token
 
 NO_TEAM = "(none)"
 
@@ -137,13 +137,8 @@ def _cursor(v: ReportViolation) -> str:
 
 
 def _decode(after: str) -> tuple[str, str]:
-    try:
-        state = decode_token(after)
-        return str(state["uri"]), str(state["policy"])
-    except (ValueError, KeyError):
-        raise BadInput(
-            f"invalid cursor {after!r}: pass an endCursor from an earlier page", field="after"
-        ) from None
+    state = decode_cursor(after, {"uri": str, "policy": str})
+    return state["uri"], state["policy"]
 
 
 async def current_report(database: Database, policies: PolicySet, f: SearchFilter) -> ComplianceReport:
@@ -318,12 +313,6 @@ VIOLATION_COLUMNS = (
 SUMMARY_COLUMNS = ("group", "key", "versions", "compliant")
 
 
-def _csv(values: Iterable[Any]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(["" if v is None else v for v in values])
-    return buffer.getvalue()
-
-
 def violation_dict(v: ReportViolation) -> dict[str, Any]:
     return {
         "version": v.version_uri,
@@ -341,21 +330,21 @@ def violation_dict(v: ReportViolation) -> dict[str, Any]:
 async def csv_lines(report: ComplianceReport, view: str = "violations") -> AsyncIterator[str]:
     """The report as CSV: one row per violation, or (``view="summary"``) one row per group."""
     if view == "summary":
-        yield _csv(SUMMARY_COLUMNS)
-        yield _csv(("total", "all", report.total_versions, report.compliant_versions))
+        yield csv_line(SUMMARY_COLUMNS)
+        yield csv_line(("total", "all", report.total_versions, report.compliant_versions))
         for name, groups in (
             ("team", report.by_team),
             ("registry", report.by_registry),
             ("policy", report.by_policy),
         ):
             for g in groups:
-                yield _csv((name, g.key, g.versions, g.compliant))
+                yield csv_line((name, g.key, g.versions, g.compliant))
         return
     if view != "violations":
         raise BadInput(f"unknown report view {view!r} (violations or summary)", field="view")
-    yield _csv(VIOLATION_COLUMNS)
+    yield csv_line(VIOLATION_COLUMNS)
     async for v in report.all_violations():
-        yield _csv(violation_dict(v).values())
+        yield csv_line(violation_dict(v).values())
 
 
 async def json_document(report: ComplianceReport) -> dict[str, Any]:

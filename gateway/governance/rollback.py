@@ -31,7 +31,7 @@ from gateway.auth.access import AccessPolicy
 from gateway.auth.principal import Principal
 from gateway.catalogue.index import CatalogueIndex, SearchFilter, Visibility
 from gateway.domain import ModelVersion, Stage, parse_uri, utcnow
-from gateway.errors import BadInput, Forbidden, NotFound
+from gateway.errors import BadInput, Forbidden
 from gateway.governance.promotions import PromotionRequest, Promotions, PromotionStatus
 from gateway.rollouts.restore import TrafficRestorer
 from gateway.serving.history import StageHistory
@@ -98,9 +98,7 @@ async def rollback(
         raise BadInput(f"asOf {as_of.isoformat()} is in the future", field="asOf")
     if not reason.strip():
         raise BadInput("a rollback needs a reason", field="reason")
-    model = (await promotions.index.get_models([model_uri], visibility=access.visibility)).get(model_uri)
-    if model is None:
-        raise NotFound(f"no model {model_uri} in the catalogue", field="modelUri")
+    model = await access.visible_model(promotions.index, model_uri)
     settings = promotions.registries.get(model.registry_id)
     team = (settings.team if settings else None) or model.team
     if not access.can_write(team):  # before anything about its history is told

@@ -18,8 +18,9 @@ from gateway.catalogue.sync import SyncEngine
 from gateway.codec import version_to_dict
 from gateway.config import RegistrySettings
 from gateway.domain import ModelVersion, Review, Stage, utcnow, version_sort_key
-from gateway.errors import BadInput, Forbidden, NotFound
+from gateway.errors import BadInput, Forbidden
 from gateway.governance import audit, inventory, reports, retention, reviews, tier_store
+from gateway.governance.annex_iv import annex_iv_map
 from gateway.governance.compliance import BUILTIN_REVISION, ComplianceRecorder, ReevaluationResult
 from gateway.governance.evaluation import Evaluation, Evaluator, Subject, Violation
 from gateway.governance.policies import PolicySet
@@ -160,9 +161,8 @@ class Governance:
                 f"unknown tier {tier!r} (tiers: {', '.join(self.policies.tiers.names) or 'none defined'})",
                 field="tier",
             )
-        model = await self.index.get_model(model_uri)
-        if model is None:
-            raise NotFound(f"no model {model_uri} in the catalogue", field="modelUri")
+        # A model hidden from them is absent, compliance role or not (no oracle, no write).
+        model = await self.promotions.access(principal).visible_model(self.index, model_uri)
         async with self.db.write() as conn:
             previous = tier_store.assigned(
                 self.policies.tiers, model, (await tier_store.overrides(conn, [model_uri])).get(model_uri)
@@ -212,6 +212,13 @@ class Governance:
                 tier, v.stage, since.get(v.uri) or v.created_at, recorded.get(v.uri, []), now
             )
         return found
+
+    async def annex_iv_gaps(self, items: Sequence[inventory.InventoryItem]) -> dict[str, int]:
+        """The Annex IV gap count of each item's PRODUCTION version (by its URI), from
+        the version record as the index holds it now and the item's tier."""
+        tiers = {i.production_version: i.tier for i in items if i.production_version}
+        versions = await self.index.get_versions(list(tiers))
+        return {uri: len(annex_iv_map(v, tiers[uri]).gaps) for uri, v in versions.items()}
 
     async def inventory(
         self, f: inventory.InventoryFilter, as_of: datetime | None = None, now: datetime | None = None

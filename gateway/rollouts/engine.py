@@ -70,6 +70,11 @@ Clock = Callable[[], datetime]
 EndpointKey = tuple[str, str]
 
 
+def absent_rollout(rollout_id: str) -> NotFound:
+    """The answer for an unknown rollout id, and for a rollout hidden from the caller."""
+    return NotFound(f"no rollout {rollout_id!r}", field="id")
+
+
 class LeaseLost(Exception):
     """Another replica took the rollout over; this one stops touching it."""
 
@@ -116,7 +121,7 @@ class RolloutEngine:
         async with self.db.read() as conn:
             row = (await conn.execute(select(ro).where(ro.c.id == rollout_id))).first()
             if row is None:
-                raise NotFound(f"no rollout {rollout_id!r}", field="id")
+                raise absent_rollout(rollout_id)
             steps = await self._steps(conn, [row.id])
         return rollout_of(row, steps[row.id])
 
@@ -312,7 +317,14 @@ class RolloutEngine:
         rollout = await self.get(rollout_id)
         version = await self.promotions.index.get_version(rollout.version_uri)
         team = await self.promotions.team_of(version) if version else None
-        if principal.name != rollout.requested_by and not self.promotions.access(principal).can_write(team):
+        access = self.promotions.access(principal)
+        await access.require_visible_subject(
+            self.promotions.index,
+            rollout.version_uri,
+            absent_rollout(rollout_id),
+            requested_by=rollout.requested_by,
+        )
+        if principal.name != rollout.requested_by and not access.can_write(team):
             raise Forbidden(f"{principal.name} may not abort a rollout of team {team or '(none)'}")
         async with self.db.write() as conn:
             result = await conn.execute(

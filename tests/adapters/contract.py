@@ -43,7 +43,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from adapters.base import iterate_pages
+from adapters.base import iterate_pages, source_url_of
 from adapters.protocol import (
     BatchVersionReader,
     BulkVersionLister,
@@ -66,7 +66,11 @@ from adapters.protocol import (
     WebhookReceiver,
     WebhookRejected,
 )
+from gateway.bom.cyclonedx import cyclonedx_document
+from gateway.bom.facts import BomFacts
+from gateway.bom.spdx import spdx_document
 from gateway.domain import Endpoint, LineageEdge, Model, ModelVersion, Relation, Stage
+from tests.bom.validation import cyclonedx_errors, spdx_errors
 
 T = TypeVar("T")
 
@@ -349,6 +353,34 @@ class AdapterContract:
         trained_on = {e.target.uri for e in edges if e.relation is Relation.TRAINED_ON}
         assert set(datasets) <= trained_on, f"seeded training data missing from lineage: {edges}"
         assert all(e.source.uri == version.uri for e in edges if e.relation is Relation.TRAINED_ON)
+
+    async def test_bom_of_a_seeded_version_validates(self, subject: AdapterSubject) -> None:
+        """The version as this registry records it makes BOMs the official schemas
+        accept (CycloneDX 1.6, SPDX 3.0.1)."""
+        seed = _seed("bom", versions=1)
+        if LINEAGE in subject.capabilities:
+            seed.versions[0].datasets = [f"s3://contract-data/{seed.name}/train.parquet"]
+        await subject.seed([seed])
+        (summary,) = await _all_versions(subject.adapter, seed.name)
+        version = await subject.adapter.get_version(seed.name, summary.version)
+        assert version is not None
+        facts = BomFacts(
+            version,
+            subject.adapter.kind,
+            source_url=source_url_of(subject.adapter, version.model_name, version.version),
+        )
+        assert spdx_errors(spdx_document(facts)) == []
+        document = cyclonedx_document(facts)
+        assert cyclonedx_errors(document) == []
+        model = document["metadata"]["component"]
+        assert (model["name"], model["version"]) == (seed.name, version.version)
+        if METRICS in subject.capabilities:
+            metrics = model["modelCard"]["quantitativeAnalysis"]["performanceMetrics"]
+            assert {m["type"] for m in metrics} >= set(seed.versions[0].metrics)
+        # Every dataset the record carries (registries that keep datasets in a lineage
+        # API instead, as SageMaker and Vertex do, carry none here).
+        datasets = model["modelCard"].get("modelParameters", {}).get("datasets", [])
+        assert len(datasets) == len(version.training_data)
 
     # --- optional capabilities: each checked when the adapter declares it ------------
 

@@ -117,3 +117,15 @@ async def test_downloads(gov: Gateway) -> None:
         client.headers["x-test-principal"] = "alice"
         denied = await client.get("/audit/export.jsonl")
         assert denied.status_code == 403 and denied.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+@pytest.mark.parametrize("suffix", ["html", 'csv"; filename="evil.exe', "jsonl.exe", "CSV", "csv/x"])
+async def test_only_known_audit_export_formats_are_served(gov: Gateway, suffix: str) -> None:
+    """An unknown format is an unknown route: the standard NOT_FOUND shape, and nothing
+    from the path reflected into a Content-Disposition."""
+    async with graphql_client(gov, "audrey") as client:
+        response = await client.get(f"/audit/export.{suffix}")
+        assert response.status_code == 404, response.text
+        assert "content-disposition" not in response.headers
+        (error,) = response.json()["errors"]
+        assert error["extensions"]["code"] == "NOT_FOUND" and error["extensions"]["requestId"]

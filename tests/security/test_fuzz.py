@@ -6,15 +6,20 @@ a coded 200/400/413, never a 500, a traceback or a masked internal error."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from graphql import (
+    GraphQLArgument,
     GraphQLEnumType,
+    GraphQLField,
     GraphQLInputObjectType,
     GraphQLInputType,
     GraphQLInterfaceType,
@@ -23,9 +28,10 @@ from graphql import (
     GraphQLObjectType,
     GraphQLScalarType,
     GraphQLUnionType,
+    Undefined,
     get_named_type,
 )
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from adapters.protocol import RegistrationRequest
@@ -331,3 +337,208 @@ def test_hostile_variables_and_bodies_keep_memory_bounded(
     hostile()
     # The app runs in this process: its caches, labels and buffers are what grew, if anything.
     assert rss_bytes() - before < 100 * 1024 * 1024
+
+
+# --- every DateTime argument and every cursor, found in the schema ---------------------------
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where an argument sits: the fields from a root type down to the field that takes
+    it (each with the type condition, if any, that reaches it)."""
+
+    keyword: str
+    path: tuple[tuple[str | None, str, GraphQLField], ...]  # (type condition, name, field)
+    argument: str
+
+    @property
+    def type(self) -> GraphQLInputType:
+        return self.path[-1][2].args[self.argument].type
+
+    def document(self, value: str, variable: str = "") -> str:
+        inner = ""
+        for i, (condition, name, field) in reversed(list(enumerate(self.path))):
+            last = i == len(self.path) - 1
+            given = {a: filler(name, a, arg.type) for a, arg in field.args.items() if _required(arg)}
+            if last:
+                given[self.argument] = value
+            args = "(" + ", ".join(f"{a}: {v}" for a, v in sorted(given.items())) + ")" if given else ""
+            composite = isinstance(
+                get_named_type(field.type), GraphQLObjectType | GraphQLInterfaceType | GraphQLUnionType
+            )
+            selection_text = f" {{ {inner or '__typename'} }}" if composite else ""
+            text = f"{name}{args}{selection_text}"
+            inner = f"... on {condition} {{ {text} }}" if condition else text
+        return f"{self.keyword}{variable} {{ {inner} }}"
+
+
+def _required(arg: GraphQLArgument) -> bool:
+    return isinstance(arg.type, GraphQLNonNull) and arg.default_value is Undefined
+
+
+def filler(field: str, name: str, tp: GraphQLInputType) -> str:
+    """A valid value for a required argument on the way to a site (a seeded URI for URIs)."""
+    named = get_named_type(tp)
+    if isinstance(named, GraphQLEnumType):
+        return next(iter(named.values))
+    if isinstance(named, GraphQLInputObjectType):
+        return "{}"
+    return {
+        "Int": "1",
+        "Float": "1",
+        "Boolean": "true",
+        "DateTime": '"2026-01-01T00:00:00Z"',
+    }.get(named.name, '"mg://platform/fraud"' if "uri" in name.lower() else '"x"')
+
+
+def argument_sites(wanted: Callable[[str, GraphQLArgument], bool]) -> list[Site]:
+    """Every argument of the schema that ``wanted`` picks, each reached by the shortest
+    path from Query (or Mutation, for what only a mutation reaches)."""
+    paths: dict[str, tuple[str, tuple[tuple[str | None, str, GraphQLField], ...]]] = {}
+    queue: deque[Any] = deque()
+    for keyword, root in (("query", GRAPHQL.query_type), ("mutation", GRAPHQL.mutation_type)):
+        paths[root.name] = (keyword, ())
+        queue.append(root)
+    sites = []
+    while queue:
+        tp = queue.popleft()
+        keyword, path = paths[tp.name]
+        for name, field in tp.fields.items():
+            condition = tp.name if path and get_named_type(path[-1][2].type).name != tp.name else None
+            here = (*path, (condition, name, field))
+            sites += [Site(keyword, here, a) for a, arg in field.args.items() if wanted(a, arg)]
+            inner = get_named_type(field.type)
+            reached = (
+                inner.types
+                if isinstance(inner, GraphQLUnionType)
+                else [inner]
+                if isinstance(inner, GraphQLObjectType | GraphQLInterfaceType)
+                else []
+            )
+            for target in reached:
+                if target.name not in paths:
+                    paths[target.name] = (keyword, here)
+                    queue.append(target)
+    return sites
+
+
+DATETIME_SITES = argument_sites(lambda _name, arg: get_named_type(arg.type).name == "DateTime")
+CURSOR_SITES = argument_sites(lambda name, arg: name == "after" and get_named_type(arg.type).name == "String")
+
+
+def test_the_sites_are_found_in_the_schema() -> None:
+    """The enumeration finds what the schema has today (and anything added later)."""
+    datetime_sites = {(s.path[-1][1], s.argument) for s in DATETIME_SITES}
+    assert {
+        ("auditEvents", "since"),
+        ("auditEvents", "until"),
+        ("rollback", "asOf"),
+        ("versions", "asOf"),
+    } <= datetime_sites
+    cursor_fields = {".".join(p[1] for p in s.path) for s in CURSOR_SITES}
+    assert {
+        "models",
+        "versions",
+        "auditEvents",
+        "complianceReport.violations",
+        "model.versions",
+    } <= cursor_fields
+
+
+def coded_errors(response: httpx.Response) -> list[dict[str, Any]]:
+    """The errors' extensions, less the notes that the fixture's registries are still
+    SYNCING (its gateway never syncs)."""
+    check(response)
+    errors = [e["extensions"] for e in response.json().get("errors") or []]
+    return [e for e in errors if e["code"] != "REGISTRY_UNAVAILABLE"]
+
+
+NAIVE_TIMES = st.datetimes().map(lambda d: d.isoformat())
+BAD_TIMES = st.one_of(
+    NAIVE_TIMES,
+    st.sampled_from(["2026-01-01T00:00:00", "2026-01-01", "yesterday", "", "2026-13-45T99:00Z", "1e308"]),
+    st.text(max_size=30),
+    st.integers(),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.sampled_from(["a", "at"]), st.integers(), min_size=1, max_size=2),
+    st.booleans(),
+)
+
+
+def literal(value: Any) -> str:
+    """``value`` as a GraphQL literal."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {literal(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(literal(v) for v in value) + "]"
+    return json.dumps(value)
+
+
+@settings(max_examples=150, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(site=st.sampled_from(DATETIME_SITES), value=BAD_TIMES, as_variable=st.booleans())
+@example(
+    site=next(s for s in DATETIME_SITES if s.argument == "since"),
+    value="2026-01-01T00:00:00",
+    as_variable=False,
+)
+def test_every_datetime_argument_refuses_a_bad_time_naming_it(
+    app_client: tuple[asyncio.Runner, httpx.AsyncClient], site: Site, value: Any, as_variable: bool
+) -> None:
+    """A time without a zone, or not a time, in any DateTime argument: BAD_USER_INPUT
+    naming the argument (or, given as a variable, the variable), before anything runs."""
+    runner, client = app_client
+    if as_variable:
+        body = {"query": site.document("$t", f"($t: {site.type})"), "variables": {"t": value}}
+    else:
+        body = {"query": site.document(literal(value))}
+    errors = coded_errors(runner.run(client.post("/graphql", json=body)))
+    assert errors and all(e["code"] == "BAD_USER_INPUT" for e in errors), (body, errors)
+    assert {e.get("field") for e in errors} == {"t" if as_variable else site.argument}, (body, errors)
+
+
+def _token(state: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(state).encode()).decode()
+
+
+CURSOR_KEYS = ["seq", "name", "order", "uri", "policy", "updated", "rank"]
+CURSOR_LEAVES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.sampled_from([2**63, -(2**63) - 1, 10**30, 1e308, -1e308, 0.5, "x", "mg://platform/fraud"]),
+    st.text(max_size=10),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.sampled_from(CURSOR_KEYS), st.integers(), max_size=2),
+)
+TAMPERED_CURSORS = st.one_of(
+    st.builds(_token, CURSOR_LEAVES),  # a list, null, a number, a string
+    st.builds(_token, st.dictionaries(st.sampled_from(CURSOR_KEYS), CURSOR_LEAVES, max_size=4)),
+    st.text(max_size=40),  # garbage base64
+    st.builds(lambda n: base64.urlsafe_b64encode(b"[" * n).decode(), st.integers(1, 100_000)),
+)
+
+
+@settings(max_examples=200, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(site=st.sampled_from(CURSOR_SITES), cursor=TAMPERED_CURSORS)
+@example(site=next(s for s in CURSOR_SITES if s.path[-1][1] == "auditEvents"), cursor=_token({"seq": 1e308}))
+@example(site=CURSOR_SITES[0], cursor=_token({"name": [1], "uri": {}}))
+@example(site=CURSOR_SITES[0], cursor=base64.urlsafe_b64encode(b"[" * 100_000).decode())
+def test_every_cursor_argument_refuses_a_tampered_cursor(
+    app_client: tuple[asyncio.Runner, httpx.AsyncClient], site: Site, cursor: str
+) -> None:
+    """A cursor the gateway did not make: a page (if it happens to fit) or BAD_USER_INPUT
+    naming ``after``, never INTERNAL_SERVER_ERROR."""
+    runner, client = app_client
+    body = {"query": site.document(json.dumps(cursor))}
+    errors = coded_errors(runner.run(client.post("/graphql", json=body)))
+    assert all(e["code"] == "BAD_USER_INPUT" and e.get("field") == "after" for e in errors), (body, errors)
+
+
+@pytest.mark.parametrize("site", CURSOR_SITES, ids=lambda s: ".".join(p[1] for p in s.path))
+def test_every_cursor_site_is_reached(
+    app_client: tuple[asyncio.Runner, httpx.AsyncClient], site: Site
+) -> None:
+    """Each generated document does reach its cursor (else the fuzzing above proves nothing)."""
+    runner, client = app_client
+    errors = coded_errors(runner.run(client.post("/graphql", json={"query": site.document('"%%%"')})))
+    assert [(e["code"], e.get("field")) for e in errors] == [("BAD_USER_INPUT", "after")]

@@ -97,7 +97,7 @@ async def _abort_rollout(client: httpx.AsyncClient, gw: Gateway, who: str) -> di
                 id=rollout_id,
                 version_uri=v.uri,
                 registry_id="platform",
-                endpoint_uri="kserve/fraud",
+                endpoint_uri=f"kserve/fraud-{rollout_id}",  # one rollout in progress per endpoint
                 status="PENDING_APPROVAL",
                 steps=[50, 100],
                 step_seconds=60,

@@ -1,9 +1,11 @@
 """The compliance page in a real headless Chromium against the demo: the inventory
 by risk tier, overdue reviews, the compliance-over-time chart drawn from as-of
-reports, and an evidence pack downloaded as a PDF."""
+reports, the Annex IV gap count, an evidence pack downloaded as a PDF and the
+inventory's AI BOM."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,9 @@ from tests.ui.test_dashboard import expect, open_as, snap, use_token
 SET_TIER = """mutation($m: String!, $t: String) {
   setRiskTier(modelUri: $m, tier: $t, reason: "browser test: material model") { tier source }
 }"""
-INVENTORY = "{ complianceInventory { items { modelUri name productionVersion riskTier { tier } } } }"
+INVENTORY = (
+    "{ complianceInventory { items { modelUri name productionVersion riskTier { tier } annexIVGaps } } }"
+)
 
 
 def test_compliance_page(page: Any, graphql: Any) -> None:
@@ -33,6 +37,11 @@ def test_compliance_page(page: Any, graphql: Any) -> None:
         row = page.get_by_test_id("inventory").locator(f'tr[data-model="{target["modelUri"]}"]')
         expect(row).to_contain_text("high (override)")
         expect(row).to_contain_text("platform")
+        # The demo records no annex_iv.* documents: a high-risk model shows its gaps, marked.
+        gaps = row.locator("td.annex-gaps")
+        expect(gaps).to_have_text(str(target["annexIVGaps"]))
+        expect(gaps).to_have_class("annex-gaps high")
+        assert target["annexIVGaps"] >= 3
         # Every model of the demo is listed, one row each.
         expect(page.get_by_test_id("inventory").locator("tbody tr")).to_have_count(len(items))
         # The demo's production versions entered production just now: nothing is overdue.
@@ -48,6 +57,14 @@ def test_compliance_page(page: Any, graphql: Any) -> None:
         pdf = Path(downloaded.value.path()).read_bytes()
         assert downloaded.value.suggested_filename == "evidence-demand-forecast.pdf"
         assert pdf.startswith(b"%PDF-") and len(pdf) > 5000
+
+        with page.expect_download() as downloaded:
+            page.get_by_role("link", name="CycloneDX").click()
+        bom = json.loads(Path(downloaded.value.path()).read_text())
+        assert downloaded.value.suggested_filename == "inventory.cdx.json"
+        assert bom["bomFormat"] == "CycloneDX" and bom["specVersion"] == "1.6"
+        listed = {c["bom-ref"] for c in bom["components"] if "modelCard" in c}
+        assert {i["productionVersion"] for i in items if i["productionVersion"]} <= listed
 
         # Without an audit role the page says why instead of showing data.
         use_token(page, LEAD_KEY)

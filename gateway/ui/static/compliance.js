@@ -10,7 +10,7 @@ const INVENTORY = `query Inventory {
     items {
       modelUri name registry ownerTeam riskTier { tier source } productionVersion
       servesAt { endpoint } lastApproval { principal role at } complianceState
-      violations { policy severity message } nextReviewDue reviewOverdue evidenceUrl
+      violations { policy severity message } nextReviewDue reviewOverdue evidenceUrl annexIVGaps
     }
   }
 }`;
@@ -65,8 +65,25 @@ function tierTable(byTier) {
   );
 }
 
+/** The production version's Annex IV gap count; marked where the law asks for the
+ * documentation (the high tier) and facts are missing. */
+function annexGaps(item) {
+  if (item.annexIVGaps === null || item.annexIVGaps === undefined) return h("td", { class: "muted", "data-annex-gaps": "" }, "—");
+  const high = item.riskTier.tier === "high" && item.annexIVGaps > 0;
+  return h(
+    "td",
+    { class: high ? "annex-gaps high" : "annex-gaps", "data-annex-gaps": String(item.annexIVGaps), title: "ModelVersion.annexIV: facts the nine sections lack" },
+    String(item.annexIVGaps),
+  );
+}
+
+/** A download link that fetches with the page's credentials. */
+function downloadLink(path, name, text) {
+  return h("a", { href: path, onclick: (e) => { e.preventDefault(); download(path, name).catch(surface); } }, text);
+}
+
 function inventoryTable(items) {
-  const head = ["Model", "Team", "Registry", "Tier", "Production", "Last approval", "State", "Next review", "Evidence"];
+  const head = ["Model", "Team", "Registry", "Tier", "Production", "Last approval", "State", "Next review", "Annex IV gaps", "Evidence"];
   return h(
     "table",
     { class: "inventory", "data-testid": "inventory" },
@@ -93,6 +110,7 @@ function inventoryTable(items) {
           h("td", {}, i.lastApproval ? `${i.lastApproval.principal} (${i.lastApproval.role}) ${day(i.lastApproval.at)}` : "—"),
           h("td", { class: `state state-${i.complianceState.toLowerCase()}` }, i.complianceState.replace("_", " ")),
           h("td", { class: i.reviewOverdue ? "overdue" : "" }, day(i.nextReviewDue), i.reviewOverdue ? " overdue" : ""),
+          annexGaps(i),
           h("td", {}, evidenceLinks(i)),
         ),
       ),
@@ -175,6 +193,10 @@ export async function renderCompliance(page) {
         h("a", { href: "reports/inventory?format=csv", onclick: (e) => { e.preventDefault(); download("reports/inventory?format=csv", "compliance-inventory.csv").catch(surface); } }, "Download CSV"),
         " · ",
         h("a", { href: "reports/inventory?format=json", onclick: (e) => { e.preventDefault(); download("reports/inventory?format=json", "compliance-inventory.json").catch(surface); } }, "JSON"),
+        " · AI BOM of every production version: ",
+        downloadLink("bom?format=cyclonedx", "inventory.cdx.json", "CycloneDX"),
+        " · ",
+        downloadLink("bom?format=spdx", "inventory.spdx.json", "SPDX"),
       ),
       inventoryTable(inv.items),
     ),
