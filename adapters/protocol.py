@@ -9,12 +9,12 @@ point's name is the registry ``kind`` in the config. The gateway calls
 ``validate`` at startup (offline: raise ``gateway.config.ConfigError`` naming
 the bad key) and ``create`` to build the adapter.
 
-**The core.** Every adapter is a ``RegistryAdapter``: nine members that list,
-read, diff (``changes_since``), trace lineage, write a stage (``set_stage``,
-with a ``PromotionContext``), report health and close. Reads answer in the
-domain vocabulary (``gateway.domain``); failures are ``gateway.errors``
-``RegistryError`` values (``adapters.base.error_for_status`` maps HTTP
-statuses). The gateway puts a deadline and a circuit breaker around every
+**The core.** Every adapter is a ``RegistryAdapter``: ``registry_id``, ``kind``
+and nine methods that list, read, diff (``changes_since``), trace lineage, write
+a stage (``set_stage``, with a ``PromotionContext``), report health and close.
+Reads answer in the domain vocabulary (``gateway.domain``); failures are
+``gateway.errors`` ``RegistryError`` values (``adapters.base.error_for_status``
+maps HTTP statuses). The gateway puts a deadline and a circuit breaker around every
 coroutine declared here (``gateway.resilience``), so an adapter need not.
 
 **Capabilities.** Everything else is optional and detected with ``isinstance``
