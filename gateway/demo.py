@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from adapters.base import RegistrationRequest, VersionRegistrar
+from adapters.protocol import PromotionContext, RegistrationRequest, VersionRegistrar
 from gateway.domain import CodeRef, DatasetRef, Deployment, ModelCard, ModelVersion, Stage
 from gateway.runtime import Gateway
 
@@ -299,7 +299,8 @@ async def seed_demo(gateway: Gateway) -> int:
                 RegistrationRequest(model.name, _version(model, demo, number), "demo", model.description)
             )
             if demo.stage is not Stage.DRAFT:
-                await gateway.adapters[model.registry].set_stage(version, demo.stage, actor="demo")
+                seeded = PromotionContext("demo")  # no promotion request behind it
+                await gateway.adapters[model.registry].set_stage(version, demo.stage, seeded)
             added += 1
         await gateway.sync.refresh_model(model.registry, model.name)
     return added

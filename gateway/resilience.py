@@ -28,11 +28,10 @@ import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
-from adapters import base as adapter_base
-from adapters.base import ChangeSet, Health, Page, RegistryAdapter, endpoint_of
-from gateway.catalogue.live import BatchVersionReader
+from adapters.base import endpoint_of
+from adapters.protocol import ChangeSet, Health, Page, PromotionContext, RegistryAdapter, capability_protocols
 from gateway.config import RegistrySettings
 from gateway.domain import LineageEdge, Model, ModelVersion, Stage
 from gateway.errors import RegistryAuthError, RegistryUnavailable
@@ -57,22 +56,12 @@ def protocol_calls(protocols: Iterable[type]) -> frozenset[str]:
     )
 
 
-def adapter_protocols() -> tuple[type, ...]:
-    """The core protocol and every capability protocol: each ``Protocol`` class of
-    ``adapters.base``, and ``BatchVersionReader``. A protocol added there is guarded
-    without anyone listing it here."""
-    declared = [
-        value
-        for value in vars(adapter_base).values()
-        if isinstance(value, type) and getattr(value, "_is_protocol", False) and value is not Protocol
-    ]
-    return (*declared, BatchVersionReader)
-
-
 # Optional capabilities are reached through ``__getattr__``: exposed only when the
 # wrapped adapter has them, so ``isinstance`` checks on runtime protocols give the
 # same answer as for the adapter itself.
-GUARDED_CALLS = protocol_calls(adapter_protocols())
+# The protocols are read off ``adapters.protocol`` (``capability_protocols``): a
+# capability added there is guarded without anyone listing it here.
+GUARDED_CALLS = protocol_calls(capability_protocols())
 
 
 class BreakerState(enum.Enum):
@@ -258,14 +247,9 @@ class GuardedAdapter:
     async def lineage(self, version: ModelVersion) -> list[LineageEdge]:
         return await self._guard("lineage", lambda: self.inner.lineage(version))
 
-    async def set_stage(
-        self, version: ModelVersion, stage: Stage, *, actor: str, **kwargs: Any
-    ) -> ModelVersion:
-        # ``within`` (VersionRegistrar) passes through: the hook runs in the registry's transaction.
-        return await self._guard(
-            "set_stage",
-            lambda: self.inner.set_stage(version, stage, actor=actor, **kwargs),  # type: ignore[call-arg]
-        )
+    async def set_stage(self, version: ModelVersion, stage: Stage, context: PromotionContext) -> ModelVersion:
+        # The context's transaction hooks pass through: they run in the registry's transaction.
+        return await self._guard("set_stage", lambda: self.inner.set_stage(version, stage, context))
 
     async def health(self) -> Health:
         if self.breaker.state is BreakerState.OPEN:

@@ -12,15 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from adapters.base import (
+from adapters.base import create_adapter, factory_for, load_factories
+from adapters.protocol import (
     AdapterContext,
     AdapterFactory,
     RegistrationRequest,
     RegistryAdapter,
     VersionRegistrar,
-    create_adapter,
-    factory_for,
-    load_factories,
 )
 from gateway.artifacts import LocalArtifactStore
 from gateway.auth.access import AccessPolicy

@@ -11,11 +11,11 @@ from __future__ import annotations
 from adapters.azureml import refs
 from adapters.azureml.options import AzureMLOptions, AzureMLSettings, load_settings
 from adapters.azureml.registry import AzureMLRegistry
-from adapters.base import AdapterContext, ReferenceMatch
+from adapters.base import AdapterContext, ReferenceMatch, ReferenceParser
 from gateway.config import RegistrySettings
 
 
-class AzureMLFactory:
+class AzureMLFactory(ReferenceParser):
     kind = "azureml"
 
     def validate(self, registry: RegistrySettings) -> None:

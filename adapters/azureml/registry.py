@@ -13,6 +13,7 @@ from adapters.azureml.links import studio_url
 from adapters.azureml.mapping import job_edge, stage_fields, to_model, to_version, writable_properties
 from adapters.azureml.options import AzureMLSettings
 from adapters.base import ChangeSet, Health, Page, archive_other_production
+from adapters.protocol import PromotionContext
 from adapters.toolkit.paging import decode_token, encode_token, listing, listing_token
 from adapters.toolkit.retry import RetryPolicy
 from gateway.domain import LineageEdge, Model, ModelVersion, Stage, record_edges
@@ -127,12 +128,12 @@ class AzureMLRegistry:
 
     # --- write-through -------------------------------------------------------
 
-    async def set_stage(self, version: ModelVersion, stage: Stage, *, actor: str) -> ModelVersion:
+    async def set_stage(self, version: ModelVersion, stage: Stage, context: PromotionContext) -> ModelVersion:
         """PUT the version back with the new ``stage`` (or ``isArchived``), every
         other field as just read. ``stage`` is a free string per version, so
         PRODUCTION then archives every other version of the model that reads
         PRODUCTION: one PRODUCTION version per model (``archive_other_production``).
-        Azure ML keeps no note of who asked: ``actor`` lives in modelgate's audit
+        Azure ML keeps no note of who asked: ``context.actor`` lives in modelgate's audit
         log only."""
         written = await self._write_stage(version, stage)
         if stage is Stage.PRODUCTION:

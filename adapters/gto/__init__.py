@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from adapters.base import AdapterContext, ReferenceMatch
+from adapters.base import AdapterContext, ReferenceMatch, ReferenceParser
 from adapters.gto.options import GtoSettings, load_settings
 from adapters.gto.refs import GtoReferences
 from adapters.gto.registry import GtoRegistry
@@ -27,7 +27,7 @@ def mirror_path(registry_id: str, settings: GtoSettings, context: AdapterContext
     return root / f"{registry_id}.git"
 
 
-class GtoFactory:
+class GtoFactory(ReferenceParser):
     kind = "gto"
 
     def __init__(self) -> None:

@@ -323,20 +323,7 @@ class GtoRegistry:
 
     # --- write-through -------------------------------------------------------------
 
-    async def set_stage_for_promotion(
-        self, version: ModelVersion, stage: Stage, *, context: PromotionContext
-    ) -> ModelVersion:
-        """``set_stage`` for an approved promotion: the tag message names the
-        request, its requester, reason and every approver (principal and role)."""
-        approvals = ", ".join(f"{a.principal} ({a.role})" for a in context.approvals) or "none required"
-        note = (
-            f"Promotion request {context.request_id} by {context.requested_by}"
-            + (f": {context.reason}" if context.reason else "")
-            + f"\nApproved by: {approvals}"
-        )
-        return await self._set_stage(version, stage, context.requested_by, note)
-
-    async def set_stage(self, version: ModelVersion, stage: Stage, *, actor: str) -> ModelVersion:
+    async def set_stage(self, version: ModelVersion, stage: Stage, context: PromotionContext) -> ModelVersion:
         """Write a stage as GTO tags on the version's commit, pushed to the remote.
 
         PRODUCTION and STAGING assign the first name of ``production_stages`` /
@@ -345,11 +332,21 @@ class GtoRegistry:
         stages it holds; DRAFT unassigns them all; ARCHIVED unassigns every stage
         it holds and deregisters it (``ART@v1.2.0!``). GTO never re-registers a
         deregistered version, so promoting one is refused. Tags are annotated, by
-        ``committer_name``, with the actor in the message, and dated at least one
-        second after the artifact's newest tag: GTO orders by tag time (seconds),
-        so the new assignment is the one in effect. A push the remote refuses is a
-        ``RegistryRejected`` with its message; the local tags are then dropped."""
-        return await self._set_stage(version, stage, actor, None)
+        ``committer_name``, with the actor in the message (and, for an approved
+        promotion, the request, its requester, reason and every approver), and
+        dated at least one second after the artifact's newest tag: GTO orders by
+        tag time (seconds), so the new assignment is the one in effect. A push the
+        remote refuses is a ``RegistryRejected`` with its message; the local tags
+        are then dropped."""
+        note = None
+        if context.request_id is not None:
+            approvals = ", ".join(f"{a.principal} ({a.role})" for a in context.approvals) or "none required"
+            note = (
+                f"Promotion request {context.request_id} by {context.actor}"
+                + (f": {context.reason}" if context.reason else "")
+                + f"\nApproved by: {approvals}"
+            )
+        return await self._set_stage(version, stage, context.actor, note)
 
     async def _set_stage(
         self, version: ModelVersion, stage: Stage, actor: str, note: str | None

@@ -7,14 +7,14 @@ and Hub references, ``hf://`` and ``https://huggingface.co/…`` (``adapters.hug
 
 from __future__ import annotations
 
-from adapters.base import AdapterContext, ReferenceMatch
+from adapters.base import AdapterContext, ReferenceMatch, ReferenceParser
 from adapters.huggingface.options import HuggingFaceOptions, HuggingFaceSettings, load_settings
 from adapters.huggingface.refs import HubReferences
 from adapters.huggingface.registry import HuggingFaceRegistry
 from gateway.config import RegistrySettings
 
 
-class HuggingFaceFactory:
+class HuggingFaceFactory(ReferenceParser):
     kind = "huggingface"
 
     def __init__(self) -> None:

@@ -22,6 +22,7 @@ from adapters.huggingface.mapping import (
     to_version,
 )
 from adapters.huggingface.options import MAIN, HuggingFaceSettings
+from adapters.protocol import PromotionContext
 from adapters.toolkit.paging import decode_token, encode_token
 from adapters.toolkit.retry import RetryPolicy
 from gateway.domain import (
@@ -150,7 +151,7 @@ class HuggingFaceRegistry:
 
     # --- write-through -------------------------------------------------------
 
-    async def set_stage(self, version: ModelVersion, stage: Stage, *, actor: str) -> ModelVersion:
+    async def set_stage(self, version: ModelVersion, stage: Stage, context: PromotionContext) -> ModelVersion:
         """Move the stage's first tag (``prod``, ``staging``) to the version's commit:
         the Hub cannot move a tag, so it is deleted and created again at the commit
         (if the creation fails the old position is restored, best effort, and the
@@ -167,7 +168,7 @@ class HuggingFaceRegistry:
             )
         commit = current[0]["targetCommit"]
         tags = {t["name"]: t["targetCommit"] for t in (refs or {}).get("tags") or []}
-        message = f"modelgate: {stage.value} (approved promotion, by {actor})"
+        message = f"modelgate: {stage.value} (approved promotion, by {context.actor})"
         if stage is Stage.DRAFT:
             for name, target in tags.items():
                 if target == commit and self.settings.stages.stage_for(name) is not None:

@@ -8,14 +8,14 @@ generations (``v1alpha3`` and ``v1``), the vocabulary mapping
 
 from __future__ import annotations
 
-from adapters.base import AdapterContext, ReferenceMatch
+from adapters.base import AdapterContext, ReferenceMatch, ReferenceParser
 from adapters.kubeflow.options import KubeflowOptions, KubeflowSettings, load_settings
 from adapters.kubeflow.refs import KubeflowReferences
 from adapters.kubeflow.registry import KubeflowRegistry
 from gateway.config import RegistrySettings
 
 
-class KubeflowFactory:
+class KubeflowFactory(ReferenceParser):
     kind = "kubeflow"
 
     def __init__(self) -> None:

@@ -21,6 +21,7 @@ from adapters.kubeflow.mapping import (
     to_version,
 )
 from adapters.kubeflow.options import KubeflowSettings
+from adapters.protocol import PromotionContext
 from adapters.toolkit.retry import RetryPolicy
 from gateway.domain import (
     Deployment,
@@ -181,7 +182,7 @@ class KubeflowRegistry:
 
     # --- write-through -------------------------------------------------------
 
-    async def set_stage(self, version: ModelVersion, stage: Stage, *, actor: str) -> ModelVersion:
+    async def set_stage(self, version: ModelVersion, stage: Stage, context: PromotionContext) -> ModelVersion:
         """PATCH the version's stage property to the stage's first configured value,
         and its ``state`` to ARCHIVED (or back to LIVE when leaving ARCHIVED). A
         version of an archived registered model leaves ARCHIVED only with its
@@ -194,7 +195,7 @@ class KubeflowRegistry:
         archives every other version of the model that reads PRODUCTION (by its
         property, or by being served where ``deployed_is_production``): one
         PRODUCTION version per model (``archive_other_production``). The registry
-        records no editor: ``actor`` lives in modelgate's audit log only."""
+        records no editor: ``context.actor`` lives in modelgate's audit log only."""
         model = await self._model(version.model_name)
         current = await self._version(model, version.version) if model else None
         if model is None or current is None:

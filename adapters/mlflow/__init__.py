@@ -9,14 +9,14 @@ wire-format surprises: ``mapping``; webhook signatures: ``webhooks``.
 
 from __future__ import annotations
 
-from adapters.base import AdapterContext, ReferenceMatch
+from adapters.base import AdapterContext, ReferenceMatch, ReferenceParser
 from adapters.mlflow import refs
 from adapters.mlflow.options import MlflowOptions, parse_options, resolve_credentials
 from adapters.mlflow.registry import MlflowAdapter
 from gateway.config import RegistrySettings
 
 
-class MlflowFactory:
+class MlflowFactory(ReferenceParser):
     kind = "mlflow"
     relative_schemes = refs.RELATIVE_SCHEMES
 

@@ -69,6 +69,7 @@ from adapters.mlflow.mapping import (
 from adapters.mlflow.model_files import ModelFileReader, is_logged_model
 from adapters.mlflow.options import Credentials, MlflowOptions
 from adapters.mlflow.runs import RunReader
+from adapters.protocol import PromotionContext
 from adapters.toolkit.paging import listing, listing_token, record
 from adapters.toolkit.retry import RetryPolicy
 from gateway.domain import (
@@ -496,10 +497,10 @@ class MlflowAdapter:
 
     # --- writes ------------------------------------------------------------
 
-    async def set_stage(self, version: ModelVersion, stage: Stage, *, actor: str) -> ModelVersion:
+    async def set_stage(self, version: ModelVersion, stage: Stage, context: PromotionContext) -> ModelVersion:
         """Write an approved stage, each request sent once, and return the version as
         MLflow reports it afterwards. MLflow's alias and stage APIs carry no author,
-        so ``actor`` lives only in modelgate's audit log.
+        so ``context.actor`` lives only in modelgate's audit log.
 
         Aliases mode may take several requests (set the alias, drop the version's
         other mapped aliases, set or drop the archive tag); they are not atomic. If
@@ -525,7 +526,12 @@ class MlflowAdapter:
         finally:
             self._aliases.pop(name, None)
         log.info(
-            "%s: %s set to %s for %s (%s)", self.registry_id, version.uri, stage, actor, "; ".join(applied)
+            "%s: %s set to %s for %s (%s)",
+            self.registry_id,
+            version.uri,
+            stage,
+            context.actor,
+            "; ".join(applied),
         )
         updated = await self.get_version(name, number)
         if updated is None:

@@ -22,6 +22,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.base import ChangeSet, Health, Page, RegistrationRequest, TransactionHook
+from adapters.protocol import PromotionContext
 from adapters.toolkit.paging import decode_token, encode_token
 from gateway.domain import LineageEdge, Model, ModelVersion, Stage, record_edges, utcnow
 from gateway.errors import BadInput, NotFound
@@ -269,19 +270,11 @@ class NativeRegistry:
                 await within(conn, version)
         return version
 
-    async def set_stage(
-        self,
-        version: ModelVersion,
-        stage: Stage,
-        *,
-        actor: str,
-        within: TransactionHook | None = None,
-        demoted: TransactionHook | None = None,
-    ) -> ModelVersion:
+    async def set_stage(self, version: ModelVersion, stage: Stage, context: PromotionContext) -> ModelVersion:
         """Write ``stage``. PRODUCTION is held by one version of a model: writing it
         moves every other PRODUCTION version of the model to ARCHIVED (as MLflow's
         ``archive_existing_versions`` does) in the same transaction, and hands each
-        to ``demoted`` there, before ``within``.
+        to ``context.demoted`` there, before ``context.within``.
 
         The registry's change counter and then the model row are updated first,
         so concurrent writes to one model queue on their row locks (PostgreSQL;
@@ -310,11 +303,11 @@ class NativeRegistry:
                 await self._write_stage(conn, demotion, now)
             updated = self._restaged(record, stage, now)
             await self._write_stage(conn, updated, now)
-            if demoted is not None:
+            if context.demoted is not None:
                 for demotion in demotions:
-                    await demoted(conn, demotion)
-            if within is not None:
-                await within(conn, updated)
+                    await context.demoted(conn, demotion)
+            if context.within is not None:
+                await context.within(conn, updated)
         return updated
 
     async def _production_records(

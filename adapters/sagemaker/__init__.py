@@ -21,14 +21,14 @@ See ``adapters.sagemaker.options`` for how the stage tables combine.
 
 from __future__ import annotations
 
-from adapters.base import AdapterContext, ReferenceMatch
+from adapters.base import AdapterContext, ReferenceMatch, ReferenceParser
 from adapters.sagemaker import refs
 from adapters.sagemaker.options import SageMakerOptions, StageMapping, parse_options
 from adapters.sagemaker.registry import SageMakerRegistry
 from gateway.config import RegistrySettings
 
 
-class SageMakerFactory:
+class SageMakerFactory(ReferenceParser):
     kind = "sagemaker"
     case_insensitive_references = True  # package ARNs lowercase the group name
 

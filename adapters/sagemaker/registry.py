@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from adapters.base import ChangeSet, Health, Page, archive_other_production
+from adapters.protocol import PromotionContext
 from adapters.sagemaker.api import OperationUnsupported, SageMakerApi, paging
 from adapters.sagemaker.lineage import api_edges, gather_bounded
 from adapters.sagemaker.links import sagemaker_console_url
@@ -247,7 +248,7 @@ class SageMakerRegistry:
 
     # --- writes ------------------------------------------------------------
 
-    async def set_stage(self, version: ModelVersion, stage: Stage, *, actor: str) -> ModelVersion:
+    async def set_stage(self, version: ModelVersion, stage: Stage, context: PromotionContext) -> ModelVersion:
         """Write an approved promotion as approval status and/or ModelLifeCycle.
 
         The package is described first and every field UpdateModelPackage could
@@ -274,14 +275,14 @@ class SageMakerRegistry:
         )
         if package is None:
             raise RegistryRejected(self.registry_id, f"{version.uri} no longer exists", awsCode="NotFound")
-        result = await self._write_stage(package, version.uri, stage, actor)
+        result = await self._write_stage(package, version.uri, stage, context.actor)
         if stage is Stage.PRODUCTION:
 
             async def archive(other: ModelVersion) -> None:
                 package = await self._describe(other.native["arn"]) if other.native.get("arn") else None
                 if package is not None:
                     why = f"superseded by {result.uri}"
-                    await self._write_stage(package, other.uri, Stage.ARCHIVED, actor, why=why)
+                    await self._write_stage(package, other.uri, Stage.ARCHIVED, context.actor, why=why)
 
             await archive_other_production(self, result, archive)
         return result

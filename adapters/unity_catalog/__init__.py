@@ -8,14 +8,14 @@ and three-level ``models:/`` references (``adapters.unity_catalog.refs``).
 
 from __future__ import annotations
 
-from adapters.base import AdapterContext, ReferenceMatch
+from adapters.base import AdapterContext, ReferenceMatch, ReferenceParser
 from adapters.unity_catalog.options import UnityCatalogOptions, UnityCatalogSettings, load_settings
 from adapters.unity_catalog.refs import UnityCatalogReferences
 from adapters.unity_catalog.registry import UnityCatalogRegistry
 from gateway.config import RegistrySettings
 
 
-class UnityCatalogFactory:
+class UnityCatalogFactory(ReferenceParser):
     kind = "unity_catalog"
 
     def __init__(self) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 
 from adapters.base import ChangeSet, Health, Page
+from adapters.protocol import PromotionContext
 from adapters.toolkit.paging import decode_token, encode_token, listing, listing_token
 from adapters.toolkit.retry import RetryPolicy
 from adapters.unity_catalog.api import UnityCatalogApi, Wire
@@ -116,14 +117,14 @@ class UnityCatalogRegistry:
 
     # --- write-through -------------------------------------------------------
 
-    async def set_stage(self, version: ModelVersion, stage: Stage, *, actor: str) -> ModelVersion:
+    async def set_stage(self, version: ModelVersion, stage: Stage, context: PromotionContext) -> ModelVersion:
         """Databricks: move the stage's first configured alias to this version (an
         alias names one version, so it leaves the one it named) and remove from
         this version the aliases of the stages above the target (STAGING drops
         its production aliases; DRAFT its production and staging ones). Each
         request is sent once. OSS has no aliases: refused, the lifecycle is
         read-only. ARCHIVED has no Unity Catalog equivalent: refused. Unity
-        Catalog records the token's principal as editor; ``actor`` lives in
+        Catalog records the token's principal as editor; ``context.actor`` lives in
         modelgate's audit log."""
         if not self.settings.has_aliases:
             raise RegistryRejected(

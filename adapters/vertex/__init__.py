@@ -7,14 +7,14 @@ authlib's JWT bearer flow (``adapters.vertex.auth``), the vocabulary mapping
 
 from __future__ import annotations
 
-from adapters.base import AdapterContext, ReferenceMatch
+from adapters.base import AdapterContext, ReferenceMatch, ReferenceParser
 from adapters.vertex import refs
 from adapters.vertex.options import VertexOptions, VertexSettings, load_settings
 from adapters.vertex.registry import VertexRegistry
 from gateway.config import RegistrySettings
 
 
-class VertexFactory:
+class VertexFactory(ReferenceParser):
     kind = "vertex"
 
     def is_reference(self, text: str) -> bool:

@@ -10,6 +10,7 @@ from datetime import datetime
 import httpx
 
 from adapters.base import ChangeSet, Health, Page
+from adapters.protocol import PromotionContext
 from adapters.toolkit.paging import listing, listing_token
 from adapters.toolkit.retry import RetryPolicy
 from adapters.toolkit.timestamps import to_utc
@@ -182,7 +183,7 @@ class VertexRegistry:
 
     # --- write-through -------------------------------------------------------
 
-    async def set_stage(self, version: ModelVersion, stage: Stage, *, actor: str) -> ModelVersion:
+    async def set_stage(self, version: ModelVersion, stage: Stage, context: PromotionContext) -> ModelVersion:
         """Write a stage as Vertex aliases (PRODUCTION, STAGING) or the archived label.
 
         Works from a fresh read, so a retry after a partial failure does only what
@@ -193,7 +194,7 @@ class VertexRegistry:
         removed in that call too (``-alias``). ARCHIVED sets the label (PATCH with
         ``updateMask=labels`` and the etag just read) and drops the stage aliases;
         DRAFT drops both. ``default`` is never touched. Vertex keeps no record of
-        who changed an alias: ``actor`` lives in modelgate's audit log only.
+        who changed an alias: ``context.actor`` lives in modelgate's audit log only.
 
         PRODUCTION moves every configured production alias the model uses (with
         ``production_aliases = ["production", "champion"]`` and ``champion`` on

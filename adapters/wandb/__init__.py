@@ -8,14 +8,14 @@ The adapter does not need the ``wandb`` package itself.
 
 from __future__ import annotations
 
-from adapters.base import AdapterContext, ReferenceMatch
+from adapters.base import AdapterContext, ReferenceMatch, ReferenceParser
 from adapters.wandb.options import WandbOptions, WandbSettings, load_settings
 from adapters.wandb.refs import WandbReferences
 from adapters.wandb.registry import WandbRegistry
 from gateway.config import RegistrySettings
 
 
-class WandbFactory:
+class WandbFactory(ReferenceParser):
     kind = "wandb"
 
     def __init__(self) -> None:

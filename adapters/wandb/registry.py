@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from adapters.base import ChangeSet, Health, Page, WebhookRejected
+from adapters.protocol import PromotionContext
 from adapters.toolkit.retry import RetryPolicy
 from adapters.wandb.api import WandbApi
 from adapters.wandb.mapping import (
@@ -265,12 +266,12 @@ class WandbRegistry:
 
     # --- write-through ---------------------------------------------------------
 
-    async def set_stage(self, version: ModelVersion, stage: Stage, *, actor: str) -> ModelVersion:
+    async def set_stage(self, version: ModelVersion, stage: Stage, context: PromotionContext) -> ModelVersion:
         """Add the stage's first alias to this version (W&B moves it off any other
         version: aliases are unique in a collection), remove the other stage aliases
         from it, and add or remove the archived tag. Each mutation is sent once; a
         protected alias this key may not set fails with W&B's message (403). W&B
-        records the key's user as the editor; ``actor`` is in modelgate's audit log."""
+        records the key's user as the editor; ``context.actor`` is in modelgate's audit log."""
         membership = await self._find_membership(version.model_name, version.version)
         if membership is None:
             raise RegistryRejected(self.registry_id, f"{version.uri} does not exist in W&B", status=404)

@@ -10,7 +10,7 @@ import strawberry
 from strawberry.tools import merge_types
 from strawberry.types import Info
 
-from adapters.base import RegistrationRequest
+from adapters.protocol import RegistrationRequest
 from gateway.api.context import Context
 from gateway.api.filters import SearchFilter, TagInput
 from gateway.api.governance import GovernanceMutation, GovernanceQuery

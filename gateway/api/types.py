@@ -17,7 +17,8 @@ from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode, Selection
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from adapters.base import MetricHistoryReader, source_url_of
+from adapters.base import source_url_of
+from adapters.protocol import MetricHistoryReader
 from gateway.api.context import Context
 from gateway.api.limits import max_page_size
 from gateway.bom.facts import gather_facts

@@ -12,9 +12,9 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
-from adapters.base import RegistryAdapter
+from adapters.protocol import BatchVersionReader, RegistryAdapter
 from gateway.catalogue.cache import AsyncCache
 from gateway.codec import version_from_dict, version_to_dict
 from gateway.domain import ModelVersion, parse_uri
@@ -22,13 +22,6 @@ from gateway.errors import GatewayError, RegistryError, RegistryUnavailable
 
 DEFAULT_DEADLINE_SECONDS = 3.0
 PER_REGISTRY_CONCURRENCY = 8
-
-
-@runtime_checkable
-class BatchVersionReader(Protocol):
-    """Adapters that read many versions in one registry call."""
-
-    async def get_versions(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], ModelVersion]: ...
 
 
 @dataclass(frozen=True)

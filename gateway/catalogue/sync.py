@@ -32,14 +32,8 @@ from typing import Any
 
 from sqlalchemy import text
 
-from adapters.base import (
-    BulkVersionLister,
-    DetailFiller,
-    Page,
-    RegistryAdapter,
-    iterate_page_items,
-    iterate_pages,
-)
+from adapters.base import iterate_page_items, iterate_pages
+from adapters.protocol import BulkVersionLister, DetailFiller, Page, RegistryAdapter
 from gateway.catalogue.index import CatalogueIndex
 from gateway.config import RegistrySettings
 from gateway.domain import Model, ModelVersion

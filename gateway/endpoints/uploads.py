@@ -6,7 +6,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from adapters.base import VersionRegistrar
+from adapters.protocol import VersionRegistrar
 from gateway.endpoints import gateway_of
 from gateway.errors import GatewayError
 from gateway.http_auth import current_principal

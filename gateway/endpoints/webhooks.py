@@ -8,7 +8,7 @@ import logging
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from adapters.base import WebhookReceiver, WebhookRejected
+from adapters.protocol import WebhookReceiver, WebhookRejected
 from gateway.config import Settings
 from gateway.endpoints import gateway_of
 from gateway.errors import GatewayError

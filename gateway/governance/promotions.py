@@ -46,7 +46,7 @@ from sqlalchemy import Row, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.base import PromotionContext, PromotionRecorder, RegistryAdapter, VersionRegistrar
+from adapters.protocol import PromotionContext, RegistryAdapter
 from gateway.auth.access import AccessPolicy
 from gateway.auth.principal import Principal
 from gateway.catalogue.index import CatalogueIndex
@@ -636,34 +636,27 @@ class Promotions:
         try:
             for hook in self.before_write:
                 await hook(request)
-            if isinstance(adapter, VersionRegistrar):
-                demotions: list[ModelVersion] = []
+            demotions: list[ModelVersion] = []
+            recorded = False
 
-                async def demoted(conn: AsyncConnection, other: ModelVersion) -> None:
-                    demotions.append(other)
+            async def demoted(conn: AsyncConnection, other: ModelVersion) -> None:
+                demotions.append(other)
 
-                async def within(conn: AsyncConnection, updated: ModelVersion) -> None:
-                    await self._record_applied(conn, request, updated, demotions)
+            async def within(conn: AsyncConnection, updated: ModelVersion) -> None:
+                nonlocal recorded
+                await self._record_applied(conn, request, updated, demotions)
+                recorded = True
 
-                await adapter.set_stage(
-                    version,
-                    request.target_stage,
-                    actor=request.requested_by,
-                    within=within,
-                    demoted=demoted,
-                )
-            else:
-                if isinstance(adapter, PromotionRecorder):
-                    context = PromotionContext(
-                        request.id, request.requested_by, request.reason, request.approvals
-                    )
-                    updated = await adapter.set_stage_for_promotion(
-                        version, request.target_stage, context=context
-                    )
-                else:
-                    updated = await adapter.set_stage(
-                        version, request.target_stage, actor=request.requested_by
-                    )
+            context = PromotionContext(
+                request.requested_by,
+                reason=request.reason,
+                approvals=request.approvals,
+                request_id=request.id,
+                within=within,
+                demoted=demoted,
+            )
+            updated = await adapter.set_stage(version, request.target_stage, context)
+            if not recorded:  # a registry outside the gateway's database: record after the write
                 async with self.db.write() as conn:
                     await self._record_applied(conn, request, updated)
         except GatewayError as exc:

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.base import RegistryAdapter, ServingReader
+from adapters.protocol import RegistryAdapter, ServingReader
 from gateway.auth.principal import Principal
 from gateway.catalogue.index import CatalogueIndex, SearchFilter
 from gateway.catalogue.sync import SyncEngine

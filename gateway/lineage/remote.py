@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.base import RegistryAdapter
+from adapters.protocol import RegistryAdapter
 from gateway.catalogue.cache import AsyncCache
 from gateway.catalogue.index import CatalogueIndex
 from gateway.domain import LineageEdge, LineageNode, ModelVersion, Relation, parse_uri

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from adapters.base import AdapterFactory, RegistryAdapter
+from adapters.protocol import AdapterFactory, RegistryAdapter
 from gateway.auth.access import AccessPolicy
 from gateway.catalogue.cache import AsyncCache
 from gateway.catalogue.index import CatalogueIndex

@@ -29,7 +29,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from adapters.base import AdapterFactory, ReferenceMatch, ReferenceParser, load_factories, reference_parser
+from adapters.base import load_factories, reference_parser
+from adapters.protocol import AdapterFactory, ReferenceMatch, ReferenceParser
 from gateway.config import RegistrySettings
 from gateway.domain import URI_SCHEME, model_uri, parse_uri, version_uri
 
@@ -156,7 +157,7 @@ class ReferenceResolver:
         self._claimants = [(r, self.parsers[r.kind]) for r in registries if r.kind in self.parsers]
         # Locations meaningful inside one registry only cannot link two (artifact_key).
         self.relative_schemes: frozenset[str] = frozenset().union(
-            *(getattr(p, "relative_schemes", frozenset()) for p in self.parsers.values())
+            *(p.relative_schemes for p in self.parsers.values())
         )
 
     def kind_of(self, registry_id: str | None) -> str | None:
@@ -168,7 +169,7 @@ class ReferenceResolver:
         (its factory's ``case_insensitive_references``): the catalogue's spelling
         must then be looked up."""
         parser = self.parsers.get(self.kind_of(registry_id) or "")
-        return bool(getattr(parser, "case_insensitive_references", False))
+        return parser is not None and parser.case_insensitive_references
 
     def is_reference(self, text: str) -> bool:
         """``is_reference`` over the kinds this resolver knows."""
@@ -178,26 +179,21 @@ class ReferenceResolver:
     def qualify(self, text: str) -> str:
         """A model-card value (``base_model``) as a reference: as given when it already
         is one, else the reference the one kind whose cards use such bare names
-        makes of it (its parser's optional ``bare_reference``), else as given."""
+        makes of it (its parser's ``bare_reference``), else as given."""
         text = text.strip()
         if self.is_reference(text):
             return text
-        spelled = {
-            full
-            for parser in self.parsers.values()
-            if (bare := getattr(parser, "bare_reference", None)) is not None and (full := bare(text))
-        }
+        spelled = {full for parser in self.parsers.values() if (full := parser.bare_reference(text))}
         return spelled.pop() if len(spelled) == 1 else text
 
     def external(self, ref: str) -> str:
         """The node URI of a reference no configured registry owns: its kind's one
-        spelling (the parser's optional ``canonical_reference``), so that spellings of
+        spelling (the parser's ``canonical_reference``), so that spellings of
         one external model meet at one node; else the reference as given."""
         text = ref.strip()
         for parser in self.parsers.values():
-            canonical = getattr(parser, "canonical_reference", None)
-            if canonical is not None and parser.is_reference(text) and (spelled := canonical(text)):
-                return str(spelled)
+            if parser.is_reference(text) and (spelled := parser.canonical_reference(text)):
+                return spelled
         return text
 
     def fingerprint(self) -> str:

@@ -40,7 +40,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.base import CandidateDeployer, ErrorRateReader, RegistryAdapter, TrafficController
+from adapters.protocol import CandidateDeployer, ErrorRateReader, RegistryAdapter, TrafficController
 from gateway.auth.principal import Principal
 from gateway.domain import Endpoint, Stage, TrafficShare, parse_uri, utcnow
 from gateway.errors import BadInput, Conflict, Forbidden, GatewayError, NotFound

@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.base import RegistryAdapter, TrafficController
+from adapters.protocol import RegistryAdapter, TrafficController
 from gateway.domain import Endpoint, TrafficShare, parse_uri, utcnow
 from gateway.errors import Conflict
 from gateway.governance import audit

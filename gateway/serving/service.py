@@ -16,7 +16,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from adapters.base import RegistryAdapter, ServingReader
+from adapters.protocol import RegistryAdapter, ServingReader
 from gateway.domain import Deployment, Endpoint, ModelVersion, TrafficShare, parse_uri, utcnow
 from gateway.errors import BadInput, GatewayError
 from gateway.serving import store

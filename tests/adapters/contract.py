@@ -16,8 +16,20 @@ page; the paging checks seed one more than that and skip without it),
 ``several_production`` (a reason, for a kind whose registry cannot be made to
 keep a single PRODUCTION version per model: the one-production check then skips
 saying so), and the ``LINEAGE`` capability (``seed`` records
-``SeedVersion.datasets`` as training data, which ``lineage`` must then return). Error translation is checked for
-every adapter against one table in ``tests/adapters/test_error_taxonomy.py``.
+``SeedVersion.datasets`` as training data, which ``lineage`` must then return). Error
+translation is checked for every adapter against one table in
+``tests/adapters/test_error_taxonomy.py``.
+
+Each optional capability of ``adapters.protocol`` the adapter declares is checked
+against its documented promise, and skipped only when the adapter does not
+declare it. Some need the subject's help, which it then must give:
+``webhook_delivery(model_name) -> (headers, body)`` (a ``WebhookReceiver``: a
+genuine delivery about the model), ``serve(version) -> endpoint name`` (a
+``ServingReader``: an endpoint serving the version with all its traffic), and
+``factory``, ``settings`` and ``reference_to(version) -> str`` (a factory that is a
+``ReferenceParser``: the kind's own reference to the version). A subject whose
+server cannot do what one capability needs names it in ``server_lacks``
+(capability name → why, and where that capability is tested instead).
 """
 
 from __future__ import annotations
@@ -25,24 +37,39 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC
-from typing import Protocol, TypeVar
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol, TypeVar
+from urllib.parse import urlsplit
 
 import pytest
 
-from adapters.base import (
+from adapters.base import iterate_pages, source_url_of
+from adapters.protocol import (
+    BatchVersionReader,
     BulkVersionLister,
+    CandidateDeployer,
     ChangeSet,
+    DetailFiller,
+    EndpointDescriber,
+    ErrorRateReader,
     Health,
+    MetricHistoryReader,
     Page,
+    PromotionContext,
+    ReferenceParser,
+    RegistrationRequest,
     RegistryAdapter,
-    iterate_pages,
-    source_url_of,
+    ServingReader,
+    SourceLinker,
+    TrafficController,
+    VersionRegistrar,
+    WebhookReceiver,
+    WebhookRejected,
 )
 from gateway.bom.cyclonedx import cyclonedx_document
 from gateway.bom.facts import BomFacts
 from gateway.bom.spdx import spdx_document
-from gateway.domain import LineageEdge, Model, ModelVersion, Relation, Stage
+from gateway.domain import Endpoint, LineageEdge, Model, ModelVersion, Relation, Stage
 from tests.bom.validation import cyclonedx_errors, spdx_errors
 
 T = TypeVar("T")
@@ -210,7 +237,7 @@ class AdapterContract:
         for stage in (Stage.STAGING, Stage.PRODUCTION):
             if stage not in subject.writable_stages:
                 continue
-            returned = await subject.adapter.set_stage(second, stage, actor="contract-suite")
+            returned = await subject.adapter.set_stage(second, stage, PromotionContext("contract-suite"))
             assert returned.stage is stage
             assert returned.native_stage  # the registry's own word survives
             reread = await subject.adapter.get_version(seed.name, second.version)
@@ -233,7 +260,7 @@ class AdapterContract:
         by_artifact = {v.artifact_uri: v for v in await _all_versions(subject.adapter, seed.name)}
         first, second = (by_artifact[s.artifact_uri] for s in seed.versions)
         for promoted in (first, second, first):
-            await subject.adapter.set_stage(promoted, Stage.PRODUCTION, actor="contract-suite")
+            await subject.adapter.set_stage(promoted, Stage.PRODUCTION, PromotionContext("contract-suite"))
             listed = await _all_versions(subject.adapter, seed.name)
             production = [v.version for v in listed if v.stage is Stage.PRODUCTION]
             assert production == [promoted.version], f"PRODUCTION after promoting {promoted.version}"
@@ -307,7 +334,9 @@ class AdapterContract:
         seed = _seed("archive", versions=1)
         await subject.seed([seed])
         (version,) = await _all_versions(subject.adapter, seed.name)
-        returned = await subject.adapter.set_stage(version, Stage.ARCHIVED, actor="contract-suite")
+        returned = await subject.adapter.set_stage(
+            version, Stage.ARCHIVED, PromotionContext("contract-suite")
+        )
         assert returned.stage is Stage.ARCHIVED and returned.native_stage
         reread = await subject.adapter.get_version(seed.name, version.version)
         assert reread is not None and reread.stage is Stage.ARCHIVED
@@ -352,3 +381,236 @@ class AdapterContract:
         # API instead, as SageMaker and Vertex do, carry none here).
         datasets = model["modelCard"].get("modelParameters", {}).get("datasets", [])
         assert len(datasets) == len(version.training_data)
+
+    # --- optional capabilities: each checked when the adapter declares it ------------
+
+    async def test_detail_filler_completes_the_brief_listing(self, subject: AdapterSubject) -> None:
+        """``DetailFiller``: the brief listing holds the versions of the full one, and
+        ``fill_details`` returns them exactly as ``list_all_versions`` does, in order."""
+        adapter = _declared(subject, DetailFiller)
+        seed = _seed("brief", versions=2)
+        await subject.seed([seed])
+        full = {
+            (v.model_name, v.version): v
+            async for v in iterate_pages(adapter.list_all_versions)
+            if v.model_name == seed.name
+        }
+        brief = [v async for v in iterate_pages(adapter.list_all_versions_brief) if v.model_name == seed.name]
+        assert {(v.model_name, v.version) for v in brief} == set(full)
+        if not adapter.fills_details:
+            assert brief == list(full.values()), "without details the brief listing is the whole listing"
+            return
+        filled = await adapter.fill_details(brief)
+        assert filled == [full[(v.model_name, v.version)] for v in brief]
+        assert not any(v.partial for v in filled)
+
+    async def test_batch_reader_answers_as_get_version(self, subject: AdapterSubject) -> None:
+        """``BatchVersionReader``: one call answers each key as ``get_version`` would,
+        leaving out the versions the registry does not have."""
+        adapter = _declared(subject, BatchVersionReader)
+        seed = _seed("batch", versions=2)
+        await subject.seed([seed])
+        listed = await _all_versions(subject.adapter, seed.name)
+        missing = (seed.name, "9999")
+        keys = [(seed.name, v.version) for v in listed] + [missing]
+        found = await adapter.get_versions(keys)
+        assert set(found) == set(keys) - {missing}
+        for name, number in found:
+            assert found[(name, number)] == await subject.adapter.get_version(name, number)
+
+    async def test_registrar_commits_its_hook_with_the_version(self, subject: AdapterSubject) -> None:
+        """``VersionRegistrar``: ``within`` runs once in the registration's transaction,
+        so a hook that fails leaves no version behind; the stage write runs the
+        ``PromotionContext`` hooks there too (``demoted`` with the version it moved
+        out of PRODUCTION, then ``within``)."""
+        adapter = _declared(subject, VersionRegistrar)
+        name = unique_name("registrar")
+        seen: list[ModelVersion] = []
+
+        async def record(conn: Any, version: ModelVersion) -> None:
+            seen.append(version)
+
+        request = RegistrationRequest(name, ModelVersion("", name, "0", artifact_uri="s3://c/1"), "contract")
+        first = await adapter.register_version(request, within=record)
+        assert seen == [first] and first.model_name == name
+
+        async def refuse(conn: Any, version: ModelVersion) -> None:
+            raise RuntimeError("the gateway's own write failed")
+
+        refused = RegistrationRequest(name, ModelVersion("", name, "0", artifact_uri="s3://c/2"), "contract")
+        with pytest.raises(RuntimeError):
+            await adapter.register_version(refused, within=refuse)
+        assert [v.version for v in await _all_versions(subject.adapter, name)] == [first.version]
+
+        second = await adapter.register_version(
+            RegistrationRequest(name, ModelVersion("", name, "0", artifact_uri="s3://c/3"), "contract")
+        )
+        await subject.adapter.set_stage(first, Stage.PRODUCTION, PromotionContext("contract-suite"))
+        calls: list[tuple[str, str]] = []
+
+        async def demoted(conn: Any, version: ModelVersion) -> None:
+            calls.append(("demoted", version.version))
+
+        async def within(conn: Any, version: ModelVersion) -> None:
+            calls.append(("within", version.version))
+
+        context = PromotionContext("contract-suite", within=within, demoted=demoted)
+        await subject.adapter.set_stage(second, Stage.PRODUCTION, context)
+        assert calls == [("demoted", first.version), ("within", second.version)]
+
+    async def test_metric_history_is_in_step_order_within_the_limit(self, subject: AdapterSubject) -> None:
+        """``MetricHistoryReader``: series only for metrics the version has, each in
+        step order and at most ``limit`` points, the last one the version's value."""
+        adapter = _declared(subject, MetricHistoryReader)
+        seed = _seed("history", versions=1)
+        await subject.seed([seed])
+        (listed,) = await _all_versions(subject.adapter, seed.name)
+        version = await subject.adapter.get_version(seed.name, listed.version)
+        assert version is not None
+        every = await adapter.metric_history(version, None, 10)
+        assert set(every) <= set(version.metrics)
+        assert set(every) == set(seed.versions[0].metrics), "seeded metrics without a history"
+        for key, points in every.items():
+            assert 0 < len(points) <= 10
+            assert [p.step for p in points] == sorted(p.step for p in points)
+            assert points[-1].value == pytest.approx(version.metrics[key])
+        assert await adapter.metric_history(version, ["never-logged"], 10) == {}
+
+    async def test_source_link_is_a_web_page(self, subject: AdapterSubject) -> None:
+        """``SourceLinker``: pure and never raising; a link is an absolute http(s) URL."""
+        adapter = _declared(subject, SourceLinker)
+        seed = _seed("link", versions=1)
+        await subject.seed([seed])
+        (version,) = await _all_versions(subject.adapter, seed.name)
+        for link in (adapter.source_url(seed.name), adapter.source_url(seed.name, version.version)):
+            assert link is None or (
+                urlsplit(link).scheme in ("http", "https") and bool(urlsplit(link).netloc)
+            )
+
+    async def test_described_endpoint_carries_no_credentials(self, subject: AdapterSubject) -> None:
+        """``EndpointDescriber``: says where the adapter calls, without credentials."""
+        adapter = _declared(subject, EndpointDescriber)
+        described = adapter.describe_endpoint()
+        assert described is None or isinstance(described, str)
+        if described:
+            parts = urlsplit(described)
+            assert parts.password is None and "token" not in parts.query.lower()
+
+    async def test_webhook_names_the_model_and_refuses_forgeries(self, subject: AdapterSubject) -> None:
+        """``WebhookReceiver``: a genuine delivery names the model to refresh and
+        changes nothing; a delivery that fails verification is ``WebhookRejected``."""
+        adapter = _declared(subject, WebhookReceiver)
+        deliver = getattr(subject, "webhook_delivery", None)
+        assert deliver is not None, "a WebhookReceiver subject provides webhook_delivery(model_name)"
+        seed = _seed("hooked", versions=1)
+        await subject.seed([seed])
+        before = await _all_versions(subject.adapter, seed.name)
+        headers, body = deliver(seed.name)
+        assert await adapter.handle_webhook(headers, body) == [seed.name]
+        with pytest.raises(WebhookRejected):
+            await adapter.handle_webhook({}, body)
+        with pytest.raises(WebhookRejected):  # every header the delivery is verified by, forged
+            await adapter.handle_webhook(dict.fromkeys(headers, "forged"), body)
+        assert await _all_versions(subject.adapter, seed.name) == before
+
+    async def test_factory_parses_references_to_its_versions(self, subject: AdapterSubject) -> None:
+        """``ReferenceParser`` (on the factory): this kind's own reference to a version
+        is recognised and names that version of a registry configured like the subject's;
+        a catalogue URI or free text is not this kind's reference."""
+        factory = getattr(subject, "factory", None)
+        if factory is None:
+            pytest.skip("the subject names no factory")
+        if not isinstance(factory, ReferenceParser):
+            pytest.skip("the factory does not declare ReferenceParser")
+        reference_to = getattr(subject, "reference_to", None)
+        assert reference_to is not None, "a ReferenceParser subject provides reference_to(version)"
+        seed = _seed("referenced", versions=1)
+        await subject.seed([seed])
+        (version,) = await _all_versions(subject.adapter, seed.name)
+        text = reference_to(version)
+        assert factory.is_reference(text)
+        match = factory.parse_reference(text, subject.settings)
+        assert match is not None and match.version == version.version
+        assert (match.model_name.lower() if match.case_insensitive else match.model_name) == (
+            seed.name.lower() if match.case_insensitive else seed.name
+        )
+        assert not factory.is_reference(version.uri) and not factory.is_reference("just some words")
+
+    # --- serving: the subject stands up an endpoint (``serve``) ----------------------
+
+    async def _served(self, subject: AdapterSubject, stem: str) -> tuple[str, ModelVersion, ModelVersion]:
+        """An endpoint (its name or uri, as ``serve`` says) serving the first of two
+        fresh versions with all its traffic; the second is not served."""
+        serve = getattr(subject, "serve", None)
+        assert serve is not None, "a serving subject provides serve(version) -> endpoint"
+        seed = _seed(stem, versions=2)
+        await subject.seed([seed])
+        by_artifact = {v.artifact_uri: v for v in await _all_versions(subject.adapter, seed.name)}
+        first, second = (by_artifact[s.artifact_uri] for s in seed.versions)
+        return await serve(first), first, second
+
+    async def test_serving_reader_lists_an_endpoint_and_what_it_serves(self, subject: AdapterSubject) -> None:
+        """``ServingReader``: a live endpoint is listed with its traffic split (summing
+        to 100), naming the catalogue version a variant serves."""
+        adapter = _declared(subject, ServingReader)
+        name, served, _ = await self._served(subject, "served")
+        (endpoint,) = [e for e in await adapter.list_endpoints() if name in (e.name, e.uri)]
+        assert endpoint.registry_id == subject.adapter.registry_id
+        assert sum(s.percent for s in endpoint.traffic) == pytest.approx(100)
+        assert [s.version_uri for s in endpoint.traffic if s.percent] == [served.uri]
+
+    async def test_traffic_controller_sets_a_split_and_repeating_it_is_harmless(
+        self, subject: AdapterSubject
+    ) -> None:
+        """``TrafficController``: ``endpoint_traffic`` reads the split; setting the
+        split the endpoint already has returns the same split."""
+        adapter = _declared(subject, TrafficController)
+        name, _, _ = await self._served(subject, "traffic")
+        current = await adapter.endpoint_traffic(name)
+        assert sum(s.percent for s in current.traffic) == pytest.approx(100)
+        again = await adapter.set_traffic(name, current.traffic)
+        assert _split(again) == _split(current)
+        assert _split(await adapter.endpoint_traffic(name)) == _split(current)
+
+    async def test_candidate_deployer_adds_a_variant_with_no_traffic(self, subject: AdapterSubject) -> None:
+        """``CandidateDeployer``: the candidate becomes a variant of the endpoint at
+        weight 0; what served before keeps all the traffic."""
+        adapter = _declared(subject, CandidateDeployer)
+        name, served, candidate = await self._served(subject, "candidate")
+        endpoint = await adapter.deploy_candidate(name, candidate)
+        shares = {s.version_uri: s.percent for s in endpoint.traffic}
+        assert shares.get(candidate.uri) == 0 and shares.get(served.uri) == pytest.approx(100)
+
+    async def test_error_rate_is_none_without_traffic(self, subject: AdapterSubject) -> None:
+        """``ErrorRateReader``: a variant that served no request has no error rate."""
+        adapter = _declared(subject, ErrorRateReader)
+        name, _, _ = await self._served(subject, "errors")
+        endpoint = await _endpoint(subject.adapter, name)
+        variant = next(s.variant for s in endpoint.traffic if s.percent and s.variant)
+        end = datetime.now(UTC)
+        assert await adapter.error_rate(name, variant, end - timedelta(minutes=10), end) is None
+
+
+C = TypeVar("C")
+
+
+def _declared(subject: AdapterSubject, capability: type[C]) -> C:
+    """The subject's adapter as ``capability``, or a skip when it does not declare it
+    (or when the subject's server cannot do what it needs: ``server_lacks``)."""
+    if not isinstance(subject.adapter, capability):
+        pytest.skip(f"the adapter does not declare {capability.__name__}")
+    if reason := getattr(subject, "server_lacks", {}).get(capability.__name__):
+        pytest.skip(f"{capability.__name__} is not checked on this server: {reason}")
+    return subject.adapter
+
+
+def _split(endpoint: Endpoint) -> dict[str | None, float]:
+    return {s.variant or s.version_uri: s.percent for s in endpoint.traffic}
+
+
+async def _endpoint(adapter: RegistryAdapter, name: str) -> Endpoint:
+    if isinstance(adapter, TrafficController):
+        return await adapter.endpoint_traffic(name)
+    assert isinstance(adapter, ServingReader)
+    (found,) = [e for e in await adapter.list_endpoints() if name in (e.name, e.uri)]
+    return found

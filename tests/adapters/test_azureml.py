@@ -24,6 +24,7 @@ from asgi_lifespan import LifespanManager
 
 from adapters.azureml import AzureMLRegistry, load_settings
 from adapters.base import RetryPolicy, iterate_pages
+from adapters.protocol import PromotionContext
 from gateway.auth.principal import Principal
 from gateway.config import RegistrySettings
 from gateway.domain import Relation, Stage
@@ -296,7 +297,7 @@ async def test_promotion_puts_the_version_back_with_every_field(
     version = await adapter.get_version(name, "1")
     assert version is not None and version.stage is Stage.DRAFT and version.native_stage == "Development"
     mark = len(azureml_fake.fake.requests)
-    promoted = await adapter.set_stage(version, Stage.PRODUCTION, actor="alice")
+    promoted = await adapter.set_stage(version, Stage.PRODUCTION, PromotionContext("alice"))
     assert promoted.stage is Stage.PRODUCTION and promoted.native_stage == "Production"
     assert arm_calls(azureml_fake, mark, "PUT") == [
         ("PUT", f"{adapter.settings.scope_path}/models/{name}/versions/1")
@@ -309,13 +310,13 @@ async def test_promotion_puts_the_version_back_with_every_field(
     seen = await asyncio.to_thread(azureml_fake.workspace_version, name, "1")  # Microsoft's client sees it
     assert seen == {"stage": "Production", "tags": {"owner": "risk"}, "description": "candidate"}
 
-    archived = await adapter.set_stage(promoted, Stage.ARCHIVED, actor="alice")
+    archived = await adapter.set_stage(promoted, Stage.ARCHIVED, PromotionContext("alice"))
     assert archived.stage is Stage.ARCHIVED and archived.native_stage == "Production"
     assert (azureml_fake.fake.version(WORKSPACE, name, "1") or {})["isArchived"] is True
-    restored = await adapter.set_stage(archived, Stage.STAGING, actor="alice")
+    restored = await adapter.set_stage(archived, Stage.STAGING, PromotionContext("alice"))
     assert restored.stage is Stage.STAGING
     assert (azureml_fake.fake.version(WORKSPACE, name, "1") or {})["isArchived"] is False
-    draft = await adapter.set_stage(restored, Stage.DRAFT, actor="alice")
+    draft = await adapter.set_stage(restored, Stage.DRAFT, PromotionContext("alice"))
     assert draft.stage is Stage.DRAFT and draft.native_stage == "Development"
 
 
@@ -328,7 +329,7 @@ async def test_stage_words_are_configurable(azureml_fake: AzureMLServer) -> None
         one, two = [await adapter.get_version(name, v) for v in ("1", "2")]
         assert one is not None and one.stage is Stage.PRODUCTION and one.native_stage == "live"
         assert two is not None and two.stage is Stage.DRAFT  # not a configured word here
-        qa = await adapter.set_stage(two, Stage.STAGING, actor="bob")
+        qa = await adapter.set_stage(two, Stage.STAGING, PromotionContext("bob"))
         assert (
             qa.native_stage == "QA"
             and (azureml_fake.fake.version(WORKSPACE, name, "2") or {})["stage"] == "QA"
@@ -350,7 +351,7 @@ async def test_registry_write_through_runs_the_long_running_put(azureml_fake: Az
         )
         version = await adapter.get_version(name, "1")
         assert version is not None
-        written = await adapter.set_stage(version, Stage.PRODUCTION, actor="carol")
+        written = await adapter.set_stage(version, Stage.PRODUCTION, PromotionContext("carol"))
         assert written.stage is Stage.PRODUCTION
         seen = await asyncio.to_thread(azureml_fake.registry_version, name, "1")
         assert seen == {"stage": "Production", "tags": {"a": "b"}}
@@ -391,7 +392,7 @@ async def test_writes_are_never_retried(adapter: AzureMLRegistry, azureml_fake: 
 
     adapter._api.put_version = failing_put  # type: ignore[method-assign]
     with pytest.raises(RegistryUnavailable):
-        await adapter.set_stage(version, Stage.PRODUCTION, actor="dave")
+        await adapter.set_stage(version, Stage.PRODUCTION, PromotionContext("dave"))
     assert len(arm_calls(azureml_fake, mark, "PUT")) == 1
 
 

@@ -9,7 +9,8 @@ import pytest
 
 from adapters.azureml import factory, load_settings
 from adapters.azureml.mapping import stage_of
-from adapters.base import ReferenceMatch, ReferenceParser, load_factories
+from adapters.base import load_factories
+from adapters.protocol import ReferenceMatch, ReferenceParser
 from gateway.config import ConfigError, RegistrySettings, settings_from_mapping
 from gateway.domain import Stage
 from gateway.runtime import validate_settings

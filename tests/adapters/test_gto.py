@@ -19,6 +19,7 @@ import pytest
 from adapters.base import iterate_pages
 from adapters.gto import GtoRegistry, factory, load_settings
 from adapters.gto.tags import TagRecord, build_state
+from adapters.protocol import PromotionContext
 from gateway.config import ConfigError, RegistrySettings
 from gateway.domain import Stage
 from gateway.errors import RegistryRejected, RegistryUnavailable
@@ -281,9 +282,9 @@ async def test_promotion_writes_a_gto_stage_tag_seen_by_gto_show(
     await in_thread(seed)
     version = await adapter.get_version("churn", "v1.1.0")
     assert version is not None
-    staged = await adapter.set_stage(version, Stage.STAGING, actor="alice")
+    staged = await adapter.set_stage(version, Stage.STAGING, PromotionContext("alice"))
     assert (staged.stage, staged.native_stage) == (Stage.STAGING, "staging")
-    promoted = await adapter.set_stage(staged, Stage.PRODUCTION, actor="alice")
+    promoted = await adapter.set_stage(staged, Stage.PRODUCTION, PromotionContext("alice"))
     assert (promoted.stage, promoted.native_stage) == (Stage.PRODUCTION, "prod")
     shown = await in_thread(remote.stages_shown, "churn")
     assert shown == {"v1.1.0": ["prod"], "v1.0.0": []}
@@ -303,13 +304,13 @@ async def test_archiving_unassigns_and_deregisters(adapter: GtoRegistry, remote:
     await in_thread(seed)
     version = await adapter.get_version("churn", "v1.0.0")
     assert version is not None
-    archived = await adapter.set_stage(version, Stage.ARCHIVED, actor="bob")
+    archived = await adapter.set_stage(version, Stage.ARCHIVED, PromotionContext("bob"))
     assert (archived.stage, archived.native_stage) == (Stage.ARCHIVED, "deregistered")
     shown = await in_thread(remote.show, "churn")
     gone = next(v for v in shown if v["version"] == "v1.0.0")
     assert gone["stages"] == [] and gone["is_active"] is False
     with pytest.raises(RegistryRejected, match="deregistered"):
-        await adapter.set_stage(archived, Stage.STAGING, actor="bob")
+        await adapter.set_stage(archived, Stage.STAGING, PromotionContext("bob"))
 
 
 async def test_a_rejected_push_fails_with_the_remotes_message(daemon: GitDaemon, tmp_path: Path) -> None:
@@ -322,7 +323,7 @@ async def test_a_rejected_push_fails_with_the_remotes_message(daemon: GitDaemon,
     version = await gto.get_version("churn", "v1.0.0")
     assert version is not None
     with pytest.raises(RegistryRejected, match="signed approval"):
-        await gto.set_stage(version, Stage.PRODUCTION, actor="alice")
+        await gto.set_stage(version, Stage.PRODUCTION, PromotionContext("alice"))
     assert git("tag", "--list", "churn#*", cwd=gto.mirror.path) == ""  # dropped locally too
     reread = await gto.get_version("churn", "v1.0.0")
     assert reread is not None and reread.stage is Stage.DRAFT
@@ -337,7 +338,7 @@ async def test_file_urls_work_too(daemon: GitDaemon, tmp_path: Path) -> None:
     gto = make_adapter(remote.url, tmp_path)
     version = await gto.get_version("churn", "v1.1.0")
     assert version is not None
-    await gto.set_stage(version, Stage.PRODUCTION, actor="alice")
+    await gto.set_stage(version, Stage.PRODUCTION, PromotionContext("alice"))
     assert (await in_thread(remote.stages_shown, "churn"))["v1.1.0"] == ["prod"]
 
 

@@ -17,6 +17,7 @@ from tenacity import RetryCallState
 from adapters.base import RetryPolicy, iterate_pages
 from adapters.huggingface import HuggingFaceRegistry, factory, load_settings
 from adapters.huggingface.mapping import domain_name
+from adapters.protocol import PromotionContext
 from adapters.toolkit.retry import _backoff
 from gateway.config import ConfigError, RegistrySettings
 from gateway.domain import Relation, Stage
@@ -244,7 +245,7 @@ async def test_a_refused_tag_is_a_failed_write_and_the_old_stage_stands(
     assert v2 is not None and v2.stage is Stage.DRAFT
     hub_fake.fake.fail_tag_create = [403]
     with pytest.raises(RegistryForbidden, match="tag creation refused"):
-        await adapter.set_stage(v2, Stage.PRODUCTION, actor="alice")
+        await adapter.set_stage(v2, Stage.PRODUCTION, PromotionContext("alice"))
     refs = await asyncio.to_thread(hub_fake.client.list_repo_refs, repo)
     assert {t.name: t.target_commit for t in refs.tags}["prod"] == first  # put back
 
@@ -260,13 +261,13 @@ async def test_a_promotion_moves_the_tag_and_draft_removes_it(
     await asyncio.to_thread(hub_fake.tag, repo, "prod", first)
     v2 = await adapter.get_version(domain_name(repo), "v2")
     assert v2 is not None
-    promoted = await adapter.set_stage(v2, Stage.PRODUCTION, actor="alice")
+    promoted = await adapter.set_stage(v2, Stage.PRODUCTION, PromotionContext("alice"))
     assert (promoted.stage, promoted.native_stage) == (Stage.PRODUCTION, "prod")
     refs = await asyncio.to_thread(hub_fake.client.list_repo_refs, repo)
     assert {t.name: t.target_commit for t in refs.tags}["prod"] == second  # as the Hub's client sees it
     v1 = await adapter.get_version(domain_name(repo), "v1")
     assert v1 is not None and v1.stage is Stage.DRAFT
-    demoted = await adapter.set_stage(promoted, Stage.DRAFT, actor="alice")
+    demoted = await adapter.set_stage(promoted, Stage.DRAFT, PromotionContext("alice"))
     assert demoted.stage is Stage.DRAFT
     refs = await asyncio.to_thread(hub_fake.client.list_repo_refs, repo)
     assert "prod" not in {t.name for t in refs.tags}

@@ -25,9 +25,10 @@ import adapters.kubeflow.options as kubeflow_options
 from adapters.base import BearerTokenAuth, RetryPolicy, iterate_pages
 from adapters.kubeflow import KubeflowRegistry, factory, load_settings
 from adapters.kubeflow.mapping import stage_of
+from adapters.protocol import PromotionContext
 from gateway.auth.principal import Principal
 from gateway.config import ConfigError, RegistrySettings, SecretSource
-from gateway.domain import Relation, Stage
+from gateway.domain import ModelVersion, Relation, Stage
 from gateway.errors import (
     RegistryAuthError,
     RegistryForbidden,
@@ -150,6 +151,15 @@ class KubeflowSubject:
 
     async def touch(self, model_name: str) -> None:
         await asyncio.to_thread(register, self.server, model_name, unique_name("touch"))
+
+    async def serve(self, version: ModelVersion) -> str:
+        """An InferenceService naming the version, as KServe's controller records it."""
+        client = self.server.client
+        model = await asyncio.to_thread(client.get_registered_model, version.model_name)
+        mv = await asyncio.to_thread(client.get_model_version, version.model_name, version.version)
+        name = f"{version.model_name}-isvc"
+        await asyncio.to_thread(self.server.deploy, model.id, mv.id, name)
+        return name
 
 
 class TestKubeflowContract(AdapterContract):
@@ -303,7 +313,7 @@ async def test_names_with_slashes_are_escaped_in_modelgate(
     assert model is not None and model.name == name and model.uri == f"mg://{REGISTRY}/{name}"
     (listed,) = (await adapter.list_versions(name)).items
     assert listed.version == "1.0%2Frc1" and listed.uri == f"mg://{REGISTRY}/{name}/1.0%2Frc1"
-    promoted = await adapter.set_stage(listed, Stage.PRODUCTION, actor="fay")
+    promoted = await adapter.set_stage(listed, Stage.PRODUCTION, PromotionContext("fay"))
     assert promoted.stage is Stage.PRODUCTION
     seen = await asyncio.to_thread(kubeflow_fake.client.get_model_version, f"{org}/granite-100%", "1.0/rc1")
     assert seen.custom_properties["stage"] == "production"
@@ -362,7 +372,7 @@ async def test_archived_version_from_state_and_written_back(
     v2 = await adapter.get_version(name, "v2")
     assert v2 is not None
     mark = len(kubeflow_fake.fake.requests)
-    archived = await adapter.set_stage(v2, Stage.ARCHIVED, actor="bob")
+    archived = await adapter.set_stage(v2, Stage.ARCHIVED, PromotionContext("bob"))
     assert archived.stage is Stage.ARCHIVED
     (patch,) = [r for r in kubeflow_fake.fake.requests[mark:] if r.method == "PATCH"]
     assert patch.body["state"] == "ARCHIVED"
@@ -373,13 +383,13 @@ async def test_archived_version_from_state_and_written_back(
     seen = await asyncio.to_thread(kubeflow_fake.client.get_model_version, name, "v2")
     assert seen.state.value == "ARCHIVED" and seen.custom_properties["stage"] == "archived"
 
-    restored = await adapter.set_stage(v1, Stage.STAGING, actor="bob")
+    restored = await adapter.set_stage(v1, Stage.STAGING, PromotionContext("bob"))
     assert restored.stage is Stage.STAGING and restored.native_stage == "staging"
     assert restored.tags["team"] == "risk"  # the whole property map was sent back
     seen = await asyncio.to_thread(kubeflow_fake.client.get_model_version, name, "v1")
     assert seen.state.value == "LIVE" and seen.custom_properties == {"team": "risk", "stage": "staging"}
     again = len(kubeflow_fake.fake.requests)
-    await adapter.set_stage(restored, Stage.STAGING, actor="bob")
+    await adapter.set_stage(restored, Stage.STAGING, PromotionContext("bob"))
     assert api_paths(kubeflow_fake, again, "PATCH") == []  # already there: nothing to write
 
 
@@ -404,7 +414,7 @@ async def test_an_archived_model_archives_its_versions_until_one_is_promoted(
         ("v2", Stage.ARCHIVED, "LIVE"),
     }
     v1 = next(v for v in listed if v.version == "v1")
-    promoted = await adapter.set_stage(v1, Stage.STAGING, actor="gil")
+    promoted = await adapter.set_stage(v1, Stage.STAGING, PromotionContext("gil"))
     assert promoted.stage is Stage.STAGING
     model = await asyncio.to_thread(kubeflow_fake.client.get_registered_model, name)
     assert model.state.value == "LIVE"  # restored with the version
@@ -436,7 +446,7 @@ async def test_inference_services_mean_production_and_fill_deployments(
     assert (Relation.DEPLOYED_TO, f"fraud-ns/{name}-isvc") in {(e.relation, e.target.uri) for e in edges}
 
     # The property outranks a deployment: someone marked the served version staging.
-    staged = await adapter.set_stage(stages["v1"], Stage.STAGING, actor="carol")
+    staged = await adapter.set_stage(stages["v1"], Stage.STAGING, PromotionContext("carol"))
     assert staged.stage is Stage.STAGING and staged.deployments  # still served, and shown so
     await asyncio.to_thread(kubeflow_fake.undeploy, isvc["id"])
     assert (await adapter.get_version(name, "v3")).stage is Stage.PRODUCTION  # type: ignore[union-attr]
@@ -468,7 +478,7 @@ async def test_stage_property_and_values_are_configurable(kubeflow_fake: Kubeflo
         }
         v3 = await adapter.get_version(name, "v3")
         assert v3 is not None
-        promoted = await adapter.set_stage(v3, Stage.PRODUCTION, actor="dan")
+        promoted = await adapter.set_stage(v3, Stage.PRODUCTION, PromotionContext("dan"))
         assert promoted.tags["lifecycle"] == "champion" and promoted.tags["stage"] == "production"
     finally:
         await adapter.aclose()
@@ -550,7 +560,7 @@ async def test_errors_map_to_the_shared_taxonomy(
     assert version is not None
     mark = len(kubeflow_fake.fake.requests)
     with pytest.raises(RegistryUnavailable):
-        await adapter.set_stage(version, Stage.PRODUCTION, actor="eve")
+        await adapter.set_stage(version, Stage.PRODUCTION, PromotionContext("eve"))
     assert len(api_paths(kubeflow_fake, mark, "PATCH")) == 1  # a write is never retried
 
     wrong = make_adapter(kubeflow_fake, environ={"KF_TOKEN": "not-the-token"})

@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.base import ServingReader
 from adapters.kubeflow import KubeflowRegistry
+from adapters.protocol import ServingReader
 from gateway.config import Settings
 from gateway.runtime import Gateway
 from tests.adapters.contract import unique_name

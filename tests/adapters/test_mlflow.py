@@ -5,6 +5,8 @@ legacy stages, alias write-through, incremental sync, paging past 1,000 models."
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -16,10 +18,15 @@ import pytest
 
 pytest.importorskip("mlflow")  # a test dependency: it starts the real server
 from mlflow.exceptions import MlflowException
+from mlflow.webhooks.delivery import _generate_hmac_signature  # MLflow's own signer
 
 from adapters.base import RetryPolicy, iterate_pages
 from adapters.mlflow import MlflowAdapter, MlflowOptions
+from adapters.mlflow import factory as mlflow_factory
+from adapters.mlflow.options import Credentials
 from adapters.mlflow.registry import FIRST_MODEL_PAGE
+from adapters.protocol import PromotionContext
+from gateway.config import RegistrySettings
 from gateway.domain import DatasetRef, ModelVersion, Relation, Stage
 from gateway.errors import NotFound
 from tests.adapters.contract import (
@@ -41,10 +48,11 @@ REGISTRY = "mlflow-test"
 FAST_RETRY = RetryPolicy(attempts=3, deadline_seconds=5.0, initial_wait=0.05, max_wait=0.2)
 BULK_MODELS = 1_050  # more than MLflow's largest page (1,000)
 CONTRACT_PAGE_SIZE = 2
+WEBHOOK_SECRET = "whsec-contract-" + uuid.uuid4().hex
 
 
-def make_adapter(url: str, **options: Any) -> MlflowAdapter:
-    return MlflowAdapter(REGISTRY, MlflowOptions(url=url, **options), retry=FAST_RETRY)
+def make_adapter(url: str, credentials: Credentials | None = None, **options: Any) -> MlflowAdapter:
+    return MlflowAdapter(REGISTRY, MlflowOptions(url=url, **options), credentials, retry=FAST_RETRY)
 
 
 @pytest.fixture(scope="session")
@@ -79,9 +87,29 @@ class MlflowSubject:
     writable_stages = {Stage.STAGING, Stage.PRODUCTION, Stage.ARCHIVED}
     page_size = CONTRACT_PAGE_SIZE
 
-    def __init__(self, adapter: MlflowAdapter, team: MlflowTeam):
+    factory = mlflow_factory
+
+    def __init__(self, adapter: MlflowAdapter, team: MlflowTeam, url: str):
         self.adapter = adapter
         self.team = team
+        self.settings = RegistrySettings(id=REGISTRY, kind="mlflow", options={"url": url})
+
+    def reference_to(self, version: ModelVersion) -> str:
+        return f"models:/{version.model_name}/{version.version}"
+
+    def webhook_delivery(self, model_name: str) -> tuple[dict[str, str], bytes]:
+        """As MLflow's delivery code signs a ``model_version.created`` event."""
+        data = {"name": model_name, "version": "1", "source": "s3://b/m", "tags": {}, "description": None}
+        event = {"entity": "model_version", "action": "created", "timestamp": "2026-11-26T09:00:00+00:00"}
+        body = json.dumps({**event, "data": data})
+        delivery_id, timestamp = str(uuid.uuid4()), str(int(time.time()))
+        signature = _generate_hmac_signature(WEBHOOK_SECRET, delivery_id, timestamp, body)
+        headers = {
+            "X-MLflow-Delivery-Id": delivery_id,
+            "X-MLflow-Timestamp": timestamp,
+            "X-MLflow-Signature": signature,
+        }
+        return headers, body.encode()
 
     async def seed(self, models: list[SeedModel]) -> None:
         for m in models:
@@ -101,8 +129,13 @@ class TestMlflowContract(AdapterContract):
     @pytest.fixture
     async def subject(self, mlflow_url: str, team: MlflowTeam) -> AsyncIterator[MlflowSubject]:
         # Small pages, so that the contract's listings cross page boundaries.
-        paged = make_adapter(mlflow_url, page_size=CONTRACT_PAGE_SIZE, version_page_size=CONTRACT_PAGE_SIZE)
-        yield MlflowSubject(paged, team)
+        paged = make_adapter(
+            mlflow_url,
+            Credentials(webhook_secret=WEBHOOK_SECRET),
+            page_size=CONTRACT_PAGE_SIZE,
+            version_page_size=CONTRACT_PAGE_SIZE,
+        )
+        yield MlflowSubject(paged, team, mlflow_url)
         await paged.aclose()
 
 
@@ -382,21 +415,21 @@ async def test_promotion_moves_the_alias_in_mlflow(adapter: MlflowAdapter, team:
     v2 = await adapter.get_version(name, "2")
     assert v2 is not None and v2.stage is Stage.STAGING
 
-    promoted = await adapter.set_stage(v2, Stage.PRODUCTION, actor="alice")
+    promoted = await adapter.set_stage(v2, Stage.PRODUCTION, PromotionContext("alice"))
     assert (promoted.stage, promoted.native_stage) == (Stage.PRODUCTION, "production")
     assert c.get_model_version_by_alias(name, "production").version == "2"  # moved off v1 by MLflow
     assert set(c.get_model_version(name, "2").aliases) == {"production", "blue"}  # staging dropped
     v1 = await adapter.get_version(name, "1")
     assert v1 is not None and v1.stage is Stage.DRAFT
 
-    archived = await adapter.set_stage(promoted, Stage.ARCHIVED, actor="alice")
+    archived = await adapter.set_stage(promoted, Stage.ARCHIVED, PromotionContext("alice"))
     assert (archived.stage, archived.native_stage) == (Stage.ARCHIVED, "modelgate.stage=archived")
     with pytest.raises(MlflowException):
         c.get_model_version_by_alias(name, "production")
     assert c.get_model_version(name, "2").tags["modelgate.stage"] == "archived"
     assert archived.aliases == ("blue",)  # aliases modelgate does not map are left alone
 
-    drafted = await adapter.set_stage(archived, Stage.DRAFT, actor="alice")
+    drafted = await adapter.set_stage(archived, Stage.DRAFT, PromotionContext("alice"))
     assert drafted.stage is Stage.DRAFT
     assert "modelgate.stage" not in c.get_model_version(name, "2").tags
 
@@ -407,7 +440,7 @@ async def test_unarchiving_a_legacy_archived_version(adapter: MlflowAdapter, tea
     team.client.transition_model_version_stage(name, "1", "Archived")
     v = await adapter.get_version(name, "1")
     assert v is not None and v.stage is Stage.ARCHIVED
-    drafted = await adapter.set_stage(v, Stage.DRAFT, actor="bob")
+    drafted = await adapter.set_stage(v, Stage.DRAFT, PromotionContext("bob"))
     assert drafted.stage is Stage.DRAFT
     assert team.client.get_model_version(name, "1").current_stage == "None"
 
@@ -421,14 +454,16 @@ async def test_stages_mode_transitions_the_legacy_stage(mlflow_url: str, team: M
     try:
         v2 = await legacy.get_version(name, "2")
         assert v2 is not None
-        staged = await legacy.set_stage(v2, Stage.STAGING, actor="carol")
+        staged = await legacy.set_stage(v2, Stage.STAGING, PromotionContext("carol"))
         assert (staged.stage, staged.native_stage) == (Stage.STAGING, "Staging")
-        promoted = await legacy.set_stage(staged, Stage.PRODUCTION, actor="carol")
+        promoted = await legacy.set_stage(staged, Stage.PRODUCTION, PromotionContext("carol"))
         assert (promoted.stage, promoted.native_stage) == (Stage.PRODUCTION, "Production")
         assert (
             team.client.get_model_version(name, "1").current_stage == "Archived"
         )  # archive_existing_versions
-        assert (await legacy.set_stage(promoted, Stage.DRAFT, actor="carol")).native_stage == "None"
+        assert (
+            await legacy.set_stage(promoted, Stage.DRAFT, PromotionContext("carol"))
+        ).native_stage == "None"
     finally:
         await legacy.aclose()
 
@@ -436,7 +471,7 @@ async def test_stages_mode_transitions_the_legacy_stage(mlflow_url: str, team: M
 async def test_set_stage_of_a_missing_version(adapter: MlflowAdapter) -> None:
     ghost = ModelVersion(registry_id=REGISTRY, model_name=unique_name("ghost"), version="1")
     with pytest.raises(NotFound, match="does not exist"):
-        await adapter.set_stage(ghost, Stage.PRODUCTION, actor="dave")
+        await adapter.set_stage(ghost, Stage.PRODUCTION, PromotionContext("dave"))
 
 
 # --- incremental sync -------------------------------------------------------------

@@ -14,6 +14,7 @@ from asgi_lifespan import LifespanManager
 
 from adapters.base import RetryPolicy
 from adapters.mlflow import MlflowAdapter, MlflowOptions
+from adapters.protocol import PromotionContext
 from gateway.domain import ModelVersion, Stage
 from gateway.errors import (
     RegistryAuthError,
@@ -173,7 +174,7 @@ async def test_writes_are_sent_once_and_report_what_was_applied(
     )
     version = ModelVersion(registry_id="fraud-mlflow", model_name="fraud", version="2")
     with pytest.raises(RegistryUnavailable) as caught:
-        await adapter.set_stage(version, Stage.PRODUCTION, actor="alice")
+        await adapter.set_stage(version, Stage.PRODUCTION, PromotionContext("alice"))
     assert set_alias.call_count == 1 and drop_alias.call_count == 1  # never retried blindly
     assert caught.value.extensions["applied"] == ["alias production -> 2"]
 
@@ -184,7 +185,7 @@ async def test_a_write_that_times_out_is_not_resent(adapter: MlflowAdapter, mock
     write = mock.post(f"{API}/registered-models/alias").mock(side_effect=httpx.ReadTimeout("slow"))
     version = ModelVersion(registry_id="fraud-mlflow", model_name="fraud", version="2")
     with pytest.raises(RegistryUnavailable, match="timed out"):
-        await adapter.set_stage(version, Stage.STAGING, actor="alice")
+        await adapter.set_stage(version, Stage.STAGING, PromotionContext("alice"))
     assert write.call_count == 1  # MLflow may have applied it: report, do not repeat
 
 

@@ -11,9 +11,10 @@ import httpx
 import pytest
 import respx
 
-from adapters.base import AdapterContext, load_factories
+from adapters.base import load_factories
 from adapters.mlflow import MlflowAdapter, MlflowFactory, factory
 from adapters.mlflow.options import parse_options
+from adapters.protocol import AdapterContext
 from gateway.config import ConfigError, RegistrySettings, settings_from_mapping
 from gateway.store.database import Database
 

@@ -24,6 +24,7 @@ from mlflow.exceptions import MlflowException
 
 from adapters.base import RetryPolicy
 from adapters.mlflow import MlflowAdapter, MlflowOptions
+from adapters.protocol import PromotionContext
 from gateway.auth.principal import Principal
 from gateway.domain import Stage
 from gateway.runtime import Gateway
@@ -121,7 +122,7 @@ async def test_promotion_moves_the_production_alias_the_model_uses(
     v2 = await adapter.get_version(name, "2")
     assert v2 is not None
 
-    promoted = await adapter.set_stage(v2, Stage.PRODUCTION, actor="alice")
+    promoted = await adapter.set_stage(v2, Stage.PRODUCTION, PromotionContext("alice"))
 
     assert (promoted.stage, promoted.native_stage) == (Stage.PRODUCTION, "champion")
     assert alias_holder(team, name, "champion") == "2"  # models:/name@champion serves v2 now
@@ -141,7 +142,7 @@ async def test_promotion_moves_every_production_alias_in_use(
     v2 = await adapter.get_version(name, "2")
     assert v2 is not None
 
-    await adapter.set_stage(v2, Stage.PRODUCTION, actor="alice")
+    await adapter.set_stage(v2, Stage.PRODUCTION, PromotionContext("alice"))
 
     assert (alias_holder(team, name, "production"), alias_holder(team, name, "champion")) == ("2", "2")
     stages = await stages_of(adapter, name)
@@ -156,7 +157,7 @@ async def test_promotion_demotes_a_legacy_production_version(
     v2 = await adapter.get_version(name, "2")
     assert v2 is not None
 
-    promoted = await adapter.set_stage(v2, Stage.PRODUCTION, actor="alice")
+    promoted = await adapter.set_stage(v2, Stage.PRODUCTION, PromotionContext("alice"))
 
     assert promoted.stage is Stage.PRODUCTION
     assert team.client.get_model_version(name, "1").current_stage == "Archived"  # archive_existing_versions
@@ -178,9 +179,9 @@ async def test_leaving_production_clears_the_legacy_stage_too(
     v1 = await adapter.get_version(name, "1")
     assert v1 is not None and v1.stage is Stage.PRODUCTION
 
-    drafted = await adapter.set_stage(v1, Stage.DRAFT, actor="alice")
+    drafted = await adapter.set_stage(v1, Stage.DRAFT, PromotionContext("alice"))
     assert (drafted.stage, team.client.get_model_version(name, "1").current_stage) == (Stage.DRAFT, "None")
-    archived = await adapter.set_stage(drafted, Stage.ARCHIVED, actor="alice")
+    archived = await adapter.set_stage(drafted, Stage.ARCHIVED, PromotionContext("alice"))
     assert archived.stage is Stage.ARCHIVED
 
 
@@ -193,7 +194,9 @@ async def test_stages_mode_always_archives_the_previous_production_version(
     try:
         v2 = await legacy.get_version(name, "2")
         assert v2 is not None
-        await legacy.set_stage(v2, Stage.PRODUCTION, actor="alice")  # archive_existing_versions is off
+        await legacy.set_stage(
+            v2, Stage.PRODUCTION, PromotionContext("alice")
+        )  # archive_existing_versions is off
         assert await stages_of(legacy, name) == {
             "1": (Stage.ARCHIVED, "Archived"),
             "2": (Stage.PRODUCTION, "Production"),
@@ -275,7 +278,7 @@ async def test_two_production_versions_are_reported(gateway: Gateway, team: Mlfl
     # Promoting one of them again through modelgate leaves one: the report clears.
     v3 = await gateway.index.get_version(uris[2])
     assert v3 is not None
-    await gateway.adapters[REGISTRY].set_stage(v3, Stage.PRODUCTION, actor="alice")
+    await gateway.adapters[REGISTRY].set_stage(v3, Stage.PRODUCTION, PromotionContext("alice"))
     await refresh(gateway, name)
     stored = await gateway.governance.stored_compliance(uris)
     assert not any(v.policy == "modelgate.multiple-production" for s in stored.values() for v in s.violations)

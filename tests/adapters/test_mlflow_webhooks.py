@@ -21,9 +21,9 @@ from starlette.applications import Starlette
 pytest.importorskip("mlflow")
 from mlflow.webhooks.delivery import _generate_hmac_signature  # MLflow's own signer
 
-from adapters.base import WebhookRejected
 from adapters.mlflow import MlflowAdapter, MlflowOptions
 from adapters.mlflow.options import Credentials
+from adapters.protocol import WebhookRejected
 from gateway.server import create_app
 from tests.adapters.contract import unique_name
 from tests.servers.mlflow import MlflowTeam, free_port

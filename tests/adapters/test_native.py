@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from adapters.base import RegistrationRequest
 from adapters.native import NativeRegistry
 from adapters.native.registry import PAGE_SIZE
+from adapters.protocol import PromotionContext, RegistrationRequest
 from gateway.domain import DatasetRef, ModelCard, ModelVersion, Stage
 from gateway.errors import BadInput
 from gateway.store.database import Database
@@ -148,5 +148,5 @@ async def test_stage_change_is_a_change(native: NativeRegistry) -> None:
     v = await native.register_version(_request("staged", artifact_uri="s3://b/m"))
     cursor = (await native.changes_since(None)).cursor
     assert (await native.changes_since(cursor)).changed == []
-    await native.set_stage(v, Stage.PRODUCTION, actor="tester")
+    await native.set_stage(v, Stage.PRODUCTION, PromotionContext("tester"))
     assert (await native.changes_since(cursor)).changed == ["staged"]

@@ -1,10 +1,11 @@
 """The adapter seam, proven with a third-party kind: ``acme_registry``
-(``tests/adapters/plugin/acme_registry.py``) is installed into a directory
-outside ``adapters/`` as a distribution with a ``modelgate.adapters`` entry
-point (a ``.dist-info`` with ``entry_points.txt``, as pip leaves it) and put on
-``sys.path``. Discovered like any installed kind, it passes the adapter
-contract, is searchable with its own ``kindName``, and its references resolve
-in lineage, with nothing under ``gateway/`` naming it."""
+(``tests/adapters/plugin/acme_registry.py``, the example of
+``docs/writing-an-adapter.md``) is installed into a directory outside
+``adapters/`` as a distribution with a ``modelgate.adapters`` entry point (a
+``.dist-info`` with ``entry_points.txt``, as pip leaves it) and put on
+``sys.path``. Discovered like any installed kind, it passes the adapter contract
+(with its optional capabilities), is searchable with its own ``kindName``, and
+its references resolve in lineage, with nothing under ``gateway/`` naming it."""
 
 from __future__ import annotations
 
@@ -21,9 +22,10 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
-from adapters.base import AdapterContext, RegistryAdapter, load_factories
+from adapters.base import load_factories
+from adapters.protocol import AdapterContext, RegistryAdapter, capability_protocols
 from gateway.config import RegistrySettings
-from gateway.domain import Stage
+from gateway.domain import ModelVersion, Stage
 from gateway.runtime import Gateway
 from gateway.server import create_app
 from tests.adapters.contract import (
@@ -79,6 +81,21 @@ def test_nothing_under_gateway_names_the_plugin() -> None:
     assert mentions == []
 
 
+def test_the_walkthrough_describes_this_plugin_and_every_capability() -> None:
+    """``docs/writing-an-adapter.md`` walks through this very example (its entry
+    point, its file, its factory's declaration) and names every capability of
+    ``adapters.protocol``, so neither drifts from the other unnoticed."""
+    walkthrough = (REPO / "docs" / "writing-an-adapter.md").read_text()
+    assert 'acme = "acme_registry:factory"' in walkthrough
+    assert ENTRY_POINTS.splitlines()[1].replace(" ", "") in walkthrough.replace(" ", "").replace('"', "")
+    assert "tests/adapters/plugin/acme_registry.py" in walkthrough
+    declared = "class AcmeFactory(ReferenceParser)"
+    assert declared in walkthrough and declared in PLUGIN_SOURCE.read_text()
+    protocols = [p.__name__ for p in capability_protocols() if p is not RegistryAdapter]
+    missing = [name for name in [*protocols, "ReferenceParser"] if f"`{name}`" not in walkthrough]
+    assert missing == []
+
+
 # --- the contract ------------------------------------------------------------------
 
 
@@ -94,10 +111,15 @@ class AcmeSubject:
     }
     writable_stages = {Stage.STAGING, Stage.PRODUCTION, Stage.ARCHIVED}
 
-    def __init__(self, plugin: ModuleType, adapter: RegistryAdapter):
+    def __init__(self, plugin: ModuleType, settings: RegistrySettings, adapter: RegistryAdapter):
         self.adapter = adapter
         self.page_size = plugin.PAGE
         self.server = plugin.SERVERS["contract"]
+        self.factory = plugin.factory  # a ReferenceParser: the contract parses reference_to's answers
+        self.settings = settings
+
+    def reference_to(self, version: ModelVersion) -> str:
+        return f"acme://contract/{version.model_name}/v{version.version}"
 
     async def seed(self, models: list[SeedModel]) -> None:
         for m in models:
@@ -122,7 +144,7 @@ class TestAcmePluginContract(AdapterContract):
     def subject(self, plugin: ModuleType, tmp_path: Path) -> AcmeSubject:
         registry = RegistrySettings(id="acme-contract", kind="acme", options={"account": "contract"})
         context = AdapterContext(database=None, artifacts_dir=tmp_path)  # type: ignore[arg-type]
-        return AcmeSubject(plugin, load_factories()["acme"].create(registry, context))
+        return AcmeSubject(plugin, registry, load_factories()["acme"].create(registry, context))
 
 
 # --- through the whole gateway -------------------------------------------------------

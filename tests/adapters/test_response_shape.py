@@ -18,11 +18,12 @@ import pytest
 
 from adapters.azureml import load_settings as azureml_settings
 from adapters.azureml.registry import AzureMLRegistry
-from adapters.base import DEFAULT_MAX_RESPONSE_BYTES, RegistryAdapter, create_adapter, load_factories
+from adapters.base import DEFAULT_MAX_RESPONSE_BYTES, create_adapter, load_factories
 from adapters.kubeflow import load_settings as kubeflow_settings
 from adapters.kubeflow.registry import KubeflowRegistry
 from adapters.mlflow import MlflowAdapter
 from adapters.mlflow.options import parse_options as mlflow_options
+from adapters.protocol import RegistryAdapter
 from adapters.unity_catalog import load_settings as unity_settings
 from adapters.unity_catalog.registry import UnityCatalogRegistry
 from adapters.vertex import load_settings as vertex_settings
@@ -142,7 +143,7 @@ def test_the_default_cap_is_64_mib() -> None:
 
 
 async def test_a_huge_answer_is_not_read_past_the_cap(server: FlakyMlflow, tmp_path: Any) -> None:
-    from adapters.base import AdapterContext
+    from adapters.protocol import AdapterContext
     from gateway.store.database import Database
 
     registry = RegistrySettings(

@@ -20,10 +20,11 @@ import boto3
 import pytest
 
 import adapters.sagemaker.registry as sagemaker_registry
-from adapters.base import AdapterContext, iterate_pages, load_factories, run_blocking
+from adapters.base import iterate_pages, load_factories, run_blocking
+from adapters.protocol import AdapterContext, PromotionContext
 from adapters.sagemaker import SageMakerRegistry, factory
 from gateway.config import RegistrySettings
-from gateway.domain import Relation, Stage
+from gateway.domain import ModelVersion, Relation, Stage
 from gateway.errors import RegistryError, RegistryUnavailable
 from tests.adapters.contract import (
     LINEAGE,
@@ -39,6 +40,7 @@ from tests.fakes.sagemaker_lineage import SageMakerLineage, run_in_thread
 
 REGION = "us-east-1"
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/xgboost:1.7-1"
+ROLE = "arn:aws:iam::123456789012:role/sagemaker-serving"
 
 
 def inference_spec(artifact_uri: str) -> dict[str, Any]:
@@ -49,15 +51,19 @@ def inference_spec(artifact_uri: str) -> dict[str, Any]:
     }
 
 
-def make_adapter(url: str, region: str = REGION, **options: Any) -> SageMakerRegistry:
-    """Built the way the gateway builds it: through the entry point's factory."""
-    settings = RegistrySettings(
+def registry_settings(url: str, region: str = REGION, **options: Any) -> RegistrySettings:
+    return RegistrySettings(
         id="ads-sagemaker",
         kind="sagemaker",
         team="ads",
         options={"region": region, "endpoint_url": url, **options},
         key="registries[1]",
     )
+
+
+def make_adapter(url: str, region: str = REGION, **options: Any) -> SageMakerRegistry:
+    """Built the way the gateway builds it: through the entry point's factory."""
+    settings = registry_settings(url, region, **options)
     factory.validate(settings)
     return factory.create(settings, AdapterContext(database=None, artifacts_dir=None))  # type: ignore[arg-type]
 
@@ -84,9 +90,38 @@ class MotoSubject:
     writable_stages = {Stage.PRODUCTION, Stage.ARCHIVED}
     page_size = 2  # with PAGE_SIZE patched to it in the contract's fixture
 
-    def __init__(self, adapter: SageMakerRegistry, client: Any):
+    factory = factory
+    # moto lacks UpdateEndpoint: tests/rollouts/test_candidate_variant.py checks
+    # deploy_candidate behind the fake that answers it.
+    server_lacks = {"CandidateDeployer": "moto has no UpdateEndpoint"}
+
+    def __init__(self, adapter: SageMakerRegistry, client: Any, settings: RegistrySettings):
         self.adapter = adapter
         self.client = client
+        self.settings = settings
+
+    def reference_to(self, version: ModelVersion) -> str:
+        return str(version.native["arn"])  # the model package's ARN
+
+    def _serve(self, version: ModelVersion) -> str:
+        """A model from the package, one variant serving it, an endpoint: as a team deploys."""
+        model = unique_name("model")
+        self.client.create_model(
+            ModelName=model,
+            ExecutionRoleArn=ROLE,
+            PrimaryContainer={"ModelPackageName": version.native["arn"]},
+        )
+        config = unique_name("config")
+        variant = {"VariantName": "primary", "ModelName": model, "InitialInstanceCount": 1}
+        self.client.create_endpoint_config(
+            EndpointConfigName=config, ProductionVariants=[{**variant, "InstanceType": "ml.m5.large"}]
+        )
+        name = unique_name("endpoint")
+        self.client.create_endpoint(EndpointName=name, EndpointConfigName=config)
+        return name
+
+    async def serve(self, version: ModelVersion) -> str:
+        return await run_blocking(self._serve, version)
 
     def _seed(self, models: list[SeedModel]) -> None:
         for m in models:
@@ -149,7 +184,7 @@ class TestSageMakerContractOnMoto(AdapterContract):
         front, url = lineage_front
         seen = len(front.violations)
         client = boto3.client("sagemaker", region_name=REGION, endpoint_url=url)
-        yield MotoSubject(make_adapter(url), client)
+        yield MotoSubject(make_adapter(url), client, registry_settings(url))
         assert front.violations[seen:] == [], "the lineage front answered outside the service model"
 
 
@@ -269,7 +304,7 @@ async def test_set_stage_writes_approval_and_keeps_what_moto_would_drop(
     version = await adapter.get_version(name, "1")
     assert version is not None
 
-    promoted = await adapter.set_stage(version, Stage.PRODUCTION, actor="alice@acme")
+    promoted = await adapter.set_stage(version, Stage.PRODUCTION, PromotionContext("alice@acme"))
     assert (promoted.stage, promoted.native_stage) == (Stage.PRODUCTION, "Approved")
     raw = sm.describe_model_package(ModelPackageName=version.native["arn"])
     assert raw["ModelApprovalStatus"] == "Approved"
@@ -277,7 +312,7 @@ async def test_set_stage_writes_approval_and_keeps_what_moto_would_drop(
     assert "alice@acme" in raw["ApprovalDescription"]
     assert promoted.updated_at is not None and promoted.updated_at >= promoted.created_at  # type: ignore[operator]
 
-    archived = await adapter.set_stage(promoted, Stage.ARCHIVED, actor="bob@acme")
+    archived = await adapter.set_stage(promoted, Stage.ARCHIVED, PromotionContext("bob@acme"))
     assert (archived.stage, archived.native_stage) == (Stage.ARCHIVED, "Rejected")
     assert dict(archived.tags) == {"owner": "ads-team", "ticket": "ML-1234"}
 
@@ -296,7 +331,7 @@ async def test_staging_on_moto_is_reported_not_faked(adapter: SageMakerRegistry,
     version = await adapter.get_version(name, "1")
     assert version is not None
     with pytest.raises(RegistryError, match="keep ModelLifeCycle"):
-        await adapter.set_stage(version, Stage.STAGING, actor="alice@acme")
+        await adapter.set_stage(version, Stage.STAGING, PromotionContext("alice@acme"))
 
 
 async def test_moto_drops_lifecycle_card_and_source_uri(sm: Any) -> None:
@@ -393,7 +428,7 @@ async def test_promoting_a_package_archives_the_previous_production_package(
     v2 = await adapter.get_version(name, "2")
     assert v2 is not None
 
-    promoted = await adapter.set_stage(v2, Stage.PRODUCTION, actor="alice@acme")
+    promoted = await adapter.set_stage(v2, Stage.PRODUCTION, PromotionContext("alice@acme"))
 
     assert promoted.stage is Stage.PRODUCTION
     listed = [v async for v in iterate_pages(lambda t: adapter.list_versions(name, t))]

@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 import pytest
 
-from adapters.base import ServingReader
+from adapters.protocol import ServingReader
 from adapters.sagemaker import SageMakerRegistry
 from adapters.sagemaker.serving import traffic_percents, variant_weight
 from gateway.domain import Endpoint

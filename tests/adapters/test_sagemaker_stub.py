@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from adapters.protocol import PromotionContext
 from adapters.sagemaker import SageMakerRegistry
 from adapters.sagemaker.options import SageMakerOptions
 from gateway.domain import ModelCard, Relation, Stage
@@ -120,7 +121,7 @@ async def test_set_stage_writes_lifecycle_and_keeps_every_field(stub: SageMakerS
     adapter = make_adapter(stub)
     version = adapter._version(before)
     assert version.stage is Stage.PRODUCTION
-    staged = await adapter.set_stage(version, Stage.STAGING, actor="carol@acme")
+    staged = await adapter.set_stage(version, Stage.STAGING, PromotionContext("carol@acme"))
     assert (staged.stage, staged.native_stage) == (Stage.STAGING, "Approved/Staging")
     assert staged.updated_at is not None and staged.updated_at.day == 5
     assert staged.native["last_modified_by"] == "modelgate"
@@ -164,7 +165,9 @@ async def test_promotion_to_production_sets_both_words(stub: SageMakerStub) -> N
     stub.expect("list_model_packages", {"ModelPackageSummaryList": [summary]})
     stub.expect("describe_model_package", approved, {"ModelPackageName": arn})
     adapter = make_adapter(stub, lifecycle_stage_status="Live")
-    result = await adapter.set_stage(adapter._version(before), Stage.PRODUCTION, actor="dave@acme")
+    result = await adapter.set_stage(
+        adapter._version(before), Stage.PRODUCTION, PromotionContext("dave@acme")
+    )
     assert result.stage is Stage.PRODUCTION
     assert sent["ModelApprovalStatus"] == "Approved"
     assert "dave@acme" in sent["ApprovalDescription"]
@@ -181,7 +184,7 @@ async def test_unexpressible_stage_is_refused_before_writing(stub: SageMakerStub
     stub.expect("describe_model_package", before, {"ModelPackageName": package_arn(GROUP, 1)})
     adapter = make_adapter(stub)
     with pytest.raises(RegistryRejected, match="cannot express DRAFT"):
-        await adapter.set_stage(adapter._version(before), Stage.DRAFT, actor="erin@acme")
+        await adapter.set_stage(adapter._version(before), Stage.DRAFT, PromotionContext("erin@acme"))
 
 
 async def test_a_failed_write_is_not_retried(stub: SageMakerStub) -> None:
@@ -193,7 +196,7 @@ async def test_a_failed_write_is_not_retried(stub: SageMakerStub) -> None:
     stub.expect_error("update_model_package", "InternalFailure", 500)
     adapter = make_adapter(stub)
     with pytest.raises(RegistryUnavailable, match="may or may not have been applied"):
-        await adapter.set_stage(adapter._version(before), Stage.PRODUCTION, actor="x")
+        await adapter.set_stage(adapter._version(before), Stage.PRODUCTION, PromotionContext("x"))
 
 
 async def test_model_card_source_uri_and_record_fields(stub: SageMakerStub) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from adapters.base import RetryPolicy, iterate_pages
+from adapters.protocol import PromotionContext
 from adapters.unity_catalog import UnityCatalogRegistry, factory, load_settings
 from gateway.config import ConfigError, RegistrySettings
 from gateway.domain import Relation, Stage
@@ -163,7 +164,7 @@ async def test_oss_has_a_read_only_lifecycle(oss: UnityCatalogRegistry, uc_oss: 
     assert version is not None
     mark = len(uc_oss.fake.requests)
     with pytest.raises(RegistryRejected) as refused:
-        await oss.set_stage(version, Stage.PRODUCTION, actor="ann")
+        await oss.set_stage(version, Stage.PRODUCTION, PromotionContext("ann"))
     assert "read-only" in refused.value.message and "no aliases" in refused.value.message
     assert uc_oss.fake.requests[mark:] == []  # nothing was sent
 
@@ -198,24 +199,24 @@ async def test_databricks_write_through_moves_aliases(
     await asyncio.to_thread(sdk.registered_models.set_alias, full, "champion", 1)
     v1, v2 = (await databricks.get_version(full, "1")), (await databricks.get_version(full, "2"))
     assert v1 is not None and v2 is not None
-    promoted = await databricks.set_stage(v2, Stage.PRODUCTION, actor="ann")
+    promoted = await databricks.set_stage(v2, Stage.PRODUCTION, PromotionContext("ann"))
     assert (promoted.stage, promoted.native_stage) == (Stage.PRODUCTION, "champion")
     seen = await asyncio.to_thread(sdk.registered_models.get, full, include_aliases=True)
     assert {(a.alias_name, a.version_num) for a in seen.aliases} == {("champion", 2)}  # moved off v1
-    demoted = await databricks.set_stage(promoted, Stage.STAGING, actor="ann")
+    demoted = await databricks.set_stage(promoted, Stage.STAGING, PromotionContext("ann"))
     assert (demoted.stage, demoted.native_stage) == (Stage.STAGING, "challenger")
     seen = await asyncio.to_thread(sdk.registered_models.get, full, include_aliases=True)
     assert {(a.alias_name, a.version_num) for a in seen.aliases} == {("challenger", 2)}
-    draft = await databricks.set_stage(demoted, Stage.DRAFT, actor="ann")
+    draft = await databricks.set_stage(demoted, Stage.DRAFT, PromotionContext("ann"))
     assert draft.stage is Stage.DRAFT and draft.aliases == ()
     with pytest.raises(RegistryRejected) as archived:
-        await databricks.set_stage(draft, Stage.ARCHIVED, actor="ann")
+        await databricks.set_stage(draft, Stage.ARCHIVED, PromotionContext("ann"))
     assert "no archived state" in archived.value.message
 
     uc_databricks.fake.fail_next(503, method="PUT")
     mark = len(uc_databricks.fake.requests)
     with pytest.raises(RegistryUnavailable):
-        await databricks.set_stage(draft, Stage.PRODUCTION, actor="ann")
+        await databricks.set_stage(draft, Stage.PRODUCTION, PromotionContext("ann"))
     puts = [r for r in uc_databricks.fake.requests[mark:] if r.method == "PUT"]
     assert len(puts) == 1  # a write is never retried
 
@@ -228,7 +229,7 @@ async def test_aliases_are_configurable(uc_databricks: UnityCatalogServer) -> No
         await asyncio.to_thread(sdk.registered_models.set_alias, full, "champion", 1)
         version = await adapter.get_version(full, "1")
         assert version is not None and version.stage is Stage.DRAFT  # champion means nothing here
-        staged = await adapter.set_stage(version, Stage.STAGING, actor="cy")
+        staged = await adapter.set_stage(version, Stage.STAGING, PromotionContext("cy"))
         assert staged.stage is Stage.STAGING and set(staged.aliases) == {"champion", "candidate"}
     finally:
         await adapter.aclose()

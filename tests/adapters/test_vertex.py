@@ -16,6 +16,7 @@ for lineage shapes the SDK path does not need, such as parent models).
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -26,9 +27,10 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from adapters.base import RetryPolicy, iterate_pages
+from adapters.protocol import PromotionContext
 from adapters.vertex import VertexRegistry, load_settings
 from gateway.config import RegistrySettings
-from gateway.domain import Relation, Stage
+from gateway.domain import ModelVersion, Relation, Stage
 from gateway.errors import RegistryForbidden, RegistryRejected, RegistryUnavailable
 from gateway.runtime import Gateway
 from gateway.server import create_app
@@ -133,12 +135,21 @@ class VertexSubject:
             self.server.upload, model_name, artifact_uri="gs://vision-models/touched", new_version=True
         )
 
+    async def serve(self, version: ModelVersion) -> str:
+        """``endpoints.deployModel`` of the version to a new endpoint: its resource name."""
+        endpoint_id = str(secrets.randbelow(10**12) + 10**12)  # Vertex endpoint IDs are numbers
+        deploy = self.server.fake.deploy
+        return await asyncio.to_thread(deploy, version.model_name, version.version, endpoint_id)
+
 
 class TestVertexContract(AdapterContract):
     @pytest.fixture
     async def subject(self, vertex_fake: VertexServer) -> AsyncIterator[VertexSubject]:
         # Small pages (the page_size option), so that the contract's listings cross pages.
-        paged = make_adapter(vertex_fake, page_size=CONTRACT_PAGE_SIZE)
+        # Cloud Monitoring is served by the same fake (error rates).
+        paged = make_adapter(
+            vertex_fake, page_size=CONTRACT_PAGE_SIZE, monitoring_endpoint=vertex_fake.base_url
+        )
         yield VertexSubject(paged, vertex_fake)
         await paged.aclose()
 
@@ -222,10 +233,10 @@ async def test_promotion_moves_the_alias_in_one_write(
     await upload(vertex_fake, name, 2)
     v1, v2 = [await adapter.get_version(name, str(i)) for i in (1, 2)]
     assert v1 and v2
-    await adapter.set_stage(v1, Stage.PRODUCTION, actor="alice")
-    await adapter.set_stage(v2, Stage.STAGING, actor="alice")
+    await adapter.set_stage(v1, Stage.PRODUCTION, PromotionContext("alice"))
+    await adapter.set_stage(v2, Stage.STAGING, PromotionContext("alice"))
     mark = len(vertex_fake.fake.requests)
-    promoted = await adapter.set_stage(v2, Stage.PRODUCTION, actor="alice")
+    promoted = await adapter.set_stage(v2, Stage.PRODUCTION, PromotionContext("alice"))
     assert promoted.stage is Stage.PRODUCTION and promoted.native_stage == "production"
     assert "staging" not in promoted.aliases  # one stage alias per version
     assert writes(vertex_fake, mark) == [
@@ -238,7 +249,7 @@ async def test_promotion_moves_the_alias_in_one_write(
     demoted = await adapter.get_version(name, "1")
     assert demoted is not None and demoted.stage is Stage.DRAFT and demoted.aliases == ("default",)
     again = len(vertex_fake.fake.requests)
-    await adapter.set_stage(promoted, Stage.PRODUCTION, actor="alice")
+    await adapter.set_stage(promoted, Stage.PRODUCTION, PromotionContext("alice"))
     assert writes(vertex_fake, again) == []  # already there: nothing to write
 
 
@@ -251,13 +262,13 @@ async def test_promotion_moves_every_production_alias_the_model_uses(vertex_fake
     try:
         v1, v2, v3 = [await adapter.get_version(name, str(i)) for i in (1, 2, 3)]
         assert v1 and v2 and v3
-        await adapter.set_stage(v1, Stage.PRODUCTION, actor="alice")  # "production"
+        await adapter.set_stage(v1, Stage.PRODUCTION, PromotionContext("alice"))  # "production"
         models = vertex_fake.google.projects().locations().models()
         resource = f"projects/{vertex_fake.project}/locations/{vertex_fake.location}/models/{name}@3"
         await asyncio.to_thread(
             models.mergeVersionAliases(name=resource, body={"versionAliases": ["champion"]}).execute
         )
-        promoted = await adapter.set_stage(v2, Stage.PRODUCTION, actor="alice")
+        promoted = await adapter.set_stage(v2, Stage.PRODUCTION, PromotionContext("alice"))
         assert set(promoted.aliases) >= {"production", "champion"}
         stages = {v.version: v.stage for v in (await adapter.list_versions(name)).items}
         assert stages == {"1": Stage.DRAFT, "2": Stage.PRODUCTION, "3": Stage.DRAFT}
@@ -298,16 +309,16 @@ async def test_archive_uses_the_label_and_drops_stage_aliases(
     await upload(vertex_fake, name, 1, labels={"team": "risk"})
     version = await adapter.get_version(name, "1")
     assert version is not None
-    await adapter.set_stage(version, Stage.STAGING, actor="bob")
-    archived = await adapter.set_stage(version, Stage.ARCHIVED, actor="bob")
+    await adapter.set_stage(version, Stage.STAGING, PromotionContext("bob"))
+    archived = await adapter.set_stage(version, Stage.ARCHIVED, PromotionContext("bob"))
     assert archived.stage is Stage.ARCHIVED and archived.native_stage == "stage=archived"
     assert archived.tags == {"team": "risk", "stage": "archived"}  # other labels kept
     assert archived.aliases == ("default",)  # stage aliases gone, default untouched
     patch = next(r for r in reversed(vertex_fake.fake.requests) if r.method == "PATCH")
     assert patch.query == {"updateMask": "labels"} and patch.body["etag"]
-    restored = await adapter.set_stage(archived, Stage.PRODUCTION, actor="bob")
+    restored = await adapter.set_stage(archived, Stage.PRODUCTION, PromotionContext("bob"))
     assert restored.stage is Stage.PRODUCTION and "stage" not in restored.tags
-    draft = await adapter.set_stage(restored, Stage.DRAFT, actor="bob")
+    draft = await adapter.set_stage(restored, Stage.DRAFT, PromotionContext("bob"))
     assert draft.stage is Stage.DRAFT and draft.aliases == ("default",)
 
 
@@ -342,9 +353,9 @@ async def test_stage_mapping_is_configurable(vertex_fake: VertexServer) -> None:
         }
         v3 = await adapter.get_version(name, "3")
         assert v3 is not None
-        archived = await adapter.set_stage(v3, Stage.ARCHIVED, actor="carol")
+        archived = await adapter.set_stage(v3, Stage.ARCHIVED, PromotionContext("carol"))
         assert archived.tags.get("lifecycle") == "retired" and archived.native_stage == "lifecycle=retired"
-        promoted = await adapter.set_stage(archived, Stage.PRODUCTION, actor="carol")
+        promoted = await adapter.set_stage(archived, Stage.PRODUCTION, PromotionContext("carol"))
         assert "champion" in promoted.aliases  # the first configured alias is written, and moved
         assert (await adapter.get_version(name, "1")).stage is Stage.DRAFT  # type: ignore[union-attr]
         # Someone labels the serving version retired in the console: serving resolves
@@ -449,9 +460,11 @@ async def test_writes_are_never_retried(adapter: VertexRegistry, vertex_fake: Ve
     vertex_fake.fake.fail_next(503, method="POST")
     mark = len(vertex_fake.fake.requests)
     with pytest.raises(RegistryUnavailable):
-        await adapter.set_stage(version, Stage.PRODUCTION, actor="dave")
+        await adapter.set_stage(version, Stage.PRODUCTION, PromotionContext("dave"))
     assert len(writes(vertex_fake, mark)) == 1
-    assert (await adapter.set_stage(version, Stage.PRODUCTION, actor="dave")).stage is Stage.PRODUCTION
+    assert (
+        await adapter.set_stage(version, Stage.PRODUCTION, PromotionContext("dave"))
+    ).stage is Stage.PRODUCTION
 
 
 async def test_google_errors_become_coded_registry_errors(vertex_fake: VertexServer) -> None:
@@ -485,7 +498,7 @@ async def test_gateway_syncs_and_serves_a_vertex_registry(vertex_fake: VertexSer
     promoted = make_adapter(vertex_fake)
     version = await promoted.get_version(name, "2")
     assert version is not None
-    await promoted.set_stage(version, Stage.PRODUCTION, actor="e2e")
+    await promoted.set_stage(version, Stage.PRODUCTION, PromotionContext("e2e"))
     await promoted.aclose()
     registry = {"id": REGISTRY, "kind": "vertex", "team": "vision", **vertex_fake.options()}
     settings = make_settings(f"sqlite:///{tmp_path}/mg.db", tmp_path, registries=[registry])

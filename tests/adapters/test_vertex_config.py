@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from adapters.base import AdapterContext, load_factories
+from adapters.base import load_factories
+from adapters.protocol import AdapterContext
 from adapters.vertex import VertexRegistry, factory, load_settings
 from gateway.config import ConfigError, RegistrySettings, settings_from_mapping
 from tests.servers.vertex import VertexServer

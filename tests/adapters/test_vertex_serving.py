@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from adapters.base import ServingReader
+from adapters.protocol import ServingReader
 from adapters.vertex import VertexRegistry
 from adapters.vertex.serving import endpoint_from_wire
 from gateway.domain import Endpoint

@@ -26,7 +26,8 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
-from adapters.base import RetryPolicy, WebhookRejected, iterate_pages
+from adapters.base import RetryPolicy, iterate_pages
+from adapters.protocol import PromotionContext, WebhookRejected
 from adapters.wandb import WandbRegistry, factory, load_settings
 from gateway.auth.principal import Principal
 from gateway.config import ConfigError, RegistrySettings
@@ -53,6 +54,7 @@ pytest.importorskip("wandb", reason="the wandb SDK drives the fake (pip install 
 REGISTRY = "wb"
 FAST_RETRY = RetryPolicy(attempts=4, deadline_seconds=5.0, initial_wait=0.01, max_wait=0.05)
 PROJECT = "training"
+CONTRACT_HOOK_TOKEN = secrets.token_urlsafe(16)
 
 
 def make_adapter(
@@ -134,6 +136,15 @@ class WandbSubject:
         self.adapter = adapter
         self.server = server
 
+    def webhook_delivery(self, model_name: str) -> tuple[dict[str, str], bytes]:
+        """An automation's delivery about the collection, with the configured token."""
+        body = {
+            "event_type": "ADD_ARTIFACT_ALIAS",
+            "artifact_collection_name": model_name,
+            "project_name": "wandb-registry-model",
+        }
+        return {"Authorization": f"Bearer {CONTRACT_HOOK_TOKEN}"}, json.dumps(body).encode()
+
     async def seed(self, models: list[SeedModel]) -> None:
         for m in models:
             for v in m.versions:
@@ -158,7 +169,13 @@ class WandbSubject:
 class TestWandbContract(AdapterContract):
     @pytest.fixture
     async def subject(self, wandb_fake: WandbServer) -> AsyncIterator[WandbSubject]:
-        wb = make_adapter(wandb_fake, registry="model", page_size=WandbSubject.page_size)
+        wb = make_adapter(
+            wandb_fake,
+            registry="model",
+            page_size=WandbSubject.page_size,
+            webhook_token_env="WB_HOOK",
+            environ={**wandb_fake.environ, "WB_HOOK": CONTRACT_HOOK_TOKEN},
+        )
         yield WandbSubject(wb, wandb_fake)
         await wb.aclose()
 
@@ -234,21 +251,21 @@ async def test_an_alias_moves_between_versions(adapter: WandbRegistry, wandb_fak
     for _ in range(2):
         log_and_link(wandb_fake, name)
     v0, v1 = (await adapter.list_versions(name)).items
-    promoted = await adapter.set_stage(v0, Stage.PRODUCTION, actor="alice")
+    promoted = await adapter.set_stage(v0, Stage.PRODUCTION, PromotionContext("alice"))
     assert (promoted.stage, promoted.native_stage) == (Stage.PRODUCTION, "production")
     mark = len(wandb_fake.fake.requests)
-    moved = await adapter.set_stage(v1, Stage.PRODUCTION, actor="alice")
+    moved = await adapter.set_stage(v1, Stage.PRODUCTION, PromotionContext("alice"))
     assert moved.stage is Stage.PRODUCTION
     assert wandb_fake.fake.operations(mark).count("AddAliases") == 1
     before = await adapter.get_version(name, "v0")
     assert before is not None and before.stage is Stage.DRAFT  # W&B moved the alias off it
     seen = await asyncio.to_thread(sdk_version, wandb_fake, name, 1)
     assert "production" in seen.aliases  # the SDK sees it where modelgate put it
-    staged = await adapter.set_stage(moved, Stage.STAGING, actor="alice")
+    staged = await adapter.set_stage(moved, Stage.STAGING, PromotionContext("alice"))
     assert staged.stage is Stage.STAGING and "production" not in staged.aliases
-    archived = await adapter.set_stage(staged, Stage.ARCHIVED, actor="alice")
+    archived = await adapter.set_stage(staged, Stage.ARCHIVED, PromotionContext("alice"))
     assert archived.stage is Stage.ARCHIVED and "staging" not in archived.aliases
-    restored = await adapter.set_stage(archived, Stage.DRAFT, actor="alice")
+    restored = await adapter.set_stage(archived, Stage.DRAFT, PromotionContext("alice"))
     assert restored.stage is Stage.DRAFT and restored.tags == {}
 
 
@@ -261,12 +278,14 @@ async def test_a_protected_alias_is_refused_with_the_registrys_message(
     wandb_fake.fake.protected_aliases.add("production")
     mark = len(wandb_fake.fake.requests)
     with pytest.raises(RegistryForbidden) as refused:
-        await adapter.set_stage(version, Stage.PRODUCTION, actor="bob")
+        await adapter.set_stage(version, Stage.PRODUCTION, PromotionContext("bob"))
     assert refused.value.status == 403 and "'production' is protected" in refused.value.message
     assert wandb_fake.fake.operations(mark).count("AddAliases") == 1  # never retried
     admin = make_adapter(wandb_fake, registry="model", environ={"WANDB_KEY": wandb_fake.admin_key})
     try:
-        assert (await admin.set_stage(version, Stage.PRODUCTION, actor="admin")).stage is Stage.PRODUCTION
+        assert (
+            await admin.set_stage(version, Stage.PRODUCTION, PromotionContext("admin"))
+        ).stage is Stage.PRODUCTION
     finally:
         await admin.aclose()
 
@@ -288,7 +307,7 @@ async def test_a_429_is_waited_out_and_a_write_is_not_retried(
     wandb_fake.fake.fail_next(429, operation="AddAliases")
     mark = len(wandb_fake.fake.requests)
     with pytest.raises(RegistryUnavailable):
-        await adapter.set_stage(version, Stage.STAGING, actor="eve")
+        await adapter.set_stage(version, Stage.STAGING, PromotionContext("eve"))
     assert wandb_fake.fake.operations(mark).count("AddAliases") == 1
 
 

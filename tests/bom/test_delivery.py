@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from adapters.base import RegistrationRequest, iterate_pages
+from adapters.protocol import PromotionContext
 from gateway.auth.principal import Principal
 from gateway.catalogue.index import SearchFilter
 from gateway.demo import seed_demo
@@ -54,7 +55,7 @@ async def served(database_url: str, tmp_path: Path) -> AsyncIterator[tuple[Gatew
         (version,) = [
             v async for v in iterate_pages(lambda t: gw.adapters["secret"].list_versions("classified", t))
         ]
-        await gw.adapters["secret"].set_stage(version, Stage.PRODUCTION, actor="setup")
+        await gw.adapters["secret"].set_stage(version, Stage.PRODUCTION, PromotionContext("setup"))
         assert classified == version.uri
         # An open version whose parent is restricted: its BOM must not name the parent.
         await register(gw, "platform", "child", parent="mg://secret/classified/1")

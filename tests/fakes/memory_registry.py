@@ -14,7 +14,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from adapters.base import ChangeSet, Health, Page, decode_token, encode_token
+from adapters.base import decode_token, encode_token
+from adapters.protocol import ChangeSet, Health, Page, PromotionContext
 from gateway.config import RegistrySettings
 from gateway.domain import LineageEdge, Model, ModelVersion, Stage, record_edges
 from gateway.errors import RegistryRejected, RegistryUnavailable
@@ -124,7 +125,7 @@ class MemoryRegistry:
         await self._call("lineage")
         return record_edges(version)  # what the record says, as the native registry does
 
-    async def set_stage(self, version: ModelVersion, stage: Stage, *, actor: str) -> ModelVersion:
+    async def set_stage(self, version: ModelVersion, stage: Stage, context: PromotionContext) -> ModelVersion:
         await self._call("set_stage")
         versions = self.versions[version.model_name]
         if stage is Stage.PRODUCTION:  # one PRODUCTION version per model, as the real adapters keep

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from adapters.base import RegistrationRequest
+from adapters.protocol import RegistrationRequest
 from gateway.auth.principal import Principal
 from gateway.codec import version_from_dict, version_to_dict
 from gateway.domain import CodeRef, DatasetRef, ModelCard, ModelVersion, Stage

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.protocol import PromotionContext
 from gateway.domain import CodeRef, DatasetRef, Deployment, ModelCard, ModelVersion, Stage
 from gateway.evidence.gather import gather
 from gateway.evidence.render import render
@@ -251,7 +252,7 @@ async def test_the_inventory_counts_each_production_version_s_gaps(annexed: Gate
     version = await register(
         annexed, "credit-scoring", **dict(DOCUMENTED, tags={STANDARDS_TAG: "ISO/IEC 42001"})
     )
-    await annexed.adapters["platform"].set_stage(version, Stage.PRODUCTION, actor="setup")
+    await annexed.adapters["platform"].set_stage(version, Stage.PRODUCTION, PromotionContext("setup"))
     await register(annexed, "churn", **DOCUMENTED)  # a draft: no production version
     await annexed.sync.refresh_model("platform", "credit-scoring")
     await annexed.sync.refresh_model("platform", "churn")

@@ -13,7 +13,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 from sqlalchemy import delete, select, update
 
-from adapters.base import RegistrationRequest
+from adapters.protocol import RegistrationRequest
 from gateway.cli import main
 from gateway.config import ConfigError
 from gateway.domain import ModelVersion

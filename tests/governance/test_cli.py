@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.protocol import PromotionContext
 from gateway.cli import main
 from gateway.domain import ModelCard, Stage
 from tests.governance.conftest import POLICIES, complete, register, write_policies
@@ -49,7 +50,7 @@ def setup(tmp_path: Path) -> tuple[Path, Path]:
         try:
             await register(gw, "fraud", **complete())
             bad = await register(gw, "fraud", **complete(model_card=ModelCard()))
-            await gw.adapters["platform"].set_stage(bad, Stage.PRODUCTION, actor="ops")  # type: ignore[call-arg]
+            await gw.adapters["platform"].set_stage(bad, Stage.PRODUCTION, PromotionContext("ops"))
             await gw.sync.refresh_model("platform", "fraud")
         finally:
             await gw.aclose()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from adapters.protocol import PromotionContext
 from gateway.catalogue.index import SearchFilter
 from gateway.domain import ModelCard, Stage
 from gateway.governance import audit
@@ -36,7 +37,7 @@ async def test_compliance_follows_the_catalogue(gov: Gateway) -> None:
     good = await register(gov, "fraud", **complete(metrics={"auc": 0.7}))
     assert await stored(gov, good.uri) == (True, ["min-auc"])  # a warning only
     # Moving to production outside modelgate: the sync re-evaluates in the same transaction.
-    await gov.adapters["platform"].set_stage(good, Stage.PRODUCTION, actor="ops")  # type: ignore[call-arg]
+    await gov.adapters["platform"].set_stage(good, Stage.PRODUCTION, PromotionContext("ops"))
     await gov.sync.refresh_model("platform", "fraud")
     assert await stored(gov, good.uri) == (True, ["min-auc"])
     bare = await register(gov, "fraud", **complete(model_card=ModelCard()))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.protocol import PromotionContext
 from gateway.domain import ModelCard, Stage
 from gateway.governance import audit
 from gateway.governance.csvfile import csv_line, safe_cell
@@ -50,7 +51,7 @@ def test_csv_line_writes_numbers_bare_and_text_quoted() -> None:
 
 async def test_a_recorded_endpoint_named_as_a_formula_is_neutralised_in_the_inventory(gov: Gateway) -> None:
     v = await register(gov, "fraud", **complete())
-    await gov.adapters["platform"].set_stage(v, Stage.PRODUCTION, actor="ops")  # type: ignore[call-arg]
+    await gov.adapters["platform"].set_stage(v, Stage.PRODUCTION, PromotionContext("ops"))
     await gov.sync.refresh_model("platform", "fraud")
     async with graphql_client(gov, "alice") as client:
         recorded = await client.post("/deployments", json={"uri": v.uri, "endpoint": FORMULA})
@@ -82,7 +83,7 @@ async def test_report_csv_neutralises_a_policy_message(database_url: str, tmp_pa
     gw = await open_gateway(database_url, tmp_path, write_policies(tmp_path, policies))
     try:
         v = await register(gw, "fraud", **complete(model_card=ModelCard()))
-        await gw.adapters["platform"].set_stage(v, Stage.PRODUCTION, actor="ops")  # type: ignore[call-arg]
+        await gw.adapters["platform"].set_stage(v, Stage.PRODUCTION, PromotionContext("ops"))
         await gw.sync.refresh_model("platform", "fraud")
         async with graphql_client(gw, "audrey") as client:
             violations = rows((await client.get("/reports/compliance.csv")).text)

@@ -8,6 +8,7 @@ import asyncio
 
 import pytest
 
+from adapters.protocol import PromotionContext
 from gateway.auth.principal import Principal
 from gateway.domain import ModelCard, Stage
 from gateway.errors import BadInput, Conflict, Forbidden, NotFound, RegistryUnavailable
@@ -215,7 +216,7 @@ async def test_remote_registry_write_through_and_failure(gov: Gateway) -> None:
 
 async def test_a_stage_changed_outside_modelgate_is_audited_as_synced(gov: Gateway) -> None:
     v = await register(gov, "fraud", **complete())
-    await gov.adapters["platform"].set_stage(v, Stage.STAGING, actor="someone")  # type: ignore[call-arg]
+    await gov.adapters["platform"].set_stage(v, Stage.STAGING, PromotionContext("someone"))
     await gov.sync.refresh_model("platform", "fraud")
     page = await audit.query_events(gov.database, audit.AuditFilter(action="stage.synced"), 10, None)
     assert [(e.subject, e.details["from"], e.details["to"]) for e in page.events] == [

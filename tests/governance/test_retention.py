@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from adapters.protocol import PromotionContext
 from gateway.domain import Stage, utcnow
 from gateway.governance import audit
 from gateway.runtime import Gateway
@@ -14,7 +15,7 @@ from tests.governance.conftest import complete, register
 async def test_plan_then_apply(gov: Gateway) -> None:
     old = [await register(gov, "fraud", **complete()) for _ in range(3)]  # fraud 1..3, DRAFT
     live = await register(gov, "nlp", registry="research", **complete())
-    await gov.adapters["research"].set_stage(live, Stage.PRODUCTION, actor="ops")  # type: ignore[call-arg]
+    await gov.adapters["research"].set_stage(live, Stage.PRODUCTION, PromotionContext("ops"))
     await gov.sync.refresh_model("research", "nlp")
     await register(gov, "nlp", registry="research", **complete())  # nlp 2 (DRAFT, newest)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.base import ReferenceMatch
+from adapters.protocol import ReferenceMatch
 from gateway.config import RegistrySettings
 from gateway.lineage.uris import ReferenceResolver, is_reference
 

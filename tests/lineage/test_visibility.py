@@ -12,7 +12,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 from starlette.requests import Request
 
-from adapters.base import RegistrationRequest
+from adapters.protocol import RegistrationRequest
 from gateway.auth.principal import Principal
 from gateway.domain import DatasetRef, ModelVersion
 from gateway.runtime import Gateway

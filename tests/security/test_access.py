@@ -13,7 +13,7 @@ import httpx
 import pytest
 from starlette.requests import Request
 
-from adapters.base import RegistrationRequest
+from adapters.protocol import RegistrationRequest
 from gateway.auth.principal import Principal
 from gateway.domain import CodeRef, DatasetRef, Deployment, ModelVersion
 from gateway.runtime import Gateway

@@ -23,7 +23,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from adapters.base import AdapterContext, ChangeSet, Health, JsonHttpClient, Page, RetryPolicy, load_factories
+from adapters.base import JsonHttpClient, RetryPolicy, load_factories
+from adapters.protocol import AdapterContext, ChangeSet, Health, Page, PromotionContext
 from gateway.config import RegistrySettings
 from gateway.domain import LineageEdge, Model, ModelVersion, Stage
 from gateway.errors import RegistryError, RegistryRejected, RegistryUnavailable
@@ -106,7 +107,7 @@ class HttpRegistry:
     async def lineage(self, version: ModelVersion) -> list[LineageEdge]:
         return []
 
-    async def set_stage(self, version: ModelVersion, stage: Stage, *, actor: str) -> ModelVersion:
+    async def set_stage(self, version: ModelVersion, stage: Stage, context: PromotionContext) -> ModelVersion:
         raise RegistryRejected(self.registry_id, "read-only")
 
     async def health(self) -> Health:

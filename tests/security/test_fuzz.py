@@ -34,7 +34,7 @@ from graphql import (
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from adapters.base import RegistrationRequest
+from adapters.protocol import RegistrationRequest
 from gateway.api.schema import schema
 from gateway.domain import DatasetRef, ModelVersion
 from gateway.runtime import Gateway

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.base import RegistrationRequest
+from adapters.protocol import RegistrationRequest
 from gateway.api.schema import schema
 from gateway.domain import ModelVersion, Stage, utcnow
 from gateway.runtime import Gateway

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from starlette.requests import Request
 
-from adapters.base import RegistrationRequest
+from adapters.protocol import RegistrationRequest
 from gateway.api.types import to_global_id
 from gateway.auth.principal import Principal
 from gateway.domain import DatasetRef, ModelVersion

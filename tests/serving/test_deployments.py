@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from adapters.protocol import PromotionContext
 from gateway.runtime import Gateway
 from tests.governance.conftest import register
 from tests.governance.test_graphql import graphql_client
@@ -123,7 +124,7 @@ async def test_a_production_version_serving_nothing_is_a_warning(gov: Gateway) -
     adapter = gov.adapters["platform"]
     stored = await gov.index.get_version(new.uri)
     assert stored is not None
-    await adapter.set_stage(stored, Stage.PRODUCTION, actor="ops")
+    await adapter.set_stage(stored, Stage.PRODUCTION, PromotionContext("ops"))
     await gov.sync.sync_registry("platform", full=True)
     compliance = await gov.governance.stored_compliance([new.uri, old.uri])
     assert "modelgate.production-not-serving" in {v.policy for v in compliance[new.uri].violations}

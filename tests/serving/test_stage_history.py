@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from adapters.protocol import PromotionContext
 from gateway.auth.principal import Principal
 from gateway.domain import Stage, utcnow
 from gateway.governance.promotions import PromotionStatus
@@ -55,7 +56,7 @@ async def test_history_records_syncs_and_promotions_oldest_first(gov: Gateway) -
     # A change made in the registry itself, which the next sync sees.
     stored = await gov.index.get_version(v.uri)
     assert stored is not None
-    await gov.adapters["platform"].set_stage(stored, Stage.ARCHIVED, actor="console")
+    await gov.adapters["platform"].set_stage(stored, Stage.ARCHIVED, PromotionContext("console"))
     await gov.sync.sync_registry("platform", full=True)
 
     rows = await history(gov, v.uri)

@@ -10,7 +10,6 @@ import respx
 
 from adapters.base import (
     JsonHttpClient,
-    Page,
     RetryPolicy,
     decode_token,
     encode_token,
@@ -18,6 +17,7 @@ from adapters.base import (
     retry_read,
     to_utc,
 )
+from adapters.protocol import Page
 from gateway.errors import RegistryError, RegistryRejected, RegistryUnavailable
 
 FAST = RetryPolicy(attempts=4, deadline_seconds=5, initial_wait=0.001, max_wait=0.01)

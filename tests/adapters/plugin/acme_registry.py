@@ -1,15 +1,16 @@
 """A third-party registry adapter, as another team would publish it: the package
 ``acme-registry`` with the entry point ``modelgate.adapters: acme =
-acme_registry:factory``. ``tests/adapters/test_plugin_entry_point.py`` installs
-it from this source into a directory outside ``adapters/`` and puts that on
-``sys.path``; nothing in ``gateway/`` or ``adapters/`` names it.
+acme_registry:factory``. It is the example ``docs/writing-an-adapter.md`` walks
+through; ``tests/adapters/test_plugin_entry_point.py`` installs it from this
+source into a directory outside ``adapters/``, puts that on ``sys.path`` and runs
+the adapter contract against it. Nothing in ``gateway/`` or ``adapters/`` names it.
 
-It uses only what a plugin may: ``adapters.base``, ``gateway.domain``,
-``gateway.config``, ``gateway.errors``. The "server" is an in-process store, the
-registry's own side, which tests fill through ``SERVERS`` as a team would
-through the registry's client. References look like
-``acme://<account>/<model>/v<version>`` and belong to the registry configured
-with that ``account``.
+It uses only what a plugin may: the contract (``adapters.protocol``), the shared
+helpers (``adapters.base``), and ``gateway.domain``, ``gateway.config``,
+``gateway.errors``. The "server" is an in-process store, the registry's own
+side, which tests fill through ``SERVERS`` as a team would through the
+registry's client. References look like ``acme://<account>/<model>/v<version>``
+and belong to the registry configured with that ``account``.
 """
 
 from __future__ import annotations
@@ -17,18 +18,19 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from adapters.base import (
+from adapters.base import archive_other_production, decode_token, encode_token
+from adapters.protocol import (
     AdapterContext,
     ChangeSet,
     Health,
     Page,
+    PromotionContext,
     ReferenceMatch,
-    archive_other_production,
-    decode_token,
-    encode_token,
+    ReferenceParser,
 )
 from gateway.config import ConfigError, RegistrySettings
 from gateway.domain import DatasetRef, LineageEdge, Model, ModelVersion, Stage, record_edges
+from gateway.errors import RegistryNotFound
 
 PAGE = 2  # small, so that every listing crosses pages
 REFERENCE = re.compile(r"^acme://(?P<account>[^/]+)/(?P<model>[^/]+)/v(?P<version>[0-9]+)$")
@@ -76,12 +78,15 @@ def _page(items: list, token: str | None) -> tuple[list, str | None]:  # type: i
 
 
 class AcmeRegistry:
+    """``RegistryAdapter``, and the optional ``SourceLinker``."""
+
     kind = "acme"
 
-    def __init__(self, registry_id: str, server: AcmeServer, team: str | None):
+    def __init__(self, registry_id: str, server: AcmeServer, team: str | None, account: str):
         self.registry_id = registry_id
         self.server = server
         self.team = team
+        self.account = account
 
     def _model(self, name: str) -> Model:
         raw = self.server.models[name]
@@ -139,7 +144,7 @@ class AcmeRegistry:
         current = await self.get_version(version.model_name, version.version)
         return record_edges(current) if current else []
 
-    async def set_stage(self, version: ModelVersion, stage: Stage, *, actor: str) -> ModelVersion:
+    async def set_stage(self, version: ModelVersion, stage: Stage, context: PromotionContext) -> ModelVersion:
         for raw in self.server.versions.get(version.model_name, []):
             if raw["number"] == version.version:
                 raw["state"] = WORDS[stage]
@@ -147,10 +152,10 @@ class AcmeRegistry:
                 written = self._version(version.model_name, raw)
                 if stage is Stage.PRODUCTION:
                     await archive_other_production(
-                        self, written, lambda other: self.set_stage(other, Stage.ARCHIVED, actor=actor)
+                        self, written, lambda other: self.set_stage(other, Stage.ARCHIVED, context)
                     )
                 return written
-        raise LookupError(version.uri)
+        raise RegistryNotFound(self.registry_id, f"{version.uri} does not exist")
 
     async def health(self) -> Health:
         return Health(True)
@@ -158,8 +163,16 @@ class AcmeRegistry:
     async def aclose(self) -> None:
         pass
 
+    # SourceLinker (optional): where a person finds the model in Acme's own UI.
+    def source_url(self, model_name: str, version: str | None = None) -> str | None:
+        page = f"https://console.acme.example/{self.account}/models/{model_name}"
+        return f"{page}/v{version}" if version else page
 
-class AcmeFactory:
+
+class AcmeFactory(ReferenceParser):
+    """The entry point's object. Subclassing ``ReferenceParser`` declares the
+    capability and inherits the defaults of its optional members."""
+
     kind = "acme"
 
     def validate(self, registry: RegistrySettings) -> None:
@@ -168,8 +181,8 @@ class AcmeFactory:
 
     def create(self, registry: RegistrySettings, context: AdapterContext) -> AcmeRegistry:
         self.validate(registry)
-        server = SERVERS.setdefault(str(registry.options["account"]), AcmeServer())
-        return AcmeRegistry(registry.id, server, registry.team)
+        account = str(registry.options["account"])
+        return AcmeRegistry(registry.id, SERVERS.setdefault(account, AcmeServer()), registry.team, account)
 
     # ReferenceParser: lineage resolves acme:// references with no change to the core.
     def is_reference(self, text: str) -> bool:
