@@ -26,12 +26,13 @@ from gateway.api.errors import INTERNAL_MESSAGE
 from gateway.auth.errors import AuthUnavailable, Unauthenticated
 from gateway.auth.middleware import AuthMiddleware, PrincipalResolver, authenticator_for, www_authenticate
 from gateway.config import Settings
-from gateway.endpoints import bom, graphql, probes, uploads, webhooks
+from gateway.endpoints import bom, graphql, mlflow, probes, uploads, webhooks
 from gateway.governance.http import routes as governance_routes
 from gateway.http_budgets import HeaderBudget
 from gateway.http_errors import error_response, request_id_of
 from gateway.http_guard import RequestGuard
 from gateway.lineage.http import routes as lineage_routes
+from gateway.mlflow_api.errors import MlflowApiError
 from gateway.observability import Metrics, RequestContextMiddleware
 from gateway.personas import Persona, demo_personas, with_personas
 from gateway.runtime import Gateway
@@ -46,11 +47,23 @@ def reject_unauthenticated(request: Request, exc: Unauthenticated | AuthUnavaila
     request_id = request_id_of(request)
     if isinstance(exc, AuthUnavailable):
         log.error("authentication unavailable (request %s): %s", request_id, exc.message)
+        if _is_mlflow(request):
+            return mlflow.mlflow_error_response(
+                request, MlflowApiError("TEMPORARILY_UNAVAILABLE", exc.message)
+            )
         return error_response(503, exc.code, exc.message, request_id)
     log.info("unauthenticated request %s to %s: %s", request_id, request.url.path, exc.message)
-    return error_response(
-        401, exc.code, exc.message, request_id, headers={"www-authenticate": www_authenticate(exc)}
-    )
+    challenge = {"www-authenticate": www_authenticate(exc)}
+    if _is_mlflow(request):
+        return mlflow.mlflow_error_response(
+            request, MlflowApiError("UNAUTHENTICATED", exc.message), challenge
+        )
+    return error_response(401, exc.code, exc.message, request_id, headers=challenge)
+
+
+def _is_mlflow(request: Request) -> bool:
+    """MLflow's clients read MLflow's error shape only."""
+    return request.url.path == mlflow.PREFIX or request.url.path.startswith(mlflow.PREFIX + "/")
 
 
 # Starlette's own refusals (no such route, method not allowed) in the one shape.
@@ -65,6 +78,8 @@ async def http_exception(request: Request, exc: Exception) -> Response:
 
 async def internal_error(request: Request, _exc: Exception) -> Response:
     """An unhandled fault: the shape, no detail (Starlette re-raises it for the server's log)."""
+    if _is_mlflow(request):
+        return mlflow.mlflow_error_response(request, MlflowApiError("INTERNAL_ERROR", INTERNAL_MESSAGE))
     return error_response(500, "INTERNAL_SERVER_ERROR", INTERNAL_MESSAGE, request_id_of(request))
 
 
@@ -154,6 +169,7 @@ def create_app(
             *governance_routes(),
             *lineage_routes(),
             *serving_routes(),
+            *mlflow.routes(),
             Route("/metrics", probes.metrics),
             *ui_routes(personas),
         ],
