@@ -173,6 +173,19 @@ async def _transition(request: Request, p: Params) -> dict[str, Any]:
     )
 
 
+async def _create_model(request: Request, p: Params) -> dict[str, Any]:
+    return await service.create_registered_model(
+        gateway_of(request), await current_principal(request), p.text("name")
+    )
+
+
+async def _create_version(request: Request, p: Params) -> dict[str, Any]:
+    return await service.create_model_version(
+        gateway_of(request), await current_principal(request),
+        p.text("name"), p.text("source"), p.text("run_id"), p.text("description"), p.values.get("tags") or [],
+    )  # fmt: skip
+
+
 def _refused(why: str) -> Callable[[Request], Awaitable[Response]]:
     """An MLflow endpoint modelgate does not serve: NOT_IMPLEMENTED (501, which MLflow's
     client does not retry), whatever the parameters."""
@@ -204,6 +217,19 @@ ENDPOINTS: list[tuple[str, list[str], Handler, Sequence[str]]] = [
     ("/model-versions/get-download-uri", ["GET"], _download_uri, ("name", "version")),
     ("/registered-models/alias", ["GET"], _by_alias, ("name", "alias")),
     ("/registered-models/alias", ["POST"], _set_alias, ("name", "alias", "version")),
+    # Native registries only: a model is created with its first version.
+    (
+        "/registered-models/create",
+        ["POST"],
+        _create_model,
+        ("name", "tags", "description", "deployment_job_id"),
+    ),
+    (
+        "/model-versions/create",
+        ["POST"],
+        _create_version,
+        ("name", "source", "run_id", "tags", "run_link", "description", "model_id"),
+    ),
     (
         "/model-versions/transition-stage",
         ["POST"],
@@ -212,13 +238,11 @@ ENDPOINTS: list[tuple[str, list[str], Handler, Sequence[str]]] = [
     ),
 ]
 REFUSED = [
-    "/registered-models/create",
     "/registered-models/rename",
     "/registered-models/update",
     "/registered-models/delete",
     "/registered-models/set-tag",
     "/registered-models/delete-tag",
-    "/model-versions/create",
     "/model-versions/update",
     "/model-versions/delete",
     "/model-versions/set-tag",

@@ -14,11 +14,12 @@ import hashlib
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from adapters.base import RegistrationRequest
 from gateway.auth.access import AccessPolicy
 from gateway.auth.principal import Principal
 from gateway.catalogue.search import SearchFilter, SortOrder
 from gateway.cursors import decode_cursor
-from gateway.domain import ModelVersion, RegistryKind, Stage
+from gateway.domain import ModelVersion, RegistryKind, Stage, model_uri
 from gateway.errors import GatewayError, NotFound
 from gateway.governance.promotions import PromotionRequest, PromotionStatus
 from gateway.mlflow_api import views
@@ -28,6 +29,7 @@ from gateway.mlflow_api.names import (
     MLFLOW_STAGE,
     STAGE_ALIASES,
     model_uri_of,
+    split_name,
     stage_of_word,
     version_uri_of,
 )
@@ -353,3 +355,65 @@ async def transition_model_version_stage(
         found = await _visible_version(gw, access, name, version)
     reason = f"MLflow client: transition {name} version {version} to {MLFLOW_STAGE[stage]}"
     return {"model_version": views.model_version(await _promote(gw, principal, found.uri, stage, reason))}
+
+
+# --- native registration -------------------------------------------------------------
+
+
+def _tags_of(raw: Sequence[Any]) -> dict[str, str]:
+    tags: dict[str, str] = {}
+    for tag in raw:
+        if not isinstance(tag, dict) or not isinstance(tag.get("key"), str) or not tag["key"]:
+            raise invalid("Invalid value for parameter 'tags': a list of {key, value}")
+        tags[tag["key"]] = str(tag.get("value") or "")
+    return tags
+
+
+async def _writable_registry(gw: Gateway, principal: Principal, registry_id: str) -> None:
+    """The registry exists and ``principal`` is of its team (as registerModelVersion asks)."""
+    gw.adapter(registry_id)  # NOT_FOUND for an unknown registry, before permissions
+    registry = gw.settings.registry(registry_id)
+    if registry is not None:
+        gw.access(principal).require_registry_team(registry)
+
+
+async def create_registered_model(gw: Gateway, principal: Principal, name: str | None) -> dict[str, Any]:
+    """A native model is created with its first version: this only checks that one
+    may be (``mlflow.register_model`` calls it first, and goes on when the model exists)."""
+    registry_id, model = split_name(name)
+    async with mlflow_errors():
+        await _writable_registry(gw, principal, registry_id)
+        if await gw.index.get_models([model_uri(registry_id, model)], gw.access(principal).visibility):
+            raise MlflowApiError("RESOURCE_ALREADY_EXISTS", f"Registered Model (name={name}) already exists.")
+    return {"registered_model": {"name": name, "tags": [], "aliases": []}}
+
+
+async def create_model_version(
+    gw: Gateway,
+    principal: Principal,
+    name: str | None,
+    source: str | None,
+    run_id: str | None,
+    description: str | None,
+    tags: Sequence[Any],
+) -> dict[str, Any]:
+    """A new version in a native registry (other registries take versions through
+    their own tools: INVALID_PARAMETER_VALUE saying so)."""
+    registry_id, model = split_name(name)
+    if not source:
+        raise invalid("Missing value for required parameter 'source'.")
+    version = ModelVersion(
+        registry_id=registry_id,
+        model_name=model,
+        version="0",
+        description=description,
+        artifact_uri=source,
+        tags=_tags_of(tags),
+        native={"run_id": run_id} if run_id else {},
+    )
+    async with mlflow_errors():
+        await _writable_registry(gw, principal, registry_id)
+        created = await gw.register_version(
+            registry_id, RegistrationRequest(model_name=model, version=version, actor=principal.name)
+        )
+    return {"model_version": views.model_version(created)}

@@ -313,3 +313,30 @@ def test_an_outsider_sees_a_restricted_model_as_absent(
     assert answers[0] == answers[2] and answers[1] == answers[3]
     assert answers[0][0] == "RESOURCE_DOES_NOT_EXIST"
     assert outsider.search_model_versions(f"name = '{secret}'") == []
+
+
+def test_native_registration_through_the_mlflow_client(
+    federation: Federation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlflow.exceptions import MlflowException
+
+    fed = federation
+    name = f"platform.new-{fed.adder}"
+    client = _client(fed, monkeypatch, "ci")
+    client.create_registered_model(name)
+    created = client.create_model_version(
+        name, "s3://models/new/1", run_id="run-7", tags={"owner": "ci"}, await_creation_for=0
+    )
+    assert (created.name, created.version, created.current_stage) == (name, "1", "None")
+    read = client.get_model_version(name, "1")
+    assert (read.source, read.run_id, read.tags) == ("s3://models/new/1", "run-7", {"owner": "ci"})
+    with pytest.raises(MlflowException) as raised:
+        client.create_registered_model(name)
+    assert raised.value.error_code == "RESOURCE_ALREADY_EXISTS"
+    admin = _client(fed, monkeypatch, "admin")
+    with pytest.raises(MlflowException) as raised:  # remote registries take versions in their own tools
+        admin.create_model_version(f"ads.{fed.group}", "s3://m/2", await_creation_for=0)
+    assert raised.value.error_code == "INVALID_PARAMETER_VALUE"
+    with pytest.raises(MlflowException) as raised:
+        _client(fed, monkeypatch, "outsider").create_model_version(name, "s3://m/3", await_creation_for=0)
+    assert raised.value.error_code == "PERMISSION_DENIED"
