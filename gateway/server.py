@@ -183,6 +183,7 @@ def create_app(
                 check_origin=settings.auth.mode == "none",
                 raw_body_prefixes=RAW_BODY_PREFIXES,
                 signed_prefixes=SIGNED_PREFIXES,
+                error_shapes={mlflow.PREFIX + "/": mlflow.refusal_bytes},
             ),
             Middleware(AuthMiddleware, authenticate=authenticate, reject=reject_unauthenticated),
         ],

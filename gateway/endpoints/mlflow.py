@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +40,15 @@ def mlflow_error_response(
         status_code=error.status,
         headers={**(headers or {}), REQUEST_ID_HEADER: request_id_of(request)},
     )
+
+
+# The request guard's refusals (gateway.http_guard) in MLflow's words; its status stays.
+GUARD_CODES = {"UNSUPPORTED_MEDIA_TYPE": "BAD_REQUEST", "FORBIDDEN": "PERMISSION_DENIED"}
+
+
+def refusal_bytes(code: str, message: str, _request_id: str, _extensions: Mapping[str, str]) -> bytes:
+    """The body of a refusal sent before any route runs, as MLflow's clients read it."""
+    return json.dumps({"error_code": GUARD_CODES.get(code, "BAD_REQUEST"), "message": message}).encode()
 
 
 @dataclass(frozen=True)

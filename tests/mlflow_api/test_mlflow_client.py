@@ -247,6 +247,16 @@ def test_errors_come_in_mlflows_shape(federation: Federation, monkeypatch: pytes
         ),
         (httpx.post(f"{api}/model-versions/set-tag", json={}, headers=headers), 501, "NOT_IMPLEMENTED"),
         (httpx.get(f"{api}/registered-models/search"), 401, "UNAUTHENTICATED"),
+        (httpx.get(f"{api}/registered-models/search", auth=("ci", "wrong")), 401, "UNAUTHENTICATED"),
+        (
+            httpx.post(
+                f"{api}/registered-models/alias",
+                content="{}",
+                headers={**headers, "content-type": "text/plain"},
+            ),
+            415,
+            "BAD_REQUEST",
+        ),
         (
             httpx.get(f"{api}/registered-models/search", headers={"authorization": "Bearer nope"}),
             401,
