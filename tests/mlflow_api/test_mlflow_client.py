@@ -343,6 +343,15 @@ def test_native_registration_through_the_mlflow_client(
     with pytest.raises(MlflowException) as raised:
         client.create_registered_model(name)
     assert raised.value.error_code == "RESOURCE_ALREADY_EXISTS"
+    # A stage transition the policies let through at once: answered with the moved version.
+    moved = client.transition_model_version_stage(name, "1", "Staging")
+    assert (moved.version, moved.current_stage, moved.aliases) == ("1", "Staging", ["staging"])
+    with pytest.raises(MlflowException) as raised:
+        client.transition_model_version_stage(name, "1", "Prod")
+    assert raised.value.error_code == "INVALID_PARAMETER_VALUE"
+    with pytest.raises(MlflowException) as raised:
+        client.set_registered_model_alias(name, "champion", "1")
+    assert raised.value.error_code == "INVALID_PARAMETER_VALUE" and "registry itself" in raised.value.message
     admin = _client(fed, monkeypatch, "admin")
     with pytest.raises(MlflowException) as raised:  # remote registries take versions in their own tools
         admin.create_model_version(f"ads.{fed.group}", "s3://m/2", await_creation_for=0)
