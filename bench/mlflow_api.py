@@ -12,6 +12,9 @@ serves the gateway, then times one call at a time (median of ``--rounds``):
 - the first page (``max_results=100``, MLflow's default);
 - a filtered search (``name ILIKE '%<digits>%'``, one model matches);
 - a walk over every model (``max_results=1000``, following page tokens).
+
+The gateway's search cache is on as shipped; ``--no-search-cache`` makes every
+search run.
 """
 
 from __future__ import annotations
@@ -59,6 +62,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument(
+        "--no-search-cache", action="store_true", help="every search runs (cache.search_ttl_seconds = 0)"
+    )
     args = parser.parse_args()
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     from mlflow import MlflowClient
@@ -72,7 +78,8 @@ def main() -> None:
         config = workdir / "gateway.toml"
         config.write_text(
             f'[storage]\nurl = "sqlite:///{workdir}/gateway.db"\nartifacts_dir = "{workdir}/artifacts"\n'
-            f'[[registries]]\nid = "ml"\nkind = "mlflow"\nteam = "ml"\nurl = "{server.url}"\n'
+            + ("[cache]\nsearch_ttl_seconds = 0\n" if args.no_search_cache else "")
+            + f'[[registries]]\nid = "ml"\nkind = "mlflow"\nteam = "ml"\nurl = "{server.url}"\n'
             "fetch_run_details = false\nsync_interval_seconds = 3600\n"
         )
         subprocess.run(
