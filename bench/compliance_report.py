@@ -48,7 +48,7 @@ from gateway.domain import (
 )
 from gateway.governance import reports
 from gateway.governance.compliance import ComplianceRecorder
-from gateway.governance.evaluation import Evaluator
+from gateway.governance.evaluator import Evaluator
 from gateway.governance.policies import parse_policies
 from gateway.store.database import Database
 

@@ -374,10 +374,21 @@ def parse_section(cls: type[T], raw: Mapping[str, Any], key: str, *, also_known:
     return cls(**values)
 
 
-def registry_options(cls: type[T], registry: RegistrySettings) -> T:
+def registry_options(cls: type[T], registry: RegistrySettings, *, secrets: Iterable[str] = ()) -> T:
     """An adapter's options for ``registry``, parsed into ``cls``: unknown keys are
-    errors that list the adapter's keys and the keys every registry has."""
+    errors that list the adapter's keys and the keys every registry has. A secret
+    of ``secrets`` given inline is refused first, with the advice an "unknown key"
+    would hide."""
+    refuse_inline_secrets(registry.options, registry.key, secrets)
     return parse_section(cls, registry.options, registry.key, also_known=REGISTRY_COMMON_KEYS)
+
+
+def refuse_inline_secrets(options: Mapping[str, Any], key: str, names: Iterable[str]) -> None:
+    """Secrets are never inline (config files end up in repositories): a ``<name>``
+    key is an error that says to use ``<name>_env`` or ``<name>_file``."""
+    for name in names:
+        if name in options:
+            raise ConfigError(f"{key}.{name}", f"secrets are never inline: use {name}_env or {name}_file")
 
 
 def _env_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
@@ -658,8 +669,7 @@ def resolve_secret(
     An inline ``<name>`` is refused: config files end up in repositories.
     """
     env = os.environ if environ is None else environ
-    if name in options:
-        raise ConfigError(f"{key}.{name}", f"secrets are never inline: use {name}_env or {name}_file")
+    refuse_inline_secrets(options, key, [name])
     if (var := options.get(f"{name}_env")) is not None:
         if var not in env:
             raise ConfigError(f"{key}.{name}_env", f"environment variable {var} is not set")

@@ -13,16 +13,19 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from graphql import OperationDefinitionNode
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from strawberry.extensions import SchemaExtension
 
 if TYPE_CHECKING:
-    from gateway.runtime import Gateway
+    from gateway.catalogue.cache import AsyncCache
+    from gateway.catalogue.index import CatalogueIndex
+    from gateway.config import Settings
+    from gateway.store.database import Database
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
@@ -159,7 +162,7 @@ class Metrics:
     def sync_finished(self, registry: str) -> None:
         self._sync_seen.pop(registry, None)
 
-    async def render(self, gateway: Gateway) -> bytes:
+    async def render(self, gateway: Observed) -> bytes:
         """Refresh the state gauges from the gateway, then render every metric."""
         now = datetime.now(UTC)
         # /metrics is unauthenticated: its counts are what anyone may see. A
@@ -199,6 +202,22 @@ class Metrics:
                 self.cache_lookups.labels(result).inc(new)
             self._cache_seen[result] = value
         return generate_latest(self.registry)
+
+
+class Observed(Protocol):
+    """What ``Metrics.render`` reads of the running gateway (``gateway.runtime.Gateway``
+    is one; the runtime builds on this module, so it is named by shape, not imported)."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def index(self) -> CatalogueIndex: ...
+    @property
+    def adapters(self) -> Mapping[str, Any]: ...
+    @property
+    def database(self) -> Database: ...
+    @property
+    def cache(self) -> AsyncCache: ...
 
 
 class GraphQLMetrics(SchemaExtension):

@@ -3,7 +3,7 @@ promotion as one person and approve it as others, in the dashboard or with
 ``curl -H 'x-api-key: …'``.
 
 They exist only while the demo runs with ``[auth] mode = "none"``, where every
-caller is an administrator anyway (``gateway.auth.middleware.NoAuthentication``):
+caller is an administrator anyway (``gateway.http_auth.NoAuthentication``):
 the keys are well known, so they must never reach a real authentication mode.
 """
 

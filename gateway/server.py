@@ -4,7 +4,7 @@ lineage downloads in their packages) and read the running gateway, the settings
 and the GraphQL view from ``request.app.state``.
 
 Every route but the probes, webhooks and static pages is authenticated first
-(``gateway.auth.middleware``). Every error body is built by ``gateway.http_errors``.
+(``gateway.http_auth``). Every error body is built by ``gateway.http_errors``.
 """
 
 from __future__ import annotations
@@ -24,19 +24,19 @@ from starlette.routing import Route
 
 from gateway.api.errors import INTERNAL_MESSAGE
 from gateway.auth.errors import AuthUnavailable, Unauthenticated
-from gateway.auth.middleware import AuthMiddleware, PrincipalResolver, authenticator_for, www_authenticate
 from gateway.config import Settings
 from gateway.endpoints import bom, graphql, mlflow, probes, uploads, webhooks
-from gateway.governance.http import routes as governance_routes
+from gateway.endpoints.deployments import routes as serving_routes
+from gateway.endpoints.lineage import routes as lineage_routes
+from gateway.endpoints.reports import routes as governance_routes
+from gateway.http_auth import AuthMiddleware, PrincipalResolver, authenticator_for, www_authenticate
 from gateway.http_budgets import HeaderBudget
 from gateway.http_errors import error_response, request_id_of
 from gateway.http_guard import RequestGuard
-from gateway.lineage.http import routes as lineage_routes
 from gateway.mlflow_api.errors import MlflowApiError
 from gateway.observability import Metrics, RequestContextMiddleware
 from gateway.personas import Persona, demo_personas, with_personas
 from gateway.runtime import Gateway
-from gateway.serving.http import routes as serving_routes
 from gateway.ui import routes as ui_routes
 
 log = logging.getLogger("modelgate.server")
@@ -123,7 +123,7 @@ def create_app(
     """The ASGI app. Pass ``gateway`` to serve one the caller owns (tests), and
     ``principal_for_request`` to say who each request comes from (the seam where
     authentication plugs in; tests pass fixed principals). Without it, the
-    ``[auth]`` section decides (``gateway.auth.middleware.authenticator_for``);
+    ``[auth]`` section decides (``gateway.http_auth.authenticator_for``);
     a resolver raising ``Unauthenticated`` makes the request a 401. ``freeze_gc``
     is for a server process: it exempts what start-up built from garbage collection."""
     authenticator = authenticator_for(settings.auth) if principal_for_request is None else None

@@ -18,7 +18,9 @@ import httpx
 
 from adapters.azureml.auth import EntraClientCredentialsAuth
 from adapters.azureml.options import AzureMLSettings
-from adapters.base import ErrorTranslator, JsonHttpClient, RetryPolicy, error_for_status, retry_after_seconds
+from adapters.toolkit.errors import error_for_status, retry_after_seconds
+from adapters.toolkit.http import ErrorTranslator, JsonHttpClient, error_object
+from adapters.toolkit.retry import RetryPolicy
 from gateway.errors import RegistryError, RegistryNotFound
 
 ACTIVE_ONLY, ARCHIVED_ONLY, ALL = "ActiveOnly", "ArchivedOnly", "All"
@@ -46,12 +48,8 @@ def error_translator(registry_id: str) -> ErrorTranslator:
 
 
 def _arm_error(response: httpx.Response) -> tuple[str, str]:
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    error = body.get("error") if isinstance(body, dict) else None
-    if isinstance(error, dict):
+    error = error_object(response)
+    if error is not None:
         return str(error.get("code") or response.reason_phrase), str(error.get("message") or "no message")
     return response.reason_phrase or "Error", f"HTTP {response.status_code} without an ARM error body"
 

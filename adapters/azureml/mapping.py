@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from adapters.azureml.options import AzureMLSettings, StageMapping
-from adapters.base import to_utc
+from adapters.toolkit.timestamps import to_utc
 from gateway.domain import LineageEdge, LineageNode, Model, ModelVersion, Relation, Stage, version_node
 
 ARCHIVED_WORD = "Archived"

@@ -35,10 +35,10 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from urllib.parse import urlsplit
 
-from gateway.config import ConfigError, RegistrySettings, is_loopback_host, registry_options
+from adapters.toolkit.auth import read_credential_file
+from adapters.toolkit.http import registry_url
+from gateway.config import ConfigError, RegistrySettings, registry_options
 
 ARM_ENDPOINT = "https://management.azure.com"
 ENTRA_AUTHORITY = "https://login.microsoftonline.com"
@@ -129,15 +129,8 @@ class AzureMLSettings:
 
 
 def _check_url(value: str, key: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ConfigError(key, f"expected an http(s) URL, got {value!r}")
-    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
-        # Client secrets and bearer tokens must not cross a network in clear text.
-        raise ConfigError(key, f"must use https (plain http is allowed only for loopback), got {value!r}")
-    if parts.query or parts.fragment:
-        raise ConfigError(key, f"must not carry a query or fragment, got {value!r}")
-    return value.rstrip("/")
+    # Client secrets and bearer tokens must not cross a network in clear text.
+    return registry_url(value, key, https_off_loopback=True, bare=True)
 
 
 def _check_stages(values: list[str], key: str) -> tuple[str, ...]:
@@ -168,21 +161,14 @@ def _read_secret(options: AzureMLOptions, key: str, environ: Mapping[str, str]) 
             )
         return Credential(base.tenant_id, base.client_id, secret=secret)
     if options.client_secret_file:
-        text = _read_file(options.client_secret_file, f"{key}.client_secret_file").strip()
+        text = read_credential_file(options.client_secret_file, f"{key}.client_secret_file").strip()
         if not text:
             raise ConfigError(f"{key}.client_secret_file", f"{options.client_secret_file} is empty")
         return Credential(base.tenant_id, base.client_id, secret=text)
     assert options.federated_token_file is not None
     # Read once now so a wrong path fails at start-up; re-read at every refresh.
-    _read_file(options.federated_token_file, f"{key}.federated_token_file")
+    read_credential_file(options.federated_token_file, f"{key}.federated_token_file")
     return Credential(base.tenant_id, base.client_id, federated_token_file=options.federated_token_file)
-
-
-def _read_file(path: str, key: str) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(key, f"cannot read {path}: {exc.strerror}") from None
 
 
 def load_settings(registry: RegistrySettings, environ: Mapping[str, str] | None = None) -> AzureMLSettings:

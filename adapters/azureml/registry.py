@@ -12,17 +12,9 @@ from adapters.azureml.auth import EntraClientCredentialsAuth
 from adapters.azureml.links import studio_url
 from adapters.azureml.mapping import job_edge, stage_fields, to_model, to_version, writable_properties
 from adapters.azureml.options import AzureMLSettings
-from adapters.base import (
-    ChangeSet,
-    Health,
-    Page,
-    RetryPolicy,
-    archive_other_production,
-    decode_token,
-    encode_token,
-    listing,
-    listing_token,
-)
+from adapters.base import ChangeSet, Health, Page, archive_other_production
+from adapters.toolkit.paging import decode_token, encode_token, listing, listing_token
+from adapters.toolkit.retry import RetryPolicy
 from gateway.domain import LineageEdge, Model, ModelVersion, Stage, record_edges
 from gateway.errors import RegistryError, RegistryNotFound
 

@@ -14,10 +14,10 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from adapters.base import to_utc
 from adapters.gto.git import Git, GitError
 from adapters.gto.options import GtoSettings
 from adapters.gto.tags import TagRecord
+from adapters.toolkit.timestamps import to_utc
 from gateway.errors import RegistryUnavailable
 
 FETCH_REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from gateway.config import REGISTRY_COMMON_KEYS, ConfigError, RegistrySettings, parse_section
+from gateway.config import ConfigError, RegistrySettings, registry_options
 
 # gto/constants.py: ``name``.
 STAGE_NAME = re.compile(r"^[a-zA-Z0-9]([a-zA-Z0-9-/_]*[a-zA-Z0-9])?$")
@@ -125,9 +125,7 @@ def load_settings(registry: RegistrySettings, environ: Mapping[str, str] | None 
     """Validate a gto registry's options; raises ``ConfigError`` naming the key."""
     key = registry.key
     env: Mapping[str, str] = os.environ if environ is None else environ
-    if "token" in registry.options:  # before parse_section, whose "unknown key" would hide the advice
-        raise ConfigError(f"{key}.token", "secrets are never inline: use token_env or token_file")
-    options = parse_section(GtoOptions, registry.options, key, also_known=REGISTRY_COMMON_KEYS)
+    options = registry_options(GtoOptions, registry, secrets=["token"])
     repo = check_repo_url(options.repo, f"{key}.repo")
     scheme = "ssh" if SCP_LIKE.match(repo) else urlsplit(repo).scheme
     production = _check_stages(options.production_stages, f"{key}.production_stages")

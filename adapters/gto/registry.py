@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from adapters.base import ChangeSet, Health, Page, PromotionContext, decode_token, encode_token
+from adapters.base import ChangeSet, Health, Page, PromotionContext
 from adapters.gto.dvcyaml import load_for_artifact
 from adapters.gto.links import repository_url
 from adapters.gto.mapping import (
@@ -47,6 +47,7 @@ from adapters.gto.mapping import (
 from adapters.gto.mirror import Blob, Mirror, RemoteRefs
 from adapters.gto.options import GtoSettings
 from adapters.gto.tags import ArtifactState, VersionState, build_state, deregister_tag, stage_tag
+from adapters.toolkit.paging import decode_token, encode_token
 from gateway.domain import LineageEdge, Model, ModelVersion, Stage, record_edges
 from gateway.errors import RegistryError, RegistryRejected
 

@@ -21,8 +21,10 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from adapters.base import ErrorTranslator, JsonHttpClient, RetryPolicy, error_for_status, retry_after_seconds
 from adapters.huggingface.options import HuggingFaceSettings
+from adapters.toolkit.errors import error_for_status, retry_after_seconds
+from adapters.toolkit.http import ErrorTranslator, JsonHttpClient
+from adapters.toolkit.retry import RetryPolicy
 from gateway.errors import RegistryError, RegistryNotFound, RegistryUnavailable
 
 RATELIMIT = re.compile(r'"(?P<kind>\w+)"\s*;\s*r\s*=\s*(?P<r>\d+)\s*;\s*t\s*=\s*(?P<t>\d+)')

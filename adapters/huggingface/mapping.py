@@ -23,8 +23,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from adapters.base import to_utc
 from adapters.huggingface.options import MAIN, StageTags
+from adapters.toolkit.timestamps import to_utc
 from gateway.domain import DatasetRef, Model, ModelVersion, Stage
 
 SCHEME = "hf://"

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from urllib.parse import urlsplit
 
+from adapters.toolkit.http import registry_url
 from gateway.config import ConfigError, RegistrySettings, read_secret, registry_options
 from gateway.domain import Stage
 
@@ -104,9 +105,8 @@ class HuggingFaceSettings:
 
 
 def _endpoint(value: str, key: str) -> str:
+    registry_url(value, key, expected=f"the Hub's http(s) URL, e.g. {DEFAULT_ENDPOINT}")
     parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(key, f"expected the Hub's http(s) URL, e.g. {DEFAULT_ENDPOINT}, got {value!r}")
     if parts.query or parts.fragment or parts.path.strip("/"):
         raise ConfigError(key, f"give the Hub's root URL (no path, query or fragment), got {value!r}")
     return f"{parts.scheme}://{parts.netloc}"
@@ -128,10 +128,8 @@ def load_settings(
 ) -> HuggingFaceSettings:
     """Validate a huggingface registry's options; raises ``ConfigError`` naming the key."""
     key = registry.key
-    if "token" in registry.options:
-        raise ConfigError(f"{key}.token", "secrets are never inline: use token_env or token_file")
     env: Mapping[str, str] = os.environ if environ is None else environ
-    options = registry_options(HuggingFaceOptions, registry)
+    options = registry_options(HuggingFaceOptions, registry, secrets=["token"])
     if options.organization is not None and not NAMESPACE.match(options.organization):
         raise ConfigError(f"{key}.organization", f"is not a Hub namespace: {options.organization!r}")
     for i, repo in enumerate(options.repositories):

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from adapters.base import ChangeSet, Health, Page, RetryPolicy, decode_token, encode_token
+from adapters.base import ChangeSet, Health, Page
 from adapters.huggingface.api import HubApi
 from adapters.huggingface.links import hub_page_url
 from adapters.huggingface.mapping import (
@@ -22,6 +22,8 @@ from adapters.huggingface.mapping import (
     to_version,
 )
 from adapters.huggingface.options import MAIN, HuggingFaceSettings
+from adapters.toolkit.paging import decode_token, encode_token
+from adapters.toolkit.retry import RetryPolicy
 from gateway.domain import (
     LineageEdge,
     LineageNode,

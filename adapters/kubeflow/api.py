@@ -18,16 +18,11 @@ from typing import Any
 
 import httpx
 
-from adapters.base import (
-    BearerTokenAuth,
-    ErrorTranslator,
-    JsonHttpClient,
-    RetryPolicy,
-    listing,
-    listing_token,
-    message_error_translator,
-)
 from adapters.kubeflow.options import PREFIX, KubeflowSettings
+from adapters.toolkit.auth import BearerTokenAuth
+from adapters.toolkit.http import ErrorTranslator, JsonHttpClient, message_error_translator
+from adapters.toolkit.paging import listing, listing_token
+from adapters.toolkit.retry import RetryPolicy
 from gateway.errors import RegistryNotFound
 
 

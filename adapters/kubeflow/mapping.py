@@ -31,8 +31,8 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from adapters.base import to_utc
 from adapters.kubeflow.options import StageMapping
+from adapters.toolkit.timestamps import to_utc
 from gateway.domain import (
     DatasetRef,
     Deployment,

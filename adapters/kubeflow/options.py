@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from gateway.config import ConfigError, RegistrySettings, SecretSource, parse_section, secret_source
+from adapters.toolkit.http import registry_url
+from gateway.config import ConfigError, RegistrySettings, SecretSource, registry_options, secret_source
 from gateway.domain import Stage
 
 SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
@@ -91,14 +92,10 @@ class KubeflowSettings:
 
 
 def _check_url(value: str, key: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(key, f"expected the registry's http(s) URL, e.g. {API_EXAMPLE}, got {value!r}")
-    if parts.query or parts.fragment:
-        raise ConfigError(key, f"must not carry a query or fragment, got {value!r}")
-    if PREFIX.rstrip("/") in parts.path:
+    url = registry_url(value, key, expected=f"the registry's http(s) URL, e.g. {API_EXAMPLE}", bare=True)
+    if PREFIX.rstrip("/") in urlsplit(value).path:
         raise ConfigError(key, f"give the server's root URL; modelgate adds {PREFIX}<version> itself")
-    return value.rstrip("/")
+    return url
 
 
 def _check_values(values: list[str], key: str) -> tuple[str, ...]:
@@ -119,10 +116,8 @@ def _token(options: KubeflowOptions, key: str, environ: Mapping[str, str]) -> Se
 def load_settings(registry: RegistrySettings, environ: Mapping[str, str] | None = None) -> KubeflowSettings:
     """Validate a kubeflow registry's options; raises ``ConfigError`` naming the key."""
     key = registry.key
-    if "token" in registry.options:
-        raise ConfigError(f"{key}.token", "secrets are never inline: use token_env or token_file")
     env: Mapping[str, str] = os.environ if environ is None else environ
-    options = parse_section(KubeflowOptions, registry.options, key)
+    options = registry_options(KubeflowOptions, registry, secrets=["token"])
     base_url = _check_url(options.url, f"{key}.url")
     if options.api_version not in API_VERSIONS:
         raise ConfigError(

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from adapters.base import ChangeSet, Health, Page, RetryPolicy, archive_other_production
+from adapters.base import ChangeSet, Health, Page, archive_other_production
 from adapters.kubeflow.api import KubeflowApi
 from adapters.kubeflow.mapping import (
     deployment_of,
@@ -21,6 +21,7 @@ from adapters.kubeflow.mapping import (
     to_version,
 )
 from adapters.kubeflow.options import KubeflowSettings
+from adapters.toolkit.retry import RetryPolicy
 from gateway.domain import (
     Deployment,
     Endpoint,

@@ -2,17 +2,17 @@
 
 Talks to an MLflow 3.x tracking server's REST API with httpx; the ``mlflow``
 package itself is only a test dependency. Options: ``options.MlflowOptions``;
-stage mapping and write-through: ``adapter``; run details (params, metrics,
-datasets): ``runs``; incremental sync: ``changes``; wire-format surprises:
-``wire``; webhook signatures: ``webhooks``.
+stage mapping and write-through: ``registry``; the REST calls: ``api``; run
+details (params, metrics, datasets): ``runs``; incremental sync: ``changes``;
+wire-format surprises: ``mapping``; webhook signatures: ``webhooks``.
 """
 
 from __future__ import annotations
 
 from adapters.base import AdapterContext, ReferenceMatch
 from adapters.mlflow import refs
-from adapters.mlflow.adapter import MlflowAdapter
 from adapters.mlflow.options import MlflowOptions, parse_options, resolve_credentials
+from adapters.mlflow.registry import MlflowAdapter
 from gateway.config import RegistrySettings
 
 

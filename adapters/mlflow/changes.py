@@ -34,8 +34,10 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapters.base import ChangeSet, JsonHttpClient, decode_token, encode_token, listing, listing_token
-from adapters.mlflow.wire import model_fingerprint
+from adapters.base import ChangeSet
+from adapters.mlflow.mapping import model_fingerprint
+from adapters.toolkit.http import JsonHttpClient
+from adapters.toolkit.paging import decode_token, encode_token, listing, listing_token
 
 OVERLAP_MS = 2_000  # re-read window below the newest version stamp seen
 SNAPSHOTS_KEPT = 4  # a failed pass retries with an older cursor; keep a few generations

@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from adapters.base import JsonHttpClient, RetryPolicy, retry_read
-from adapters.mlflow.wire import is_not_found
+from adapters.mlflow.mapping import is_not_found
+from adapters.toolkit.http import JsonHttpClient
+from adapters.toolkit.retry import RetryPolicy, retry_read
 from gateway.domain import MetricPoint
 from gateway.errors import RegistryError
 

@@ -27,8 +27,8 @@ import httpx
 import yaml
 from cachetools import LRUCache
 
-from adapters.base import ResponseTooLarge, send_capped
-from adapters.mlflow.wire import ModelFiles
+from adapters.mlflow.mapping import ModelFiles
+from adapters.toolkit.http import ResponseTooLarge, registry_client, send_capped
 
 log = logging.getLogger(__name__)
 
@@ -103,12 +103,8 @@ class ModelFileReader:
         transport: httpx.AsyncBaseTransport | None = None,
     ):
         self.registry_id = registry_id
-        self._client = httpx.AsyncClient(
-            base_url=url.rstrip("/"),
-            auth=auth,
-            headers=dict(headers or {}),
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
-            transport=transport,
+        self._client = registry_client(
+            url.rstrip("/"), timeout=timeout, auth=auth, headers=headers, transport=transport
         )
         self._concurrency = concurrency
         self._cache: LRUCache[tuple[str, str, str], ModelFiles | None] = LRUCache(CACHE_ENTRIES)

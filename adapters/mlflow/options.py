@@ -11,11 +11,16 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
-from gateway.config import REGISTRY_COMMON_KEYS, ConfigError, RegistrySettings, parse_section, resolve_secret
+from adapters.toolkit.http import registry_url
+from gateway.config import (
+    ConfigError,
+    RegistrySettings,
+    registry_options,
+    resolve_secret,
+)
 from gateway.domain import Stage
 
 # MLflow's own alias rules: ``^[\w\-]*$``, and ``latest`` / ``v<digits>`` are reserved.
@@ -81,10 +86,7 @@ class MlflowOptions:
 def parse_options(registry: RegistrySettings) -> MlflowOptions:
     """Parse and check every option; ``ConfigError`` names ``registries[i].<key>``."""
     key = registry.key
-    for name in SECRETS:  # before parse_section, whose "unknown key" would hide the real advice
-        if name in registry.options:
-            raise ConfigError(f"{key}.{name}", f"secrets are never inline: use {name}_env or {name}_file")
-    options = parse_section(MlflowOptions, registry.options, key, also_known=REGISTRY_COMMON_KEYS)
+    options = registry_options(MlflowOptions, registry, secrets=SECRETS)
     _check_url(options.url, f"{key}.url")
     if options.ui_url is not None:
         _check_url(options.ui_url, f"{key}.ui_url")
@@ -136,13 +138,7 @@ def _given(options: Mapping[str, Any], name: str) -> bool:
 
 
 def _check_url(url: str, key: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(
-            key, f"expected the MLflow server's http(s) URL, e.g. http://127.0.0.1:5000, got {url!r}"
-        )
-    if parts.query or parts.fragment:
-        raise ConfigError(key, f"must not carry a query or fragment, got {url!r}")
+    registry_url(url, key, expected="the MLflow server's http(s) URL, e.g. http://127.0.0.1:5000", bare=True)
 
 
 def _positive(value: float, key: str) -> None:

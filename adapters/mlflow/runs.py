@@ -15,8 +15,10 @@ import logging
 import time
 from collections.abc import Iterable
 
-from adapters.base import JsonHttpClient, RetryPolicy, record, retry_read
-from adapters.mlflow.wire import RunDetails, is_not_found, run_from_wire
+from adapters.mlflow.mapping import RunDetails, is_not_found, run_from_wire
+from adapters.toolkit.http import JsonHttpClient
+from adapters.toolkit.paging import record
+from adapters.toolkit.retry import RetryPolicy, retry_read
 from gateway.errors import RegistryError, RegistryForbidden
 
 log = logging.getLogger(__name__)

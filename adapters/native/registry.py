@@ -21,15 +21,8 @@ import semver
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.base import (
-    ChangeSet,
-    Health,
-    Page,
-    RegistrationRequest,
-    TransactionHook,
-    decode_token,
-    encode_token,
-)
+from adapters.base import ChangeSet, Health, Page, RegistrationRequest, TransactionHook
+from adapters.toolkit.paging import decode_token, encode_token
 from gateway.domain import LineageEdge, Model, ModelVersion, Stage, record_edges, utcnow
 from gateway.errors import BadInput, NotFound
 from gateway.store.embedded import (

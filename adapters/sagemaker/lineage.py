@@ -23,8 +23,8 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Iterable
 from typing import Any, TypeVar
 
-from adapters.sagemaker.calls import SageMakerCalls, paging
-from adapters.sagemaker.records import MODEL_PACKAGE_ARN
+from adapters.sagemaker.api import SageMakerApi, paging
+from adapters.sagemaker.mapping import MODEL_PACKAGE_ARN
 from gateway.domain import LineageEdge, LineageNode, ModelVersion, Relation, version_node
 
 T = TypeVar("T")
@@ -44,7 +44,7 @@ async def gather_bounded(limit: int, calls: Iterable[Awaitable[T]]) -> list[T]:
     return list(await asyncio.gather(*(one(c) for c in calls)))
 
 
-async def _pages(calls: SageMakerCalls, operation: str, key: str, **params: Any) -> AsyncIterator[Any]:
+async def _pages(calls: SageMakerApi, operation: str, key: str, **params: Any) -> AsyncIterator[Any]:
     token: str | None = None
     seen = 0
     while True:
@@ -65,7 +65,7 @@ def _node_for_source(uri: str, label: str | None) -> LineageNode:
 
 
 async def api_edges(
-    calls: SageMakerCalls, version: ModelVersion, *, max_depth: int, concurrency: int
+    calls: SageMakerApi, version: ModelVersion, *, max_depth: int, concurrency: int
 ) -> list[LineageEdge]:
     """Edges from SageMaker's lineage API; raises ``OperationUnsupported`` where the
     endpoint has no lineage API (moto)."""

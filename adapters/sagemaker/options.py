@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.config import REGISTRY_COMMON_KEYS, ConfigError, RegistrySettings, parse_section
+from gateway.config import ConfigError, RegistrySettings, registry_options
 from gateway.domain import Stage
 
 APPROVAL_STATUSES = ("PendingManualApproval", "Approved", "Rejected")
@@ -80,7 +80,7 @@ class SageMakerOptions:
 def parse_options(registry: RegistrySettings) -> SageMakerOptions:
     """Validate a registry's options without touching the network; errors name the key."""
     key = registry.key
-    options = parse_section(SageMakerOptions, registry.options, key, also_known=REGISTRY_COMMON_KEYS)
+    options = registry_options(SageMakerOptions, registry)
     if not options.region.strip():
         raise ConfigError(f"{key}.region", "must not be empty")
     if options.endpoint_url is not None and not options.endpoint_url.startswith(("http://", "https://")):

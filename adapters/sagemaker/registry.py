@@ -19,14 +19,15 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from adapters.base import ChangeSet, Health, Page, archive_other_production, listing
-from adapters.sagemaker.calls import OperationUnsupported, SageMakerCalls, paging
+from adapters.base import ChangeSet, Health, Page, archive_other_production
+from adapters.sagemaker.api import OperationUnsupported, SageMakerApi, paging
 from adapters.sagemaker.lineage import api_edges, gather_bounded
 from adapters.sagemaker.links import sagemaker_console_url
+from adapters.sagemaker.mapping import model_from_group, version_from_package
 from adapters.sagemaker.options import SageMakerOptions, StageMapping
-from adapters.sagemaker.records import model_from_group, version_from_package
 from adapters.sagemaker.serving import ServingReads
 from adapters.sagemaker.traffic import SageMakerTraffic
+from adapters.toolkit.paging import listing
 from gateway.domain import (
     Endpoint,
     LineageEdge,
@@ -64,7 +65,7 @@ class SageMakerRegistry:
         self.team = team
         self.options = options
         self.mapping = StageMapping(options)
-        self.calls = SageMakerCalls(registry_id, options, client)
+        self.calls = SageMakerApi(registry_id, options, client)
         self.traffic = SageMakerTraffic(registry_id, options, self.calls)
         # "arn:aws:sagemaker:<region>:<account>": the same for every group of a
         # registry, learnt from the first group ARN seen.

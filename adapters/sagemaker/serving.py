@@ -23,9 +23,9 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from adapters.base import to_utc
-from adapters.sagemaker.calls import SageMakerCalls, paging
+from adapters.sagemaker.api import SageMakerApi, paging
 from adapters.sagemaker.lineage import gather_bounded
+from adapters.toolkit.timestamps import to_utc
 from gateway.domain import Endpoint, TrafficShare, version_uri
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ class ServingReads:
     """One pass over the endpoints; package lookups are cached within the pass
     (many variants and endpoints usually serve the same few packages)."""
 
-    def __init__(self, calls: SageMakerCalls, registry_id: str, concurrency: int):
+    def __init__(self, calls: SageMakerApi, registry_id: str, concurrency: int):
         self._calls = calls
         self._registry_id = registry_id
         self._concurrency = concurrency

@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from adapters.sagemaker.calls import SageMakerCalls
+from adapters.sagemaker.api import SageMakerApi
 from adapters.sagemaker.options import SageMakerOptions
 from adapters.sagemaker.serving import ServingReads
 from gateway.domain import Endpoint, ModelVersion, TrafficShare
@@ -57,13 +57,13 @@ def endpoint_name(endpoint: str) -> str:
 
 
 class SageMakerTraffic:
-    def __init__(self, registry_id: str, options: SageMakerOptions, calls: SageMakerCalls):
+    def __init__(self, registry_id: str, options: SageMakerOptions, calls: SageMakerApi):
         self.registry_id = registry_id
         self.calls = calls
         metrics = dataclasses.replace(
             options, endpoint_url=options.metrics_endpoint_url or options.endpoint_url
         )
-        self.metrics = SageMakerCalls(registry_id, metrics, service="cloudwatch")
+        self.metrics = SageMakerApi(registry_id, metrics, service="cloudwatch")
 
     async def endpoint_traffic(self, endpoint: str) -> Endpoint:
         """The endpoint's variants and shares, read as ``list_endpoints`` reads them."""

@@ -15,13 +15,9 @@ from urllib.parse import quote
 
 import httpx
 
-from adapters.base import (
-    BearerTokenAuth,
-    ErrorTranslator,
-    JsonHttpClient,
-    RetryPolicy,
-    message_error_translator,
-)
+from adapters.toolkit.auth import BearerTokenAuth
+from adapters.toolkit.http import ErrorTranslator, JsonHttpClient, message_error_translator
+from adapters.toolkit.retry import RetryPolicy
 from adapters.unity_catalog.options import PREFIX, UnityCatalogSettings
 from gateway.errors import RegistryNotFound
 

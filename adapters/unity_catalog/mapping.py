@@ -22,8 +22,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from adapters.base import to_utc
 from adapters.conventions import mlflow_logged_model_uri, mlflow_run_uri
+from adapters.toolkit.timestamps import to_utc
 from adapters.unity_catalog.options import AliasMapping
 from gateway.domain import (
     LineageEdge,

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from adapters.toolkit.http import registry_url
 from gateway.config import ConfigError, RegistrySettings, SecretSource, registry_options, secret_source
 from gateway.domain import Stage
 
@@ -90,14 +91,10 @@ class UnityCatalogSettings:
 
 
 def _check_url(value: str, key: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(key, f"expected the server's http(s) URL, e.g. {URL_EXAMPLE}, got {value!r}")
-    if parts.query or parts.fragment:
-        raise ConfigError(key, f"must not carry a query or fragment, got {value!r}")
-    if PREFIX in parts.path:
+    url = registry_url(value, key, expected=f"the server's http(s) URL, e.g. {URL_EXAMPLE}", bare=True)
+    if PREFIX in urlsplit(value).path:
         raise ConfigError(key, f"give the server's root URL; modelgate adds {PREFIX} itself")
-    return value.rstrip("/")
+    return url
 
 
 def _check_name(value: str | None, key: str) -> None:
@@ -121,10 +118,8 @@ def load_settings(
 ) -> UnityCatalogSettings:
     """Validate a unity_catalog registry's options; raises ``ConfigError`` naming the key."""
     key = registry.key
-    if "token" in registry.options:
-        raise ConfigError(f"{key}.token", "secrets are never inline: use token_env or token_file")
     env: Mapping[str, str] = os.environ if environ is None else environ
-    options = registry_options(UnityCatalogOptions, registry)
+    options = registry_options(UnityCatalogOptions, registry, secrets=["token"])
     base_url = _check_url(options.url, f"{key}.url")
     _check_name(options.catalog, f"{key}.catalog")
     _check_name(options.schema, f"{key}.schema")

@@ -6,16 +6,9 @@ from typing import Any
 
 import httpx
 
-from adapters.base import (
-    ChangeSet,
-    Health,
-    Page,
-    RetryPolicy,
-    decode_token,
-    encode_token,
-    listing,
-    listing_token,
-)
+from adapters.base import ChangeSet, Health, Page
+from adapters.toolkit.paging import decode_token, encode_token, listing, listing_token
+from adapters.toolkit.retry import RetryPolicy
 from adapters.unity_catalog.api import UnityCatalogApi, Wire
 from adapters.unity_catalog.mapping import alias_names, lineage_edges, to_model, to_version
 from adapters.unity_catalog.options import PREFIX, UnityCatalogSettings

@@ -16,7 +16,9 @@ from typing import Any
 
 import httpx
 
-from adapters.base import ErrorTranslator, JsonHttpClient, RetryPolicy, error_for_status, retry_after_seconds
+from adapters.toolkit.errors import error_for_status, retry_after_seconds
+from adapters.toolkit.http import ErrorTranslator, JsonHttpClient, error_object
+from adapters.toolkit.retry import RetryPolicy
 from adapters.vertex.auth import ServiceAccountAuth
 from adapters.vertex.options import VertexSettings
 from gateway.errors import (
@@ -54,12 +56,8 @@ def error_translator(registry_id: str, service: str = "Vertex AI") -> ErrorTrans
 
 
 def _google_error(response: httpx.Response) -> tuple[str, str]:
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    error = body.get("error") if isinstance(body, dict) else None
-    if isinstance(error, dict):
+    error = error_object(response)
+    if error is not None:
         status = error.get("status") or response.reason_phrase or "UNKNOWN"
         return str(status), str(error.get("message") or "no message")
     # Google's front end answers some failures (unknown URL, some 502s) with HTML.

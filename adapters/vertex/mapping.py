@@ -21,8 +21,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from adapters.base import to_utc
 from adapters.conventions import code_of, environment_of, model_card_of, semver_of
+from adapters.toolkit.timestamps import to_utc
 from adapters.vertex.options import StageMapping
 from gateway.domain import (
     Deployment,

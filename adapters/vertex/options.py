@@ -47,18 +47,16 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
+from adapters.toolkit.auth import read_credential_file
+from adapters.toolkit.http import registry_url
 from gateway.config import (
-    REGISTRY_COMMON_KEYS,
     ConfigError,
     RegistrySettings,
-    is_loopback_host,
-    parse_section,
+    registry_options,
 )
 
 GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"
@@ -149,13 +147,8 @@ def default_endpoint(location: str) -> str:
 
 
 def _check_url(value: str, key: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ConfigError(key, f"expected an http(s) URL, got {value!r}")
-    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
-        # Bearer tokens and signed assertions must not cross a network in clear text.
-        raise ConfigError(key, f"must use https (plain http is allowed only for loopback), got {value!r}")
-    return value.rstrip("/")
+    # Bearer tokens and signed assertions must not cross a network in clear text.
+    return registry_url(value, key, https_off_loopback=True)
 
 
 def _check_aliases(values: list[str], key: str) -> tuple[str, ...]:
@@ -217,27 +210,20 @@ def _read_credentials(options: VertexOptions, key: str, environ: Mapping[str, st
             raise ConfigError(env_key, f"environment variable {options.credentials_env} is not set")
         if value.lstrip().startswith("{"):
             return parse_service_account(value, env_key)
-        return parse_service_account(_read_file(value, env_key), env_key)
+        return parse_service_account(read_credential_file(value, env_key), env_key)
     if options.credentials_file:
         file_key = f"{key}.credentials_file"
-        return parse_service_account(_read_file(options.credentials_file, file_key), file_key)
+        return parse_service_account(read_credential_file(options.credentials_file, file_key), file_key)
     raise ConfigError(
         f"{key}.credentials_file", "is required (or credentials_env naming a variable with the key file)"
     )
-
-
-def _read_file(path: str, key: str) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(key, f"cannot read {path}: {exc.strerror}") from None
 
 
 def load_settings(registry: RegistrySettings, environ: Mapping[str, str] | None = None) -> VertexSettings:
     """Validate a vertex registry's options and read its key file; raises ``ConfigError``."""
     key = registry.key
     env: Mapping[str, str] = os.environ if environ is None else environ
-    options = parse_section(VertexOptions, registry.options, key, also_known=REGISTRY_COMMON_KEYS)
+    options = registry_options(VertexOptions, registry)
     if not PROJECT.match(options.project):
         raise ConfigError(f"{key}.project", f"not a Google Cloud project ID or number: {options.project!r}")
     if not LOCATION.match(options.location):

@@ -9,8 +9,12 @@ from datetime import datetime
 
 import httpx
 
-from adapters.base import ChangeSet, Health, Page, RetryPolicy, listing, listing_token, to_utc
+from adapters.base import ChangeSet, Health, Page
+from adapters.toolkit.paging import listing, listing_token
+from adapters.toolkit.retry import RetryPolicy
+from adapters.toolkit.timestamps import to_utc
 from adapters.vertex.api import VertexApi
+from adapters.vertex.auth import ServiceAccountAuth
 from adapters.vertex.links import vertex_console_url
 from adapters.vertex.mapping import MODEL_NAME, lineage_edges, model_id_of, to_model, to_version
 from adapters.vertex.options import VertexSettings
@@ -45,6 +49,10 @@ class VertexRegistry:
         self.settings = settings
         self._api = VertexApi(registry_id, settings, transport=transport, retry=retry, clock=clock)
         self._traffic = VertexTraffic(registry_id, settings, self._api, transport=transport, retry=retry)
+
+    @property
+    def auth(self) -> ServiceAccountAuth:
+        return self._api.auth
 
     # --- reads ---------------------------------------------------------------
 

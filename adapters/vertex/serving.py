@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from adapters.base import to_utc
+from adapters.toolkit.timestamps import to_utc
 from adapters.vertex.mapping import MODEL_NAME
 from gateway.domain import Endpoint, TrafficShare, version_uri
 

@@ -37,7 +37,8 @@ from typing import Any
 
 import httpx
 
-from adapters.base import JsonHttpClient, RetryPolicy
+from adapters.toolkit.http import JsonHttpClient
+from adapters.toolkit.retry import RetryPolicy
 from adapters.vertex.api import VertexApi, error_translator
 from adapters.vertex.options import VertexSettings
 from adapters.vertex.serving import endpoint_from_wire

@@ -10,22 +10,14 @@ status and ``{"errors": [{"message"}]}``, or with 200 and ``errors`` beside
 
 from __future__ import annotations
 
-import asyncio
-import random
-import time
 from collections.abc import Mapping
 from typing import Any
 
 import httpx
 
-from adapters.base import (
-    JsonHttpClient,
-    RetryPolicy,
-    error_for_status,
-    is_retryable,
-    retry_after_seconds,
-    send_capped,
-)
+from adapters.toolkit.errors import error_for_status, retry_after_seconds
+from adapters.toolkit.http import JsonHttpClient, send_capped
+from adapters.toolkit.retry import RetryPolicy, retry_read
 from adapters.wandb.options import WandbSettings
 from gateway.errors import RegistryError, RegistryRejected, RegistryUnavailable
 
@@ -86,24 +78,9 @@ class WandbApi:
         return self._http.base_url
 
     async def query(self, document: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """A read, retried on 429/5xx/transport failures, honouring ``Retry-After``."""
-        started = time.monotonic()
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return await self._post(document, variables)
-            except RegistryError as exc:
-                if not is_retryable(exc) or attempt >= self._retry.attempts:
-                    raise
-                wait = min(self._retry.max_wait, self._retry.initial_wait * 2 ** (attempt - 1))
-                wait = random.uniform(0, wait)
-                retry_after = exc.extensions.get("retryAfterSeconds")
-                if isinstance(retry_after, int | float):
-                    wait = max(wait, float(retry_after))
-                if time.monotonic() - started + wait > self._retry.deadline_seconds:
-                    raise
-                await asyncio.sleep(wait)
+        """A read (GraphQL queries are POSTs), retried like every read on 429/5xx/transport
+        failures, honouring ``Retry-After``."""
+        return await retry_read(lambda: self._post(document, variables), self._retry)
 
     async def mutate(self, document: str, variables: Mapping[str, Any]) -> dict[str, Any]:
         """A write: sent once, never retried (W&B may have applied it)."""

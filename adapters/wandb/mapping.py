@@ -28,8 +28,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.base import to_utc
 from adapters.conventions import code_of, environment_of, model_card_of, semver_of
+from adapters.toolkit.timestamps import to_utc
 from adapters.wandb.options import StageAliases
 from gateway.domain import DatasetRef, Model, ModelVersion
 

@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from adapters.toolkit.http import registry_url
 from gateway.config import ConfigError, RegistrySettings, read_secret, registry_options
 from gateway.domain import Stage
 
@@ -88,12 +89,10 @@ class WandbSettings:
 
 
 def _check_url(value: str, key: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(key, f"expected the W&B API URL, e.g. {DEFAULT_URL}, got {value!r}")
-    if parts.path.rstrip("/").endswith("/graphql"):
+    url = registry_url(value, key, expected=f"the W&B API URL, e.g. {DEFAULT_URL}")
+    if urlsplit(value).path.rstrip("/").endswith("/graphql"):
         raise ConfigError(key, "give the server's API URL; modelgate adds /graphql itself")
-    return value.rstrip("/")
+    return url
 
 
 def _aliases(values: list[str], key: str) -> tuple[str, ...]:
@@ -110,13 +109,8 @@ def _aliases(values: list[str], key: str) -> tuple[str, ...]:
 def load_settings(registry: RegistrySettings, environ: Mapping[str, str] | None = None) -> WandbSettings:
     """Validate a wandb registry's options; raises ``ConfigError`` naming the key."""
     key = registry.key
-    for inline in ("api_key", "webhook_token"):
-        if inline in registry.options:
-            raise ConfigError(
-                f"{key}.{inline}", f"secrets are never inline: use {inline}_env or {inline}_file"
-            )
     env: Mapping[str, str] = os.environ if environ is None else environ
-    options = registry_options(WandbOptions, registry)
+    options = registry_options(WandbOptions, registry, secrets=["api_key", "webhook_token"])
     if not options.organization.strip():
         raise ConfigError(f"{key}.organization", "must name the W&B organization")
     api_key = read_secret(options.api_key_env, options.api_key_file, key, "api_key", env)

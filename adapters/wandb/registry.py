@@ -11,7 +11,8 @@ from typing import Any
 
 import httpx
 
-from adapters.base import ChangeSet, Health, Page, RetryPolicy, WebhookRejected
+from adapters.base import ChangeSet, Health, Page, WebhookRejected
+from adapters.toolkit.retry import RetryPolicy
 from adapters.wandb.api import WandbApi
 from adapters.wandb.mapping import (
     REGISTRY_PREFIX,

@@ -19,12 +19,8 @@ from __future__ import annotations
 import sys
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from graphql import DocumentNode
-
-if TYPE_CHECKING:
-    from gateway.api.limits import Shape
 
 # Estimated bytes a parsed document keeps alive per lexical token (see above, rounded up).
 BYTES_PER_TOKEN = 700
@@ -47,6 +43,15 @@ def token_count(document: DocumentNode) -> int:
 def document_weight(query: str, document: DocumentNode) -> int:
     """Estimated bytes an entry for ``query`` keeps alive."""
     return sys.getsizeof(query) + BYTES_PER_TOKEN * token_count(document) + ENTRY_OVERHEAD
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What ``gateway.api.limits`` measured of a document: the cache keeps it beside the document."""
+
+    depth: int
+    aliases: int
+    cost: int
 
 
 @dataclass

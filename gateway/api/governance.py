@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from gateway.api.context import Context
+from gateway.api.endpoint_types import EndpointType
+from gateway.api.filters import SearchFilter
 from gateway.api.types import (
     AFTER,
     Approval,
@@ -35,14 +37,6 @@ from gateway.errors import BadInput
 from gateway.governance import audit, inventory, reports
 from gateway.governance.promotions import PromotionRequest
 from gateway.governance.reviews import ReviewOutcome
-
-if TYPE_CHECKING:
-    from gateway.api.schema import SearchFilter
-    from gateway.api.serving import EndpointType
-
-# The catalogue's filter input, resolved lazily: gateway.api.schema imports this module.
-LazySearchFilter = Annotated["SearchFilter", strawberry.lazy("gateway.api.schema")]
-LazyEndpoint = Annotated["EndpointType", strawberry.lazy("gateway.api.serving")]
 
 MAX_AUDIT_PAGE = 500
 MAX_VIOLATION_PAGE = 1000
@@ -136,9 +130,7 @@ class PromotionRequestType:
         "the split each had at its asOf, before the gateway's rollouts shifted it), each with that split; "
         "empty for other requests. Restored only once the request is approved and applied."
     )
-    async def restores_traffic(self, info: Info[Context, None]) -> list[LazyEndpoint]:
-        from gateway.api.serving import EndpointType  # it imports this module
-
+    async def restores_traffic(self, info: Info[Context, None]) -> list[EndpointType]:
         restorer = info.context.gateway.rollouts.restorer
         return [
             EndpointType.from_domain(
@@ -457,7 +449,7 @@ class GovernanceQuery:
         self,
         info: Info[Context, None],
         filter: Annotated[
-            LazySearchFilter | None, strawberry.argument(description="Which versions to report on.")
+            SearchFilter | None, strawberry.argument(description="Which versions to report on.")
         ] = None,
         as_of: Annotated[
             datetime | None,

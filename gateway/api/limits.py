@@ -89,7 +89,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
-from gateway.api.document_cache import CachedDocument, DocumentCache
+from gateway.api.document_cache import CachedDocument, DocumentCache, Shape
 from gateway.api.input_values import ArgumentValuesRule
 from gateway.catalogue.search import search_terms
 from gateway.config import GraphQLSettings
@@ -210,13 +210,6 @@ def limit_error(limit: str, maximum: int, actual: int, message: str) -> GraphQLE
 
 
 # --- measuring a document -----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Shape:
-    depth: int
-    aliases: int
-    cost: int
 
 
 class _Measure:

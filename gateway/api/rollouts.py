@@ -10,8 +10,8 @@ import strawberry
 from strawberry.types import Info
 
 from gateway.api.context import Context
+from gateway.api.endpoint_types import EndpointType
 from gateway.api.governance import PromotionRequestType
-from gateway.api.serving import EndpointType
 from gateway.api.types import ModelVersionType
 from gateway.domain import Endpoint, ModelVersion, parse_uri
 from gateway.errors import GatewayError, RegistryError

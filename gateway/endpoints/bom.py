@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.auth.middleware import current_principal
 from gateway.bom.formats import BomFormat
 from gateway.bom.service import inventory_bom, model_bom, version_bom
 from gateway.domain import model_uri, version_uri
 from gateway.endpoints import gateway_of
 from gateway.errors import BadInput, GatewayError
+from gateway.http_auth import current_principal
 from gateway.http_errors import gateway_error_response, request_id_of
 
 if TYPE_CHECKING:

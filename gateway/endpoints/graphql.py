@@ -26,9 +26,9 @@ from gateway.api.errors import format_error
 from gateway.api.http_semantics import GRAPHQL_RESPONSE, is_request_error, response_media_type
 from gateway.api.limits import QueryTimeout, deadline
 from gateway.api.schema import build_schema
-from gateway.auth.middleware import PrincipalResolver, current_principal
 from gateway.config import GraphQLSettings, Settings
 from gateway.endpoints import gateway_of
+from gateway.http_auth import PrincipalResolver, current_principal
 from gateway.http_budgets import PayloadTooLarge, decode_json_within, read_limited_body
 from gateway.http_errors import REQUEST_ID_HEADER, error_response, request_id_of
 from gateway.ui import graphiql_page

@@ -18,8 +18,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
-from gateway.auth.middleware import current_principal
 from gateway.endpoints import gateway_of
+from gateway.http_auth import current_principal
 from gateway.http_errors import REQUEST_ID_HEADER, request_id_of
 from gateway.mlflow_api import service
 from gateway.mlflow_api.errors import MlflowApiError, invalid

@@ -7,9 +7,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from adapters.base import VersionRegistrar
-from gateway.auth.middleware import current_principal
 from gateway.endpoints import gateway_of
 from gateway.errors import GatewayError
+from gateway.http_auth import current_principal
 from gateway.http_errors import error_response, request_id_of
 
 MAX_ARTIFACT_BYTES = 5 * 1024**3

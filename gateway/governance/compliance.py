@@ -35,7 +35,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.codec import model_from_dict, version_to_dict
 from gateway.domain import Model, ModelVersion, Stage
 from gateway.governance import audit, tier_store
-from gateway.governance.evaluation import Evaluation, Evaluator, Subject, Violation, subjects_of_model
+from gateway.governance.evaluation import Evaluation, Subject, Violation, subjects_of_model
+from gateway.governance.evaluator import Evaluator
 from gateway.store.database import Database
 from gateway.store.tables import audit_events as ae
 from gateway.store.tables import catalogue_models as cm

@@ -1,4 +1,6 @@
-"""What a CEL rule sees, and how a version is judged against the policies.
+"""What a CEL rule sees, and the verdict on a version (``Evaluation``); the
+judging itself is ``gateway.governance.evaluator`` (it needs the compiled
+policies, which need this vocabulary).
 
 A rule sees one variable, ``version``: a map holding every ``ModelVersion``
 field of the GraphQL schema under its GraphQL (camelCase) name, always present.
@@ -47,17 +49,13 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import cel
 import semver
 
 from gateway.codec import version_from_dict
 from gateway.domain import URI_SCHEME, Stage
 from gateway.governance.annex_iv import annex_iv_map
-
-if TYPE_CHECKING:
-    from gateway.governance.policies import Policy, PolicySet
 
 Record = Mapping[str, Any]  # a version in the codec's dict form (gateway.codec.version_to_dict)
 
@@ -357,61 +355,6 @@ def cel_error_message(exc: BaseException) -> str:
         return f"no such key: {exc.args[0]!r}" if exc.args else "no such key"
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0] if len(text) > 300 else text
-
-
-def run_rule(policy: Policy, context: cel.Context) -> str | None:
-    """Evaluate one rule; None when it holds, else why it does not."""
-    try:
-        result = policy.program.execute(context)
-    except Exception as exc:  # a CEL error of any kind: fail closed
-        return f"rule failed to evaluate: {cel_error_message(exc)}"
-    if result is True:
-        return None
-    if result is False:
-        return policy.description or f"rule is false: {policy.rule}"
-    return f"rule must evaluate to a bool, got {type(result).__name__}"
-
-
-class Evaluator:
-    """Judges versions against one compiled policy set. Which policies apply to a
-    (stage, team, registry) and which fields they read is worked out once per
-    combination and cached."""
-
-    def __init__(self, policies: PolicySet):
-        self.policies = policies
-        self._plans: dict[
-            tuple[str, str | None, str, str | None], tuple[tuple[Policy, ...], Reads | None]
-        ] = {}
-
-    def applicable(
-        self, stage: str, team: str | None, registry: str, tier: str | None = None
-    ) -> tuple[Policy, ...]:
-        return self._plan(stage, team, registry, tier)[0]
-
-    def _plan(
-        self, stage: str, team: str | None, registry: str, tier: str | None = None
-    ) -> tuple[tuple[Policy, ...], Reads | None]:
-        key = (stage, team, registry, tier)
-        plan = self._plans.get(key)
-        if plan is None:
-            chosen = tuple(p for p in self.policies.policies if p.scope.matches(stage, team, registry, tier))
-            plan = (chosen, merge_reads(p.fields for p in chosen))
-            self._plans[key] = plan
-        return plan
-
-    def evaluate(self, subject: Subject) -> Evaluation:
-        chosen, fields = self._plan(
-            subject.effective_stage, subject.team, subject.record["registry_id"], subject.tier
-        )
-        if not chosen:
-            return COMPLIANT
-        context = cel.Context({"version": build_activation(subject, fields)})
-        violations = []
-        for policy in chosen:
-            message = run_rule(policy, context)
-            if message is not None:
-                violations.append(Violation(policy.id, policy.severity, message))
-        return Evaluation(tuple(violations)) if violations else COMPLIANT
 
 
 def subjects_of_model(records: Iterable[Record], team: str | None, tier: str | None = None) -> list[Subject]:

@@ -22,7 +22,8 @@ from gateway.errors import BadInput, Forbidden
 from gateway.governance import audit, inventory, reports, retention, reviews, tier_store
 from gateway.governance.annex_iv import annex_iv_map
 from gateway.governance.compliance import BUILTIN_REVISION, ComplianceRecorder, ReevaluationResult
-from gateway.governance.evaluation import Evaluation, Evaluator, Subject, Violation
+from gateway.governance.evaluation import Evaluation, Subject, Violation
+from gateway.governance.evaluator import Evaluator
 from gateway.governance.policies import PolicySet
 from gateway.governance.promotions import Promotions
 from gateway.store.database import Database, ReadConnection

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from adapters.base import JsonHttpClient, RetryPolicy
-from adapters.mlflow.wire import translate_error
+from adapters.mlflow.mapping import translate_error
 from adapters.unity_catalog.api import error_translator as unity_catalog_translator
 from adapters.vertex.api import error_translator
 from gateway.errors import (
@@ -102,7 +102,7 @@ def vertex_answer(status: int, headers: dict[str, str]) -> RegistryError:
 def sagemaker_answer(status: int, headers: dict[str, str]) -> RegistryError:
     from botocore.exceptions import ClientError
 
-    from adapters.sagemaker.calls import translate
+    from adapters.sagemaker.api import translate
 
     response = {
         "Error": {"Code": TAXONOMY[status][3], "Message": "no"},
@@ -191,7 +191,7 @@ async def test_a_timeout_is_unavailable_for_http_adapters() -> None:
 def test_a_timeout_is_unavailable_for_sagemaker() -> None:
     from botocore.exceptions import ReadTimeoutError
 
-    from adapters.sagemaker.calls import translate
+    from adapters.sagemaker.api import translate
 
     error = translate(REGISTRY, "ListModelPackages", ReadTimeoutError(endpoint_url="http://sm.test"))
     assert type(error) is RegistryUnavailable and "timed out" in str(error)

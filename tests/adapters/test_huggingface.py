@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 from tenacity import RetryCallState
 
-from adapters.base import RetryPolicy, _backoff, iterate_pages
+from adapters.base import RetryPolicy, iterate_pages
 from adapters.huggingface import HuggingFaceRegistry, factory, load_settings
 from adapters.huggingface.mapping import domain_name
+from adapters.toolkit.retry import _backoff
 from gateway.config import ConfigError, RegistrySettings
 from gateway.domain import Relation, Stage
 from gateway.errors import RegistryAuthError, RegistryForbidden, RegistryUnavailable

@@ -19,7 +19,7 @@ from mlflow.exceptions import MlflowException
 
 from adapters.base import RetryPolicy, iterate_pages
 from adapters.mlflow import MlflowAdapter, MlflowOptions
-from adapters.mlflow.adapter import FIRST_MODEL_PAGE
+from adapters.mlflow.registry import FIRST_MODEL_PAGE
 from gateway.domain import DatasetRef, ModelVersion, Relation, Stage
 from gateway.errors import NotFound
 from tests.adapters.contract import (

@@ -13,7 +13,7 @@ import pytest
 pytest.importorskip("mlflow")
 
 from adapters.mlflow import MlflowAdapter
-from adapters.mlflow.wire import logged_input_signatures
+from adapters.mlflow.mapping import logged_input_signatures
 from gateway.codec import version_from_dict, version_to_dict
 from gateway.governance.evaluation import input_signature
 from tests.adapters.contract import unique_name

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from adapters.sagemaker import StageMapping, factory, parse_options
+from adapters.sagemaker.mapping import model_card_from_content, parent_from_source_uri
 from adapters.sagemaker.options import SageMakerOptions, StageWrite
-from adapters.sagemaker.records import model_card_from_content, parent_from_source_uri
 from gateway.config import ConfigError, RegistrySettings, settings_from_mapping
 from gateway.domain import ModelCard, Stage
 
@@ -161,7 +161,7 @@ def test_only_a_model_package_source_uri_is_a_parent() -> None:
 def test_a_credentials_file_replaces_the_whole_chain(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """Static keys from ``credentials_file`` (its ``profile`` section) win over
     whatever the environment holds: a local emulator never sees a user's keys."""
-    from adapters.sagemaker.calls import make_client
+    from adapters.sagemaker.api import make_client
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIA-FROM-THE-ENVIRONMENT")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret-from-the-environment")

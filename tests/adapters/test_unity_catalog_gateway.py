@@ -154,8 +154,8 @@ async def test_a_run_shared_with_mlflow_is_one_lineage_node(
 ) -> None:
     """A team trains in MLflow, registers the run's model there and in Unity
     Catalog: both adapters name the run with the one rule, so the nodes meet."""
-    from adapters.mlflow.adapter import MlflowAdapter
     from adapters.mlflow.options import MlflowOptions
+    from adapters.mlflow.registry import MlflowAdapter
     from gateway.domain import Relation
     from tests.servers.mlflow import MlflowTeam
 

@@ -1,7 +1,8 @@
 """Service-account authentication against the fake token endpoint, with the real
-authlib flow: what the assertion carries, refresh before expiry, one retry on a
-401, and credentials Google no longer accepts reported as "cannot authenticate"
-(an error value and an unhealthy registry, never a crash)."""
+authlib flow: what the assertion carries, and assertions Google refuses reported
+as "cannot authenticate" (an error value and an unhealthy registry, never a
+crash). Caching, refreshing and the 401 retry, shared with Azure ML, are tested
+once for both in ``test_token_auth.py``."""
 
 from __future__ import annotations
 
@@ -12,9 +13,8 @@ from pathlib import Path
 import pytest
 
 from gateway.errors import RegistryAuthError, RegistryUnavailable
-from tests.adapters.test_vertex import FAST_RETRY, REGISTRY, make_adapter
+from tests.adapters.test_vertex import FAST_RETRY, make_adapter
 from tests.servers.vertex import VertexServer, new_private_key_pem
-from tests.support import ManualClock
 
 
 def api_statuses(server: VertexServer, since: int) -> list[int]:
@@ -34,77 +34,6 @@ async def test_assertion_is_what_google_expects(vertex_fake: VertexServer) -> No
         assert sent["form"] == ["assertion", "grant_type"]  # ...and not a form field
         assert "sub" not in claims  # a sub would request domain-wide delegation
         assert 0 < claims["exp"] - claims["iat"] <= 3600
-    finally:
-        await adapter.aclose()
-
-
-async def test_token_is_refreshed_before_it_expires(vertex_fake: VertexServer) -> None:
-    """2 s tokens: the adapter fetches a new one shortly before expiry (at 90% of
-    the lifetime), so no request is ever refused; every refresh signs a fresh jti
-    (the fake refuses replays)."""
-    vertex_fake.set_token_lifetime(2)
-    clock = ManualClock()
-    vertex_fake.fake.token_clock = clock  # tokens expire on the test's time, as the adapter sees it
-    adapter = make_adapter(vertex_fake, clock=clock)
-    try:
-        mark, issued = len(vertex_fake.fake.requests), vertex_fake.tokens_issued
-        await adapter.list_models()
-        await adapter.list_models()
-        assert vertex_fake.tokens_issued == issued + 1  # reused while fresh
-        clock.advance(1.7)  # 85% of the lifetime: still fresh
-        await adapter.list_models()
-        assert vertex_fake.tokens_issued == issued + 1
-        for _ in range(2):
-            clock.advance(1.85)
-            await adapter.list_models()
-        assert vertex_fake.tokens_issued == issued + 3
-        assert 401 not in api_statuses(vertex_fake, mark)
-    finally:
-        await adapter.aclose()
-
-
-async def test_a_revoked_token_is_replaced_once(vertex_fake: VertexServer) -> None:
-    adapter = make_adapter(vertex_fake)
-    try:
-        await adapter.list_models()
-        issued = vertex_fake.tokens_issued
-        vertex_fake.fake.expire_tokens()
-        mark = len(vertex_fake.fake.requests)
-        await adapter.list_models()
-        assert api_statuses(vertex_fake, mark) == [401, 200]
-        assert vertex_fake.tokens_issued == issued + 1
-    finally:
-        await adapter.aclose()
-
-
-async def test_a_deleted_key_is_reported_not_raised(vertex_fake: VertexServer) -> None:
-    adapter = make_adapter(vertex_fake)
-    try:
-        vertex_fake.revoke_key()
-        health = await adapter.health()
-        assert not health.ok
-        assert health.detail is not None
-        assert health.detail.startswith(f"registry {REGISTRY}: cannot authenticate: ")
-        assert "invalid_grant" in health.detail and "Invalid JWT Signature" in health.detail
-        with pytest.raises(RegistryAuthError) as raised:
-            await adapter.list_models()
-        assert raised.value.code == "REGISTRY_AUTH_FAILED" and raised.value.registry_id == REGISTRY
-        vertex_fake.reset_switches()  # the key is restored: the next call recovers
-        assert (await adapter.health()).ok
-    finally:
-        await adapter.aclose()
-
-
-async def test_a_token_refused_twice_is_an_auth_error(vertex_fake: VertexServer) -> None:
-    adapter = make_adapter(vertex_fake)
-    try:
-        vertex_fake.fake.accept_tokens = False
-        mark = len(vertex_fake.fake.requests)
-        with pytest.raises(RegistryAuthError) as raised:
-            await adapter.list_models()
-        assert api_statuses(vertex_fake, mark) == [401, 401]  # one fresh token, one resend, no more
-        assert raised.value.message.startswith(f"registry {REGISTRY}: cannot authenticate: Vertex AI refused")
-        assert raised.value.extensions["registry_status"] == "UNAUTHENTICATED"
     finally:
         await adapter.aclose()
 
@@ -181,13 +110,3 @@ async def test_token_endpoint_outages_are_unavailability(vertex_fake: VertexServ
         await unreachable.aclose()
         server.close()
         await server.wait_closed()
-
-
-async def test_concurrent_requests_share_one_refresh(vertex_fake: VertexServer) -> None:
-    adapter = make_adapter(vertex_fake)
-    try:
-        issued = vertex_fake.tokens_issued
-        await asyncio.gather(*(adapter.list_models() for _ in range(8)))
-        assert vertex_fake.tokens_issued == issued + 1
-    finally:
-        await adapter.aclose()

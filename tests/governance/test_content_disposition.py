@@ -7,7 +7,7 @@ import urllib.parse
 
 import pytest
 
-from gateway.governance.http import content_disposition
+from gateway.endpoints.reports import content_disposition
 
 
 @pytest.mark.parametrize(

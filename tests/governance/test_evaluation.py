@@ -11,7 +11,8 @@ import pytest
 
 from gateway.codec import version_to_dict
 from gateway.domain import CodeRef, DatasetRef, ModelCard, ModelVersion, Stage
-from gateway.governance.evaluation import FIELDS, Evaluator, Subject, build_activation, referenced_fields
+from gateway.governance.evaluation import FIELDS, Subject, build_activation, referenced_fields
+from gateway.governance.evaluator import Evaluator
 from gateway.governance.policies import parse_policies
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config import ConfigError, load_settings, resolve_secret, settings_from_mapping
+from adapters.base import load_factories
+from gateway.config import ConfigError, RegistrySettings, load_settings, resolve_secret, settings_from_mapping
 from gateway.runtime import validate_settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -108,6 +109,19 @@ def test_unknown_registry_key_lists_every_known_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         validate_settings(settings)
     assert "did you mean" not in caught.value.problem
+    listed = caught.value.problem.split("known keys: ", 1)[1].rstrip(")").split(", ")
+    assert {"id", "kind", "team", "sync_interval_seconds", "restricted"} <= set(listed)
+
+
+@pytest.mark.parametrize("kind", sorted(load_factories()))
+def test_every_kind_reads_its_options_one_way(kind: str) -> None:
+    """Every adapter parses its options with ``registry_options``: an unknown key is
+    named, and the keys every registry has are listed beside the kind's own (the
+    kubeflow adapter once parsed its own way and listed only its own keys)."""
+    registry = RegistrySettings(id="x", kind=kind, options={"zzz": 1}, key="registries[0]")
+    with pytest.raises(ConfigError) as caught:
+        load_factories()[kind].validate(registry)
+    assert caught.value.key == "registries[0].zzz"
     listed = caught.value.problem.split("known keys: ", 1)[1].rstrip(")").split(", ")
     assert {"id", "kind", "team", "sync_interval_seconds", "restricted"} <= set(listed)
 

@@ -1,8 +1,8 @@
 """The MLflow Model Registry adapter, over MLflow's REST API (``/api/2.0/mlflow``).
 
-Every call goes through ``JsonHttpClient``: GETs (and the read-only POST
+Every call goes through ``api.MlflowApi``: GETs (and the read-only POST
 ``runs/search``) are retried with jittered backoff inside a deadline, writes are
-sent once. See ``wire.py`` for the wire-format surprises and ``webhooks.py``
+sent once. See ``mapping.py`` for the wire-format surprises and ``webhooks.py``
 for push notifications.
 
 Stage mapping (``stage_mapping = "aliases"``, the default), first match wins:
@@ -47,25 +47,14 @@ from typing import Any
 
 import httpx
 
-from adapters.base import (
-    ChangeSet,
-    Health,
-    JsonHttpClient,
-    Page,
-    RetryPolicy,
-    listing,
-    listing_token,
-    record,
-)
+from adapters.base import ChangeSet, Health, Page
 from adapters.conventions import mlflow_logged_model_uri, mlflow_run_uri
 from adapters.mlflow import webhooks
+from adapters.mlflow.api import MlflowApi
 from adapters.mlflow.changes import ChangeTracker
 from adapters.mlflow.history import MetricHistory
 from adapters.mlflow.links import mlflow_ui_url
-from adapters.mlflow.model_files import ModelFileReader, is_logged_model
-from adapters.mlflow.options import Credentials, MlflowOptions
-from adapters.mlflow.runs import RunReader
-from adapters.mlflow.wire import (
+from adapters.mlflow.mapping import (
     LEGACY_STAGES,
     STAGE_TO_LEGACY,
     ModelFiles,
@@ -74,11 +63,14 @@ from adapters.mlflow.wire import (
     is_not_found,
     is_validation,
     model_from_wire,
-    path_segment,
     quote_filter_value,
-    translate_error,
     version_from_wire,
 )
+from adapters.mlflow.model_files import ModelFileReader, is_logged_model
+from adapters.mlflow.options import Credentials, MlflowOptions
+from adapters.mlflow.runs import RunReader
+from adapters.toolkit.paging import listing, listing_token, record
+from adapters.toolkit.retry import RetryPolicy
 from gateway.domain import (
     LineageEdge,
     LineageNode,
@@ -125,16 +117,7 @@ class MlflowAdapter:
         self.options = options
         self._webhook_secret = credentials.webhook_secret
         self._retry = retry or RetryPolicy(deadline_seconds=options.timeout_seconds * 2)
-        self._http = JsonHttpClient(
-            registry_id,
-            f"{options.url.rstrip('/')}/api/2.0/mlflow/",
-            translate_error(registry_id),
-            auth=credentials.auth,
-            headers=credentials.headers,
-            timeout=options.timeout_seconds,
-            retry=self._retry,
-            transport=transport,
-        )
+        self._api = MlflowApi(registry_id, options, credentials, retry=self._retry, transport=transport)
         self._aliases: dict[str, tuple[float, dict[str, tuple[str, ...]]]] = {}
         # A brief listing's wire records and aliases by version URI, until filled.
         self._brief: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {}
@@ -143,8 +126,8 @@ class MlflowAdapter:
         # How far the running model listing has got: (last name listed, ended); None: none ran.
         self._listed: tuple[str, bool] | None = None
         self._listing = asyncio.Condition()
-        self._runs = RunReader(registry_id, self._http, self._retry, options.run_concurrency)
-        self._history = MetricHistory(self._http, self._retry, options.run_concurrency)
+        self._runs = RunReader(registry_id, self._api.http, self._retry, options.run_concurrency)
+        self._history = MetricHistory(self._api.http, self._retry, options.run_concurrency)
         self._files = ModelFileReader(
             registry_id,
             options.url,
@@ -154,7 +137,7 @@ class MlflowAdapter:
             concurrency=options.run_concurrency,
             transport=transport,
         )
-        self._changes = ChangeTracker(self._http, self._all_models, options.full_resync_seconds)
+        self._changes = ChangeTracker(self._api.http, self._all_models, options.full_resync_seconds)
 
     # --- models ------------------------------------------------------------
 
@@ -164,7 +147,7 @@ class MlflowAdapter:
         query: dict[str, Any] = {"max_results": size or self.options.page_size, "order_by": ["name ASC"]}
         if page_token:
             query["page_token"] = page_token
-        body = await self._http.get("registered-models/search", query)
+        body = await self._api.search_models(query)
         raws = self._items(body, "registered_models")  # an empty result is {}, not []
         now = time.monotonic()
         for raw in raws:
@@ -209,7 +192,7 @@ class MlflowAdapter:
 
     async def _get_raw_model(self, name: str) -> dict[str, Any] | None:
         try:
-            body = await self._http.get("registered-models/get", {"name": name})
+            body = await self._api.get_model(name)
         except RegistryError as exc:
             if is_not_found(exc):
                 self._aliases.pop(name, None)
@@ -295,7 +278,7 @@ class MlflowAdapter:
         }
         if page_token:
             query["page_token"] = page_token
-        body = await self._http.get("model-versions/search", query)
+        body = await self._api.search_versions(query)
         raws = self._items(body, "model_versions")
         if exact:
             raws = [r for r in raws if r["name"] == model_name]
@@ -305,7 +288,7 @@ class MlflowAdapter:
         """Every version of every model by (name, version), ``version_page_size`` per
         request (MLflow allows 200,000): the cheap way to sync a whole registry, with
         aliases reused from the model listing that precedes it."""
-        body = await self._http.get("model-versions/search", self._all_versions_query(page_token))
+        body = await self._api.search_versions(self._all_versions_query(page_token))
         raws = self._items(body, "model_versions")
         return Page(await self._versions(raws), self._next(body))
 
@@ -353,7 +336,7 @@ class MlflowAdapter:
         return Page(versions, self._next(body))
 
     def _fetch_versions(self, query: dict[str, Any]) -> asyncio.Task[dict[str, Any]]:
-        task = asyncio.ensure_future(self._http.get("model-versions/search", query))
+        task = asyncio.ensure_future(self._api.search_versions(query))
         task.add_done_callback(lambda t: t.cancelled() or t.exception())  # retrieved, if never awaited
         return task
 
@@ -416,7 +399,7 @@ class MlflowAdapter:
             return None
         try:
             body, raw_model = await asyncio.gather(
-                self._http.get("model-versions/get", {"name": name, "version": version}),
+                self._api.get_version(name, version),
                 self._get_raw_model(name),
             )
         except RegistryError as exc:
@@ -503,7 +486,7 @@ class MlflowAdapter:
     async def _logged_model_node(self, model_id: str) -> LineageNode:
         uri = mlflow_logged_model_uri(self.registry_id, model_id)
         try:
-            body = await self._http.get(f"logged-models/{path_segment(model_id)}")
+            body = await self._api.get_logged_model(model_id)
             label = (body.get("model") or {}).get("info", {}).get("name") or model_id
         except RegistryError as exc:
             if not is_not_found(exc):
@@ -559,13 +542,7 @@ class MlflowAdapter:
         archive = (self.options.archive_existing_versions and stage in (Stage.STAGING, Stage.PRODUCTION)) or (
             archive_existing and stage is Stage.PRODUCTION
         )
-        body = {
-            "name": name,
-            "version": number,
-            "stage": STAGE_TO_LEGACY[stage],
-            "archive_existing_versions": archive,
-        }
-        await self._http.send("POST", "model-versions/transition-stage", json_body=body)
+        await self._api.transition_stage(name, number, STAGE_TO_LEGACY[stage], archive_existing=archive)
         applied.append(f"stage {STAGE_TO_LEGACY[stage]}" + (" (others archived)" if archive else ""))
 
     async def _legacy_stages(self, name: str) -> dict[str, str]:
@@ -581,7 +558,7 @@ class MlflowAdapter:
             query: dict[str, Any] = {"filter": name_filter, "max_results": self.options.version_page_size}
             if token:
                 query["page_token"] = token
-            body = await self._http.get("model-versions/search", query)
+            body = await self._api.search_versions(query)
             for raw in self._items(body, "model_versions"):
                 if raw["name"] == name:
                     stages[str(raw["version"])] = raw.get("current_stage") or "None"
@@ -605,30 +582,18 @@ class MlflowAdapter:
         for alias in target:  # first: the promotion itself, should a cleanup step fail
             if model_aliases.get(alias) == number:
                 continue
-            await self._http.send(
-                "POST", "registered-models/alias", json_body={"name": name, "alias": alias, "version": number}
-            )
+            await self._api.set_alias(name, alias, number)
             applied.append(f"alias {alias} -> {number}")
         for alias in sorted((set(current.aliases) & self.options.mapped_aliases) - set(target)):
-            await self._http.send(
-                "DELETE", "registered-models/alias", json_body={"name": name, "alias": alias}
-            )
+            await self._api.delete_alias(name, alias)
             applied.append(f"alias {alias} removed")
         tag_key, tag_value = self.options.archived_tag_pair
         tagged = current.tags.get(tag_key) == tag_value
         if stage is Stage.ARCHIVED and not tagged:
-            await self._http.send(
-                "POST",
-                "model-versions/set-tag",
-                json_body={"name": name, "version": number, "key": tag_key, "value": tag_value},
-            )
+            await self._api.set_version_tag(name, number, tag_key, tag_value)
             applied.append(f"tag {tag_key}={tag_value}")
         elif stage is not Stage.ARCHIVED and tagged:
-            await self._http.send(
-                "DELETE",
-                "model-versions/delete-tag",
-                json_body={"name": name, "version": number, "key": tag_key},
-            )
+            await self._api.delete_version_tag(name, number, tag_key)
             applied.append(f"tag {tag_key} removed")
         legacy = await self._legacy_stages(name)
         mine = legacy.get(number, "None")
@@ -657,14 +622,14 @@ class MlflowAdapter:
     async def health(self) -> Health:
         """One unretried search: a probe should answer fast, not wait out a backoff."""
         try:
-            await self._http.send("GET", "registered-models/search", params={"max_results": 1})
+            await self._api.probe()
         except RegistryError as exc:
             return Health(False, exc.message)
         return Health(True)
 
     def describe_endpoint(self) -> str:
         """The tracking server's REST root (``EndpointDescriber``)."""
-        return self._http.base_url
+        return self._api.base_url
 
     def source_url(self, model_name: str, version: str | None = None) -> str:
         """MLflow's page for the model or version (``SourceLinker``)."""
@@ -672,5 +637,5 @@ class MlflowAdapter:
 
     async def aclose(self) -> None:
         self._drop_ahead()
-        await self._http.aclose()
+        await self._api.aclose()
         await self._files.aclose()

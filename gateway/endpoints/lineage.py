@@ -20,9 +20,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from gateway.auth.middleware import current_principal
 from gateway.endpoints import gateway_of
 from gateway.errors import BadInput, GatewayError, RegistryError
+from gateway.http_auth import current_principal
 from gateway.http_errors import gateway_error_response, request_id_of
 from gateway.lineage.walk import Direction
 

@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from gateway import __version__
-from gateway.bom import commands as bom_commands
-from gateway.catalogue import commands as catalogue_commands
+from gateway.cli import bom as bom_commands
+from gateway.cli import catalogue as catalogue_commands
+from gateway.cli import evidence as evidence_commands
+from gateway.cli import governance as governance_commands
+from gateway.cli import lineage as lineage_commands
 from gateway.config import ConfigError, Settings, is_loopback_host, load_settings
-from gateway.evidence import commands as evidence_commands
-from gateway.governance import commands as governance_commands
-from gateway.lineage import commands as lineage_commands
 from gateway.observability import configure_logging
 from gateway.personas import demo_personas, personas_text, with_personas
 from gateway.wording import plural
@@ -316,7 +316,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"modelgate: cannot serve: {exc}", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

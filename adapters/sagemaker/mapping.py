@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from adapters.base import to_utc
 from adapters.conventions import code_of, environment_of, merge_cards, model_card_of, semver_of
 from adapters.sagemaker.options import StageMapping
+from adapters.toolkit.timestamps import to_utc
 from gateway.domain import CodeRef, Model, ModelCard, ModelVersion
 
 MODEL_PACKAGE_ARN = ":model-package/"

@@ -14,8 +14,10 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from adapters.base import RetryPolicy, error_for_status, retry_read, run_blocking
 from adapters.sagemaker.options import SageMakerOptions, static_keys
+from adapters.toolkit.blocking import run_blocking
+from adapters.toolkit.errors import error_for_status
+from adapters.toolkit.retry import RetryPolicy, retry_read
 from gateway.config import ConfigError
 from gateway.errors import (
     RegistryAuthError,
@@ -160,7 +162,7 @@ def make_client(options: SageMakerOptions, service: str = "sagemaker") -> Any:
     )
 
 
-class SageMakerCalls:
+class SageMakerApi:
     """Every SageMaker call the adapter makes goes through here."""
 
     def __init__(

@@ -25,7 +25,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from gateway.auth.middleware import current_principal
 from gateway.catalogue.index import SearchFilter
 from gateway.domain import Stage, parse_instant
 from gateway.endpoints import gateway_of
@@ -34,6 +33,7 @@ from gateway.evidence.gather import gather
 from gateway.evidence.render import render
 from gateway.governance import audit, inventory, reports
 from gateway.governance.csvfile import csv_line
+from gateway.http_auth import current_principal
 from gateway.http_errors import gateway_error_response, request_id_of
 
 if TYPE_CHECKING:

@@ -23,9 +23,11 @@ from urllib.parse import quote
 
 import httpx
 
-from adapters.base import ErrorTranslator, error_for_status, retry_after_seconds, to_utc
 from adapters.conventions import code_of, environment_of, model_card_of, semver_of
 from adapters.mlflow.options import MlflowOptions
+from adapters.toolkit.errors import error_for_status, retry_after_seconds
+from adapters.toolkit.http import ErrorTranslator
+from adapters.toolkit.timestamps import to_utc
 from gateway.domain import CodeRef, DatasetRef, Model, ModelVersion, Stage, version_uri
 from gateway.errors import (
     RegistryError,

@@ -28,7 +28,7 @@ from gateway.domain import Stage
 from gateway.governance import audit, reports
 from gateway.governance import retention as retention_rules
 from gateway.governance.compliance import ComplianceRecorder
-from gateway.governance.evaluation import Evaluator
+from gateway.governance.evaluator import Evaluator
 from gateway.governance.policies import PolicySet, load_policies, policies_for
 from gateway.store.database import Database
 from gateway.store.tables import catalogue_models as cm

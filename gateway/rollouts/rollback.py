@@ -14,7 +14,7 @@ is one, else the first opened (versions in catalogue order).
 
 Traffic: where gateway rollouts of the model shifted an endpoint after
 ``asOf``, the answer request also carries the split each such endpoint had
-then (``gateway.rollouts.restore``), restored through the serving system when
+then (``restore``), restored through the serving system when
 that request is approved and applied, never before. The plan is checked
 first: a rollout of the model still in progress, or an endpoint that no longer
 has a variant the old split gives traffic to, is a CONFLICT and no request is
