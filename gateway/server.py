@@ -19,7 +19,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from gateway.api.errors import INTERNAL_MESSAGE
@@ -72,6 +72,10 @@ HTTP_STATUS_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
 
 async def http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    if _is_mlflow(request):  # a method no MLflow route takes (HEAD, OPTIONS, ...)
+        mlflow_code = "ENDPOINT_NOT_FOUND" if exc.status_code in (404, 405) else "BAD_REQUEST"
+        body = {"error_code": mlflow_code, "message": exc.detail}
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
     code = HTTP_STATUS_CODES.get(exc.status_code, "BAD_REQUEST")
     return error_response(exc.status_code, code, exc.detail, request_id_of(request), headers=exc.headers)
 

@@ -230,6 +230,7 @@ def test_errors_come_in_mlflows_shape(federation: Federation, monkeypatch: pytes
     api = f"{fed.url}/mlflow/api/2.0/mlflow"
     for response, status, code in [
         (httpx.get(f"{api}/experiments/search", headers=headers), 404, "ENDPOINT_NOT_FOUND"),
+        (httpx.options(f"{api}/registered-models/search", headers=headers), 405, "ENDPOINT_NOT_FOUND"),
         (
             httpx.get(f"{api}/registered-models/get?name=x&color=red", headers=headers),
             400,
