@@ -13,6 +13,7 @@ but are bad) and never reaches a resolver; the principal of one that passes is
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
@@ -36,6 +37,8 @@ Rejection = Callable[[Request, Unauthenticated | AuthUnavailable], Response]
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/"})
 OPEN_PREFIXES = ("/hooks/", "/ui/")
 API_KEY_HEADER = "x-api-key"
+# Routes whose clients know only HTTP basic auth besides bearer tokens (MLflow's).
+BASIC_AUTH_PREFIXES = ("/mlflow/",)
 REALM = 'Bearer realm="modelgate"'
 
 
@@ -46,14 +49,34 @@ class Authenticator(Protocol):
 
 
 def bearer_token(request: Request) -> str | None:
-    """The token of an ``Authorization: Bearer`` header; None when there is no header."""
+    """The token of an ``Authorization`` header; None when there is no header.
+
+    ``Bearer <token>``; on the MLflow API also ``Basic`` with the token as the
+    password (the user name is not read: the token alone says who is asking), as
+    MLflow's clients send ``MLFLOW_TRACKING_USERNAME``/``PASSWORD``."""
     header = request.headers.get("authorization")
     if header is None:
         return None
     scheme, _, token = header.strip().partition(" ")
+    basic_allowed = request.url.path.startswith(BASIC_AUTH_PREFIXES)
+    if scheme.lower() == "basic" and basic_allowed and token.strip():
+        return _basic_password(token.strip())
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("use an Authorization: Bearer header", error="invalid_request")
     return token.strip()
+
+
+def _basic_password(encoded: str) -> str:
+    try:
+        decoded = base64.b64decode(encoded, validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        decoded = ""
+    _user, colon, password = decoded.partition(":")
+    if not colon or not password:
+        raise Unauthenticated(
+            "use Authorization: Basic with an API key or token as the password", error="invalid_request"
+        )
+    return password
 
 
 class NoAuthentication:

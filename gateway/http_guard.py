@@ -24,7 +24,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from urllib.parse import urlsplit
 
 from starlette.routing import Match
@@ -33,6 +33,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from gateway.config import ServerSettings, is_loopback_host
 from gateway.http_errors import REQUEST_ID_HEADER, error_bytes
 
+# (code, message, request id, extensions) -> the response body
+ErrorShape = Callable[[str, str, str, Mapping[str, str]], bytes]
 JSON = "application/json"
 UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -56,11 +58,15 @@ class RequestGuard:
         check_origin: bool,
         raw_body_prefixes: Iterable[str] = (),
         signed_prefixes: Iterable[str] = (),
+        error_shapes: Mapping[str, ErrorShape] | None = None,
     ):
+        """``error_shapes``: the body of a refusal on routes under a prefix whose clients
+        read another error shape (MLflow's under ``/mlflow/``); else ``error_bytes``."""
         self.app = app
         self.check_origin = check_origin
         self.raw_body_prefixes = tuple(raw_body_prefixes)
         self.signed_prefixes = tuple(signed_prefixes)
+        self.error_shapes = dict(error_shapes or {})
         self.extra_hosts = frozenset(h.lower().rstrip(".") for h in server.allowed_hosts)
         self.hosts = {server.host.lower()} | self.extra_hosts
         if is_loopback_host(server.host):
@@ -70,7 +76,7 @@ class RequestGuard:
         if scope["type"] == "http":
             refusal = self.refusal(scope)
             if refusal is not None:
-                await _refuse(scope, send, *refusal)
+                await _refuse(scope, send, *refusal, shape=self.shape_for(scope["path"]))
                 return
         await self.app(scope, receive, send)
 
@@ -88,6 +94,11 @@ class RequestGuard:
                 shown = f"{media!r}" if media else "no Content-Type"
                 return 415, UNSUPPORTED_MEDIA_TYPE, f"send the body as {JSON} (got {shown})", {}
         return None
+
+    def shape_for(self, path: str) -> ErrorShape:
+        return next(
+            (shape for prefix, shape in self.error_shapes.items() if path.startswith(prefix)), error_bytes
+        )
 
     def served_hosts(self, scope: Scope) -> set[str]:
         arrived = (scope.get("server") or ("", None))[0] or ""
@@ -138,10 +149,17 @@ class RequestGuard:
 
 
 async def _refuse(
-    scope: Scope, send: Send, status: int, code: str, message: str, extensions: dict[str, str]
+    scope: Scope,
+    send: Send,
+    status: int,
+    code: str,
+    message: str,
+    extensions: dict[str, str],
+    *,
+    shape: ErrorShape = error_bytes,
 ) -> None:
     request_id = (scope.get("state") or {}).get("request_id") or uuid.uuid4().hex
-    body = error_bytes(code, message, request_id, extensions)
+    body = shape(code, message, request_id, extensions)
     await send(
         {
             "type": "http.response.start",

@@ -19,13 +19,13 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from gateway.api.errors import INTERNAL_MESSAGE
 from gateway.auth.errors import AuthUnavailable, Unauthenticated
 from gateway.config import Settings
-from gateway.endpoints import bom, graphql, probes, uploads, webhooks
+from gateway.endpoints import bom, graphql, mlflow, probes, uploads, webhooks
 from gateway.endpoints.deployments import routes as serving_routes
 from gateway.endpoints.lineage import routes as lineage_routes
 from gateway.endpoints.reports import routes as governance_routes
@@ -33,6 +33,7 @@ from gateway.http_auth import AuthMiddleware, PrincipalResolver, authenticator_f
 from gateway.http_budgets import HeaderBudget
 from gateway.http_errors import error_response, request_id_of
 from gateway.http_guard import RequestGuard
+from gateway.mlflow_api.errors import MlflowApiError
 from gateway.observability import Metrics, RequestContextMiddleware
 from gateway.personas import Persona, demo_personas, with_personas
 from gateway.runtime import Gateway
@@ -46,11 +47,23 @@ def reject_unauthenticated(request: Request, exc: Unauthenticated | AuthUnavaila
     request_id = request_id_of(request)
     if isinstance(exc, AuthUnavailable):
         log.error("authentication unavailable (request %s): %s", request_id, exc.message)
+        if _is_mlflow(request):
+            return mlflow.mlflow_error_response(
+                request, MlflowApiError("TEMPORARILY_UNAVAILABLE", exc.message)
+            )
         return error_response(503, exc.code, exc.message, request_id)
     log.info("unauthenticated request %s to %s: %s", request_id, request.url.path, exc.message)
-    return error_response(
-        401, exc.code, exc.message, request_id, headers={"www-authenticate": www_authenticate(exc)}
-    )
+    challenge = {"www-authenticate": www_authenticate(exc)}
+    if _is_mlflow(request):
+        return mlflow.mlflow_error_response(
+            request, MlflowApiError("UNAUTHENTICATED", exc.message), challenge
+        )
+    return error_response(401, exc.code, exc.message, request_id, headers=challenge)
+
+
+def _is_mlflow(request: Request) -> bool:
+    """MLflow's clients read MLflow's error shape only."""
+    return request.url.path == mlflow.PREFIX or request.url.path.startswith(mlflow.PREFIX + "/")
 
 
 # Starlette's own refusals (no such route, method not allowed) in the one shape.
@@ -59,12 +72,18 @@ HTTP_STATUS_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
 
 async def http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    if _is_mlflow(request):  # a method no MLflow route takes (HEAD, OPTIONS, ...)
+        mlflow_code = "ENDPOINT_NOT_FOUND" if exc.status_code in (404, 405) else "BAD_REQUEST"
+        body = {"error_code": mlflow_code, "message": exc.detail}
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
     code = HTTP_STATUS_CODES.get(exc.status_code, "BAD_REQUEST")
     return error_response(exc.status_code, code, exc.detail, request_id_of(request), headers=exc.headers)
 
 
 async def internal_error(request: Request, _exc: Exception) -> Response:
     """An unhandled fault: the shape, no detail (Starlette re-raises it for the server's log)."""
+    if _is_mlflow(request):
+        return mlflow.mlflow_error_response(request, MlflowApiError("INTERNAL_ERROR", INTERNAL_MESSAGE))
     return error_response(500, "INTERNAL_SERVER_ERROR", INTERNAL_MESSAGE, request_id_of(request))
 
 
@@ -154,6 +173,7 @@ def create_app(
             *governance_routes(),
             *lineage_routes(),
             *serving_routes(),
+            *mlflow.routes(),
             Route("/metrics", probes.metrics),
             *ui_routes(personas),
         ],
@@ -167,6 +187,7 @@ def create_app(
                 check_origin=settings.auth.mode == "none",
                 raw_body_prefixes=RAW_BODY_PREFIXES,
                 signed_prefixes=SIGNED_PREFIXES,
+                error_shapes={mlflow.PREFIX + "/": mlflow.refusal_bytes},
             ),
             Middleware(AuthMiddleware, authenticate=authenticate, reject=reject_unauthenticated),
         ],

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import (
+    Boolean,
     Column,
     ColumnElement,
     Float,
@@ -39,6 +40,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.compiler import compiles
 
 from gateway.auth.access import Visibility, visible
 from gateway.codec import model_from_dict, version_from_dict
@@ -73,6 +75,16 @@ class SortOrder(enum.Enum):
 
 
 @dataclass(frozen=True)
+class NameMatch:
+    """A condition on a model's qualified name ``<registry-id>.<model-name>`` (how the
+    MLflow-compatible API names models): ``op`` is ``=``, ``!=``, ``LIKE`` (case-sensitive
+    on both dialects) or ``ILIKE``, ``value`` a name or a SQL LIKE pattern."""
+
+    op: str
+    value: str
+
+
+@dataclass(frozen=True)
 class SearchFilter:
     registries: tuple[str, ...] = ()
     teams: tuple[str, ...] = ()
@@ -86,6 +98,12 @@ class SearchFilter:
     # True: only what takes a share of some endpoint's traffic now (models: any
     # version does); False: only the others.
     serving: bool | None = None
+    names: tuple[NameMatch, ...] = ()
+    # (key, value): only what does NOT carry that tag with that value (itself, not its versions)
+    tags_not: tuple[tuple[str, str], ...] = ()
+    # Versions only: each entry is a set of run ids the version's run (its
+    # registry's ``native.run_id``) must be one of.
+    run_ids: tuple[frozenset[str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -170,6 +188,48 @@ def _fulltext_match(dialect: str, table: Any, terms: list[str]) -> ColumnElement
 # --- filters ---------------------------------------------------------------------
 
 
+def _glob_of_like(pattern: str) -> str:
+    """A LIKE pattern as a GLOB one: SQLite's LIKE ignores ASCII case, GLOB does not."""
+    special = {"*": "[*]", "?": "[?]", "[": "[[]", "%": "*", "_": "?"}
+    return "".join(special.get(c, c) for c in pattern)
+
+
+class _CaseSensitiveLike(ColumnElement[bool]):
+    """``expr LIKE pattern`` with case mattering on both dialects (see ``_compile_like``)."""
+
+    inherit_cache = True
+    type = Boolean()
+
+    def __init__(self, expr: Any, pattern: str):
+        self.expr = expr
+        self.pattern = pattern
+
+
+@compiles(_CaseSensitiveLike)
+def _compile_like(element: _CaseSensitiveLike, compiler: Any, **kw: Any) -> str:
+    expr = compiler.process(element.expr, **kw)
+    if compiler.dialect.name == "sqlite":
+        return f"({expr} GLOB {compiler.process(literal(_glob_of_like(element.pattern)), **kw)})"
+    return f"({expr} LIKE {compiler.process(literal(element.pattern), **kw)})"
+
+
+def _name_conditions(registry: Any, name: Any, matches: Iterable[NameMatch]) -> list[ColumnElement[bool]]:
+    conds: list[ColumnElement[bool]] = []
+    qualified = registry + literal(".") + name
+    for m in matches:
+        if m.op in ("=", "!="):
+            registry_id, dot, model = m.value.partition(".")
+            equal = and_(registry == registry_id, name == model) if dot else false()
+            conds.append(equal if m.op == "=" else ~equal)
+        elif m.op == "LIKE":
+            conds.append(_CaseSensitiveLike(qualified, m.value))
+        elif m.op == "ILIKE":
+            conds.append(qualified.ilike(m.value))
+        else:
+            raise ValueError(f"unknown name comparator {m.op!r}")
+    return conds
+
+
 def _model_conditions(f: SearchFilter) -> list[ColumnElement[bool]]:
     conds: list[ColumnElement[bool]] = []
     if f.registries:
@@ -198,6 +258,9 @@ def _model_conditions(f: SearchFilter) -> list[ColumnElement[bool]]:
         conds.append(multiple if f.multiple_production else ~multiple)
     if f.serving is not None:
         conds.append(_model_serving() if f.serving else ~_model_serving())
+    conds.extend(_name_conditions(cm.c.registry_id, cm.c.name, f.names))
+    for k, v in f.tags_not:
+        conds.append(~exists(select(1).where(ct.c.subject_uri == cm.c.uri, ct.c.key == k, ct.c.value == v)))
     return conds
 
 
@@ -252,6 +315,11 @@ def _version_conditions(f: SearchFilter) -> list[ColumnElement[bool]]:
         conds.append(multiple if f.multiple_production else ~multiple)
     if f.serving is not None:
         conds.append(_version_serving() if f.serving else ~_version_serving())
+    conds.extend(_name_conditions(cv.c.registry_id, cv.c.model_name, f.names))
+    for k, v in f.tags_not:
+        conds.append(~exists(select(1).where(ct.c.subject_uri == cv.c.uri, ct.c.key == k, ct.c.value == v)))
+    for ids in f.run_ids:
+        conds.append(cv.c.record[("native", "run_id")].as_string().in_(sorted(ids)))
     return conds
 
 
