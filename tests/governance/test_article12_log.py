@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from gateway.governance.commands import audit_export, verify_file
 from sqlalchemy import update
 
+from gateway.cli.governance import audit_export, verify_file
 from gateway.governance import audit
 from gateway.runtime import Gateway
 from gateway.store.tables import audit_events as ae
