@@ -28,6 +28,7 @@ from adapters.protocol import AdapterContext, ChangeSet, Health, Page, Promotion
 from gateway.config import RegistrySettings
 from gateway.domain import LineageEdge, Model, ModelVersion, Stage
 from gateway.errors import RegistryError, RegistryRejected, RegistryUnavailable
+from gateway.resilience import CircuitBreaker, GuardedAdapter
 from gateway.runtime import Gateway
 from tests.security.conftest import ServerThread, free_port, serve
 from tests.support import make_settings
@@ -141,9 +142,27 @@ def flaky_server() -> Iterator[FlakyRegistryServer]:
         yield server
 
 
+BREAKER_RESET = 30.0
+
+
+class ManualClock:
+    """A monotonic clock that moves only when the test says."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def breaker_clock() -> ManualClock:
+    return ManualClock()
+
+
 @pytest.fixture
 async def setup(
-    tmp_path: Path, flaky_server: FlakyRegistryServer
+    tmp_path: Path, flaky_server: FlakyRegistryServer, breaker_clock: ManualClock
 ) -> AsyncIterator[tuple[Gateway, HttpRegistry, httpx.AsyncClient]]:
     flaky_server.mode = "ok"
     flaky_server.requests.clear()
@@ -155,13 +174,18 @@ async def setup(
         team="ml",
         call_timeout_seconds=2.0,
         breaker_failures=2,
-        # Long enough that a loaded CI machine still sees the breaker open when it asks.
-        breaker_reset_seconds=2.0,
+        breaker_reset_seconds=BREAKER_RESET,
         key="registries[2]",
     )
     settings = dataclasses.replace(settings, registries=(*settings.registries, flaky))
     gw = await Gateway.open(settings, factories={**load_factories(), "flaky": factory})
     gw.live.deadline = 1.0
+    # The breaker's cool-down runs on a clock the test moves, not on wall time.
+    guarded = gw.adapters["flaky"]
+    assert isinstance(guarded, GuardedAdapter)
+    guarded.breaker = CircuitBreaker(
+        "flaky", failure_threshold=2, reset_seconds=BREAKER_RESET, clock=breaker_clock
+    )
     assert not (await gw.sync.sync_registry("flaky", full=True)).error
     async with serve(gw) as client:
         yield gw, factory.made["flaky"], client
@@ -187,7 +211,7 @@ def breaker_of(body: dict[str, Any]) -> str:
 
 @pytest.mark.parametrize("fault", ["refused", "hang", "500", "malformed"])
 async def test_a_failing_registry_is_served_from_the_index(
-    setup: Any, flaky_server: FlakyRegistryServer, fault: str
+    setup: Any, flaky_server: FlakyRegistryServer, fault: str, breaker_clock: ManualClock
 ) -> None:
     gw, adapter, client = setup
     if fault == "refused":
@@ -219,7 +243,9 @@ async def test_a_failing_registry_is_served_from_the_index(
     flaky_server.mode = "ok"
     if fault == "refused":
         adapter.connect(flaky_server.url)
-    await asyncio.sleep(2.1)
+    breaker_clock.now += BREAKER_RESET - 1
+    assert (await gw.sync.sync_registry("flaky")).error  # still cooling down: refused unasked
+    breaker_clock.now += 1
     assert not (await gw.sync.sync_registry("flaky")).error
     body = (await client.post("/graphql", json={"query": QUERY})).json()
     assert "errors" not in body and breaker_of(body) == "closed"
