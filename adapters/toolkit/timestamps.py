@@ -23,7 +23,7 @@ def to_utc(value: datetime | str | int | float | None, *, epoch_unit: str = "ms"
     text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
     if "." in text:  # Python parses at most microseconds; RFC 3339 allows nanoseconds
         head, _, rest = text.partition(".")
-        digits = "".join(c for c in rest if c.isdigit())
+        digits = rest[: len(rest) - len(rest.lstrip("0123456789"))]  # the fraction only
         zone = rest[len(digits) :]
         text = f"{head}.{digits[:6].ljust(6, '0')}{zone}"
     parsed = datetime.fromisoformat(text)
