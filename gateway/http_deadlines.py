@@ -69,6 +69,25 @@ class ReceiveDeadlines:
     transport: asyncio.Transport
     cycle: Any
 
+    def __init__(self, *args: Any, header_timeout: float, body_timeout: float, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._init_deadlines(header_timeout, body_timeout)
+
+    # The protocol hooks both parsers share; ``super()`` is the uvicorn protocol
+    # that follows this mixin in the class's MRO.
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)  # type: ignore[misc]
+        self._enter(HEAD)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._enter(None)
+        super().connection_lost(exc)  # type: ignore[misc]
+
+    def data_received(self, data: bytes) -> None:
+        self._received(data)
+        if not self.transport.is_closing():
+            super().data_received(data)  # type: ignore[misc]
+
     def _init_deadlines(self, header_timeout: float, body_timeout: float) -> None:
         self._seconds = {HEAD: header_timeout, BODY: body_timeout}
         self._phase: str | None = None
@@ -138,23 +157,6 @@ except ImportError:  # pragma: no cover - httptools is installed with uvicorn[st
 if HttpToolsProtocol is not None:
 
     class HttpToolsDeadlineProtocol(ReceiveDeadlines, HttpToolsProtocol):
-        def __init__(self, *args: Any, header_timeout: float, body_timeout: float, **kwargs: Any):
-            super().__init__(*args, **kwargs)
-            self._init_deadlines(header_timeout, body_timeout)
-
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            self._enter(HEAD)
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._enter(None)
-            super().connection_lost(exc)
-
-        def data_received(self, data: bytes) -> None:
-            self._received(data)
-            if not self.transport.is_closing():
-                super().data_received(data)
-
         def on_message_begin(self) -> None:
             super().on_message_begin()
             if self._phase is None:  # a pipelined request begins while one is answered
@@ -177,23 +179,6 @@ if HttpToolsProtocol is not None:
 
 
 class H11DeadlineProtocol(ReceiveDeadlines, H11Protocol):
-    def __init__(self, *args: Any, header_timeout: float, body_timeout: float, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self._init_deadlines(header_timeout, body_timeout)
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._enter(HEAD)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._enter(None)
-        super().connection_lost(exc)
-
-    def data_received(self, data: bytes) -> None:
-        self._received(data)
-        if not self.transport.is_closing():
-            super().data_received(data)
-
     def handle_events(self) -> None:
         super().handle_events()
         # h11 knows where the client is: before a head, inside a body, or done.
