@@ -23,7 +23,7 @@ from gateway.api.context import Context
 from gateway.api.limits import max_page_size
 from gateway.bom.facts import gather_facts
 from gateway.bom.formats import BomFormat, document
-from gateway.catalogue.index import FacetCount, SearchFilter, SearchPage, SortOrder
+from gateway.catalogue.index import FacetCount, SearchFilter, SearchPage, SearchQuery, SortOrder
 from gateway.catalogue.state import RegistryState
 from gateway.config import RegistrySettings
 from gateway.domain import Model, ModelVersion, RegistryKind, Stage
@@ -760,14 +760,15 @@ class ModelType(Node):
     ) -> "ModelVersionConnection":
         f = SearchFilter(stages=(Stage(stage),) if stage else ())
         page = await info.context.gateway.index.search_versions(
-            None,
-            f,
-            check_page_size(first),
-            after,
-            model_uri=self.uri,
-            facets=wanted_facets(info),
-            want_total=wants(info, "totalCount"),
-            visibility=info.context.visibility,
+            SearchQuery(
+                filter=f,
+                first=check_page_size(first),
+                after=after,
+                model_uri=self.uri,
+                facets=wanted_facets(info),
+                want_total=wants(info, "totalCount"),
+                visibility=info.context.visibility,
+            )
         )
         page.items = await info.context.complete(page.items)
         return ModelVersionConnection.from_page(page, after)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
@@ -20,14 +20,11 @@ from cachetools import TTLCache
 from sqlalchemy import ColumnElement, and_, delete, exists, false, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.auth.access import is_restricted
+from gateway.auth.access import Visibility, is_restricted
+from gateway.catalogue.query import SearchFilter, SearchQuery, SortOrder
 from gateway.catalogue.search import (
-    ALL_FACETS,
     FacetCount,
-    SearchFilter,
     SearchPage,
-    SortOrder,
-    Visibility,
     add_fulltext,
     search_models,
     search_versions,
@@ -50,6 +47,7 @@ __all__ = [
     "RegistryStats",
     "SearchFilter",
     "SearchPage",
+    "SearchQuery",
     "SortOrder",
     "Visibility",
 ]
@@ -551,49 +549,29 @@ class CatalogueIndex:
 
     # --- search ------------------------------------------------------------
 
-    async def search_models(
-        self,
-        query: str | None,
-        f: SearchFilter,
-        first: int,
-        after: str | None,
-        *,
-        sort: SortOrder | None = None,
-        facets: Iterable[str] = ALL_FACETS,
-        want_total: bool = True,
-        visibility: Visibility | None = None,
-    ) -> SearchPage[Model]:
-        """Facets and the total cost queries: name only the facets the caller shows."""
-        return await self._search(
-            search_models, query, f, first, after,
-            sort=sort, facets=frozenset(facets), want_total=want_total, visibility=visibility,
-        )  # fmt: skip
+    async def search_models(self, query: SearchQuery) -> SearchPage[Model]:
+        """Facets and the total cost queries: name only the facets the caller shows.
+        With ``as_of``, models created later are left out of the page."""
+        page: SearchPage[Model] = await self._search(search_models, query)
+        if (as_of := query.as_of) is not None:
+            page.keep([i for i, m in enumerate(page.items) if m.created_at is None or m.created_at <= as_of])
+        return page
 
-    async def search_versions(
-        self,
-        query: str | None,
-        f: SearchFilter,
-        first: int,
-        after: str | None,
-        *,
-        model_uri: str | None = None,
-        sort: SortOrder | None = None,
-        facets: Iterable[str] = ALL_FACETS,
-        want_total: bool = True,
-        visibility: Visibility | None = None,
-    ) -> SearchPage[ModelVersion]:
-        return await self._search(
-            search_versions, query, f, first, after, model_uri=model_uri,
-            sort=sort, facets=frozenset(facets), want_total=want_total, visibility=visibility,
-        )  # fmt: skip
+    async def search_versions(self, query: SearchQuery) -> SearchPage[ModelVersion]:
+        """The page as the index holds it: ``as_of`` needs the stage history, which
+        the caller applies (after completing partial records)."""
+        page: SearchPage[ModelVersion] = await self._search(search_versions, query)
+        return page
 
-    async def _search(self, search: Any, *args: Any, **options: Any) -> Any:
+    async def _search(
+        self, search: Callable[[Any, SearchQuery], Awaitable[SearchPage[Any]]], query: SearchQuery
+    ) -> SearchPage[Any]:
         """Run ``search`` on a read connection, through the search cache (when on)."""
-        key = (search.__name__, *args, *sorted(options.items()))
+        key = (search.__name__, query.cache_key)
         if self._searches is not None and (page := self._searches.get(key)) is not None:
             return dataclasses.replace(page)  # a copy: resolvers replace ``items`` on theirs
         async with self.db.read() as conn:
-            page = await search(conn, *args, **options)
+            page = await search(conn, query)
         if self._searches is not None:
             self._searches[key] = dataclasses.replace(page)
         return page

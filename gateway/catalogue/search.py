@@ -11,7 +11,6 @@ boundary stays put while the index changes underneath a client.
 
 from __future__ import annotations
 
-import enum
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -40,7 +39,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.auth.access import Visibility, visible
+from gateway.auth.access import visible
+from gateway.catalogue.query import SUMMARY_FACETS, SearchFilter, SearchQuery, SortOrder
 from gateway.codec import model_from_dict, version_from_dict
 from gateway.cursors import decode_cursor
 from gateway.domain import Model, ModelVersion, Stage
@@ -66,28 +66,6 @@ TAG_FACET_LIMIT = 20
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
-class SortOrder(enum.Enum):
-    RELEVANCE = "RELEVANCE"
-    NAME = "NAME"
-    UPDATED = "UPDATED"
-
-
-@dataclass(frozen=True)
-class SearchFilter:
-    registries: tuple[str, ...] = ()
-    teams: tuple[str, ...] = ()
-    stages: tuple[Stage, ...] = ()
-    tags: tuple[tuple[str, str], ...] = ()
-    frameworks: tuple[str, ...] = ()
-    compliant: bool | None = None
-    # True: only models with more than one PRODUCTION version (and, for versions,
-    # those PRODUCTION versions); False: only the others.
-    multiple_production: bool | None = None
-    # True: only what takes a share of some endpoint's traffic now (models: any
-    # version does); False: only the others.
-    serving: bool | None = None
-
-
 @dataclass(frozen=True)
 class FacetCount:
     value: str
@@ -101,6 +79,12 @@ class SearchPage(Generic[T]):
     total: int
     has_next: bool
     facets: dict[str, list[FacetCount]] = field(default_factory=dict)
+
+    def keep(self, kept: Sequence[int], items: Sequence[T] | None = None) -> None:
+        """Keep only the entries at ``kept`` with their cursors (``items``, one per
+        kept entry, replace them); totals and facets stay the search's."""
+        self.items = list(items) if items is not None else [self.items[i] for i in kept]
+        self.cursors = [self.cursors[i] for i in kept]
 
 
 def search_terms(query: str | None) -> list[str]:
@@ -294,9 +278,6 @@ def _resolve_sort(sort: SortOrder | None, terms: list[str]) -> SortOrder:
 
 # --- facets ---------------------------------------------------------------------------
 
-# Facets computed from one grouped scan; the tag facet needs a join and runs only when asked.
-SUMMARY_FACETS = frozenset({"registry", "team", "stage", "framework", "compliance"})
-ALL_FACETS = SUMMARY_FACETS | {"tag", "conflicts", "serving"}
 MULTIPLE_PRODUCTION_FACET = "multipleProduction"
 
 
@@ -413,25 +394,19 @@ async def _search(
     conn: AsyncConnection,
     table: Any,
     conds: list[ColumnElement[bool]],
-    query: str | None,
-    first: int,
-    after: str | None,
-    *,
-    sort: SortOrder | None,
-    facets: Iterable[str],
-    want_total: bool,
-    visibility: Visibility | None,
+    q: SearchQuery,
 ) -> tuple[list[Any], list[str], int, bool, dict[str, list[FacetCount]]]:
     """One page of ``table`` (models or versions): records, cursors, total, more, facets."""
+    query, first, after = q.text, q.first, q.after
     terms = search_terms(query)
-    sort = _resolve_sort(sort, terms)
+    sort = _resolve_sort(q.sort, terms)
     base: Any = table
     rank: Any = literal(0.0)
     if terms:
         fts = _fulltext(conn.dialect.name, table, terms)
         base = table.join(fts, fts.c.id == table.c.id)
         rank = fts.c.rank
-    if (allowed := visible(table, visibility)) is not None:  # page, total and facets alike
+    if (allowed := visible(table, q.visibility)) is not None:  # page, total and facets alike
         conds.append(allowed)
     if query and query.strip() and not terms:
         conds.append(false())  # a query with no searchable words matches nothing
@@ -445,49 +420,21 @@ async def _search(
     rows = (await conn.execute(page_query.order_by(*_order(keys)).limit(first + 1))).all()
     # Totals and facets need which rows match, not how well: no ranking, no join.
     counted = and_(where, _fulltext_match(conn.dialect.name, table, terms)) if terms else where
-    total, facet_counts = await _totals(conn, table, table, counted, want_total, frozenset(facets))
+    total, facet_counts = await _totals(conn, table, table, counted, q.want_total, frozenset(q.facets))
     page = rows[:first]
     cursors = [encode_token({k.name: getattr(r, k.name) for k in keys}) for r in page]
     return [r.record for r in page], cursors, total, len(rows) > first, facet_counts
 
 
-async def search_models(
-    conn: AsyncConnection,
-    query: str | None,
-    f: SearchFilter,
-    first: int,
-    after: str | None,
-    *,
-    sort: SortOrder | None = None,
-    facets: Iterable[str] = ALL_FACETS,
-    want_total: bool = True,
-    visibility: Visibility | None = None,
-) -> SearchPage[Model]:
-    records, cursors, total, more, facet_counts = await _search(
-        conn, cm, _model_conditions(f), query, first, after,
-        sort=sort, facets=facets, want_total=want_total, visibility=visibility,
-    )  # fmt: skip
+async def search_models(conn: AsyncConnection, query: SearchQuery) -> SearchPage[Model]:
+    conds = _model_conditions(query.filter)
+    records, cursors, total, more, facet_counts = await _search(conn, cm, conds, query)
     return SearchPage([model_from_dict(r) for r in records], cursors, total, more, facet_counts)
 
 
-async def search_versions(
-    conn: AsyncConnection,
-    query: str | None,
-    f: SearchFilter,
-    first: int,
-    after: str | None,
-    *,
-    model_uri: str | None = None,
-    sort: SortOrder | None = None,
-    facets: Iterable[str] = ALL_FACETS,
-    want_total: bool = True,
-    visibility: Visibility | None = None,
-) -> SearchPage[ModelVersion]:
-    conds = _version_conditions(f)
-    if model_uri is not None:
-        conds.append(cv.c.model_uri == model_uri)
-    records, cursors, total, more, facet_counts = await _search(
-        conn, cv, conds, query, first, after,
-        sort=sort, facets=facets, want_total=want_total, visibility=visibility,
-    )  # fmt: skip
+async def search_versions(conn: AsyncConnection, query: SearchQuery) -> SearchPage[ModelVersion]:
+    conds = _version_conditions(query.filter)
+    if query.model_uri is not None:
+        conds.append(cv.c.model_uri == query.model_uri)
+    records, cursors, total, more, facet_counts = await _search(conn, cv, conds, query)
     return SearchPage([version_from_dict(r) for r in records], cursors, total, more, facet_counts)
