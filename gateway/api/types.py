@@ -10,7 +10,7 @@ import binascii
 import enum
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Generic, Self, TypeVar
 
 import strawberry
 from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode, SelectionSetNode
@@ -1033,80 +1033,85 @@ class ModelVersionType(Node):
 
 # --- connections ---------------------------------------------------------------------
 
-# Fields every connection has: a factory each, as a field object belongs to one class.
+# One generic shape; each search's subclass names its node and says what it holds.
+
+N = TypeVar("N")
 
 
-def _cursor() -> Any:
-    return strawberry.field(
+@strawberry.type
+class ResultEdge(Generic[N]):
+    """One result of a page: its node and the cursor that resumes after it."""
+
+    cursor: str = strawberry.field(
         description="This result's cursor: pass it as after for the results that follow it."
     )
+    node: N
 
 
-def _total_count() -> Any:
-    return strawberry.field(
+@strawberry.type
+class Connection(Generic[N]):
+    """A page of search results (Relay connection), with totals and facets of the
+    whole search. Each search's connection names its node and says what it holds."""
+
+    edges: list[ResultEdge[N]]
+    page_info: PageInfo = strawberry.field(description="Where the page lies: whether more follow.")
+    total_count: int = strawberry.field(
         description="How many results the whole search has (all pages); computed only when selected."
     )
-
-
-def _facets_field() -> Any:
-    return strawberry.field(
+    facets: Facets = strawberry.field(
         description="Counts of the whole search's results by value; computed only when selected."
     )
 
+    @classmethod
+    def of(cls, page: SearchPage[Any], after: str | None, edges: list[Any]) -> Self:
+        """The connection of ``page`` (the search's own) with ``edges`` made of its items."""
+        return cls(
+            edges=edges,
+            page_info=page_info(page.cursors, page.has_next, after),
+            total_count=page.total,
+            facets=_facets(page.facets),
+        )
+
 
 @strawberry.type(description="One model of a page of search results.")
-class ModelEdge:
-    cursor: str = _cursor()
+class ModelEdge(ResultEdge[ModelType]):
     node: ModelType = strawberry.field(description="The model.")
 
 
 @strawberry.type(
     description="A page of models (Relay connection), with totals and facets of the whole search."
 )
-class ModelConnection:
-    edges: list[ModelEdge] = strawberry.field(description="The page's models, in the search's order.")
-    page_info: PageInfo = strawberry.field(description="Where the page lies: whether more follow.")
-    total_count: int = _total_count()
-    facets: Facets = _facets_field()
+class ModelConnection(Connection[ModelType]):
+    edges: list[ModelEdge] = strawberry.field(  # type: ignore[assignment]
+        description="The page's models, in the search's order."
+    )
 
-    @staticmethod
-    def from_page(page: SearchPage[Model], after: str | None) -> "ModelConnection":
-        return ModelConnection(
-            edges=[
-                ModelEdge(cursor=c, node=ModelType.from_domain(m))
-                for m, c in zip(page.items, page.cursors, strict=True)
-            ],
-            page_info=page_info(page.cursors, page.has_next, after),
-            total_count=page.total,
-            facets=_facets(page.facets),
-        )
+    @classmethod
+    def from_page(cls, page: SearchPage[Model], after: str | None) -> "ModelConnection":
+        edges = [
+            ModelEdge(cursor=c, node=ModelType.from_domain(m))
+            for m, c in zip(page.items, page.cursors, strict=True)
+        ]
+        return cls.of(page, after, edges)
 
 
 @strawberry.type(description="One version of a page of results.")
-class ModelVersionEdge:
-    cursor: str = _cursor()
+class ModelVersionEdge(ResultEdge[ModelVersionType]):
     node: ModelVersionType = strawberry.field(description="The version.")
 
 
 @strawberry.type(
     description="A page of versions (Relay connection), with totals and facets of the whole search."
 )
-class ModelVersionConnection:
-    edges: list[ModelVersionEdge] = strawberry.field(
+class ModelVersionConnection(Connection[ModelVersionType]):
+    edges: list[ModelVersionEdge] = strawberry.field(  # type: ignore[assignment]
         description="The page's versions, in the search's order."
     )
-    page_info: PageInfo = strawberry.field(description="Where the page lies: whether more follow.")
-    total_count: int = _total_count()
-    facets: Facets = _facets_field()
 
-    @staticmethod
-    def from_page(page: SearchPage[ModelVersion], after: str | None) -> "ModelVersionConnection":
-        return ModelVersionConnection(
-            edges=[
-                ModelVersionEdge(cursor=c, node=ModelVersionType.from_domain(v))
-                for v, c in zip(page.items, page.cursors, strict=True)
-            ],
-            page_info=page_info(page.cursors, page.has_next, after),
-            total_count=page.total,
-            facets=_facets(page.facets),
-        )
+    @classmethod
+    def from_page(cls, page: SearchPage[ModelVersion], after: str | None) -> "ModelVersionConnection":
+        edges = [
+            ModelVersionEdge(cursor=c, node=ModelVersionType.from_domain(v))
+            for v, c in zip(page.items, page.cursors, strict=True)
+        ]
+        return cls.of(page, after, edges)
