@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from gateway.catalogue.index import CatalogueIndex, SearchFilter, SearchQuery
-from gateway.catalogue.sync import FIRST_BATCH_SIZE, SyncEngine
+from gateway.catalogue.pipeline import FIRST_BATCH_SIZE
+from gateway.catalogue.sync import SyncEngine
 from gateway.config import RegistrySettings
 from gateway.domain import ModelVersion
 from gateway.store.database import Database
