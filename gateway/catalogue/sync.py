@@ -22,19 +22,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import time
-from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
 
 from sqlalchemy import text
 
 from adapters.base import iterate_page_items, iterate_pages
-from adapters.protocol import BulkVersionLister, DetailFiller, Page, RegistryAdapter
+from adapters.protocol import BulkVersionLister, DetailFiller, RegistryAdapter
 from gateway.catalogue.index import CatalogueIndex
+from gateway.catalogue.listings import ListingJoin
 from gateway.catalogue.pipeline import FullSync, Pair
 from gateway.config import RegistrySettings
 from gateway.domain import Model, ModelVersion
@@ -45,7 +45,6 @@ from gateway.store.database import Database
 log = logging.getLogger(__name__)
 
 READ_CONCURRENCY = 8  # per-model version listings in flight against one registry
-PAGES_AHEAD = 2  # listing pages read ahead of the join during a full sync
 
 ProgressCallback = Callable[[str, int], None]  # (registry id, models done)
 
@@ -212,7 +211,9 @@ class SyncEngine:
             served = self._served.get(adapter.registry_id)
             brief = brief and isinstance(adapter, DetailFiller)
             listing = adapter.list_all_versions_brief if brief else adapter.list_all_versions  # type: ignore[attr-defined]
-            async for pair in _merge_listings(listing, adapter, paced=not brief):
+            reread = functools.partial(_all_versions, adapter)
+            join = ListingJoin(adapter.list_models, listing, reread, paced=not brief)
+            async for pair in join:
                 yield _with_team(*pair, team, served) if pair is not None else None
             return
         limit = asyncio.Semaphore(READ_CONCURRENCY)
@@ -449,117 +450,3 @@ def _skipped_message(skipped: Mapping[str, str]) -> str:
 
 async def _all_versions(adapter: RegistryAdapter, model_name: str) -> list[ModelVersion]:
     return [v async for v in iterate_pages(lambda t: adapter.list_versions(model_name, t))]
-
-
-async def _merge_listings(
-    list_all_versions: Callable[[str | None], Awaitable[Page[ModelVersion]]],
-    adapter: RegistryAdapter,
-    *,
-    paced: bool = True,
-) -> AsyncIterator[Pair | None]:
-    """The model listing and the all-versions listing, read concurrently and joined:
-    a model is yielded once its record has arrived and the versions listing has
-    moved on to another model (or ended); ``None`` after each page's complete models.
-    Models without versions come at the end; versions whose model is not listed
-    (deleted meanwhile) are dropped."""
-    models_pages: asyncio.Queue[list[Model] | BaseException | None] = asyncio.Queue(maxsize=PAGES_AHEAD)
-    version_pages: asyncio.Queue[list[ModelVersion] | BaseException | None] = asyncio.Queue(
-        maxsize=PAGES_AHEAD
-    )
-
-    # The versions listing never asks for more pages than the models listing has
-    # delivered: with a model on every version page, each version page's models
-    # have been listed before it (registries that decorate versions with model
-    # data, like MLflow's aliases, find it fresh), and the join's buffers stay small.
-    model_pages_seen = asyncio.Condition()
-    counts = {"models": 0, "versions": 0}
-    models_listed = asyncio.Event()
-
-    async def may_ask(stream: str) -> None:
-        if stream == "versions" and paced:  # unpaced: the listing waits for model data itself
-            async with model_pages_seen:
-                await model_pages_seen.wait_for(
-                    lambda: models_listed.is_set() or counts["models"] > counts["versions"]
-                )
-
-    async def pump(
-        stream: str, fetch: Callable[[str | None], Awaitable[Page[Any]]], out: asyncio.Queue[Any]
-    ) -> None:
-        async def paced(token: str | None) -> Page[Any]:
-            await may_ask(stream)
-            page = await fetch(token)
-            async with model_pages_seen:
-                counts[stream] += 1
-                if stream == "models" and not page.next_token:
-                    models_listed.set()
-                model_pages_seen.notify_all()
-            return page
-
-        try:
-            async for items in iterate_page_items(paced):
-                await out.put(items)
-            await out.put(None)
-        except Exception as exc:
-            await out.put(exc)
-        finally:
-            if stream == "models":  # ended or failed: the versions listing must not wait on it
-                async with model_pages_seen:
-                    models_listed.set()
-                    model_pages_seen.notify_all()
-
-    pumps = [
-        asyncio.create_task(pump("models", adapter.list_models, models_pages)),
-        asyncio.create_task(pump("versions", list_all_versions, version_pages)),
-    ]
-    models: dict[str, Model] = {}  # listed, not yet yielded
-    groups: dict[str, list[ModelVersion]] = defaultdict(list)
-    complete: set[str] = set()  # the versions listing has moved past these
-    current: str | None = None
-    yielded: dict[str, Model] = {}
-    scattered: set[str] = set()  # versions came after the model was yielded
-    waiting: dict[asyncio.Task[Any], str] = {}
-    open_streams: dict[str, asyncio.Queue[Any]] = {"models": models_pages, "versions": version_pages}
-    try:
-        while open_streams:
-            for name, queue in open_streams.items():
-                if name not in waiting.values():
-                    waiting[asyncio.ensure_future(queue.get())] = name
-            done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                stream = waiting.pop(task)
-                item = task.result()
-                if isinstance(item, BaseException):
-                    raise item
-                if item is None:
-                    del open_streams[stream]
-                    if stream == "versions" and current is not None:
-                        complete.add(current)
-                elif stream == "models":
-                    models.update((m.name, m) for m in item)
-                else:
-                    for v in item:
-                        name = v.model_name
-                        if name != current:
-                            if current is not None:
-                                complete.add(current)
-                            current = name
-                            complete.discard(name)
-                        if name in yielded:
-                            scattered.add(name)
-                        else:
-                            groups[name].append(v)
-            versions_done = "versions" not in open_streams
-            for name in [n for n in models if versions_done or n in complete]:
-                model = models.pop(name)
-                complete.discard(name)
-                yielded[name] = model
-                yield model, groups.pop(name, [])
-            yield None
-        for name in sorted(scattered):  # rare: re-read whole, the index replaces the model
-            yield yielded[name], await _all_versions(adapter, name)
-    finally:
-        for task in [*pumps, *waiting]:
-            task.cancel()
-        for task in [*pumps, *waiting]:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
