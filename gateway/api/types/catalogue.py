@@ -1,252 +1,71 @@
-"""GraphQL output types: thin views over domain objects.
+"""GraphQL views of the catalogue: registries, models, versions and the search
+connections. Leaf fields are plain attributes copied once from the domain
+object (cheap to resolve); relations are async resolvers that go through the
+request's dataloaders."""
 
-Leaf fields are plain attributes copied once from the domain object (cheap to
-resolve); relations are async resolvers that go through the request's
-dataloaders.
-"""
-
-import base64
-import binascii
-import enum
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Annotated, Any, Generic, Self, TypeVar
 
 import strawberry
-from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode, SelectionSetNode
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from adapters.base import source_url_of
 from adapters.protocol import MetricHistoryReader
 from gateway.api.context import Context
-from gateway.api.limits import max_page_size
+from gateway.api.types.common import (
+    AFTER,
+    FIRST,
+    BomFormatEnum,
+    DatasetRef,
+    Facets,
+    Metric,
+    MetricPoint,
+    MetricSeries,
+    Node,
+    PageInfo,
+    Param,
+    RegistryStateEnum,
+    StageEnum,
+    Tag,
+    check_page_size,
+    facets_view,
+    page_info,
+    tags_view,
+    to_global_id,
+    wanted_facets,
+    wants,
+)
+from gateway.api.types.governance import (
+    AnnexIvFact,
+    AnnexIvGap,
+    AnnexIvSection,
+    Approval,
+    Compliance,
+    PolicyViolation,
+    Review,
+    RiskTier,
+    review_view,
+    risk_tier_view,
+)
+from gateway.api.types.lineage import (
+    DEPTH,
+    DIRECTION,
+    LineageDirection,
+    LineageGraph,
+    lineage_of,
+)
+from gateway.api.types.serving import (
+    Deployment,
+)
 from gateway.bom.facts import gather_facts
 from gateway.bom.formats import BomFormat, document
-from gateway.catalogue.index import FacetCount, SearchFilter, SearchPage, SearchQuery, SortOrder
+from gateway.catalogue.index import SearchFilter, SearchPage, SearchQuery
 from gateway.catalogue.state import RegistryState
 from gateway.config import RegistrySettings
 from gateway.domain import Model, ModelVersion, RegistryKind, Stage
 from gateway.errors import BadInput
 from gateway.governance.annex_iv import annex_iv_map
-from gateway.lineage.graph import Edge, Graph
-from gateway.lineage.walk import MAX_DEPTH, Direction
-
-
-def describe_values(enum_type: type[enum.Enum], descriptions: dict[str, str]) -> None:
-    """Describe each value of an enum (strawberry takes value descriptions only from
-    ``strawberry.enum_value``, which a domain enum cannot use). Every value needs one."""
-    for value in enum_type.__strawberry_definition__.values:  # type: ignore[attr-defined]
-        value.description = descriptions[value.name]
-
-
-StageEnum = strawberry.enum(
-    Stage,
-    name="Stage",
-    description="The unified lifecycle stage, mapped from each registry's own words "
-    "(nativeStage keeps them).",
-)
-describe_values(
-    Stage,
-    {
-        "DRAFT": "Registered, not yet promoted anywhere.",
-        "STAGING": "Being validated before production.",
-        "PRODUCTION": "Serving, or approved to serve.",
-        "ARCHIVED": "Retired: kept for the record, not to be used.",
-    },
-)
-RegistryKindEnum = strawberry.enum(
-    RegistryKind,
-    name="RegistryKind",
-    description="The kind of registry, from the config's kind (OTHER for a plugin's own kind; "
-    "Registry.kindName then carries it verbatim).",
-)
-describe_values(
-    RegistryKind,
-    {
-        "MLFLOW": "An MLflow Model Registry.",
-        "SAGEMAKER": "Amazon SageMaker Model Registry (model package groups).",
-        "VERTEX": "Google Vertex AI Model Registry.",
-        "NATIVE": "modelgate's own registry, in its database.",
-        "GTO": "DVC GTO: models, versions and stages as Git tags of a repository.",
-        "KUBEFLOW": "Kubeflow Model Registry.",
-        "AZUREML": "Azure Machine Learning (a workspace or a registry).",
-        "WANDB": "Weights & Biases model registry.",
-        "HUGGINGFACE": "Hugging Face Hub.",
-        "UNITY_CATALOG": "Databricks Unity Catalog models.",
-        "OTHER": "A kind installed as a plugin (see Registry.kindName).",
-    },
-)
-RegistryStateEnum = strawberry.enum(
-    RegistryState,
-    name="RegistryState",
-    description="SYNCING until its first full sync completes; UNAVAILABLE when its last call "
-    "failed or timed out (or its last sync failed and nothing answered since); DEGRADED when it "
-    "answers but its last sync failed, skipped models it could not read, or held removals past "
-    "max_removal_share; else HEALTHY.",
-)
-
-describe_values(
-    RegistryState,
-    {
-        "SYNCING": "Its first full sync has not completed: answers may lack its models.",
-        "HEALTHY": "It answers and its last sync succeeded.",
-        "DEGRADED": "It answers, but its last sync failed, skipped models it could not read, or held "
-        "removals past max_removal_share (lastError says how to confirm them).",
-        "UNAVAILABLE": "Its last call failed or timed out: answers come from the index.",
-    },
-)
-
-BomFormatEnum = strawberry.enum(
-    BomFormat,
-    name="BomFormat",
-    description="A machine-readable bill of materials standard (AI/ML profile).",
-)
-describe_values(
-    BomFormat,
-    {
-        "CYCLONEDX_1_6": "CycloneDX 1.6 JSON (ECMA-424): a machine-learning-model component "
-        "with its modelCard.",
-        "SPDX_3_0": "SPDX 3.0.1 JSON-LD: an AIPackage with its datasets as DatasetPackages.",
-    },
-)
-
-MAX_PAGE_SIZE = 100  # the default of ``[graphql] max_page_size``
-
-
-@strawberry.enum(description="Which way to follow lineage edges from a node.")
-class LineageDirection(enum.Enum):
-    UPSTREAM = "UPSTREAM"
-    DOWNSTREAM = "DOWNSTREAM"
-    BOTH = "BOTH"
-
-
-describe_values(
-    LineageDirection,
-    {
-        "UPSTREAM": "Towards what the node came from: datasets, code, runs, parent versions.",
-        "DOWNSTREAM": "Towards what came from the node: derived versions, deployments.",
-        "BOTH": "Both ways.",
-    },
-)
-
-
-DEFAULT_PAGE_SIZE = 20
-FIRST = strawberry.argument(
-    description="How many results to return (0 to max_page_size, 100 unless configured; default 20)."
-)
-AFTER = strawberry.argument(
-    description="Return results after this cursor (an endCursor from an earlier page)."
-)
-
-
-def check_page_size(first: int | None) -> int:
-    """``first`` of a catalogue connection, within ``[graphql] max_page_size``."""
-    if first is None:
-        return DEFAULT_PAGE_SIZE
-    maximum = max_page_size.get()
-    if first < 0 or first > maximum:
-        raise BadInput(f"first must be between 0 and {maximum}, got {first}", field="first")
-    return first
-
-
-# --- global ids ------------------------------------------------------------------
-
-
-def to_global_id(type_name: str, uri: str) -> strawberry.ID:
-    return strawberry.ID(base64.urlsafe_b64encode(f"{type_name}:{uri}".encode()).decode())
-
-
-def from_global_id(global_id: str) -> tuple[str, str]:
-    try:
-        type_name, _, uri = base64.urlsafe_b64decode(global_id.encode()).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise BadInput(f"invalid node id {global_id!r}", field="id") from None
-    if not uri:
-        raise BadInput(f"invalid node id {global_id!r}", field="id")
-    return type_name, uri
-
-
-@strawberry.interface(description="An object with a global ID (Relay).")
-class Node:
-    id: strawberry.ID = strawberry.field(
-        description="Opaque global ID; pass it to Query.node to fetch the object again."
-    )
-
-
-# --- small value types --------------------------------------------------------------
-
-
-@strawberry.type(description="A key/value tag as the registry stores it (values are text).")
-class Tag:
-    key: str = strawberry.field(description="The tag's key.")
-    value: str = strawberry.field(description="The tag's value, as text.")
-
-
-@strawberry.type(
-    description="A metric recorded with a version (its last value when the registry keeps a history)."
-)
-class Metric:
-    key: str = strawberry.field(description="The metric's name, as the registry records it (e.g. auc).")
-    value: float = strawberry.field(description="The metric's value; units are the metric's own.")
-
-
-@strawberry.type(description="One logged value of a metric during training.")
-class MetricPoint:
-    step: int = strawberry.field(description="The training step (epoch, iteration) the value was logged at.")
-    value: float = strawberry.field(description="The metric's value at that step.")
-    at: datetime | None = strawberry.field(description="When it was logged (UTC), if the registry says.")
-
-
-@strawberry.type(description="How one metric moved during training, in step order.")
-class MetricSeries:
-    key: str = strawberry.field(description="The metric's name, as in `ModelVersion.metrics`.")
-    points: list[MetricPoint] = strawberry.field(
-        description="The logged values, oldest step first; at most the latest `limit`."
-    )
-
-
-@strawberry.type(description="A training hyperparameter of a version.")
-class Param:
-    key: str = strawberry.field(description="The hyperparameter's name.")
-    value: str = strawberry.field(description="Its value, as text (registries store parameters as strings).")
-
-
-@strawberry.type(description="A dataset a version was trained, validated or evaluated on.")
-class DatasetRef:
-    uri: str = strawberry.field(
-        description="The dataset's URI as recorded (s3://, gs://, a table name, ...)."
-    )
-    name: str | None = strawberry.field(description="A readable name, when the registry records one.")
-    digest: str | None = strawberry.field(
-        description="A content digest of the dataset (e.g. sha256:...), when recorded; null when unknown."
-    )
-    role: str | None = strawberry.field(description="training | validation | evaluation | ...")
-
-
-@strawberry.type(
-    description="Where a version serves now: one endpoint (and variant) and its share of traffic."
-)
-class Deployment:
-    endpoint: str = strawberry.field(description="The endpoint's URI (Endpoint.uri).")
-    traffic_percent: float | None = strawberry.field(
-        description="The share of the endpoint's traffic this version takes, 0 to 100 (null: not reported)."
-    )
-    updated_at: datetime | None = strawberry.field(
-        description="When the serving system last changed this deployment; null when not reported."
-    )
-    registry: str | None = strawberry.field(
-        default=None,
-        description="The registry whose endpoint it is, or that the deployment was reported for.",
-    )
-    variant: str | None = strawberry.field(
-        default=None,
-        description="The serving system's name for this slice: a SageMaker production variant, a Vertex "
-        "deployed-model ID, a reported variant.",
-    )
-    status: str | None = strawberry.field(
-        default=None, description="The serving system's own status word (InService, Updating, ...)."
-    )
 
 
 @strawberry.type(description="Where a version's training code lives (any part may be unknown).")
@@ -275,313 +94,6 @@ class ModelCard:
     )
     bias_assessment: str | None = strawberry.field(default=None, description="Fairness and bias findings.")
     warnings: str | None = strawberry.field(default=None, description="Anything a user must know before use.")
-
-
-@strawberry.type(description="One approval (or a rejection) of a version or a promotion request.")
-class Approval:
-    principal: str = strawberry.field(description="Who approved: the principal's name.")
-    role: str = strawberry.field(description="The role they approved as.")
-    comment: str | None = strawberry.field(description="Their comment; null when none was given.")
-    at: datetime = strawberry.field(description="When (UTC).")
-
-
-@strawberry.type(description="A review comment a registry recorded on a version.")
-class Review:
-    principal: str = strawberry.field(description="Who wrote it.")
-    comment: str = strawberry.field(description="The review's text.")
-    at: datetime = strawberry.field(description="When (UTC).")
-    outcome: str | None = strawberry.field(
-        default=None,
-        description="APPROVED, CHANGES_REQUESTED or REJECTED for reviews recorded by addReview; "
-        "null for a review the registry itself holds.",
-    )
-
-
-@strawberry.type(description="A model's risk tier and where it comes from.")
-class RiskTier:
-    tier: str | None = strawberry.field(description="The tier's name (null: no tier rule matched).")
-    source: str = strawberry.field(
-        description="rule (the policy file's tier rules) or override (setRiskTier)."
-    )
-    reason: str | None = strawberry.field(default=None, description="Why the tier was overridden.")
-    set_by: str | None = strawberry.field(default=None, description="Who overrode the tier.")
-    set_at: datetime | None = strawberry.field(default=None, description="When the tier was overridden.")
-
-
-def risk_tier_view(assigned: Any) -> RiskTier:
-    o = assigned.override
-    return RiskTier(
-        tier=assigned.tier,
-        source=assigned.source,
-        reason=o.reason if o else None,
-        set_by=o.set_by if o else None,
-        set_at=o.set_at if o else None,
-    )
-
-
-def review_view(r: Any) -> Review:
-    return Review(principal=r.principal, comment=r.comment, at=r.at, outcome=r.outcome)
-
-
-@strawberry.type(name="AnnexIVFact", description="A recorded fact that fills part of an Annex IV section.")
-class AnnexIvFact:
-    label: str = strawberry.field(description="What it documents (e.g. Intended purpose).")
-    value: str = strawberry.field(description="The recorded value.")
-
-
-@strawberry.type(name="AnnexIVGap", description="A fact an Annex IV section lacks, and where to record it.")
-class AnnexIvGap:
-    label: str = strawberry.field(description="What is missing (e.g. Training code).")
-    field: str = strawberry.field(
-        description="The field or tag that would hold it (e.g. trainingCode, tag annex_iv.standards)."
-    )
-
-
-@strawberry.type(
-    name="AnnexIVSection",
-    description="One of the nine sections of the EU AI Act's Annex IV (technical documentation): the "
-    "recorded facts that fill it and the ones missing. Documentation support, not legal advice.",
-)
-class AnnexIvSection:
-    number: int = strawberry.field(description="The section's number in Annex IV, 1 to 9.")
-    title: str = strawberry.field(description="What the section asks for, in short.")
-    filled: list[AnnexIvFact] = strawberry.field(description="The recorded facts that fill it.")
-    missing: list[AnnexIvGap] = strawberry.field(description="The facts it lacks; empty when none.")
-
-
-@strawberry.type(description="A governance policy a version does not satisfy.")
-class PolicyViolation:
-    policy: str = strawberry.field(description="The policy's id, from the policies file.")
-    severity: str = strawberry.field(
-        description="error (blocks promotion, makes the version non-compliant) or warning (reported only)."
-    )
-    message: str = strawberry.field(description="What is wrong, in words.")
-
-
-@strawberry.type(description="A version's policy evaluation.")
-class Compliance:
-    compliant: bool = strawberry.field(description="True when no error-severity policy is violated.")
-    violations: list[PolicyViolation] = strawberry.field(
-        description="Every violated policy, warnings included; empty when all are satisfied."
-    )
-
-
-@strawberry.type(description="Where a page of a connection lies (Relay cursor connections).")
-class PageInfo:
-    has_next_page: bool = strawberry.field(
-        description="True when more results follow: pass endCursor as after."
-    )
-    has_previous_page: bool = strawberry.field(
-        description="True when this page was asked for with after (results came before it)."
-    )
-    start_cursor: str | None = strawberry.field(
-        description="The cursor of the page's first edge; null when empty."
-    )
-    end_cursor: str | None = strawberry.field(
-        description="The cursor of the page's last edge (the next page's after); null when empty."
-    )
-
-
-@strawberry.type(description="One value of a facet and how many results have it.")
-class Facet:
-    value: str = strawberry.field(description="The value (a registry id, team, stage, framework, ...).")
-    count: int = strawberry.field(description="How many results of the whole search (not the page) have it.")
-
-
-@strawberry.type(
-    description="Counts of the whole search's results by registry, team, stage, framework, compliance, "
-    "tag and conflict; computed only for the lists selected."
-)
-class Facets:
-    registry: list[Facet] = strawberry.field(description="By registry id.")
-    team: list[Facet] = strawberry.field(description="By owning team.")
-    stage: list[Facet] = strawberry.field(
-        description="By unified stage (a model counts once under each stage one of its versions is in)."
-    )
-    framework: list[Facet] = strawberry.field(
-        description="By ML framework (a framework tag, or what the registry records), lower case."
-    )
-    compliance: list[Facet] = strawberry.field(description="Values: compliant, noncompliant.")
-    tag: list[Facet] = strawberry.field(description="The most frequent tags, as key=value.")
-    conflicts: list[Facet] = strawberry.field(
-        description="Results whose registry states something impossible. Values: multipleProduction "
-        "(models with more than one PRODUCTION version; for versions, those versions). "
-        "A value with no results is left out."
-    )
-    serving: list[Facet] = strawberry.field(
-        description="Values: serving (takes a share of some endpoint's traffic now; models: any of "
-        "their versions does), notServing. A value with no results is left out."
-    )
-
-
-def _tags(tags: Any) -> list[Tag]:
-    return [Tag(key=k, value=str(v)) for k, v in sorted(tags.items())]
-
-
-def _facets(facets: dict[str, list[FacetCount]]) -> Facets:
-    def conv(name: str) -> list[Facet]:
-        return [Facet(value=f.value, count=f.count) for f in facets.get(name, [])]
-
-    return Facets(
-        registry=conv("registry"),
-        team=conv("team"),
-        stage=conv("stage"),
-        framework=conv("framework"),
-        compliance=conv("compliance"),
-        tag=conv("tag"),
-        conflicts=conv("conflicts"),
-        serving=conv("serving"),
-    )
-
-
-def _selected(info: Info[Context, None], nodes: Iterable[Any] | None = None) -> dict[str, list[FieldNode]]:
-    """The fields selected directly under the current field (or under ``nodes``),
-    by name, looking through named and inline fragments. Read from graphql-core's
-    AST: strawberry's ``selected_fields`` converts the whole subtree on every call."""
-    raw = info._raw_info
-    found: dict[str, list[FieldNode]] = {}
-
-    def visit(selection_set: SelectionSetNode | None) -> None:
-        for sel in selection_set.selections if selection_set else ():
-            if isinstance(sel, FieldNode):
-                found.setdefault(sel.name.value, []).append(sel)
-            elif isinstance(sel, InlineFragmentNode):
-                visit(sel.selection_set)
-            elif isinstance(sel, FragmentSpreadNode) and sel.name.value in raw.fragments:
-                visit(raw.fragments[sel.name.value].selection_set)
-
-    for node in raw.field_nodes if nodes is None else nodes:
-        visit(node.selection_set)
-    return found
-
-
-def wants(info: Info[Context, None], name: str) -> bool:
-    """Whether the client selected this field of the current field's result
-    (totals and facets cost queries: skip them when nobody asked)."""
-    return name in _selected(info)
-
-
-def wanted_facets(info: Info[Context, None]) -> frozenset[str]:
-    """The facet lists the client selected under ``facets``."""
-    facets = _selected(info).get("facets")
-    return frozenset(_selected(info, facets)) if facets else frozenset()
-
-
-SortOrderEnum = strawberry.enum(
-    SortOrder,
-    name="SortOrder",
-    description="The order of search results. Without one: RELEVANCE when a query is given, else NAME. "
-    "RELEVANCE without a query is NAME.",
-)
-describe_values(
-    SortOrder,
-    {
-        "RELEVANCE": "Best full-text match first (needs a query).",
-        "NAME": "By model name (versions: newest version of each model first).",
-        "UPDATED": "Most recently updated first.",
-    },
-)
-
-
-def page_info(cursors: list[str], has_next: bool, after: str | None) -> PageInfo:
-    """Relay's PageInfo for a keyset page (``after`` given: there were earlier rows)."""
-    return PageInfo(
-        has_next_page=has_next,
-        has_previous_page=after is not None,
-        start_cursor=cursors[0] if cursors else None,
-        end_cursor=cursors[-1] if cursors else None,
-    )
-
-
-# --- lineage ----------------------------------------------------------------------
-
-DIRECTION = strawberry.argument(description="Which way to walk from the node.")
-DEPTH = strawberry.argument(
-    description=f"How many edges to walk from the node (0 to {MAX_DEPTH}; 0 is the node alone)."
-)
-
-
-@strawberry.type(description="A node of the lineage graph: a version, model, dataset, code, run or endpoint.")
-class LineageNode:
-    uri: str = strawberry.field(
-        description="The node's identity: an mg:// URI for models and versions, else the dataset's, "
-        "code's (git+...), run's or endpoint's own URI (docs/uris.md)."
-    )
-    kind: str = strawberry.field(description="model_version | model | dataset | run | code | deployment")
-    label: str | None = strawberry.field(description="A readable name for display; null when none is known.")
-    registry: str | None = strawberry.field(
-        description="The registry the node belongs to; null for nodes outside every registry "
-        "(datasets, code)."
-    )
-
-
-@strawberry.type(
-    name="LineageEdge",
-    description="A directed lineage relation: source RELATION target (a version TRAINED_ON a dataset).",
-)
-class LineageEdgeType:
-    source: str = strawberry.field(description="The URI of the node the relation is stated of.")
-    target: str = strawberry.field(description="The URI of the node it points to.")
-    relation: str = strawberry.field(
-        description="TRAINED_ON | VALIDATED_ON | PRODUCED_BY | DERIVED_FROM | DEPLOYED_TO | SAME_AS"
-    )
-    evidence: str | None = strawberry.field(
-        default=None,
-        description="How the edge is known: record (the version's own fields), tag:<key> (a declared "
-        "reference), registry (the registry's lineage API) or artifact (same artifact URI or digest).",
-    )
-
-
-@strawberry.type(description="The lineage around a node, as far as depth (and the node limit) reach.")
-class LineageGraph:
-    nodes: list[LineageNode] = strawberry.field(description="Every node reached, the root included.")
-    edges: list[LineageEdgeType] = strawberry.field(description="Every relation between the nodes reached.")
-    truncated: bool = strawberry.field(
-        default=False, description="True when the node limit cut the walk short."
-    )
-
-    @staticmethod
-    def from_graph(graph: Graph) -> "LineageGraph":
-        return LineageGraph(
-            nodes=[
-                LineageNode(uri=n.uri, kind=n.kind, label=n.label, registry=n.registry)
-                for n in graph.nodes.values()
-            ],
-            edges=[_edge(e) for e in graph.edges.values()],
-            truncated=graph.truncated,
-        )
-
-
-def _edge(e: Edge) -> LineageEdgeType:
-    return LineageEdgeType(
-        source=e.source.uri, target=e.target.uri, relation=e.relation.value, evidence=e.evidence
-    )
-
-
-async def lineage_of(
-    info: Info[Context, None],
-    root: ModelVersion | str,
-    direction: "LineageDirection | None",
-    depth: int | None,
-    *,
-    max_nodes: int | None = None,
-    registry_lineage: bool | None = True,
-) -> LineageGraph:
-    """The lineage graph around a version (its record) or any node URI, redacted
-    for the caller (``gateway.lineage.visibility``); registry failures are
-    reported next to the data. Every lineage answer must come through here."""
-    version = root if isinstance(root, ModelVersion) else None
-    graph = await info.context.gateway.lineage.visible_graph(
-        version.uri if version else str(root),
-        info.context.access,
-        Direction((direction or LineageDirection.BOTH).value),
-        3 if depth is None else depth,
-        max_nodes=500 if max_nodes is None else max_nodes,
-        version=version,
-        registry_lineage=registry_lineage is not False,
-        report=info.context.report,
-    )
-    return LineageGraph.from_graph(graph)
 
 
 # --- registries, models, versions --------------------------------------------------------
@@ -712,7 +224,7 @@ class ModelType(Node):
             name=m.name,
             description=m.description,
             team=m.team,
-            tags=_tags(m.tags),
+            tags=tags_view(m.tags),
             created_at=m.created_at,
             updated_at=m.updated_at,
             registry_id=m.registry_id,
@@ -871,7 +383,7 @@ class ModelVersionType(Node):
                 )
                 for d in v.deployments
             ],
-            tags=_tags(v.tags),
+            tags=tags_view(v.tags),
             team=v.team,
             created_by=v.created_by,
             created_at=v.created_at,
@@ -1069,7 +581,7 @@ class Connection(Generic[N]):
             edges=edges,
             page_info=page_info(page.cursors, page.has_next, after),
             total_count=page.total,
-            facets=_facets(page.facets),
+            facets=facets_view(page.facets),
         )
 
 
