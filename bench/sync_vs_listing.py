@@ -50,7 +50,7 @@ from sqlalchemy import select
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gateway.catalogue.index import SearchFilter  # noqa: E402
+from gateway.catalogue.index import SearchFilter, SearchQuery  # noqa: E402
 from gateway.config import settings_from_mapping  # noqa: E402
 from gateway.runtime import Gateway  # noqa: E402
 from gateway.store.tables import catalogue_versions  # noqa: E402
@@ -228,7 +228,7 @@ async def gateway_sync(url: str, workdir: Path, run_details: bool, postgres: str
         seconds = time.perf_counter() - started
         if result.error or result.details_error:
             raise RuntimeError(result.error or result.details_error)
-        found = await gw.index.search_models("bench", SearchFilter(), 1, None, facets=())
+        found = await gw.index.search_models(SearchQuery("bench", SearchFilter(), 1, None, facets=()))
         assert found.total == result.models, (found.total, result.models)
         versions = sum(s.versions for s in (await gw.index.registry_stats()).values())
         async with gw.index.db.read() as conn:

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from gateway import __version__
-from gateway.catalogue.index import SearchFilter
+from gateway.catalogue.index import SearchFilter, SearchQuery
 from gateway.demo import seed_demo
 from gateway.domain import Stage
 from gateway.runtime import Gateway
@@ -71,7 +71,7 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 async def test_demo_data_is_realistic_and_idempotent(gateway: Gateway) -> None:
     added = await seed_demo(gateway)
     assert added >= 30
-    page = await gateway.index.search_versions(None, SearchFilter(), 100, None)
+    page = await gateway.index.search_versions(SearchQuery(None, SearchFilter(), 100, None))
     versions = page.items
     assert page.total == added
     assert {v.stage for v in versions} == set(Stage)

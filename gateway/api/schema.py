@@ -42,6 +42,7 @@ from gateway.api.types import (
     wanted_facets,
     wants,
 )
+from gateway.catalogue.query import SearchQuery
 from gateway.config import GraphQLSettings
 from gateway.domain import (
     CodeRef,
@@ -236,19 +237,27 @@ AS_OF_VERSIONS = (
 )
 
 
-def _check_as_of(as_of: datetime) -> None:
-    if as_of.tzinfo is None:
-        raise BadInput("asOf needs a time zone (e.g. 2026-11-24T09:00:00Z)", field="asOf")
-
-
-def _search_options(info: Info[Context, None], sort: Any) -> dict[str, Any]:
-    """What both searches pass the index: only the totals and facets the client selected."""
-    return {
-        "sort": sort,
-        "facets": wanted_facets(info),
-        "want_total": wants(info, "totalCount"),
-        "visibility": info.context.visibility,
-    }
+def _search_query(
+    info: Info[Context, None],
+    query: str | None,
+    filter: SearchFilter | None,
+    first: int | None,
+    after: str | None,
+    sort: Any,
+    as_of: datetime | None,
+) -> SearchQuery:
+    """A search from its GraphQL arguments: only the totals and facets the client selected."""
+    return SearchQuery(
+        text=check_search_query(query),
+        filter=(filter or SearchFilter()).to_index(),
+        first=check_page_size(first),
+        after=after,
+        sort=sort,
+        facets=wanted_facets(info),
+        want_total=wants(info, "totalCount"),
+        visibility=info.context.visibility,
+        as_of=as_of,
+    )
 
 
 QUERY = strawberry.argument(
@@ -291,17 +300,9 @@ class CatalogueQuery:
         sort: Annotated[SortOrderEnum | None, SORT] = None,  # type: ignore[valid-type]
         as_of: Annotated[datetime | None, strawberry.argument(description=AS_OF_MODELS)] = None,
     ) -> ModelConnection:
-        index = info.context.gateway.index
-        f = (filter or SearchFilter()).to_index()
-        page = await index.search_models(
-            check_search_query(query), f, check_page_size(first), after, **_search_options(info, sort)
-        )
-        if as_of is not None:
-            _check_as_of(as_of)
-            kept = [i for i, m in enumerate(page.items) if m.created_at is None or m.created_at <= as_of]
-            page.items = [page.items[i] for i in kept]
-            page.cursors = [page.cursors[i] for i in kept]
-        await info.context.note_index_answer(f.registries or None)
+        q = _search_query(info, query, filter, first, after, sort, as_of)
+        page = await info.context.gateway.index.search_models(q)
+        await info.context.note_index_answer(q.filter.registries or None)
         return ModelConnection.from_page(page, after)
 
     @strawberry.field(description="Search model versions across every registry.")
@@ -315,19 +316,14 @@ class CatalogueQuery:
         sort: Annotated[SortOrderEnum | None, SORT] = None,  # type: ignore[valid-type]
         as_of: Annotated[datetime | None, strawberry.argument(description=AS_OF_VERSIONS)] = None,
     ) -> ModelVersionConnection:
-        index = info.context.gateway.index
-        f = (filter or SearchFilter()).to_index()
-        page = await index.search_versions(
-            check_search_query(query), f, check_page_size(first), after, **_search_options(info, sort)
-        )
+        q = _search_query(info, query, filter, first, after, sort, as_of)
+        page = await info.context.gateway.index.search_versions(q)
         page.items = await info.context.complete(page.items)
-        if as_of is not None:
-            _check_as_of(as_of)
-            then = {v.uri: v for v in await info.context.gateway.history.versions_as_of(page.items, as_of)}
+        if q.as_of is not None:  # the stages they had then, from the stage history
+            then = {v.uri: v for v in await info.context.gateway.history.versions_as_of(page.items, q.as_of)}
             kept = [i for i, v in enumerate(page.items) if v.uri in then]
-            page.items = [then[page.items[i].uri] for i in kept]
-            page.cursors = [page.cursors[i] for i in kept]
-        await info.context.note_index_answer(f.registries or None)
+            page.keep(kept, [then[page.items[i].uri] for i in kept])
+        await info.context.note_index_answer(q.filter.registries or None)
         return ModelVersionConnection.from_page(page, after)
 
     @strawberry.field(description="A model by its URI, mg://<registry>/<model>.")

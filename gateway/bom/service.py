@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from gateway.bom.facts import gather_facts, gather_many
 from gateway.bom.formats import BomFormat, collection_document, document
-from gateway.catalogue.index import SearchFilter
+from gateway.catalogue.index import SearchFilter, SearchQuery
 from gateway.domain import ModelVersion, Stage, parse_uri
 from gateway.errors import BadInput, NotFound
 
@@ -60,10 +60,11 @@ async def visible_versions(
     found: list[ModelVersion] = []
     after = None
     while True:
-        page = await gateway.index.search_versions(
-            None, SearchFilter(stages=stages), PAGE, after,
-            model_uri=model_uri, facets=(), want_total=False, visibility=visibility,
+        query = SearchQuery(
+            filter=SearchFilter(stages=stages), first=PAGE, after=after, model_uri=model_uri,
+            facets=(), want_total=False, visibility=visibility,
         )  # fmt: skip
+        page = await gateway.index.search_versions(query)
         found += await _complete(gateway, page.items)
         if not page.has_next or not page.cursors:
             return found

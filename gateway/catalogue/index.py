@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
@@ -20,14 +20,11 @@ from cachetools import TTLCache
 from sqlalchemy import ColumnElement, and_, delete, exists, false, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.auth.access import is_restricted
+from gateway.auth.access import Visibility, is_restricted
+from gateway.catalogue.query import SearchFilter, SearchQuery, SortOrder
 from gateway.catalogue.search import (
-    ALL_FACETS,
     FacetCount,
-    SearchFilter,
     SearchPage,
-    SortOrder,
-    Visibility,
     add_fulltext,
     search_models,
     search_versions,
@@ -50,6 +47,7 @@ __all__ = [
     "RegistryStats",
     "SearchFilter",
     "SearchPage",
+    "SearchQuery",
     "SortOrder",
     "Visibility",
 ]
@@ -251,99 +249,32 @@ class CatalogueIndex:
         details_pending: bool = False,
         details_filled: bool = False,
     ) -> int:
-        now = utcnow()
-        # A model (or version) twice in one batch: the last one wins. Written twice, the
-        # second write would update a row whose full-text entry is not written yet.
-        batch = [
-            (model, list({v.uri: v for v in versions}.values()))
-            for model, versions in {m.uri: (m, vs) for m, vs in batch}.values()
-        ]
-        uris = [m.uri for m, _ in batch]
-        old_models: dict[str, Any] = {}
-        old_versions: dict[str, dict[str, Any]] = {}
-        for chunk in _chunks(uris):
-            for row in await conn.execute(select(cm.c.uri, cm.c.record).where(cm.c.uri.in_(chunk))):
-                old_models[row.uri] = row.record
-            query = select(cv.c.uri, cv.c.model_uri, cv.c.record).where(cv.c.model_uri.in_(chunk))
-            for vrow in await conn.execute(query):
-                old_versions.setdefault(vrow.model_uri, {})[vrow.uri] = vrow.record
-
-        model_rows: list[dict[str, Any]] = []
-        version_rows: list[dict[str, Any]] = []
-        new_versions: list[str] = []  # not indexed before: they need full-text entries
-        gone: list[str] = []
-        retag: list[str] = []
-        tag_rows: list[dict[str, Any]] = []
-        changed: list[tuple[Model, dict[str, Any], list[ModelVersion]]] = []
-        stored_records: dict[str, dict[str, Any]] = {}  # of the changed models' versions
-        restricted_models: list[str] = []
-        open_models: list[str] = []
-        filled: list[tuple[Model, dict[str, ModelVersion], list[ModelVersion]]] = []
-        for at, (model, versions) in enumerate(batch, start=1):
-            if at % YIELD_EVERY == 0:
-                # A batch takes tenths of a second to prepare: let the event loop send
-                # the registry its next request (a sync's listing) meanwhile.
-                await asyncio.sleep(0)
-            ordered = sorted(versions, key=lambda v: version_sort_key(v.version))
-            previous = old_versions.get(model.uri, {})
-            records = {v.uri: version_to_dict(v) for v in ordered}
-            if details_filled:
-                filled.append((model, {}, ordered))
-                stored_records.update(records)
-            dirty = [v for v in ordered if previous.get(v.uri) != records[v.uri]]
-            removed = [uri for uri in previous if uri not in records]
-            model_row = _model_row(model, ordered, now)
-            if not dirty and not removed and old_models.get(model.uri) == model_row["record"]:
-                continue
-            changed.append((model, previous, ordered))
-            stored_records.update(records)
-            model_rows.append(model_row)
-            restricted = model_row["restricted"]
-            version_rows += [_version_row(model, v, records[v.uri], now, restricted) for v in dirty]
-            new_versions += [v.uri for v in dirty if v.uri not in previous]
-            gone += removed
-            # Only what was indexed before has tags to replace and versions whose flag may
-            # lag (a first sync writes every row new: these statements would find nothing).
-            retag += [*removed, *(v.uri for v in dirty if v.uri in previous)]
-            if model.uri in old_models:
-                retag.append(model.uri)
-                (restricted_models if restricted else open_models).append(model.uri)
-            tag_rows += [{"subject_uri": model.uri, "key": k, "value": val} for k, val in model.tags.items()]
-            tag_rows += [
-                {"subject_uri": v.uri, "key": k, "value": val} for v in dirty for k, val in v.tags.items()
-            ]
-
-        if not changed and not filled:
+        pairs = _last_wins(batch)
+        old_models, old_versions = await _stored(conn, [m.uri for m, _ in pairs])
+        plan = await _plan(pairs, old_models, old_versions, utcnow(), details_filled=details_filled)
+        if not plan.changed and not plan.filled:
             return 0
         self.forget_searches()
-        await upsert(conn, cm, model_rows, key=["uri"])
-        for chunk in _chunks([r["uri"] for r in model_rows if r["uri"] not in old_models]):
-            await add_fulltext(conn, cm, chunk)
-        for chunk in _chunks(gone):
-            await conn.execute(delete(cv).where(cv.c.uri.in_(chunk)))
-        for rows_chunk in _chunks(version_rows, 250):
-            await upsert(conn, cv, rows_chunk, key=["uri"])
-        for chunk in _chunks(new_versions):
-            await add_fulltext(conn, cv, chunk)
-        # Unchanged versions of a model whose restriction changed follow its flag.
-        for uris, flag in ((restricted_models, True), (open_models, False)):
-            for part in _chunks(uris):
-                await conn.execute(
-                    update(cv)
-                    .where(cv.c.model_uri.in_(part), cv.c.restricted != flag)
-                    .values(restricted=flag)
-                )
-        for chunk in _chunks(retag):
-            await conn.execute(delete(ct).where(ct.c.subject_uri.in_(chunk)))
-        if tag_rows:
-            await conn.execute(ct.insert(), tag_rows)
+        await _write(conn, plan, old_models)
+        await self._tell_listeners(conn, plan, details_pending=details_pending, details_filled=details_filled)
+        if not details_pending:  # else nothing is judged yet: the flag stays unset (compliant)
+            await self.refresh_model_compliance(
+                conn, [m.uri for m, _ in pairs] if plan.filled else [m.uri for m, _, _ in plan.changed]
+            )
+        return len(plan.changed)
+
+    async def _tell_listeners(
+        self, conn: AsyncConnection, plan: _WritePlan, *, details_pending: bool, details_filled: bool
+    ) -> None:
+        """Each listener hears of the changed models (before and after), in this
+        transaction; those that read details only once the details are in."""
         decoded = [
             (
                 model,
                 {uri: version_from_dict(rec) for uri, rec in previous.items()} if previous else {},
                 ordered,
             )
-            for model, previous, ordered in changed
+            for model, previous, ordered in plan.changed
         ]
         for listener in self.listeners:
             told: Sequence[tuple[Model, Mapping[str, ModelVersion], Sequence[ModelVersion]]] = decoded
@@ -351,20 +282,15 @@ class CatalogueIndex:
                 if details_pending:
                     continue
                 if details_filled:
-                    told = filled
+                    told = plan.filled
             if not told:
                 continue
             batched = getattr(listener, "models_indexed", None)
             if batched is not None:  # one call per batch: set-based writes
-                await batched(conn, told, stored_records)
+                await batched(conn, told, plan.stored_records)
             else:
                 for model, before, after in told:
                     await listener.model_indexed(conn, model, before, after)
-        if not details_pending:  # else nothing is judged yet: the flag stays unset (compliant)
-            await self.refresh_model_compliance(
-                conn, [m.uri for m, _ in batch] if filled else [m.uri for m, _, _ in changed]
-            )
-        return len(changed)
 
     async def refresh_model_compliance(self, conn: AsyncConnection, model_uris: Sequence[str] | None) -> None:
         """Recompute each model's ``compliant`` flag from its versions (None: every model).
@@ -551,49 +477,142 @@ class CatalogueIndex:
 
     # --- search ------------------------------------------------------------
 
-    async def search_models(
-        self,
-        query: str | None,
-        f: SearchFilter,
-        first: int,
-        after: str | None,
-        *,
-        sort: SortOrder | None = None,
-        facets: Iterable[str] = ALL_FACETS,
-        want_total: bool = True,
-        visibility: Visibility | None = None,
-    ) -> SearchPage[Model]:
-        """Facets and the total cost queries: name only the facets the caller shows."""
-        return await self._search(
-            search_models, query, f, first, after,
-            sort=sort, facets=frozenset(facets), want_total=want_total, visibility=visibility,
-        )  # fmt: skip
+    async def search_models(self, query: SearchQuery) -> SearchPage[Model]:
+        """Facets and the total cost queries: name only the facets the caller shows.
+        With ``as_of``, models created later are left out of the page."""
+        page: SearchPage[Model] = await self._search(search_models, query)
+        if (as_of := query.as_of) is not None:
+            page.keep([i for i, m in enumerate(page.items) if m.created_at is None or m.created_at <= as_of])
+        return page
 
-    async def search_versions(
-        self,
-        query: str | None,
-        f: SearchFilter,
-        first: int,
-        after: str | None,
-        *,
-        model_uri: str | None = None,
-        sort: SortOrder | None = None,
-        facets: Iterable[str] = ALL_FACETS,
-        want_total: bool = True,
-        visibility: Visibility | None = None,
-    ) -> SearchPage[ModelVersion]:
-        return await self._search(
-            search_versions, query, f, first, after, model_uri=model_uri,
-            sort=sort, facets=frozenset(facets), want_total=want_total, visibility=visibility,
-        )  # fmt: skip
+    async def search_versions(self, query: SearchQuery) -> SearchPage[ModelVersion]:
+        """The page as the index holds it: ``as_of`` needs the stage history, which
+        the caller applies (after completing partial records)."""
+        page: SearchPage[ModelVersion] = await self._search(search_versions, query)
+        return page
 
-    async def _search(self, search: Any, *args: Any, **options: Any) -> Any:
+    async def _search(
+        self, search: Callable[[Any, SearchQuery], Awaitable[SearchPage[Any]]], query: SearchQuery
+    ) -> SearchPage[Any]:
         """Run ``search`` on a read connection, through the search cache (when on)."""
-        key = (search.__name__, *args, *sorted(options.items()))
+        key = (search.__name__, query.cache_key)
         if self._searches is not None and (page := self._searches.get(key)) is not None:
             return dataclasses.replace(page)  # a copy: resolvers replace ``items`` on theirs
         async with self.db.read() as conn:
-            page = await search(conn, *args, **options)
+            page = await search(conn, query)
         if self._searches is not None:
             self._searches[key] = dataclasses.replace(page)
         return page
+
+
+# --- replacing models, step by step ---------------------------------------------------
+
+
+@dataclass
+class _WritePlan:
+    """What a batch changes: the rows to write, remove and retag, and whom to tell."""
+
+    model_rows: list[dict[str, Any]] = field(default_factory=list)
+    version_rows: list[dict[str, Any]] = field(default_factory=list)
+    new_versions: list[str] = field(default_factory=list)  # not indexed before: need full-text entries
+    gone: list[str] = field(default_factory=list)
+    retag: list[str] = field(default_factory=list)
+    tag_rows: list[dict[str, Any]] = field(default_factory=list)
+    changed: list[tuple[Model, dict[str, Any], list[ModelVersion]]] = field(default_factory=list)
+    stored_records: dict[str, dict[str, Any]] = field(default_factory=dict)  # of the changed models' versions
+    restricted_models: list[str] = field(default_factory=list)
+    open_models: list[str] = field(default_factory=list)
+    filled: list[tuple[Model, dict[str, ModelVersion], list[ModelVersion]]] = field(default_factory=list)
+
+
+def _last_wins(
+    batch: Sequence[tuple[Model, Sequence[ModelVersion]]],
+) -> list[tuple[Model, list[ModelVersion]]]:
+    """A model (or version) twice in one batch: the last one wins. Written twice, the
+    second write would update a row whose full-text entry is not written yet."""
+    return [
+        (model, list({v.uri: v for v in versions}.values()))
+        for model, versions in {m.uri: (m, vs) for m, vs in batch}.values()
+    ]
+
+
+async def _stored(conn: AsyncConnection, uris: list[str]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The index's current records of these models and of their versions (by model)."""
+    old_models: dict[str, Any] = {}
+    old_versions: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(uris):
+        for row in await conn.execute(select(cm.c.uri, cm.c.record).where(cm.c.uri.in_(chunk))):
+            old_models[row.uri] = row.record
+        query = select(cv.c.uri, cv.c.model_uri, cv.c.record).where(cv.c.model_uri.in_(chunk))
+        for vrow in await conn.execute(query):
+            old_versions.setdefault(vrow.model_uri, {})[vrow.uri] = vrow.record
+    return old_models, old_versions
+
+
+async def _plan(
+    batch: list[tuple[Model, list[ModelVersion]]],
+    old_models: dict[str, Any],
+    old_versions: dict[str, dict[str, Any]],
+    now: datetime,
+    *,
+    details_filled: bool,
+) -> _WritePlan:
+    """Compare the batch with what is stored: an unchanged model costs nothing more."""
+    plan = _WritePlan()
+    for at, (model, versions) in enumerate(batch, start=1):
+        if at % YIELD_EVERY == 0:
+            # A batch takes tenths of a second to prepare: let the event loop send
+            # the registry its next request (a sync's listing) meanwhile.
+            await asyncio.sleep(0)
+        ordered = sorted(versions, key=lambda v: version_sort_key(v.version))
+        previous = old_versions.get(model.uri, {})
+        records = {v.uri: version_to_dict(v) for v in ordered}
+        if details_filled:
+            plan.filled.append((model, {}, ordered))
+            plan.stored_records.update(records)
+        dirty = [v for v in ordered if previous.get(v.uri) != records[v.uri]]
+        removed = [uri for uri in previous if uri not in records]
+        model_row = _model_row(model, ordered, now)
+        if not dirty and not removed and old_models.get(model.uri) == model_row["record"]:
+            continue
+        plan.changed.append((model, previous, ordered))
+        plan.stored_records.update(records)
+        plan.model_rows.append(model_row)
+        restricted = model_row["restricted"]
+        plan.version_rows += [_version_row(model, v, records[v.uri], now, restricted) for v in dirty]
+        plan.new_versions += [v.uri for v in dirty if v.uri not in previous]
+        plan.gone += removed
+        # Only what was indexed before has tags to replace and versions whose flag may
+        # lag (a first sync writes every row new: these statements would find nothing).
+        plan.retag += [*removed, *(v.uri for v in dirty if v.uri in previous)]
+        if model.uri in old_models:
+            plan.retag.append(model.uri)
+            (plan.restricted_models if restricted else plan.open_models).append(model.uri)
+        plan.tag_rows += [{"subject_uri": model.uri, "key": k, "value": val} for k, val in model.tags.items()]
+        plan.tag_rows += [
+            {"subject_uri": v.uri, "key": k, "value": val} for v in dirty for k, val in v.tags.items()
+        ]
+    return plan
+
+
+async def _write(conn: AsyncConnection, plan: _WritePlan, old_models: dict[str, Any]) -> None:
+    """The plan's rows, full-text entries, restriction flags and tags."""
+    await upsert(conn, cm, plan.model_rows, key=["uri"])
+    for chunk in _chunks([r["uri"] for r in plan.model_rows if r["uri"] not in old_models]):
+        await add_fulltext(conn, cm, chunk)
+    for chunk in _chunks(plan.gone):
+        await conn.execute(delete(cv).where(cv.c.uri.in_(chunk)))
+    for rows_chunk in _chunks(plan.version_rows, 250):
+        await upsert(conn, cv, rows_chunk, key=["uri"])
+    for chunk in _chunks(plan.new_versions):
+        await add_fulltext(conn, cv, chunk)
+    # Unchanged versions of a model whose restriction changed follow its flag.
+    for uris, flag in ((plan.restricted_models, True), (plan.open_models, False)):
+        for part in _chunks(uris):
+            await conn.execute(
+                update(cv).where(cv.c.model_uri.in_(part), cv.c.restricted != flag).values(restricted=flag)
+            )
+    for chunk in _chunks(plan.retag):
+        await conn.execute(delete(ct).where(ct.c.subject_uri.in_(chunk)))
+    if plan.tag_rows:
+        await conn.execute(ct.insert(), plan.tag_rows)

@@ -11,7 +11,6 @@ boundary stays put while the index changes underneath a client.
 
 from __future__ import annotations
 
-import enum
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -42,7 +41,8 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.ext.compiler import compiles
 
-from gateway.auth.access import Visibility, visible
+from gateway.auth.access import visible
+from gateway.catalogue.query import SUMMARY_FACETS, NameMatch, SearchFilter, SearchQuery, SortOrder
 from gateway.codec import model_from_dict, version_from_dict
 from gateway.cursors import decode_cursor
 from gateway.domain import Model, ModelVersion, Stage
@@ -68,44 +68,6 @@ TAG_FACET_LIMIT = 20
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
-class SortOrder(enum.Enum):
-    RELEVANCE = "RELEVANCE"
-    NAME = "NAME"
-    UPDATED = "UPDATED"
-
-
-@dataclass(frozen=True)
-class NameMatch:
-    """A condition on a model's qualified name ``<registry-id>.<model-name>`` (how the
-    MLflow-compatible API names models): ``op`` is ``=``, ``!=``, ``LIKE`` (case-sensitive
-    on both dialects) or ``ILIKE``, ``value`` a name or a SQL LIKE pattern."""
-
-    op: str
-    value: str
-
-
-@dataclass(frozen=True)
-class SearchFilter:
-    registries: tuple[str, ...] = ()
-    teams: tuple[str, ...] = ()
-    stages: tuple[Stage, ...] = ()
-    tags: tuple[tuple[str, str], ...] = ()
-    frameworks: tuple[str, ...] = ()
-    compliant: bool | None = None
-    # True: only models with more than one PRODUCTION version (and, for versions,
-    # those PRODUCTION versions); False: only the others.
-    multiple_production: bool | None = None
-    # True: only what takes a share of some endpoint's traffic now (models: any
-    # version does); False: only the others.
-    serving: bool | None = None
-    names: tuple[NameMatch, ...] = ()
-    # (key, value): only what does NOT carry that tag with that value (itself, not its versions)
-    tags_not: tuple[tuple[str, str], ...] = ()
-    # Versions only: each entry is a set of run ids the version's run (its
-    # registry's ``native.run_id``) must be one of.
-    run_ids: tuple[frozenset[str], ...] = ()
-
-
 @dataclass(frozen=True)
 class FacetCount:
     value: str
@@ -119,6 +81,12 @@ class SearchPage(Generic[T]):
     total: int
     has_next: bool
     facets: dict[str, list[FacetCount]] = field(default_factory=dict)
+
+    def keep(self, kept: Sequence[int], items: Sequence[T] | None = None) -> None:
+        """Keep only the entries at ``kept`` with their cursors (``items``, one per
+        kept entry, replace them); totals and facets stay the search's."""
+        self.items = list(items) if items is not None else [self.items[i] for i in kept]
+        self.cursors = [self.cursors[i] for i in kept]
 
 
 def search_terms(query: str | None) -> list[str]:
@@ -362,9 +330,6 @@ def _resolve_sort(sort: SortOrder | None, terms: list[str]) -> SortOrder:
 
 # --- facets ---------------------------------------------------------------------------
 
-# Facets computed from one grouped scan; the tag facet needs a join and runs only when asked.
-SUMMARY_FACETS = frozenset({"registry", "team", "stage", "framework", "compliance"})
-ALL_FACETS = SUMMARY_FACETS | {"tag", "conflicts", "serving"}
 MULTIPLE_PRODUCTION_FACET = "multipleProduction"
 
 
@@ -481,25 +446,19 @@ async def _search(
     conn: AsyncConnection,
     table: Any,
     conds: list[ColumnElement[bool]],
-    query: str | None,
-    first: int,
-    after: str | None,
-    *,
-    sort: SortOrder | None,
-    facets: Iterable[str],
-    want_total: bool,
-    visibility: Visibility | None,
+    q: SearchQuery,
 ) -> tuple[list[Any], list[str], int, bool, dict[str, list[FacetCount]]]:
     """One page of ``table`` (models or versions): records, cursors, total, more, facets."""
+    query, first, after = q.text, q.first, q.after
     terms = search_terms(query)
-    sort = _resolve_sort(sort, terms)
+    sort = _resolve_sort(q.sort, terms)
     base: Any = table
     rank: Any = literal(0.0)
     if terms:
         fts = _fulltext(conn.dialect.name, table, terms)
         base = table.join(fts, fts.c.id == table.c.id)
         rank = fts.c.rank
-    if (allowed := visible(table, visibility)) is not None:  # page, total and facets alike
+    if (allowed := visible(table, q.visibility)) is not None:  # page, total and facets alike
         conds.append(allowed)
     if query and query.strip() and not terms:
         conds.append(false())  # a query with no searchable words matches nothing
@@ -513,49 +472,21 @@ async def _search(
     rows = (await conn.execute(page_query.order_by(*_order(keys)).limit(first + 1))).all()
     # Totals and facets need which rows match, not how well: no ranking, no join.
     counted = and_(where, _fulltext_match(conn.dialect.name, table, terms)) if terms else where
-    total, facet_counts = await _totals(conn, table, table, counted, want_total, frozenset(facets))
+    total, facet_counts = await _totals(conn, table, table, counted, q.want_total, frozenset(q.facets))
     page = rows[:first]
     cursors = [encode_token({k.name: getattr(r, k.name) for k in keys}) for r in page]
     return [r.record for r in page], cursors, total, len(rows) > first, facet_counts
 
 
-async def search_models(
-    conn: AsyncConnection,
-    query: str | None,
-    f: SearchFilter,
-    first: int,
-    after: str | None,
-    *,
-    sort: SortOrder | None = None,
-    facets: Iterable[str] = ALL_FACETS,
-    want_total: bool = True,
-    visibility: Visibility | None = None,
-) -> SearchPage[Model]:
-    records, cursors, total, more, facet_counts = await _search(
-        conn, cm, _model_conditions(f), query, first, after,
-        sort=sort, facets=facets, want_total=want_total, visibility=visibility,
-    )  # fmt: skip
+async def search_models(conn: AsyncConnection, query: SearchQuery) -> SearchPage[Model]:
+    conds = _model_conditions(query.filter)
+    records, cursors, total, more, facet_counts = await _search(conn, cm, conds, query)
     return SearchPage([model_from_dict(r) for r in records], cursors, total, more, facet_counts)
 
 
-async def search_versions(
-    conn: AsyncConnection,
-    query: str | None,
-    f: SearchFilter,
-    first: int,
-    after: str | None,
-    *,
-    model_uri: str | None = None,
-    sort: SortOrder | None = None,
-    facets: Iterable[str] = ALL_FACETS,
-    want_total: bool = True,
-    visibility: Visibility | None = None,
-) -> SearchPage[ModelVersion]:
-    conds = _version_conditions(f)
-    if model_uri is not None:
-        conds.append(cv.c.model_uri == model_uri)
-    records, cursors, total, more, facet_counts = await _search(
-        conn, cv, conds, query, first, after,
-        sort=sort, facets=facets, want_total=want_total, visibility=visibility,
-    )  # fmt: skip
+async def search_versions(conn: AsyncConnection, query: SearchQuery) -> SearchPage[ModelVersion]:
+    conds = _version_conditions(query.filter)
+    if query.model_uri is not None:
+        conds.append(cv.c.model_uri == query.model_uri)
+    records, cursors, total, more, facet_counts = await _search(conn, cv, conds, query)
     return SearchPage([version_from_dict(r) for r in records], cursors, total, more, facet_counts)

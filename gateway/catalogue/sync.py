@@ -22,19 +22,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import time
-from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
 
 from sqlalchemy import text
 
 from adapters.base import iterate_page_items, iterate_pages
-from adapters.protocol import BulkVersionLister, DetailFiller, Page, RegistryAdapter
+from adapters.protocol import BulkVersionLister, DetailFiller, RegistryAdapter
 from gateway.catalogue.index import CatalogueIndex
+from gateway.catalogue.listings import ListingJoin
+from gateway.catalogue.pipeline import FullSync, Pair
 from gateway.config import RegistrySettings
 from gateway.domain import Model, ModelVersion
 from gateway.errors import GatewayError, RegistryError, RegistryNotFound, RegistryUnavailable
@@ -43,20 +44,9 @@ from gateway.store.database import Database
 
 log = logging.getLogger(__name__)
 
-FIRST_BATCH_SIZE = 50  # the first models of a full sync are written (searchable) on their own
-BATCH_SIZE = 200  # models written per index transaction: the first batches of a full sync
-# Later batches of a full sync: fewer, larger transactions cost less per model (statement
-# compilation, listener set-up) once the first models are searchable.
-FULL_SYNC_BATCH_SIZE = 500
-SMALL_BATCHES_UNTIL = 1000  # models of a full sync written in BATCH_SIZE batches
 READ_CONCURRENCY = 8  # per-model version listings in flight against one registry
-WRITE_AHEAD = 4  # batches read ahead of the index writer during a full sync
-PAGES_AHEAD = 2  # listing pages read ahead of the join during a full sync
-FILL_VERSIONS = 1000  # versions whose details one fill step reads (and the index then writes)
-FILLS_AHEAD = 2  # fill steps read ahead of the index writer
 
 ProgressCallback = Callable[[str, int], None]  # (registry id, models done)
-Pair = tuple[Model, list[ModelVersion]]
 
 
 @dataclass(frozen=True)
@@ -221,7 +211,9 @@ class SyncEngine:
             served = self._served.get(adapter.registry_id)
             brief = brief and isinstance(adapter, DetailFiller)
             listing = adapter.list_all_versions_brief if brief else adapter.list_all_versions  # type: ignore[attr-defined]
-            async for pair in _merge_listings(listing, adapter, paced=not brief):
+            reread = functools.partial(_all_versions, adapter)
+            join = ListingJoin(adapter.list_models, listing, reread, paced=not brief)
+            async for pair in join:
                 yield _with_team(*pair, team, served) if pair is not None else None
             return
         limit = asyncio.Semaphore(READ_CONCURRENCY)
@@ -267,145 +259,39 @@ class SyncEngine:
         changes = await adapter.changes_since(None)
         stats = (await self.index.registry_stats()).get(adapter.registry_id)
         filler = self._filler(adapter, stats.models if stats else 0)
-        seen: set[str] = set()
         skipped: dict[str, str] = {}
-        changed = 0
-        # Reading runs ahead of writing by a few batches: the registry serves the
-        # next pages while the index commits this one.
-        batches: asyncio.Queue[list[Pair] | BaseException | None] = asyncio.Queue(maxsize=WRITE_AHEAD)
-        # Two passes (``filler``): each written batch goes on to have its details read
-        # (unbounded: the catalogue pass never waits for details) and written again.
-        to_fill: asyncio.Queue[list[Pair] | None] = asyncio.Queue()
-        filled: asyncio.Queue[list[Pair] | BaseException | None] = asyncio.Queue(maxsize=FILLS_AHEAD)
 
-        # Every model is written and the registry HEALTHY: details may have the registry now.
-        catalogue_done = asyncio.Event()
+        async def catalogued(seen: set[str]) -> tuple[int, str | None, str | None]:
+            return await self._catalogued(
+                adapter, seen, skipped, changes.cursor, started, filler is not None, allow_removals
+            )
 
-        async def read() -> None:
-            try:
-                batch: list[Pair] = []
-                read_models = 0
-                async for pair in self._read_all(adapter, skipped, brief=filler is not None):
-                    if pair is None:  # a page boundary: the first models go out at once
-                        if batch and read_models <= FIRST_BATCH_SIZE:
-                            await batches.put(batch)
-                            batch = []
-                        continue
-                    batch.append(pair)
-                    read_models += 1
-                    # Small batches first (the first models are searchable soon), then
-                    # larger ones (cheaper per model once the catalogue is filling).
-                    if read_models <= FIRST_BATCH_SIZE:
-                        size = FIRST_BATCH_SIZE
-                    elif read_models <= SMALL_BATCHES_UNTIL:
-                        size = BATCH_SIZE
-                    else:
-                        size = FULL_SYNC_BATCH_SIZE
-                    if len(batch) >= size:
-                        await batches.put(batch)
-                        batch = []
-                if batch:
-                    await batches.put(batch)
-                await batches.put(None)
-            except Exception as exc:  # handed to the writer, which fails the pass with it
-                await batches.put(exc)
+        async def fill(batch: list[Pair]) -> list[Pair]:
+            assert filler is not None
+            return await self._fill(adapter, filler, batch)
 
-        async def fill(details: DetailFiller) -> None:
-            try:
-                # The catalogue pass has the registry (and the index writer) to itself:
-                # details are read once every model is searchable.
-                await catalogue_done.wait()
-                while (batch := await to_fill.get()) is not None:
-                    # Batches written meanwhile join this step (fewer, fuller requests).
-                    ended = False
-                    while not to_fill.empty() and sum(len(vs) for _, vs in batch) < FILL_VERSIONS:
-                        more = to_fill.get_nowait()
-                        if more is None:
-                            ended = True
-                            break
-                        batch = [*batch, *more]
-                    for part in _by_versions(batch, FILL_VERSIONS):
-                        await filled.put(await self._fill(adapter, details, part))
-                    if ended:
-                        break
-                await filled.put(None)
-            except Exception as exc:  # handed to the writer: the details pass ends with it
-                await filled.put(exc)
-
-        tasks = [asyncio.create_task(read(), name=f"modelgate-sync-read-{adapter.registry_id}")]
-        if filler is not None:
-            tasks.append(asyncio.create_task(fill(filler), name=f"modelgate-sync-fill-{adapter.registry_id}"))
-        catalogued: float | None = None
-        details_error: str | None = None
-        error: str | None = None
-        held: str | None = None
-        removed = 0
-        source: dict[asyncio.Future[Any], str] = {}
-        try:
-            # One writer: a catalogue batch whenever one is ready, details in between.
-            open_queues = {"catalogue": batches, **({"details": filled} if filler else {})}
-            while open_queues:
-                for name, queue in open_queues.items():
-                    if name not in source.values():
-                        source[asyncio.ensure_future(queue.get())] = name
-                done, _ = await asyncio.wait(source, return_when=asyncio.FIRST_COMPLETED)
-                ready = sorted(done, key=lambda f: source[f] != "catalogue")  # catalogue first
-                task = ready[0]
-                stream = source.pop(task)
-                item = task.result()
-                if stream == "catalogue":
-                    if isinstance(item, BaseException):
-                        raise item
-                    if item is None:
-                        del open_queues["catalogue"]
-                        to_fill.put_nowait(None)
-                        removed, error, held = await self._catalogued(
-                            adapter,
-                            seen,
-                            skipped,
-                            changes.cursor,
-                            started,
-                            filler is not None,
-                            allow_removals,
-                        )
-                        catalogued = time.perf_counter() - started
-                        catalogue_done.set()
-                        continue
-                    changed += await self.index.replace_models(item, details_pending=filler is not None)
-                    seen.update(model.name for model, _ in item)
-                    if filler is not None:
-                        to_fill.put_nowait(item)
-                    if progress:
-                        progress(adapter.registry_id, len(seen))
-                elif isinstance(item, BaseException):
-                    del open_queues["details"]
-                    details_error = _details_message(item)
-                    log.warning("%s: %s", adapter.registry_id, details_error)
-                elif item is None:
-                    del open_queues["details"]
-                    await self.index.record_details_filled(adapter.registry_id)
-                else:
-                    await self.index.replace_models(item, details_filled=True)
-        finally:
-            for task in [*tasks, *source]:
-                task.cancel()
-            for task in [*tasks, *source]:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-        seconds = time.perf_counter() - started
-        if details_error is not None:
-            await self.index.record_sync(adapter.registry_id, healthy=True, error=details_error)
+        out = await FullSync(
+            adapter.registry_id,
+            self.index,
+            self._read_all(adapter, skipped, brief=filler is not None),
+            catalogued,
+            fill if filler is not None else None,
+            progress,
+        ).run()
+        if out.details_error is not None:
+            await self.index.record_sync(adapter.registry_id, healthy=True, error=out.details_error)
+        catalogued_seconds = out.catalogued_at - started if out.catalogued_at is not None else None
         return SyncResult(
             adapter.registry_id,
             True,
-            len(seen),
-            changed,
-            removed,
-            seconds,
-            partial=error,
-            catalogued_seconds=catalogued if filler is not None else None,
-            details_error=details_error,
-            held=held,
+            len(out.seen),
+            out.changed,
+            out.removed,
+            time.perf_counter() - started,
+            partial=out.partial,
+            catalogued_seconds=catalogued_seconds if filler is not None else None,
+            details_error=out.details_error,
+            held=out.held,
         )
 
     async def _catalogued(
@@ -562,137 +448,5 @@ def _skipped_message(skipped: Mapping[str, str]) -> str:
     return f"{len(names)} model(s) could not be read and keep their last indexed state ({shown}): {first}"
 
 
-def _details_message(exc: BaseException) -> str:
-    reason = exc.message if isinstance(exc, GatewayError) else f"{type(exc).__name__}"
-    return f"the catalogue is complete, but some versions lack their run details: {reason}"
-
-
-def _by_versions(batch: list[Pair], size: int) -> list[list[Pair]]:
-    """The batch in parts of about ``size`` versions, whole models each."""
-    parts: list[list[Pair]] = [[]]
-    count = 0
-    for pair in batch:
-        if count >= size:
-            parts.append([])
-            count = 0
-        parts[-1].append(pair)
-        count += len(pair[1])
-    return [p for p in parts if p]
-
-
 async def _all_versions(adapter: RegistryAdapter, model_name: str) -> list[ModelVersion]:
     return [v async for v in iterate_pages(lambda t: adapter.list_versions(model_name, t))]
-
-
-async def _merge_listings(
-    list_all_versions: Callable[[str | None], Awaitable[Page[ModelVersion]]],
-    adapter: RegistryAdapter,
-    *,
-    paced: bool = True,
-) -> AsyncIterator[Pair | None]:
-    """The model listing and the all-versions listing, read concurrently and joined:
-    a model is yielded once its record has arrived and the versions listing has
-    moved on to another model (or ended); ``None`` after each page's complete models.
-    Models without versions come at the end; versions whose model is not listed
-    (deleted meanwhile) are dropped."""
-    models_pages: asyncio.Queue[list[Model] | BaseException | None] = asyncio.Queue(maxsize=PAGES_AHEAD)
-    version_pages: asyncio.Queue[list[ModelVersion] | BaseException | None] = asyncio.Queue(
-        maxsize=PAGES_AHEAD
-    )
-
-    # The versions listing never asks for more pages than the models listing has
-    # delivered: with a model on every version page, each version page's models
-    # have been listed before it (registries that decorate versions with model
-    # data, like MLflow's aliases, find it fresh), and the join's buffers stay small.
-    model_pages_seen = asyncio.Condition()
-    counts = {"models": 0, "versions": 0}
-    models_listed = asyncio.Event()
-
-    async def may_ask(stream: str) -> None:
-        if stream == "versions" and paced:  # unpaced: the listing waits for model data itself
-            async with model_pages_seen:
-                await model_pages_seen.wait_for(
-                    lambda: models_listed.is_set() or counts["models"] > counts["versions"]
-                )
-
-    async def pump(
-        stream: str, fetch: Callable[[str | None], Awaitable[Page[Any]]], out: asyncio.Queue[Any]
-    ) -> None:
-        async def paced(token: str | None) -> Page[Any]:
-            await may_ask(stream)
-            page = await fetch(token)
-            async with model_pages_seen:
-                counts[stream] += 1
-                if stream == "models" and not page.next_token:
-                    models_listed.set()
-                model_pages_seen.notify_all()
-            return page
-
-        try:
-            async for items in iterate_page_items(paced):
-                await out.put(items)
-            await out.put(None)
-        except Exception as exc:
-            await out.put(exc)
-        finally:
-            if stream == "models":  # ended or failed: the versions listing must not wait on it
-                async with model_pages_seen:
-                    models_listed.set()
-                    model_pages_seen.notify_all()
-
-    pumps = [
-        asyncio.create_task(pump("models", adapter.list_models, models_pages)),
-        asyncio.create_task(pump("versions", list_all_versions, version_pages)),
-    ]
-    models: dict[str, Model] = {}  # listed, not yet yielded
-    groups: dict[str, list[ModelVersion]] = defaultdict(list)
-    complete: set[str] = set()  # the versions listing has moved past these
-    current: str | None = None
-    yielded: dict[str, Model] = {}
-    scattered: set[str] = set()  # versions came after the model was yielded
-    waiting: dict[asyncio.Task[Any], str] = {}
-    open_streams: dict[str, asyncio.Queue[Any]] = {"models": models_pages, "versions": version_pages}
-    try:
-        while open_streams:
-            for name, queue in open_streams.items():
-                if name not in waiting.values():
-                    waiting[asyncio.ensure_future(queue.get())] = name
-            done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                stream = waiting.pop(task)
-                item = task.result()
-                if isinstance(item, BaseException):
-                    raise item
-                if item is None:
-                    del open_streams[stream]
-                    if stream == "versions" and current is not None:
-                        complete.add(current)
-                elif stream == "models":
-                    models.update((m.name, m) for m in item)
-                else:
-                    for v in item:
-                        name = v.model_name
-                        if name != current:
-                            if current is not None:
-                                complete.add(current)
-                            current = name
-                            complete.discard(name)
-                        if name in yielded:
-                            scattered.add(name)
-                        else:
-                            groups[name].append(v)
-            versions_done = "versions" not in open_streams
-            for name in [n for n in models if versions_done or n in complete]:
-                model = models.pop(name)
-                complete.discard(name)
-                yielded[name] = model
-                yield model, groups.pop(name, [])
-            yield None
-        for name in sorted(scattered):  # rare: re-read whole, the index replaces the model
-            yield yielded[name], await _all_versions(adapter, name)
-    finally:
-        for task in [*pumps, *waiting]:
-            task.cancel()
-        for task in [*pumps, *waiting]:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task

@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from gateway.catalogue.index import CatalogueIndex, SearchFilter
+from gateway.catalogue.index import CatalogueIndex, SearchFilter, SearchQuery
 from gateway.catalogue.sync import SyncResult
 from gateway.codec import model_to_dict, version_to_dict
 from gateway.config import Settings
@@ -100,7 +100,7 @@ async def _search(args: argparse.Namespace, settings: Settings) -> int:
     )
     async with _index(settings) as index:
         if args.versions:
-            versions = await index.search_versions(args.query, f, args.limit, None, facets=())
+            versions = await index.search_versions(SearchQuery(args.query, f, args.limit, facets=()))
             if args.json:
                 _print_json(
                     {"total": versions.total, "versions": [version_to_dict(v) for v in versions.items]}
@@ -115,7 +115,7 @@ async def _search(args: argparse.Namespace, settings: Settings) -> int:
                 stage = f"[{STAGE_STYLE[v.stage.value]}]{v.stage.value}[/]"
                 table.add_row(v.uri, stage, v.semver or "", v.team or "", updated)
         else:
-            page = await index.search_models(args.query, f, args.limit, None, facets=())
+            page = await index.search_models(SearchQuery(args.query, f, args.limit, facets=()))
             uris = [m.uri for m in page.items]
             latest = await index.latest_versions(uris)
             production = await index.versions_in_stage(uris, Stage.PRODUCTION)
@@ -167,9 +167,7 @@ async def _show(args: argparse.Namespace, settings: Settings) -> int:
             if model is None:
                 print(f"modelgate: {args.uri} is not in the catalogue", file=sys.stderr)
                 return EXIT_FAILED
-            versions = await index.search_versions(
-                None, SearchFilter(), 100, None, model_uri=model.uri, facets=()
-            )
+            versions = await index.search_versions(SearchQuery(first=100, model_uri=model.uri, facets=()))
             if args.json:
                 _print_json(
                     {

@@ -1,4 +1,6 @@
-"""Promotion requests: policy check, approvals by role, write-through.
+"""Promotion requests: policy check, approvals by role, write-through. This
+module is the workflow (its transitions); the write-through itself is
+gateway.governance.write_through, the request's record promotion_requests.
 
     requestPromotion ─▶ evaluate as if promoted ─▶ BLOCKED   (an error-severity violation)
                                                 └▶ PENDING ─▶ approvals, one per required role
@@ -34,90 +36,47 @@ the demotions the registry made) as ``stage.synced`` meanwhile.
 
 from __future__ import annotations
 
-import enum
-import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Row, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.protocol import PromotionContext, RegistryAdapter
+from adapters.protocol import RegistryAdapter
 from gateway.auth.access import AccessPolicy
 from gateway.auth.principal import Principal
 from gateway.catalogue.index import CatalogueIndex
 from gateway.catalogue.sync import SyncEngine
 from gateway.config import RegistrySettings
 from gateway.domain import Approval, ModelVersion, Stage, utcnow
-from gateway.errors import BadInput, Conflict, Forbidden, GatewayError, NotFound
+from gateway.errors import BadInput, Conflict, Forbidden, NotFound
 from gateway.governance import audit
-from gateway.governance.evaluation import Evaluation, Violation
+from gateway.governance.evaluation import Violation
 from gateway.governance.policies import PolicySet
-from gateway.serving import history
+from gateway.governance.promotion_requests import BeforeWrite, Judge, PromotionRequest, PromotionStatus
+from gateway.governance.write_through import WriteThrough
 from gateway.store.database import Database, ReadConnection
 from gateway.store.tables import promotion_approvals as pa
 from gateway.store.tables import promotion_requests as pr
 
-log = logging.getLogger(__name__)
+__all__ = ["PromotionRequest", "PromotionStatus", "Promotions", "absent_request"]
+
 
 STALE_CLAIM = timedelta(minutes=10)
 MAX_LIST = 500
 
-# Judges a version against the policies, optionally as if it had another stage.
-Judge = Callable[[ModelVersion, Stage | None], Awaitable[Evaluation]]
 # The risk tier of a model (by URI): promotion rules may be scoped by tier.
 TierOf = Callable[[str], Awaitable[str | None]]
 # Runs in a new request's insert transaction (with its id and the status it opens
 # with): what rides on the request. An exception rolls the request back too.
 OnOpen = Callable[[AsyncConnection, str, "PromotionStatus"], Awaitable[None]]
-# Runs before a request's stage is written; a GatewayError fails the request with its message.
-BeforeWrite = Callable[["PromotionRequest"], Awaitable[None]]
 
 
 async def _no_tier(model_uri: str) -> str | None:
     return None
-
-
-class PromotionStatus(enum.StrEnum):
-    PENDING = "PENDING"
-    BLOCKED = "BLOCKED"
-    REJECTED = "REJECTED"
-    APPLIED = "APPLIED"
-    FAILED = "FAILED"
-
-
-@dataclass(frozen=True)
-class PromotionRequest:
-    id: str
-    version_uri: str
-    registry_id: str
-    from_stage: Stage
-    target_stage: Stage
-    reason: str | None
-    status: PromotionStatus
-    requested_by: str
-    required_roles: tuple[str, ...]
-    approvals: tuple[Approval, ...]
-    violations: tuple[Violation, ...]
-    error: str | None
-    attempts: int
-    applying: bool  # a write-through is claimed and under way
-    rejection: Approval | None
-    created_at: datetime
-    updated_at: datetime
-    held: bool = False  # written through by its rollout, not by the last approval
-
-    @property
-    def missing_roles(self) -> tuple[str, ...]:
-        """Roles still without an approval (none once applied)."""
-        if self.status is PromotionStatus.APPLIED:
-            return ()
-        done = {a.role for a in self.approvals}
-        return tuple(r for r in self.required_roles if r not in done)
 
 
 def _violations(raw: Any) -> tuple[Violation, ...]:
@@ -187,6 +146,7 @@ class Promotions:
         self.tier_of = tier_of
         # A rollback's traffic restore (gateway.rollouts.restore) waits for the write-through.
         self.before_write: list[BeforeWrite] = []
+        self.write_through = WriteThrough(database, index, adapters, sync, judge, self.before_write)
 
     # --- reads --------------------------------------------------------------------
 
@@ -620,168 +580,4 @@ class Promotions:
 
     async def _apply(self, request_id: str) -> None:
         """Write a claimed request's stage to its registry and record the outcome."""
-        request = await self.get(request_id)
-        version = await self.index.get_version(request.version_uri)
-        if version is None:
-            await self._record_failed(request, "the version is no longer in the catalogue")
-            return
-        evaluation = await self.judge(version, request.target_stage)
-        if evaluation.errors:  # the version changed since the request: check again before writing
-            await self._record_blocked(request, evaluation)
-            return
-        adapter = self.adapters.get(request.registry_id)
-        if adapter is None:
-            await self._record_failed(request, f"registry {request.registry_id!r} is no longer configured")
-            return
-        try:
-            for hook in self.before_write:
-                await hook(request)
-            demotions: list[ModelVersion] = []
-            recorded = False
-
-            async def demoted(conn: AsyncConnection, other: ModelVersion) -> None:
-                demotions.append(other)
-
-            async def within(conn: AsyncConnection, updated: ModelVersion) -> None:
-                nonlocal recorded
-                await self._record_applied(conn, request, updated, demotions)
-                recorded = True
-
-            context = PromotionContext(
-                request.requested_by,
-                reason=request.reason,
-                approvals=request.approvals,
-                request_id=request.id,
-                within=within,
-                demoted=demoted,
-            )
-            updated = await adapter.set_stage(version, request.target_stage, context)
-            if not recorded:  # a registry outside the gateway's database: record after the write
-                async with self.db.write() as conn:
-                    await self._record_applied(conn, request, updated)
-        except GatewayError as exc:
-            await self._record_failed(request, exc.message)
-            return
-        except Exception as exc:  # an adapter bug must not leave the request claimed forever
-            log.exception("write-through of promotion %s failed", request.id)
-            await self._record_failed(request, f"internal error: {type(exc).__name__}")
-            return
-        try:
-            await self.sync.refresh_model(version.registry_id, version.model_name)
-        except GatewayError as exc:  # applied all the same; the next sync catches up
-            log.warning("refresh after promotion %s failed: %s", request.id, exc.message)
-
-    async def _record_applied(
-        self,
-        conn: AsyncConnection,
-        request: PromotionRequest,
-        updated: ModelVersion,
-        demotions: Sequence[ModelVersion] = (),
-    ) -> None:
-        """The request's outcome, with a stage-history row and a ``stage.demoted``
-        event for each version the write moved out of PRODUCTION (``demotions``:
-        reported by registries in the gateway's database; a remote registry's
-        show up as ``stage.synced`` at the refresh that follows)."""
-        now = utcnow()
-        source = history.ROLLOUT if request.held else history.PROMOTION
-        changes = [(request.version_uri, request.from_stage, request.target_stage)]
-        changes += [(d.uri, Stage.PRODUCTION, d.stage) for d in demotions]
-        for uri, before, after in changes:
-            if before is not after:  # a re-promotion that resolves a conflict changes only the others
-                await history.record_change(
-                    conn, uri, before, after, principal=request.requested_by, source=source, at=now
-                )
-        await conn.execute(
-            update(pr)
-            .where(pr.c.id == request.id)
-            .values(
-                status=PromotionStatus.APPLIED.value,
-                pending_key=None,
-                error=None,
-                attempts=request.attempts + 1,
-                claimed_by=None,
-                claimed_at=None,
-                updated_at=now,
-            )
-        )
-        applied = audit.NewEvent(
-            "promotion.applied",
-            request.requested_by,
-            request.version_uri,
-            {
-                "requestId": request.id,
-                "from": request.from_stage.value,
-                "to": request.target_stage.value,
-                "registry": request.registry_id,
-                "nativeStage": updated.native_stage,
-                "approvals": [{"principal": a.principal, "role": a.role} for a in request.approvals],
-                "attempt": request.attempts + 1,
-            },
-        )
-        demoted = [
-            audit.NewEvent(
-                "stage.demoted",
-                request.requested_by,
-                d.uri,
-                {
-                    "requestId": request.id,
-                    "from": Stage.PRODUCTION.value,
-                    "to": d.stage.value,
-                    "registry": request.registry_id,
-                    "nativeStage": d.native_stage,
-                    "supersededBy": request.version_uri,
-                },
-            )
-            for d in demotions
-        ]
-        await audit.append_many(conn, [applied, *demoted])
-
-    async def _record_failed(self, request: PromotionRequest, error: str) -> None:
-        async with self.db.write() as conn:
-            await conn.execute(
-                update(pr)
-                .where(pr.c.id == request.id)
-                .values(
-                    status=PromotionStatus.FAILED.value,
-                    error=error,
-                    attempts=request.attempts + 1,
-                    claimed_by=None,
-                    claimed_at=None,
-                    updated_at=utcnow(),
-                )
-            )
-            await audit.append(
-                conn,
-                "promotion.failed",
-                request.requested_by,
-                request.version_uri,
-                {
-                    "requestId": request.id,
-                    "to": request.target_stage.value,
-                    "error": error,
-                    "attempt": request.attempts + 1,
-                },
-            )
-
-    async def _record_blocked(self, request: PromotionRequest, evaluation: Evaluation) -> None:
-        violations = [v.as_dict() for v in evaluation.violations]
-        async with self.db.write() as conn:
-            await conn.execute(
-                update(pr)
-                .where(pr.c.id == request.id)
-                .values(
-                    status=PromotionStatus.BLOCKED.value,
-                    violations=violations,
-                    pending_key=None,
-                    claimed_by=None,
-                    claimed_at=None,
-                    updated_at=utcnow(),
-                )
-            )
-            await audit.append(
-                conn,
-                "promotion.blocked",
-                audit.SYSTEM,
-                request.version_uri,
-                {"requestId": request.id, "to": request.target_stage.value, "violations": violations},
-            )
+        await self.write_through.apply(await self.get(request_id))

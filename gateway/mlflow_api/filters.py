@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gateway.catalogue.search import NameMatch
+from gateway.catalogue.query import NameMatch
 from gateway.mlflow_api.errors import invalid
 
 # MLflow's client itself sends ``tag.`mlflow.prompt.is_prompt` != 'true'`` (prompts are

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from adapters.base import RegistrationRequest
 from gateway.auth.access import AccessPolicy
 from gateway.auth.principal import Principal
-from gateway.catalogue.search import SearchFilter, SortOrder
+from gateway.catalogue.query import SearchFilter, SearchQuery, SortOrder
 from gateway.cursors import decode_cursor
 from gateway.domain import ModelVersion, RegistryKind, Stage, model_uri
 from gateway.errors import GatewayError, NotFound
@@ -133,14 +133,15 @@ async def search_registered_models(
     key = _query_key("models", filter_string, order)
     async with mlflow_errors():
         page = await gw.index.search_models(
-            None,
-            SearchFilter(tags=parsed.tags, tags_not=parsed.tags_not, names=parsed.names),
-            first,
-            _cursor_of(page_token, key),
-            sort=order,
-            facets=(),
-            want_total=False,
-            visibility=access.visibility,
+            SearchQuery(
+                filter=SearchFilter(tags=parsed.tags, tags_not=parsed.tags_not, names=parsed.names),
+                first=first,
+                after=_cursor_of(page_token, key),
+                sort=order,
+                facets=(),
+                want_total=False,
+                visibility=access.visibility,
+            )
         )
         uris = [m.uri for m in page.items]
         latest = await gw.index.latest_versions(uris, access.visibility)
@@ -177,8 +178,10 @@ async def _model_versions(gw: Gateway, access: AccessPolicy, model_uri: str) -> 
     after: str | None = None
     while True:
         page = await gw.index.search_versions(
-            None, SearchFilter(), VERSIONS_PAGE, after, model_uri=model_uri,
-            sort=SortOrder.NAME, facets=(), want_total=False, visibility=access.visibility,
+            SearchQuery(
+                first=VERSIONS_PAGE, after=after, model_uri=model_uri, sort=SortOrder.NAME,
+                facets=(), want_total=False, visibility=access.visibility,
+            )
         )  # fmt: skip
         versions.extend(page.items)
         if not page.has_next or not page.cursors:
@@ -230,16 +233,17 @@ async def search_model_versions(
     key = _query_key("versions", filter_string, order)
     async with mlflow_errors():
         page = await gw.index.search_versions(
-            None,
-            SearchFilter(
-                tags=parsed.tags, tags_not=parsed.tags_not, names=parsed.names, run_ids=parsed.run_ids
-            ),
-            first,
-            _cursor_of(page_token, key),
-            sort=order,
-            facets=(),
-            want_total=False,
-            visibility=access.visibility,
+            SearchQuery(
+                filter=SearchFilter(
+                    tags=parsed.tags, tags_not=parsed.tags_not, names=parsed.names, run_ids=parsed.run_ids
+                ),
+                first=first,
+                after=_cursor_of(page_token, key),
+                sort=order,
+                facets=(),
+                want_total=False,
+                visibility=access.visibility,
+            )
         )
     versions = [views.model_version(v) for v in page.items]
     return {"model_versions": versions, **_next_token(key, page.cursors, page.has_next)}

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.auth.access import AccessPolicy
 from gateway.auth.principal import Principal
-from gateway.catalogue.index import CatalogueIndex, SearchFilter, Visibility
+from gateway.catalogue.index import CatalogueIndex, SearchQuery, Visibility
 from gateway.domain import ModelVersion, Stage, parse_uri, utcnow
 from gateway.errors import BadInput, Forbidden
 from gateway.governance.promotions import PromotionRequest, Promotions, PromotionStatus
@@ -46,14 +46,14 @@ async def _all_versions(
     after: str | None = None
     while True:
         page = await index.search_versions(
-            None,
-            SearchFilter(),
-            PAGE,
-            after,
-            model_uri=model_uri,
-            facets=(),
-            want_total=False,
-            visibility=visibility,
+            SearchQuery(
+                first=PAGE,
+                after=after,
+                model_uri=model_uri,
+                facets=(),
+                want_total=False,
+                visibility=visibility,
+            )
         )
         found += page.items
         if not page.has_next or not page.cursors:

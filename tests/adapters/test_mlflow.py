@@ -740,7 +740,7 @@ async def test_a_first_full_sync_lists_the_catalogue_then_fills_run_details(
     listing runs ahead of the model listing: it waits for the models' aliases
     instead of reading them model by model, and the filled versions are exactly
     what the adapter reads one by one."""
-    from gateway.catalogue.index import CatalogueIndex, SearchFilter
+    from gateway.catalogue.index import CatalogueIndex, SearchFilter, SearchQuery
     from gateway.catalogue.sync import SyncEngine
     from gateway.config import RegistrySettings
     from gateway.store.database import Database
@@ -768,7 +768,7 @@ async def test_a_first_full_sync_lists_the_catalogue_then_fills_run_details(
             indexed = await engine.index.get_version(f"mg://{REGISTRY}/{name}/{number}")
             assert indexed is not None
             assert indexed == await counted.get_version(name, number)
-        page = await engine.index.search_versions(None, SearchFilter(), 1, None, facets=())
+        page = await engine.index.search_versions(SearchQuery(None, SearchFilter(), 1, None, facets=()))
         assert page.total == len([v async for v in iterate_pages(counted.list_all_versions)])
     finally:
         await counted.aclose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from gateway.catalogue.query import SearchQuery
 from gateway.runtime import Gateway
 from tests.support import gql
 
@@ -67,7 +68,7 @@ async def test_bad_registrations_are_refused_and_leave_nothing(
     error = only_error(await gql(client, mutation, variables))
     assert error["extensions"]["code"] == code
     assert fragment in error["message"]
-    assert (await gateway.index.search_models(None, _empty(), 10, None)).total == 0
+    assert (await gateway.index.search_models(SearchQuery(None, _empty(), 10, None))).total == 0
 
 
 def _empty():  # type: ignore[no-untyped-def]

@@ -16,7 +16,7 @@ import pytest
 from adapters.base import RegistrationRequest, iterate_pages
 from adapters.protocol import PromotionContext
 from gateway.auth.principal import Principal
-from gateway.catalogue.index import SearchFilter
+from gateway.catalogue.index import SearchFilter, SearchQuery
 from gateway.demo import seed_demo
 from gateway.domain import DatasetRef, ModelVersion, Stage
 from gateway.runtime import Gateway
@@ -259,7 +259,9 @@ async def test_the_inventory_bom_lists_every_production_version_the_caller_may_s
     document = outsider.json()
     assert cyclonedx_errors(document) == []
     listed = {c["bom-ref"] for c in document["components"] if "modelCard" in c}
-    page = await gw.index.search_versions(None, SearchFilter(stages=(Stage.PRODUCTION,)), 100, None)
+    page = await gw.index.search_versions(
+        SearchQuery(None, SearchFilter(stages=(Stage.PRODUCTION,)), 100, None)
+    )
     production = {v.uri for v in page.items}
     assert "mg://secret/classified/1" in production
     assert listed == production - {"mg://secret/classified/1"}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.catalogue.index import SearchFilter
+from gateway.catalogue.index import SearchFilter, SearchQuery
 from gateway.domain import Model, ModelVersion, Stage
 from gateway.runtime import Gateway
 from gateway.serving.history import latest_stages
@@ -35,12 +35,12 @@ def pair(name: str, description: str, versions: int = 2) -> tuple[Model, list[Mo
 
 
 async def found(gw: Gateway, text: str) -> list[str]:
-    page = await gw.index.search_models(text, SearchFilter(), 100, None, facets=())
+    page = await gw.index.search_models(SearchQuery(text, SearchFilter(), 100, None, facets=()))
     return sorted(m.name for m in page.items)
 
 
 async def found_versions(gw: Gateway, text: str) -> list[str]:
-    page = await gw.index.search_versions(text, SearchFilter(), 100, None, facets=())
+    page = await gw.index.search_versions(SearchQuery(text, SearchFilter(), 100, None, facets=()))
     return sorted(v.uri for v in page.items)
 
 

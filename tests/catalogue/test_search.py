@@ -12,6 +12,7 @@ import pytest
 
 from gateway.auth.access import Visibility
 from gateway.catalogue.index import CatalogueIndex
+from gateway.catalogue.query import SearchQuery
 from gateway.catalogue.search import (
     FacetCount,
     SearchFilter,
@@ -54,7 +55,7 @@ async def models(
     kw.setdefault("facets", ())
     async with index.db.read() as conn:  # either dialect's reader speaks AsyncConnection
         first, after = kw.pop("first", 100), kw.pop("after", None)
-        return await search_models(conn, query, f, first, after, **kw)  # type: ignore[arg-type]
+        return await search_models(conn, SearchQuery(text=query, filter=f, first=first, after=after, **kw))
 
 
 async def versions(
@@ -63,7 +64,7 @@ async def versions(
     kw.setdefault("facets", ())
     async with index.db.read() as conn:
         first, after = kw.pop("first", 100), kw.pop("after", None)
-        return await search_versions(conn, query, f, first, after, **kw)  # type: ignore[arg-type]
+        return await search_versions(conn, SearchQuery(text=query, filter=f, first=first, after=after, **kw))
 
 
 def names(page: SearchPage[Any]) -> list[str]:

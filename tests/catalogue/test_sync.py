@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from gateway.catalogue.index import CatalogueIndex, SearchFilter
-from gateway.catalogue.sync import FIRST_BATCH_SIZE, SyncEngine
+from gateway.catalogue.index import CatalogueIndex, SearchFilter, SearchQuery
+from gateway.catalogue.pipeline import FIRST_BATCH_SIZE
+from gateway.catalogue.sync import SyncEngine
 from gateway.config import RegistrySettings
 from gateway.domain import ModelVersion
 from gateway.store.database import Database
@@ -38,7 +39,7 @@ def engine_for(database: Database, *registries: MemoryRegistry) -> SyncEngine:
 
 
 async def names(index: CatalogueIndex) -> list[str]:
-    page = await index.search_models(None, SearchFilter(), 100, None, facets=())
+    page = await index.search_models(SearchQuery(None, SearchFilter(), 100, None, facets=()))
     return [m.name for m in page.items]
 
 
@@ -53,7 +54,7 @@ async def test_full_sync_indexes_everything_and_drops_deleted(
     result = await engine.sync_registry("mem", full=True)
     assert (result.models, result.changed, result.error) == (30, 30, None)
     assert len(await names(engine.index)) == 30
-    versions = await engine.index.search_versions(None, SearchFilter(), 100, None, facets=())
+    versions = await engine.index.search_versions(SearchQuery(None, SearchFilter(), 100, None, facets=()))
     assert versions.total == 60
     assert all(v.team == "ml" for v in versions.items)  # the registry's team fills in
 
@@ -95,7 +96,7 @@ async def test_incremental_sync_reads_only_what_changed(database: Database) -> N
     listed = await names(engine.index)
     assert "new-model" in listed and "m42" not in listed
     m07 = await engine.index.search_versions(
-        None, SearchFilter(), 10, None, model_uri="mg://mem/m07", facets=()
+        SearchQuery(None, SearchFilter(), 10, None, model_uri="mg://mem/m07", facets=())
     )
     assert m07.total == 2
 
@@ -170,12 +171,12 @@ async def test_a_full_sync_indexes_models_before_its_listing_ends(database: Data
     await asyncio.wait_for(reg.held.wait(), 30)
     await asyncio.wait_for(first_batch.wait(), 30)
     assert not sync.done()
-    indexed = await engine.index.search_models(None, SearchFilter(), 1, None, facets=())
+    indexed = await engine.index.search_models(SearchQuery(None, SearchFilter(), 1, None, facets=()))
     assert indexed.total == FIRST_BATCH_SIZE  # pages 0-1 completed 249 models; the first batch is written
     reg.release.set()
     result = await sync
     assert (result.error, result.models) == (None, 300)
-    versions = await engine.index.search_versions(None, SearchFilter(), 1, None, facets=())
+    versions = await engine.index.search_versions(SearchQuery(None, SearchFilter(), 1, None, facets=()))
     assert versions.total == 600
 
 
@@ -189,7 +190,7 @@ async def test_a_model_whose_versions_come_apart_is_indexed_whole(database: Data
     assert (result.error, result.models) == (None, 21)
     for i in range(20):
         page = await engine.index.search_versions(
-            None, SearchFilter(), 10, None, model_uri=f"mg://mem/m{i:02d}", facets=()
+            SearchQuery(None, SearchFilter(), 10, None, model_uri=f"mg://mem/m{i:02d}", facets=())
         )
         assert sorted(v.version for v in page.items) == ["1", "2", "3"], i
     assert "empty" in await names(engine.index)
@@ -226,7 +227,7 @@ class Told:
 
 
 async def all_versions(index: CatalogueIndex) -> list[ModelVersion]:
-    return (await index.search_versions(None, SearchFilter(), 1000, None, facets=())).items
+    return (await index.search_versions(SearchQuery(None, SearchFilter(), 1000, None, facets=()))).items
 
 
 async def all_metrics(index: CatalogueIndex) -> list[dict[str, float]]:

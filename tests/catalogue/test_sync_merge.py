@@ -1,17 +1,20 @@
 """The full sync's join of the model listing and the all-versions listing
-(``gateway.catalogue.sync._merge_listings``) and its batching of the details
-pass (``_by_versions``), driven by the in-memory registry: no index, no gateway."""
+(``gateway.catalogue.listings.ListingJoin``) and its batching of the details
+pass (``gateway.catalogue.pipeline.by_versions``), driven by the in-memory registry: no index, no gateway."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Sequence
 from typing import Any
 
 import pytest
 
 from adapters.base import Page
-from gateway.catalogue.sync import _by_versions, _merge_listings
+from gateway.catalogue.listings import ListingJoin
+from gateway.catalogue.pipeline import by_versions as _by_versions
+from gateway.catalogue.sync import _all_versions
 from gateway.domain import Model, ModelVersion
 from gateway.errors import RegistryUnavailable
 from tests.fakes.memory_registry import PagedBulkRegistry
@@ -20,7 +23,10 @@ Pair = tuple[Model, list[ModelVersion]]
 
 
 async def merged(reg: PagedBulkRegistry, *, paced: bool = True) -> list[Pair | None]:
-    return [p async for p in _merge_listings(reg.list_all_versions, reg, paced=paced)]
+    join = ListingJoin(
+        reg.list_models, reg.list_all_versions, functools.partial(_all_versions, reg), paced=paced
+    )
+    return [p async for p in join]
 
 
 def by_model(items: Sequence[Pair | None]) -> dict[str, list[str]]:

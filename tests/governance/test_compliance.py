@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from adapters.protocol import PromotionContext
-from gateway.catalogue.index import SearchFilter
+from gateway.catalogue.index import SearchFilter, SearchQuery
 from gateway.domain import ModelCard, Stage
 from gateway.governance import audit
 from gateway.runtime import Gateway
@@ -46,7 +46,7 @@ async def test_compliance_follows_the_catalogue(gov: Gateway) -> None:
     # Two production versions now: the built-in warning names them on both.
     assert await stored(gov, bare.uri) == (False, ["card-complete", "modelgate.multiple-production"])
     assert await stored(gov, good.uri) == (True, ["min-auc", "modelgate.multiple-production"])
-    page = await gov.index.search_versions(None, SearchFilter(compliant=False), 10, None)
+    page = await gov.index.search_versions(SearchQuery(None, SearchFilter(compliant=False), 10, None))
     assert [v.uri for v in page.items] == [bare.uri]
     # Each state change is in the audit log, for reports "as of" a time.
     events = await audit.query_events(
@@ -138,12 +138,20 @@ async def test_more_than_one_production_version_is_reported_and_searchable(gov: 
         ["modelgate.multiple-production"],
     )  # a warning: still compliant
     assert await stored(gov, other.uri) == (True, [])
-    models = await gov.index.search_models(None, SearchFilter(multiple_production=True), 10, None)
+    models = await gov.index.search_models(
+        SearchQuery(None, SearchFilter(multiple_production=True), 10, None)
+    )
     assert [m.name for m in models.items] == ["fraud"]
     assert [(f.value, f.count) for f in models.facets["conflicts"]] == [("multipleProduction", 1)]
-    others = await gov.index.search_models(None, SearchFilter(multiple_production=False), 10, None)
+    others = await gov.index.search_models(
+        SearchQuery(None, SearchFilter(multiple_production=False), 10, None)
+    )
     assert [m.name for m in others.items] == ["churn"] and others.facets["conflicts"] == []
-    versions = await gov.index.search_versions(None, SearchFilter(multiple_production=True), 10, None)
+    versions = await gov.index.search_versions(
+        SearchQuery(None, SearchFilter(multiple_production=True), 10, None)
+    )
     assert sorted(v.uri for v in versions.items) == [v1.uri, v2.uri]
-    everything = await gov.index.search_versions(None, SearchFilter(), 10, None, facets=("conflicts",))
+    everything = await gov.index.search_versions(
+        SearchQuery(None, SearchFilter(), 10, None, facets=("conflicts",))
+    )
     assert [(f.value, f.count) for f in everything.facets["conflicts"]] == [("multipleProduction", 2)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.catalogue.search import NameMatch
+from gateway.catalogue.query import NameMatch
 from gateway.mlflow_api.errors import MlflowApiError
 from gateway.mlflow_api.filters import ParsedFilter, parse_filter
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.catalogue.search import NameMatch, SearchFilter
+from gateway.catalogue.query import NameMatch, SearchFilter, SearchQuery
 from gateway.domain import Model, ModelVersion
 from gateway.runtime import Gateway
 from tests.support import make_settings
@@ -38,12 +38,12 @@ async def gw(database_url: str, tmp_path: Path) -> AsyncIterator[Gateway]:
 
 
 async def _models(gw: Gateway, f: SearchFilter) -> list[str]:
-    page = await gw.index.search_models(None, f, 50, None, facets=(), want_total=False)
+    page = await gw.index.search_models(SearchQuery(filter=f, first=50, facets=(), want_total=False))
     return sorted(f"{m.registry_id}.{m.name}" for m in page.items)
 
 
 async def _versions(gw: Gateway, f: SearchFilter) -> list[str]:
-    page = await gw.index.search_versions(None, f, 50, None, facets=(), want_total=False)
+    page = await gw.index.search_versions(SearchQuery(filter=f, first=50, facets=(), want_total=False))
     return sorted(f"{v.registry_id}.{v.model_name}" for v in page.items)
 
 

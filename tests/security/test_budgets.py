@@ -16,6 +16,7 @@ from graphql import build_schema as build_sdl_schema
 
 from gateway.api.document_cache import BYTES_PER_TOKEN, DocumentCache, token_count
 from gateway.api.limits import GraphQLLimits
+from gateway.catalogue.query import SearchQuery
 from gateway.config import ConfigError, GraphQLSettings, ObservabilitySettings, ServerSettings
 from gateway.http_budgets import header_bytes, json_nesting
 from gateway.observability import OperationLabels
@@ -43,9 +44,9 @@ def searches(sqlite_gateway: Gateway, monkeypatch: pytest.MonkeyPatch) -> list[s
     for name in ("search_models", "search_versions"):
         original = getattr(sqlite_gateway.index, name)
 
-        async def recording(query: str | None, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
-            seen.append(query)
-            return await _original(query, *args, **kwargs)
+        async def recording(query: SearchQuery, _original: Any = original) -> Any:
+            seen.append(query.text)
+            return await _original(query)
 
         monkeypatch.setattr(sqlite_gateway.index, name, recording)
     return seen

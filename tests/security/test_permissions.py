@@ -18,6 +18,7 @@ import pytest
 
 from adapters.protocol import RegistrationRequest
 from gateway.api.schema import schema
+from gateway.catalogue.query import SearchQuery
 from gateway.domain import ModelVersion, Stage, utcnow
 from gateway.runtime import Gateway
 from gateway.store.tables import rollouts
@@ -277,12 +278,12 @@ async def test_requester_may_not_approve_even_holding_the_role(
 
 async def test_a_refused_registration_leaves_nothing(setup: tuple[Gateway, httpx.AsyncClient]) -> None:
     gw, client = setup
-    before = (await gw.index.search_versions(None, _filter(), 100, None)).total
+    before = (await gw.index.search_versions(SearchQuery(None, _filter(), 100, None))).total
     body = await gql_as(
         client, "carol", REGISTER, {"i": {"registry": "platform", "model": "sneaky", "artifactUri": "s3://x"}}
     )
     assert error_codes(body) == ["FORBIDDEN"]
-    assert (await gw.index.search_versions(None, _filter(), 100, None)).total == before
+    assert (await gw.index.search_versions(SearchQuery(None, _filter(), 100, None))).total == before
 
 
 def _filter():  # type: ignore[no-untyped-def]

@@ -10,7 +10,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from gateway.catalogue.index import CatalogueIndex, SearchFilter
+from gateway.catalogue.index import CatalogueIndex, SearchFilter, SearchQuery
 from gateway.domain import Model, ModelVersion
 from gateway.store.database import Database
 from gateway.store.migrate import current_revision, head_revision, is_managed, upgrade
@@ -67,7 +67,7 @@ async def test_an_index_written_before_0008_keeps_its_full_text_after_it(
         await index.remove_models("old", ["gone"])
 
         async def names(word: str) -> list[str]:
-            page = await index.search_models(word, SearchFilter(), 10, None, facets=())
+            page = await index.search_models(SearchQuery(word, SearchFilter(), 10, None, facets=()))
             return sorted(m.name for m in page.items)
 
         assert [await names(w) for w in ("heron", "egret", "stork", "ibis", "crane")] == [
