@@ -22,7 +22,7 @@ from adapters.base import (
     factory_for,
     load_factories,
 )
-from gateway.artifacts import LocalArtifactStore
+from gateway.artifacts import ArtifactStore, open_backend
 from gateway.auth.access import AccessPolicy
 from gateway.auth.principal import Principal
 from gateway.catalogue.cache import AsyncCache, cache_from_url
@@ -72,7 +72,7 @@ class Gateway:
     index: CatalogueIndex
     adapters: dict[str, RegistryAdapter]
     sync: SyncEngine
-    artifacts: LocalArtifactStore
+    artifacts: ArtifactStore
     cache: AsyncCache
     live: LiveReader
     governance: Governance
@@ -143,7 +143,9 @@ class Gateway:
             index=index,
             adapters=adapters,
             sync=sync,
-            artifacts=LocalArtifactStore(artifacts_dir),
+            artifacts=ArtifactStore(
+                open_backend(settings.artifacts), max_bytes=settings.artifacts.max_artifact_bytes
+            ),
             cache=cache,
             live=LiveReader(adapters, cache),
             governance=governance,

@@ -146,7 +146,7 @@ def create_app(
             Route("/graphql", graphql.graphql, methods=["GET", "POST"]),
             Route("/healthz", probes.healthz),
             Route("/readyz", probes.readyz),
-            Route("/artifacts/{registry}/{model}/{filename}", uploads.upload_artifact, methods=["PUT"]),
+            Route("/artifacts/{registry}/{model}/{path:path}", uploads.upload_artifact, methods=["PUT"]),
             Route("/hooks/{kind}/{registry}", webhooks.webhook, methods=["POST"]),
             Route("/bom", bom.inventory_bom_download),
             Route("/bom/{registry}/{model}", bom.model_bom_download),
