@@ -26,7 +26,7 @@ from gateway.api.errors import INTERNAL_MESSAGE
 from gateway.auth.errors import AuthUnavailable, Unauthenticated
 from gateway.auth.middleware import AuthMiddleware, PrincipalResolver, authenticator_for, www_authenticate
 from gateway.config import Settings
-from gateway.endpoints import bom, graphql, probes, uploads, webhooks
+from gateway.endpoints import bom, downloads, graphql, probes, uploads, webhooks
 from gateway.governance.http import routes as governance_routes
 from gateway.http_budgets import HeaderBudget
 from gateway.http_errors import error_response, request_id_of
@@ -147,6 +147,11 @@ def create_app(
             Route("/healthz", probes.healthz),
             Route("/readyz", probes.readyz),
             Route("/artifacts/{registry}/{model}/{path:path}", uploads.upload_artifact, methods=["PUT"]),
+            Route(
+                "/artifacts/{registry}/{model}/{version}/{path:path}",
+                downloads.download_artifact,
+                methods=["GET"],
+            ),
             Route("/hooks/{kind}/{registry}", webhooks.webhook, methods=["POST"]),
             Route("/bom", bom.inventory_bom_download),
             Route("/bom/{registry}/{model}", bom.model_bom_download),

@@ -118,3 +118,54 @@ class ArtifactStore:
     async def _forget(self, key: str) -> None:
         with contextlib.suppress(Exception):  # best effort: staging keys are never served
             await obstore.delete_async(self.backend.store, key)
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """One stored file of a version, as the store holds it."""
+
+    key: str
+    path: str  # inside the version ("model.bin", "tokenizer/vocab.txt")
+    digest: str
+    size: int
+
+
+def _parse_key(backend: Backend, registry_id: str, model_name: str, key: str) -> tuple[str, str] | None:
+    """``(hex digest, path)`` of a key under ``<registry>/<model>/<sha256>/``, else None."""
+    start = backend.key(f"{registry_id}/{model_name}/")
+    if not key.startswith(start):
+        return None
+    hexdigest, _, path = key[len(start) :].partition("/")
+    if len(hexdigest) != 64 or not path:
+        return None
+    return hexdigest, path
+
+
+async def _stat(store: ArtifactStore, key: str) -> int | None:
+    try:
+        return int((await obstore.head_async(store.backend.store, key))["size"])
+    except (NotFoundError, FileNotFoundError):
+        return None
+
+
+async def version_file(
+    store: ArtifactStore, registry_id: str, model_name: str, artifact_uri: str | None, path: str
+) -> StoredFile | None:
+    """The file ``path`` of a version whose artifact is ``artifact_uri``, when that
+    artifact is a file this store keeps for this very model (a URI pointing into
+    another model's files serves nothing here), else None."""
+    key = store.backend.key_of(artifact_uri) if artifact_uri else None
+    parsed = _parse_key(store.backend, registry_id, model_name, key) if key else None
+    if key is None or parsed is None or parsed[1] != path:
+        return None
+    size = await _stat(store, key)
+    return None if size is None else StoredFile(key, path, f"sha256:{parsed[0]}", size)
+
+
+async def read_range(store: ArtifactStore, key: str, start: int, end: int) -> AsyncIterator[bytes]:
+    """Bytes ``[start, end)`` of a stored object, streamed as the store sends them."""
+    if end <= start:
+        return
+    result = await obstore.get_async(store.backend.store, key, options={"range": (start, end)})
+    async for chunk in result.stream(min_chunk_size=1024 * 1024):
+        yield bytes(chunk)
