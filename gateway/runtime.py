@@ -144,7 +144,9 @@ class Gateway:
             adapters=adapters,
             sync=sync,
             artifacts=ArtifactStore(
-                open_backend(settings.artifacts), max_bytes=settings.artifacts.max_artifact_bytes
+                open_backend(settings.artifacts),
+                max_bytes=settings.artifacts.max_artifact_bytes,
+                presigned_seconds=settings.artifacts.presigned_seconds,
             ),
             cache=cache,
             live=LiveReader(adapters, cache),

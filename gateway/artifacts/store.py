@@ -21,9 +21,11 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import obstore
 from obstore.exceptions import NotFoundError
+from obstore.store import LocalStore
 
 from gateway.artifacts.backends import Backend
 from gateway.errors import BadInput
@@ -57,9 +59,10 @@ def check_path(path: str) -> str:
 
 
 class ArtifactStore:
-    def __init__(self, backend: Backend, *, max_bytes: int):
+    def __init__(self, backend: Backend, *, max_bytes: int, presigned_seconds: int = 0):
         self.backend = backend
         self.max_bytes = max_bytes
+        self.presigned_seconds = presigned_seconds
 
     async def save(
         self,
@@ -148,18 +151,37 @@ async def _stat(store: ArtifactStore, key: str) -> int | None:
         return None
 
 
+async def version_files(
+    store: ArtifactStore, registry_id: str, model_name: str, artifact_uri: str | None
+) -> list[StoredFile]:
+    """The stored files of a version whose artifact is ``artifact_uri``: the one
+    file, when it is a file this store keeps for this very model (a URI pointing
+    into another model's files, or outside the store, gives none)."""
+    key = store.backend.key_of(artifact_uri) if artifact_uri else None
+    parsed = _parse_key(store.backend, registry_id, model_name, key) if key else None
+    if key is None or parsed is None:
+        return []
+    size = await _stat(store, key)
+    return [] if size is None else [StoredFile(key, parsed[1], f"sha256:{parsed[0]}", size)]
+
+
 async def version_file(
     store: ArtifactStore, registry_id: str, model_name: str, artifact_uri: str | None, path: str
 ) -> StoredFile | None:
-    """The file ``path`` of a version whose artifact is ``artifact_uri``, when that
-    artifact is a file this store keeps for this very model (a URI pointing into
-    another model's files serves nothing here), else None."""
-    key = store.backend.key_of(artifact_uri) if artifact_uri else None
-    parsed = _parse_key(store.backend, registry_id, model_name, key) if key else None
-    if key is None or parsed is None or parsed[1] != path:
+    """The file ``path`` of a version (see ``version_files``), else None."""
+    found = await version_files(store, registry_id, model_name, artifact_uri)
+    return next((f for f in found if f.path == path), None)
+
+
+async def signed_url(store: ArtifactStore, file: StoredFile) -> tuple[str, datetime] | None:
+    """A URL the store itself serves ``file`` at, valid ``presigned_seconds``, and
+    its expiry; None where the store does not sign or signing is off."""
+    backend = store.backend.store
+    if isinstance(backend, LocalStore) or store.presigned_seconds <= 0:
         return None
-    size = await _stat(store, key)
-    return None if size is None else StoredFile(key, path, f"sha256:{parsed[0]}", size)
+    lifetime = timedelta(seconds=store.presigned_seconds)
+    expires = datetime.now(UTC) + lifetime
+    return await obstore.sign_async(backend, "GET", file.key, lifetime), expires
 
 
 async def read_range(store: ArtifactStore, key: str, start: int, end: int) -> AsyncIterator[bytes]:

@@ -135,3 +135,44 @@ async def test_hidden_answers_as_absent_and_only_own_files_are_served(
             404,
             "NOT_FOUND",
         ), route
+
+
+FILES = """query($u: String!, $p: String) { modelVersion(uri: $u) {
+  files { path size digest } download { url expiresAt digest size }
+  named: download(path: $p) { url } } }"""
+
+
+async def test_graphql_files_and_download_url(served: tuple[Gateway, httpx.AsyncClient]) -> None:
+    gw, client = served
+    body = (
+        await client.post(
+            "/graphql", json={"query": FILES, "variables": {"u": "mg://platform/fraud/1", "p": "x.bin"}}
+        )
+    ).json()
+    version = body["data"]["modelVersion"]
+    digest = "sha256:" + hashlib.sha256(DATA).hexdigest()
+    assert version["files"] == [{"path": "model.bin", "size": len(DATA), "digest": digest}]
+    download = version["download"]
+    assert (download["digest"], download["size"]) == (digest, len(DATA))
+    assert version["named"] is None  # no such file
+    if gw.artifacts.backend.signs:  # S3: signed by the store, fetched without the gateway
+        assert download["url"].startswith(gw.settings.artifacts.endpoint) and download["expiresAt"]
+        async with httpx.AsyncClient() as outside:
+            fetched = await outside.get(download["url"])
+    else:  # a directory: the gateway's own route
+        assert download["url"] == "http://gateway/artifacts/platform/fraud/1/model.bin"
+        assert download["expiresAt"] is None
+        fetched = await client.get(download["url"])
+    assert fetched.status_code == 200 and "sha256:" + hashlib.sha256(fetched.content).hexdigest() == digest
+
+
+async def test_graphql_no_download_for_files_kept_elsewhere(
+    served: tuple[Gateway, httpx.AsyncClient],
+) -> None:
+    gw, client = served
+    elsewhere = ModelVersion("platform", "external", "0", artifact_uri="s3://somewhere-else/model.bin")
+    await gw.register_version("platform", RegistrationRequest("external", elsewhere, "setup"))
+    await gw.sync.sync_all(full=True)
+    for uri in ("mg://platform/external/1", "mg://platform/thief/1"):
+        body = (await client.post("/graphql", json={"query": FILES, "variables": {"u": uri}})).json()
+        assert body["data"]["modelVersion"] == {"files": [], "download": None, "named": None}, uri
