@@ -17,6 +17,7 @@ from asgi_lifespan import LifespanManager
 from gateway.config import settings_from_mapping
 from gateway.runtime import Gateway
 from gateway.server import create_app
+from tests.servers.azurite import ACCOUNT, ACCOUNT_KEY, Azurite
 
 REGION = "us-east-1"
 REGISTRIES = [
@@ -54,6 +55,25 @@ def s3_artifacts(moto_sagemaker_url: str, bucket: str, monkeypatch: pytest.Monke
         "region": REGION,
         "access_key_id_env": "MODELS_KEY_ID",
         "secret_access_key_env": "MODELS_SECRET",
+    }
+
+
+@pytest.fixture
+def container(azurite: Azurite) -> Any:
+    from azure.storage.blob import BlobServiceClient
+
+    service = BlobServiceClient.from_connection_string(azurite.connection_string)
+    return service.create_container(f"models-{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture
+def az_artifacts(azurite: Azurite, container: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    monkeypatch.setenv("MODELS_ACCOUNT_KEY", ACCOUNT_KEY)
+    return {
+        "url": f"az://{container.container_name}/store",
+        "endpoint": azurite.endpoint,
+        "account_name": ACCOUNT,
+        "account_key_env": "MODELS_ACCOUNT_KEY",
     }
 
 

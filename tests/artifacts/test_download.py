@@ -43,7 +43,7 @@ async def upload_and_register(
     return stored
 
 
-@pytest.fixture(params=["file", "s3"])
+@pytest.fixture(params=["file", "s3", "az"])
 async def served(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[tuple[Gateway, httpx.AsyncClient]]:
@@ -155,7 +155,7 @@ async def test_graphql_files_and_download_url(served: tuple[Gateway, httpx.Async
     download = version["download"]
     assert (download["digest"], download["size"]) == (digest, len(DATA))
     assert version["named"] is None  # no such file
-    if gw.artifacts.backend.signs:  # S3: signed by the store, fetched without the gateway
+    if gw.artifacts.backend.signs:  # S3, Azure: signed by the store, fetched without the gateway
         assert download["url"].startswith(gw.settings.artifacts.endpoint) and download["expiresAt"]
         async with httpx.AsyncClient() as outside:
             fetched = await outside.get(download["url"])
