@@ -109,6 +109,58 @@ class StorageSettings:
     artifacts_dir: str = "./data/artifacts"
 
 
+# Credential pairs an ``[artifacts]`` store may take (each as ``<name>_env`` or
+# ``<name>_file``); without them the store's own chain answers (IAM role, workload identity).
+ARTIFACT_SECRETS = (
+    "access_key_id",
+    "secret_access_key",
+    "session_token",
+    "account_key",
+    "service_account_key",
+)
+ARTIFACT_SCHEMES = ("file://", "s3://", "gs://", "az://")
+
+
+@dataclass(frozen=True)
+class ArtifactSettings:
+    """``[artifacts]``: where native registries keep their files (gateway.artifacts)."""
+
+    # file:// (the default, ``storage.artifacts_dir``), s3://bucket/prefix, gs://bucket/prefix,
+    # az://container/prefix. None here means "not given"; the loader fills it in.
+    url: str | None = None
+    # S3-compatible servers (MinIO, Ceph, R2, moto); the Azure or GCS endpoint of an emulator.
+    endpoint: str | None = None
+    region: str | None = None
+    # Azure: the storage account (a name, not a secret).
+    account_name: str | None = None
+    access_key_id_env: str | None = None
+    access_key_id_file: str | None = None
+    secret_access_key_env: str | None = None
+    secret_access_key_file: str | None = None
+    session_token_env: str | None = None
+    session_token_file: str | None = None
+    account_key_env: str | None = None
+    account_key_file: str | None = None
+    service_account_key_env: str | None = None
+    service_account_key_file: str | None = None
+    # Downloads hand out URLs signed for this long where the store signs; 0: through the gateway.
+    presigned_seconds: int = 900
+    # One file's limit (PUT answers 413 beyond it).
+    max_artifact_bytes: int = 50 * 1024**3
+
+    def credentials(self, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The credentials given by ``*_env``/``*_file`` keys, read now (name -> value)."""
+        env = os.environ if environ is None else environ
+        found = {}
+        for name in ARTIFACT_SECRETS:
+            value = read_secret(
+                getattr(self, f"{name}_env"), getattr(self, f"{name}_file"), "artifacts", name, env
+            )
+            if value is not None:
+                found[name] = value
+        return found
+
+
 @dataclass(frozen=True)
 class CacheSettings:
     url: str = "memory://"
@@ -285,6 +337,9 @@ class Settings:
     graphql: GraphQLSettings = field(default_factory=GraphQLSettings)
     observability: ObservabilitySettings = field(default_factory=ObservabilitySettings)
     rollouts: RolloutSettings = field(default_factory=RolloutSettings)
+    artifacts: ArtifactSettings = field(
+        default_factory=lambda: ArtifactSettings(url="file://./data/artifacts")
+    )
     registries: tuple[RegistrySettings, ...] = ()
     source: str | None = None
 
@@ -301,6 +356,7 @@ _SECTIONS: dict[str, type] = {
     "graphql": GraphQLSettings,
     "observability": ObservabilitySettings,
     "rollouts": RolloutSettings,
+    "artifacts": ArtifactSettings,
 }
 _AUTH_MODES = ("none", "oidc", "apikey")
 
@@ -521,7 +577,38 @@ def settings_from_mapping(raw: Mapping[str, Any], environ: Mapping[str, str] | N
     storage: StorageSettings = sections["storage"]
     if not storage.url.startswith(("sqlite://", "postgresql://", "postgres://")):
         raise ConfigError("storage.url", f"must be a sqlite:/// or postgresql:// URL, got {storage.url!r}")
+    sections["artifacts"] = _check_artifacts(
+        sections["artifacts"], "artifacts_dir" in data.get("storage", {}), storage.artifacts_dir, environ
+    )
     return Settings(**sections, registries=_parse_registries(data.get("registries")))
+
+
+def _check_artifacts(
+    artifacts: ArtifactSettings, dir_given: bool, artifacts_dir: str, environ: Mapping[str, str] | None
+) -> ArtifactSettings:
+    """One place names the artifact store: ``[artifacts] url`` or the older
+    ``storage.artifacts_dir`` (a ``file://`` store), not both."""
+    if artifacts.url is not None and dir_given:
+        raise ConfigError(
+            "artifacts.url",
+            "give artifacts.url or storage.artifacts_dir, not both (artifacts_dir is file://)",
+        )
+    url = artifacts.url if artifacts.url is not None else f"file://{artifacts_dir}"
+    if not url.startswith(ARTIFACT_SCHEMES):
+        raise ConfigError("artifacts.url", f"must start with {', '.join(ARTIFACT_SCHEMES)}; got {url!r}")
+    if "@" in url.split("://", 1)[1].split("/", 1)[0]:
+        raise ConfigError("artifacts.url", "credentials never go in the URL: use the *_env or *_file keys")
+    if not url.startswith("file://") and not url.split("://", 1)[1].strip("/"):
+        raise ConfigError("artifacts.url", f"names no bucket or container: {url!r}")
+    if artifacts.endpoint is not None and not artifacts.endpoint.startswith(("http://", "https://")):
+        raise ConfigError("artifacts.endpoint", f"must be an http(s) URL, got {artifacts.endpoint!r}")
+    if artifacts.presigned_seconds < 0 or artifacts.presigned_seconds > 7 * 24 * 3600:
+        raise ConfigError("artifacts.presigned_seconds", "must be between 0 and 604800 (7 days, S3's limit)")
+    if artifacts.max_artifact_bytes < 1:
+        raise ConfigError("artifacts.max_artifact_bytes", "must be at least 1")
+    artifacts = dataclasses.replace(artifacts, url=url)
+    artifacts.credentials(environ)  # a named variable that is unset fails now, naming its key
+    return artifacts
 
 
 def is_loopback_host(host: str | None) -> bool:

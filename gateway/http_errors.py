@@ -32,6 +32,7 @@ STATUS_OF_CODE = {
     "FORBIDDEN": 403,
     "NOT_FOUND": 404,
     "CONFLICT": 409,
+    "PAYLOAD_TOO_LARGE": 413,
 }
 
 

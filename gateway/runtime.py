@@ -20,7 +20,7 @@ from adapters.protocol import (
     RegistryAdapter,
     VersionRegistrar,
 )
-from gateway.artifacts import LocalArtifactStore
+from gateway.artifacts import ArtifactStore, open_backend
 from gateway.auth.access import AccessPolicy
 from gateway.auth.principal import Principal
 from gateway.catalogue.cache import AsyncCache, cache_from_url
@@ -70,7 +70,7 @@ class Gateway:
     index: CatalogueIndex
     adapters: dict[str, RegistryAdapter]
     sync: SyncEngine
-    artifacts: LocalArtifactStore
+    artifacts: ArtifactStore
     cache: AsyncCache
     live: LiveReader
     governance: Governance
@@ -141,7 +141,11 @@ class Gateway:
             index=index,
             adapters=adapters,
             sync=sync,
-            artifacts=LocalArtifactStore(artifacts_dir),
+            artifacts=ArtifactStore(
+                open_backend(settings.artifacts),
+                max_bytes=settings.artifacts.max_artifact_bytes,
+                presigned_seconds=settings.artifacts.presigned_seconds,
+            ),
             cache=cache,
             live=LiveReader(adapters, cache),
             governance=governance,

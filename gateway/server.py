@@ -25,7 +25,7 @@ from starlette.routing import Route
 from gateway.api.errors import INTERNAL_MESSAGE
 from gateway.auth.errors import AuthUnavailable, Unauthenticated
 from gateway.config import Settings
-from gateway.endpoints import bom, graphql, mlflow, probes, uploads, webhooks
+from gateway.endpoints import bom, downloads, graphql, mlflow, probes, uploads, webhooks
 from gateway.endpoints.deployments import routes as serving_routes
 from gateway.endpoints.lineage import routes as lineage_routes
 from gateway.endpoints.reports import routes as governance_routes
@@ -165,7 +165,12 @@ def create_app(
             Route("/graphql", graphql.graphql, methods=["GET", "POST"]),
             Route("/healthz", probes.healthz),
             Route("/readyz", probes.readyz),
-            Route("/artifacts/{registry}/{model}/{filename}", uploads.upload_artifact, methods=["PUT"]),
+            Route("/artifacts/{registry}/{model}/{path:path}", uploads.upload_artifact, methods=["PUT"]),
+            Route(
+                "/artifacts/{registry}/{model}/{version}/{path:path}",
+                downloads.download_artifact,
+                methods=["GET"],
+            ),
             Route("/hooks/{kind}/{registry}", webhooks.webhook, methods=["POST"]),
             Route("/bom", bom.inventory_bom_download),
             Route("/bom/{registry}/{model}", bom.model_bom_download),

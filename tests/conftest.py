@@ -36,6 +36,7 @@ pytest_plugins = [
     "tests.servers.wandb",
     "tests.servers.unity_catalog",
     "tests.servers.huggingface",
+    "tests.servers.azurite",
 ]
 
 REQUIRE_SERVICES = bool(os.environ.get("CI") or os.environ.get("MODELGATE_TEST_REQUIRE_SERVICES"))

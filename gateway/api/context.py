@@ -37,6 +37,9 @@ class Context:
     gateway: Gateway
     request_id: str
     principal: Principal = LOCAL_OPERATOR
+    # Where this request reached the gateway (``http://host:port``): the base of
+    # the download URLs the gateway serves itself.
+    base_url: str = ""
     # What the principal may see and do (``gateway.auth.access``). Every index read
     # of this request goes through its filter (``visibility``, None: everything),
     # so a restricted model is simply absent.

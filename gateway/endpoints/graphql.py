@@ -82,6 +82,7 @@ class GraphQLView(GraphQL[Context, None]):
             gateway=gateway_of(request),
             request_id=request.state.request_id,
             principal=await self._principal_for(request),
+            base_url=str(request.base_url).rstrip("/"),
         )
         request.state.context = context  # process_result adds its registry errors
         return context

@@ -1,5 +1,6 @@
-"""``PUT /artifacts/{registry}/{model}/{filename}``: store an artifact file in a
-registry that keeps artifacts (a ``VersionRegistrar``), streamed, up to 5 GiB."""
+"""``PUT /artifacts/{registry}/{model}/{path}``: store one file of a model in a
+registry that keeps artifacts (a ``VersionRegistrar``), streamed into the
+artifact store (``gateway.artifacts``) up to ``artifacts.max_artifact_bytes``."""
 
 from __future__ import annotations
 
@@ -10,9 +11,7 @@ from adapters.protocol import VersionRegistrar
 from gateway.endpoints import gateway_of
 from gateway.errors import GatewayError
 from gateway.http_auth import current_principal
-from gateway.http_errors import error_response, request_id_of
-
-MAX_ARTIFACT_BYTES = 5 * 1024**3
+from gateway.http_errors import error_response, gateway_error_response, request_id_of
 
 
 async def upload_artifact(request: Request) -> Response:
@@ -31,11 +30,9 @@ async def upload_artifact(request: Request) -> Response:
         stored = await gw.artifacts.save(
             registry_id,
             request.path_params["model"],
-            request.path_params["filename"],
+            request.path_params["path"],
             request.stream(),
-            max_bytes=MAX_ARTIFACT_BYTES,
         )
     except GatewayError as exc:
-        status = {"NOT_FOUND": 404, "FORBIDDEN": 403}.get(exc.code, 400)
-        return error_response(status, exc.code, exc.message, request_id)
+        return gateway_error_response(exc, request_id)
     return JSONResponse({"uri": stored.uri, "digest": stored.digest, "size": stored.size}, status_code=201)

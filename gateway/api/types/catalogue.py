@@ -5,13 +5,14 @@ request's dataloaders."""
 
 from datetime import datetime
 from typing import Annotated, Any, Generic, Self, TypeVar
+from urllib.parse import quote
 
 import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from adapters.base import source_url_of
-from adapters.protocol import MetricHistoryReader
+from adapters.protocol import MetricHistoryReader, VersionRegistrar
 from gateway.api.context import Context
 from gateway.api.types.common import (
     AFTER,
@@ -58,6 +59,7 @@ from gateway.api.types.lineage import (
 from gateway.api.types.serving import (
     Deployment,
 )
+from gateway.artifacts.store import StoredFile, signed_url, version_files
 from gateway.bom.facts import gather_facts
 from gateway.bom.formats import BomFormat, document
 from gateway.catalogue.index import SearchFilter, SearchPage, SearchQuery
@@ -66,6 +68,40 @@ from gateway.config import RegistrySettings
 from gateway.domain import Model, ModelVersion, RegistryKind, Stage
 from gateway.errors import BadInput
 from gateway.governance.annex_iv import annex_iv_map
+
+
+@strawberry.type(
+    name="ArtifactFile", description="One file of a native version, as the artifact store keeps it."
+)
+class ArtifactFileType:
+    path: str = strawberry.field(description="Its path inside the version (model.bin, tokenizer/vocab.txt).")
+    size: int = strawberry.field(description="Its size in bytes.")
+    digest: str = strawberry.field(description="sha256:<hex> of its bytes: check a download against it.")
+
+
+@strawberry.type(name="ArtifactDownload", description="Where to fetch one file of a native version.")
+class ArtifactDownloadType:
+    url: str = strawberry.field(
+        description="A URL signed by the store (S3, GCS, Azure) when it signs and "
+        "artifacts.presigned_seconds is above 0; else the gateway's own GET /artifacts/... route "
+        "(send the same credentials)."
+    )
+    expires_at: datetime | None = strawberry.field(
+        description="When a signed URL stops working (UTC); null for the gateway's route."
+    )
+    digest: str = strawberry.field(description="sha256:<hex> of the file's bytes.")
+    size: int = strawberry.field(description="Its size in bytes.")
+
+
+async def _stored_files(info: Info[Context, None], version: ModelVersion) -> list[StoredFile]:
+    """A native version's files in the artifact store; none for remote registries'
+    versions (their registry holds the bytes)."""
+    gateway = info.context.gateway
+    if not isinstance(gateway.adapters.get(version.registry_id), VersionRegistrar):
+        return []
+    return await version_files(
+        gateway.artifacts, version.registry_id, version.model_name, version.artifact_uri
+    )
 
 
 @strawberry.type(description="Where a version's training code lives (any part may be unknown).")
@@ -525,6 +561,41 @@ class ModelVersionType(Node):
             )
             for section in found.sections
         ]
+
+    @strawberry.field(
+        description="The files of a native version in the artifact store, each with its size and digest; "
+        "empty for remote registries' versions and artifacts kept elsewhere."
+    )
+    async def files(self, info: Info[Context, None]) -> list[ArtifactFileType]:
+        found = await _stored_files(info, self._version)
+        return [ArtifactFileType(path=f.path, size=f.size, digest=f.digest) for f in found]
+
+    @strawberry.field(
+        description="A URL that serves the version's artifact (its one file), or with path one file of it; "
+        "null for remote registries' versions, artifacts kept elsewhere and paths it does not have."
+    )
+    async def download(
+        self,
+        info: Info[Context, None],
+        path: Annotated[
+            str | None, strawberry.argument(description="A file of the version, as files lists it.")
+        ] = None,
+    ) -> ArtifactDownloadType | None:
+        found = await _stored_files(info, self._version)
+        if path is not None:
+            found = [f for f in found if f.path == path]
+        if len(found) != 1:
+            return None
+        (file,) = found
+        signed = await signed_url(info.context.gateway.artifacts, file)
+        if signed is not None:
+            url, expires_at = signed
+        else:
+            v = self._version
+            route = f"/artifacts/{v.registry_id}/{v.model_name}/{quote(v.version, safe='')}/{file.path}"
+            url = info.context.base_url + route
+            expires_at = None
+        return ArtifactDownloadType(url=url, expires_at=expires_at, digest=file.digest, size=file.size)
 
     @strawberry.field(
         description="Its AI bill of materials as a JSON document of the standard asked for: the model, its "

@@ -1,0 +1,193 @@
+"""The artifact store: files of native registries' versions, in object storage.
+
+Layout (keys under the configured prefix)::
+
+    <registry>/<model>/<sha256>/<path>    a stored file: readable name, content-addressed
+    .uploads/<random>                     an upload in flight (S3/GCS/Azure: a multipart
+                                          upload, invisible until completed)
+
+An upload streams into a staging object while its sha256 is computed; only when
+every byte has arrived is it renamed to the digest-named key. An interrupted
+upload therefore never shows under a final key, and the same bytes uploaded
+twice under the same name are kept once (the second rename finds the key there
+and drops its copy).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import obstore
+from obstore.exceptions import NotFoundError
+from obstore.store import LocalStore
+
+from gateway.artifacts.backends import Backend
+from gateway.errors import BadInput
+
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,255}$")
+STAGING = ".uploads/"
+# Multipart part size and parts in flight: an upload holds at most about
+# PART_BYTES * (PARTS_IN_FLIGHT + 1) in memory, whatever the file's size.
+PART_BYTES = 8 * 1024 * 1024
+PARTS_IN_FLIGHT = 4
+
+
+class TooLarge(BadInput):
+    code = "PAYLOAD_TOO_LARGE"
+
+
+@dataclass(frozen=True)
+class StoredArtifact:
+    uri: str
+    digest: str  # "sha256:<hex>"
+    size: int
+
+
+def check_path(path: str) -> str:
+    """A file's path inside a model directory: ``/``-separated safe names only
+    (no ``..``, no empty or hidden segments)."""
+    segments = path.split("/")
+    if not path or len(path) > 1024 or not all(SAFE_NAME.match(s) for s in segments):
+        raise BadInput(f"path {path!r} may use only letters, digits, '.', '_', '-' and '/' between names")
+    return path
+
+
+class ArtifactStore:
+    def __init__(self, backend: Backend, *, max_bytes: int, presigned_seconds: int = 0):
+        self.backend = backend
+        self.max_bytes = max_bytes
+        self.presigned_seconds = presigned_seconds
+
+    async def save(
+        self,
+        registry_id: str,
+        model_name: str,
+        path: str,
+        chunks: AsyncIterator[bytes],
+    ) -> StoredArtifact:
+        if not SAFE_NAME.match(model_name):
+            raise BadInput(f"model {model_name!r} may use only letters, digits, '.', '_' and '-'")
+        check_path(path)
+        digest = hashlib.sha256()
+        size = 0
+
+        async def counted() -> AsyncIterator[bytes]:
+            nonlocal size
+            async for chunk in chunks:
+                size += len(chunk)
+                if size > self.max_bytes:
+                    raise TooLarge(f"artifact larger than the limit of {self.max_bytes} bytes")
+                digest.update(chunk)
+                yield chunk
+
+        store = self.backend.store
+        staging = self.backend.key(f"{STAGING}{uuid.uuid4().hex}")
+        try:
+            await obstore.put_async(
+                store,
+                staging,
+                counted(),
+                use_multipart=True,
+                chunk_size=PART_BYTES,
+                max_concurrency=PARTS_IN_FLIGHT,
+            )
+        except BaseException:
+            await self._forget(staging)  # a multipart upload is aborted by the library
+            raise
+        final = self.backend.key(f"{registry_id}/{model_name}/{digest.hexdigest()}/{path}")
+        try:
+            if await self._exists(final):  # content-addressed: the same bytes are there already
+                await obstore.delete_async(store, staging)
+            else:
+                await obstore.rename_async(store, staging, final)
+        except BaseException:
+            await self._forget(staging)
+            raise
+        return StoredArtifact(self.backend.uri(final), f"sha256:{digest.hexdigest()}", size)
+
+    async def _exists(self, key: str) -> bool:
+        try:
+            await obstore.head_async(self.backend.store, key)
+        except (NotFoundError, FileNotFoundError):
+            return False
+        return True
+
+    async def _forget(self, key: str) -> None:
+        with contextlib.suppress(Exception):  # best effort: staging keys are never served
+            await obstore.delete_async(self.backend.store, key)
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """One stored file of a version, as the store holds it."""
+
+    key: str
+    path: str  # inside the version ("model.bin", "tokenizer/vocab.txt")
+    digest: str
+    size: int
+
+
+def _parse_key(backend: Backend, registry_id: str, model_name: str, key: str) -> tuple[str, str] | None:
+    """``(hex digest, path)`` of a key under ``<registry>/<model>/<sha256>/``, else None."""
+    start = backend.key(f"{registry_id}/{model_name}/")
+    if not key.startswith(start):
+        return None
+    hexdigest, _, path = key[len(start) :].partition("/")
+    if len(hexdigest) != 64 or not path:
+        return None
+    return hexdigest, path
+
+
+async def _stat(store: ArtifactStore, key: str) -> int | None:
+    try:
+        return int((await obstore.head_async(store.backend.store, key))["size"])
+    except (NotFoundError, FileNotFoundError):
+        return None
+
+
+async def version_files(
+    store: ArtifactStore, registry_id: str, model_name: str, artifact_uri: str | None
+) -> list[StoredFile]:
+    """The stored files of a version whose artifact is ``artifact_uri``: the one
+    file, when it is a file this store keeps for this very model (a URI pointing
+    into another model's files, or outside the store, gives none)."""
+    key = store.backend.key_of(artifact_uri) if artifact_uri else None
+    parsed = _parse_key(store.backend, registry_id, model_name, key) if key else None
+    if key is None or parsed is None:
+        return []
+    size = await _stat(store, key)
+    return [] if size is None else [StoredFile(key, parsed[1], f"sha256:{parsed[0]}", size)]
+
+
+async def version_file(
+    store: ArtifactStore, registry_id: str, model_name: str, artifact_uri: str | None, path: str
+) -> StoredFile | None:
+    """The file ``path`` of a version (see ``version_files``), else None."""
+    found = await version_files(store, registry_id, model_name, artifact_uri)
+    return next((f for f in found if f.path == path), None)
+
+
+async def signed_url(store: ArtifactStore, file: StoredFile) -> tuple[str, datetime] | None:
+    """A URL the store itself serves ``file`` at, valid ``presigned_seconds``, and
+    its expiry; None where the store does not sign or signing is off."""
+    backend = store.backend.store
+    if isinstance(backend, LocalStore) or store.presigned_seconds <= 0:
+        return None
+    lifetime = timedelta(seconds=store.presigned_seconds)
+    expires = datetime.now(UTC) + lifetime
+    return await obstore.sign_async(backend, "GET", file.key, lifetime), expires
+
+
+async def read_range(store: ArtifactStore, key: str, start: int, end: int) -> AsyncIterator[bytes]:
+    """Bytes ``[start, end)`` of a stored object, streamed as the store sends them."""
+    if end <= start:
+        return
+    result = await obstore.get_async(store.backend.store, key, options={"range": (start, end)})
+    async for chunk in result.stream(min_chunk_size=1024 * 1024):
+        yield bytes(chunk)
