@@ -14,11 +14,11 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from gateway.artifacts.store import StoredFile, read_range, version_file
-from gateway.http_auth import current_principal
 from gateway.domain import version_uri
 from gateway.endpoints import gateway_of
-from gateway.errors import GatewayError, NotFound
 from gateway.endpoints.reports import content_disposition
+from gateway.errors import GatewayError, NotFound
+from gateway.http_auth import current_principal
 from gateway.http_errors import error_response, gateway_error_response, request_id_of
 
 RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
