@@ -1,6 +1,6 @@
-"""``gateway.artifacts``: uploads land content-addressed under the registry and
-model, names are checked before anything is written, and an upload over the
-limit or cut short leaves no file behind."""
+"""``gateway.artifacts`` on the ``file://`` store: uploads land content-addressed
+under the registry and model, names are checked before anything is written, and
+an upload over the limit or cut short leaves no file behind (nor a staging one)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway.artifacts import LocalArtifactStore
+from gateway.artifacts.backends import open_backend
+from gateway.artifacts.store import ArtifactStore
+from gateway.config import ArtifactSettings
 from gateway.errors import BadInput
 
 
@@ -19,6 +21,10 @@ async def chunks(parts: Iterable[bytes], fail_after: int | None = None) -> Async
         if fail_after is not None and i == fail_after:
             raise ConnectionResetError("client went away")
         yield part
+
+
+def local_store(root: Path, max_bytes: int) -> ArtifactStore:
+    return ArtifactStore(open_backend(ArtifactSettings(url=root.as_uri())), max_bytes=max_bytes)
 
 
 def entries(root: Path) -> list[Path]:
@@ -30,14 +36,14 @@ def files(root: Path) -> list[str]:
 
 
 async def test_an_upload_is_stored_by_its_digest(tmp_path: Path) -> None:
-    store = LocalArtifactStore(tmp_path)
-    stored = await store.save("native", "ranker", "model.pkl", chunks([b"abc", b"def"]), max_bytes=6)
+    store = local_store(tmp_path, 6)
+    stored = await store.save("native", "ranker", "model.pkl", chunks([b"abc", b"def"]))
     hexdigest = hashlib.sha256(b"abcdef").hexdigest()
     assert (stored.digest, stored.size) == (f"sha256:{hexdigest}", 6)
     final = tmp_path / "native" / "ranker" / hexdigest / "model.pkl"
     assert stored.uri == final.as_uri() and final.read_bytes() == b"abcdef"
     # The same bytes again: the same place, still one file.
-    again = await store.save("native", "ranker", "model.pkl", chunks([b"abcdef"]), max_bytes=6)
+    again = await store.save("native", "ranker", "model.pkl", chunks([b"abcdef"]))
     assert again == stored and files(tmp_path) == [f"native/ranker/{hexdigest}/model.pkl"]
 
 
@@ -47,19 +53,17 @@ async def test_an_upload_is_stored_by_its_digest(tmp_path: Path) -> None:
 )
 async def test_unsafe_names_are_refused_before_writing(tmp_path: Path, model: str, filename: str) -> None:
     with pytest.raises(BadInput, match="may use only letters"):
-        await LocalArtifactStore(tmp_path).save("native", model, filename, chunks([b"x"]), max_bytes=10)
+        await local_store(tmp_path, 10).save("native", model, filename, chunks([b"x"]))
     assert entries(tmp_path) == []  # not even the model's folder
 
 
 async def test_an_upload_over_the_limit_leaves_nothing(tmp_path: Path) -> None:
     with pytest.raises(BadInput, match="larger than the limit of 4 bytes"):
-        await LocalArtifactStore(tmp_path).save("native", "m", "f", chunks([b"abc", b"de"]), max_bytes=4)
+        await local_store(tmp_path, 4).save("native", "m", "f", chunks([b"abc", b"de"]))
     assert files(tmp_path) == []  # no temporary file either
 
 
 async def test_an_upload_cut_short_leaves_nothing(tmp_path: Path) -> None:
     with pytest.raises(ConnectionResetError):
-        await LocalArtifactStore(tmp_path).save(
-            "native", "m", "f", chunks([b"a", b"b"], fail_after=1), max_bytes=9
-        )
+        await local_store(tmp_path, 9).save("native", "m", "f", chunks([b"a", b"b"], fail_after=1))
     assert files(tmp_path) == []
