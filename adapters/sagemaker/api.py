@@ -5,7 +5,8 @@ registry.
 botocore's own retries are switched off (``total_max_attempts=1``): two retry
 loops stacked on each other would multiply attempts and break the deadline.
 Reads are retried by ``retry_read`` (throttling, 5xx, connection errors);
-writes are sent once.
+writes are sent once. Response bodies are read no further than the registry's
+``max_response_bytes``, as every HTTP adapter's are (``CappedHttpSession``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from adapters.sagemaker.options import SageMakerOptions, static_keys
 from adapters.toolkit.blocking import run_blocking
 from adapters.toolkit.errors import error_for_status
+from adapters.toolkit.http import ResponseTooLarge, current_response_cap
 from adapters.toolkit.retry import RetryPolicy, retry_read
 from gateway.config import ConfigError
 from gateway.errors import (
@@ -162,6 +164,49 @@ def make_client(options: SageMakerOptions, service: str = "sagemaker") -> Any:
     )
 
 
+class CappedHttpSession:
+    """botocore's HTTP session with a cap on each response body: botocore reads a
+    whole body into memory before parsing it, so the session streams it instead and
+    stops past ``max_bytes`` (a misconfigured ``endpoint_url`` or a proxy's error
+    page must not fill the gateway's memory). Streaming operations are left as they
+    are: their caller reads them."""
+
+    def __init__(self, inner: Any, registry_id: str, max_bytes: int):
+        self.inner = inner
+        self.registry_id = registry_id
+        self.max_bytes = max_bytes
+
+    def send(self, request: Any) -> Any:
+        if request.stream_output:
+            return self.inner.send(request)
+        request.stream_output = True
+        response = self.inner.send(request)
+        body = bytearray()
+        for chunk in response.raw.stream(64 * 1024, decode_content=False):
+            body += chunk
+            if len(body) > self.max_bytes:
+                response.raw.close()
+                raise ResponseTooLarge(
+                    self.registry_id,
+                    f"answered {request.method} with more than {self.max_bytes} bytes "
+                    "(max_response_bytes); reading stopped there",
+                    status=response.status_code,
+                )
+        response._content = bytes(body)
+        return response
+
+    def __getattr__(self, name: str) -> Any:  # close() and the rest: the real session's
+        return getattr(self.inner, name)
+
+
+def cap_responses(client: Any, registry_id: str, max_bytes: int) -> Any:
+    """``client`` (boto3) with its response bodies capped at ``max_bytes``."""
+    endpoint = getattr(client, "_endpoint", None)
+    if endpoint is not None and not isinstance(endpoint.http_session, CappedHttpSession):
+        endpoint.http_session = CappedHttpSession(endpoint.http_session, registry_id, max_bytes)
+    return client
+
+
 class SageMakerApi:
     """Every SageMaker call the adapter makes goes through here."""
 
@@ -177,6 +222,7 @@ class SageMakerApi:
         self._options = options
         self._client = client
         self._service = service
+        self._max_bytes = current_response_cap()  # set by create_adapter for this registry
         self._lock = threading.Lock()
         # JsonHttpClient's convention: the whole retried read gets twice one call's timeout.
         self.retry = RetryPolicy(attempts=options.max_attempts, deadline_seconds=options.timeout_seconds * 2)
@@ -187,7 +233,7 @@ class SageMakerApi:
         with self._lock:
             if self._client is None:
                 self._client = make_client(self._options, self._service)
-            return self._client
+            return cap_responses(self._client, self.registry_id, self._max_bytes)
 
     def _call_blocking(
         self, operation: str, params: dict[str, Any], optional_operation: bool

@@ -166,3 +166,36 @@ async def test_a_huge_answer_is_not_read_past_the_cap(server: FlakyMlflow, tmp_p
     finally:
         await adapter.aclose()
         await database.aclose()
+
+
+async def test_a_huge_sagemaker_answer_is_not_read_past_the_cap(
+    server: FlakyMlflow, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """boto3 reads a whole body before parsing it: the adapter's session streams it
+    and stops at the registry's cap, as the httpx adapters do."""
+    from adapters.protocol import AdapterContext
+    from gateway.store.database import Database
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    registry = RegistrySettings(
+        id="sm",
+        kind="sagemaker",
+        options={"endpoint_url": server.url, "region": "us-east-1"},
+        max_response_bytes=1024 * 1024,
+    )
+    database = Database(f"sqlite:///{tmp_path}/a.db")
+    adapter = create_adapter(registry, load_factories(), AdapterContext(database, tmp_path))
+    server.raw_body = (HUGE, CHUNK)
+    try:
+        with pytest.raises(
+            RegistryUnavailable, match=r"more than 1048576 bytes \(max_response_bytes\)"
+        ) as raised:
+            await adapter.list_models()
+        assert not raised.value.retryable
+        await asyncio.to_thread(server.finished.wait, 30)
+        assert server.bytes_sent < 32 * 1024 * 1024
+        assert server.requests == 1
+    finally:
+        await adapter.aclose()
+        await database.aclose()

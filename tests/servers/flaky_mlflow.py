@@ -89,6 +89,14 @@ class FlakyMlflow:
                 else:
                     self._send(200, json.dumps(body).encode())
 
+            def do_POST(self) -> None:  # boto3's JSON protocols (SageMaker) POST every call
+                owner.requests += 1
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if owner.raw_body is not None:
+                    self._stream(*owner.raw_body)
+                else:
+                    self._send(404, b"{}")
+
             def _send(self, status: int, data: bytes) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
