@@ -168,11 +168,7 @@ async def test_a_huge_answer_is_not_read_past_the_cap(server: FlakyMlflow, tmp_p
         await database.aclose()
 
 
-async def test_a_huge_sagemaker_answer_is_not_read_past_the_cap(
-    server: FlakyMlflow, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """boto3 reads a whole body before parsing it: the adapter's session streams it
-    and stops at the registry's cap, as the httpx adapters do."""
+def sagemaker_adapter(server: FlakyMlflow, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     from adapters.protocol import AdapterContext
     from gateway.store.database import Database
 
@@ -185,7 +181,30 @@ async def test_a_huge_sagemaker_answer_is_not_read_past_the_cap(
         max_response_bytes=1024 * 1024,
     )
     database = Database(f"sqlite:///{tmp_path}/a.db")
-    adapter = create_adapter(registry, load_factories(), AdapterContext(database, tmp_path))
+    return create_adapter(registry, load_factories(), AdapterContext(database, tmp_path)), database
+
+
+async def test_a_sagemaker_listing_without_its_required_list_is_an_error(
+    server: FlakyMlflow, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SageMaker's API reference marks ModelPackageGroupSummaryList Required: an
+    answer of ``{}`` is off its shape, not an empty registry."""
+    adapter, database = sagemaker_adapter(server, tmp_path, monkeypatch)
+    server.raw_body = (1, b"{}")
+    try:
+        with pytest.raises(RegistryUnavailable, match="ModelPackageGroupSummaryList"):
+            await adapter.list_models()
+    finally:
+        await adapter.aclose()
+        await database.aclose()
+
+
+async def test_a_huge_sagemaker_answer_is_not_read_past_the_cap(
+    server: FlakyMlflow, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """boto3 reads a whole body before parsing it: the adapter's session streams it
+    and stops at the registry's cap, as the httpx adapters do."""
+    adapter, database = sagemaker_adapter(server, tmp_path, monkeypatch)
     server.raw_body = (HUGE, CHUNK)
     try:
         with pytest.raises(
