@@ -17,6 +17,8 @@ REQUESTER, LEAD, LEGAL, SECURITY, AUDITOR = (p.name for p in PERSONAS)
 
 def act_as(page: Any, name: str) -> None:
     picker = page.get_by_label("Act as")
+    # The people are fetched after the page loads: wait for this one's option.
+    picker.locator("option", has_text=f"{name} ·").first.wait_for(state="attached")
     label = next(o for o in picker.locator("option").all_text_contents() if o.startswith(f"{name} ·"))
     picker.select_option(label=label)
 
