@@ -21,7 +21,7 @@ from gateway.errors import RegistryUnavailable
 from gateway.runtime import Gateway
 from tests.fakes.memory_registry import MemoryFactory, PerModelRegistry
 from tests.security.conftest import error_codes, serve
-from tests.security.test_visibility import _principal, register
+from tests.security.test_visibility import _principal, open_restricted_world, register
 from tests.support import make_settings
 
 POLICIES = """
@@ -37,23 +37,7 @@ SECRETS = ("hidden-model", "classified", "hidden-child")
 
 @pytest.fixture
 async def served(database_url: str, tmp_path: Path) -> AsyncIterator[tuple[Gateway, httpx.AsyncClient]]:
-    policies = tmp_path / "policies.yaml"
-    policies.write_text(POLICIES)
-    settings = make_settings(
-        database_url,
-        tmp_path,
-        governance={"policies": str(policies)},
-        registries=[
-            {"id": "platform", "kind": "native", "team": "platform"},
-            {"id": "research", "kind": "native", "team": "research"},
-            {"id": "secret", "kind": "native", "team": "secret", "restricted": True},
-        ],
-    )
-    gw = await Gateway.open(settings)
-    await gw.sync.sync_all(full=True)  # past SYNCING, as a served gateway is
-    await register(gw, "platform", "open-model")
-    await register(gw, "platform", "hidden-model", tags={"restricted": "true"})
-    await register(gw, "secret", "classified")
+    gw = await open_restricted_world(database_url, tmp_path, POLICIES)
     # A restricted child of a version everyone sees.
     await register(gw, "platform", "hidden-child", parent=OPEN, tags={"restricted": "true"})
     try:

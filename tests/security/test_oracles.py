@@ -26,8 +26,7 @@ from gateway.governance import audit
 from gateway.runtime import Gateway
 from gateway.store.tables import rollouts
 from tests.security.conftest import serve
-from tests.security.test_visibility import WHO, _principal, register
-from tests.support import make_settings
+from tests.security.test_visibility import WHO, _principal, open_restricted_world
 
 POLICIES = """
 policies: []
@@ -86,23 +85,7 @@ async def _rollout(gw: Gateway, version_uri: str, by: str) -> str:
 
 @pytest.fixture
 async def world(database_url: str, tmp_path: Path) -> AsyncIterator[World]:
-    policies = tmp_path / "policies.yaml"
-    policies.write_text(POLICIES)
-    settings = make_settings(
-        database_url,
-        tmp_path,
-        governance={"policies": str(policies)},
-        registries=[
-            {"id": "platform", "kind": "native", "team": "platform"},
-            {"id": "research", "kind": "native", "team": "research"},
-            {"id": "secret", "kind": "native", "team": "secret", "restricted": True},
-        ],
-    )
-    gw = await Gateway.open(settings)
-    await gw.sync.sync_all(full=True)  # past SYNCING, as a served gateway is
-    await register(gw, "platform", "open-model")
-    await register(gw, "platform", "hidden-model", tags={"restricted": "true"})
-    await register(gw, "secret", "classified")
+    gw = await open_restricted_world(database_url, tmp_path, POLICIES)
     promotions = gw.governance.promotions
     owners = (WHO["alice"], WHO["sam"])
     requests = tuple(

@@ -33,6 +33,30 @@ async def register(gw: Gateway, registry: str, model: str, **fields: Any) -> Mod
     return await gw.register_version(registry, RegistrationRequest(model, version, "setup"))
 
 
+async def open_restricted_world(database_url: str, tmp_path: Path, policies: str) -> Gateway:
+    """Two open registries and a restricted one, synced, holding an open model, a
+    restricted model of an open registry and a model of the restricted registry
+    (each at version 1): what the leak and oracle tests ask outsiders about."""
+    policy_file = tmp_path / "policies.yaml"
+    policy_file.write_text(policies)
+    settings = make_settings(
+        database_url,
+        tmp_path,
+        governance={"policies": str(policy_file)},
+        registries=[
+            {"id": "platform", "kind": "native", "team": "platform"},
+            {"id": "research", "kind": "native", "team": "research"},
+            {"id": "secret", "kind": "native", "team": "secret", "restricted": True},
+        ],
+    )
+    gw = await Gateway.open(settings)
+    await gw.sync.sync_all(full=True)  # past SYNCING, as a served gateway is
+    await register(gw, "platform", "open-model")
+    await register(gw, "platform", "hidden-model", tags={"restricted": "true"})
+    await register(gw, "secret", "classified")
+    return gw
+
+
 @pytest.fixture
 async def client(database_url: str, tmp_path: Path) -> AsyncIterator[tuple[Gateway, httpx.AsyncClient]]:
     settings = make_settings(
