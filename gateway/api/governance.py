@@ -664,6 +664,20 @@ class GovernanceMutation:
         return PromotionRequestType.from_domain(request)
 
     @strawberry.mutation(
+        description="Withdraw an open request (PENDING or FAILED) you made: it ends REJECTED, by you, with "
+        "the reason. An admin may withdraw anyone's; a rollout's request ends by aborting the rollout."
+    )
+    async def withdraw_promotion(
+        self,
+        info: Info[Context, None],
+        request_id: Annotated[strawberry.ID, REQUEST_ID],
+        reason: Annotated[str | None, strawberry.argument(description="Why it is withdrawn.")] = None,
+    ) -> PromotionRequestType:
+        promotions = info.context.gateway.governance.promotions
+        request = await promotions.withdraw_own(info.context.principal, str(request_id), reason)
+        return PromotionRequestType.from_domain(request)
+
+    @strawberry.mutation(
         description="Override a model's risk tier (role compliance or admin); audited as risk_tier.set."
     )
     async def set_risk_tier(

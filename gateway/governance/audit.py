@@ -29,7 +29,8 @@ head is held for as short a time as possible and always after every other lock.
 
 Actions: ``version.registered``, ``version.removed``, ``stage.synced`` (a sync
 saw a stage change modelgate did not make), ``promotion.requested``,
-``promotion.approved``, ``promotion.rejected``, ``promotion.applied`` (the
+``promotion.approved``, ``promotion.rejected``, ``promotion.withdrawn`` (its
+requester took it back), ``promotion.applied`` (the
 write-through), ``stage.demoted`` (a version a PRODUCTION write-through moved
 out of PRODUCTION, in the same transaction), ``promotion.failed``,
 ``promotion.blocked``, ``policy.changed``

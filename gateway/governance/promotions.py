@@ -485,6 +485,47 @@ class Promotions:
             await self._apply(request_id)
         return await self.get(request_id)
 
+    async def withdraw_own(
+        self, principal: Principal, request_id: str, reason: str | None
+    ) -> PromotionRequest:
+        """The requester takes back an open request of theirs (an admin may too):
+        it ends REJECTED, by them, with ``reason``. A request a rollout holds is
+        ended by aborting the rollout instead."""
+        await self._decider_team(principal, request_id)  # hidden requests answer NOT_FOUND
+        why = reason.strip() if reason and reason.strip() else "withdrawn by the requester"
+        async with self.db.write() as conn:
+            row = await self._load(conn, request_id, lock=True)
+            if principal.name != row.requested_by and not principal.is_admin:
+                raise Forbidden(f"only {row.requested_by}, who requested it, (or an admin) may withdraw it")
+            if row.status not in (PromotionStatus.PENDING.value, PromotionStatus.FAILED.value):
+                raise Conflict(f"request {row.id} is {row.status}: only an open request can be withdrawn")
+            if row.claimed_at is not None:
+                raise Conflict(f"request {row.id} is being applied")
+            if row.held:
+                raise Conflict(f"request {row.id} belongs to a rollout: abort the rollout instead")
+            now = utcnow()
+            await conn.execute(
+                update(pr)
+                .where(pr.c.id == row.id)
+                .values(
+                    status=PromotionStatus.REJECTED.value,
+                    pending_key=None,
+                    rejected_by=principal.name,
+                    rejected_role="",
+                    rejection_comment=why,
+                    rejected_at=now,
+                    updated_at=now,
+                )
+            )
+            await audit.append(
+                conn,
+                "promotion.withdrawn",
+                principal.name,
+                row.version_uri,
+                {"requestId": row.id, "comment": why, "to": row.target_stage},
+            )
+        return await self.get(request_id)
+
     async def withdraw(self, request_id: str, why: str) -> PromotionRequest:
         """End a held request without writing it (its rollout was rolled back or
         aborted): REJECTED by the system, with the reason."""
