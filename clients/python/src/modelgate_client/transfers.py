@@ -15,7 +15,7 @@ import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from queue import Queue
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import quote
@@ -117,8 +117,8 @@ def upload(session: Session, registry: str, model: str, file: LocalFile, progres
 
 def safe_destination(root: Path, path: str) -> Path:
     """Where a version's file goes under ``root``; a path that would leave it is refused."""
-    parts = PurePosixPath(path).parts
-    if not parts or path.startswith("/") or any(p in ("", ".", "..") for p in parts) or "\\" in path:
+    parts = path.split("/")
+    if not path or any(p in ("", ".", "..") for p in parts) or "\\" in path:
         raise ModelgateError("BAD_ANSWER", f"the gateway named an unsafe file path {path!r}")
     return root.joinpath(*parts)
 
