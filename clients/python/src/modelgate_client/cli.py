@@ -280,16 +280,20 @@ def cmd_register(mg: Client, args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def say_progress(request: PromotionRequest) -> None:
+    sys.stderr.write(f"mg: request {request.id}: {request.explain()}\n")
+
+
 def cmd_promote(mg: Client, args: argparse.Namespace, out: TextIO) -> int:
     request = mg.request_promotion(args.uri, args.stage, args.reason)
     if args.wait and not request.done:
-        sys.stderr.write(f"mg: request {request.id}: {request.explain()}\n")
+        say_progress(request)
         try:
             request = mg.wait_for_promotion(
                 request,
                 timeout=args.timeout,
                 interval=args.poll,
-                on_change=lambda r: sys.stderr.write(f"mg: request {r.id}: {r.explain()}\n"),
+                on_change=say_progress,
             )
         except WaitTimedOut as exc:
             if args.json and exc.details is not None:

@@ -13,6 +13,7 @@ Two forms:
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -47,7 +48,7 @@ def _camel(name: str) -> str:
     return head + "".join(r.title() for r in rest)
 
 
-def read_model_card(path: str | Path) -> dict[str, str]:
+def read_model_card(path: str | os.PathLike[str]) -> dict[str, str]:
     """The card's fields found in ``path`` (see the module docstring)."""
     file = Path(path)
     try:
