@@ -13,7 +13,7 @@ import re
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from gateway.artifacts.store import StoredFile, read_range, version_file
+from gateway.artifacts.store import StoredFile, read_range
 from gateway.domain import version_uri
 from gateway.endpoints import gateway_of
 from gateway.endpoints.reports import content_disposition
@@ -52,8 +52,8 @@ async def download_artifact(request: Request) -> Response:
     try:
         access = gw.access(await current_principal(request))
         version = await access.visible_version(gw.index, uri)
-        found: StoredFile | None = await version_file(
-            gw.artifacts, p["registry"], p["model"], version.artifact_uri, p["path"]
+        found: StoredFile | None = next(
+            (f for f in await gw.stored_files(version) if f.path == p["path"]), None
         )
         if found is None:
             raise NotFound(f"no file {p['path']!r} in {uri}")
