@@ -1,6 +1,8 @@
 """``GET /artifacts/{registry}/{model}/{version}/{path}``: one file of a native
 version, streamed from the artifact store, with ``ETag`` (the file's digest,
 which a client checks the bytes against) and single-range ``Range`` requests.
+``HEAD`` answers the same status and headers with no body (and reads nothing
+from the store).
 
 The version passes the catalogue's visibility gate first: a version the caller
 may not see answers 404 ``NOT_FOUND`` exactly as an absent one does, and so
@@ -45,6 +47,13 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
 
 
 async def download_artifact(request: Request) -> Response:
+    response = await _answer(request)
+    if request.method == "HEAD":  # the GET's status and headers (Content-Length included), no body
+        return Response(status_code=response.status_code, headers=dict(response.headers))
+    return response
+
+
+async def _answer(request: Request) -> Response:
     request_id = request_id_of(request)
     gw = gateway_of(request)
     p = request.path_params
