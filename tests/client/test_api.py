@@ -198,15 +198,16 @@ def test_directory_registration(alice: Client, tmp_path: Path) -> None:
     (model / "weights.bin").write_bytes(os.urandom(100_000))
     (model / "tokenizer" / "vocab.txt").write_text("a b c")
     (model / ".DS_Store").write_text("hidden: left out")
-    try:
-        v = alice.register("platform", unique("dir"), [model], metrics={"auc": 0.9})
-    except ModelgateError as exc:
-        # A gateway without directory versions says so plainly.
-        assert exc.code == "NOT_SUPPORTED" and "single files" in exc.message
-        return
+    v = alice.register("platform", unique("dir"), [model], metrics={"auc": 0.9})
     assert sorted(f.path for f in v.files) == ["tokenizer/vocab.txt", "weights.bin"]
-    alice.pull(v.uri, tmp_path / "out")
+    pulled = alice.pull(v.uri, tmp_path / "out")
+    assert sorted(Path(p.path).relative_to(tmp_path / "out").as_posix() for p in pulled) == [
+        "tokenizer/vocab.txt",
+        "weights.bin",
+    ]
     assert (tmp_path / "out" / "tokenizer" / "vocab.txt").read_text() == "a b c"
+    assert (tmp_path / "out" / "weights.bin").read_bytes() == (model / "weights.bin").read_bytes()
+    assert not (tmp_path / "out" / ".DS_Store").exists()
 
 
 def test_errors_carry_the_gateway_code(gateway_url: str, alice: Client, weights: Path) -> None:
