@@ -192,6 +192,23 @@ def test_pull_verifies_every_digest(alice: Client, weights: Path, tmp_path: Path
     assert not [p for p in (tmp_path / "fresh").rglob("*") if p.is_file()]
 
 
+def test_pull_through_httpx_when_a_proxy_applies(
+    alice: Client, weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a proxy in the environment downloads go through httpx (which honours
+    it) instead of http.client; same checks, same result."""
+    from modelgate_client import transfers
+
+    v = alice.register("platform", unique("proxied"), [weights], metrics={"auc": 0.9})
+    monkeypatch.setattr(transfers, "_direct", lambda url: False)
+    [pulled] = alice.pull(v.uri, tmp_path / "out")
+    assert Path(pulled.path).read_bytes() == weights.read_bytes()
+    stored = Path(urlsplit(v.artifact_uri or "").path)
+    stored.write_bytes(b"x" * stored.stat().st_size)
+    with pytest.raises(DigestMismatch):
+        alice.pull(v.uri, tmp_path / "again")
+
+
 def test_directory_registration(alice: Client, tmp_path: Path) -> None:
     model = tmp_path / "model"
     (model / "tokenizer").mkdir(parents=True)

@@ -1,0 +1,198 @@
+"""``mg pull`` of a large version against downloading the same bytes with curl
+and boto3 from the same store, and the import time of ``modelgate_client``.
+
+    .venv/bin/python bench/client_pull.py                     # 1 GiB on a moto S3 server
+    .venv/bin/python bench/client_pull.py --store file        # through the gateway's GET route
+    .venv/bin/python bench/client_pull.py --size-mib 256 --rounds 3
+
+Setup (not timed): a moto S3 server (``--store s3``, the default) or a local
+directory (``--store file``) as the gateway's ``[artifacts]`` store, a gateway
+process (``[auth] mode = "none"``), one version of ``--size-mib`` random bytes
+uploaded and registered through the client.
+
+Timed, best of ``--rounds`` each, into a fresh directory every round:
+
+- ``mg pull URI -o DIR``: a new process, as a pipeline runs it (one GraphQL
+  read for the files, one for the download URL, the streamed GET, sha256 of
+  every byte, rename);
+- ``curl -o FILE URL`` of the very URL the gateway hands out (a signed S3 URL,
+  or the gateway's route for ``file``), no verification;
+- ``boto3`` ``download_file`` of the same object (``s3`` only; its default
+  transfer config: ranged GETs on 10 threads), no verification.
+
+The goal is ``mg pull`` within 1.2x of the faster of the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+CLIENT_SRC = ROOT / "clients" / "python" / "src"
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(CLIENT_SRC))
+
+from bench.gateway_process import free_port, running_gateway  # noqa: E402
+
+MIB = 1024 * 1024
+
+
+def best_seconds(run: Callable[[Path], None], rounds: int, scratch: Path) -> float:
+    samples = []
+    for i in range(rounds):
+        target = scratch / f"round-{uuid.uuid4().hex[:6]}-{i}"
+        target.mkdir()
+        started = time.perf_counter()
+        run(target)
+        samples.append(time.perf_counter() - started)
+        shutil.rmtree(target)
+    return min(samples)
+
+
+def write_random(path: Path, size: int) -> None:
+    block = os.urandom(8 * MIB)  # repeated blocks: generating 1 GiB of fresh randomness is not the point
+    with path.open("wb") as f:
+        left = size
+        while left > 0:
+            f.write(block[: min(left, len(block))])
+            left -= len(block)
+
+
+def start_moto(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    moto = Path(sys.executable).with_name("moto_server")
+    process = subprocess.Popen(
+        [str(moto), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=(workdir / "moto.log").open("wb"),
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"},
+    )
+    url = f"http://127.0.0.1:{port}"
+    import httpx
+
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            httpx.get(f"{url}/moto-api/", timeout=1)
+            return process, url
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise SystemExit("moto_server did not start") from None
+            time.sleep(0.2)
+
+
+def import_time_ms(rounds: int = 7) -> tuple[float, float]:
+    """(median cumulative µs of ``import modelgate_client`` per -X importtime, in ms;
+    median wall time of the import in a fresh interpreter minus an empty one, in ms)."""
+    env = {**os.environ, "PYTHONPATH": str(CLIENT_SRC)}
+    cumulative, wall = [], []
+    for _ in range(rounds):
+        done = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", "import modelgate_client"],
+            capture_output=True, text=True, env=env, check=True,
+        )  # fmt: skip
+        line = next(ln for ln in done.stderr.splitlines() if ln.rstrip().endswith("| modelgate_client"))
+        cumulative.append(int(line.split("|")[1]) / 1000)
+        times = []
+        for code in ("pass", "import modelgate_client"):
+            started = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], env=env, check=True)
+            times.append(time.perf_counter() - started)
+        wall.append((times[1] - times[0]) * 1000)
+    return statistics.median(cumulative), statistics.median(wall)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size-mib", type=int, default=1024)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--store", choices=["s3", "file"], default="s3")
+    args = parser.parse_args()
+    size = args.size_mib * MIB
+
+    from modelgate_client import Client
+
+    with tempfile.TemporaryDirectory(prefix="client-pull-") as tmp:
+        work = Path(tmp)
+        moto = None
+        if args.store == "s3":
+            import boto3
+
+            moto, moto_url = start_moto(work)
+            os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
+            s3 = boto3.client("s3", region_name="us-east-1", endpoint_url=moto_url)
+            s3.create_bucket(Bucket="models")
+            artifacts = (
+                f'[artifacts]\nurl = "s3://models/store"\nendpoint = "{moto_url}"\nregion = "us-east-1"\n'
+                'access_key_id_env = "AWS_ACCESS_KEY_ID"\nsecret_access_key_env = "AWS_SECRET_ACCESS_KEY"\n'
+            )
+        else:
+            artifacts = f'[artifacts]\nurl = "file://{work / "store"}"\n'
+        config = work / "modelgate.toml"
+        config.write_text(
+            f'[storage]\nurl = "sqlite:///{work}/mg.db"\n\n{artifacts}\n'
+            '[[registries]]\nid = "platform"\nkind = "native"\nteam = "platform"\n'
+        )
+        source = work / "model.bin"
+        write_random(source, size)
+        try:
+            with running_gateway(config, cwd=work) as (http, _process):
+                url = str(http.base_url).rstrip("/")
+                mg = Client(url, environ={})
+                started = time.perf_counter()
+                version = mg.register("platform", "big", [source], metrics={"auc": 0.9})
+                upload_s = time.perf_counter() - started
+                link = mg.execute(
+                    "query($u: String!) { modelVersion(uri: $u) { download { url } } }", {"u": version.uri}
+                )["modelVersion"]["download"]["url"]
+                env = {**os.environ, "PYTHONPATH": str(CLIENT_SRC), "MODELGATE_URL": url}
+
+                def pull(target: Path) -> None:
+                    subprocess.run(
+                        [sys.executable, "-m", "modelgate_client", "pull", version.uri, "-o", str(target)],
+                        env=env, check=True, stdout=subprocess.DEVNULL,
+                    )  # fmt: skip
+
+                def curl(target: Path) -> None:
+                    subprocess.run(["curl", "-sSf", "-o", str(target / "model.bin"), link], check=True)
+
+                results = {"mg pull": best_seconds(pull, args.rounds, work)}
+                results["curl"] = best_seconds(curl, args.rounds, work)
+                if args.store == "s3":
+                    parts = urlsplit(version.artifact_uri or "")
+
+                    def boto(target: Path) -> None:
+                        s3.download_file(parts.netloc, parts.path.lstrip("/"), str(target / "model.bin"))
+
+                    results["boto3"] = best_seconds(boto, args.rounds, work)
+        finally:
+            if moto is not None:
+                moto.terminate()
+                moto.wait(timeout=30)
+
+    print(f"store: {args.store}   size: {args.size_mib} MiB   best of {args.rounds}")
+    print(
+        f"  upload + register (setup, mg register): {upload_s:6.2f} s  {args.size_mib / upload_s:7.1f} MiB/s"
+    )
+    for name, seconds in results.items():
+        print(f"  {name:<8} {seconds:6.2f} s  {args.size_mib / seconds:7.1f} MiB/s")
+    baseline = min(v for k, v in results.items() if k != "mg pull")
+    print(f"  mg pull / fastest other: {results['mg pull'] / baseline:.2f}x   (goal <= 1.2x)")
+    cumulative, wall = import_time_ms()
+    print(f"import modelgate_client: {cumulative:.1f} ms (-X importtime, cumulative), "
+          f"{wall:.1f} ms (wall, minus an empty interpreter)   (goal <= 150 ms)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
