@@ -26,6 +26,7 @@ The goal is ``mg pull`` within 1.2x of the faster of the others.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import statistics
@@ -34,7 +35,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -43,7 +44,7 @@ CLIENT_SRC = ROOT / "clients" / "python" / "src"
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(CLIENT_SRC))
 
-from bench.gateway_process import free_port, running_gateway  # noqa: E402
+from bench.gateway_process import free_port  # noqa: E402
 
 MIB = 1024 * 1024
 
@@ -90,6 +91,40 @@ def start_moto(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
             if time.monotonic() > deadline:
                 raise SystemExit("moto_server did not start") from None
             time.sleep(0.2)
+
+
+@contextlib.contextmanager
+def gateway(config: Path, workdir: Path) -> Iterator[str]:
+    """``modelgate serve`` on a free port, its log in ``workdir/gateway.log`` (printed if setup fails)."""
+    import httpx
+
+    port = free_port()
+    log = (workdir / "gateway.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "serve", "--config", str(config), "--port", str(port)],
+        cwd=workdir, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("the gateway did not start")
+            time.sleep(0.2)
+        yield url
+    except BaseException:
+        log.flush()
+        sys.stderr.write((workdir / "gateway.log").read_text()[-4000:])
+        raise
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+        log.close()
 
 
 def import_time_ms(rounds: int = 7) -> tuple[float, float]:
@@ -147,8 +182,7 @@ def main() -> None:
         source = work / "model.bin"
         write_random(source, size)
         try:
-            with running_gateway(config, cwd=work) as (http, _process):
-                url = str(http.base_url).rstrip("/")
+            with gateway(config, work) as url:
                 mg = Client(url, environ={})
                 started = time.perf_counter()
                 version = mg.register("platform", "big", [source], metrics={"auc": 0.9})

@@ -63,13 +63,20 @@ def api_keys_toml() -> str:
 
 
 @contextlib.contextmanager
-def gateway_process(workdir: Path, auth: str, artifacts: str | None = None) -> Iterator[str]:
+def gateway_process(
+    workdir: Path,
+    auth: str,
+    artifacts: str | None = None,
+    *,
+    registries: str = "",
+    policy_file: str = POLICIES,
+) -> Iterator[str]:
     """``modelgate serve`` on a free loopback port with two native registries
-    (platform, research), ``auth`` as its ``[auth]`` section and the policies
-    above; yields its base URL once /readyz answers."""
+    (platform, research) and ``registries`` (TOML), ``auth`` as its ``[auth]``
+    section and the policies above; yields its base URL once /readyz answers."""
     workdir.mkdir(parents=True, exist_ok=True)
     policies = workdir / "policies.yaml"
-    policies.write_text(POLICIES)
+    policies.write_text(policy_file)
     store = artifacts or f'[artifacts]\nurl = "file://{workdir / "artifacts"}"\n'
     config = workdir / "modelgate.toml"
     config.write_text(
@@ -77,6 +84,7 @@ def gateway_process(workdir: Path, auth: str, artifacts: str | None = None) -> I
         f'[governance]\npolicies = "{policies}"\n\n'
         '[[registries]]\nid = "platform"\nkind = "native"\nteam = "platform"\n\n'
         '[[registries]]\nid = "research"\nkind = "native"\nteam = "research"\n'
+        f"{registries}"
     )
     port = free_port()
     log = (workdir / "gateway.log").open("wb")
