@@ -125,3 +125,37 @@ async def test_promotion_requests_of_a_restricted_registry_are_listed_only_to_th
     # is TEAM_LEAD of another team: team-scoped, her approval would not count, so
     # the request stays hidden from her.
     assert seen == {"zed": [], "rita": [v.uri], "carol": [v.uri], "alice": []}
+
+
+WITHDRAW = """mutation($id: ID!, $reason: String) { withdrawPromotion(requestId: $id, reason: $reason) {
+  status rejection { principal comment } } }"""
+
+
+async def test_the_requester_withdraws_an_open_request(gov: Gateway) -> None:
+    v = await register(gov, "fraud", **complete())
+    async with graphql_client(gov, "alice") as client:
+        requested = data_of(await gql(client, REQUEST, {"uri": v.uri}))["requestPromotion"]
+        client.headers["x-test-principal"] = "bob"  # not theirs to withdraw
+        other = await gql(client, WITHDRAW, {"id": requested["id"]})
+        assert other["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+        client.headers["x-test-principal"] = "alice"
+        withdrawn = data_of(await gql(client, WITHDRAW, {"id": requested["id"], "reason": "wrong data"}))
+        assert withdrawn["withdrawPromotion"] == {
+            "status": "REJECTED",
+            "rejection": {"principal": "alice", "comment": "wrong data"},
+        }
+        again = await gql(client, WITHDRAW, {"id": requested["id"]})
+        assert again["errors"][0]["extensions"]["code"] == "CONFLICT"
+        absent = await gql(client, WITHDRAW, {"id": "nope"})
+        assert absent["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+        # a new request may be opened now that the old one is closed
+        assert data_of(await gql(client, REQUEST, {"uri": v.uri}))["requestPromotion"]["status"] == "PENDING"
+        client.headers["x-test-principal"] = "audrey"
+        audited = data_of(
+            await gql(
+                client,
+                '{ auditEvents(action: "promotion.withdrawn") { edges { node { principal subject details } } } }',
+            )
+        )["auditEvents"]["edges"]
+        assert [(e["node"]["principal"], e["node"]["subject"]) for e in audited] == [("alice", v.uri)]
+        assert audited[0]["node"]["details"]["comment"] == "wrong data"
