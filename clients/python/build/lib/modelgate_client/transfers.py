@@ -13,26 +13,30 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from queue import Queue
 from typing import TYPE_CHECKING, Any, BinaryIO
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
-from modelgate_client.errors import DigestMismatch, ModelgateError
+from modelgate_client.errors import ConnectionFailed, DigestMismatch, ModelgateError
 from modelgate_client.progress import Progress
 from modelgate_client.results import UploadedFile
+from modelgate_client.session import USER_AGENT
 
 if TYPE_CHECKING:
+    import ssl
+
     import httpx
 
     from modelgate_client.session import Session
 
 CHUNK = 1024 * 1024
-# Downloads hand chunks to a writer thread (hashing and disk writes overlap the
-# network); at most this many chunks wait in between.
-QUEUED_CHUNKS = 16
+# Downloads read into a ring of buffers that a writer thread hashes and writes.
+BUFFERS = 8
+BUFFER_BYTES = 1024 * 1024
+HTTPX_CHUNK = 128 * 1024  # httpx hands over at most what one socket read brings
 # Transfers of large files: no read deadline per chunk beyond this.
 TRANSFER_TIMEOUT = 300.0
 
@@ -138,20 +142,13 @@ def download(
     destination.parent.mkdir(parents=True, exist_ok=True)
     temporary = destination.with_name(f".{destination.name}.{os.getpid()}.{threading.get_ident()}.part")
     hasher = hashlib.sha256()
-    received = 0
     progress.start(label, size)
     try:
-        with (
-            session.call(f"GET {label}"),
-            session.http.stream(
-                "GET", url, headers=session.auth_headers(url), timeout=TRANSFER_TIMEOUT
-            ) as response,
-        ):
-            if response.status_code != 200:
-                response.read()
-                raise session.http_error(response, _json_or_none(response))
-            with temporary.open("wb") as out:
-                received = _write_verified(response.iter_bytes(CHUNK), out, hasher, progress)
+        headers = {**session.auth_headers(url), "user-agent": USER_AGENT, "accept-encoding": "identity"}
+        if _direct(url):
+            received = _fetch_stdlib(session, url, headers, temporary, hasher, progress, label)
+        else:
+            received = _fetch_httpx(session, url, headers, temporary, hasher, progress, label)
         got = f"sha256:{hasher.hexdigest()}"
         if got != digest or received != size:
             raise DigestMismatch(
@@ -165,32 +162,156 @@ def download(
         temporary.unlink(missing_ok=True)
 
 
-def _write_verified(chunks: Iterator[bytes], out: BinaryIO, hasher: Any, progress: Progress) -> int:
-    """Write and hash the chunks on a second thread while this one reads the
-    network: hashlib and file writes release the GIL, so both run at once."""
-    queue: Queue[bytes | None] = Queue(QUEUED_CHUNKS)
+def _direct(url: str) -> bool:
+    """True when no proxy from the environment applies to ``url``."""
+    import urllib.request
+
+    parts = urlsplit(url)
+    if parts.scheme not in urllib.request.getproxies():
+        return True
+    return bool(urllib.request.proxy_bypass(parts.hostname or ""))
+
+
+def _fetch_stdlib(
+    session: Session,
+    url: str,
+    headers: dict[str, str],
+    temporary: Path,
+    hasher: Any,
+    progress: Progress,
+    label: str,
+) -> int:
+    """The body through the standard library's ``http.client``, read with
+    ``readinto`` straight into reused buffers. One stream of httpx's pure-Python
+    HTTP/1.1 parser costs about twice the CPU per byte, which shows on a large pull."""
+    import http.client
+
+    parts = urlsplit(url)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    connection: http.client.HTTPConnection
+    if parts.scheme == "https":
+        connection = http.client.HTTPSConnection(
+            parts.hostname or "", parts.port, timeout=TRANSFER_TIMEOUT, context=_ssl_context()
+        )
+    else:
+        connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=TRANSFER_TIMEOUT)
+    try:
+        try:
+            connection.request("GET", target, headers=headers)
+            response = connection.getresponse()
+            if response.status != 200:
+                raise _answer_error(
+                    session, url, response.status, dict(response.getheaders()), response.read(65536)
+                )
+            with temporary.open("wb") as out:
+                return _pump(response.readinto, out, hasher, progress)
+        except (OSError, http.client.HTTPException) as exc:
+            raise ConnectionFailed(
+                "CONNECTION_FAILED", f"downloading {label} from {parts.netloc}: {exc}"
+            ) from None
+    finally:
+        connection.close()
+
+
+def _fetch_httpx(
+    session: Session,
+    url: str,
+    headers: dict[str, str],
+    temporary: Path,
+    hasher: Any,
+    progress: Progress,
+    label: str,
+) -> int:
+    """The body through httpx, which honours the environment's proxies."""
+    with (
+        session.call(f"GET {label}"),
+        session.http.stream("GET", url, headers=headers, timeout=TRANSFER_TIMEOUT) as response,
+    ):
+        if response.status_code != 200:
+            response.read()
+            raise session.http_error(response, _json_or_none(response))
+        stream = response.iter_raw()
+        pending = b""
+
+        def readinto(buffer: memoryview) -> int:
+            nonlocal pending
+            chunk = pending or next(stream, b"")
+            n = min(len(chunk), len(buffer))
+            buffer[:n] = chunk[:n]
+            pending = chunk[n:]
+            return n
+
+        with temporary.open("wb") as out:
+            return _pump(readinto, out, hasher, progress, buffer_bytes=HTTPX_CHUNK)
+
+
+def _ssl_context() -> ssl.SSLContext:
+    """Trust what httpx trusts: SSL_CERT_FILE if set, else certifi's bundle."""
+    import ssl
+
+    cafile = os.environ.get("SSL_CERT_FILE")
+    if not cafile:
+        try:
+            import certifi
+
+            cafile = certifi.where()
+        except ImportError:
+            cafile = None
+    return ssl.create_default_context(cafile=cafile)
+
+
+def _answer_error(
+    session: Session, url: str, status: int, headers: dict[str, str], body: bytes
+) -> ModelgateError:
+    import httpx
+
+    response = httpx.Response(status, headers=headers, content=body, request=httpx.Request("GET", url))
+    return session.http_error(response, _json_or_none(response))
+
+
+def _pump(
+    readinto: Callable[[memoryview], int | None],
+    out: BinaryIO,
+    hasher: Any,
+    progress: Progress,
+    *,
+    buffer_bytes: int = BUFFER_BYTES,
+) -> int:
+    """Read into a ring of buffers on this thread; hash and write them on a
+    second one. hashlib and file writes release the GIL, so reading the network,
+    hashing and writing overlap."""
+    free: Queue[bytearray] = Queue()
+    for _ in range(BUFFERS):
+        free.put(bytearray(buffer_bytes))
+    filled: Queue[tuple[bytearray, int] | None] = Queue()
     failure: list[BaseException] = []
 
     def writer() -> None:
-        try:
-            while (chunk := queue.get()) is not None:
-                hasher.update(chunk)
-                out.write(chunk)
-        except BaseException as exc:  # reported to the reading thread
-            failure.append(exc)
-            while queue.get() is not None:  # drain so the reader never blocks
-                pass
+        while (item := filled.get()) is not None:
+            buffer, n = item
+            if not failure:
+                try:
+                    view = memoryview(buffer)[:n]
+                    hasher.update(view)
+                    out.write(view)
+                except OSError as exc:  # the disk, not the network
+                    failure.append(ModelgateError("WRITE_FAILED", f"cannot write {out.name}: {exc}"))
+            free.put(buffer)
 
     thread = threading.Thread(target=writer, name="modelgate-download-writer", daemon=True)
     thread.start()
     received = 0
     try:
-        for chunk in chunks:
-            received += len(chunk)
-            queue.put(chunk)
-            progress.advance(len(chunk))
+        while not failure:
+            buffer = free.get()
+            n = readinto(memoryview(buffer)) or 0
+            if n == 0:
+                break
+            received += n
+            filled.put((buffer, n))
+            progress.advance(n)
     finally:
-        queue.put(None)
+        filled.put(None)
         thread.join()
     if failure:
         raise failure[0]
