@@ -115,9 +115,11 @@ async def migrate(
     origin: str | None,
     to: str | None,
     dry_run: bool,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
 ) -> int:
     from gateway.runtime import Gateway
+
+    out = out or sys.stdout
 
     store = _store(settings, to)
     reader = SourceReader(
@@ -203,7 +205,8 @@ def _migration_event(
 # --- retain ---------------------------------------------------------------------------------
 
 
-async def retain(settings: Settings, *, dry_run: bool, out: TextIO = sys.stdout) -> int:
+async def retain(settings: Settings, *, dry_run: bool, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     a = settings.artifacts
     if a.archive_storage_class is None or a.archive_after_days is None:
         print(

@@ -159,3 +159,32 @@ async def test_off_unless_configured(tmp_path: Path) -> None:
     out = io.StringIO()
     assert await retain(settings_for(tmp_path, {"url": f"file://{tmp_path}/a"}), dry_run=False, out=out) == 0
     assert "archive_after_days and archive_storage_class are not set" in out.getvalue()
+
+
+def test_retention_plan_and_apply_take_the_files_along(
+    tmp_path: Path, s3: Any, bucket: str, s3_artifacts: dict[str, Any], capsys: Any
+) -> None:
+    """``modelgate retention plan|apply``: the policy file's rules (none here), then
+    the archived files ``[artifacts]`` would move, with their bytes."""
+    import asyncio
+
+    from gateway.cli import main
+
+    artifacts = {**s3_artifacts, "archive_after_days": 30, "archive_storage_class": "GLACIER_IR"}
+    old = asyncio.run(versions(settings_for(tmp_path, artifacts)))["mg://platform/old/1"]
+    config = tmp_path / "modelgate.toml"
+    lines = ["[storage]", f'url = "sqlite:///{tmp_path}/modelgate.db"', "[artifacts]"]
+    lines += [f"{k} = {v!r}".replace("'", '"') for k, v in artifacts.items()]
+    lines += ["[[registries]]", 'id = "platform"', 'kind = "native"', 'team = "platform"']
+    config.write_text("\n".join(lines) + "\n")
+    capsys.readouterr()
+
+    assert main(["retention", "plan", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "0 versions would be archived" in out and "1 file (3.0 MiB) would move to GLACIER_IR" in out, out
+    assert storage_class(s3, bucket, old) == "STANDARD"
+
+    assert main(["retention", "apply", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert f"{old}  3.0 MiB  MOVED" in out, out
+    assert storage_class(s3, bucket, old) == "GLACIER_IR"
