@@ -11,7 +11,7 @@ from the digest its key names aborts the upload first: the old object then stays
 as it was. The same key, the same bytes: every record that names the file still
 does, so nothing a version references is ever deleted.
 
-The class is also written as the object's metadata ``modelgate-storage-class``,
+The class is also written as the object's metadata ``modelgatestorageclass``,
 which a read returns (obstore does not return the class itself): a file already
 carrying the wanted class is skipped, which makes a rerun cheap.
 
@@ -30,7 +30,8 @@ from obstore.store import LocalStore
 
 from gateway.artifacts.store import PART_BYTES, PARTS_IN_FLIGHT, ArtifactStore, StoredFile, read_range
 
-MARKER = "modelgate-storage-class"
+# Letters only: Azure metadata names must be identifiers, and proxies may drop "_" headers.
+MARKER = "modelgatestorageclass"
 
 
 class TieringFailed(Exception):

@@ -188,3 +188,27 @@ def test_retention_plan_and_apply_take_the_files_along(
     out = capsys.readouterr().out
     assert f"{old}  3.0 MiB  MOVED" in out, out
     assert storage_class(s3, bucket, old) == "GLACIER_IR"
+
+
+async def test_azure_blobs_move_to_the_cool_tier(
+    tmp_path: Path, container: Any, az_artifacts: dict[str, Any]
+) -> None:
+    """The same on Azure Blob (Azurite): the tier read back with azure-storage-blob."""
+    settings = settings_for(
+        tmp_path, {**az_artifacts, "archive_after_days": 30, "archive_storage_class": "Cool"}
+    )
+    uris = await versions(settings)
+    out = io.StringIO()
+    assert await retain(settings, dry_run=False, out=out) == 0, out.getvalue()
+    prefix = f"az://{container.container_name}/"
+
+    def tier(uri: str) -> str:
+        return str(container.get_blob_client(uri[len(prefix) :]).get_blob_properties().blob_tier)
+
+    assert tier(uris["mg://platform/old/1"]) == "Cool"
+    assert tier(uris["mg://platform/shared/1"]) == tier(uris["mg://platform/fresh/1"]) == "Hot"
+    blob = container.download_blob(uris["mg://platform/old/1"][len(prefix) :]).readall()
+    assert blob == OLD
+    rerun = io.StringIO()
+    assert await retain(settings, dry_run=False, out=rerun) == 0
+    assert "ALREADY" in rerun.getvalue(), rerun.getvalue()
