@@ -168,3 +168,30 @@ def test_store_urls_on_the_command_line_are_checked(tmp_path: Path, option: str)
         f'[storage]\nurl = "sqlite:///{tmp_path}/mg.db"\n[[registries]]\nid = "p"\nkind = "native"\n'
     )
     assert main(["artifacts", "migrate", "--config", str(config), option, "ftp://nope"]) == 2
+
+
+async def test_migrates_from_another_bucket(
+    tmp_path: Path, s3: Any, bucket: str, s3_artifacts: dict[str, Any]
+) -> None:
+    """``--from s3://old-bucket/prefix``: versions whose files lie in another
+    bucket (same endpoint and credentials) move into the configured one."""
+    old_bucket = f"old-{bucket}"
+    s3.create_bucket(Bucket=old_bucket)
+    old_settings = settings_for(tmp_path, {**s3_artifacts, "url": f"s3://{old_bucket}/models"})
+    async with served_gateway(old_settings, WHO) as (gw, client):
+        stored = (await client.put("/artifacts/platform/fraud/model.bin", content=FILES["fraud"])).json()
+        version = ModelVersion(
+            "platform", "fraud", "0", artifact_uri=stored["uri"], artifact_digest=stored["digest"]
+        )
+        await gw.register_version("platform", RegistrationRequest("fraud", version, "setup"))
+    assert stored["uri"].startswith(f"s3://{old_bucket}/models/")
+
+    settings = settings_for(tmp_path, s3_artifacts)
+    out = io.StringIO()
+    origin = f"s3://{old_bucket}/models"
+    assert await migrate(settings, origin=origin, to=None, dry_run=False, out=out) == 0, out.getvalue()
+    uri = await artifact_uri(settings, "fraud")
+    assert uri == f"s3://{bucket}/store/platform/fraud/{sha256(FILES['fraud'])[7:]}/model.bin"
+    body = s3.get_object(Bucket=bucket, Key=uri[len(f"s3://{bucket}/") :])["Body"].read()
+    assert body == FILES["fraud"]
+    assert s3_objects(s3, old_bucket), "the source bucket keeps its copy"
