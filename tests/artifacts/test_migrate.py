@@ -195,3 +195,24 @@ async def test_migrates_from_another_bucket(
     body = s3.get_object(Bucket=bucket, Key=uri[len(f"s3://{bucket}/") :])["Body"].read()
     assert body == FILES["fraud"]
     assert s3_objects(s3, old_bucket), "the source bucket keeps its copy"
+
+
+def test_the_command_line_lists_and_copies(
+    tmp_path: Path, s3: Any, bucket: str, s3_artifacts: dict[str, Any], capsys: Any
+) -> None:
+    import asyncio
+
+    from gateway.cli import main
+
+    asyncio.run(local_versions(tmp_path))
+    config = tmp_path / "modelgate.toml"
+    lines = ["[storage]", f'url = "sqlite:///{tmp_path}/modelgate.db"', "[artifacts]"]
+    lines += [f'{k} = "{v}"' for k, v in s3_artifacts.items()]
+    lines += ["[[registries]]", 'id = "platform"', 'kind = "native"', 'team = "platform"']
+    config.write_text("\n".join(lines) + "\n")
+    capsys.readouterr()
+    assert main(["artifacts", "migrate", "--config", str(config), "--dry-run"]) == 0
+    assert "dry run: 2 versions would be copied, nothing changed" in capsys.readouterr().out
+    assert main(["artifacts", "migrate", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "[1/2] mg://platform/churn/1: s3://" in out and "2 versions migrated" in out, out
