@@ -42,7 +42,7 @@ class TierCandidate:
 class TierPlan:
     storage_class: str
     candidates: list[TierCandidate]
-    kept: dict[str, list[str]]  # a file's URI -> versions still in use that name it
+    kept: dict[str, list[str]]  # a file's URI -> versions still in use that name it (or its folder)
 
     @property
     def bytes(self) -> int:
@@ -70,22 +70,30 @@ async def plan(
     since = await archived_since(database, [v.uri for v in archived])
     cutoff = now - timedelta(days=after_days)
     old_enough = {v.uri for v in archived if since.get(v.uri, v.updated_at) <= cutoff}
+    # What versions still in use name: a key, or a prefix (a directory version's URI).
+    # Only the store's own keys are read; no request to the store for these.
+    in_use: dict[str, list[str]] = defaultdict(list)
+    for v in versions:
+        key = store.backend.key_of(v.artifact_uri) if v.artifact_uri else None
+        if key is not None and v.uri not in old_enough:
+            in_use[key].append(v.uri)
+    prefixes = [k for k in in_use if k.endswith("/")]
     by_key: dict[str, tuple[StoredFile, list[VersionArtifact]]] = {}
     for v in versions:
-        for f in await version_files(store, v.registry_id, v.model_name, v.artifact_uri):
-            by_key.setdefault(f.key, (f, []))[1].append(v)
+        if v.uri in old_enough:
+            for f in await version_files(store, v.registry_id, v.model_name, v.artifact_uri):
+                by_key.setdefault(f.key, (f, []))[1].append(v)
     candidates: list[TierCandidate] = []
-    kept: dict[str, list[str]] = defaultdict(list)
+    kept: dict[str, list[str]] = {}
     for key, (f, naming) in sorted(by_key.items()):
         uri = store.backend.uri(key)
-        in_use = [v.uri for v in naming if v.uri not in old_enough]
-        if in_use:
-            if len(in_use) < len(naming):  # some of its versions qualify: say why it stays
-                kept[uri] = in_use
+        users = in_use.get(key, []) + [u for p in prefixes if key.startswith(p) for u in in_use[p]]
+        if users:
+            kept[uri] = sorted(users)
             continue
         newest = max(since.get(v.uri, v.updated_at) for v in naming)
         candidates.append(TierCandidate(f, uri, [v.uri for v in naming], (now - newest).days))
-    return TierPlan(storage_class, candidates, dict(kept))
+    return TierPlan(storage_class, candidates, kept)
 
 
 async def apply(database: Database, store: ArtifactStore, tier_plan: TierPlan) -> list[TierOutcome]:

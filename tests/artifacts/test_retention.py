@@ -212,3 +212,22 @@ async def test_azure_blobs_move_to_the_cool_tier(
     rerun = io.StringIO()
     assert await retain(settings, dry_run=False, out=rerun) == 0
     assert "ALREADY" in rerun.getvalue(), rerun.getvalue()
+
+
+async def test_a_folder_a_version_in_use_names_keeps_its_files(
+    tmp_path: Path, s3: Any, bucket: str, s3_artifacts: dict[str, Any]
+) -> None:
+    """A version whose artifactUri is a folder (a directory version) protects every
+    file under it, though it names none of them one by one."""
+    settings = settings_for(
+        tmp_path, {**s3_artifacts, "archive_after_days": 30, "archive_storage_class": "GLACIER_IR"}
+    )
+    old = (await versions(settings))["mg://platform/old/1"]
+    folder = old.rsplit("/", 1)[0] + "/"
+    async with served_gateway(settings, WHO) as (gw, _):
+        v = ModelVersion("platform", "old", "0", artifact_uri=folder)
+        await gw.register_version("platform", RegistrationRequest("old", v, "setup"))
+    out = io.StringIO()
+    assert await retain(settings, dry_run=False, out=out) == 0
+    assert f"{old}  kept: still named by mg://platform/old/2" in out.getvalue(), out.getvalue()
+    assert storage_class(s3, bucket, old) == "STANDARD"
