@@ -24,17 +24,21 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def running_gateway(
-    config: Path, *, cwd: Path | None = None, ready_within: float = 60
+    config: Path, *, cwd: Path | None = None, ready_within: float = 60, log: Path | None = None
 ) -> Iterator[tuple[httpx.Client, subprocess.Popen[bytes]]]:
-    """A client bound to a freshly started gateway, and its process."""
+    """A client bound to a freshly started gateway, and its process (its output
+    goes to ``log`` when given)."""
     port = free_port()
+    out = log.open("wb") if log is not None else subprocess.DEVNULL
     process = subprocess.Popen(
         [sys.executable, "-m", "gateway.cli", "serve", "--config", str(config), "--port", str(port)],
         cwd=cwd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=out,
+        stderr=subprocess.STDOUT if log is not None else subprocess.DEVNULL,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
+    if log is not None:
+        out.close()  # type: ignore[union-attr]
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
             deadline = time.monotonic() + ready_within

@@ -147,6 +147,10 @@ class ArtifactSettings:
     presigned_seconds: int = 900
     # One file's limit (PUT answers 413 beyond it).
     max_artifact_bytes: int = 50 * 1024**3
+    # Files of versions ARCHIVED at least this many days move to ``archive_storage_class``
+    # (``modelgate artifacts retain``); both unset: they stay where they are.
+    archive_after_days: int | None = None
+    archive_storage_class: str | None = None
 
     def credentials(self, environ: Mapping[str, str] | None = None) -> dict[str, str]:
         """The credentials given by ``*_env``/``*_file`` keys, read now (name -> value)."""
@@ -583,6 +587,33 @@ def settings_from_mapping(raw: Mapping[str, Any], environ: Mapping[str, str] | N
     return Settings(**sections, registries=_parse_registries(data.get("registries")))
 
 
+# Colder classes whose objects still read at once (a GET, a signed URL): the gateway
+# serves and verifies archived versions' files like any other. S3 GLACIER and
+# DEEP_ARCHIVE and Azure's Archive tier need a restore first and are refused.
+ARCHIVE_STORAGE_CLASSES = {
+    "s3": ("STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR"),
+    "gs": ("NEARLINE", "COLDLINE", "ARCHIVE"),
+    "az": ("Cool", "Cold"),
+}
+
+
+def _check_archive(artifacts: ArtifactSettings, url: str) -> None:
+    days, storage_class = artifacts.archive_after_days, artifacts.archive_storage_class
+    if (days is None) != (storage_class is None):
+        raise ConfigError(
+            "artifacts.archive_storage_class",
+            "give archive_after_days and archive_storage_class together (or neither)",
+        )
+    if days is not None and days < 0:
+        raise ConfigError("artifacts.archive_after_days", f"must be 0 or more, got {days}")
+    allowed = ARCHIVE_STORAGE_CLASSES.get(url.split("://", 1)[0])
+    if storage_class is not None and allowed is not None and storage_class not in allowed:
+        raise ConfigError(
+            "artifacts.archive_storage_class",
+            f"{storage_class!r} is not a class this store reads at once; use one of {', '.join(allowed)}",
+        )
+
+
 def _check_artifacts(
     artifacts: ArtifactSettings, dir_given: bool, artifacts_dir: str, environ: Mapping[str, str] | None
 ) -> ArtifactSettings:
@@ -606,6 +637,7 @@ def _check_artifacts(
         raise ConfigError("artifacts.presigned_seconds", "must be between 0 and 604800 (7 days, S3's limit)")
     if artifacts.max_artifact_bytes < 1:
         raise ConfigError("artifacts.max_artifact_bytes", "must be at least 1")
+    _check_archive(artifacts, url)
     artifacts = dataclasses.replace(artifacts, url=url)
     artifacts.credentials(environ)  # a named variable that is unset fails now, naming its key
     return artifacts

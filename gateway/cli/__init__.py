@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway import __version__
+from gateway.cli import artifacts as artifact_commands
 from gateway.cli import bom as bom_commands
 from gateway.cli import catalogue as catalogue_commands
 from gateway.cli import evidence as evidence_commands
@@ -272,6 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     lineage_commands.add_command(sub, with_config)
     evidence_commands.add_command(sub, with_config)
     bom_commands.add_command(sub, with_config)
+    artifact_commands.add_command(sub, with_config)
     return parser
 
 
@@ -306,6 +308,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return evidence_commands.run(args, settings)
         elif args.command == bom_commands.COMMAND:
             return bom_commands.run(args, settings)
+        elif args.command == artifact_commands.COMMAND:
+            return artifact_commands.run(args, settings)
         elif args.command == "db":
             asyncio.run(_db_upgrade(settings))
             print(f"database at {settings.storage.url} is at the newest schema")

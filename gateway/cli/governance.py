@@ -1,7 +1,8 @@
 """The governance commands of the ``modelgate`` CLI (wired in ``gateway.cli``).
 
 None of them starts the server. ``policy check``, ``audit``, ``report`` and
-``retention plan`` only read the database; ``retention apply`` opens the
+``retention plan`` only read the database (and the model store, for the files
+``[artifacts] archive_storage_class`` would take); ``retention apply`` opens the
 gateway, because archiving writes through to the registries.
 """
 
@@ -91,8 +92,18 @@ def add_commands(
 
     keep = sub.add_parser("retention", help="retention rules of the policy file")
     keep_sub = keep.add_subparsers(dest="retention_command", required=True)
-    with_config(keep_sub.add_parser("plan", help="list what the retention rules would archive (dry run)"))
-    with_config(keep_sub.add_parser("apply", help="archive it, through the audited promotion path"))
+    with_config(
+        keep_sub.add_parser(
+            "plan",
+            help="list what the retention rules would archive, and the archived files that would "
+            "move to [artifacts] archive_storage_class (dry run)",
+        )
+    )
+    with_config(
+        keep_sub.add_parser(
+            "apply", help="archive it through the audited promotion path, then move those files"
+        )
+    )
 
 
 def _time(text: str) -> datetime:
@@ -278,6 +289,18 @@ async def report(
 
 
 async def retention(settings: Settings, *, apply: bool) -> int:
+    versions = await _retain_versions(settings, apply=apply)
+    if settings.artifacts.archive_storage_class is None:
+        return versions
+    # Then the files of versions archived long enough, to [artifacts] archive_storage_class.
+    from gateway.cli.artifacts import retain
+
+    print("artifacts:")
+    files = await retain(settings, dry_run=not apply)
+    return max(versions, files)
+
+
+async def _retain_versions(settings: Settings, *, apply: bool) -> int:
     if not apply:
         async with _database(settings) as db:
             candidates = await retention_rules.plan(db, policies_for(settings), datetime.now().astimezone())

@@ -38,7 +38,9 @@ and ``compliance.changed`` (a version's evaluated state changed; these are what
 "as of" compliance reports are rebuilt from), and the canary rollouts'
 ``rollout.requested``, ``rollout.started``, ``rollout.step``,
 ``rollout.abort_requested``, ``rollout.succeeded``, ``rollout.rolled_back``,
-``rollout.aborted``, ``rollout.failed`` and ``rollout.alerted``.
+``rollout.aborted``, ``rollout.failed`` and ``rollout.alerted``; the model store's
+``artifact.migrated`` (a version's file copied into the store, its URI rewritten) and
+``artifact.tiered`` (an archived version's file moved to a colder storage class).
 """
 
 from __future__ import annotations

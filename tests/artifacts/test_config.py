@@ -126,3 +126,39 @@ def test_azure_needs_an_account_and_reads_its_key_from_env() -> None:
     assert isinstance(backend.store, AzureStore)
     assert backend.store.config["account_name"] == "acct" and backend.store.config["account_key"] == "a2V5"
     assert backend.uri(backend.key("x")) == "az://models/p/x"
+
+
+@pytest.mark.parametrize(
+    ("artifacts", "problem"),
+    [
+        ({"url": "s3://models", "archive_after_days": 30}, "together"),
+        ({"url": "s3://models", "archive_storage_class": "GLACIER_IR"}, "together"),
+        (
+            {"url": "s3://models", "archive_after_days": -1, "archive_storage_class": "GLACIER_IR"},
+            "0 or more",
+        ),
+        (
+            {"url": "s3://models", "archive_after_days": 9, "archive_storage_class": "DEEP_ARCHIVE"},
+            "GLACIER_IR",
+        ),
+        ({"url": "az://models", "archive_after_days": 9, "archive_storage_class": "Archive"}, "Cool"),
+    ],
+)
+def test_archive_keys_are_checked(artifacts: dict[str, object], problem: str) -> None:
+    with pytest.raises(ConfigError, match=problem):
+        settings_from_mapping({"artifacts": {"account_name": "acct", **artifacts}})
+
+
+def test_archive_classes_per_store() -> None:
+    for url, storage_class in (("s3://m", "GLACIER_IR"), ("gs://m", "COLDLINE"), ("az://m", "Cold")):
+        settings = settings_from_mapping(
+            {
+                "artifacts": {
+                    "url": url,
+                    "account_name": "a",
+                    "archive_after_days": 1,
+                    "archive_storage_class": storage_class,
+                }
+            }
+        )
+        assert settings.artifacts.archive_storage_class == storage_class

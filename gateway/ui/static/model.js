@@ -1,6 +1,7 @@
 // A model's page: its versions, and one version in full with its lineage graph.
 import { ApiError, gql, surface } from "./api.js";
 import { ago, h, links, metricsText, registryChip, registryProblem, section, sourceLink, stageBadge, versionLabel } from "./dom.js";
+import { filesPanel } from "./files.js";
 import { trainingCurves } from "./history.js";
 import { lineageGraph, nodeDetails } from "./lineage.js";
 import { rolloutsPanel, startRolloutForm } from "./rollouts.js";
@@ -19,6 +20,7 @@ const MODEL = `query Model($uri: String!) {
 const VERSION = `query Version($uri: String!) {
   modelVersion(uri: $uri) {
     uri version semver stage nativeStage aliases description artifactUri createdAt createdBy sourceUrl
+    files { path size digest }
     trainingData { uri name role }
     hyperparameters { key value }
     metrics { key value }
@@ -297,6 +299,7 @@ export async function renderModel(page, uri, wanted) {
   rollouts.panel.querySelector("h2").after(await startRolloutForm(detail, model.registry.id, rollouts.load));
   page.append(
     h("div", { class: "columns" }, record(detail, model), modelCard(detail.modelCard)),
+    ...[filesPanel(detail)].filter(Boolean),
     curves.panel,
     promotions.panel,
     rollouts.panel,
