@@ -5,7 +5,8 @@ The site has no Git host to send them to (it is served offline, from the package
 every repository file a page links is copied into the site under ``source/`` and the
 link is pointed there: a Python or YAML file as text (``.txt`` appended), a Markdown file (such as
 ``gateway/lineage/README.md``) as a page of its own, whose links are followed the same
-way. A link to a repository file that does not exist is left alone, so MkDocs reports
+way; a link to a folder shows its README.md (a folder without one becomes plain
+text). A link to a repository file that does not exist is left alone, so MkDocs reports
 it and ``--strict`` fails, unless ``MODELGATE_DOCS_SOURCES=optional`` says the
 build has only part of the repository (the Docker image copies no tests): then such
 a link becomes its plain text.
@@ -31,13 +32,18 @@ _docs: Path | None = None
 _copied_pages: dict[str, Path] = {}
 
 
-def _absent_source(page_dir: Path, target: str) -> bool:
-    """A link into the repository, outside docs/, to a file this build does not have."""
+def _unlinkable(page_dir: Path, target: str, *, optional: bool) -> bool:
+    """A link into the repository, outside docs/, the site cannot follow: a folder
+    without a README, or (``optional``) a file this partial checkout lacks."""
     assert _repo is not None and _docs is not None
     if "://" in target or target.startswith(("/", "mailto:")):
         return False
     path = (page_dir / target).resolve()
-    return path.is_relative_to(_repo) and not path.is_relative_to(_docs) and not path.exists()
+    if not path.is_relative_to(_repo) or path.is_relative_to(_docs):
+        return False
+    if path.is_dir():
+        return not (path / "README.md").is_file()
+    return optional and not path.exists()
 
 
 def _outside_target(page_dir: Path, target: str) -> Path | None:
@@ -46,9 +52,11 @@ def _outside_target(page_dir: Path, target: str) -> Path | None:
     if "://" in target or target.startswith(("/", "mailto:")):
         return None
     path = (page_dir / target).resolve()
-    if path.is_relative_to(_docs) or not path.is_relative_to(_repo) or not path.is_file():
+    if path.is_relative_to(_docs) or not path.is_relative_to(_repo):
         return None
-    return path
+    if path.is_dir() and (path / "README.md").is_file():
+        return path / "README.md"  # a folder reads as its README, as on a Git host
+    return path if path.is_file() else None
 
 
 def _inside_docs(page_dir: Path, target: str) -> bool:
@@ -94,13 +102,12 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Files) -> str
     page_dir = where.parent if where is not None else Path(page.file.abs_src_path).parent
 
     optional = os.environ.get("MODELGATE_DOCS_SOURCES") == "optional"
-    if optional:
-        # [text](../tests/x.py) -> text, for the files this partial checkout lacks.
-        markdown = re.sub(
-            r"\[([^\]]*)\]\(([^)\s#]+)(#[^)\s]*)?\)",
-            lambda m: m.group(1) if _absent_source(page_dir, m.group(2)) else m.group(0),
-            markdown,
-        )
+    # [text](../tests/x.py) -> text: a folder with nothing to show, or a file this partial checkout lacks.
+    markdown = re.sub(
+        r"\[([^\]]*)\]\(([^)\s#]+)(#[^)\s]*)?\)",
+        lambda m: m.group(1) if _unlinkable(page_dir, m.group(2), optional=optional) else m.group(0),
+        markdown,
+    )
 
     def relink(match: re.Match[str]) -> str:
         target = _outside_target(page_dir, match.group(2))
