@@ -19,6 +19,7 @@ import importlib
 import inspect
 import os
 import pkgutil
+import re
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -32,7 +33,12 @@ def _cell(text: str | None) -> str:
     """Text fit for one Markdown table cell."""
     if not text:
         return ""
-    return " ".join(text.split()).replace("|", "\\|")
+    # Descriptions are prose, not HTML: mg://<registry>/<model> must not become a tag
+    # (code spans are left as they are: Markdown shows their text literally).
+    parts = re.split(r"(`[^`]*`)", " ".join(text.split()))
+    for i in range(0, len(parts), 2):
+        parts[i] = parts[i].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return "".join(parts).replace("|", "\\|")
 
 
 # --- GraphQL ------------------------------------------------------------------------------------------
@@ -90,7 +96,7 @@ def graphql_page() -> str:
             t = types[name]
             lines += [f"### {name} {{ #{name} }}", ""]
             if t.description:
-                lines += [" ".join(t.description.split()), ""]
+                lines += [_cell(t.description).replace("\\|", "|"), ""]
             if isinstance(t, GraphQLObjectType | GraphQLInterfaceType):
                 if t.interfaces:
                     lines += ["Implements " + ", ".join(link(i) for i in t.interfaces) + ".", ""]
