@@ -179,6 +179,16 @@ def cli_page() -> str:
 # --- REST routes --------------------------------------------------------------------------------------
 
 
+def _handler_of(endpoint: Callable[..., object]) -> Callable[..., object]:
+    """The function a route really runs: an endpoint a factory made around a
+    ``handler`` (an access guard, MLflow's parameter check) stands for that handler."""
+    try:
+        inner = inspect.getclosurevars(endpoint).nonlocals.get("handler")
+    except (TypeError, ValueError):
+        return endpoint
+    return inner if callable(inner) and hasattr(inner, "__qualname__") else endpoint
+
+
 def _routes(routes: list[object], prefix: str = "") -> Iterator[tuple[str, str, str]]:
     from starlette.routing import Mount, Route
 
@@ -186,8 +196,8 @@ def _routes(routes: list[object], prefix: str = "") -> Iterator[tuple[str, str, 
         if isinstance(route, Route):
             methods = ", ".join(sorted((route.methods or set()) - {"HEAD"})) or "GET"
             doc = (inspect.getdoc(route.endpoint) or "").split("\n\n")[0]
-            endpoint = inspect.unwrap(route.endpoint)
-            qualname = endpoint.__qualname__.split(".<locals>")[0]  # a handler made by a factory
+            endpoint = _handler_of(inspect.unwrap(route.endpoint))
+            qualname = endpoint.__qualname__.split(".<locals>")[0]  # a closure: where it was made
             handler = f"`{endpoint.__module__}.{qualname}`"
             yield prefix + route.path, methods, f"{handler}: {doc}" if doc else handler
         elif isinstance(route, Mount):
@@ -201,24 +211,36 @@ def _routes(routes: list[object], prefix: str = "") -> Iterator[tuple[str, str, 
 
 def rest_page() -> str:
     from gateway.config import Settings
+    from gateway.http_auth import is_open
     from gateway.server import create_app
 
-    app = create_app(Settings(), background_sync=False)
+    from gateway.ui import manual
+
+    # The same page whether or not this checkout has built the site: /docs as routed without it.
+    built, manual.site_directory = manual.site_directory, lambda: None  # type: ignore[assignment]
+    try:
+        app = create_app(Settings(), background_sync=False)
+    finally:
+        manual.site_directory = built  # type: ignore[method-assign]
     lines = [
         "# REST routes",
         "",
         GENERATED.strip(),
         "",
-        "Every HTTP route of the gateway besides `/graphql`'s GraphQL API, from the Starlette",
-        "app `modelgate serve` runs, with the first paragraph of its handler's description.",
+        "Every HTTP route of the gateway, from the Starlette app `modelgate serve` runs, with",
+        "the function that answers it and the first paragraph of its description. *open*",
+        "routes need no credentials (webhooks check their own signature); the others need a",
+        "token or API key when `[auth]` is on ([Security model](../operations/security.md)).",
         "Errors on every route have one shape ([Errors](../guide/errors.md));",
         "the codes are listed in [Error codes](errors.md).",
         "",
-        "| path | methods | handler: what it does |",
-        "|---|---|---|",
+        "| path | methods | who may call | handler: what it does |",
+        "|---|---|---|---|",
     ]
     for path, methods, doc in _routes(list(app.routes)):
-        lines.append(f"| `{path}` | {methods} | {_cell(doc)} |")
+        scope = {"type": "http", "path": path, "method": methods.split(", ")[0]}
+        access = "open" if is_open(scope) else "credentials"
+        lines.append(f"| `{path}` | {methods} | {access} | {_cell(doc)} |")
     return "\n".join(lines).rstrip() + "\n"
 
 

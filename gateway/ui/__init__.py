@@ -43,6 +43,7 @@ def routes(personas: Sequence[Persona] = ()) -> list[BaseRoute]:
     index = (resources.files(__package__) / "static" / "index.html").read_bytes()
 
     async def dashboard(_request: Request) -> Response:
+        """The dashboard's page (its data comes through /graphql)."""
         return Response(
             index,
             media_type="text/html; charset=utf-8",
@@ -50,12 +51,14 @@ def routes(personas: Sequence[Persona] = ()) -> list[BaseRoute]:
         )
 
     async def demo_personas(_request: Request) -> Response:
+        """Who the dashboard can act as, under ``modelgate demo`` (404 otherwise)."""
         if not personas:
             return JSONResponse({"personas": []}, status_code=404)
         body = {"personas": [p.as_json() for p in personas]}
         return JSONResponse(body, headers={"cache-control": "no-store"})
 
     async def capabilities(_request: Request) -> Response:
+        """What this installation can render: PDF evidence packs need the ``reports`` extra."""
         # Importing WeasyPrint (and Pango through it) takes a while the first time: off the loop.
         pdf_problem = await asyncio.to_thread(pdf_unavailable)
         body = {"evidencePdf": {"available": pdf_problem is None, "reason": pdf_problem}}

@@ -35,6 +35,8 @@ def routes() -> list[BaseRoute]:
         return [Mount(PREFIX, app=StaticFiles(directory=site, html=True), name="docs")]
 
     async def absent(request: Request) -> Response:
+        """The manual, built into the package (the site's pages and 404 page); an
+        installation without it answers this coded 404 saying how to build it."""
         return error_response(404, "NOT_FOUND", MISSING, request_id_of(request))
 
     return [Route(PREFIX, absent), Route(PREFIX + "/{path:path}", absent)]
