@@ -213,7 +213,6 @@ def rest_page() -> str:
     from gateway.config import Settings
     from gateway.http_auth import is_open
     from gateway.server import create_app
-
     from gateway.ui import manual
 
     # The same page whether or not this checkout has built the site: /docs as routed without it.
