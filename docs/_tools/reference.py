@@ -169,10 +169,10 @@ def cli_page() -> str:
         "Exit codes: 0 success, 1 a check or registry failed, 2 bad usage or bad configuration.",
         "",
     ]
-    lines += _help_tree("modelgate", build_parser(), "The gateway's own command (`pip install modelgate`).")
+    lines += _help_tree("modelgate", build_parser(), "The gateway's own command (the `modelgate` package).")
     client = _client_parser()
     if client is not None:
-        lines += _help_tree("mg", client, "The Python client's command (`pip install modelgate-client`).")
+        lines += _help_tree("mg", client, "The Python client's command (the `modelgate-client` package in `clients/python`).")
     return "\n".join(lines).rstrip() + "\n"
 
 
