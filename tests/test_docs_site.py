@@ -214,3 +214,18 @@ async def test_without_a_built_manual_docs_answers_a_coded_404(
             assert "mkdocs build" in error["message"]
             assert error["extensions"]["requestId"] == response.headers["x-request-id"]
             assert "Traceback" not in response.text
+
+
+def test_the_built_site_is_package_data(tmp_path: Path) -> None:
+    """A wheel built after `mkdocs build` carries every file of the site: the
+    package-data globs (setuptools' recursive `**`) match each, top level included."""
+    import glob
+    import tomllib
+
+    patterns = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    wanted = {"ui/docs_site/index.html", "ui/docs_site/registries/mlflow.html", "ui/docs_site/assets/x/y.js"}
+    for path in wanted:
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text("x")
+    matched = {m for p in patterns["gateway"] for m in glob.glob(p, root_dir=tmp_path, recursive=True)}
+    assert wanted <= matched
