@@ -172,7 +172,8 @@ def cli_page() -> str:
     lines += _help_tree("modelgate", build_parser(), "The gateway's own command (the `modelgate` package).")
     client = _client_parser()
     if client is not None:
-        lines += _help_tree("mg", client, "The Python client's command (the `modelgate-client` package in `clients/python`).")
+        intro = "The Python client's command (the `modelgate-client` package in `clients/python`)."
+        lines += _help_tree("mg", client, intro)
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -247,10 +248,14 @@ def rest_page() -> str:
 
 
 def _import_gateway() -> None:
-    """Import every gateway module, so every error class is defined."""
+    """Import every module of the gateway and of the adapters, so every error class
+    users can meet is defined whatever ran before (the adapters' clients are all
+    installed with the `test` extra, where the page is checked)."""
+    import adapters
     import gateway
 
-    for module in pkgutil.walk_packages(gateway.__path__, "gateway."):
+    packages = [(gateway.__path__, "gateway."), (adapters.__path__, "adapters.")]
+    for module in (m for path, prefix in packages for m in pkgutil.walk_packages(path, prefix)):
         if not module.name.endswith(".__main__"):
             importlib.import_module(module.name)
 
@@ -266,7 +271,8 @@ def errors_page() -> str:
     pending = [GatewayError]
     while pending:
         cls = pending.pop()
-        classes.append(cls)
+        if cls.__module__.startswith(("gateway.", "adapters.")):  # not a test's own subclass
+            classes.append(cls)
         pending.extend(cls.__subclasses__())
     by_code: dict[str, list[type[GatewayError]]] = {}
     for cls in classes:
