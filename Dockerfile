@@ -11,11 +11,18 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin modelgate
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md mkdocs.yml schema.graphql ./
 COPY gateway ./gateway
 COPY adapters ./adapters
 COPY demos ./demos
-RUN pip install '.[postgres,redis,sagemaker]'
+COPY docs ./docs
+COPY config ./config
+# The manual, served at /docs: built offline into gateway/ui/docs_site/ before the
+# package is installed (again) so the installed package carries it. The image has
+# no tests/, so links to test files read as plain text there.
+RUN pip install '.[postgres,redis,sagemaker,docs]' \
+    && MODELGATE_DOCS_SOURCES=optional NO_MKDOCS_2_WARNING=1 mkdocs build --strict \
+    && pip install --no-deps --force-reinstall .
 
 COPY config /etc/modelgate
 RUN mkdir -p /app/data && chown modelgate:modelgate /app/data

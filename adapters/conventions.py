@@ -1,4 +1,4 @@
-"""The documented metadata conventions every adapter reads (README, "Metadata
+"""The documented metadata conventions every adapter reads (docs/registries/index.md, "Metadata
 conventions").
 
 Registries have no field for a semantic version, a model card or a runtime

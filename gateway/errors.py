@@ -8,6 +8,8 @@ from typing import Any
 
 
 class GatewayError(Exception):
+    """An unexpected fault: the client sees only this code and the request id (details in the log)."""
+
     code = "INTERNAL_SERVER_ERROR"
 
     def __init__(self, message: str, **extensions: Any):
@@ -20,18 +22,26 @@ class GatewayError(Exception):
 
 
 class BadInput(GatewayError):
+    """The request is wrong as sent: a value, argument or cursor (``extensions.field`` names it)."""
+
     code = "BAD_USER_INPUT"
 
 
 class NotFound(GatewayError):
+    """No such thing, or one the caller may not see (both answer alike)."""
+
     code = "NOT_FOUND"
 
 
 class Forbidden(GatewayError):
+    """The caller is known but lacks the role or team membership the operation needs."""
+
     code = "FORBIDDEN"
 
 
 class Conflict(GatewayError):
+    """The request clashes with the current state (an open request for the same move, a running rollout)."""
+
     code = "CONFLICT"
 
 

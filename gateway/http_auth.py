@@ -32,10 +32,10 @@ PrincipalResolver = Callable[[Request], Awaitable[Principal]]
 Rejection = Callable[[Request, Unauthenticated | AuthUnavailable], Response]
 
 # Probes and metrics (operational, scraped without credentials), the dashboard's
-# static files (the data they fetch goes through /graphql), and registry webhooks,
-# which carry their own HMAC signature.
-OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/"})
-OPEN_PREFIXES = ("/hooks/", "/ui/")
+# static files (the data they fetch goes through /graphql), the manual (/docs,
+# the same for every reader), and registry webhooks, which carry their own HMAC signature.
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/", "/docs"})
+OPEN_PREFIXES = ("/hooks/", "/ui/", "/docs/")
 API_KEY_HEADER = "x-api-key"
 # Routes whose clients know only HTTP basic auth besides bearer tokens (MLflow's).
 BASIC_AUTH_PREFIXES = ("/mlflow/",)

@@ -37,6 +37,7 @@ from gateway.mlflow_api.errors import MlflowApiError
 from gateway.observability import Metrics, RequestContextMiddleware
 from gateway.personas import Persona, demo_personas, with_personas
 from gateway.runtime import Gateway
+from gateway.ui import manual
 from gateway.ui import routes as ui_routes
 
 log = logging.getLogger("modelgate.server")
@@ -181,6 +182,7 @@ def create_app(
             *mlflow.routes(),
             Route("/metrics", probes.metrics),
             *ui_routes(personas),
+            *manual.routes(),
         ],
         lifespan=lifespan,
         middleware=[

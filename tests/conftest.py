@@ -44,7 +44,7 @@ REQUIRE_SERVICES = bool(os.environ.get("CI") or os.environ.get("MODELGATE_TEST_R
 
 def service_missing(what: str, error: BaseException) -> None:
     """Skip on a developer machine without the service; fail where it must exist."""
-    message = f"{what} is not reachable ({error}); set it up or see README 'Running the tests'"
+    message = f"{what} is not reachable ({error}); set it up or see docs/development/testing.md"
     if REQUIRE_SERVICES:
         pytest.fail(message)
     pytest.skip(message)

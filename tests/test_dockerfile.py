@@ -41,3 +41,14 @@ def test_entrypoint_serves_the_shipped_config() -> None:
 def test_base_image_is_slim_python() -> None:
     (base,) = instructions("FROM")
     assert re.fullmatch(r"python:3\.1[1-9]-slim", base.strip())
+
+
+def test_the_image_carries_the_manual() -> None:
+    """The site is built (strict, offline) before the package is installed for good,
+    so the installed package has it for /docs."""
+    (run,) = [r for r in instructions("RUN") if "mkdocs build" in r]
+    assert "--strict" in run
+    assert run.index("mkdocs build") < run.rindex("pip install")
+    copied = {args.split()[0] for args in instructions("COPY")}
+    assert {"docs", "config"} <= copied
+    assert "mkdocs.yml" in " ".join(instructions("COPY"))

@@ -1,4 +1,4 @@
-"""Every visibility and permission rule, in one place (README "Security":
+"""Every visibility and permission rule, in one place (docs/operations/security.md:
 permissions). Each read path and mutation asks an ``AccessPolicy`` built from
 the principal and the configuration; nothing else decides "may this principal
 see or do this".

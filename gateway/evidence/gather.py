@@ -3,7 +3,7 @@ its tier, approvals, reviews, policy results, deployment history, lineage and
 the audit events about it with the chain's head.
 
 The version's own record is compliance evidence, which audit roles read for
-restricted models too (README "Auditors and restricted models"). Its lineage is
+restricted models too (docs/operations/security.md, "Auditors and restricted models"). Its lineage is
 not: it comes through the one lineage gate (``LineageService.visible_graph``)
 for whoever asks, so a pack shows the graph that principal's GraphQL
 ``lineage`` would, and none for a version hidden from them."""

@@ -5,6 +5,7 @@ refuses every URL, so rendering can never reach the network."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from html import escape
@@ -210,6 +211,20 @@ def _short(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+PDF_NEEDS = "PDF needs WeasyPrint and Pango (pip install 'modelgate[reports]')"
+
+
+@functools.cache
+def pdf_unavailable() -> str | None:
+    """Why this installation cannot make PDFs (None: it can), for the dashboard to say
+    so beside the evidence links instead of offering a link that answers an error."""
+    try:
+        import weasyprint  # noqa: F401
+    except (ImportError, OSError) as exc:  # OSError: Pango is missing from the system
+        return f"{PDF_NEEDS}: {exc}"
+    return None
+
+
 def render_pdf(html: str) -> bytes:
     """The PDF of a self-contained HTML document. Any URL WeasyPrint asks for (a
     stylesheet, an image, a font) is refused by the fetcher, never fetched."""
@@ -219,9 +234,7 @@ def render_pdf(html: str) -> bytes:
     except (ImportError, OSError) as exc:  # OSError: Pango is missing from the system
         from gateway.errors import BadInput
 
-        raise BadInput(
-            f"PDF needs WeasyPrint and Pango (pip install 'modelgate[reports]'): {exc}", field="format"
-        ) from None
+        raise BadInput(f"{PDF_NEEDS}: {exc}", field="format") from None
 
     class RefusingFetcher(URLFetcher):  # type: ignore[misc]
         def fetch(self, url: str, headers: Any = None) -> Any:

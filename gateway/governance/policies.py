@@ -3,7 +3,7 @@ promotion needs, and retention rules.
 
 The file is read, validated and compiled once, at start. Every problem is a
 ``ConfigError`` naming the file, the entry (``policies[2]``), the policy id and,
-for a rule, the CEL error, so nothing starts on a bad file. Format (README "Governance")::
+for a rule, the CEL error, so nothing starts on a bad file. Format (docs/governance/index.md)::
 
     policies:
       - id: production-needs-card

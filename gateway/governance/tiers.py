@@ -5,7 +5,7 @@ of that tier must be reviewed in production. A model's tier is the first tier
 (in file order) whose rule holds; a tier without a rule matches every model, so
 the last one usually has none and is the default. A tier set by ``setRiskTier``
 (stored in ``model_risk_tiers``, audited as ``risk_tier.set``) overrides the
-rules for that model. Format (README "Risk tiers")::
+rules for that model. Format (docs/governance/compliance.md, "Risk tiers")::
 
     tiers:
       - name: high

@@ -4,6 +4,7 @@ report downloads. Every asset ships in this package (``static/``)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from importlib import resources
 
@@ -12,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from gateway.evidence.render import pdf_unavailable
 from gateway.personas import Persona
 
 # The page needs nothing from elsewhere; the policy has the browser enforce that
@@ -35,11 +37,13 @@ def graphiql_page() -> bytes:
 
 
 def routes(personas: Sequence[Persona] = ()) -> list[BaseRoute]:
-    """``/`` (the page), ``/ui/*`` (its scripts and styles) and, for ``modelgate
-    demo``, ``/ui/personas.json``: who the dashboard can act as (404 otherwise)."""
+    """``/`` (the page), ``/ui/*`` (its scripts and styles), ``/ui/capabilities.json``
+    (what this installation can render: PDF evidence packs need an extra) and, for
+    ``modelgate demo``, ``/ui/personas.json``: who the dashboard can act as (404 otherwise)."""
     index = (resources.files(__package__) / "static" / "index.html").read_bytes()
 
     async def dashboard(_request: Request) -> Response:
+        """The dashboard's page (its data comes through /graphql)."""
         return Response(
             index,
             media_type="text/html; charset=utf-8",
@@ -47,13 +51,22 @@ def routes(personas: Sequence[Persona] = ()) -> list[BaseRoute]:
         )
 
     async def demo_personas(_request: Request) -> Response:
+        """Who the dashboard can act as, under ``modelgate demo`` (404 otherwise)."""
         if not personas:
             return JSONResponse({"personas": []}, status_code=404)
         body = {"personas": [p.as_json() for p in personas]}
         return JSONResponse(body, headers={"cache-control": "no-store"})
 
+    async def capabilities(_request: Request) -> Response:
+        """What this installation can render: PDF evidence packs need the ``reports`` extra."""
+        # Importing WeasyPrint (and Pango through it) takes a while the first time: off the loop.
+        pdf_problem = await asyncio.to_thread(pdf_unavailable)
+        body = {"evidencePdf": {"available": pdf_problem is None, "reason": pdf_problem}}
+        return JSONResponse(body, headers={"cache-control": "no-store"})
+
     return [
         Route("/", dashboard),
         Route("/ui/personas.json", demo_personas),
+        Route("/ui/capabilities.json", capabilities),
         Mount("/ui", app=StaticFiles(packages=[(__package__, "static")]), name="ui"),
     ]

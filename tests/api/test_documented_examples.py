@@ -1,6 +1,6 @@
 """Every GraphQL example people copy works when pasted: each ```graphql block of
-the README and every operation the dashboard and GraphiQL send is one valid
-document against the schema the gateway serves."""
+the README and of the manual's pages (docs/) and every operation the dashboard and
+GraphiQL send is one valid document against the schema the gateway serves."""
 
 from __future__ import annotations
 
@@ -20,8 +20,13 @@ JS_OPERATION = re.compile(r"const [A-Z_]+ = `((?:#[^\n]*\n)*\s*(?:query|mutation
 
 
 def readme_examples() -> list[tuple[str, str]]:
-    text = (REPO / "README.md").read_text(encoding="utf-8")
-    return [(f"README.md block {i + 1}", block) for i, block in enumerate(README_BLOCK.findall(text))]
+    """The README's blocks, then every docs page's (generated reference pages hold none)."""
+    found = []
+    for path in [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]:
+        text = path.read_text(encoding="utf-8")
+        name = path.relative_to(REPO).as_posix()
+        found += [(f"{name} block {i + 1}", block) for i, block in enumerate(README_BLOCK.findall(text))]
+    return found
 
 
 # const NAME = `...`; a selection an operation of the same file splices in as ${NAME}.

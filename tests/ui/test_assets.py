@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import sys
 import tomllib
 from collections.abc import AsyncIterator
 from importlib import resources
@@ -106,3 +107,28 @@ async def test_dashboard_leaves_the_api_routes_alone(tmp_path: Path) -> None:
         assert answer.json()["data"]["registries"] == [{"id": "platform"}, {"id": "research"}]
         report = await c.get("/reports/compliance.csv")
         assert report.headers["content-type"].startswith("text/csv")
+
+
+async def test_capabilities_say_whether_evidence_pdfs_can_be_made(
+    ui_client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ui, "pdf_unavailable", lambda: None)
+    body = (await ui_client.get("/ui/capabilities.json")).json()
+    assert body == {"evidencePdf": {"available": True, "reason": None}}
+    reason = "PDF needs WeasyPrint and Pango (pip install 'modelgate[reports]'): no Pango"
+    monkeypatch.setattr(ui, "pdf_unavailable", lambda: reason)
+    response = await ui_client.get("/ui/capabilities.json")
+    assert response.headers["cache-control"] == "no-store"
+    assert response.json() == {"evidencePdf": {"available": False, "reason": reason}}
+
+
+def test_pdf_support_is_detected_from_weasyprint_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gateway.evidence import render
+
+    render.pdf_unavailable.cache_clear()
+    monkeypatch.setitem(sys.modules, "weasyprint", None)  # as if the `reports` extra were absent
+    try:
+        reason = render.pdf_unavailable()
+        assert reason is not None and "pip install 'modelgate[reports]'" in reason
+    finally:
+        render.pdf_unavailable.cache_clear()

@@ -87,3 +87,20 @@ def test_compliance_page(page: Any, graphql: Any) -> None:
     finally:
         graphql(SET_TIER, {"m": target["modelUri"], "t": None})
     assert rule_tier is not None
+
+
+def test_without_pdf_support_the_page_says_what_pdfs_need(page: Any) -> None:
+    """An installation without the `reports` extra (or Pango) offers no PDF link that
+    would answer an error: the page says what PDFs need, and HTML packs still work."""
+    reason = "PDF needs WeasyPrint and Pango (pip install 'modelgate[reports]'): No module named 'weasyprint'"
+    body = json.dumps({"evidencePdf": {"available": False, "reason": reason}})
+    page.route(
+        "**/ui/capabilities.json", lambda route: route.fulfill(content_type="application/json", body=body)
+    )
+    open_as(page, OPS_KEY, "/#/compliance")
+    inventory = page.get_by_test_id("inventory")
+    expect(inventory.locator('[data-evidence="html"]').first).to_be_visible()
+    expect(inventory.locator('a[data-evidence="pdf"]')).to_have_count(0)
+    missing = inventory.locator('[data-evidence="pdf-unavailable"]').first
+    expect(missing).to_have_text("PDF needs pip install 'modelgate[reports]'")
+    expect(missing).to_have_attribute("title", reason)

@@ -43,6 +43,12 @@ def test_the_demo_shows_sagemaker_serving_lineage_and_the_conflict(
     assert "vv1" not in gto.inner_text()
     snap(page, "demo-catalogue-three-kinds")
 
+    # The compliance inventory spells a Git tag version as the catalogue does.
+    page.goto("/#/compliance")
+    production = page.locator('tr[data-model="mg://models-git/churn-gbm"] td').nth(4)
+    expect(production).to_contain_text("v1.0.0")
+    assert "vv1" not in production.inner_text()
+
     page.goto("/#/serving")
     row = page.locator("tr", has_text="fraud-detector-live")
     expect(row).to_have_count(1)

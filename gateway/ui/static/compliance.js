@@ -2,7 +2,7 @@
 // audit log's as-of series), each production version's evidence pack and, for a
 // high-risk model, its Article 12 log.
 import { download, gql, surface } from "./api.js";
-import { h, links, plural, section, svg } from "./dom.js";
+import { h, links, plural, section, svg, versionLabel } from "./dom.js";
 
 const INVENTORY = `query Inventory {
   complianceInventory {
@@ -28,7 +28,22 @@ function day(iso) {
   return iso ? iso.slice(0, 10) : "—";
 }
 
-function evidenceLinks(item) {
+/** What this installation can render (PDF evidence packs need the `reports` extra and
+ * Pango); unknown counts as available, so the server's own error still explains. */
+async function capabilities() {
+  const response = await fetch("ui/capabilities.json").catch(() => null);
+  if (!response || !response.ok) return { evidencePdf: { available: true, reason: null } };
+  return response.json();
+}
+
+function pdfLink(item, fetchPack, pdf) {
+  if (!pdf.available) {
+    return h("span", { class: "muted", "data-evidence": "pdf-unavailable", title: pdf.reason ?? "" }, "PDF needs pip install 'modelgate[reports]'");
+  }
+  return h("a", { href: `${item.evidenceUrl.slice(1)}&format=pdf`, "data-evidence": "pdf", onclick: fetchPack("pdf") }, "PDF");
+}
+
+function evidenceLinks(item, pdf) {
   if (!item.evidenceUrl) return h("span", { class: "muted" }, "no production version");
   const name = `evidence-${item.name}`;
   const fetchPack = (format) => (event) => {
@@ -40,7 +55,7 @@ function evidenceLinks(item) {
     { class: "evidence" },
     h("a", { href: `${item.evidenceUrl.slice(1)}&format=html`, "data-evidence": "html", onclick: fetchPack("html") }, "HTML"),
     " · ",
-    h("a", { href: `${item.evidenceUrl.slice(1)}&format=pdf`, "data-evidence": "pdf", onclick: fetchPack("pdf") }, "PDF"),
+    pdfLink(item, fetchPack, pdf),
     item.riskTier.tier === "high" ? [" · ", article12Link(item)] : null,
   );
 }
@@ -95,7 +110,7 @@ function downloadLink(path, name, text) {
   return h("a", { href: path, onclick: (e) => { e.preventDefault(); download(path, name).catch(surface); } }, text);
 }
 
-function inventoryTable(items) {
+function inventoryTable(items, pdf) {
   const head = ["Model", "Team", "Registry", "Tier", "Production", "Last approval", "State", "Next review", "Annex IV gaps", "Evidence"];
   return h(
     "table",
@@ -116,7 +131,7 @@ function inventoryTable(items) {
             "td",
             {},
             i.productionVersion
-              ? h("a", { href: links.version(i.productionVersion) }, `v${i.productionVersion.split("/").pop()}`)
+              ? h("a", { href: links.version(i.productionVersion) }, versionLabel(i.productionVersion.split("/").pop()))
               : "—",
             i.servesAt.length ? h("span", { class: "muted" }, ` at ${i.servesAt.map((d) => d.endpoint).join(", ")}`) : null,
           ),
@@ -124,7 +139,7 @@ function inventoryTable(items) {
           h("td", { class: `state state-${i.complianceState.toLowerCase()}` }, i.complianceState.replace("_", " ")),
           h("td", { class: i.reviewOverdue ? "overdue" : "" }, day(i.nextReviewDue), i.reviewOverdue ? " overdue" : ""),
           annexGaps(i),
-          h("td", {}, evidenceLinks(i)),
+          h("td", {}, evidenceLinks(i, pdf)),
         ),
       ),
     ),
@@ -191,7 +206,7 @@ async function renderHistory(into, since) {
 /** #/compliance */
 export async function renderCompliance(page) {
   const history = h("div", {}, h("p", { class: "muted" }, "Loading…"));
-  const { data } = await gql(INVENTORY);
+  const [{ data }, caps] = await Promise.all([gql(INVENTORY), capabilities()]);
   const inv = data.complianceInventory;
   page.append(
     h("header", { class: "page-head" }, h("h1", {}, "Compliance"), h("p", { class: "muted" }, `${plural(inv.totalModels, "model")} · generated ${inv.generatedAt.slice(0, 19).replace("T", " ")}`)),
@@ -211,7 +226,7 @@ export async function renderCompliance(page) {
         " · ",
         downloadLink("bom?format=spdx", "inventory.spdx.json", "SPDX"),
       ),
-      inventoryTable(inv.items),
+      inventoryTable(inv.items, caps.evidencePdf),
     ),
   );
   // The series spans the last week: the audit log rebuilds each point.
