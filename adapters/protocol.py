@@ -55,6 +55,7 @@ from gateway.domain import (
     ModelVersion,
     Stage,
     TrafficShare,
+    VersionFile,
 )
 
 if TYPE_CHECKING:
@@ -161,6 +162,9 @@ class RegistrationRequest:
     version: ModelVersion  # registry_id/model_name/version are filled in by the registry
     actor: str
     model_description: str | None = None  # used when the model is new
+    # A directory version: its files, recorded with it (``version.artifact_uri`` is
+    # then the directory); empty for a version that is one artifact.
+    files: tuple[VersionFile, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -371,6 +375,11 @@ class VersionRegistrar(Protocol):
     async def register_version(
         self, request: RegistrationRequest, *, within: TransactionHook | None = None
     ) -> ModelVersion: ...
+
+    async def recorded_files(self, model_name: str, version: str) -> list[VersionFile]:
+        """The files recorded with a directory version, by path; empty for a
+        version that is one artifact (or that does not exist)."""
+        ...
 
 
 @runtime_checkable

@@ -184,6 +184,15 @@ class CodeRef:
 
 
 @dataclass(frozen=True, slots=True)
+class VersionFile:
+    """One file of a native version that is a directory, as recorded with it."""
+
+    path: str  # inside the directory: "MLmodel", "tokenizer/vocab.txt"
+    digest: str  # "sha256:<hex>" of its bytes
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
 class Deployment:
     """Where a version serves now: one endpoint (and variant) and its share of traffic."""
 

@@ -7,8 +7,8 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,8 @@ from adapters.protocol import (
     VersionRegistrar,
 )
 from gateway.artifacts import ArtifactStore, open_backend
+from gateway.artifacts.directories import FileSource, assemble_directory, directory_files
+from gateway.artifacts.store import StoredFile, version_files
 from gateway.auth.access import AccessPolicy
 from gateway.auth.principal import Principal
 from gateway.catalogue.cache import AsyncCache, cache_from_url
@@ -215,7 +217,12 @@ class Gateway:
             known = ", ".join(sorted(self.adapters)) or "none"
             raise NotFound(f"no registry {registry_id!r} (configured: {known})", field="registry") from None
 
-    async def register_version(self, registry_id: str, request: RegistrationRequest) -> ModelVersion:
+    async def register_version(
+        self, registry_id: str, request: RegistrationRequest, files: Sequence[FileSource] | None = None
+    ) -> ModelVersion:
+        """Register ``request``; with ``files`` (uploaded files of the model), a
+        directory version: the files are assembled into the model store's
+        content-addressed directory first, which becomes its ``artifactUri``."""
         adapter = self.adapter(registry_id)
         if not isinstance(adapter, VersionRegistrar):
             raise BadInput(
@@ -223,11 +230,30 @@ class Gateway:
                 "with its own tools; modelgate registers into native registries only",
                 field="registry",
             )
+        if files is not None:
+            if request.version.artifact_uri:
+                raise BadInput("give artifactUri or files, not both", field="files")
+            uri, recorded = await assemble_directory(self.artifacts, registry_id, request.model_name, files)
+            request = replace(request, version=replace(request.version, artifact_uri=uri), files=recorded)
         # The registration and its audit event commit in one transaction.
         version = await adapter.register_version(request, within=self.governance.audit_registration)
         # The index is the read path: make the new version visible at once.
         await self.sync.refresh_model(registry_id, request.model_name)
         return version
+
+    async def stored_files(self, version: ModelVersion) -> list[StoredFile]:
+        """A native version's files in the model store: a directory version's
+        recorded files, else its one uploaded file; none for remote registries'
+        versions (their registry holds the bytes) and artifacts kept elsewhere."""
+        adapter = self.adapters.get(version.registry_id)
+        if not isinstance(adapter, VersionRegistrar):
+            return []
+        recorded = await adapter.recorded_files(version.model_name, version.version)
+        if recorded:
+            return directory_files(self.artifacts, version.artifact_uri, recorded)
+        return await version_files(
+            self.artifacts, version.registry_id, version.model_name, version.artifact_uri
+        )
 
     async def record_deployment(self, principal: Principal, report: DeploymentReport) -> ModelVersion:
         """A serving system reports traffic for a version of a registry that does not

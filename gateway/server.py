@@ -169,7 +169,7 @@ def create_app(
             Route(
                 "/artifacts/{registry}/{model}/{version}/{path:path}",
                 downloads.download_artifact,
-                methods=["GET"],
+                methods=["GET", "HEAD"],
             ),
             Route("/hooks/{kind}/{registry}", webhooks.webhook, methods=["POST"]),
             Route("/bom", bom.inventory_bom_download),

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from adapters.base import ChangeSet, Health, Page, RegistrationRequest, TransactionHook
 from adapters.protocol import PromotionContext
 from adapters.toolkit.paging import decode_token, encode_token
-from gateway.domain import LineageEdge, Model, ModelVersion, Stage, record_edges, utcnow
+from gateway.domain import LineageEdge, Model, ModelVersion, Stage, VersionFile, record_edges, utcnow
 from gateway.errors import BadInput, NotFound
 from gateway.store.embedded import (
     Database,
@@ -32,6 +32,7 @@ from gateway.store.embedded import (
     insert_ignore,
     native_changes,
     native_models,
+    native_version_files,
     native_versions,
     version_from_dict,
     version_to_dict,
@@ -266,9 +267,40 @@ class NativeRegistry:
                     updated_at=now,
                 )
             )
+            if request.files:
+                await conn.execute(
+                    native_version_files.insert(),
+                    [
+                        {
+                            "registry_id": self.registry_id,
+                            "model_name": request.model_name,
+                            "version": number,
+                            "path": f.path,
+                            "digest": f.digest,
+                            "size": f.size,
+                        }
+                        for f in request.files
+                    ],
+                )
             if within is not None:
                 await within(conn, version)
         return version
+
+    async def recorded_files(self, model_name: str, version: str) -> list[VersionFile]:
+        if not version.isdigit():
+            return []
+        query = (
+            select(native_version_files.c.path, native_version_files.c.digest, native_version_files.c.size)
+            .where(
+                native_version_files.c.registry_id == self.registry_id,
+                native_version_files.c.model_name == model_name,
+                native_version_files.c.version == int(version),
+            )
+            .order_by(native_version_files.c.path)
+        )
+        async with self._db.read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [VersionFile(r.path, r.digest, int(r.size)) for r in rows]
 
     async def set_stage(self, version: ModelVersion, stage: Stage, context: PromotionContext) -> ModelVersion:
         """Write ``stage``. PRODUCTION is held by one version of a model: writing it

@@ -42,6 +42,7 @@ from gateway.api.types import (
     wanted_facets,
     wants,
 )
+from gateway.artifacts.directories import FileSource
 from gateway.catalogue.query import SearchQuery
 from gateway.config import GraphQLSettings
 from gateway.domain import (
@@ -127,14 +128,35 @@ class DeploymentInput:
         return DeploymentReport(self.uri, self.endpoint, self.traffic_percent, self.variant, self.status)
 
 
+@strawberry.input(
+    name="ArtifactFileInput", description="One file of a directory version: its path there and its upload."
+)
+class ArtifactFileInput:
+    path: str = strawberry.field(
+        description="Its path inside the version's directory ('/'-separated names: MLmodel, "
+        "tokenizer/vocab.txt)."
+    )
+    uri: str = strawberry.field(
+        description="The uri PUT /artifacts/{registry}/{model}/... answered: a file the model store "
+        "holds for this model."
+    )
+
+
 @strawberry.input(description="A new version for a native registry (registerModelVersion).")
 class RegisterVersionInput:
     registry: str = strawberry.field(description="The id of the native registry to register in.")
     model: str = strawberry.field(
         description="The model's name; the model is created with its first version."
     )
-    artifact_uri: str = strawberry.field(
-        description="Where the model's files are (s3://, gs://, file://, or an uploaded artifact's uri)."
+    artifact_uri: str | None = strawberry.field(
+        default=None,
+        description="Where the model's files are (s3://, gs://, file://, or an uploaded artifact's uri); "
+        "give this or files.",
+    )
+    files: list[ArtifactFileInput] | None = strawberry.field(
+        default=None,
+        description="A version made of several uploaded files (a model directory), instead of "
+        "artifactUri: the model store assembles them under one prefix, which becomes its artifactUri.",
     )
     description: str | None = strawberry.field(default=None, description="The version's description.")
     semver: str | None = strawberry.field(default=None, description="A semantic version, e.g. 1.4.0.")
@@ -400,7 +422,8 @@ class RegistryMutation:
         parent_uri = await info.context.concrete(input.parent, "input.parent") if input.parent else None
         parent = await gateway.lineage.parent_reference(parent_uri, input.registry) if parent_uri else None
         request = input.to_request(info.context.principal.name, parent=parent)
-        version = await info.context.gateway.register_version(input.registry, request)
+        files = None if input.files is None else [FileSource(f.path, f.uri) for f in input.files]
+        version = await info.context.gateway.register_version(input.registry, request, files)
         return ModelVersionType.from_domain(version)
 
     @strawberry.mutation(

@@ -3,6 +3,7 @@
 Layout (keys under the configured prefix)::
 
     <registry>/<model>/<sha256>/<path>    a stored file: readable name, content-addressed
+    <registry>/<model>/dirs/<sha256>/...  a directory version's files (``directories``)
     .uploads/<random>                     an upload in flight (S3/GCS/Azure: a multipart
                                           upload, invisible until completed)
 

@@ -1,6 +1,8 @@
 """``GET /artifacts/{registry}/{model}/{version}/{path}``: one file of a native
 version, streamed from the artifact store, with ``ETag`` (the file's digest,
 which a client checks the bytes against) and single-range ``Range`` requests.
+``HEAD`` answers the same status and headers with no body (and reads nothing
+from the store).
 
 The version passes the catalogue's visibility gate first: a version the caller
 may not see answers 404 ``NOT_FOUND`` exactly as an absent one does, and so
@@ -13,7 +15,7 @@ import re
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from gateway.artifacts.store import StoredFile, read_range, version_file
+from gateway.artifacts.store import StoredFile, read_range
 from gateway.catalogue.refs import resolve_version_uri
 from gateway.domain import version_segment_uri
 from gateway.endpoints import gateway_of
@@ -46,6 +48,13 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
 
 
 async def download_artifact(request: Request) -> Response:
+    response = await _answer(request)
+    if request.method == "HEAD":  # the GET's status and headers (Content-Length included), no body
+        return Response(status_code=response.status_code, headers=dict(response.headers))
+    return response
+
+
+async def _answer(request: Request) -> Response:
     request_id = request_id_of(request)
     gw = gateway_of(request)
     p = request.path_params
@@ -57,8 +66,8 @@ async def download_artifact(request: Request) -> Response:
         if p["version"].startswith("@"):
             uri = await resolve_version_uri(gw.index, uri, access.visibility, field="version")
         version = await access.visible_version(gw.index, uri)
-        found: StoredFile | None = await version_file(
-            gw.artifacts, p["registry"], p["model"], version.artifact_uri, p["path"]
+        found: StoredFile | None = next(
+            (f for f in await gw.stored_files(version) if f.path == p["path"]), None
         )
         if found is None:
             raise NotFound(f"no file {p['path']!r} in {uri}")

@@ -78,6 +78,22 @@ native_versions = Table(
     UniqueConstraint("registry_id", "model_name", "version", name="uq_native_versions_number"),
 )
 
+# The files of a native version that is a directory (``registerModelVersion``
+# with ``files``), written in the registration's transaction; a version that is
+# one artifact has none. The digest index answers "does any version still use
+# these bytes?" before a retention rule deletes them.
+native_version_files = Table(
+    "native_version_files",
+    metadata,
+    Column("registry_id", String(64), primary_key=True),
+    Column("model_name", String(256), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("path", String(1024), primary_key=True),
+    Column("digest", String(71), nullable=False),  # sha256:<64 hex>
+    Column("size", BigInteger, nullable=False),
+    Index("ix_native_version_files_digest", "digest"),
+)
+
 # Monotonic change counter per native registry, the cursor of ``changes_since``.
 native_changes = Table(
     "native_changes",

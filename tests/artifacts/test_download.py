@@ -176,3 +176,23 @@ async def test_graphql_no_download_for_files_kept_elsewhere(
     for uri in ("mg://platform/external/1", "mg://platform/thief/1"):
         body = (await client.post("/graphql", json={"query": FILES, "variables": {"u": uri}})).json()
         assert body["data"]["modelVersion"] == {"files": [], "download": None, "named": None}, uri
+
+
+async def test_head_answers_the_gets_headers_without_a_body(
+    served: tuple[Gateway, httpx.AsyncClient],
+) -> None:
+    _, client = served
+    route = "/artifacts/platform/fraud/1/model.bin"
+
+    def same(response: httpx.Response) -> dict[str, str]:
+        return {k: v for k, v in response.headers.items() if k not in ("x-request-id", "date")}
+
+    for headers in ({}, {"range": "bytes=10-19"}, {"range": f"bytes={len(DATA)}-"}):
+        got, head = await client.get(route, headers=headers), await client.head(route, headers=headers)
+        assert head.status_code == got.status_code and head.content == b"", headers
+        assert same(head) == same(got), headers
+    assert (await client.head(route)).headers["content-length"] == str(len(DATA))
+    hidden = await client.head("/artifacts/secret/classified/1/model.bin")
+    absent = await client.head("/artifacts/secret/nothing/1/model.bin")
+    assert hidden.status_code == absent.status_code == 404 and hidden.content == absent.content == b""
+    assert same(hidden).keys() == same(absent).keys()

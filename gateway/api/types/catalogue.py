@@ -12,7 +12,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from adapters.base import source_url_of
-from adapters.protocol import MetricHistoryReader, VersionRegistrar
+from adapters.protocol import MetricHistoryReader
 from gateway.api.context import Context
 from gateway.api.types.common import (
     AFTER,
@@ -59,7 +59,7 @@ from gateway.api.types.lineage import (
 from gateway.api.types.serving import (
     Deployment,
 )
-from gateway.artifacts.store import StoredFile, signed_url, version_files
+from gateway.artifacts.store import StoredFile, signed_url
 from gateway.bom.facts import gather_facts
 from gateway.bom.formats import BomFormat, document
 from gateway.catalogue.index import SearchFilter, SearchPage, SearchQuery
@@ -96,12 +96,7 @@ class ArtifactDownloadType:
 async def _stored_files(info: Info[Context, None], version: ModelVersion) -> list[StoredFile]:
     """A native version's files in the artifact store; none for remote registries'
     versions (their registry holds the bytes)."""
-    gateway = info.context.gateway
-    if not isinstance(gateway.adapters.get(version.registry_id), VersionRegistrar):
-        return []
-    return await version_files(
-        gateway.artifacts, version.registry_id, version.model_name, version.artifact_uri
-    )
+    return await info.context.gateway.stored_files(version)
 
 
 @strawberry.type(description="Where a version's training code lives (any part may be unknown).")
