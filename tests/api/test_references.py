@@ -247,3 +247,14 @@ async def test_rest_routes_take_a_reference_in_the_version_segment(world: Any) -
     )
     assert deployed.status_code == 200, deployed.text
     assert deployed.json()["uri"] == "mg://platform/fraud/2"
+
+
+async def test_model_arguments_refuse_a_reference(world: Any) -> None:
+    _, client = world
+    body = await gql(
+        client,
+        "ada",
+        'mutation { setRiskTier(modelUri: "mg://platform/fraud@production", tier: null, reason: "r") { tier } }',
+    )
+    assert codes(body) == ["BAD_USER_INPUT"], body
+    assert "names a version: name its model, mg://platform/fraud" in body["errors"][0]["message"]
