@@ -5,7 +5,8 @@
   unique within the model). Names may hold ``/`` (models imported from Hugging
   Face are named ``org/model``), which ``mg://`` URIs cannot, so modelgate spells
   ``/`` as ``%2F``, ``@`` (which starts a reference) as ``%40`` and ``%`` as
-  ``%25``, and reverses it when calling the registry. ``owner`` (model) and ``author`` (version) become ``created_by``.
+  ``%25``, and reverses it when calling the registry. ``owner`` (model) and
+  ``author`` (version) become ``created_by``.
 - The version's first ``model-artifact`` gives ``artifact_uri``; its
   ``modelFormatName`` the framework. ``dataset-artifact``s are training data (a
   ``role`` custom property on the dataset says which role), ``metric`` and
