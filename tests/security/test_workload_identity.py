@@ -12,8 +12,11 @@ from typing import Any
 
 import httpx
 import pytest
+from joserfc.jwk import RSAKey
 
 from adapters.protocol import RegistrationRequest
+from gateway.auth.errors import Unauthenticated
+from gateway.auth.workload import IssuerVerifiers
 from gateway.config import ConfigError, settings_from_mapping
 from gateway.domain import ModelVersion
 from gateway.runtime import Gateway
@@ -318,3 +321,30 @@ def test_config_errors_name_the_key(auth: dict[str, Any], key: str) -> None:
     with pytest.raises(ConfigError) as raised:
         settings_from_mapping({"auth": auth}, environ={})
     assert raised.value.key == key, raised.value
+
+
+async def test_each_issuer_keeps_its_own_key_cache_and_refetch_limit(
+    fresh_idp: IdentityProvider, actions: IdentityProvider, gitlab: IdentityProvider
+) -> None:
+    auth = settings_from_mapping({"auth": auth_config(fresh_idp, actions, gitlab)}, environ={}).auth
+    verifiers = IssuerVerifiers(auth)
+    actions.requests.clear()
+    try:
+        token = ci_token(actions, github_claims(actions))
+        for _ in range(3):
+            assert (await verifiers.verify(token)).name == "github:acme/fraud-detector"
+        assert actions.requests["jwks"] == 1  # cached
+        # Made-up kids cannot make the gateway hammer the CI platform's JWKS.
+        for i in range(5):
+            forged = actions.token(
+                key=RSAKey.generate_key(2048, parameters={"kid": f"made-up-{i}"}),
+                kid=f"made-up-{i}",
+                aud="modelgate-ci",
+                **github_claims(actions),
+            )
+            with pytest.raises(Unauthenticated):
+                await verifiers.verify(forged)
+        assert actions.requests["jwks"] == 1
+        assert fresh_idp.requests["jwks"] == 0 and fresh_idp.requests["discovery"] == 0  # untouched
+    finally:
+        await verifiers.aclose()
