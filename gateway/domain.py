@@ -103,7 +103,7 @@ def version_segment_uri(registry_id: str, model_name: str, segment: str) -> str:
     """The URI a REST path's version segment names: ``@production`` is a reference,
     anything else a version (``/artifacts/r/m/@production/...``)."""
     if segment.startswith(REF_MARK):
-        return f"{model_uri(registry_id, model_name)}{segment}"
+        return ref_uri(registry_id, model_name, segment[len(REF_MARK) :])
     return version_uri(registry_id, model_name, segment)
 
 
