@@ -17,7 +17,10 @@ allow-list of asymmetric JWS algorithms), ``leeway_seconds`` for exp/nbf/iat,
 ``jwks_min_refetch_seconds`` (the least time between refetches triggered by an
 unknown ``kid``). For ``apikey``: ``[[auth.api_keys]]`` entries ``{ name,
 sha256, roles, teams }``; only the SHA-256 of each key is stored
-(``modelgate apikey new`` makes one).
+(``modelgate apikey new`` makes one). With ``oidc``, ``[[auth.workload_issuers]]``
+trusts CI platforms' issuers too (``{ issuer, audience, jwks_url, rules }``), each
+rule ``{ match, roles, teams, name }`` mapping a job's claims to a principal
+(docs/ci-identity.md).
 
 ``[graphql]`` (see ``gateway.api.limits``): ``max_depth`` (nesting of
 selections, 12), ``max_aliases`` (30), ``max_tokens`` (lexical tokens in a
@@ -53,6 +56,7 @@ import difflib
 import ipaddress
 import os
 import re
+import string
 import tomllib
 import types
 import typing
@@ -196,6 +200,30 @@ class ApiKeySettings:
 
 
 @dataclass(frozen=True)
+class WorkloadRuleSettings:
+    """One ``[[auth.workload_issuers.rules]]`` entry: a CI job whose verified claims
+    all match ``match`` (exact, or a ``*`` glob) acts with ``roles`` and ``teams``,
+    named by the ``name`` template (``"github:{repository}"``; unset: its ``sub``)."""
+
+    match: dict[str, str]
+    roles: list[str] = field(default_factory=list)
+    teams: list[str] = field(default_factory=list)
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class WorkloadIssuerSettings:
+    """One ``[[auth.workload_issuers]]`` entry: a CI platform's OIDC issuer trusted
+    beside the main one (GitHub Actions, GitLab CI). Its tokens carry no roles:
+    ``rules`` map their claims to a principal, and a token no rule matches is refused."""
+
+    issuer: str
+    audience: str
+    jwks_url: str | None = None
+    rules: list[WorkloadRuleSettings] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class AuthSettings:
     mode: str = "none"
     issuer: str | None = None
@@ -209,6 +237,7 @@ class AuthSettings:
     jwks_cache_seconds: float = 3600.0
     jwks_min_refetch_seconds: float = 30.0
     api_keys: list[ApiKeySettings] = field(default_factory=list)
+    workload_issuers: list[WorkloadIssuerSettings] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -703,7 +732,76 @@ def _check_auth(auth: AuthSettings) -> AuthSettings:
         keys.append(entry)
     if auth.mode == "apikey" and not keys:
         raise ConfigError("auth.api_keys", "mode 'apikey' needs at least one [[auth.api_keys]] entry")
-    return dataclasses.replace(auth, api_keys=keys)
+    return dataclasses.replace(auth, api_keys=keys, workload_issuers=_check_workload_issuers(auth))
+
+
+# A name template's fields: plain claim names ("{repository}"), no attribute or index access.
+_TEMPLATE_FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _check_workload_issuers(auth: AuthSettings) -> list[WorkloadIssuerSettings]:
+    """``[[auth.workload_issuers]]`` parsed and checked (``gateway.auth.workload``)."""
+    if auth.workload_issuers and auth.mode != "oidc":
+        raise ConfigError("auth.workload_issuers", f'needs mode = "oidc" (mode is {auth.mode!r})')
+    parsed: list[WorkloadIssuerSettings] = []
+    seen = {(auth.issuer or "").rstrip("/")}
+    for i, raw in enumerate(auth.workload_issuers):
+        key = f"auth.workload_issuers[{i}]"
+        entry = parse_section(WorkloadIssuerSettings, raw, key)  # type: ignore[arg-type]
+        for name in ("issuer", "jwks_url"):
+            url = getattr(entry, name)
+            if url is not None and not (url.startswith("https://") or _is_local_http(url)):
+                raise ConfigError(
+                    f"{key}.{name}", f"must be an https:// URL (http only on loopback), got {url!r}"
+                )
+        if entry.issuer.rstrip("/") in seen:
+            raise ConfigError(
+                f"{key}.issuer", f"{entry.issuer!r} is already trusted (auth.issuer or an earlier entry)"
+            )
+        seen.add(entry.issuer.rstrip("/"))
+        if not entry.audience:
+            raise ConfigError(f"{key}.audience", "must not be empty (tokens must be minted for this gateway)")
+        if not entry.rules:
+            raise ConfigError(
+                f"{key}.rules",
+                "needs a [[auth.workload_issuers.rules]] entry (without one every token is refused)",
+            )
+        rules = [_check_workload_rule(r, f"{key}.rules[{j}]") for j, r in enumerate(entry.rules)]
+        parsed.append(dataclasses.replace(entry, rules=rules))
+    return parsed
+
+
+def _check_workload_rule(raw: Any, key: str) -> WorkloadRuleSettings:
+    rule = parse_section(WorkloadRuleSettings, raw, key)
+    if not rule.match:
+        raise ConfigError(
+            f"{key}.match", "must name at least one claim: an empty match would admit every job"
+        )
+    for claim, pattern in rule.match.items():
+        if not isinstance(pattern, str) or not pattern or pattern.strip("*") == "":
+            raise ConfigError(
+                f"{key}.match.{claim}", f'must be a non-empty string that is not only "*", got {pattern!r}'
+            )
+    for name in ("roles", "teams"):
+        if any(not v for v in getattr(rule, name)):
+            raise ConfigError(f"{key}.{name}", "must not hold an empty string")
+    if rule.name is not None:
+        try:
+            fields = [
+                (f, conv, spec)
+                for _text, f, spec, conv in string.Formatter().parse(rule.name)
+                if f is not None
+            ]
+        except ValueError as exc:
+            raise ConfigError(f"{key}.name", f"is not a valid template: {exc}") from None
+        for f, conv, spec in fields:
+            if not _TEMPLATE_FIELD.match(f) or conv or spec:
+                raise ConfigError(
+                    f"{key}.name", f"{{{f}}}: a field is a plain claim name, e.g. {{repository}}"
+                )
+        if not rule.name.strip():
+            raise ConfigError(f"{key}.name", "must not be empty")
+    return rule
 
 
 def _check_graphql(graphql: GraphQLSettings) -> None:

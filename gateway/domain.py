@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -61,28 +62,74 @@ def version_uri(registry_id: str, model_name: str, version: str) -> str:
     return f"{URI_SCHEME}{registry_id}/{model_name}/{version}"
 
 
+# ``@<ref>`` after a model's name: a unified stage in lower case or a registry's
+# alias (docs/references.md). A ref holds no ``/`` or ``@`` and no white space.
+REF_MARK = "@"
+_REF = re.compile(r"[^/@\s]+")
+
+
 @dataclass(frozen=True, slots=True)
 class ParsedUri:
+    """A model (``version`` and ``ref`` None), a version, or a reference by stage or
+    alias (``ref`` set, ``version`` None): the version holding ``ref`` now, which
+    only the catalogue can name (``gateway.catalogue.refs``)."""
+
     registry_id: str
     model_name: str
     version: str | None = None
+    ref: str | None = None
 
     @property
     def model_uri(self) -> str:
         return model_uri(self.registry_id, self.model_name)
 
+    @property
+    def names_version(self) -> bool:
+        """A concrete version or a reference to one."""
+        return self.version is not None or self.ref is not None
+
+
+def ref_uri(registry_id: str, model_name: str, ref: str) -> str:
+    return f"{URI_SCHEME}{registry_id}/{model_name}{REF_MARK}{ref}"
+
+
+def is_ref_uri(uri: str) -> bool:
+    """Whether ``uri`` is meant as a reference (``mg://…@…``): cheap, no parsing; a
+    malformed one is still one (``parse_uri`` then says what is wrong)."""
+    return uri.startswith(URI_SCHEME) and REF_MARK in uri
+
+
+def version_segment_uri(registry_id: str, model_name: str, segment: str) -> str:
+    """The URI a REST path's version segment names: ``@production`` is a reference,
+    anything else a version (``/artifacts/r/m/@production/...``)."""
+    if segment.startswith(REF_MARK):
+        return ref_uri(registry_id, model_name, segment[len(REF_MARK) :])
+    return version_uri(registry_id, model_name, segment)
+
 
 def parse_uri(uri: str) -> ParsedUri:
-    """Split ``mg://registry/model[/version]``; raises ValueError on anything else.
+    """Split ``mg://registry/model[/version]`` or ``mg://registry/model@ref``; raises
+    ValueError on anything else.
 
     Model names may not contain ``/`` in any supported registry, so the split is
-    unambiguous.
+    unambiguous. ``@`` is valid in neither a model name nor a version: it marks a
+    reference, which follows the model's name and holds no ``/``.
     """
     if not uri.startswith(URI_SCHEME):
         raise ValueError(
             f"not a modelgate URI (expected {URI_SCHEME}<registry>/<model>[/<version>]): {uri!r}"
         )
-    parts = uri[len(URI_SCHEME) :].split("/")
+    rest = uri[len(URI_SCHEME) :]
+    if REF_MARK in rest:
+        path, _, ref = rest.partition(REF_MARK)
+        parts = path.split("/")
+        if len(parts) != 2 or not all(parts) or not _REF.fullmatch(ref):
+            raise ValueError(
+                f"malformed modelgate reference (expected {URI_SCHEME}<registry>/<model>@<stage or alias>, "
+                f"e.g. @production): {uri!r}"
+            )
+        return ParsedUri(parts[0], parts[1], ref=ref)
+    parts = rest.split("/")
     if len(parts) not in (2, 3) or not all(parts):
         raise ValueError(f"malformed modelgate URI: {uri!r}")
     return ParsedUri(parts[0], parts[1], parts[2] if len(parts) == 3 else None)

@@ -25,6 +25,7 @@ from gateway.auth.apikeys import ApiKeyVerifier
 from gateway.auth.errors import AuthUnavailable, Unauthenticated
 from gateway.auth.oidc import OidcVerifier
 from gateway.auth.principal import LOCAL_OPERATOR, Principal
+from gateway.auth.workload import IssuerVerifiers
 from gateway.config import AuthSettings
 
 PrincipalResolver = Callable[[Request], Awaitable[Principal]]
@@ -99,8 +100,13 @@ class NoAuthentication:
 
 
 class OidcAuthentication:
-    def __init__(self, settings: AuthSettings, verifier: OidcVerifier | None = None):
-        self.verifier = verifier or OidcVerifier(settings)
+    """Bearer JWTs of the main issuer and, when ``[[auth.workload_issuers]]`` are
+    configured, of CI platforms too (``gateway.auth.workload``)."""
+
+    def __init__(self, settings: AuthSettings, verifier: OidcVerifier | IssuerVerifiers | None = None):
+        self.verifier = verifier or (
+            IssuerVerifiers(settings) if settings.workload_issuers else OidcVerifier(settings)
+        )
 
     async def __call__(self, request: Request) -> Principal:
         token = bearer_token(request)

@@ -59,7 +59,7 @@ def reject_unauthenticated(request: Request, exc: Unauthenticated | AuthUnavaila
         return mlflow.mlflow_error_response(
             request, MlflowApiError("UNAUTHENTICATED", exc.message), challenge
         )
-    return error_response(401, exc.code, exc.message, request_id, headers=challenge)
+    return error_response(exc.status, exc.code, exc.message, request_id, headers=challenge)
 
 
 def _is_mlflow(request: Request) -> bool:

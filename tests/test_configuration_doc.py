@@ -1,5 +1,5 @@
 """docs/configuration.md against the config model: every key of every section,
-of ``[[auth.api_keys]]``, of ``[[registries]]`` and of each installed registry
+of ``[[auth.api_keys]]`` and ``[[auth.workload_issuers]]`` (and their rules), of ``[[registries]]`` and of each installed registry
 kind's options is documented with the type and default the code has; no key
 is documented that the code does not know; every ``MODELGATE_*`` variable the
 code reads is listed; the TOML examples load.
@@ -28,6 +28,8 @@ from gateway.config import (
     ApiKeySettings,
     RegistrySettings,
     Settings,
+    WorkloadIssuerSettings,
+    WorkloadRuleSettings,
     parse_section,
     settings_from_mapping,
 )
@@ -114,12 +116,14 @@ def expected_tables() -> dict[str, dict[str, tuple[str, str]]]:
     """Every documented table's rows, by the table's heading token."""
     hints = typing.get_type_hints(Settings)
     tables = {
-        # [auth] api_keys is a table of its own, [[auth.api_keys]].
-        f"[{f.name}]": rows_of(hints[f.name], skip=("api_keys",))
+        # [auth] api_keys and workload_issuers are tables of their own, [[auth.api_keys]] ...
+        f"[{f.name}]": rows_of(hints[f.name], skip=("api_keys", "workload_issuers"))
         for f in dataclasses.fields(Settings)
         if dataclasses.is_dataclass(hints[f.name])
     }
     tables["[[auth.api_keys]]"] = rows_of(ApiKeySettings)
+    tables["[[auth.workload_issuers]]"] = rows_of(WorkloadIssuerSettings, skip=("rules",))
+    tables["[[auth.workload_issuers.rules]]"] = rows_of(WorkloadRuleSettings)
     tables["[[registries]]"] = rows_of(RegistrySettings, skip=("options", "key"))
     for kind, options in kind_options().items():
         tables[f'kind = "{kind}"'] = rows_of(options)

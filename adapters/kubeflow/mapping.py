@@ -4,8 +4,9 @@
   ``ModelVersion`` of it, by its name (``v1``, ``1.2.0``…: client-chosen and
   unique within the model). Names may hold ``/`` (models imported from Hugging
   Face are named ``org/model``), which ``mg://`` URIs cannot, so modelgate spells
-  ``/`` as ``%2F`` (and ``%`` as ``%25``) and reverses it when calling the
-  registry. ``owner`` (model) and ``author`` (version) become ``created_by``.
+  ``/`` as ``%2F``, ``@`` (which starts a reference) as ``%40`` and ``%`` as
+  ``%25``, and reverses it when calling the registry. ``owner`` (model) and
+  ``author`` (version) become ``created_by``.
 - The version's first ``model-artifact`` gives ``artifact_uri``; its
   ``modelFormatName`` the framework. ``dataset-artifact``s are training data (a
   ``role`` custom property on the dataset says which role), ``metric`` and
@@ -87,13 +88,14 @@ ARTIFACT_NATIVE_KEYS = (
 
 
 def domain_name(name: str) -> str:
-    """A registry name as a modelgate name: ``/`` would split an ``mg://`` URI."""
-    return name.replace("%", "%25").replace("/", "%2F")
+    """A registry name as a modelgate name: ``/`` would split an ``mg://`` URI and
+    ``@`` start a reference by stage or alias (``mg://r/m@production``)."""
+    return name.replace("%", "%25").replace("/", "%2F").replace("@", "%40")
 
 
 def registry_name(name: str) -> str:
     """The inverse of ``domain_name``."""
-    return name.replace("%2F", "/").replace("%2f", "/").replace("%25", "%")
+    return name.replace("%2F", "/").replace("%2f", "/").replace("%40", "@").replace("%25", "%")
 
 
 def property_value(value: Mapping[str, Any]) -> Any:

@@ -15,6 +15,7 @@ from gateway.auth.access import AccessPolicy, Visibility
 from gateway.auth.principal import LOCAL_OPERATOR, Principal
 from gateway.catalogue.index import RegistryStats
 from gateway.catalogue.live import LiveVersion
+from gateway.catalogue.refs import resolve_version_uri
 from gateway.catalogue.state import StateReport, error_summary, registry_states
 from gateway.domain import Approval, Endpoint, Model, ModelVersion, Review
 from gateway.errors import GatewayError, RegistryError
@@ -82,6 +83,13 @@ class Context:
         self.live = _loader(self.gateway.live.versions)
         self.live_fresh = _loader(partial(self.gateway.live.versions, fresh=True))
         self.rollout_endpoints = DataLoader(load_fn=self.gateway.rollouts.endpoints_now)
+
+    async def concrete(self, uri: str, field: str = "uri") -> str:
+        """``uri`` with a reference by stage or alias (``mg://r/m@production``) resolved
+        to the version that holds it now, among those this principal may see; any
+        other URI unchanged (``gateway.catalogue.refs``). Every argument that takes a
+        version URI passes here before the core sees it."""
+        return await resolve_version_uri(self.gateway.index, uri, self.visibility, field=field)
 
     async def registry_stats(self) -> dict[str, RegistryStats]:
         """Health and freshness of every registry, read once per request: the

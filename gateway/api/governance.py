@@ -582,6 +582,8 @@ class GovernanceQuery:
             int | None, strawberry.argument(description="How many at most (default 100).")
         ] = 100,
     ) -> list[PromotionRequestType]:
+        if uri is not None:
+            uri = await info.context.concrete(uri)
         found = await info.context.gateway.governance.promotions.find(
             status, uri, check_page_size(first) if first is not None else 100
         )
@@ -619,7 +621,11 @@ class GovernanceMutation:
         self,
         info: Info[Context, None],
         uri: Annotated[
-            str, strawberry.argument(description="The version's URI, mg://<registry>/<model>/<version>.")
+            str,
+            strawberry.argument(
+                description="The version's URI, mg://<registry>/<model>/<version>, or a reference "
+                "(mg://<registry>/<model>@staging): resolved now, the request records the concrete version."
+            ),
         ],
         target_stage: Annotated[
             StageEnum,  # type: ignore[valid-type]
@@ -630,6 +636,8 @@ class GovernanceMutation:
         ] = None,
     ) -> PromotionRequestType:
         promotions = info.context.gateway.governance.promotions
+        # A reference is resolved now: the request records the concrete version.
+        uri = await info.context.concrete(uri)
         request = await promotions.request(info.context.principal, uri, Stage(target_stage), reason)
         return PromotionRequestType.from_domain(request)
 
@@ -710,7 +718,7 @@ class GovernanceMutation:
         ],
     ) -> Review:
         review = await info.context.gateway.governance.add_review(
-            info.context.principal, uri, comment, ReviewOutcome(outcome).value
+            info.context.principal, await info.context.concrete(uri), comment, ReviewOutcome(outcome).value
         )
         return review_view(review)
 

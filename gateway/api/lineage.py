@@ -48,6 +48,7 @@ class ImpactAnalysis:
 
 
 async def _impact(info: Info[Context, None], uri: str, depth: int | None, first: int | None) -> ImpactResult:
+    uri = await info.context.concrete(uri)  # mg://r/m@production: the version holding it now
     first = check_range(DEFAULT_IMPACT_LIMIT if first is None else first, 1, MAX_IMPACT_LIMIT, "first")
     return await info.context.gateway.lineage.impact(
         uri, depth=MAX_DEPTH if depth is None else depth, limit=first, access=info.context.access
@@ -63,7 +64,9 @@ async def _versions(info: Info[Context, None], result: ImpactResult) -> dict[str
     return {v.uri: v for v in found}
 
 
-IMPACT_ROOT = strawberry.argument(description="A dataset, model or version (any URI spelling).")
+IMPACT_ROOT = strawberry.argument(
+    description="A dataset, model or version (any URI spelling, or a reference: mg://<registry>/<model>@production)."
+)
 IMPACT_DEPTH = strawberry.argument(
     description=f"How many edges to walk at most (1 to {MAX_IMPACT_DEPTH}; default {MAX_DEPTH})."
 )
@@ -82,7 +85,13 @@ class LineageQuery:
     async def lineage(
         self,
         info: Info[Context, None],
-        uri: Annotated[str, strawberry.argument(description="The node to start from (any URI spelling).")],
+        uri: Annotated[
+            str,
+            strawberry.argument(
+                description="The node to start from (any URI spelling, or a reference: "
+                "mg://<registry>/<model>@production)."
+            ),
+        ],
         direction: Annotated[LineageDirection | None, DIRECTION] = LineageDirection.BOTH,
         depth: Annotated[int | None, DEPTH] = 3,
         max_nodes: Annotated[
@@ -98,8 +107,9 @@ class LineageQuery:
             ),
         ] = True,
     ) -> LineageGraph:
+        root = await info.context.concrete(uri)  # mg://r/m@production: the version holding it now
         return await lineage_of(
-            info, uri, direction, depth, max_nodes=max_nodes, registry_lineage=registry_lineage
+            info, root, direction, depth, max_nodes=max_nodes, registry_lineage=registry_lineage
         )
 
     @strawberry.field(

@@ -154,7 +154,10 @@ class RolloutOptions:
 
 @strawberry.input(description="What to roll out where, and how.")
 class RolloutInput:
-    uri: str = strawberry.field(description="The version to roll out, mg://<registry>/<model>/<version>.")
+    uri: str = strawberry.field(
+        description="The version to roll out, mg://<registry>/<model>/<version> or a reference "
+        "(mg://<registry>/<model>@staging), resolved when the rollout starts."
+    )
     endpoint: str = strawberry.field(description="The endpoint (Endpoint.uri, or its name).")
     steps: list[float] | None = strawberry.field(
         default=None,
@@ -201,7 +204,7 @@ class RolloutQuery:
         ],
     ) -> RolloutOptions:
         return RolloutOptions(
-            can_start=await _may_write(info, uri),
+            can_start=await _may_write(info, await info.context.concrete(uri)),
             steps=list(DEFAULT_STEPS),
             step_seconds=DEFAULT_STEP_SECONDS,
             max_error_rate=DEFAULT_MAX_ERROR_RATE,
@@ -221,7 +224,7 @@ class RolloutMutation:
     ) -> RolloutType:
         rollout = await info.context.gateway.rollouts.start(
             info.context.principal,
-            input.uri,
+            await info.context.concrete(input.uri, "input.uri"),  # resolved once, now
             input.endpoint,
             steps=input.steps,
             step_seconds=input.step_seconds,

@@ -110,7 +110,8 @@ class DeploymentInput:
     )
     uri: str | None = strawberry.field(
         default=None,
-        description="recordDeployment: the version that serves (mg://<registry>/<model>/<version>).",
+        description="recordDeployment: the version that serves (mg://<registry>/<model>/<version>, or "
+        "a reference such as mg://<registry>/<model>@production, resolved now).",
     )
     variant: str | None = strawberry.field(
         default=None,
@@ -161,7 +162,8 @@ class RegisterVersionInput:
     semver: str | None = strawberry.field(default=None, description="A semantic version, e.g. 1.4.0.")
     parent: str | None = strawberry.field(
         default=None,
-        description="The version this one was fine-tuned from: an mg:// URI or a registry's own "
+        description="The version this one was fine-tuned from: an mg:// URI (a reference such as "
+        "mg://<registry>/<model>@production names the version holding it now) or a registry's own "
         "reference (an MLflow model URI, a SageMaker model-package ARN, a Vertex resource name), "
         "resolved to the registry that owns it when one is "
         "configured, else kept as given.",
@@ -355,7 +357,7 @@ class CatalogueQuery:
         uri: Annotated[str, strawberry.argument(description="mg://<registry>/<model>")],
     ) -> ModelType | None:
         parsed = _parse_uri_or_bad_input(uri, "uri")
-        if parsed.version is not None:
+        if parsed.names_version:
             raise BadInput(f"{uri} names a version: use modelVersion", field="uri")
         m = await info.context.models.load(uri)
         if m is None:
@@ -372,12 +374,19 @@ class CatalogueQuery:
     async def model_version(
         self,
         info: Info[Context, None],
-        uri: Annotated[str, strawberry.argument(description="mg://<registry>/<model>/<version>")],
+        uri: Annotated[
+            str,
+            strawberry.argument(
+                description="mg://<registry>/<model>/<version>, or mg://<registry>/<model>@<stage or alias> "
+                "(@production, @champion): the version that holds it now, whose uri is the concrete one"
+            ),
+        ],
         live: Annotated[
             bool | None,
             strawberry.argument(description="Read it from its registry now instead of the index."),
         ] = False,
     ) -> ModelVersionType | None:
+        uri = await info.context.concrete(uri)  # @production: the version holding it now
         parsed = _parse_uri_or_bad_input(uri, "uri")
         if parsed.version is None:
             raise BadInput(f"{uri} names a model, not a version: use model", field="uri")
@@ -410,9 +419,8 @@ class RegistryMutation:
         registry = gateway.settings.registry(input.registry)
         if registry is not None:
             info.context.access.require_registry_team(registry)
-        parent = (
-            await gateway.lineage.parent_reference(input.parent, input.registry) if input.parent else None
-        )
+        parent_uri = await info.context.concrete(input.parent, "input.parent") if input.parent else None
+        parent = await gateway.lineage.parent_reference(parent_uri, input.registry) if parent_uri else None
         request = input.to_request(info.context.principal.name, parent=parent)
         files = None if input.files is None else [FileSource(f.path, f.uri) for f in input.files]
         version = await info.context.gateway.register_version(input.registry, request, files)
@@ -431,7 +439,9 @@ class RegistryMutation:
             DeploymentInput, strawberry.argument(description="The report: uri, endpoint, share.")
         ],
     ) -> ModelVersionType:
-        version = await info.context.gateway.record_deployment(info.context.principal, input.to_report())
+        report = input.to_report()
+        report = dataclasses.replace(report, version_uri=await info.context.concrete(report.version_uri))
+        version = await info.context.gateway.record_deployment(info.context.principal, report)
         return ModelVersionType.from_domain(version)
 
 

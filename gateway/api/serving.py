@@ -84,6 +84,7 @@ class ServingQuery:
         info: Info[Context, None],
         uri: Annotated[str, strawberry.argument(description="A model's or a version's URI (mg://...).")],
     ) -> list[StageChangeType]:
+        uri = await info.context.concrete(uri)
         try:
             parsed = parse_uri(uri)
         except ValueError as exc:

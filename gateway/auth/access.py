@@ -278,7 +278,7 @@ class AccessPolicy:
             parsed = parse_uri(uri)
         except ValueError as exc:
             raise BadInput(str(exc), field=field) from None
-        if parsed.version is not None:
+        if parsed.names_version:  # a version, or a reference to one (mg://r/m@production)
             raise BadInput(f"{uri} names a version: name its model, {parsed.model_uri}", field=field)
         model = (await index.get_models([uri], visibility=self.visibility)).get(uri)
         if model is None:

@@ -15,10 +15,22 @@ class Unauthenticated(GatewayError):
     """
 
     code = "UNAUTHENTICATED"
+    status = 401
 
     def __init__(self, message: str, *, error: str | None = "invalid_token"):
         super().__init__(message)
         self.error = error
+
+
+class WorkloadNotMapped(Unauthenticated):
+    """A CI job's token verified, but no rule of its issuer maps its claims to a
+    principal: the job is known and refused (403), never given default roles."""
+
+    code = "WORKLOAD_NOT_MAPPED"
+    status = 403
+
+    def __init__(self, message: str):
+        super().__init__(message, error="insufficient_scope")
 
 
 class AuthUnavailable(GatewayError):

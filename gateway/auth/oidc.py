@@ -172,6 +172,11 @@ class OidcVerifier:
 
     async def verify(self, token: str) -> Principal:
         """The principal of a valid token; ``Unauthenticated`` for anything else."""
+        return principal_from_claims(await self.verified_claims(token), self.settings)
+
+    async def verified_claims(self, token: str) -> dict[str, Any]:
+        """The claims of a token that passes every check (algorithm, key, signature,
+        ``iss``, ``aud``, ``exp``); ``Unauthenticated`` for anything else."""
         if not token or len(token) > MAX_TOKEN_LENGTH:
             raise Unauthenticated("malformed token")
         try:
@@ -198,7 +203,7 @@ class OidcVerifier:
         if not isinstance(claims, dict):
             raise Unauthenticated("malformed token payload")
         self._check_claims(claims)
-        return principal_from_claims(claims, self.settings)
+        return claims
 
     def _check_claims(self, claims: dict[str, Any]) -> None:
         registry = JWTClaimsRegistry(

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from cachetools import TTLCache
-from sqlalchemy import ColumnElement, and_, delete, exists, false, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, exists, false, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.auth.access import Visibility, is_restricted
@@ -147,6 +147,17 @@ def _epoch_us(*candidates: datetime | None) -> int:
         if value is not None:
             return int(value.timestamp() * 1_000_000)
     return 0
+
+
+def _holds_alias(dialect: str, alias: str) -> ColumnElement[bool]:
+    """The version's stored record lists ``alias`` among its ``aliases`` (JSON array):
+    the database unnests it, so no record leaves the database to be tested."""
+    if dialect == "postgresql":
+        elements = func.json_array_elements_text(cv.c.record.op("->")(literal("aliases")))
+    else:
+        elements = func.json_each(cv.c.record, "$.aliases")
+    held = elements.table_valued("value").alias("held_alias")
+    return exists(select(literal(1)).select_from(held).where(held.c.value == alias))
 
 
 def _chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
@@ -428,6 +439,32 @@ class CatalogueIndex:
         for versions in found.values():
             versions.sort(key=lambda v: version_sort_key(v.version), reverse=True)
         return found
+
+    async def versions_holding(
+        self,
+        model_uri: str,
+        *,
+        stage: Stage | None = None,
+        alias: str | None = None,
+        visibility: Visibility | None = None,
+        limit: int = 20,
+    ) -> list[str]:
+        """The URIs of ``model_uri``'s versions in ``stage`` or holding ``alias``
+        (exactly one of them), newest first, at most ``limit``: what a reference by
+        stage or alias (``mg://r/m@production``) may name. One indexed query on the
+        model's versions; the alias test runs in SQL on the stored record."""
+        if (stage is None) == (alias is None):
+            raise ValueError("versions_holding takes a stage or an alias")
+        query = select(cv.c.uri).where(cv.c.model_uri == model_uri)
+        if (allowed := visible(cv, visibility)) is not None:
+            query = query.where(allowed)
+        query = query.order_by(cv.c.version_order.desc(), cv.c.uri.desc()).limit(limit)
+        async with self.db.read() as conn:
+            if stage is not None:
+                query = query.where(cv.c.stage == stage.value)
+            else:
+                query = query.where(_holds_alias(conn.dialect.name, alias or ""))
+            return [r.uri for r in (await conn.execute(query)).all()]
 
     async def registry_health(self) -> dict[str, RegistryHealth]:
         """Each registry's sync health: a read of one tiny table, remembered for a

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gateway.bom.formats import BomFormat
+from gateway.catalogue.refs import resolve_version_uri
 from gateway.config import Settings
 from gateway.domain import parse_uri
 from gateway.errors import GatewayError
@@ -47,6 +48,7 @@ async def _document(settings: Settings, uri: str | None, fmt: BomFormat) -> dict
     try:
         if uri is None:
             return await inventory_bom(gateway, None, fmt)
+        uri = await resolve_version_uri(gateway.index, uri, None)  # @production: the version now
         if _names_model(uri):
             return await model_bom(gateway, None, uri, fmt)
         return await version_bom(gateway, None, uri, fmt)

@@ -24,11 +24,12 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from gateway.catalogue.index import CatalogueIndex, SearchFilter, SearchQuery
+from gateway.catalogue.refs import resolve_version_uri
 from gateway.catalogue.sync import SyncResult
 from gateway.codec import model_to_dict, version_to_dict
 from gateway.config import Settings
 from gateway.domain import Stage, parse_uri
-from gateway.errors import BadInput
+from gateway.errors import BadInput, GatewayError
 from gateway.store.database import Database
 from gateway.wording import plural
 
@@ -52,7 +53,7 @@ def add_commands(
     search.add_argument("--json", action="store_true", help="JSON for scripts")
 
     show = with_config(sub.add_parser("show", help="one model or version, by mg:// URI"))
-    show.add_argument("uri")
+    show.add_argument("uri", help="a model or version URI, or mg://<registry>/<model>@<stage or alias>")
     show.add_argument("--json", action="store_true", help="JSON for scripts")
 
     sync = with_config(sub.add_parser("sync", help="sync every registry into the index once"))
@@ -162,6 +163,13 @@ async def _show(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError as exc:
         raise BadInput(str(exc)) from None
     async with _index(settings) as index:
+        if parsed.ref is not None:  # @production: the version holding it now
+            try:
+                args.uri = await resolve_version_uri(index, args.uri, None)
+            except GatewayError as exc:
+                print(f"modelgate: {exc.message}", file=sys.stderr)
+                return EXIT_FAILED
+            parsed = parse_uri(args.uri)
         if parsed.version is None:
             model = await index.get_model(args.uri)
             if model is None:

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from gateway.catalogue.refs import resolve_version_uri
 from gateway.config import Settings
 from gateway.errors import GatewayError
 
@@ -20,7 +21,9 @@ def add_command(
     with_config: Callable[[argparse.ArgumentParser], argparse.ArgumentParser],
 ) -> None:
     p = with_config(sub.add_parser(COMMAND, help="write a version's evidence pack (HTML or PDF)"))
-    p.add_argument("uri", help="the version's URI, mg://<registry>/<model>/<version>")
+    p.add_argument(
+        "uri", help="the version's URI, mg://<registry>/<model>/<version>, or mg://<registry>/<model>@<ref>"
+    )
     p.add_argument("--format", choices=("pdf", "html"), default="pdf")
     p.add_argument(
         "--output", help="file to write (default evidence-<model>-<version>.<format>; '-': standard output)"
@@ -35,6 +38,7 @@ async def _write(settings: Settings, uri: str, fmt: str, output: str | None) -> 
 
     gateway = await Gateway.open(settings)
     try:
+        uri = await resolve_version_uri(gateway.index, uri, None)  # @production: the version now
         pack = await gather(gateway, uri, gateway.access(LOCAL_OPERATOR))  # the operator sees all
     finally:
         await gateway.aclose()

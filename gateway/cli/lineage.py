@@ -21,6 +21,7 @@ import sys
 from collections.abc import Callable
 from typing import IO, Any
 
+from gateway.catalogue.refs import resolve_version_uri
 from gateway.config import Settings
 from gateway.domain import Relation
 from gateway.errors import BadInput, GatewayError, RegistryError
@@ -75,6 +76,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         lineage = gateway.lineage
         operator = gateway.access(LOCAL_OPERATOR)  # the command line sees everything
+        args.uri = await resolve_version_uri(gateway.index, args.uri, None)  # @production: the version now
         report = None if args.no_registry_lineage else (lambda e: errors.setdefault(e.registry_id, e))
         if args.impact:
             depth = MAX_DEPTH if args.depth is None else args.depth

@@ -19,7 +19,8 @@ from starlette.responses import Response
 
 from gateway.bom.formats import BomFormat
 from gateway.bom.service import inventory_bom, model_bom, version_bom
-from gateway.domain import model_uri, version_uri
+from gateway.catalogue.refs import resolve_version_uri
+from gateway.domain import model_uri, version_segment_uri
 from gateway.endpoints import gateway_of
 from gateway.errors import BadInput, GatewayError
 from gateway.http_auth import current_principal
@@ -52,10 +53,12 @@ async def _download(request: Request, build: Build, name: str) -> Response:
 
 async def version_bom_download(request: Request) -> Response:
     p = request.path_params
-    uri = version_uri(p["registry"], p["model"], p["version"])
-    return await _download(
-        request, lambda gw, access, fmt: version_bom(gw, access, uri, fmt), f"{p['model']}-{p['version']}"
-    )
+    uri = version_segment_uri(p["registry"], p["model"], p["version"])  # "@production": a reference
+
+    async def build(gw: Gateway, access: AccessPolicy, fmt: BomFormat) -> dict[str, Any]:
+        return await version_bom(gw, access, await resolve_version_uri(gw.index, uri, access.visibility), fmt)
+
+    return await _download(request, build, f"{p['model']}-{p['version'].lstrip('@')}")
 
 
 async def model_bom_download(request: Request) -> Response:

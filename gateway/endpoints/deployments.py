@@ -12,6 +12,7 @@ the version's deployments, or ``{"errors": [...]}`` with a code and the field.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -19,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from gateway.catalogue.refs import resolve_version_uri
 from gateway.endpoints import gateway_of
 from gateway.errors import BadInput, GatewayError
 from gateway.http_auth import current_principal
@@ -67,9 +69,15 @@ async def record(request: Request) -> Response:
             body = json.loads(raw or b"null")
         except ValueError:
             raise BadInput("the body is not JSON", field="body") from None
-        version = await gateway_of(request).record_deployment(
-            await current_principal(request), report_of(body)
+        gateway = gateway_of(request)
+        principal = await current_principal(request)
+        report = report_of(body)
+        # "uri" may be a reference (mg://r/m@production): the version holding it now.
+        concrete = await resolve_version_uri(
+            gateway.index, report.version_uri, gateway.access(principal).visibility
         )
+        report = dataclasses.replace(report, version_uri=concrete)
+        version = await gateway.record_deployment(principal, report)
     except GatewayError as exc:
         return gateway_error_response(exc, request_id_of(request))
     return JSONResponse(

@@ -16,7 +16,8 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from gateway.artifacts.store import StoredFile, read_range
-from gateway.domain import version_uri
+from gateway.catalogue.refs import resolve_version_uri
+from gateway.domain import version_segment_uri
 from gateway.endpoints import gateway_of
 from gateway.endpoints.reports import content_disposition
 from gateway.errors import GatewayError, NotFound
@@ -57,9 +58,13 @@ async def _answer(request: Request) -> Response:
     request_id = request_id_of(request)
     gw = gateway_of(request)
     p = request.path_params
-    uri = version_uri(p["registry"], p["model"], p["version"])
+    # The version segment may be a reference (``@production``): the file of the version
+    # holding it now, named in Content-Location.
+    uri = version_segment_uri(p["registry"], p["model"], p["version"])
     try:
         access = gw.access(await current_principal(request))
+        if p["version"].startswith("@"):
+            uri = await resolve_version_uri(gw.index, uri, access.visibility, field="version")
         version = await access.visible_version(gw.index, uri)
         found: StoredFile | None = next(
             (f for f in await gw.stored_files(version) if f.path == p["path"]), None
@@ -77,6 +82,9 @@ async def _answer(request: Request) -> Response:
         "content-disposition": content_disposition(found.path.rsplit("/", 1)[-1]),
         "x-content-digest": found.digest,
     }
+    if p["version"].startswith("@"):
+        headers["content-location"] = f"/artifacts/{p['registry']}/{p['model']}/{version.version}/{p['path']}"
+        headers["x-modelgate-version"] = version.uri
     if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
         return Response(status_code=304, headers=headers)
     wanted = byte_range(request.headers.get("range"), found.size)

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from gateway.catalogue.refs import resolve_version_uri
 from gateway.endpoints import gateway_of
 from gateway.errors import BadInput, GatewayError, RegistryError
 from gateway.http_auth import current_principal
@@ -60,7 +61,7 @@ async def openlineage_export(request: Request) -> Response:
         errors: dict[str, RegistryError] = {}
         access = gateway.access(principal)
         events = await gateway.lineage.openlineage_events(
-            uri,
+            await resolve_version_uri(gateway.index, uri, access.visibility),
             _direction(request),
             _int(request, "depth", 3),
             max_nodes=_int(request, "maxNodes", 500),

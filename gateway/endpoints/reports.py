@@ -26,6 +26,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from gateway.catalogue.index import SearchFilter
+from gateway.catalogue.refs import resolve_version_uri
 from gateway.domain import Stage, parse_instant
 from gateway.endpoints import gateway_of
 from gateway.errors import BadInput, GatewayError
@@ -192,7 +193,9 @@ async def evidence(request: Request, gw: Gateway) -> Response:
     fmt = request.query_params.get("format", "html")
     if fmt not in ("html", "pdf"):
         raise BadInput(f"format must be html or pdf, got {fmt!r}", field="format")
-    pack = await gather(gw, uri, gw.access(await current_principal(request)))
+    access = gw.access(await current_principal(request))
+    uri = await resolve_version_uri(gw.index, uri, access.visibility)  # @production: the version now
+    pack = await gather(gw, uri, access)
     body = await asyncio.to_thread(render, pack, fmt)  # PDF layout is CPU work: off the event loop
     name = f"evidence-{pack.version.model_name}-{pack.version.version}.{fmt}"
     return Response(

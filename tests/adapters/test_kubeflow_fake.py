@@ -12,6 +12,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from adapters.kubeflow.mapping import domain_name, registry_name
+from gateway.domain import parse_uri, version_uri
 from tests.servers.kubeflow import KubeflowServer
 
 V1 = "/api/model_registry/v1"
@@ -147,3 +149,12 @@ def test_inference_service_creation_answers_201_as_the_server_does(
     )
     assert created.status_code == 201 and created.json()["desiredState"] == "DEPLOYED"
     assert taken_violations(kubeflow_server, seen) == []
+
+
+def test_names_with_slash_at_and_percent_make_parseable_uris() -> None:
+    # "/" would split an mg:// URI and "@" start a reference by stage or alias.
+    for name in ("ibm/granite@3.1", "100%@latest", "plain"):
+        spelled = domain_name(name)
+        assert registry_name(spelled) == name
+        parsed = parse_uri(version_uri("kf", spelled, domain_name("v1@rc")))
+        assert (parsed.model_name, parsed.version, parsed.ref) == (spelled, "v1%40rc", None)

@@ -167,3 +167,22 @@ async def test_the_plan_the_permissions_and_each_step_s_watch_are_readable(
 
     data_of(await gql(c, ABORT, {"id": started["id"], "r": "enough"}))
     assert data_of(await gql(c, DETAIL))["rollouts"][0]["canAbort"] is False  # over
+
+
+async def test_a_rollout_started_by_reference_rolls_out_the_version_holding_it(
+    client: tuple[httpx.AsyncClient, Gateway, Canary],
+) -> None:
+    c, gw, canary = client
+    candidate = await gw.index.get_version(canary.candidate_uri)
+    assert candidate is not None
+    ref = f"mg://{REGISTRY}/{canary.group}@{candidate.stage.value.lower()}"  # version 1 is PRODUCTION
+    started = data_of(
+        await gql(c, START, {"i": {"uri": ref, "endpoint": canary.endpoint, "steps": [50, 100]}}),
+        down=frozenset({REGISTRY}),
+    )["startRollout"]
+    assert started["version"]["uri"] == canary.candidate_uri  # resolved once, at the start
+    nobody = await gql(
+        c, START, {"i": {"uri": f"mg://{REGISTRY}/{canary.group}@champion", "endpoint": canary.endpoint}}
+    )
+    assert [e["extensions"]["code"] for e in nobody["errors"]] == ["NOT_FOUND"]
+    assert nobody["errors"][0]["extensions"]["field"] == "input.uri"

@@ -279,8 +279,15 @@ async function stageHistory(uri) {
   return section("Stage history", rows.length ? h("ol", { class: "stage-history" }, rows) : h("p", { class: "empty" }, "No stage changes recorded."));
 }
 
-/** #/model/<model uri>?version=<version> */
+/**
+ * #/model/<model uri>?version=<version>; a reference by stage or alias works in either
+ * place: ?version=@production or #/model/mg://<registry>/<model>@champion. The gateway
+ * resolves it (CONFLICT or NOT_FOUND show in the banner) and the page shows the version
+ * that holds it now.
+ */
 export async function renderModel(page, uri, wanted) {
+  const at = uri.indexOf("@");
+  if (at >= 0) [uri, wanted] = [uri.slice(0, at), uri.slice(at)];
   const { data } = await gql(MODEL, { uri });
   const model = data.model;
   if (!model) {
@@ -288,11 +295,13 @@ export async function renderModel(page, uri, wanted) {
     return;
   }
   const versions = model.versions.edges.map((e) => e.node);
-  const chosen =
-    versions.find((v) => v.version === wanted) ?? versions.find((v) => v.stage === "PRODUCTION") ?? versions[0];
+  const resolved = wanted?.startsWith("@") ? (await gql(VERSION, { uri: `${model.uri}${wanted}` })).data.modelVersion : null;
+  const chosen = resolved
+    ? resolved
+    : versions.find((v) => v.version === wanted) ?? versions.find((v) => v.stage === "PRODUCTION") ?? versions[0];
   page.append(header(model), versionsTable(model, chosen?.version));
   if (!chosen) return;
-  const detail = (await gql(VERSION, { uri: chosen.uri })).data.modelVersion;
+  const detail = resolved ?? (await gql(VERSION, { uri: chosen.uri })).data.modelVersion;
   const promotions = governance(detail);
   const curves = trainingCurves(detail.uri);
   const rollouts = rolloutsPanel("Rollouts", (r) => r.version.uri === detail.uri, "No rollouts of this version.");
