@@ -77,9 +77,14 @@ def test_one_version_from_register_to_pull(gateway_url: str, tmp_path: Path) -> 
 
     shown = run_mg("show", uri, "--json", url=gateway_url, key=alice)
     assert shown.code == 0 and json.loads(shown.out)["stage"] == "STAGING"
-    # TODO(refs): once @ref resolution is on main, also: mg show mg://platform/<model>@staging
+    by_stage = run_mg("show", f"mg://platform/{model}@staging", "--json", url=gateway_url, key=alice)
+    assert by_stage.code == 0, by_stage.err
+    assert json.loads(by_stage.out)["uri"] == uri  # the reference answers the concrete version
+    no_holder = run_mg("show", f"mg://platform/{model}@production", url=gateway_url, key=alice)
+    assert no_holder.code == 2 and "NOT_FOUND" in no_holder.err
 
-    pulled = run_mg("pull", uri, "-o", str(tmp_path / "pulled"), url=gateway_url, key=alice)
+    pulled = run_mg("pull", f"mg://platform/{model}@staging", "-o", str(tmp_path / "pulled"),
+                    url=gateway_url, key=alice)  # fmt: skip
     assert pulled.code == 0, pulled.err
     assert (tmp_path / "pulled" / "model.pkl").read_bytes() == weights.read_bytes()
     default_dir = run_mg("pull", uri, url=gateway_url, key=alice, cwd=tmp_path)
