@@ -35,6 +35,7 @@ from gateway.codec import model_from_dict, model_to_dict, version_from_dict, ver
 from gateway.domain import Model, ModelVersion, Stage, utcnow, version_sort_key
 from gateway.store.database import Database
 from gateway.store.sql import any_of, upsert
+from gateway.store.statistics import GrowthAnalyzer
 from gateway.store.tables import catalogue_models as cm
 from gateway.store.tables import catalogue_tags as ct
 from gateway.store.tables import catalogue_versions as cv
@@ -213,6 +214,7 @@ class CatalogueIndex:
             else None
         )
         self.listeners: list[IndexListener] = []
+        self._statistics = GrowthAnalyzer()
         self._health: tuple[float, dict[str, RegistryHealth]] | None = None
 
     # --- writes ------------------------------------------------------------
@@ -261,6 +263,7 @@ class CatalogueIndex:
             await self.refresh_model_compliance(
                 conn, [m.uri for m, _ in pairs] if plan.filled else [m.uri for m, _, _ in plan.changed]
             )
+        await self._statistics.added(conn, len(plan.new_versions))
         return len(plan.changed)
 
     async def _tell_listeners(

@@ -39,6 +39,7 @@ from gateway.governance.evaluation import Evaluation, Subject, Violation, subjec
 from gateway.governance.evaluator import Evaluator
 from gateway.store.database import Database
 from gateway.store.sql import any_of
+from gateway.store.statistics import estimated_rows
 from gateway.store.tables import audit_events as ae
 from gateway.store.tables import catalogue_models as cm
 from gateway.store.tables import catalogue_versions as cv
@@ -352,7 +353,7 @@ class ComplianceRecorder:
         versions = changed = 0
         if progress is not None:
             async with database.read() as conn:
-                progress.begin((await conn.execute(select(func.count()).select_from(cm))).scalar_one())
+                progress.begin(await estimated_rows(conn, cm.name))
         while True:
             async with database.write() as conn:
                 models = (
