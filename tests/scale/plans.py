@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 # Statements whose plan says nothing about the data's size.
 _SKIPPED = re.compile(
-    r"^\s*(SET|SHOW|BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|ANALYZE|LOCK|TRUNCATE|select pg_|SELECT pg_)", re.I
+    r"^\s*(SET|SHOW|BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|ANALYZE|LOCK|TRUNCATE|select pg_|SELECT pg_)",
+    re.I,
 )
 
 

@@ -239,7 +239,9 @@ async def test_search_statements_use_indexes(indexed: dict[str, Any]) -> None:
             assert page.total > 0
             staged = SearchFilter(stages=(Stage.PRODUCTION,), teams=("payments",))
             assert (await gw.index.search_models(SearchQuery(filter=staged, facets=SUMMARY_FACETS))).total > 0
-            assert (await gw.index.search_versions(SearchQuery(text="churn", facets=SUMMARY_FACETS))).total > 0
+            assert (
+                await gw.index.search_versions(SearchQuery(text="churn", facets=SUMMARY_FACETS))
+            ).total > 0
         plans = await generic_plans(gw.database.engine, statements)
     finally:
         await gw.aclose()
