@@ -293,6 +293,9 @@ class Gateway:
         for task in self._background:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        for progress in self.upkeep:  # not finished: the next start does it again
+            if progress.state in ("pending", "running"):
+                progress.state = "stopped"
         for adapter in self.adapters.values():
             try:
                 await adapter.aclose()
