@@ -349,7 +349,11 @@ def plot(rows: list[Row], path: Path) -> None:
         ax.set_title(title)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7)
+    axes[0].set_ylim(bottom=0)
+    axes[1].set_yscale("log")
     axes[2].set_yscale("log")
+    loads = ", ".join(sorted({r.load.split("/")[0] for r in rows}))
+    fig.suptitle(f"modelgate catalogue cost against size (2 shared cores; 1-min load averages seen: {loads})")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -373,7 +377,7 @@ def main() -> None:
     rows = [Row(**{**r, "search": {k: tuple(v) for k, v in r["search"].items()}}) for r in previous]
     workdir = Path(tempfile.mkdtemp(prefix="modelgate-scale-"))
     for kind in args.databases.split(","):
-        for size in (int(s) for s in args.sizes.split(",")):
+        for size in (int(s) for s in args.sizes.split(",") if s):  # none: table and plot of --results
             row = Row(kind, size)
             database = fresh_database(kind, workdir, args.postgres)
             try:
