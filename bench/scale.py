@@ -155,14 +155,18 @@ async def index_catalogue(url: str, versions: int, row: Row) -> None:
     row.index_last = tenth * per_batch / sum(seconds[-tenth:])
 
     # The incremental pass: the same models again, unchanged.
-    unchanged = min(versions, INCREMENTAL_VERSIONS)
-    cpu = time.process_time()
+    # Generated before the clock starts: the registry's listing is not the gateway's CPU.
+    unchanged, again = min(versions, INCREMENTAL_VERSIONS), []
     for batch in batches(synthetic(4, versions, per_model=PER_MODEL)):
-        if unchanged <= row.incremental_versions:
+        if unchanged <= sum(len(vs) for b in again for _, vs in b):
             break
+        again.append(batch)
+    cpu = time.process_time()
+    for batch in again:
         assert await index.replace_models(batch) == 0
-        row.incremental_versions += sum(len(vs) for _, vs in batch)
     row.incremental_cpu = time.process_time() - cpu
+    row.incremental_versions = sum(len(vs) for b in again for _, vs in b)
+    del again
 
     # The impact graph: 10,000 versions trained on one dataset, harvested as sync would.
     index.listeners.append(LineageHarvester(ReferenceResolver(())))
