@@ -37,11 +37,11 @@ STAGES = [Stage.ARCHIVED, Stage.DRAFT, Stage.STAGING, Stage.PRODUCTION]
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def synthetic(registries: int, versions_total: int, per_model: int, seed: int = 7):
+def synthetic(registries: int, versions_total: int, per_model: int, seed: int = 7, prefix: str = "reg"):
     rng = random.Random(seed)
     models_per_registry = versions_total // (registries * per_model)
     for r in range(registries):
-        registry = f"reg-{r}"
+        registry = f"{prefix}-{r}"
         for m in range(models_per_registry):
             domain, task = rng.choice(DOMAINS), rng.choice(TASKS)
             name = f"{domain}-{task}-{m:05d}"

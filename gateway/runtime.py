@@ -44,8 +44,12 @@ from gateway.rollouts.restore import TrafficRestorer
 from gateway.serving.history import StageHistory
 from gateway.serving.service import DeploymentReport, Serving
 from gateway.store.database import Database
+from gateway.upkeep import UpkeepProgress
 
 log = logging.getLogger(__name__)
+
+POLICY_REEVALUATION = "policyReevaluation"
+LINEAGE_REHARVEST = "lineageReharvest"
 
 
 def validate_settings(settings: Settings, factories: dict[str, AdapterFactory] | None = None) -> PolicySet:
@@ -81,6 +85,8 @@ class Gateway:
     serving: Serving
     history: StageHistory
     metrics: Metrics = field(default_factory=Metrics)
+    # Whole-catalogue work left for the background (``start_upkeep``), shown in /readyz.
+    upkeep: list[UpkeepProgress] = field(default_factory=list)
     _background: list[asyncio.Task[None]] = field(default_factory=list)
     _sync_lock: Any = None
 
@@ -91,8 +97,14 @@ class Gateway:
         *,
         migrate: bool = True,
         factories: dict[str, AdapterFactory] | None = None,
+        background_upkeep: bool = False,
     ) -> Gateway:
-        """Build the gateway; ``factories`` replaces entry-point discovery (tests)."""
+        """Build the gateway; ``factories`` replaces entry-point discovery (tests).
+
+        Work over the whole catalogue that a policy change or an upgrade calls for
+        (``gateway.upkeep``) is done here, before this returns, unless
+        ``background_upkeep``: then ``start_upkeep`` runs it while the gateway serves
+        (a server: over a million versions it takes minutes)."""
         factories = factories if factories is not None else load_factories()
         policies = validate_settings(settings, factories)
         database = Database(settings.storage.url, audit_key=settings.governance.audit_key())
@@ -171,12 +183,41 @@ class Gateway:
                 adapter.observe = fan_out(observers)
         sync.on_progress = gateway.metrics.sync_progress
         try:
-            await governance.start()  # records a policy change and re-evaluates if needed
-            await lineage.start()  # re-harvests if the registries references resolve against changed
+            if background_upkeep:
+                await governance.record_policies()
+                if await governance.reevaluation_needed():
+                    gateway.upkeep.append(UpkeepProgress(POLICY_REEVALUATION, "models"))
+                if not await lineage.harvester.is_current(database):
+                    gateway.upkeep.append(UpkeepProgress(LINEAGE_REHARVEST, "versions"))
+            else:
+                await governance.start()  # records a policy change and re-evaluates if needed
+                await lineage.start()  # re-harvests if the registries references resolve against changed
         except BaseException:
             await gateway.aclose()
             raise
         return gateway
+
+    def start_upkeep(self) -> None:
+        """Run the whole-catalogue work ``open`` left for later, in the background,
+        one task after the other; ``aclose`` (SIGTERM) cancels it between statements."""
+        if any(p.state == "pending" for p in self.upkeep):
+            self._background.append(asyncio.create_task(self._run_upkeep(), name="modelgate-upkeep"))
+
+    async def _run_upkeep(self) -> None:
+        for progress in self.upkeep:
+            try:
+                if progress.task == POLICY_REEVALUATION:
+                    await self.governance.reevaluate_if_needed(progress)
+                else:
+                    await self.lineage.start(progress)
+            except asyncio.CancelledError:
+                progress.finish("stopped")
+                raise
+            except Exception:  # the next start tries again (nothing was recorded as done)
+                log.exception("upkeep: %s failed", progress.task)
+                progress.finish("failed")
+            else:
+                progress.finish("done")
 
     def start_background_sync(self) -> None:
         """Start syncing in the background, unless another process on this machine
@@ -278,6 +319,9 @@ class Gateway:
         for task in self._background:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        for progress in self.upkeep:  # not finished: the next start does it again
+            if progress.state in ("pending", "running"):
+                progress.state = "stopped"
         for adapter in self.adapters.values():
             try:
                 await adapter.aclose()

@@ -138,8 +138,11 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         owned = gateway is None
-        gw = gateway or await Gateway.open(settings)
+        # Whole-catalogue work (a policy change's re-evaluation, a lineage re-harvest)
+        # runs once serving: readiness never waits for it (gateway.upkeep).
+        gw = gateway or await Gateway.open(settings, background_upkeep=True)
         app.state.gateway = gw
+        gw.start_upkeep()
         if seed_demo:
             from gateway.demo import seed_demo as seed
 

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from cachetools import TTLCache
-from sqlalchemy import ColumnElement, and_, delete, exists, false, func, literal, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, exists, false, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.auth.access import Visibility, is_restricted
@@ -34,7 +34,8 @@ from gateway.catalogue.search import (
 from gateway.codec import model_from_dict, model_to_dict, version_from_dict, version_to_dict
 from gateway.domain import Model, ModelVersion, Stage, utcnow, version_sort_key
 from gateway.store.database import Database
-from gateway.store.sql import upsert
+from gateway.store.sql import any_of, upsert
+from gateway.store.statistics import GrowthAnalyzer
 from gateway.store.tables import catalogue_models as cm
 from gateway.store.tables import catalogue_tags as ct
 from gateway.store.tables import catalogue_versions as cv
@@ -224,6 +225,7 @@ class CatalogueIndex:
             else None
         )
         self.listeners: list[IndexListener] = []
+        self._statistics = GrowthAnalyzer()
         self._health: tuple[float, dict[str, RegistryHealth]] | None = None
 
     # --- writes ------------------------------------------------------------
@@ -272,6 +274,7 @@ class CatalogueIndex:
             await self.refresh_model_compliance(
                 conn, [m.uri for m, _ in pairs] if plan.filled else [m.uri for m, _, _ in plan.changed]
             )
+        await self._statistics.added(conn, len(plan.new_versions))
         return len(plan.changed)
 
     async def _tell_listeners(
@@ -312,14 +315,14 @@ class CatalogueIndex:
             await conn.execute(statement)
             return
         for chunk in _chunks(list(model_uris)):
-            await conn.execute(statement.where(cm.c.uri.in_(chunk)))
+            await conn.execute(statement.where(any_of(conn.dialect.name, cm.c.uri, chunk)))
 
     async def remove_models(self, registry_id: str, names: Iterable[str]) -> int:
         uris = [f"mg://{registry_id}/{n}" for n in names]
         removed = 0
         for chunk in _chunks(uris):
             async with self.db.write() as conn:
-                removed += await self._remove(conn, cm.c.uri.in_(chunk))
+                removed += await self._remove(conn, chunk)
         return removed
 
     async def model_names(self, registry_id: str) -> list[str]:
@@ -332,19 +335,25 @@ class CatalogueIndex:
         if self._searches is not None:
             self._searches.clear()
 
-    async def _remove(self, conn: AsyncConnection, which: ColumnElement[bool]) -> int:
+    async def _remove(self, conn: AsyncConnection, uris: Sequence[str]) -> int:
+        """Remove these models (a chunk of URIs) with their versions and tags: each
+        statement an index probe by an array of keys (``any_of``), none a subquery
+        PostgreSQL could answer with a scan of the tags table."""
         self.forget_searches()
-        if self.listeners:
-            removed = list((await conn.execute(select(cm.c.uri).where(which))).scalars())
-            for listener in self.listeners:
-                await listener.models_removed(conn, removed)
-        uris = select(cm.c.uri).where(which)
-        version_uris = select(cv.c.uri).where(cv.c.model_uri.in_(uris))
-        await conn.execute(
-            delete(ct).where(or_(ct.c.subject_uri.in_(uris), ct.c.subject_uri.in_(version_uris)))
+        dialect = conn.dialect.name
+        removed = list(
+            (await conn.execute(select(cm.c.uri).where(any_of(dialect, cm.c.uri, uris)))).scalars()
         )
-        await conn.execute(delete(cv).where(cv.c.model_uri.in_(uris)))
-        return (await conn.execute(delete(cm).where(which))).rowcount
+        if not removed:
+            return 0
+        for listener in self.listeners:
+            await listener.models_removed(conn, removed)
+        version_query = select(cv.c.uri).where(any_of(dialect, cv.c.model_uri, removed))
+        version_uris = list((await conn.execute(version_query)).scalars())
+        for chunk in _chunks([*removed, *version_uris]):
+            await conn.execute(delete(ct).where(any_of(dialect, ct.c.subject_uri, chunk)))
+        await conn.execute(delete(cv).where(any_of(dialect, cv.c.model_uri, removed)))
+        return (await conn.execute(delete(cm).where(any_of(dialect, cm.c.uri, removed)))).rowcount
 
     async def record_sync(
         self,
@@ -385,7 +394,7 @@ class CatalogueIndex:
 
     async def get_models(self, uris: Sequence[str], visibility: Visibility | None = None) -> dict[str, Model]:
         """Models by URI; those ``visibility`` hides are left out, as if absent."""
-        query = select(cm.c.uri, cm.c.record).where(cm.c.uri.in_(uris))
+        query = select(cm.c.uri, cm.c.record).where(any_of(self.db.dialect, cm.c.uri, uris))
         if (allowed := visible(cm, visibility)) is not None:
             query = query.where(allowed)
         async with self.db.read() as conn:
@@ -399,7 +408,7 @@ class CatalogueIndex:
         self, uris: Sequence[str], visibility: Visibility | None = None
     ) -> dict[str, ModelVersion]:
         """Versions by URI; those ``visibility`` hides are left out, as if absent."""
-        query = select(cv.c.uri, cv.c.record).where(cv.c.uri.in_(uris))
+        query = select(cv.c.uri, cv.c.record).where(any_of(self.db.dialect, cv.c.uri, uris))
         if (allowed := visible(cv, visibility)) is not None:
             query = query.where(allowed)
         async with self.db.read() as conn:
@@ -413,7 +422,7 @@ class CatalogueIndex:
         query = (
             select(cv.c.model_uri, cv.c.record)
             .join(cm, and_(cm.c.uri == cv.c.model_uri, cm.c.latest_version == cv.c.version))
-            .where(cv.c.model_uri.in_(model_uris))
+            .where(any_of(self.db.dialect, cv.c.model_uri, model_uris))
         )
         if (allowed := visible(cv, visibility)) is not None:
             query = query.where(allowed)
@@ -427,7 +436,7 @@ class CatalogueIndex:
         """Each model's versions in ``stage``, newest first, for many models in one query
         (a model may hold several PRODUCTION versions: callers show them all)."""
         query = select(cv.c.model_uri, cv.c.record).where(
-            cv.c.model_uri.in_(model_uris), cv.c.stage == stage.value
+            any_of(self.db.dialect, cv.c.model_uri, model_uris), cv.c.stage == stage.value
         )
         if (allowed := visible(cv, visibility)) is not None:
             query = query.where(allowed)
@@ -577,10 +586,12 @@ async def _stored(conn: AsyncConnection, uris: list[str]) -> tuple[dict[str, Any
     """The index's current records of these models and of their versions (by model)."""
     old_models: dict[str, Any] = {}
     old_versions: dict[str, dict[str, Any]] = {}
+    dialect = conn.dialect.name
     for chunk in _chunks(uris):
-        for row in await conn.execute(select(cm.c.uri, cm.c.record).where(cm.c.uri.in_(chunk))):
+        models = select(cm.c.uri, cm.c.record).where(any_of(dialect, cm.c.uri, chunk))
+        for row in await conn.execute(models):
             old_models[row.uri] = row.record
-        query = select(cv.c.uri, cv.c.model_uri, cv.c.record).where(cv.c.model_uri.in_(chunk))
+        query = select(cv.c.uri, cv.c.model_uri, cv.c.record).where(any_of(dialect, cv.c.model_uri, chunk))
         for vrow in await conn.execute(query):
             old_versions.setdefault(vrow.model_uri, {})[vrow.uri] = vrow.record
     return old_models, old_versions
@@ -634,11 +645,12 @@ async def _plan(
 
 async def _write(conn: AsyncConnection, plan: _WritePlan, old_models: dict[str, Any]) -> None:
     """The plan's rows, full-text entries, restriction flags and tags."""
+    dialect = conn.dialect.name
     await upsert(conn, cm, plan.model_rows, key=["uri"])
     for chunk in _chunks([r["uri"] for r in plan.model_rows if r["uri"] not in old_models]):
         await add_fulltext(conn, cm, chunk)
     for chunk in _chunks(plan.gone):
-        await conn.execute(delete(cv).where(cv.c.uri.in_(chunk)))
+        await conn.execute(delete(cv).where(any_of(dialect, cv.c.uri, chunk)))
     for rows_chunk in _chunks(plan.version_rows, 250):
         await upsert(conn, cv, rows_chunk, key=["uri"])
     for chunk in _chunks(plan.new_versions):
@@ -647,9 +659,11 @@ async def _write(conn: AsyncConnection, plan: _WritePlan, old_models: dict[str, 
     for uris, flag in ((plan.restricted_models, True), (plan.open_models, False)):
         for part in _chunks(uris):
             await conn.execute(
-                update(cv).where(cv.c.model_uri.in_(part), cv.c.restricted != flag).values(restricted=flag)
+                update(cv)
+                .where(any_of(dialect, cv.c.model_uri, part), cv.c.restricted != flag)
+                .values(restricted=flag)
             )
     for chunk in _chunks(plan.retag):
-        await conn.execute(delete(ct).where(ct.c.subject_uri.in_(chunk)))
+        await conn.execute(delete(ct).where(any_of(dialect, ct.c.subject_uri, chunk)))
     if plan.tag_rows:
         await conn.execute(ct.insert(), plan.tag_rows)

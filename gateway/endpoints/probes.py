@@ -53,7 +53,10 @@ async def readyz(request: Request) -> Response:
     # the index (reported as degraded, still 200: taking the replica out would not help).
     degraded = any(r["state"] != RegistryState.HEALTHY.value for r in registries.values())
     status = ("degraded" if degraded else "ready") if store_ok else "unavailable"
-    body = {"status": status, "store": store_ok, "registries": registries}
+    body: dict[str, Any] = {"status": status, "store": store_ok, "registries": registries}
+    # Whole-catalogue work running in the background (gateway.upkeep): search is
+    # served meanwhile, so it never makes the gateway unready.
+    body["upkeep"] = [p.as_dict() for p in gw.upkeep]
     return JSONResponse(body, status_code=200 if store_ok else 503)
 
 

@@ -38,10 +38,13 @@ from gateway.governance import audit, tier_store
 from gateway.governance.evaluation import Evaluation, Subject, Violation, subjects_of_model
 from gateway.governance.evaluator import Evaluator
 from gateway.store.database import Database
+from gateway.store.sql import any_of
+from gateway.store.statistics import estimated_rows
 from gateway.store.tables import audit_events as ae
 from gateway.store.tables import catalogue_models as cm
 from gateway.store.tables import catalogue_versions as cv
 from gateway.store.tables import governance_violations as gv
+from gateway.upkeep import UpkeepProgress
 
 SYNC_PRINCIPAL = "system:sync"
 # Built-in checks, reported like policies (always a warning). Bump the revision when
@@ -81,7 +84,7 @@ async def latest_snapshots(conn: AsyncConnection, uris: Sequence[str]) -> dict[s
     for chunk in _chunks(list(uris), 500):
         last = (
             select(func.max(ae.c.seq))
-            .where(ae.c.subject.in_(chunk), ae.c.action.in_(SNAPSHOT_ACTIONS))
+            .where(any_of(conn.dialect.name, ae.c.subject, chunk), ae.c.action.in_(SNAPSHOT_ACTIONS))
             .group_by(ae.c.subject)
         )
         rows = await conn.execute(select(ae.c.subject, ae.c.action, ae.c.details).where(ae.c.seq.in_(last)))
@@ -112,11 +115,13 @@ async def stored_verdicts(conn: AsyncConnection, model_uris: Sequence[str]) -> d
     flags: dict[str, bool | None] = {}
     found: dict[str, set[tuple[str, str, str]]] = {}
     for chunk in _chunks(list(model_uris), 500):
-        rows = await conn.execute(select(cv.c.uri, cv.c.compliant).where(cv.c.model_uri.in_(chunk)))
+        rows = await conn.execute(
+            select(cv.c.uri, cv.c.compliant).where(any_of(conn.dialect.name, cv.c.model_uri, chunk))
+        )
         flags.update({row.uri: row.compliant for row in rows})
         rows = await conn.execute(
             select(gv.c.version_uri, gv.c.policy_id, gv.c.severity, gv.c.message).where(
-                gv.c.model_uri.in_(chunk)
+                any_of(conn.dialect.name, gv.c.model_uri, chunk)
             )
         )
         for row in rows:
@@ -163,10 +168,12 @@ async def write_verdicts(
     for verdict in (True, False):
         uris = [j.uri for j in changed if j.evaluation.compliant is verdict]
         for chunk in _chunks(uris, 1000):
-            await conn.execute(update(cv).where(cv.c.uri.in_(chunk)).values(compliant=verdict))
+            await conn.execute(
+                update(cv).where(any_of(conn.dialect.name, cv.c.uri, chunk)).values(compliant=verdict)
+            )
     stale = [j.uri for j in changed if j.uri in stored and stored[j.uri].violations]
     for chunk in _chunks(stale, 500):
-        await conn.execute(delete(gv).where(gv.c.version_uri.in_(chunk)))
+        await conn.execute(delete(gv).where(any_of(conn.dialect.name, gv.c.version_uri, chunk)))
     rows = [
         {
             "version_uri": j.uri,
@@ -284,7 +291,7 @@ class ComplianceRecorder:
             current = {v.uri for v in after}
             gone += [uri for uri in before if uri not in current]
         for chunk in _chunks(gone, 500):
-            await conn.execute(delete(gv).where(gv.c.version_uri.in_(chunk)))
+            await conn.execute(delete(gv).where(any_of(conn.dialect.name, gv.c.version_uri, chunk)))
         events: list[audit.NewEvent] = []
         for _, before, after in changes:
             events += await self._stage_changes(conn, before, after)
@@ -317,8 +324,12 @@ class ComplianceRecorder:
     async def models_removed(self, conn: AsyncConnection, model_uris: Sequence[str]) -> None:
         uris: list[str] = []
         for chunk in _chunks(list(model_uris), 500):
-            uris += (await conn.execute(select(cv.c.uri).where(cv.c.model_uri.in_(chunk)))).scalars().all()
-            await conn.execute(delete(gv).where(gv.c.model_uri.in_(chunk)))
+            uris += (
+                (await conn.execute(select(cv.c.uri).where(any_of(conn.dialect.name, cv.c.model_uri, chunk))))
+                .scalars()
+                .all()
+            )
+            await conn.execute(delete(gv).where(any_of(conn.dialect.name, gv.c.model_uri, chunk)))
         await audit.append_many(
             conn, [audit.NewEvent("version.removed", SYNC_PRINCIPAL, uri) for uri in uris]
         )
@@ -331,12 +342,18 @@ class ComplianceRecorder:
         found = await tier_store.overrides(conn, [m.uri for m in models])
         return {m.uri: tier_store.assigned(tiers, m, found.get(m.uri)).tier for m in models}
 
-    async def reevaluate_all(self, database: Database, principal: str = audit.SYSTEM) -> ReevaluationResult:
+    async def reevaluate_all(
+        self, database: Database, principal: str = audit.SYSTEM, *, progress: UpkeepProgress | None = None
+    ) -> ReevaluationResult:
         """Evaluate every indexed version again (after a policy change), in batches
-        of models, each batch one transaction."""
+        of models, each batch one transaction (keyset-paged by URI: each batch an
+        index range scan). ``progress`` counts the models judged."""
         started = time.perf_counter()
         after = ""
         versions = changed = 0
+        if progress is not None:
+            async with database.read() as conn:
+                progress.begin(await estimated_rows(conn, cm.name))
         while True:
             async with database.write() as conn:
                 models = (
@@ -353,6 +370,8 @@ class ComplianceRecorder:
                 n, c = await self._reevaluate_batch(conn, models, principal)
                 versions += n
                 changed += c
+            if progress is not None:
+                progress.advance(len(models))
         return ReevaluationResult(versions, changed, time.perf_counter() - started)
 
     async def reevaluate_models(
@@ -362,7 +381,9 @@ class ComplianceRecorder:
         async with database.write() as conn:
             models = (
                 await conn.execute(
-                    select(cm.c.uri, cm.c.team, cm.c.record).where(cm.c.uri.in_(list(model_uris)))
+                    select(cm.c.uri, cm.c.team, cm.c.record).where(
+                        any_of(conn.dialect.name, cm.c.uri, list(model_uris))
+                    )
                 )
             ).all()
             if models:
@@ -377,7 +398,7 @@ class ComplianceRecorder:
         records: dict[str, list[Mapping[str, Any]]] = {m.uri: [] for m in models}
         rows = await conn.execute(
             select(cv.c.model_uri, cv.c.record)
-            .where(cv.c.model_uri.in_(list(records)))
+            .where(any_of(conn.dialect.name, cv.c.model_uri, list(records)))
             .order_by(cv.c.model_uri, cv.c.version_order, cv.c.version)
         )
         for row in rows:

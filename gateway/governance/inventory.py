@@ -29,6 +29,7 @@ from gateway.governance.evaluation import Violation
 from gateway.governance.reviews import REVIEW_OVERDUE, ReviewState
 from gateway.governance.tiers import Tiers
 from gateway.store.database import Database, ReadConnection
+from gateway.store.sql import any_of
 from gateway.store.tables import audit_events as ae
 from gateway.store.tables import catalogue_models as cm
 from gateway.store.tables import catalogue_versions as cv
@@ -296,7 +297,7 @@ async def _violations(conn: ReadConnection, uris: Sequence[str]) -> dict[str, tu
     for i in range(0, len(uris), 500):
         rows = await conn.execute(
             select(gv.c.version_uri, gv.c.policy_id, gv.c.severity, gv.c.message)
-            .where(gv.c.version_uri.in_(list(uris[i : i + 500])))
+            .where(any_of(conn.dialect.name, gv.c.version_uri, list(uris[i : i + 500])))
             .order_by(gv.c.version_uri, gv.c.policy_id)
         )
         for r in rows:
@@ -309,7 +310,7 @@ async def _deployments(conn: ReadConnection, uris: Sequence[str]) -> dict[str, t
     found: dict[str, tuple[Deployment, ...]] = {}
     for i in range(0, len(uris), 500):
         for row in await conn.execute(
-            select(cv.c.uri, cv.c.record).where(cv.c.uri.in_(list(uris[i : i + 500])))
+            select(cv.c.uri, cv.c.record).where(any_of(conn.dialect.name, cv.c.uri, list(uris[i : i + 500])))
         ):
             found[row.uri] = version_from_dict(dict(row.record)).deployments
     return found
@@ -319,7 +320,9 @@ async def _created(conn: ReadConnection, uris: Sequence[str]) -> dict[str, datet
     found: dict[str, datetime] = {}
     for i in range(0, len(uris), 500):
         rows = await conn.execute(
-            select(cv.c.uri, cv.c.created_at, cv.c.indexed_at).where(cv.c.uri.in_(list(uris[i : i + 500])))
+            select(cv.c.uri, cv.c.created_at, cv.c.indexed_at).where(
+                any_of(conn.dialect.name, cv.c.uri, list(uris[i : i + 500]))
+            )
         )
         for row in rows:
             found[row.uri] = row.created_at or row.indexed_at

@@ -59,6 +59,7 @@ from gateway.governance.policies import PolicySet
 from gateway.governance.promotion_requests import BeforeWrite, Judge, PromotionRequest, PromotionStatus
 from gateway.governance.write_through import WriteThrough
 from gateway.store.database import Database, ReadConnection
+from gateway.store.sql import any_of
 from gateway.store.tables import promotion_approvals as pa
 from gateway.store.tables import promotion_requests as pr
 
@@ -201,7 +202,10 @@ class Promotions:
         query = (
             select(pr.c.version_uri, pa.c.principal, pa.c.role, pa.c.at, pa.c.comment)
             .select_from(pa.join(pr, pr.c.id == pa.c.request_id))
-            .where(pr.c.version_uri.in_(list(version_uris)), pr.c.status == PromotionStatus.APPLIED.value)
+            .where(
+                any_of(self.db.dialect, pr.c.version_uri, list(version_uris)),
+                pr.c.status == PromotionStatus.APPLIED.value,
+            )
             .order_by(pa.c.at, pa.c.id)
         )
         async with self.db.read() as conn:

@@ -24,6 +24,7 @@ from gateway.errors import BadInput
 from gateway.governance import audit
 from gateway.governance.tiers import Tier
 from gateway.store.database import ReadConnection
+from gateway.store.sql import any_of
 from gateway.store.tables import audit_events as ae
 from gateway.store.tables import version_reviews as vr
 
@@ -81,7 +82,7 @@ async def reviews_of(
     found: dict[str, list[Review]] = {uri: [] for uri in version_uris}
     uris = list(version_uris)
     for i in range(0, len(uris), 500):
-        query = select(vr).where(vr.c.version_uri.in_(uris[i : i + 500]))
+        query = select(vr).where(any_of(conn.dialect.name, vr.c.version_uri, uris[i : i + 500]))
         if until is not None:
             query = query.where(vr.c.at <= until)
         for r in await conn.execute(query.order_by(vr.c.at, vr.c.id)):
@@ -98,7 +99,10 @@ async def production_since(
     for i in range(0, len(uris), 500):
         query = (
             select(ae.c.subject, ae.c.at, ae.c.details)
-            .where(ae.c.subject.in_(uris[i : i + 500]), ae.c.action.in_(audit.STAGE_ACTIONS))
+            .where(
+                any_of(conn.dialect.name, ae.c.subject, uris[i : i + 500]),
+                ae.c.action.in_(audit.STAGE_ACTIONS),
+            )
             .order_by(ae.c.seq)
         )
         if until is not None:

@@ -27,10 +27,11 @@ from gateway.governance.evaluator import Evaluator
 from gateway.governance.policies import PolicySet
 from gateway.governance.promotions import Promotions
 from gateway.store.database import Database, ReadConnection
-from gateway.store.sql import insert_ignore
+from gateway.store.sql import any_of, insert_ignore
 from gateway.store.tables import catalogue_versions as cv
 from gateway.store.tables import governance_state as gs
 from gateway.store.tables import governance_violations as gv
+from gateway.upkeep import UpkeepProgress
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,14 @@ class Governance:
 
         The event and the digest commit together; the re-evaluation is recorded as
         done only after it finished, so a crash in the middle redoes it next start.
+        A server does the two apart: ``record_policies`` before it serves, then
+        ``reevaluate_if_needed`` in the background (``gateway.upkeep``).
         """
+        await self.record_policies()
+        return await self.reevaluate_if_needed()
+
+    async def record_policies(self) -> None:
+        """Record a policy change (the file digest differs from the recorded one)."""
         digest = self.policies.digest
         async with self.db.write() as conn:
             # Replicas starting together must record one change, not one each.
@@ -94,18 +102,26 @@ class Governance:
                     self.policies.source,
                     {"previous": recorded, **self.policies.summary()},
                 )
+
+    def _evaluated_with(self) -> str:
         # The stored evaluation used these policies and these built-in checks.
-        evaluated_with = f"{digest}+{BUILTIN_REVISION}"
+        return f"{self.policies.digest}+{BUILTIN_REVISION}"
+
+    async def reevaluation_needed(self) -> bool:
         async with self.db.read() as conn:
-            evaluated = await _state(conn, EVALUATED_DIGEST)
-        if evaluated == evaluated_with:
+            return await _state(conn, EVALUATED_DIGEST) != self._evaluated_with()
+
+    async def reevaluate_if_needed(self, progress: UpkeepProgress | None = None) -> ReevaluationResult | None:
+        """Re-evaluate every indexed version if the stored evaluation used other
+        policies; ``progress`` follows it (models judged)."""
+        if not await self.reevaluation_needed():
             return None
-        result = await self.compliance.reevaluate_all(self.db)
+        result = await self.compliance.reevaluate_all(self.db, progress=progress)
         async with self.db.write() as conn:
-            await _set_state(conn, EVALUATED_DIGEST, evaluated_with)
+            await _set_state(conn, EVALUATED_DIGEST, self._evaluated_with())
         log.info(
             "policies %s: re-evaluated %d versions in %.2fs (%d changed)",
-            digest[:12] or "(none)",
+            self.policies.digest[:12] or "(none)",
             result.versions,
             result.seconds,
             result.changed,
@@ -234,7 +250,7 @@ class Governance:
         query = (
             select(cv.c.uri, cv.c.compliant, gv.c.policy_id, gv.c.severity, gv.c.message)
             .select_from(cv.outerjoin(gv, gv.c.version_uri == cv.c.uri))
-            .where(cv.c.uri.in_(list(uris)))
+            .where(any_of(self.db.dialect, cv.c.uri, list(uris)))
             .order_by(cv.c.uri, gv.c.policy_id)
         )
         violations: dict[str, list[Violation]] = {}

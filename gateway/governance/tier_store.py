@@ -15,6 +15,7 @@ from gateway.domain import Model, utcnow
 from gateway.governance import audit
 from gateway.governance.tiers import Tiers
 from gateway.store.database import ReadConnection
+from gateway.store.sql import any_of
 from gateway.store.tables import model_risk_tiers as mrt
 
 RULE, OVERRIDE = "rule", "override"
@@ -46,7 +47,9 @@ async def overrides(conn: ReadConnection, model_uris: Sequence[str]) -> dict[str
     found: dict[str, Override] = {}
     uris = list(model_uris)
     for i in range(0, len(uris), 500):
-        rows = await conn.execute(select(mrt).where(mrt.c.model_uri.in_(uris[i : i + 500])))
+        rows = await conn.execute(
+            select(mrt).where(any_of(conn.dialect.name, mrt.c.model_uri, uris[i : i + 500]))
+        )
         for r in rows:
             found[r.model_uri] = Override(r.model_uri, r.tier, r.reason, r.set_by, r.set_at)
     return found

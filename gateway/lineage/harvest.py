@@ -38,7 +38,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.codec import version_from_dict
@@ -56,8 +56,10 @@ from gateway.lineage.graph import Edge, version_node
 from gateway.lineage.uris import ReferenceResolver, artifact_key, digest_key, normalize_dataset_uri
 from gateway.store.database import Database, ReadConnection
 from gateway.store.sql import upsert
+from gateway.store.statistics import estimated_rows
 from gateway.store.tables import catalogue_versions as cv
 from gateway.store.tables import lineage_artifacts, lineage_edges, lineage_state
+from gateway.upkeep import UpkeepProgress
 
 log = logging.getLogger(__name__)
 
@@ -260,21 +262,26 @@ class LineageHarvester:
     def fingerprint(self) -> str:
         return f"{HARVEST_REVISION}#{self.resolver.fingerprint()}"
 
-    async def ensure_current(self, db: Database) -> int | None:
-        """Re-harvest every indexed version when the registries that references
-        resolve against (or the harvest itself) changed since the stored edges were
-        made, e.g. on the first start after an upgrade. Returns how many versions
-        were harvested, or None when nothing had to be done."""
-        wanted = self.fingerprint()
+    async def is_current(self, db: Database) -> bool:
+        """Were the stored edges made with the registries and harvest configured now?"""
         async with db.read() as conn:
             stored = (
                 await conn.execute(
                     select(lineage_state.c.value).where(lineage_state.c.key == FINGERPRINT_KEY)
                 )
             ).scalar()
-        if stored == wanted:
+        return bool(stored == self.fingerprint())
+
+    async def ensure_current(self, db: Database, progress: UpkeepProgress | None = None) -> int | None:
+        """Re-harvest every indexed version when the registries that references
+        resolve against (or the harvest itself) changed since the stored edges were
+        made, e.g. on the first start after an upgrade. Returns how many versions
+        were harvested, or None when nothing had to be done. ``progress`` counts
+        the versions harvested."""
+        wanted = self.fingerprint()
+        if await self.is_current(db):
             return None
-        count = await self.rebuild(db)
+        count = await self.rebuild(db, progress=progress)
         async with db.write() as conn:  # recorded only once the rebuild is done: a crash redoes it
             await upsert(
                 conn,
@@ -284,11 +291,19 @@ class LineageHarvester:
             )
         return count
 
-    async def rebuild(self, db: Database, *, batch: int = REBUILD_BATCH) -> int:
-        """Harvest every indexed version again, ``batch`` versions per transaction."""
+    async def rebuild(
+        self, db: Database, *, batch: int = REBUILD_BATCH, progress: UpkeepProgress | None = None
+    ) -> int:
+        """Harvest every indexed version again, ``batch`` versions per transaction
+        (keyset-paged by id: each batch an index range scan)."""
         async with db.write() as conn:
-            await conn.execute(delete(lineage_edges))
-            await conn.execute(delete(lineage_artifacts))
+            if conn.dialect.name == "postgresql":  # no scan of a million rows to empty them
+                await conn.execute(text("TRUNCATE lineage_edges, lineage_artifacts"))
+            else:
+                await conn.execute(delete(lineage_edges))
+                await conn.execute(delete(lineage_artifacts))
+            if progress is not None:
+                progress.begin(await estimated_rows(conn, cv.name))
         last_id, total = 0, 0
         while True:
             async with db.write() as conn:
@@ -302,6 +317,8 @@ class LineageHarvester:
                 versions = [version_from_dict(r.record) for r in rows]
                 await self.harvest(conn, versions)
             last_id, total = rows[-1].id, total + len(rows)
+            if progress is not None:
+                progress.advance(len(rows))
         if total:
             log.info("lineage: harvested %d indexed versions again", total)
         return total

@@ -33,6 +33,7 @@ from gateway.lineage.walk import (
     walk,
 )
 from gateway.store.database import Database
+from gateway.upkeep import UpkeepProgress
 
 log = logging.getLogger(__name__)
 
@@ -89,10 +90,11 @@ class LineageService:
         if self.harvester not in self.index.listeners:
             self.index.listeners.append(self.harvester)
 
-    async def start(self) -> None:
+    async def start(self, progress: UpkeepProgress | None = None) -> None:
         """Re-harvest the index if the configured registries (which references
-        resolve against) changed since the stored edges were made."""
-        count = await self.harvester.ensure_current(self.db)
+        resolve against) changed since the stored edges were made (a server does
+        this in the background: ``gateway.upkeep``)."""
+        count = await self.harvester.ensure_current(self.db, progress)
         if count is not None:
             log.info("lineage: stored edges rebuilt for %d versions", count)
 

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from sqlalchemy import (
     String,
     and_,
+    any_,
     bindparam,
     cast,
     delete,
@@ -22,12 +23,13 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.domain import LineageNode, Relation
 from gateway.lineage.graph import Edge, node_for_uri
 from gateway.store.database import ReadConnection
-from gateway.store.sql import insert_many_ignore
+from gateway.store.sql import any_of, insert_many_ignore
 from gateway.store.tables import catalogue_models as cm
 from gateway.store.tables import catalogue_versions as cv
 from gateway.store.tables import lineage_artifacts as la
@@ -106,8 +108,8 @@ async def replace_versions(
     registry) for the versions ``origins`` (edges of any evidence are dropped:
     registry lineage is fetched again when next asked for)."""
     for chunk in chunks(origins):
-        await conn.execute(delete(le).where(le.c.origin_version_uri.in_(chunk)))
-        await conn.execute(delete(la).where(la.c.version_uri.in_(chunk)))
+        await conn.execute(delete(le).where(any_of(conn.dialect.name, le.c.origin_version_uri, chunk)))
+        await conn.execute(delete(la).where(any_of(conn.dialect.name, la.c.version_uri, chunk)))
     rows = [edge_row(e, e.origin or "") for e in edges]
     for rows_chunk in chunks(rows, 2000):
         await conn.execute(le.insert(), list(rows_chunk))
@@ -123,10 +125,13 @@ async def replace_versions(
 
 async def remove_models(conn: AsyncConnection, model_uris: Sequence[str]) -> None:
     """Drop what the versions of these models contributed (before they leave the index)."""
+    dialect = conn.dialect.name
     for chunk in chunks(model_uris):
-        versions = select(cv.c.uri).where(cv.c.model_uri.in_(chunk))
-        await conn.execute(delete(le).where(le.c.origin_version_uri.in_(versions)))
-        await conn.execute(delete(la).where(la.c.version_uri.in_(versions)))
+        versions = select(cv.c.uri).where(any_of(dialect, cv.c.model_uri, chunk))
+        origins = list((await conn.execute(versions)).scalars())
+        for part in chunks(origins):  # by key: a subquery here may be planned as a scan
+            await conn.execute(delete(le).where(any_of(dialect, le.c.origin_version_uri, part)))
+            await conn.execute(delete(la).where(any_of(dialect, la.c.version_uri, part)))
 
 
 async def replace_registry_edges(conn: AsyncConnection, origin: str, edges: Sequence[Edge]) -> None:
@@ -149,7 +154,9 @@ async def canonical_model_names(
         by_registry.setdefault(registry, []).append(lowered)
     for registry, names in by_registry.items():
         for chunk in chunks(sorted(set(names))):
-            query = select(cm.c.name).where(cm.c.registry_id == registry, func.lower(cm.c.name).in_(chunk))
+            query = select(cm.c.name).where(
+                cm.c.registry_id == registry, any_of(conn.dialect.name, func.lower(cm.c.name), chunk)
+            )
             for name in (await conn.execute(query)).scalars():
                 found[(registry, name.lower())] = name
     return found
@@ -164,7 +171,7 @@ async def recase_targets(conn: AsyncConnection, registry_id: str, name: str, ver
     for chunk in chunks(targets):
         await conn.execute(
             update(le)
-            .where(le.c.target_uri.in_(chunk))
+            .where(any_of(conn.dialect.name, le.c.target_uri, chunk))
             .values(
                 target_uri=literal(real_prefix) + func.substr(le.c.target_uri, len(lower_prefix) + 1),
                 target_label=None,
@@ -176,11 +183,23 @@ async def recase_targets(conn: AsyncConnection, registry_id: str, name: str, ver
 
 
 @functools.cache
-def _hop_statement(forward: frozenset[Relation], backward: frozenset[Relation]) -> Any:
+def _hop_statement(dialect: str, forward: frozenset[Relation], backward: frozenset[Relation]) -> Any:
     """The hop query for one pair of relation sets, built once: its frontier is the
-    expanding parameter ``frontier``. Reusing the statement object lets SQLAlchemy
-    reuse its cache key and compiled form instead of rebuilding both per hop."""
-    chunk: Any = bindparam("frontier", expanding=True)
+    parameter ``frontier``. Reusing the statement object lets SQLAlchemy reuse its
+    cache key and compiled form instead of rebuilding both per hop. On PostgreSQL the
+    frontier is one array parameter (``= ANY``, see ``gateway.store.sql.any_of``), on
+    SQLite an expanding IN list."""
+    if dialect == "postgresql":
+        frontier: Any = bindparam("frontier", type_=postgresql.ARRAY(String()))
+
+        def member(column: Any) -> Any:
+            return column == any_(frontier)
+    else:
+        frontier = bindparam("frontier", expanding=True)
+
+        def member(column: Any) -> Any:
+            return column.in_(frontier)
+
     columns = [
         le.c.source_uri,
         le.c.source_kind,
@@ -197,11 +216,11 @@ def _hop_statement(forward: frozenset[Relation], backward: frozenset[Relation]) 
     parts = []
     if forward:
         parts.append(
-            select(*columns).where(le.c.source_uri.in_(chunk), le.c.relation.in_([r.value for r in forward]))
+            select(*columns).where(member(le.c.source_uri), le.c.relation.in_([r.value for r in forward]))
         )
     if backward:
         parts.append(
-            select(*columns).where(le.c.target_uri.in_(chunk), le.c.relation.in_([r.value for r in backward]))
+            select(*columns).where(member(le.c.target_uri), le.c.relation.in_([r.value for r in backward]))
         )
     if Relation.SAME_AS in forward or Relation.SAME_AS in backward:
         # Versions in other registries holding the same artifact (URI or digest). The
@@ -209,7 +228,7 @@ def _hop_statement(forward: frozenset[Relation], backward: frozenset[Relation]) 
         # the whole artifact table for every hop instead of probing the key index.
         mine = (
             select(la.c.version_uri, la.c.key, la.c.registry_id)
-            .where(la.c.version_uri.in_(chunk))
+            .where(member(la.c.version_uri))
             .cte("frontier_artifacts")
             .prefix_with("MATERIALIZED")
         )
@@ -246,7 +265,11 @@ async def hop(
     artifact-derived SAME_AS links (when SAME_AS is followed)."""
     edges: list[Edge] = []
     for chunk in chunks(sorted(set(frontier))):
-        rows = (await conn.execute(_hop_statement(forward, backward), {"frontier": list(chunk)})).all()
+        rows = (
+            await conn.execute(
+                _hop_statement(conn.dialect.name, forward, backward), {"frontier": list(chunk)}
+            )
+        ).all()
         edges += [row_edge(r) for r in rows]
     return edges
 
@@ -256,11 +279,11 @@ async def known_uris(conn: ReadConnection, uris: Sequence[str]) -> set[str]:
     found: set[str] = set()
     for chunk in chunks(list(dict.fromkeys(uris))):
         query = union(
-            select(le.c.source_uri.label("uri")).where(le.c.source_uri.in_(chunk)),
-            select(le.c.target_uri.label("uri")).where(le.c.target_uri.in_(chunk)),
-            select(la.c.version_uri.label("uri")).where(la.c.version_uri.in_(chunk)),
-            select(cv.c.uri.label("uri")).where(cv.c.uri.in_(chunk)),
-            select(cm.c.uri.label("uri")).where(cm.c.uri.in_(chunk)),
+            select(le.c.source_uri.label("uri")).where(any_of(conn.dialect.name, le.c.source_uri, chunk)),
+            select(le.c.target_uri.label("uri")).where(any_of(conn.dialect.name, le.c.target_uri, chunk)),
+            select(la.c.version_uri.label("uri")).where(any_of(conn.dialect.name, la.c.version_uri, chunk)),
+            select(cv.c.uri.label("uri")).where(any_of(conn.dialect.name, cv.c.uri, chunk)),
+            select(cm.c.uri.label("uri")).where(any_of(conn.dialect.name, cm.c.uri, chunk)),
         )
         found |= set((await conn.execute(query)).scalars())
     return found

@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.domain import Model, ModelVersion, Stage, parse_uri, utcnow
 from gateway.store.database import Database, ReadConnection
+from gateway.store.sql import any_of
 from gateway.store.tables import stage_changes as sc
 
 SYNC = "sync"
@@ -192,7 +193,9 @@ class StageHistory:
             for i in range(0, len(uris), CHUNK):
                 part = uris[i : i + CHUNK]
                 rows = await conn.execute(
-                    select(sc).where(sc.c.version_uri.in_(part)).order_by(sc.c.at, sc.c.id)
+                    select(sc)
+                    .where(any_of(conn.dialect.name, sc.c.version_uri, part))
+                    .order_by(sc.c.at, sc.c.id)
                 )
                 for r in rows:
                     rows_by_version.setdefault(r.version_uri, []).append(_change(r))

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, select
 
 from gateway.store.database import Database
-from gateway.store.sql import escape_like, insert_ignore, insert_many_ignore, upsert
+from gateway.store.sql import any_of, escape_like, insert_ignore, insert_many_ignore, upsert
 
 scratch = MetaData()
 things = Table(
@@ -72,3 +72,16 @@ async def test_like_wildcards_in_user_text_match_literally(db: Database) -> None
                 select(things.c.name).where(things.c.name.like(f"%{escape_like(text)}%", escape="\\"))
             )
             assert sorted(r[0] for r in found) == expected
+
+
+async def test_any_of_matches_the_listed_values_in_one_statement_per_batch(db: Database) -> None:
+    """``any_of``: an IN list on SQLite, one array parameter on PostgreSQL; the same rows."""
+    async with db.write() as conn:
+        await upsert(
+            conn, things, [{"name": n, "colour": "red", "size": i} for i, n in enumerate("abcdef")], ["name"]
+        )
+    async with db.read() as conn:
+        for wanted in (["b", "d", "zz"], [], ["a'quote", "f"], list("abcdef") * 3):
+            query = select(things.c.name).where(any_of(conn.dialect.name, things.c.name, wanted))
+            found = sorted((await conn.execute(query)).scalars())
+            assert found == sorted(set(wanted) & set("abcdef"))
