@@ -32,6 +32,9 @@ from gateway.artifacts.backends import Backend
 from gateway.errors import BadInput
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,255}$")
+# A path segment may also start with "_" (a model's code: __init__.py); never "."
+# (no "..", no hidden files).
+PATH_SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,255}$")
 STAGING = ".uploads/"
 # Multipart part size and parts in flight: an upload holds at most about
 # PART_BYTES * (PARTS_IN_FLIGHT + 1) in memory, whatever the file's size.
@@ -54,7 +57,7 @@ def check_path(path: str) -> str:
     """A file's path inside a model directory: ``/``-separated safe names only
     (no ``..``, no empty or hidden segments)."""
     segments = path.split("/")
-    if not path or len(path) > 1024 or not all(SAFE_NAME.match(s) for s in segments):
+    if not path or len(path) > 1024 or not all(PATH_SEGMENT.match(s) for s in segments):
         raise BadInput(f"path {path!r} may use only letters, digits, '.', '_', '-' and '/' between names")
     return path
 
