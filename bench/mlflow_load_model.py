@@ -86,7 +86,7 @@ def start_mlflow(workdir: Path) -> tuple[str, subprocess.Popen[bytes]]:
             str(port),
             "--workers",
             "1",
-        ],  # fmt: skip
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, **SERVER_ENV},
