@@ -8,7 +8,9 @@ Layout (keys under the configured prefix)::
                                           upload, invisible until completed)
 
 An upload streams into a staging object while its sha256 is computed; only when
-every byte has arrived is it renamed to the digest-named key. An interrupted
+every byte has arrived is it renamed to the digest-named key. An upload that
+declares its sha256 (``save(declared=)``) goes straight to that key instead, and
+is verified before the store completes it (see ``_save_declared``). An interrupted
 upload therefore never shows under a final key, and the same bytes uploaded
 twice under the same name are kept once (the second rename finds the key there
 and drops its copy).
@@ -20,7 +22,7 @@ import contextlib
 import hashlib
 import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -44,6 +46,12 @@ PARTS_IN_FLIGHT = 4
 
 class TooLarge(BadInput):
     code = "PAYLOAD_TOO_LARGE"
+
+
+class DigestMismatch(BadInput):
+    """The body is not the bytes whose sha256 the client declared."""
+
+    code = "DIGEST_MISMATCH"
 
 
 @dataclass(frozen=True)
@@ -74,7 +82,13 @@ class ArtifactStore:
         model_name: str,
         path: str,
         chunks: AsyncIterator[bytes],
+        *,
+        declared: str | None = None,
     ) -> StoredArtifact:
+        """Store one file. With ``declared`` (the hex sha256 the client says the
+        bytes have) it is written straight to its final key, and verified as the
+        last byte arrives, before the store completes the object: a body that is
+        not those bytes raises ``DigestMismatch`` and leaves nothing visible."""
         if not SAFE_NAME.match(model_name):
             raise BadInput(f"model {model_name!r} may use only letters, digits, '.', '_' and '-'")
         check_path(path)
@@ -89,7 +103,17 @@ class ArtifactStore:
                     raise TooLarge(f"artifact larger than the limit of {self.max_bytes} bytes")
                 digest.update(chunk)
                 yield chunk
+            if declared is not None and digest.hexdigest() != declared:
+                # Raised into the store's upload before it completes: the multipart
+                # upload (or the local staging file) is aborted, never published.
+                raise DigestMismatch(
+                    f"the body's sha256 is {digest.hexdigest()}, not the declared {declared}",
+                    declared=f"sha256:{declared}",
+                    received=f"sha256:{digest.hexdigest()}",
+                )
 
+        if declared is not None:
+            return await self._save_declared(registry_id, model_name, path, declared, counted(), lambda: size)
         store = self.backend.store
         staging = self.backend.key(f"{STAGING}{uuid.uuid4().hex}")
         try:
@@ -114,6 +138,37 @@ class ArtifactStore:
             await self._forget(staging)
             raise
         return StoredArtifact(self.backend.uri(final), f"sha256:{digest.hexdigest()}", size)
+
+    async def _save_declared(
+        self,
+        registry_id: str,
+        model_name: str,
+        path: str,
+        declared: str,
+        verified: AsyncIterator[bytes],
+        size: Callable[[], int],
+    ) -> StoredArtifact:
+        """Straight to the content-addressed key: no staging copy (so no copy cost
+        and no 5 GiB CopyObject limit on S3). The key is never deleted here: an
+        object there was completed only after its bytes matched its name, by this
+        upload or a concurrent one of the same content, so a refused body cannot
+        take a correct object away. When the object is already there the body is
+        read and checked all the same (the answer vouches for the client's bytes)
+        but not written again."""
+        final = self.backend.key(f"{registry_id}/{model_name}/{declared}/{path}")
+        if await self._exists(final):
+            async for _ in verified:
+                pass
+        else:
+            await obstore.put_async(
+                self.backend.store,
+                final,
+                verified,
+                use_multipart=True,
+                chunk_size=PART_BYTES,
+                max_concurrency=PARTS_IN_FLIGHT,
+            )
+        return StoredArtifact(self.backend.uri(final), f"sha256:{declared}", size())
 
     async def _exists(self, key: str) -> bool:
         try:
