@@ -18,6 +18,7 @@ and drops its copy).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import re
@@ -42,6 +43,22 @@ STAGING = ".uploads/"
 # PART_BYTES * (PARTS_IN_FLIGHT + 1) in memory, whatever the file's size.
 PART_BYTES = 8 * 1024 * 1024
 PARTS_IN_FLIGHT = 4
+HASH_BYTES = 1024 * 1024  # a piece hashed in a worker thread while the next arrives
+
+
+async def _pieces(chunks: AsyncIterator[bytes], size: int) -> AsyncIterator[bytes]:
+    """The stream regrouped into pieces of about ``size`` bytes (the last smaller):
+    a server hands the body over in small chunks, too small to hand each to a thread."""
+    held: list[bytes] = []
+    count = 0
+    async for chunk in chunks:
+        held.append(chunk)
+        count += len(chunk)
+        if count >= size:
+            yield b"".join(held)
+            held, count = [], 0
+    if held:
+        yield b"".join(held)
 
 
 class TooLarge(BadInput):
@@ -97,12 +114,21 @@ class ArtifactStore:
 
         async def counted() -> AsyncIterator[bytes]:
             nonlocal size
-            async for chunk in chunks:
+            # The sha256 of a piece runs in a worker thread (hashlib lets go of the
+            # GIL) while the next piece is received and this one is sent: hashing
+            # overlaps the transfer instead of stalling the event loop between them.
+            loop = asyncio.get_running_loop()
+            hashing: asyncio.Future[None] | None = None
+            async for chunk in _pieces(chunks, HASH_BYTES):
                 size += len(chunk)
                 if size > self.max_bytes:
                     raise TooLarge(f"artifact larger than the limit of {self.max_bytes} bytes")
-                digest.update(chunk)
+                if hashing is not None:
+                    await hashing
+                hashing = loop.run_in_executor(None, digest.update, chunk)
                 yield chunk
+            if hashing is not None:
+                await hashing
             if declared is not None and digest.hexdigest() != declared:
                 # Raised into the store's upload before it completes: the multipart
                 # upload (or the local staging file) is aborted, never published.
