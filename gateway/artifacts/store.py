@@ -143,14 +143,7 @@ class ArtifactStore:
         store = self.backend.store
         staging = self.backend.key(f"{STAGING}{uuid.uuid4().hex}")
         try:
-            await obstore.put_async(
-                store,
-                staging,
-                counted(),
-                use_multipart=True,
-                chunk_size=PART_BYTES,
-                max_concurrency=PARTS_IN_FLIGHT,
-            )
+            await self._upload(staging, counted())
         except BaseException:
             await self._forget(staging)  # a multipart upload is aborted by the library
             raise
@@ -186,15 +179,39 @@ class ArtifactStore:
             async for _ in verified:
                 pass
         else:
-            await obstore.put_async(
-                self.backend.store,
-                final,
-                verified,
-                use_multipart=True,
-                chunk_size=PART_BYTES,
-                max_concurrency=PARTS_IN_FLIGHT,
-            )
+            await self._upload(final, verified)
         return StoredArtifact(self.backend.uri(final), f"sha256:{declared}", size())
+
+    async def _upload(self, key: str, body: AsyncIterator[bytes]) -> None:
+        """One PUT for a body no larger than a part (a model's small files: one
+        request instead of a multipart upload's three), else a multipart upload
+        (a part at a time: flat memory). Either way the object appears whole or
+        not at all, and only once ``body`` has ended without raising."""
+        first: list[bytes] = []
+        held = 0
+        async for piece in body:
+            first.append(piece)
+            held += len(piece)
+            if held > PART_BYTES:
+                break
+        else:
+            await obstore.put_async(self.backend.store, key, b"".join(first))
+            return
+
+        async def whole() -> AsyncIterator[bytes]:
+            while first:  # handed on and let go: not held for the rest of the upload
+                yield first.pop(0)
+            async for piece in body:
+                yield piece
+
+        await obstore.put_async(
+            self.backend.store,
+            key,
+            whole(),
+            use_multipart=True,
+            chunk_size=PART_BYTES,
+            max_concurrency=PARTS_IN_FLIGHT,
+        )
 
     async def _exists(self, key: str) -> bool:
         try:
