@@ -25,7 +25,7 @@ from starlette.routing import Route
 from gateway.api.errors import INTERNAL_MESSAGE
 from gateway.auth.errors import AuthUnavailable, Unauthenticated
 from gateway.config import Settings
-from gateway.endpoints import bom, downloads, graphql, mlflow, probes, uploads, webhooks
+from gateway.endpoints import bom, downloads, graphql, mlflow, mlflow_artifacts, probes, uploads, webhooks
 from gateway.endpoints.deployments import routes as serving_routes
 from gateway.endpoints.lineage import routes as lineage_routes
 from gateway.endpoints.reports import routes as governance_routes
@@ -88,10 +88,11 @@ async def internal_error(request: Request, _exc: Exception) -> Response:
     return error_response(500, "INTERNAL_SERVER_ERROR", INTERNAL_MESSAGE, request_id_of(request))
 
 
-# Routes whose body is not JSON by design: artifact uploads (raw bytes) and
-# registry webhooks (the registry's payload, signed). Every other state-changing
-# route takes application/json only (``gateway.http_guard``).
-RAW_BODY_PREFIXES = ("/artifacts/", "/hooks/")
+# Routes whose body is not JSON by design: artifact uploads (raw bytes), registry
+# webhooks (the registry's payload, signed) and MLflow's artifact proxy (whose
+# writes are refused unread, in MLflow's words). Every other state-changing route
+# takes application/json only (``gateway.http_guard``).
+RAW_BODY_PREFIXES = ("/artifacts/", "/hooks/", "/mlflow/api/2.0/mlflow-artifacts/")
 # Requests that carry their own HMAC signature: exempt from the Host/Origin check.
 SIGNED_PREFIXES = ("/hooks/",)
 
@@ -182,7 +183,7 @@ def create_app(
             *governance_routes(),
             *lineage_routes(),
             *serving_routes(),
-            *mlflow.routes(),
+            *mlflow.routes(mlflow_artifacts.routes()),
             Route("/metrics", probes.metrics),
             *ui_routes(personas),
             *manual.routes(),

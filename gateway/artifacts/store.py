@@ -8,7 +8,9 @@ Layout (keys under the configured prefix)::
                                           upload, invisible until completed)
 
 An upload streams into a staging object while its sha256 is computed; only when
-every byte has arrived is it renamed to the digest-named key. An interrupted
+every byte has arrived is it renamed to the digest-named key. An upload that
+declares its sha256 (``save(declared=)``) goes straight to that key instead, and
+is verified before the store completes it (see ``_save_declared``). An interrupted
 upload therefore never shows under a final key, and the same bytes uploaded
 twice under the same name are kept once (the second rename finds the key there
 and drops its copy).
@@ -16,11 +18,12 @@ and drops its copy).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -32,15 +35,40 @@ from gateway.artifacts.backends import Backend
 from gateway.errors import BadInput
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,255}$")
+# A path segment may also start with "_" (a model's code: __init__.py); never "."
+# (no "..", no hidden files).
+PATH_SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,255}$")
 STAGING = ".uploads/"
 # Multipart part size and parts in flight: an upload holds at most about
 # PART_BYTES * (PARTS_IN_FLIGHT + 1) in memory, whatever the file's size.
 PART_BYTES = 8 * 1024 * 1024
 PARTS_IN_FLIGHT = 4
+HASH_BYTES = 1024 * 1024  # a piece hashed in a worker thread while the next arrives
+
+
+async def _pieces(chunks: AsyncIterator[bytes], size: int) -> AsyncIterator[bytes]:
+    """The stream regrouped into pieces of about ``size`` bytes (the last smaller):
+    a server hands the body over in small chunks, too small to hand each to a thread."""
+    held: list[bytes] = []
+    count = 0
+    async for chunk in chunks:
+        held.append(chunk)
+        count += len(chunk)
+        if count >= size:
+            yield b"".join(held)
+            held, count = [], 0
+    if held:
+        yield b"".join(held)
 
 
 class TooLarge(BadInput):
     code = "PAYLOAD_TOO_LARGE"
+
+
+class DigestMismatch(BadInput):
+    """The body is not the bytes whose sha256 the client declared."""
+
+    code = "DIGEST_MISMATCH"
 
 
 @dataclass(frozen=True)
@@ -54,7 +82,7 @@ def check_path(path: str) -> str:
     """A file's path inside a model directory: ``/``-separated safe names only
     (no ``..``, no empty or hidden segments)."""
     segments = path.split("/")
-    if not path or len(path) > 1024 or not all(SAFE_NAME.match(s) for s in segments):
+    if not path or len(path) > 1024 or not all(PATH_SEGMENT.match(s) for s in segments):
         raise BadInput(f"path {path!r} may use only letters, digits, '.', '_', '-' and '/' between names")
     return path
 
@@ -71,7 +99,13 @@ class ArtifactStore:
         model_name: str,
         path: str,
         chunks: AsyncIterator[bytes],
+        *,
+        declared: str | None = None,
     ) -> StoredArtifact:
+        """Store one file. With ``declared`` (the hex sha256 the client says the
+        bytes have) it is written straight to its final key, and verified as the
+        last byte arrives, before the store completes the object: a body that is
+        not those bytes raises ``DigestMismatch`` and leaves nothing visible."""
         if not SAFE_NAME.match(model_name):
             raise BadInput(f"model {model_name!r} may use only letters, digits, '.', '_' and '-'")
         check_path(path)
@@ -80,24 +114,36 @@ class ArtifactStore:
 
         async def counted() -> AsyncIterator[bytes]:
             nonlocal size
-            async for chunk in chunks:
+            # The sha256 of a piece runs in a worker thread (hashlib lets go of the
+            # GIL) while the next piece is received and this one is sent: hashing
+            # overlaps the transfer instead of stalling the event loop between them.
+            loop = asyncio.get_running_loop()
+            hashing: asyncio.Future[None] | None = None
+            async for chunk in _pieces(chunks, HASH_BYTES):
                 size += len(chunk)
                 if size > self.max_bytes:
                     raise TooLarge(f"artifact larger than the limit of {self.max_bytes} bytes")
-                digest.update(chunk)
+                if hashing is not None:
+                    await hashing
+                hashing = loop.run_in_executor(None, digest.update, chunk)
                 yield chunk
+            if hashing is not None:
+                await hashing
+            if declared is not None and digest.hexdigest() != declared:
+                # Raised into the store's upload before it completes: the multipart
+                # upload (or the local staging file) is aborted, never published.
+                raise DigestMismatch(
+                    f"the body's sha256 is {digest.hexdigest()}, not the declared {declared}",
+                    declared=f"sha256:{declared}",
+                    received=f"sha256:{digest.hexdigest()}",
+                )
 
+        if declared is not None:
+            return await self._save_declared(registry_id, model_name, path, declared, counted(), lambda: size)
         store = self.backend.store
         staging = self.backend.key(f"{STAGING}{uuid.uuid4().hex}")
         try:
-            await obstore.put_async(
-                store,
-                staging,
-                counted(),
-                use_multipart=True,
-                chunk_size=PART_BYTES,
-                max_concurrency=PARTS_IN_FLIGHT,
-            )
+            await self._upload(staging, counted())
         except BaseException:
             await self._forget(staging)  # a multipart upload is aborted by the library
             raise
@@ -111,6 +157,61 @@ class ArtifactStore:
             await self._forget(staging)
             raise
         return StoredArtifact(self.backend.uri(final), f"sha256:{digest.hexdigest()}", size)
+
+    async def _save_declared(
+        self,
+        registry_id: str,
+        model_name: str,
+        path: str,
+        declared: str,
+        verified: AsyncIterator[bytes],
+        size: Callable[[], int],
+    ) -> StoredArtifact:
+        """Straight to the content-addressed key: no staging copy (so no copy cost
+        and no 5 GiB CopyObject limit on S3). The key is never deleted here: an
+        object there was completed only after its bytes matched its name, by this
+        upload or a concurrent one of the same content, so a refused body cannot
+        take a correct object away. When the object is already there the body is
+        read and checked all the same (the answer vouches for the client's bytes)
+        but not written again."""
+        final = self.backend.key(f"{registry_id}/{model_name}/{declared}/{path}")
+        if await self._exists(final):
+            async for _ in verified:
+                pass
+        else:
+            await self._upload(final, verified)
+        return StoredArtifact(self.backend.uri(final), f"sha256:{declared}", size())
+
+    async def _upload(self, key: str, body: AsyncIterator[bytes]) -> None:
+        """One PUT for a body no larger than a part (a model's small files: one
+        request instead of a multipart upload's three), else a multipart upload
+        (a part at a time: flat memory). Either way the object appears whole or
+        not at all, and only once ``body`` has ended without raising."""
+        first: list[bytes] = []
+        held = 0
+        async for piece in body:
+            first.append(piece)
+            held += len(piece)
+            if held > PART_BYTES:
+                break
+        else:
+            await obstore.put_async(self.backend.store, key, b"".join(first))
+            return
+
+        async def whole() -> AsyncIterator[bytes]:
+            while first:  # handed on and let go: not held for the rest of the upload
+                yield first.pop(0)
+            async for piece in body:
+                yield piece
+
+        await obstore.put_async(
+            self.backend.store,
+            key,
+            whole(),
+            use_multipart=True,
+            chunk_size=PART_BYTES,
+            max_concurrency=PARTS_IN_FLIGHT,
+        )
 
     async def _exists(self, key: str) -> bool:
         try:

@@ -16,12 +16,14 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 
+from adapters.protocol import VersionRegistrar
 from gateway.endpoints import gateway_of
 from gateway.http_auth import current_principal
 from gateway.http_errors import REQUEST_ID_HEADER, request_id_of
 from gateway.mlflow_api import service
+from gateway.mlflow_api.artifacts import PROXY, ArtifactProxy
 from gateway.mlflow_api.errors import MlflowApiError, invalid
 from gateway.mlflow_api.filters import MAX_FILTER_CHARS
 
@@ -106,12 +108,24 @@ def _endpoint(handler: Handler, allowed: Sequence[str]) -> Callable[[Request], A
     names = frozenset(allowed)
 
     async def endpoint(request: Request) -> Response:
+        proxied = PROXY.set(artifact_proxy(request))
         try:
             return JSONResponse(await handler(request, await _params(request, names)))
         except MlflowApiError as exc:
             return mlflow_error_response(request, exc)
+        finally:
+            PROXY.reset(proxied)
 
     return endpoint
+
+
+def artifact_proxy(request: Request) -> ArtifactProxy:
+    """This gateway's artifact proxy as the client reached it: native versions'
+    ``source`` and download URI name it."""
+    gw = gateway_of(request)
+    native = frozenset(r for r, a in gw.adapters.items() if isinstance(a, VersionRegistrar))
+    backend = gw.artifacts.backend
+    return ArtifactProxy(str(request.base_url).rstrip("/") + PREFIX, native, backend.uri(backend.key("")))
 
 
 async def _access(request: Request) -> Any:
@@ -267,8 +281,9 @@ async def endpoint_not_found(request: Request) -> Response:
     return mlflow_error_response(request, error)
 
 
-def routes() -> list[Mount]:
-    """One mount: MLflow's endpoints, the refused ones, then every other path's 404."""
+def routes(artifacts: Sequence[BaseRoute] = ()) -> list[Mount]:
+    """One mount: MLflow's endpoints, the artifact proxy's ``artifacts``, the refused
+    ones, then every other path's 404."""
     served = [
         Route(API + path, _endpoint(handler, params), methods=methods)
         for path, methods, handler, params in ENDPOINTS
@@ -280,4 +295,4 @@ def routes() -> list[Mount]:
     refused.append(Route(API + "/registered-models/alias", _refused(ALIAS_DELETE), methods=["DELETE"]))
     # Last: the methods a path above does not take, and every other path.
     fallback = Route("/{rest:path}", endpoint_not_found, methods=["GET", "POST", "PATCH", "PUT", "DELETE"])
-    return [Mount(PREFIX, routes=[*served, *refused, fallback])]
+    return [Mount(PREFIX, routes=[*served, *artifacts, *refused, fallback])]

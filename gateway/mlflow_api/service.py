@@ -19,7 +19,7 @@ from gateway.auth.access import AccessPolicy
 from gateway.auth.principal import Principal
 from gateway.catalogue.query import SearchFilter, SearchQuery, SortOrder
 from gateway.cursors import decode_cursor
-from gateway.domain import ModelVersion, RegistryKind, Stage, model_uri
+from gateway.domain import ModelVersion, Stage, model_uri
 from gateway.errors import GatewayError, NotFound
 from gateway.governance.promotions import PromotionRequest, PromotionStatus
 from gateway.mlflow_api import views
@@ -260,20 +260,15 @@ async def get_model_version(
 async def get_download_uri(
     gw: Gateway, access: AccessPolicy, name: str | None, version: str | None
 ) -> dict[str, Any]:
-    """A remote version's own artifact URI: the client reads it with its own
-    credentials, as it would without modelgate."""
+    """A native version's files through the gateway's MLflow artifact proxy
+    (``gateway.mlflow_api.artifacts``); a remote version's own artifact URI,
+    which the client reads with its own credentials, as it would without modelgate."""
     async with mlflow_errors():
         found: ModelVersion = await _visible_version(gw, access, name, version)
-    registry = next(r for r in gw.settings.registries if r.id == found.registry_id)
-    if registry.kind == RegistryKind.NATIVE:
-        raise MlflowApiError(
-            "NOT_IMPLEMENTED",
-            f"{name} version {version} is in modelgate's model store: download it with modelgate "
-            "(GET /artifacts/...); MLflow's artifact proxy does not serve it yet",
-        )
-    if not found.artifact_uri:
+    source = views.source_of(found)
+    if not source:
         raise MlflowApiError("RESOURCE_DOES_NOT_EXIST", f"{name} version {version} names no artifact")
-    return {"artifact_uri": found.artifact_uri}
+    return {"artifact_uri": source}
 
 
 async def get_model_version_by_alias(

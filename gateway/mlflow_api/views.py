@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from gateway.domain import Model, ModelVersion, Stage
+from gateway.mlflow_api.artifacts import PROXY
 from gateway.mlflow_api.names import MLFLOW_STAGE, mlflow_name
 
 # The unified stage's alias on a version in it (MLflow aliases are lower case by habit).
@@ -38,6 +39,18 @@ def run_id_of(version: ModelVersion) -> str | None:
     return str(run_id) if run_id else None
 
 
+def source_of(version: ModelVersion) -> str | None:
+    """A native version's files through the gateway's MLflow artifact proxy (see
+    ``gateway.mlflow_api.artifacts``); any other version's own artifact URI."""
+    proxy = PROXY.get()
+    proxied = (
+        proxy.source(version.registry_id, version.model_name, version.version, version.artifact_uri)
+        if proxy
+        else None
+    )
+    return proxied or version.artifact_uri
+
+
 def model_version(version: ModelVersion) -> dict[str, Any]:
     return _dropping_none(
         {
@@ -48,7 +61,7 @@ def model_version(version: ModelVersion) -> dict[str, Any]:
             "user_id": version.created_by,
             "current_stage": MLFLOW_STAGE[version.stage],
             "description": version.description,
-            "source": version.artifact_uri,
+            "source": source_of(version),
             "run_id": run_id_of(version),
             "status": "READY",
             "tags": _tags(version.tags),

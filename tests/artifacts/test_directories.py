@@ -31,6 +31,7 @@ MODEL = {
     "MLmodel": b"flavors:\n  python_function: {}\n",
     "requirements.txt": b"numpy\n",
     "data/weights/layer0.bin": os.urandom(2 * 1024 * 1024 + 3),
+    "code/__init__.py": b"",  # a model's code: a leading '_', and no bytes at all
 }
 REGISTER = """mutation($i: RegisterVersionInput!) {
   registerModelVersion(input: $i) { uri artifactUri files { path size digest } } }"""
@@ -236,6 +237,6 @@ async def test_the_file_list_is_kept_by_the_database(database_url: str, tmp_path
         read = (await gql(client, FILES, {"u": version["uri"], "p": "requirements.txt"}))["data"][
             "modelVersion"
         ]
-        assert read["files"] == version["files"] and len(read["files"]) == 3
+        assert read["files"] == version["files"] and len(read["files"]) == len(MODEL)
         fetched = await client.get("/artifacts/platform/adder/1/data/weights/layer0.bin")
         assert fetched.content == MODEL["data/weights/layer0.bin"]
