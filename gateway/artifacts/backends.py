@@ -73,7 +73,10 @@ def _open_bucket(url: str, settings: ArtifactSettings, environ: Mapping[str, str
     bucket, prefix = parts.netloc, parts.path.strip("/")
     prefix = f"{prefix}/" if prefix else ""
     secrets = settings.credentials(environ)
-    client: dict[str, Any] = {}
+    # The library's default gives every request 30 s end to end: a CompleteMultipartUpload
+    # or the server-side copy of a multi-GiB file on a busy store takes longer, and failed
+    # a finished upload. A stalled connection is still caught by the read timeout.
+    client: dict[str, Any] = {"timeout": "900s", "read_timeout": "120s", "connect_timeout": "10s"}
     if settings.endpoint and settings.endpoint.startswith("http://"):
         client["allow_http"] = True
     store: ObjectStore

@@ -28,11 +28,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import obstore
-from obstore.exceptions import NotFoundError
+from obstore.exceptions import BaseError, NotFoundError
 from obstore.store import LocalStore
 
 from gateway.artifacts.backends import Backend
-from gateway.errors import BadInput
+from gateway.errors import BadInput, GatewayError
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,255}$")
 # A path segment may also start with "_" (a model's code: __init__.py); never "."
@@ -65,6 +65,12 @@ class TooLarge(BadInput):
     code = "PAYLOAD_TOO_LARGE"
 
 
+class StoreUnavailable(GatewayError):
+    """The object store failed or timed out mid-upload; nothing was published."""
+
+    code = "STORE_UNAVAILABLE"
+
+
 class DigestMismatch(BadInput):
     """The body is not the bytes whose sha256 the client declared."""
 
@@ -94,6 +100,26 @@ class ArtifactStore:
         self.presigned_seconds = presigned_seconds
 
     async def save(
+        self,
+        registry_id: str,
+        model_name: str,
+        path: str,
+        chunks: AsyncIterator[bytes],
+        *,
+        declared: str | None = None,
+    ) -> StoredArtifact:
+        """Store one file (see ``_save``). A store that fails or times out part-way
+        answers ``STORE_UNAVAILABLE`` (retryable, nothing published), not a bare 500."""
+        try:
+            return await self._save(registry_id, model_name, path, chunks, declared=declared)
+        except (BaseError, FileNotFoundError, TimeoutError) as exc:
+            problem = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            raise StoreUnavailable(
+                f"the model store did not complete the upload of {path!r} ({problem}); nothing was "
+                "stored, try again"
+            ) from exc
+
+    async def _save(
         self,
         registry_id: str,
         model_name: str,

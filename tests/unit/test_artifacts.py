@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from gateway.artifacts.backends import open_backend
-from gateway.artifacts.store import ArtifactStore
+from gateway.artifacts.store import ArtifactStore, StoreUnavailable
 from gateway.config import ArtifactSettings
 from gateway.errors import BadInput
 
@@ -67,3 +67,13 @@ async def test_an_upload_cut_short_leaves_nothing(tmp_path: Path) -> None:
     with pytest.raises(ConnectionResetError):
         await local_store(tmp_path, 9).save("native", "m", "f", chunks([b"a", b"b"], fail_after=1))
     assert files(tmp_path) == []
+
+
+async def test_a_store_that_fails_mid_upload_answers_a_coded_retryable_error(tmp_path: Path) -> None:
+    # A plain file where the model's folder must go: the store cannot publish the upload.
+    (tmp_path / "native").write_bytes(b"in the way")
+    store = local_store(tmp_path, 1024)
+    with pytest.raises(StoreUnavailable) as raised:
+        await store.save("native", "ranker", "model.pkl", chunks([b"abcdef"]))
+    assert raised.value.code == "STORE_UNAVAILABLE" and "model.pkl" in raised.value.message
+    assert files(tmp_path) == ["native"]  # nothing published, no staging file left
