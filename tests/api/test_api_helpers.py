@@ -28,7 +28,6 @@ from gateway.errors import NotFound
 from gateway.governance.tier_store import AssignedTier, Override
 from gateway.lineage.graph import Edge, Graph
 from gateway.runtime import Gateway
-from tests.endpoints.conftest import demo_gateway  # noqa: F401 - the fixture
 
 AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -161,7 +160,7 @@ def test_the_lineage_view_keeps_nodes_edges_and_truncation() -> None:
     )
 
 
-async def test_the_context_loads_what_its_principal_may_see(demo_gateway: Gateway) -> None:  # noqa: F811
+async def test_the_context_loads_what_its_principal_may_see(demo_gateway: Gateway) -> None:
     operator = Context(demo_gateway, "rid", LOCAL_OPERATOR)
     found = await operator.versions.load("mg://platform/fraud-detector/5")
     assert found is not None and found.stage is Stage.PRODUCTION

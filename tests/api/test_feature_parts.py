@@ -19,7 +19,6 @@ from gateway.api.serving import ServingQuery
 from gateway.api.types import ModelType, ModelVersionType
 from gateway.auth.principal import LOCAL_OPERATOR, Principal
 from gateway.runtime import Gateway
-from tests.endpoints.conftest import demo_gateway  # noqa: F401 - the fixture
 
 PARENT, CHILD = "mg://platform/fraud-detector/1", "mg://platform/fraud-detector/2"
 PLATFORM = Principal("pat", teams=frozenset({"platform"}))
@@ -45,7 +44,7 @@ async def run(
     return result.data
 
 
-async def test_lineage_walks_up_and_impact_walks_down(demo_gateway: Gateway) -> None:  # noqa: F811
+async def test_lineage_walks_up_and_impact_walks_down(demo_gateway: Gateway) -> None:
     data = await run(
         demo_gateway,
         LineageQuery,
@@ -57,7 +56,7 @@ async def test_lineage_walks_up_and_impact_walks_down(demo_gateway: Gateway) -> 
     assert child["depth"] == 1 and child["version"] == {"uri": CHILD}
 
 
-async def test_stage_history_reads_each_change(demo_gateway: Gateway) -> None:  # noqa: F811
+async def test_stage_history_reads_each_change(demo_gateway: Gateway) -> None:
     data = await run(
         demo_gateway,
         ServingQuery,
@@ -68,7 +67,7 @@ async def test_stage_history_reads_each_change(demo_gateway: Gateway) -> None:  
     assert isinstance(data["endpoints"], list)
 
 
-async def test_rollout_options_say_whether_the_caller_may_start_one(demo_gateway: Gateway) -> None:  # noqa: F811
+async def test_rollout_options_say_whether_the_caller_may_start_one(demo_gateway: Gateway) -> None:
     document = '{ rollouts { id } rolloutOptions(uri: "mg://platform/fraud-detector/6") { canStart steps } }'
     owner = await run(demo_gateway, RolloutQuery, document, principal=PLATFORM)
     outsider = await run(
@@ -79,7 +78,7 @@ async def test_rollout_options_say_whether_the_caller_may_start_one(demo_gateway
     assert outsider["rolloutOptions"]["canStart"] is False
 
 
-async def test_a_promotion_request_is_listed_and_audited(demo_gateway: Gateway) -> None:  # noqa: F811
+async def test_a_promotion_request_is_listed_and_audited(demo_gateway: Gateway) -> None:
     requested = await run(
         demo_gateway,
         GovernanceQuery,

@@ -11,10 +11,9 @@ from gateway.catalogue.index import SearchFilter, SearchQuery
 from gateway.domain import Stage
 from gateway.errors import BadInput, NotFound
 from gateway.runtime import Gateway
-from tests.endpoints.conftest import demo_gateway  # noqa: F401 - the fixture
 
 
-async def test_a_version_uri_is_required_and_an_absent_one_not_found(demo_gateway: Gateway) -> None:  # noqa: F811
+async def test_a_version_uri_is_required_and_an_absent_one_not_found(demo_gateway: Gateway) -> None:
     for uri in ("not a uri", "mg://platform/fraud-detector"):
         with pytest.raises(BadInput):
             await service.visible_version(demo_gateway, None, uri)
@@ -26,7 +25,7 @@ async def test_a_version_uri_is_required_and_an_absent_one_not_found(demo_gatewa
 
 async def test_versions_are_gathered_past_one_page(
     demo_gateway: Gateway, monkeypatch: pytest.MonkeyPatch
-) -> None:  # noqa: F811
+) -> None:
     monkeypatch.setattr(service, "PAGE", 2)
     stages = (Stage.ARCHIVED,)
     expected = await demo_gateway.index.search_versions(
@@ -37,7 +36,7 @@ async def test_versions_are_gathered_past_one_page(
     assert sorted(v.uri for v in found) == sorted(v.uri for v in expected.items)
 
 
-async def test_a_model_bom_holds_its_staging_and_production_versions(demo_gateway: Gateway) -> None:  # noqa: F811
+async def test_a_model_bom_holds_its_staging_and_production_versions(demo_gateway: Gateway) -> None:
     access = demo_gateway.access(LOCAL_OPERATOR)
     bom = await service.model_bom(
         demo_gateway, access, "mg://platform/fraud-detector", BomFormat.CYCLONEDX_1_6

@@ -1,23 +1,20 @@
 """Each endpoint served alone: an app of its own routes, reading ``app.state`` as
 ``gateway.server`` sets it, over a gateway on SQLite with the demo catalogue.
-The principal is set as ``AuthMiddleware`` sets it (``x-as`` names one)."""
+The catalogue is ``demo_gateway``
+(``tests/demo_catalogue.py``). The principal is set as ``AuthMiddleware`` sets it (``x-as`` names one)."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Sequence
-from pathlib import Path
 
 import httpx
-import pytest
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.auth.principal import LOCAL_OPERATOR, Principal
-from gateway.demo import seed_demo
 from gateway.runtime import Gateway
-from tests.support import make_settings
 
 PEOPLE = {
     "operator": LOCAL_OPERATOR,
@@ -35,17 +32,6 @@ class SetPrincipal:
             who = dict(scope["headers"]).get(b"x-as", b"operator").decode()
             scope.setdefault("state", {})["principal"] = PEOPLE[who]
         await self.app(scope, receive, send)
-
-
-@pytest.fixture
-async def demo_gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
-    gateway = await Gateway.open(make_settings(f"sqlite:///{tmp_path}/modelgate.db", tmp_path))
-    try:
-        await gateway.sync.sync_all(full=True)
-        assert await seed_demo(gateway) > 0
-        yield gateway
-    finally:
-        await gateway.aclose()
 
 
 @contextlib.asynccontextmanager

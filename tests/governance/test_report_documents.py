@@ -20,7 +20,6 @@ from gateway.governance.reports import (
     json_document,
 )
 from gateway.runtime import Gateway
-from tests.endpoints.conftest import demo_gateway  # noqa: F401 - the fixture
 
 AT = datetime(2026, 3, 1, tzinfo=UTC)
 VIOLATIONS = [
@@ -80,7 +79,7 @@ async def test_the_json_document_is_the_summary_and_every_violation() -> None:
     assert document["byPolicy"] == [{"key": "card", "versions": 10, "compliant": 5}]
 
 
-async def test_the_current_report_counts_the_catalogue_by_team_and_registry(demo_gateway: Gateway) -> None:  # noqa: F811
+async def test_the_current_report_counts_the_catalogue_by_team_and_registry(demo_gateway: Gateway) -> None:
     governance = demo_gateway.governance
     built = await current_report(demo_gateway.database, governance.policies, SearchFilter())
     assert built.total_versions > 0 and built.compliant_versions <= built.total_versions

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.auth.principal import LOCAL_OPERATOR, Principal
+from gateway.auth.principal import LOCAL_OPERATOR
 from gateway.catalogue.query import SortOrder
 from gateway.mlflow_api import service
 from gateway.mlflow_api.errors import MlflowApiError
 from gateway.runtime import Gateway
-from tests.endpoints.conftest import demo_gateway  # noqa: F401 - the fixture
 
 NAME = "platform.fraud-detector"
 
@@ -35,7 +34,7 @@ def test_max_results_and_order_read_mlflow_spellings() -> None:
             service.order_of(bad)
 
 
-async def test_reads_answer_what_the_catalogue_holds(demo_gateway: Gateway) -> None:  # noqa: F811
+async def test_reads_answer_what_the_catalogue_holds(demo_gateway: Gateway) -> None:
     access = demo_gateway.access(LOCAL_OPERATOR)
     model = (await service.get_registered_model(demo_gateway, access, NAME))["registered_model"]
     stages = {v["current_stage"] for v in model["latest_versions"]}
@@ -47,7 +46,7 @@ async def test_reads_answer_what_the_catalogue_holds(demo_gateway: Gateway) -> N
     assert version["model_version"] == production
 
 
-async def test_searches_page_with_tokens_tied_to_their_search(demo_gateway: Gateway) -> None:  # noqa: F811
+async def test_searches_page_with_tokens_tied_to_their_search(demo_gateway: Gateway) -> None:
     access = demo_gateway.access(LOCAL_OPERATOR)
     first = await service.search_model_versions(demo_gateway, access, f"name='{NAME}'", 2, [], None)
     assert len(first["model_versions"]) == 2 and first["next_page_token"]
@@ -62,7 +61,7 @@ async def test_searches_page_with_tokens_tied_to_their_search(demo_gateway: Gate
     assert code_of(refused) == "INVALID_PARAMETER_VALUE"
 
 
-async def test_an_absent_model_or_version_is_mlflows_not_found(demo_gateway: Gateway) -> None:  # noqa: F811
+async def test_an_absent_model_or_version_is_mlflows_not_found(demo_gateway: Gateway) -> None:
     access = demo_gateway.access(LOCAL_OPERATOR)
     for read in (
         service.get_registered_model(demo_gateway, access, "platform.nothing"),
