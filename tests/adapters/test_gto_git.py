@@ -11,7 +11,7 @@ import pytest
 
 from adapters.gto.git import Git, GitError
 from adapters.gto.mirror import Mirror
-from adapters.gto.options import load_settings
+from adapters.gto.options import GtoSettings, load_settings
 from gateway.config import RegistrySettings
 from gateway.errors import RegistryAuthError, RegistryRejected, RegistryUnavailable
 
@@ -44,7 +44,7 @@ def remote(tmp_path: Path) -> Path:
     return work
 
 
-def settings_for(url: str, environ: dict[str, str] | None = None, **options: object):  # type: ignore[no-untyped-def]
+def settings_for(url: str, environ: dict[str, str] | None = None, **options: object) -> GtoSettings:
     registry = RegistrySettings(id="gto", kind="gto", options={"repo": url, **options})
     return load_settings(registry, environ=environ or {})
 
@@ -104,7 +104,8 @@ async def test_the_mirror_fetches_tags_reads_files_and_pushes_a_tag(remote: Path
     blobs = await mirror.read_blobs(
         [f"{tag.commit}:dvc.yaml", f"{tag.commit}:absent.yaml", f"{tag.commit}:dvc.yaml"]
     )
-    assert blobs[f"{tag.commit}:dvc.yaml"] is not None and b"churn" in blobs[f"{tag.commit}:dvc.yaml"].data  # type: ignore[union-attr]
+    dvc_yaml = blobs[f"{tag.commit}:dvc.yaml"]
+    assert dvc_yaml is not None and b"churn" in dvc_yaml.data
     assert blobs[f"{tag.commit}:absent.yaml"] is None and len(blobs) == 2
     await mirror.create_tag("churn#prod#1", tag.commit, "Assigning stage prod", date=1_800_000_000)
     await mirror.push_tags(["churn#prod#1"])

@@ -3,6 +3,7 @@ SQLite database holds the demo catalogue (each command opens it itself)."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 from pathlib import Path
 
@@ -31,5 +32,6 @@ def demo_settings(tmp_path: Path) -> Settings:
     return settings
 
 
-def parse(*argv: str):  # type: ignore[no-untyped-def]
+def parse(*argv: str) -> argparse.Namespace:
+    """``argv`` as ``modelgate`` parses it."""
     return build_parser().parse_args(list(argv))

@@ -3,6 +3,7 @@ shape, and GraphQL-over-HTTP media types around the strawberry view."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from starlette.routing import Route
 
@@ -55,5 +56,5 @@ async def test_a_graphql_response_client_gets_400_for_a_request_error(
     assert plain.status_code == 200  # application/json clients read errors from the body
 
 
-def code(answer) -> str:  # type: ignore[no-untyped-def]
+def code(answer: httpx.Response) -> str:
     return str(answer.json()["errors"][0]["extensions"]["code"])

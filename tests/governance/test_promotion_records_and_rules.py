@@ -5,6 +5,7 @@ own over the demo catalogue's database and a policy file given as text."""
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -102,21 +103,22 @@ async def test_only_the_owning_team_may_ask_and_production_is_shared_only_when_s
     assert not await rules.shares_production(production) and not await rules.shares_production(version)
 
 
+def request_row(**changed: Any) -> Any:
+    """A stored request's row, as ``check_open`` reads it."""
+    fields = {"id": "r1", "status": "PENDING", "claimed_at": None, "requested_by": "pat"}
+    return SimpleNamespace(**{**fields, **changed})
+
+
 def test_a_decision_needs_an_open_request_and_another_principal() -> None:
-    row = SimpleNamespace(id="r1", status="PENDING", claimed_at=None, requested_by="pat")
-    PromotionRules.check_open(row, LEAD, "approve", allow_failed=False)  # type: ignore[arg-type]
+    PromotionRules.check_open(request_row(), LEAD, "approve", allow_failed=False)
     for changed, who, error in [
         ({"status": "FAILED"}, LEAD, Conflict),
         ({"claimed_at": "now"}, LEAD, Conflict),
         ({}, OWNER, Forbidden),  # separation of duties
     ]:
         with pytest.raises(error):
-            PromotionRules.check_open(
-                SimpleNamespace(**{**vars(row), **changed}), who, "approve", allow_failed=False
-            )  # type: ignore[arg-type]
-    PromotionRules.check_open(
-        SimpleNamespace(**{**vars(row), "status": "FAILED"}), LEAD, "reject", allow_failed=True
-    )  # type: ignore[arg-type]
+            PromotionRules.check_open(request_row(**changed), who, "approve", allow_failed=False)
+    PromotionRules.check_open(request_row(status="FAILED"), LEAD, "reject", allow_failed=True)
 
 
 async def test_an_approver_acts_as_a_role_they_hold_for_the_models_team(demo_gateway: Gateway) -> None:
