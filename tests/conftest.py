@@ -37,6 +37,7 @@ pytest_plugins = [
     "tests.servers.unity_catalog",
     "tests.servers.huggingface",
     "tests.servers.azurite",
+    "tests.demo_catalogue",  # demo_gateway
 ]
 
 REQUIRE_SERVICES = bool(os.environ.get("CI") or os.environ.get("MODELGATE_TEST_REQUIRE_SERVICES"))

@@ -79,7 +79,7 @@ async def gather(gateway: Gateway, uri: str, access: AccessPolicy) -> Evidence:
     if version is None:
         raise NotFound(f"no version {uri} in the catalogue", field="uri")
     model = await gateway.index.get_model(version.model_uri)
-    team = await governance.promotions._team(version)
+    team = await governance.promotions.team_of(version)
     assigned = (await governance.tiers_of([version.model_uri])).get(version.model_uri)
     tier = assigned.tier if assigned else None
     promotions = await governance.promotions.find(version_uri=uri, limit=500)

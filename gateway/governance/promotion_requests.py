@@ -4,19 +4,35 @@ status and its record (see gateway.governance.promotions for the workflow)."""
 from __future__ import annotations
 
 import enum
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from adapters.protocol import RegistryAdapter
+from gateway.catalogue.index import CatalogueIndex
+from gateway.catalogue.sync import SyncEngine
 from gateway.domain import Approval, ModelVersion, Stage
 from gateway.governance.evaluation import Evaluation, Violation
+from gateway.store.database import Database
 
-__all__ = ["BeforeWrite", "Judge", "PromotionRequest", "PromotionStatus"]
+__all__ = ["BeforeWrite", "Judge", "PromotionParts", "PromotionRequest", "PromotionStatus"]
 
 # Judges a version against the policies, optionally as if it had another stage.
 Judge = Callable[[ModelVersion, Stage | None], Awaitable[Evaluation]]
 # Runs before a request's stage is written; a GatewayError fails the request with its message.
 BeforeWrite = Callable[["PromotionRequest"], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class PromotionParts:
+    """What the promotion workflow and its write-through both work with: the store,
+    the catalogue, the registries' adapters and sync, and the policy judge."""
+
+    database: Database
+    index: CatalogueIndex
+    adapters: Mapping[str, RegistryAdapter]
+    sync: SyncEngine
+    judge: Judge
 
 
 class PromotionStatus(enum.StrEnum):

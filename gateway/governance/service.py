@@ -25,7 +25,7 @@ from gateway.governance.compliance import BUILTIN_REVISION, ComplianceRecorder, 
 from gateway.governance.evaluation import Evaluation, Subject, Violation
 from gateway.governance.evaluator import Evaluator
 from gateway.governance.policies import PolicySet
-from gateway.governance.promotions import Promotions
+from gateway.governance.promotions import PromotionParts, Promotions
 from gateway.store.database import Database, ReadConnection
 from gateway.store.sql import any_of, insert_ignore
 from gateway.store.tables import catalogue_versions as cv
@@ -63,9 +63,8 @@ class Governance:
         serving = frozenset(rid for rid, a in adapters.items() if isinstance(a, ServingReader))
         self.compliance = ComplianceRecorder(self.evaluator, serving)
         self.registries = registries
-        self.promotions = Promotions(
-            database, index, adapters, sync, registries, policies, self.evaluate, self.tier_of
-        )
+        parts = PromotionParts(database, index, adapters, sync, self.evaluate)
+        self.promotions = Promotions(parts, registries, policies, self.tier_of)
 
     def attach(self) -> None:
         """Keep compliance current as the index changes (inside its transactions)."""

@@ -8,41 +8,35 @@ gateway.governance.promotions."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.protocol import PromotionContext, RegistryAdapter
-from gateway.catalogue.index import CatalogueIndex
-from gateway.catalogue.sync import SyncEngine
+from adapters.protocol import PromotionContext
 from gateway.domain import ModelVersion, Stage, utcnow
 from gateway.errors import GatewayError
 from gateway.governance import audit
 from gateway.governance.evaluation import Evaluation
-from gateway.governance.promotion_requests import BeforeWrite, Judge, PromotionRequest, PromotionStatus
+from gateway.governance.promotion_requests import (
+    BeforeWrite,
+    PromotionParts,
+    PromotionRequest,
+    PromotionStatus,
+)
 from gateway.serving import history
-from gateway.store.database import Database
 from gateway.store.tables import promotion_requests as pr
 
 log = logging.getLogger("gateway.governance.promotions")  # where operators look for promotions
 
 
 class WriteThrough:
-    def __init__(
-        self,
-        database: Database,
-        index: CatalogueIndex,
-        adapters: Mapping[str, RegistryAdapter],
-        sync: SyncEngine,
-        judge: Judge,
-        before_write: list[BeforeWrite],
-    ):
-        self.db = database
-        self.index = index
-        self.adapters = adapters
-        self.sync = sync
-        self.judge = judge
+    def __init__(self, parts: PromotionParts, before_write: list[BeforeWrite]):
+        self.db = parts.database
+        self.index = parts.index
+        self.adapters = parts.adapters
+        self.sync = parts.sync
+        self.judge = parts.judge
         # A rollback's traffic restore (gateway.rollouts.restore) waits for the write-through.
         self.before_write = before_write
 

@@ -30,6 +30,10 @@ genuine delivery about the model), ``serve(version) -> endpoint name`` (a
 ``ReferenceParser``: the kind's own reference to the version). A subject whose
 server cannot do what one capability needs names it in ``server_lacks``
 (capability name → why, and where that capability is tested instead).
+
+``ReferenceParser`` has a server-free half too, run for every installed kind that
+declares it with that kind's real reference shapes (own, foreign, malformed):
+``tests/adapters/reference_contract.py``, driven by ``test_reference_contract.py``.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 import pytest
 
@@ -113,9 +114,17 @@ class KubeflowSubject:
     writable_stages = {Stage.STAGING, Stage.PRODUCTION, Stage.ARCHIVED}
     page_size = 2  # the adapter's page_size option in the contract's fixture
 
+    factory = factory
+
     def __init__(self, adapter: KubeflowRegistry, server: KubeflowServer):
         self.adapter = adapter
         self.server = server
+        self.settings = RegistrySettings(id=REGISTRY, kind="kubeflow", options=server.options())
+
+    def reference_to(self, version: ModelVersion) -> str:
+        """The storage URI a KServe InferenceService names the version by, with the registry's host."""
+        host = urlsplit(self.server.base_url).netloc
+        return f"model-registry://{host}/{quote(version.model_name)}/{quote(version.version)}"
 
     def _seed(self, models: list[SeedModel]) -> None:
         client = self.server.client

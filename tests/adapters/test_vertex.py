@@ -28,7 +28,7 @@ from asgi_lifespan import LifespanManager
 
 from adapters.base import RetryPolicy, iterate_pages
 from adapters.protocol import PromotionContext
-from adapters.vertex import VertexRegistry, load_settings
+from adapters.vertex import VertexRegistry, factory, load_settings
 from gateway.config import RegistrySettings
 from gateway.domain import ModelVersion, Relation, Stage
 from gateway.errors import RegistryForbidden, RegistryRejected, RegistryUnavailable
@@ -104,9 +104,17 @@ class VertexSubject:
     writable_stages = {Stage.STAGING, Stage.PRODUCTION, Stage.ARCHIVED}
     page_size = CONTRACT_PAGE_SIZE
 
+    factory = factory
+
     def __init__(self, adapter: VertexRegistry, server: VertexServer):
         self.adapter = adapter
         self.server = server
+        self.settings = RegistrySettings(id=adapter.registry_id, kind="vertex", options=server.options())
+
+    def reference_to(self, version: ModelVersion) -> str:
+        """The version's resource name, as Vertex's SDK and pipelines spell it."""
+        where = f"projects/{self.server.project}/locations/{self.server.location}"
+        return f"{where}/models/{version.model_name}@{version.version}"
 
     async def seed(self, models: list[SeedModel]) -> None:
         for m in models:

@@ -22,6 +22,11 @@ SERVER_PACKAGES = {
 }  # fmt: skip
 
 
+def outside_env() -> dict[str, str]:
+    """The environment without PYTHONPATH: the fresh venv must see only what it installed."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     root = tmp_path_factory.mktemp("client-venv") / "venv"
@@ -30,7 +35,7 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     install = subprocess.run(
         [str(root / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
          str(REPO / "clients" / "python")],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True, text=True, timeout=600, env=outside_env(),
     )  # fmt: skip
     assert install.returncode == 0, install.stderr[-3000:]
     yield root
@@ -39,7 +44,7 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def installed(venv: Path) -> dict[str, str]:
     listing = subprocess.run(
         [str(venv / "bin" / "python"), "-m", "pip", "list", "--format", "json", "--disable-pip-version-check"],
-        capture_output=True, text=True, check=True,
+        capture_output=True, text=True, check=True, env=outside_env(),
     )  # fmt: skip
     return {p["name"].lower(): p["version"] for p in json.loads(listing.stdout)}
 
@@ -57,7 +62,11 @@ def test_typed_and_light_at_import(venv: Path) -> None:
         "print(json.dumps(sorted({n.split('.')[0] for n in sys.modules})))"
     )
     done = subprocess.run(
-        [str(venv / "bin" / "python"), "-c", probe], capture_output=True, text=True, check=True
+        [str(venv / "bin" / "python"), "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=outside_env(),
     )
     typed, modules = done.stdout.splitlines()
     assert typed == "True"
@@ -68,7 +77,7 @@ def test_typed_and_light_at_import(venv: Path) -> None:
 
 def test_the_mg_script_works(venv: Path, gateway_url: str) -> None:
     mg = str(venv / "bin" / "mg")
-    helped = subprocess.run([mg, "--help"], capture_output=True, text=True)
+    helped = subprocess.run([mg, "--help"], capture_output=True, text=True, env=outside_env())
     assert helped.returncode == 0 and "promote" in helped.stdout and "pull" in helped.stdout
     env = {**os.environ, "MODELGATE_URL": gateway_url, "MODELGATE_API_KEY": KEYS["alice"]}
     env.pop("PYTHONPATH", None)
