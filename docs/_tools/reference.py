@@ -147,7 +147,11 @@ def _help_tree(title: str, parser: argparse.ArgumentParser, intro: str) -> list[
 
 
 def _client_parser() -> argparse.ArgumentParser | None:
-    """The Python client's ``mg`` parser, when ``modelgate_client`` is installed."""
+    """The Python client's ``mg`` parser, read from ``clients/python`` in this tree
+    (installed or not), so the page never depends on what the machine has."""
+    source = str(REPO / "clients" / "python" / "src")
+    if source not in sys.path:
+        sys.path.insert(0, source)
     try:
         cli = importlib.import_module("modelgate_client.cli")
     except ImportError:
