@@ -79,12 +79,13 @@ class Params:
 
 
 async def _params(request: Request, allowed: frozenset[str]) -> Params:
-    if request.method == "GET":
+    body = b"" if request.method == "GET" else await request.body()
+    if request.method == "GET" or (request.method == "DELETE" and not body):
+        # MLflow's client sends a DELETE's parameters in the query string.
         values: dict[str, list[Any]] = {}
         for key, value in request.query_params.multi_items():
             values.setdefault(key, []).append(value)
     else:
-        body = await request.body()
         if len(body) > MAX_BODY_BYTES:
             raise invalid(f"Request body larger than {MAX_BODY_BYTES} bytes")
         try:
@@ -184,6 +185,12 @@ async def _set_alias(request: Request, p: Params) -> dict[str, Any]:
     )
 
 
+async def _delete_alias(request: Request, p: Params) -> dict[str, Any]:
+    return await service.delete_registered_model_alias(
+        gateway_of(request), await current_principal(request), p.text("name"), p.text("alias")
+    )
+
+
 async def _transition(request: Request, p: Params) -> dict[str, Any]:
     # archive_existing_versions is accepted: the promotion policy decides what
     # happens to the other versions in the stage.
@@ -225,10 +232,6 @@ NOT_THROUGH_MLFLOW = (
     "modelgate federates registries: create, rename, update, delete and tag models in the "
     "registry that holds them, or register native versions with modelgate"
 )
-ALIAS_DELETE = (
-    "aliases are not deleted through modelgate: 'production' and 'staging' move by promotion "
-    "(transition another version, or this one to Archived); set registry aliases in the registry"
-)
 
 # (path under /api/2.0/mlflow, methods, handler, parameters)
 ENDPOINTS: list[tuple[str, list[str], Handler, Sequence[str]]] = [
@@ -240,6 +243,7 @@ ENDPOINTS: list[tuple[str, list[str], Handler, Sequence[str]]] = [
     ("/model-versions/get-download-uri", ["GET"], _download_uri, ("name", "version")),
     ("/registered-models/alias", ["GET"], _by_alias, ("name", "alias")),
     ("/registered-models/alias", ["POST"], _set_alias, ("name", "alias", "version")),
+    ("/registered-models/alias", ["DELETE"], _delete_alias, ("name", "alias")),
     # Native registries only: a model is created with its first version.
     (
         "/registered-models/create",
@@ -292,7 +296,6 @@ def routes(artifacts: Sequence[BaseRoute] = ()) -> list[Mount]:
         Route(API + path, _refused(NOT_THROUGH_MLFLOW), methods=["POST", "PATCH", "DELETE"])
         for path in REFUSED
     ]
-    refused.append(Route(API + "/registered-models/alias", _refused(ALIAS_DELETE), methods=["DELETE"]))
     # Last: the methods a path above does not take, and every other path.
     fallback = Route("/{rest:path}", endpoint_not_found, methods=["GET", "POST", "PATCH", "PUT", "DELETE"])
     return [Mount(PREFIX, routes=[*served, *artifacts, *refused, fallback])]

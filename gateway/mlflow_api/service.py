@@ -345,6 +345,30 @@ async def set_registered_model_alias(
     return {}
 
 
+async def delete_registered_model_alias(
+    gw: Gateway, principal: Principal, name: str | None, alias: str | None
+) -> dict[str, Any]:
+    """Taking ``production`` or ``staging`` off a version moves it out of that stage:
+    a promotion request to Archived, under the same policies as any other."""
+    stage = STAGE_ALIASES.get((alias or "").lower())
+    if stage is None:
+        raise invalid(
+            f"Alias {alias!r} cannot be deleted through modelgate: only 'production' and 'staging' "
+            "(promotions under governance); delete other aliases in the registry itself"
+        )
+    access = gw.access(principal)
+    async with mlflow_errors():
+        model = await _visible_model(gw, access, name)
+        holders = (await gw.index.versions_in_stage([model.uri], stage, access.visibility)).get(model.uri, [])
+    if not holders:
+        raise MlflowApiError("RESOURCE_DOES_NOT_EXIST", f"Registered model alias {alias} not found.")
+    for holder in holders:  # one, unless the registry itself holds two in that stage
+        await _promote(
+            gw, principal, holder.uri, Stage.ARCHIVED, f"MLflow client: delete alias {alias} of {name}"
+        )
+    return {}
+
+
 async def transition_model_version_stage(
     gw: Gateway, principal: Principal, name: str | None, version: str | None, stage_word: str | None
 ) -> dict[str, Any]:

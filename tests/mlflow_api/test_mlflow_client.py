@@ -302,6 +302,20 @@ def test_alias_write_waits_for_approval_then_reads_back(
     )
     assert graphql["modelVersion"]["stage"] == "PRODUCTION"
 
+    # Deleting the alias moves the version out of the stage, under governance too
+    # (no rule for ARCHIVED: applied at once).
+    client.delete_registered_model_alias(name, "production")
+    with pytest.raises(MlflowException) as gone:
+        client.get_model_version_by_alias(name, "production")
+    assert gone.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    assert client.get_model_version(name, "1").current_stage == "Archived"
+    with pytest.raises(MlflowException) as absent:
+        client.delete_registered_model_alias(name, "production")  # nobody holds it now
+    assert absent.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    with pytest.raises(MlflowException) as other:
+        client.delete_registered_model_alias(name, "champion")  # a registry's own alias
+    assert other.value.error_code == "INVALID_PARAMETER_VALUE"
+
 
 def test_an_outsider_sees_a_restricted_model_as_absent(
     federation: Federation, monkeypatch: pytest.MonkeyPatch
