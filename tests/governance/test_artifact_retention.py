@@ -11,12 +11,18 @@ from gateway.runtime import Gateway
 from tests.artifacts.test_retention import OLD, settings_for, versions
 
 
+def file_bytes(uri: str) -> bytes:
+    return Path(uri.removeprefix("file://")).read_bytes()
+
+
 async def test_plan_keeps_shared_and_fresh_files(tmp_path: Path) -> None:
     settings = settings_for(tmp_path, {"url": (tmp_path / "store").as_uri()})
     uris = await versions(settings)
     gw = await Gateway.open(settings)
     try:
-        tiers = await plan(gw.database, gw.artifacts, ["platform"], after_days=30, storage_class="COLD", now=utcnow())
+        tiers = await plan(
+            gw.database, gw.artifacts, ["platform"], after_days=30, storage_class="COLD", now=utcnow()
+        )
         assert [(c.uri, c.versions, c.archived_days) for c in tiers.candidates] == [
             (uris["mg://platform/old/1"], ["mg://platform/old/1"], 40)
         ]
@@ -24,13 +30,15 @@ async def test_plan_keeps_shared_and_fresh_files(tmp_path: Path) -> None:
         assert tiers.bytes == len(OLD) and tiers.storage_class == "COLD"
         assert await current_class(gw.artifacts, tiers.candidates[0]) is None
 
-        later = await plan(gw.database, gw.artifacts, ["platform"], after_days=50, storage_class="COLD", now=utcnow())
+        later = await plan(
+            gw.database, gw.artifacts, ["platform"], after_days=50, storage_class="COLD", now=utcnow()
+        )
         assert later.candidates == [] and later.bytes == 0
 
         # A directory store refuses the class: reported per file, nothing raised.
         outcomes = await apply(gw.database, gw.artifacts, tiers)
         assert [(o.candidate.uri, o.status) for o in outcomes] == [(uris["mg://platform/old/1"], "FAILED")]
         assert outcomes[0].detail
-        assert (Path(uris["mg://platform/old/1"].removeprefix("file://"))).read_bytes() == OLD
+        assert file_bytes(uris["mg://platform/old/1"]) == OLD
     finally:
         await gw.aclose()

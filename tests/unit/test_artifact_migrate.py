@@ -17,6 +17,10 @@ DATA = b"old weights"
 DIGEST = f"sha256:{hashlib.sha256(DATA).hexdigest()}"
 
 
+def file_bytes(uri: str) -> bytes:
+    return Path(uri.removeprefix("file://")).read_bytes()
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> ArtifactStore:
     return ArtifactStore(open_backend(ArtifactSettings(url=(tmp_path / "s").as_uri())), max_bytes=1 << 20)
@@ -32,7 +36,10 @@ def old_file(tmp_path: Path) -> str:
 
 def test_expected_digest_from_record_or_content_addressed_path() -> None:
     hexdigest = "a" * 64
-    assert expected_digest(f"file:///x/{hexdigest}/model%20a.bin", None) == ("model a.bin", f"sha256:{hexdigest}")
+    assert expected_digest(f"file:///x/{hexdigest}/model%20a.bin", None) == (
+        "model a.bin",
+        f"sha256:{hexdigest}",
+    )
     assert expected_digest("file:///x/model.bin", DIGEST) == ("model.bin", DIGEST)
     assert expected_digest("file:///x/model.bin", None) == ("model.bin", None)
     with pytest.raises(MigrationFailed, match="the record says"):
@@ -49,10 +56,12 @@ async def test_copy_then_reuse(store: ArtifactStore, old_file: str) -> None:
     assert first.uri.endswith(f"/platform/churn/{DIGEST[7:]}/model.bin")
     again = await copy_verified(store, reader, "platform", "churn", Source(old_file, "model.bin", DIGEST))
     assert (again.uri, again.reused) == (first.uri, True)
-    assert Path(old_file.removeprefix("file://")).read_bytes() == DATA  # the source is untouched
+    assert file_bytes(old_file) == DATA  # the source is untouched
 
 
-async def test_corrupt_missing_and_unsafe_sources_fail(store: ArtifactStore, old_file: str, tmp_path: Path) -> None:
+async def test_corrupt_missing_and_unsafe_sources_fail(
+    store: ArtifactStore, old_file: str, tmp_path: Path
+) -> None:
     reader = SourceReader()
     wrong = f"sha256:{'0' * 64}"
     with pytest.raises(MigrationFailed, match="is corrupt"):

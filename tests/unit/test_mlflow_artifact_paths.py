@@ -19,7 +19,9 @@ def test_parse_path() -> None:
     assert parse_path("") is None
     assert parse_path("platform/churn") is None  # above a version
     assert parse_path("/platform/churn/3/") == ProxyPath("platform", "churn", "3", "")
-    assert parse_path("platform/churn/3/data/model.pkl") == ProxyPath("platform", "churn", "3", "data/model.pkl")
+    assert parse_path("platform/churn/3/data/model.pkl") == ProxyPath(
+        "platform", "churn", "3", "data/model.pkl"
+    )
 
 
 @pytest.mark.parametrize("raw", ["platform/churn/3/../secret", "platform/../3/x", "platform/churn/3/.hidden"])
