@@ -172,3 +172,38 @@ def modelgate_serve(workdir: Path, config: str = "") -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+@contextlib.contextmanager
+def uvicorn_in_thread(settings: Settings, ready_within: float = 90) -> Iterator[str]:
+    """``create_app(settings)`` served by uvicorn on a free port in a thread, yielded
+    once ``/readyz`` says ready (every registry's first sync done); stopped after."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from gateway.server import create_app
+    from tests.servers.mlflow import free_port
+
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + ready_within
+        while True:
+            assert thread.is_alive() and time.monotonic() < deadline, "the gateway did not get ready"
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).json().get("status") == "ready":
+                    break
+            except (httpx.HTTPError, ValueError):
+                pass
+            time.sleep(0.2)
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)

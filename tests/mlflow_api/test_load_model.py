@@ -8,8 +8,6 @@ version the caller may not see is not downloadable."""
 from __future__ import annotations
 
 import hashlib
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +17,7 @@ import httpx
 import pytest
 
 from gateway.config import settings_from_mapping
-from gateway.server import create_app
-from tests.servers.mlflow import free_port
+from tests.support import uvicorn_in_thread
 
 KEYS = {  # principal -> (key, roles, teams)
     "ci": ("ci-key", [], ["platform"]),
@@ -64,8 +61,6 @@ def _graphql(url: str, who: str, query: str, variables: dict[str, Any]) -> dict[
 
 @pytest.fixture
 def gateway(tmp_path: Path) -> Iterator[Gateway]:
-    import uvicorn
-
     settings = settings_from_mapping(
         {
             "storage": {"url": f"sqlite:///{tmp_path}/mg.db"},
@@ -84,27 +79,8 @@ def gateway(tmp_path: Path) -> Iterator[Gateway]:
         },
         environ={},
     )
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert thread.is_alive() and time.monotonic() < deadline, "the gateway did not get ready"
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).json().get("status") == "ready":
-                    break
-            except (httpx.HTTPError, ValueError):
-                pass
-            time.sleep(0.2)
+    with uvicorn_in_thread(settings, ready_within=60) as url:
         yield Gateway(url)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 def save_model(where: Path, n: int) -> dict[str, bytes]:

@@ -6,19 +6,16 @@ would without modelgate."""
 
 from __future__ import annotations
 
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from gateway.config import settings_from_mapping
-from gateway.server import create_app
 from tests.mlflow_api.test_load_model import _adder_class
-from tests.servers.mlflow import MlflowServer, free_port
+from tests.servers.mlflow import MlflowServer
+from tests.support import uvicorn_in_thread
 
 
 @pytest.fixture
@@ -42,8 +39,6 @@ def logged_model(mlflow_server: MlflowServer) -> Iterator[str]:
 
 @pytest.fixture
 def gateway_url(mlflow_server: MlflowServer, logged_model: str, tmp_path: Path) -> Iterator[str]:
-    import uvicorn
-
     settings = settings_from_mapping(
         {
             "storage": {"url": f"sqlite:///{tmp_path}/mg.db"},
@@ -51,27 +46,8 @@ def gateway_url(mlflow_server: MlflowServer, logged_model: str, tmp_path: Path) 
         },
         environ={},
     )
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:  # the first sync has read the MLflow server
-            assert thread.is_alive() and time.monotonic() < deadline, "the gateway did not get ready"
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).json().get("status") == "ready":
-                    break
-            except (httpx.HTTPError, ValueError):
-                pass
-            time.sleep(0.2)
+    with uvicorn_in_thread(settings) as url:
         yield url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 def test_load_model_of_a_remote_mlflow_version_reads_the_servers_own_artifact(
