@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import os
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -23,6 +24,13 @@ from asgi_lifespan import LifespanManager
 from gateway.runtime import Gateway
 from gateway.server import create_app
 from tests.support import make_settings
+
+# The client distribution's source (clients/python) is importable in every process of
+# the run, xdist's controller included: a failing client test's report names its
+# exception classes, and a controller that cannot import them loses the worker.
+CLIENT_SRC = str(Path(__file__).resolve().parents[1] / "clients" / "python" / "src")
+if CLIENT_SRC not in sys.path:
+    sys.path.insert(0, CLIENT_SRC)
 
 POSTGRES_URL = os.environ.get("MODELGATE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("MODELGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
