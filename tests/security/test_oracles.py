@@ -222,6 +222,11 @@ MUTATIONS: dict[str, Case] = {
         "request",
         OUTSIDE_DECIDERS,
     ),
+    "withdrawPromotion": Case(
+        graphql('mutation($t: ID!) { withdrawPromotion(requestId: $t, reason: "no") { id } }', t="$t"),
+        "request",
+        OUTSIDE_DECIDERS,
+    ),
     "retryPromotion": Case(
         graphql("mutation($t: ID!) { retryPromotion(requestId: $t) { id } }", t="$t"),
         "request",

@@ -160,6 +160,11 @@ MATRIX: dict[str, Row] = {
         APPROVERS,
         mutation_on_request('mutation($id: ID!) { rejectPromotion(requestId: $id, comment: "no") { id } }'),
     ),
+    # Only the requester (alice) or an admin takes a request back.
+    "withdrawPromotion": Row(
+        frozenset({"admin", "alice"}),
+        mutation_on_request('mutation($id: ID!) { withdrawPromotion(requestId: $id, reason: "no") { id } }'),
+    ),
     # Retrying a request that has not failed is a CONFLICT for those allowed to retry.
     "rollouts": Row(EVERYONE, query("{ rollouts { id } }")),
     # Everyone may ask; canStart answers whether they may start one.

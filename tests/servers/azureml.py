@@ -11,6 +11,7 @@ broke the spec.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import importlib.util
@@ -52,6 +53,18 @@ class AzureMLServer:
     federated_token_file: Path
     federated_client_id: str
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _revocations_seen: int = 0
+
+    @contextlib.contextmanager
+    def _seeding(self) -> Iterator[None]:
+        """The lock around Microsoft's clients; after a test revoked every token, their
+        cached ones are dropped so seeding signs in again (as a fresh job would)."""
+        with self._lock:
+            if self.fake.revocations != self._revocations_seen:
+                for cached in ("credential", "ml_client", "arm_client"):
+                    self.__dict__.pop(cached, None)
+                self._revocations_seen = self.fake.revocations
+            yield
 
     def options(self, *, registry: bool = False, **overrides: Any) -> dict[str, Any]:
         """Registry options for an adapter talking to this fake (the secret in ``AZURE_TEST_SECRET``)."""
@@ -160,7 +173,7 @@ class AzureMLServer:
         """``MLClient.models.create_or_update`` with a remote path (nothing is uploaded);
         without azure-ai-ml the same ARM PUT through azure-core. Returns the stored properties."""
         fields.setdefault("path", f"s3://azureml-tests/{name}/{version}/model.pkl")
-        with self._lock:
+        with self._seeding():
             if HAS_SDK and "job_name" not in fields:
                 from azure.ai.ml.entities import Model
 
@@ -183,7 +196,7 @@ class AzureMLServer:
 
     def workspace_version(self, name: str, version: str) -> dict[str, Any]:
         """``MLClient.models.get`` (or the ARM GET): stage, tags, description as a client sees them."""
-        with self._lock:
+        with self._seeding():
             if HAS_SDK:
                 model = self.ml_client.models.get(name, version)
                 return {"stage": model.stage, "tags": model.tags, "description": model.description}
@@ -198,7 +211,7 @@ class AzureMLServer:
 
     def archive_workspace_version(self, name: str, version: str) -> None:
         """``MLClient.models.archive`` (a GET and a PUT with ``isArchived``)."""
-        with self._lock:
+        with self._seeding():
             if HAS_SDK:
                 self.ml_client.models.archive(name, version)
                 return
@@ -209,7 +222,7 @@ class AzureMLServer:
 
     def active_workspace_versions(self, name: str) -> list[str]:
         """What a default listing shows (``listViewType`` ActiveOnly)."""
-        with self._lock:
+        with self._seeding():
             if HAS_SDK:
                 return [m.version for m in self.ml_client.models.list(name)]
             body = self._rest("GET", f"{_scope('workspaces', WORKSPACE)}/models/{name}/versions")
@@ -220,7 +233,7 @@ class AzureMLServer:
     ) -> None:
         """A registry model version through the generated client (a long-running PUT, polled)."""
         base = f"{_scope('registries', REGISTRY_NAME)}/models/{name}"
-        with self._lock:
+        with self._seeding():
             if not HAS_SDK:
                 if container is not None:
                     self._rest("PUT", base, {"properties": container})
@@ -242,7 +255,7 @@ class AzureMLServer:
             ).result()
 
     def registry_version(self, name: str, version: str) -> dict[str, Any]:
-        with self._lock:
+        with self._seeding():
             if HAS_SDK:
                 props = self.arm_client.registry_model_versions.get(
                     RESOURCE_GROUP, REGISTRY_NAME, name, version
@@ -254,7 +267,7 @@ class AzureMLServer:
             return {"stage": body["properties"].get("stage"), "tags": body["properties"].get("tags")}
 
     def archive_registry_version(self, name: str, version: str) -> None:
-        with self._lock:
+        with self._seeding():
             if not HAS_SDK:
                 path = f"{_scope('registries', REGISTRY_NAME)}/models/{name}/versions/{version}"
                 props = self._rest("GET", path)["properties"]

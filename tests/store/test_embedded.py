@@ -18,6 +18,7 @@ def test_the_door_lends_only_what_the_native_registry_needs() -> None:
         "insert_ignore",
         "native_changes",
         "native_models",
+        "native_version_files",
         "native_versions",
         "version_from_dict",
         "version_to_dict",

@@ -125,6 +125,7 @@ class FakeAzureML:
         self.requests: list[tuple[str, str, dict[str, list[str]]]] = []
         self.statuses: list[int] = []  # the status of every ARM answer, in order
         self.tokens_issued = 0
+        self.revocations = 0  # how often every token was revoked
         # ARM's resource, and any the tests add (azure-ai-ml asks for "{resource_manager}/.default"
         # of its configured cloud, which for the fake is the fake's own URL).
         self.accepted_scopes = {ARM_SCOPE}
@@ -153,6 +154,7 @@ class FakeAzureML:
     def revoke_tokens(self) -> None:
         """Every issued token stops working (e.g. the app's sign-in was revoked)."""
         self.tokens.clear()
+        self.revocations += 1
 
     def disable_client(self, client_id: str) -> None:
         """The app registration's secret expired or was deleted."""
