@@ -173,3 +173,25 @@ def test_importing_the_package_does_not_import_httpx() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env={"PYTHONPATH": str(CLIENT_SRC)}, check=True)  # fmt: skip
     assert done.stdout.strip() == "False"
+
+
+def test_training_code_is_read_from_its_text_or_from_a_github_job() -> None:
+    from modelgate_client.client import code_of_ci, code_ref
+
+    assert code_ref("https://github.com/acme/fraud@0123abc#train.py") == {
+        "repository": "https://github.com/acme/fraud",
+        "commit": "0123abc",
+        "path": "train.py",
+    }
+    assert code_ref("git@github.com:acme/fraud.git@0123abc") == {
+        "repository": "git@github.com:acme/fraud.git",
+        "commit": "0123abc",
+    }
+    assert code_ref("https://github.com/acme/fraud") == {"repository": "https://github.com/acme/fraud"}
+    job = {
+        "GITHUB_REPOSITORY": "acme/fraud",
+        "GITHUB_SHA": "feedbeef",
+        "GITHUB_SERVER_URL": "https://ghe.acme",
+    }
+    assert code_of_ci(job) == {"repository": "https://ghe.acme/acme/fraud", "commit": "feedbeef"}
+    assert code_of_ci({"GITHUB_REPOSITORY": "acme/fraud"}) is None  # no commit: not a job

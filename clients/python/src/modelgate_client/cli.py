@@ -88,6 +88,11 @@ def build_parser() -> Parser:
     p.add_argument("--dataset", action="append", default=[], metavar="URI", help="a training dataset")
     p.add_argument("--card", metavar="FILE", help="a model card: Markdown sections or JSON")
     p.add_argument("--parent", metavar="URI", help="the version this one was fine-tuned from")
+    p.add_argument(
+        "--code",
+        metavar="REPO@COMMIT[#PATH]",
+        help="the training code (default inside GitHub Actions: the job's repository and commit)",
+    )
     p.add_argument("--tag", action="append", default=[], type=key_value, metavar="K=V")
     p.add_argument("--json", action="store_true", help="print the registered version as JSON")
 
@@ -272,6 +277,7 @@ def cmd_register(mg: Client, args: argparse.Namespace, out: TextIO) -> int:
         parent=args.parent,
         tags=dict(args.tag),
         description=args.description,
+        code=args.code,
     )
     if args.json:
         emit_json(version.raw, out)

@@ -194,8 +194,12 @@ class Client:
         parent: str | None = None,
         tags: Mapping[str, str] | None = None,
         description: str | None = None,
+        code: str | None = None,
     ) -> ModelVersion:
         """Upload files (or a directory's files) and register them as a new version.
+
+        ``code`` names the training code as ``<repository>@<commit>[#<path>]``; inside
+        GitHub Actions it defaults to the job's repository and commit.
 
         One file given: the version's artifact is that file. A directory, or several
         files: the version is a directory of them (``files`` in the registration;
@@ -212,6 +216,9 @@ class Client:
         else:
             spec["files"] = [{"path": u.path, "uri": u.uri} for u in uploaded]
         spec.update(_registration_details(semver, metrics, params, datasets, card, parent, tags, description))
+        training_code = code_ref(code) if code else code_of_ci(os.environ)
+        if training_code:
+            spec["trainingCode"] = training_code
         try:
             created = self.execute(doc.REGISTER, {"input": spec})["registerModelVersion"]
         except ModelgateError as exc:
@@ -430,6 +437,26 @@ class Client:
                     "TIMEOUT", f"rollout {rollout_id} is still {current.status} after {timeout:g} s"
                 )
             sleep(min(interval, left))
+
+
+def code_ref(text: str) -> dict[str, str]:
+    """``<repository>@<commit>[#<path>]`` (a repository alone, or ``@<commit>`` alone,
+    is fine) as a CodeRefInput."""
+    text, _, path = text.partition("#")
+    repository, at, commit = text.rpartition("@")
+    if not at:  # no "@": a repository only
+        repository, commit = text, ""
+    ref = {"repository": repository, "commit": commit, "path": path}
+    return {k: v for k, v in ref.items() if v}
+
+
+def code_of_ci(environ: Mapping[str, str]) -> dict[str, str] | None:
+    """The code a GitHub Actions job runs (its repository and commit), else None."""
+    repository, commit = environ.get("GITHUB_REPOSITORY"), environ.get("GITHUB_SHA")
+    if not (repository and commit):
+        return None
+    server = environ.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
+    return {"repository": f"{server}/{repository}", "commit": commit}
 
 
 def _registration_details(
